@@ -1,0 +1,186 @@
+/*
+ * The INI config: one immutable, refcounted table per load.
+ *
+ * config_load() parses a file with inih into a fresh struct config, validates
+ * it completely and collects every problem as "file:line: key: reason".
+ * Nothing is half-applied: a reload builds the new config fully and the
+ * caller swaps pointers; connections keep a reference to the config they
+ * started with (config_ref/config_unref).
+ *
+ * Sections and keys (defaults in brackets) -- README.md "Configuration" is
+ * the user-facing reference and must match this table:
+ *
+ * [mesh]
+ *   trust_domain   = example.org          [required]
+ *   host           = name of this host    [gethostname()]
+ *   ca             = PEM file of the mesh CA            [required]
+ *   inbound        = ADDR:PORT mesh (mTLS) listener     [0.0.0.0:15443]
+ *                    "off" disables inbound
+ *   admin          = ADDR:PORT admin listener           [127.0.0.1:15000]
+ *                    "off" disables it
+ *   log            = traffic log path, "-" for stdout   [/var/log/libmesh/traffic.log]
+ *   vip_range      = CIDR for service VIPs              [127.77.0.0/16]
+ *   snapshot       = route snapshot path for the shim   [/run/libmesh/routes]
+ *   suffix         = optional name suffix               [mesh]  ("" = none)
+ *   connect_timeout= default per service                [1s]
+ *   retries        = default per service                [2]
+ *   idle_timeout   = default per service                [1h]
+ *   drain_timeout  = on SIGTERM                         [30s]
+ *   workers        = number of event loops, or "auto"   [1]
+ *
+ * [identity.NAME]   NAME: [a-z0-9-]{1,63}; SAN spiffe://TD/svc/NAME
+ *   uids           = list of uids or user names, or "*" [required]
+ *   cert           = PEM certificate                     [required]
+ *   key            = PEM private key                     [required]
+ *
+ * [service.NAME]    NAME: [a-z0-9-]{1,63}
+ *   ports          = list of TCP ports                   [required, 1..16]
+ *   endpoints      = list of HOST:PORT of peer meshd, or "local"
+ *                    each may carry a weight: 10.0.0.2:15443*3   [none]
+ *   intercept      = list of legacy ADDR:PORT sent to this service [none]
+ *                    the port must be one of `ports`
+ *   vip            = fixed VIP inside vip_range           [derived from name]
+ *   connect_timeout, retries, idle_timeout                [from [mesh]]
+ *   lb             = round_robin                          [round_robin]
+ *   identity       = identity that serves the service     [NAME]
+ *                    (what callers expect the peer to present, and which
+ *                     certificate the serving meshd presents for it)
+ *   upstream       = local address that serves the service on this host:
+ *                    ADDR:PORT (all ports), or a list of PORT=ADDR:PORT
+ *   allow          = identities that may call it, or "*"  [none: deny all]
+ *
+ * Lists are separated by commas and/or spaces. Durations accept ms, s, m, h
+ * (a bare number is seconds). Addresses are IPv4 or [IPv6] with a port.
+ * Unknown sections and keys are errors.
+ */
+#ifndef MESHD_CONFIG_H
+#define MESHD_CONFIG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <netinet/in.h>
+
+#define CFG_MAX_PORTS 16
+#define CFG_NAME_MAX  63
+
+struct cfg_addr {
+	struct sockaddr_storage ss;
+	socklen_t len;
+};
+
+enum cfg_lb {
+	CFG_LB_ROUND_ROBIN = 0,
+};
+
+struct cfg_identity {
+	char     *name;
+	char     *spiffe;         /* spiffe://TD/svc/NAME */
+	char     *cert;
+	char     *key;
+	uid_t    *uids;
+	unsigned  nuids;
+	bool      any_uid;        /* uids = * */
+	int       line;           /* line of the section header */
+};
+
+struct cfg_endpoint {
+	bool            local;    /* "local": connect the service's upstream directly */
+	struct cfg_addr addr;     /* peer meshd inbound address (when !local) */
+	char           *text;     /* as written, for records: "127.0.0.2:15443" or "local" */
+	unsigned        weight;   /* >= 1, default 1 */
+};
+
+struct cfg_upstream {
+	uint16_t        port;     /* service port it serves; 0 = every port */
+	struct cfg_addr addr;
+};
+
+struct cfg_service {
+	char     *name;
+	uint16_t  ports[CFG_MAX_PORTS];
+	unsigned  nports;
+	struct cfg_endpoint *endpoints;
+	unsigned  nendpoints;
+	struct cfg_addr *intercepts;
+	unsigned  nintercepts;
+	struct in_addr vip;       /* network order; always set after load */
+	bool      vip_fixed;      /* vip = given in the file */
+	double    connect_timeout;/* seconds */
+	unsigned  retries;        /* extra attempts after the first */
+	double    idle_timeout;   /* seconds */
+	enum cfg_lb lb;
+	char     *identity;       /* serving identity's name */
+	char     *peer_spiffe;    /* spiffe://TD/svc/<identity> */
+	struct cfg_upstream *upstreams;
+	unsigned  nupstreams;
+	char    **allow;          /* identity names */
+	unsigned  nallow;
+	bool      allow_any;
+	int       line;
+};
+
+struct config {
+	int       refs;           /* atomic */
+	char     *path;
+	uint64_t  generation;     /* set by the caller on swap */
+
+	char     *trust_domain;
+	char     *host;
+	char     *ca;
+	bool            inbound_on;
+	struct cfg_addr inbound;
+	bool            admin_on;
+	struct cfg_addr admin;
+	char     *log;
+	struct in_addr vip_net;   /* network order */
+	unsigned  vip_prefix;
+	char     *snapshot;
+	char     *suffix;         /* "" when none */
+	double    connect_timeout;
+	unsigned  retries;
+	double    idle_timeout;
+	double    drain_timeout;
+	unsigned  workers;        /* 0 = auto */
+
+	struct cfg_identity *identities;
+	unsigned  nidentities;
+	struct cfg_service  *services;
+	unsigned  nservices;
+};
+
+/*
+ * Previous VIP assignments, so that a VIP handed out stays with its service
+ * across reloads and restarts. Returns the VIP (network order) that `name`
+ * had, or 0 when it had none.
+ */
+typedef uint32_t (*config_prev_vip_fn)(const char *name, void *arg);
+
+/*
+ * Parse and validate `path`. On success returns a config with refs = 1 and
+ * *errors = NULL. On failure returns NULL and *errors is a malloc'ed string of
+ * one "file:line: key: reason" per line (line 0 when no line applies).
+ * `prev` may be NULL.
+ */
+struct config *config_load(const char *path, config_prev_vip_fn prev,
+                           void *prev_arg, char **errors);
+
+struct config *config_ref(struct config *c);
+void config_unref(struct config *c);
+
+const struct cfg_service  *config_service(const struct config *c, const char *name);
+const struct cfg_identity *config_identity(const struct config *c, const char *name);
+/* The identity that local uid speaks as, or NULL. */
+const struct cfg_identity *config_identity_for_uid(const struct config *c, uid_t uid);
+/* The local upstream for service port `port`, or NULL. */
+const struct cfg_upstream *config_upstream(const struct cfg_service *s, uint16_t port);
+bool config_allows(const struct cfg_service *s, const char *identity_name);
+
+/* Helpers shared with the rest of the daemon (pure, no logging). */
+int config_parse_addr(const char *text, struct cfg_addr *out);  /* 0 / -1 */
+int config_parse_duration(const char *text, double *seconds);   /* 0 / -1 */
+/* "127.0.0.1:80" / "[::1]:80" into buf (size >= 64). */
+const char *config_addr_str(const struct cfg_addr *a, char *buf, size_t len);
+
+#endif

@@ -1,0 +1,293 @@
+/*
+ * Route snapshot codec (see snapshot.h). Linked into both libmesh.so and
+ * meshd. The decode side never allocates and never writes: the shim calls it
+ * from inside arbitrary programs, possibly from signal-unsafe contexts of
+ * their resolvers, so it uses nothing but memory comparisons.
+ */
+#include "snapshot.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+static int lower(int c)
+{
+	return (c >= 'A' && c <= 'Z') ? c + ('a' - 'A') : c;
+}
+
+/* Compare a stored (lowercase) name with a query of length qlen. */
+static int name_cmp(const char *stored, size_t slen, const char *q, size_t qlen)
+{
+	size_t n = slen < qlen ? slen : qlen;
+	for (size_t i = 0; i < n; i++) {
+		int a = (unsigned char)stored[i], b = lower((unsigned char)q[i]);
+		if (a != b)
+			return a - b;
+	}
+	return (slen > qlen) - (slen < qlen);
+}
+
+struct enc_svc {
+	const struct snap_svc_in *in;
+	unsigned orig;
+};
+
+static int enc_svc_cmp(const void *a, const void *b)
+{
+	const struct enc_svc *x = a, *y = b;
+	return strcmp(x->in->name, y->in->name);
+}
+
+static int icpt_key_cmp(const struct snap_icpt *x, const struct snap_icpt *y)
+{
+	if (x->family != y->family)
+		return x->family - y->family;
+	int c = memcmp(x->addr, y->addr, sizeof x->addr);
+	if (c)
+		return c;
+	return (int)x->port - (int)y->port;
+}
+
+static int icpt_cmp(const void *a, const void *b)
+{
+	return icpt_key_cmp(a, b);
+}
+
+int snapshot_encode(const char *suffix, uint64_t generation,
+                    const struct snap_svc_in *svcs, unsigned nsvcs,
+                    const struct snap_icpt_in *icpts, unsigned nicpts,
+                    void **out, size_t *outlen)
+{
+	struct enc_svc *order = NULL;
+	unsigned *remap = NULL;
+	unsigned char *buf = NULL;
+	size_t slen = suffix ? strlen(suffix) : 0;
+
+	if (nsvcs > SNAP_MAX_SVCS || nicpts > SNAP_MAX_SVCS || slen > 255)
+		goto inval;
+
+	size_t strings = slen + 1;
+	for (unsigned i = 0; i < nsvcs; i++) {
+		size_t n = strlen(svcs[i].name);
+		if (n == 0 || n > SNAP_MAX_NAME || svcs[i].nports > SNAP_MAX_PORTS)
+			goto inval;
+		for (size_t k = 0; k < n; k++)
+			if (lower((unsigned char)svcs[i].name[k]) != svcs[i].name[k])
+				goto inval;
+		strings += n + 1;
+	}
+	for (unsigned i = 0; i < nicpts; i++)
+		if (icpts[i].svc >= nsvcs ||
+		    (icpts[i].family != AF_INET && icpts[i].family != AF_INET6))
+			goto inval;
+
+	size_t off_s = sizeof(struct snap_hdr);
+	size_t off_i = off_s + (size_t)nsvcs * sizeof(struct snap_svc);
+	size_t off_str = off_i + (size_t)nicpts * sizeof(struct snap_icpt);
+	size_t total = off_str + strings;
+	if (total > SNAP_MAX_LEN)
+		goto inval;
+
+	order = calloc(nsvcs ? nsvcs : 1, sizeof *order);
+	remap = calloc(nsvcs ? nsvcs : 1, sizeof *remap);
+	buf = calloc(1, total);
+	if (!order || !remap || !buf)
+		goto nomem;
+
+	for (unsigned i = 0; i < nsvcs; i++) {
+		order[i].in = &svcs[i];
+		order[i].orig = i;
+	}
+	qsort(order, nsvcs, sizeof *order, enc_svc_cmp);
+	for (unsigned i = 0; i + 1 < nsvcs; i++)
+		if (strcmp(order[i].in->name, order[i + 1].in->name) == 0)
+			goto inval;
+
+	struct snap_hdr *h = (struct snap_hdr *)buf;
+	memcpy(h->magic, SNAP_MAGIC, sizeof h->magic);
+	h->version = SNAP_VERSION;
+	h->total_len = (uint32_t)total;
+	h->generation = generation;
+	h->nservices = nsvcs;
+	h->off_services = (uint32_t)off_s;
+	h->nintercepts = nicpts;
+	h->off_intercepts = (uint32_t)off_i;
+	h->off_strings = (uint32_t)off_str;
+	h->len_strings = (uint32_t)strings;
+
+	char *str = (char *)buf + off_str;
+	size_t pos = 0;
+	h->suffix_off = 0;
+	h->suffix_len = (uint32_t)slen;
+	if (slen)
+		memcpy(str, suffix, slen);
+	pos = slen + 1;
+
+	struct snap_svc *out_s = (struct snap_svc *)(buf + off_s);
+	for (unsigned i = 0; i < nsvcs; i++) {
+		const struct snap_svc_in *in = order[i].in;
+		size_t n = strlen(in->name);
+		remap[order[i].orig] = i;
+		out_s[i].vip = in->vip;
+		out_s[i].name_off = (uint32_t)pos;
+		out_s[i].name_len = (uint16_t)n;
+		out_s[i].nports = (uint16_t)in->nports;
+		for (unsigned p = 0; p < in->nports; p++)
+			out_s[i].ports[p] = htons(in->ports[p]);
+		memcpy(str + pos, in->name, n);
+		pos += n + 1;
+	}
+
+	struct snap_icpt *out_i = (struct snap_icpt *)(buf + off_i);
+	for (unsigned i = 0; i < nicpts; i++) {
+		out_i[i].family = (uint8_t)icpts[i].family;
+		out_i[i].port = htons(icpts[i].port);
+		memcpy(out_i[i].addr, icpts[i].addr,
+		       icpts[i].family == AF_INET ? 4 : 16);
+		out_i[i].svc = remap[icpts[i].svc];
+	}
+	qsort(out_i, nicpts, sizeof *out_i, icpt_cmp);
+
+	free(order);
+	free(remap);
+	*out = buf;
+	*outlen = total;
+	return 0;
+inval:
+	errno = EINVAL;
+	goto fail;
+nomem:
+	errno = ENOMEM;
+fail:
+	free(order);
+	free(remap);
+	free(buf);
+	return -1;
+}
+
+static int range_ok(size_t off, size_t n, size_t size, size_t len)
+{
+	if (off > len)
+		return 0;
+	if (size && n > (len - off) / size)
+		return 0;
+	return 1;
+}
+
+int snapshot_view(struct snap_view *v, const void *buf, size_t len)
+{
+	const unsigned char *b = buf;
+	const struct snap_hdr *h = buf;
+
+	if (!buf || len < sizeof *h || len > SNAP_MAX_LEN)
+		return -1;
+	if (memcmp(h->magic, SNAP_MAGIC, sizeof h->magic) != 0 ||
+	    h->version != SNAP_VERSION || h->total_len != len)
+		return -1;
+	if ((h->off_services % 4) || (h->off_intercepts % 4))
+		return -1;
+	if (!range_ok(h->off_services, h->nservices, sizeof(struct snap_svc), len) ||
+	    !range_ok(h->off_intercepts, h->nintercepts, sizeof(struct snap_icpt), len) ||
+	    !range_ok(h->off_strings, h->len_strings, 1, len) ||
+	    h->len_strings == 0 || b[h->off_strings + h->len_strings - 1] != '\0')
+		return -1;
+	const char *str = (const char *)b + h->off_strings;
+	if (h->suffix_len && (h->suffix_off >= h->len_strings ||
+	                      h->suffix_len > h->len_strings - h->suffix_off - 1))
+		return -1;
+	const struct snap_svc *s = (const void *)(b + h->off_services);
+	for (uint32_t i = 0; i < h->nservices; i++) {
+		if (s[i].name_off >= h->len_strings ||
+		    s[i].name_len > h->len_strings - s[i].name_off - 1 ||
+		    str[s[i].name_off + s[i].name_len] != '\0' ||
+		    s[i].nports > SNAP_MAX_PORTS)
+			return -1;
+	}
+	const struct snap_icpt *ic = (const void *)(b + h->off_intercepts);
+	for (uint32_t i = 0; i < h->nintercepts; i++)
+		if (ic[i].svc >= h->nservices)
+			return -1;
+
+	v->base = b;
+	v->len = len;
+	v->hdr = h;
+	v->svcs = s;
+	v->icpts = ic;
+	v->strings = str;
+	return 0;
+}
+
+static const struct snap_svc *find_exact(const struct snap_view *v,
+                                         const char *q, size_t qlen)
+{
+	size_t lo = 0, hi = v->hdr->nservices;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		const struct snap_svc *s = &v->svcs[mid];
+		int c = name_cmp(v->strings + s->name_off, s->name_len, q, qlen);
+		if (c == 0)
+			return s;
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
+const struct snap_svc *snapshot_find_name(const struct snap_view *v,
+                                          const char *name)
+{
+	if (!v || !v->hdr || !name)
+		return NULL;
+	size_t n = strnlen(name, 256);
+	if (n == 0 || n > 255)
+		return NULL;
+	if (name[n - 1] == '.')
+		n--;
+	const struct snap_svc *s = find_exact(v, name, n);
+	if (s)
+		return s;
+	size_t sl = v->hdr->suffix_len;
+	if (sl && n > sl + 1 && name[n - sl - 1] == '.' &&
+	    name_cmp(v->strings + v->hdr->suffix_off, sl, name + n - sl, sl) == 0)
+		return find_exact(v, name, n - sl - 1);
+	return NULL;
+}
+
+const struct snap_svc *snapshot_find_vip(const struct snap_view *v, uint32_t vip)
+{
+	if (!v || !v->hdr)
+		return NULL;
+	for (uint32_t i = 0; i < v->hdr->nservices; i++)
+		if (v->svcs[i].vip == vip)
+			return &v->svcs[i];
+	return NULL;
+}
+
+const struct snap_icpt *snapshot_find_intercept(const struct snap_view *v,
+                                                int family, const void *addr,
+                                                uint16_t port)
+{
+	if (!v || !v->hdr || v->hdr->nintercepts == 0)
+		return NULL;
+	struct snap_icpt key;
+	memset(&key, 0, sizeof key);
+	key.family = (uint8_t)family;
+	key.port = port;
+	memcpy(key.addr, addr, family == AF_INET ? 4 : 16);
+	size_t lo = 0, hi = v->hdr->nintercepts;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = icpt_key_cmp(&v->icpts[mid], &key);
+		if (c == 0)
+			return &v->icpts[mid];
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}

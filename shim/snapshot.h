@@ -1,0 +1,131 @@
+/*
+ * Route snapshot: the one piece of data shared by meshd and libmesh.so.
+ *
+ * meshd encodes the running config's routes (service names, VIPs, ports,
+ * intercepted legacy addresses) into a flat, position-independent buffer and
+ * publishes it atomically (write temp file, rename). The shim maps the file
+ * read-only and answers every lookup from it without allocating, locking or
+ * talking to the daemon. This directory (shim/) owns the format; daemon/
+ * includes this header and links snapshot.c.
+ *
+ * Layout (all integers little-endian as written by the host, addresses and
+ * ports in network order so they compare directly with sockaddrs):
+ *
+ *   struct snap_hdr
+ *   struct snap_svc      [nservices]    sorted by name (bsearch)
+ *   struct snap_icpt     [nintercepts]  sorted by (family, addr, port)
+ *   char                 strings[]      names, NUL terminated
+ *
+ * The decoder checks every offset against the buffer length, so a truncated
+ * or hostile file is rejected, never read out of bounds.
+ */
+#ifndef LIBMESH_SNAPSHOT_H
+#define LIBMESH_SNAPSHOT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define SNAP_MAGIC      "LMSNAP1"   /* 8 bytes with the NUL */
+#define SNAP_VERSION    1u
+#define SNAP_MAX_PORTS  16
+#define SNAP_MAX_NAME   63
+#define SNAP_MAX_SVCS   65536
+#define SNAP_MAX_LEN    (64u << 20)
+
+struct snap_hdr {
+	char     magic[8];
+	uint32_t version;
+	uint32_t total_len;
+	uint64_t generation;
+	uint32_t nservices;
+	uint32_t off_services;
+	uint32_t nintercepts;
+	uint32_t off_intercepts;
+	uint32_t off_strings;
+	uint32_t len_strings;
+	uint32_t suffix_off;     /* into strings; suffix without leading dot */
+	uint32_t suffix_len;     /* 0: no suffix */
+};
+
+struct snap_svc {
+	uint32_t vip;            /* IPv4, network order */
+	uint32_t name_off;       /* into strings */
+	uint16_t name_len;
+	uint16_t nports;
+	uint16_t ports[SNAP_MAX_PORTS]; /* network order */
+};
+
+struct snap_icpt {
+	uint8_t  family;         /* AF_INET or AF_INET6 */
+	uint8_t  pad;
+	uint16_t port;           /* network order */
+	uint8_t  addr[16];       /* 4 or 16 significant bytes */
+	uint32_t svc;            /* index into services */
+};
+
+/* Input to the encoder (daemon side). */
+struct snap_svc_in {
+	const char *name;
+	uint32_t    vip;         /* network order */
+	const uint16_t *ports;   /* host order */
+	unsigned    nports;
+};
+
+struct snap_icpt_in {
+	int      family;
+	uint8_t  addr[16];
+	uint16_t port;           /* host order */
+	unsigned svc;            /* index into the svcs array given */
+};
+
+/* A validated, read-only view of an encoded snapshot (shim side). */
+struct snap_view {
+	const unsigned char     *base;
+	size_t                   len;
+	const struct snap_hdr   *hdr;
+	const struct snap_svc   *svcs;
+	const struct snap_icpt  *icpts;
+	const char              *strings;
+};
+
+/*
+ * Encode. Services need not be sorted; the encoder sorts a copy and remaps
+ * intercept indices. Returns 0 and a malloc'ed buffer, or -1 with errno
+ * (EINVAL for bad input, ENOMEM).
+ */
+int snapshot_encode(const char *suffix, uint64_t generation,
+                    const struct snap_svc_in *svcs, unsigned nsvcs,
+                    const struct snap_icpt_in *icpts, unsigned nicpts,
+                    void **out, size_t *outlen);
+
+/* Validate buf and fill view. Returns 0, or -1 if the buffer is malformed. */
+int snapshot_view(struct snap_view *v, const void *buf, size_t len);
+
+/*
+ * Look up a host name: "svc", "svc.<suffix>", with an optional trailing dot,
+ * case-insensitive. Returns NULL when it is not a mesh name.
+ */
+const struct snap_svc *snapshot_find_name(const struct snap_view *v,
+                                          const char *name);
+
+/* Reverse: the service owning a VIP (network order), or NULL. */
+const struct snap_svc *snapshot_find_vip(const struct snap_view *v,
+                                         uint32_t vip);
+
+/* Intercepted legacy address (addr: 4 or 16 bytes; port network order). */
+const struct snap_icpt *snapshot_find_intercept(const struct snap_view *v,
+                                                int family, const void *addr,
+                                                uint16_t port);
+
+static inline const char *snapshot_svc_name(const struct snap_view *v,
+                                            const struct snap_svc *s)
+{
+	return v->strings + s->name_off;
+}
+
+static inline const char *snapshot_suffix(const struct snap_view *v)
+{
+	return v->hdr->suffix_len ? v->strings + v->hdr->suffix_off : "";
+}
+
+#endif
