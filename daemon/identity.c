@@ -1,0 +1,131 @@
+/*
+ * Caller uid by sock_diag (see identity.h). One netlink socket per thread,
+ * opened on first use; the query is a single request/response on loopback
+ * kernel state, so it is done synchronously.
+ */
+#include "identity.h"
+
+#include <errno.h>
+#include <linux/inet_diag.h>
+#include <linux/netlink.h>
+#include <linux/sock_diag.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+static __thread int nl_fd = -1;
+
+static int nl_socket(void)
+{
+	if (nl_fd == -1)
+		nl_fd = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
+	return nl_fd;
+}
+
+/* Query one (family, src, dst) tuple; 1 found, 0 not found, -1 error. */
+static int query(int family, const void *src, uint16_t sport, const void *dst,
+                 uint16_t dport, struct caller *out, char *err, size_t errlen)
+{
+	int fd = nl_socket();
+	if (fd == -1) {
+		snprintf(err, errlen, "sock_diag socket: %s", strerror(errno));
+		return -1;
+	}
+	struct {
+		struct nlmsghdr nlh;
+		struct inet_diag_req_v2 r;
+	} req;
+	memset(&req, 0, sizeof req);
+	req.nlh.nlmsg_len = sizeof req;
+	req.nlh.nlmsg_type = SOCK_DIAG_BY_FAMILY;
+	req.nlh.nlmsg_flags = NLM_F_REQUEST;
+	req.r.sdiag_family = (uint8_t)family;
+	req.r.sdiag_protocol = IPPROTO_TCP;
+	req.r.idiag_states = ~0u;
+	req.r.id.idiag_sport = sport;
+	req.r.id.idiag_dport = dport;
+	req.r.id.idiag_cookie[0] = INET_DIAG_NOCOOKIE;
+	req.r.id.idiag_cookie[1] = INET_DIAG_NOCOOKIE;
+	size_t alen = family == AF_INET ? 4 : 16;
+	memcpy(req.r.id.idiag_src, src, alen);
+	memcpy(req.r.id.idiag_dst, dst, alen);
+
+	struct sockaddr_nl nl = { .nl_family = AF_NETLINK };
+	ssize_t n;
+	do
+		n = sendto(fd, &req, sizeof req, 0, (struct sockaddr *)&nl, sizeof nl);
+	while (n == -1 && errno == EINTR);
+	if (n == -1) {
+		snprintf(err, errlen, "sock_diag send: %s", strerror(errno));
+		return -1;
+	}
+	union {
+		char buf[8192];
+		struct nlmsghdr align;
+	} u;
+	do
+		n = recv(fd, u.buf, sizeof u.buf, 0);
+	while (n == -1 && errno == EINTR);
+	if (n == -1) {
+		snprintf(err, errlen, "sock_diag recv: %s", strerror(errno));
+		return -1;
+	}
+	for (struct nlmsghdr *h = &u.align; NLMSG_OK(h, (size_t)n); h = NLMSG_NEXT(h, n)) {
+		if (h->nlmsg_type == NLMSG_ERROR) {
+			struct nlmsgerr *e = NLMSG_DATA(h);
+			if (e->error == -ENOENT)
+				return 0;
+			snprintf(err, errlen, "sock_diag: %s", strerror(-e->error));
+			return -1;
+		}
+		if (h->nlmsg_type == SOCK_DIAG_BY_FAMILY) {
+			struct inet_diag_msg *m = NLMSG_DATA(h);
+			out->uid = m->idiag_uid;
+			out->inode = m->idiag_inode;
+			return 1;
+		}
+	}
+	return 0;
+}
+
+int identity_lookup(int fd, struct caller *out, char *err, size_t errlen)
+{
+	struct sockaddr_storage local, peer;
+	socklen_t ll = sizeof local, pl = sizeof peer;
+	if (getsockname(fd, (struct sockaddr *)&local, &ll) == -1 ||
+	    getpeername(fd, (struct sockaddr *)&peer, &pl) == -1) {
+		snprintf(err, errlen, "getpeername: %s", strerror(errno));
+		return -1;
+	}
+	int rc;
+	if (peer.ss_family == AF_INET) {
+		struct sockaddr_in *p = (void *)&peer, *l = (void *)&local;
+		/* The caller's socket: src = its address (our peer), dst = ours. */
+		rc = query(AF_INET, &p->sin_addr, p->sin_port, &l->sin_addr, l->sin_port,
+		           out, err, errlen);
+		if (rc == 0) {
+			/* An AF_INET6 client socket connected to ::ffff:VIP. */
+			struct in6_addr ps = { 0 }, ls = { 0 };
+			ps.s6_addr[10] = ps.s6_addr[11] = 0xff;
+			ls.s6_addr[10] = ls.s6_addr[11] = 0xff;
+			memcpy(&ps.s6_addr[12], &p->sin_addr, 4);
+			memcpy(&ls.s6_addr[12], &l->sin_addr, 4);
+			rc = query(AF_INET6, &ps, p->sin_port, &ls, l->sin_port, out, err, errlen);
+		}
+	} else if (peer.ss_family == AF_INET6) {
+		struct sockaddr_in6 *p = (void *)&peer, *l = (void *)&local;
+		rc = query(AF_INET6, &p->sin6_addr, p->sin6_port, &l->sin6_addr,
+		           l->sin6_port, out, err, errlen);
+	} else {
+		snprintf(err, errlen, "not an inet socket");
+		return -1;
+	}
+	if (rc == 0) {
+		snprintf(err, errlen, "caller socket not found (not a local process?)");
+		return -1;
+	}
+	return rc == 1 ? 0 : -1;
+}

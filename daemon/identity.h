@@ -1,0 +1,22 @@
+/*
+ * Who is calling: the kernel's answer, not the program's. For a connection
+ * accepted on a VIP listener, the caller's socket is the other end of a
+ * loopback TCP connection; a NETLINK_SOCK_DIAG query by 4-tuple returns that
+ * socket's owner uid and inode. Helpers fill an error buffer and never log.
+ */
+#ifndef MESHD_IDENTITY_H
+#define MESHD_IDENTITY_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct caller {
+	uid_t    uid;
+	uint64_t inode;
+};
+
+/* fd: a socket meshd accepted from a local client. 0 or -1 with err. */
+int identity_lookup(int fd, struct caller *out, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,257 @@
+/*
+ * Listening sockets: one per service VIP:port, and the mesh (inbound) port.
+ * listener_sync reconciles the open set with a config: sockets that stay are
+ * kept open (a reload never refuses a connection on an unchanged VIP), new
+ * ones are bound, removed ones closed. When accept fails for lack of file
+ * descriptors the listener pauses briefly instead of spinning, and says so.
+ */
+#include "mesh.h"
+#include "log.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define container_of(p, T, m) ((T *)((char *)(p) - offsetof(T, m)))
+#define ACCEPTS_PER_EVENT 64
+#define EMFILE_PAUSE 0.1
+
+const char *net_sockaddr_str(const struct sockaddr *sa, char *buf, size_t len)
+{
+	char host[INET6_ADDRSTRLEN] = "?";
+	if (sa->sa_family == AF_INET) {
+		const struct sockaddr_in *s4 = (const void *)sa;
+		inet_ntop(AF_INET, &s4->sin_addr, host, sizeof host);
+		snprintf(buf, len, "%s:%u", host, ntohs(s4->sin_port));
+	} else if (sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *s6 = (const void *)sa;
+		inet_ntop(AF_INET6, &s6->sin6_addr, host, sizeof host);
+		snprintf(buf, len, "[%s]:%u", host, ntohs(s6->sin6_port));
+	} else {
+		snprintf(buf, len, "?");
+	}
+	return buf;
+}
+
+int net_connect(const struct cfg_addr *a, char *err, size_t len)
+{
+	int fd = socket(a->ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd == -1) {
+		snprintf(err, len, "socket: %s", strerror(errno));
+		return -1;
+	}
+	int one = 1;
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+#ifdef IP_BIND_ADDRESS_NO_PORT
+	setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
+#endif
+	if (connect(fd, (const struct sockaddr *)&a->ss, a->len) == -1 &&
+	    errno != EINPROGRESS) {
+		int e = errno;
+		snprintf(err, len, "%s", strerror(e));
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	return fd;
+}
+
+static int net_listen(const struct cfg_addr *a, char *err, size_t len)
+{
+	int fd = socket(a->ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd == -1) {
+		snprintf(err, len, "socket: %s", strerror(errno));
+		return -1;
+	}
+	int one = 1;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+	if (a->ss.ss_family == AF_INET6)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+	if (bind(fd, (const struct sockaddr *)&a->ss, a->len) == -1 ||
+	    listen(fd, 1024) == -1) {
+		snprintf(err, len, "%s", strerror(errno));
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static void pause_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	(void)revents;
+	struct listener *l = container_of(w, struct listener, pause);
+	ev_io_start(loop, &l->io);
+}
+
+static void accept_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	(void)revents;
+	struct listener *l = container_of(w, struct listener, io);
+	static ev_tstamp last_warn;
+	for (int i = 0; i < ACCEPTS_PER_EVENT; i++) {
+		int fd = accept4(l->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd == -1) {
+			if (errno == EINTR || errno == ECONNABORTED)
+				continue;
+			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
+			    errno == ENOMEM) {
+				/* Leave the connection in the backlog and retry soon;
+				 * the program sees a slow connect, not a refusal. */
+				if (ev_now(loop) - last_warn > 10) {
+					last_warn = ev_now(loop);
+					log_warn("accept on %s:%u paused: %s (raise the file limit, "
+					         "ulimit -n)", l->kind == LISTEN_VIP ? l->service : "mesh port",
+					         l->port, strerror(errno));
+				}
+				ev_io_stop(loop, &l->io);
+				ev_timer_set(&l->pause, EMFILE_PAUSE, 0.);
+				ev_timer_start(loop, &l->pause);
+			}
+			return;
+		}
+		int one = 1;
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+		if (l->kind == LISTEN_VIP)
+			outbound_accept(l->m, l, fd);
+		else
+			inbound_accept(l->m, l, fd);
+	}
+}
+
+static struct listener *listener_open(struct meshd *m, enum listener_kind kind,
+                                      const struct cfg_addr *a, char *err, size_t len)
+{
+	int fd = net_listen(a, err, len);
+	if (fd == -1)
+		return NULL;
+	struct listener *l = calloc(1, sizeof *l);
+	if (!l) {
+		close(fd);
+		snprintf(err, len, "out of memory");
+		return NULL;
+	}
+	l->fd = fd;
+	l->kind = kind;
+	l->addr = *a;
+	l->m = m;
+	ev_io_init(&l->io, accept_cb, fd, EV_READ);
+	ev_init(&l->pause, pause_cb);
+	ev_io_start(m->loop, &l->io);
+	return l;
+}
+
+static void listener_free(struct meshd *m, struct listener *l)
+{
+	ev_io_stop(m->loop, &l->io);
+	ev_timer_stop(m->loop, &l->pause);
+	close(l->fd);
+	free(l);
+}
+
+static bool same_addr(const struct cfg_addr *a, const struct cfg_addr *b)
+{
+	return a->len == b->len && memcmp(&a->ss, &b->ss, a->len) == 0;
+}
+
+static char *append_err(char *errs, const char *line)
+{
+	size_t old = errs ? strlen(errs) : 0, n = strlen(line);
+	char *p = realloc(errs, old + n + 2);
+	if (!p)
+		return errs;
+	memcpy(p + old, line, n);
+	p[old + n] = '\n';
+	p[old + n + 1] = '\0';
+	return p;
+}
+
+/*
+ * Bring the listeners in line with c. Binding failures are collected in
+ * *err (one line each) but do not stop the others: the daemon serves what
+ * it can and says what it could not. Returns the number of failures.
+ */
+int listener_sync(struct meshd *m, const struct config *c, char **err)
+{
+	int failures = 0;
+	char why[160], line[320], as[64];
+	*err = NULL;
+
+	for (struct listener *l = m->listeners; l; l = l->next)
+		l->mark = false;
+	for (unsigned i = 0; i < c->nservices; i++) {
+		const struct cfg_service *s = &c->services[i];
+		for (unsigned p = 0; p < s->nports; p++) {
+			struct cfg_addr a = { 0 };
+			struct sockaddr_in *sin = (struct sockaddr_in *)&a.ss;
+			sin->sin_family = AF_INET;
+			sin->sin_addr = s->vip;
+			sin->sin_port = htons(s->ports[p]);
+			a.len = sizeof *sin;
+			struct listener *l;
+			for (l = m->listeners; l; l = l->next)
+				if (!l->mark && same_addr(&l->addr, &a))
+					break;
+			if (!l) {
+				l = listener_open(m, LISTEN_VIP, &a, why, sizeof why);
+				if (!l) {
+					snprintf(line, sizeof line, "service %s: cannot listen on %s: %s",
+					         s->name, config_addr_str(&a, as, sizeof as), why);
+					*err = append_err(*err, line);
+					failures++;
+					continue;
+				}
+				l->next = m->listeners;
+				m->listeners = l;
+			}
+			l->mark = true;
+			snprintf(l->service, sizeof l->service, "%s", s->name);
+			l->port = s->ports[p];
+		}
+	}
+	for (struct listener **pp = &m->listeners; *pp;) {
+		struct listener *l = *pp;
+		if (l->mark) {
+			pp = &l->next;
+			continue;
+		}
+		*pp = l->next;
+		listener_free(m, l);
+	}
+
+	if (m->inbound && (!c->inbound_on || !same_addr(&m->inbound->addr, &c->inbound))) {
+		listener_free(m, m->inbound);
+		m->inbound = NULL;
+	}
+	if (c->inbound_on && !m->inbound) {
+		m->inbound = listener_open(m, LISTEN_INBOUND, &c->inbound, why, sizeof why);
+		if (!m->inbound) {
+			snprintf(line, sizeof line, "mesh port: cannot listen on %s: %s",
+			         config_addr_str(&c->inbound, as, sizeof as), why);
+			*err = append_err(*err, line);
+			failures++;
+		} else {
+			m->inbound->port = ntohs(((struct sockaddr_in *)&c->inbound.ss)->sin_port);
+		}
+	}
+	return failures;
+}
+
+void listener_close_all(struct meshd *m)
+{
+	while (m->listeners) {
+		struct listener *l = m->listeners;
+		m->listeners = l->next;
+		listener_free(m, l);
+	}
+	if (m->inbound) {
+		listener_free(m, m->inbound);
+		m->inbound = NULL;
+	}
+}

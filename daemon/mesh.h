@@ -1,0 +1,150 @@
+/*
+ * Daemon-wide state shared by the session files: the running config
+ * generation (config + TLS contexts + per-service cursors), the listeners,
+ * the live sessions. Sessions hold a reference to the generation they
+ * started with, so a reload never changes an established connection.
+ */
+#ifndef MESHD_MESH_H
+#define MESHD_MESH_H
+
+#include <ev.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "identity.h"
+#include "proto.h"
+#include "relay.h"
+#include "tls.h"
+#include "upstream.h"
+
+struct gen {
+	int             refs;
+	struct config  *cfg;
+	struct tls_env *tls;
+	uint64_t       *cursors;     /* one per service, for upstream_pick */
+};
+
+struct gen *gen_ref(struct gen *g);
+void gen_unref(struct gen *g);
+
+enum listener_kind { LISTEN_VIP, LISTEN_INBOUND };
+
+struct listener {
+	ev_io            io;
+	ev_timer         pause;      /* EMFILE back-off */
+	int              fd;
+	enum listener_kind kind;
+	struct cfg_addr  addr;
+	char             service[CFG_NAME_MAX + 1];
+	uint16_t         port;
+	bool             mark;       /* reconcile scratch */
+	struct meshd    *m;
+	struct listener *next;
+};
+
+enum sess_state {
+	/* outbound */
+	S_CONNECTING,      /* TCP connect to endpoint (or local upstream) */
+	S_TLS_CONNECT,     /* TLS handshake as client */
+	S_SEND_HEADER,
+	S_WAIT_STATUS,
+	S_BACKOFF,         /* waiting before the next attempt */
+	/* inbound */
+	S_TLS_ACCEPT,
+	S_READ_HEADER,
+	S_UP_CONNECT,      /* connecting the local upstream */
+	S_SEND_STATUS,     /* flushing a refusal before closing */
+	/* both */
+	S_RELAY,
+	S_CLOSED,
+};
+
+enum sess_kind { SESS_OUTBOUND, SESS_INBOUND };
+
+struct session {
+	struct meshd    *m;
+	struct gen      *gen;
+	struct session  *prev, *next;      /* meshd live list */
+	struct session  *reap_next;
+	enum sess_kind   kind;
+	enum sess_state  state;
+	struct relay     relay;            /* side[0]: caller or tunnel, side[1]: upstream */
+	ev_timer         timer;            /* connect / handshake / backoff */
+
+	uint64_t         id;
+	ev_tstamp        t_start, t_connected;
+	const struct cfg_service *svc;
+	char             svc_name[CFG_NAME_MAX + 1];
+	uint16_t         port;
+
+	/* caller */
+	bool             caller_known;
+	uint32_t         uid;
+	uint32_t         pid;
+	char             program[PROTO_NAME_MAX + 1];
+	char             source[160];      /* spiffe URI */
+	char             client[64];       /* ip:port of the TCP peer */
+	const char      *identity;         /* local identity name (outbound) */
+
+	/* attempts (outbound) */
+	unsigned         attempts;
+	int              ep;
+	uint8_t          tried[UPSTREAM_MAX_TRIED];
+	char             endpoint[64];
+	char             peer[160];        /* spiffe URI the other side presented */
+	bool             tls_up;
+	unsigned         hdr_bytes;        /* protocol bytes to leave out of counts */
+	unsigned         status_bytes;
+
+	const char      *result;
+	char             detail[160];
+};
+
+struct meshd {
+	struct ev_loop  *loop;
+	const char      *conf_path;
+	struct gen      *gen;
+	struct listener *listeners;        /* VIP listeners */
+	struct listener *inbound;
+	struct session  *sessions;
+	unsigned         nsessions;
+	struct session  *reap;
+	ev_check         reaper;
+	bool             draining;
+	ev_timer         drain_timer;
+	uint64_t         rng;
+	uint64_t         generation;
+};
+
+/* sessions (outbound.c, inbound.c, session.c) */
+void outbound_accept(struct meshd *m, struct listener *l, int fd);
+void inbound_accept(struct meshd *m, struct listener *l, int fd);
+struct session *session_new(struct meshd *m, enum sess_kind kind, int fd);
+/* End the session: record it, close both sides (resetting the caller when
+ * `reset`), and queue it for freeing after the current callback. */
+void session_end(struct session *s, const char *result, bool reset);
+void session_set_detail(struct session *s, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+void session_reap(struct meshd *m);
+void session_abort_all(struct meshd *m);
+uint64_t mesh_random(struct meshd *m);
+
+/* record.c: one JSON line for the session's end */
+void record_close(const struct session *s);
+
+/* listener.c */
+int listener_sync(struct meshd *m, const struct config *c, char **err);
+void listener_close_all(struct meshd *m);
+/* Helpers that never log: a nonblocking socket connecting to addr.
+ * Returns fd (connect in progress or done) or -1 with err filled. */
+int net_connect(const struct cfg_addr *a, char *err, size_t len);
+const char *net_sockaddr_str(const struct sockaddr *sa, char *buf, size_t len);
+
+/* snapshot_pub.c */
+int snapshot_publish(const struct config *c, uint64_t generation, char **err);
+void snapshot_unpublish(const struct config *c);
+/* VIPs of a previously published snapshot, for stable assignment. */
+uint32_t snapshot_prev_vip(const char *name, void *arg);
+
+#endif

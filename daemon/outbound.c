@@ -1,0 +1,382 @@
+/*
+ * Outbound: a local program connected to a service VIP. Identify the caller
+ * from the kernel, choose an endpoint, reach it (TCP, then mutual TLS with
+ * the caller's certificate, then header and status), retry on other
+ * endpoints while no application byte has moved, then hand both sockets to
+ * the relay.
+ *
+ *   accept -> identify --no identity--> END identity_error (reset caller)
+ *      |
+ *      v
+ *   +-> pick endpoint --none left--> END last failure (reset caller)
+ *   |     | local                   \ remote
+ *   |     v                          v
+ *   |   CONNECTING ---------------> CONNECTING -> TLS_CONNECT -> SEND_HEADER -> WAIT_STATUS
+ *   |     | ok                        | fail / timeout / bad peer / status != ok   | ok
+ *   |     v                           v                                            v
+ *   |   RELAY                       BACKOFF (--denied--> END denied)             RELAY
+ *   +------------------------------------+
+ */
+#include "mesh.h"
+#include "log.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <unistd.h>
+#include <openssl/err.h>
+
+#define container_of(p, T, m) ((T *)((char *)(p) - offsetof(T, m)))
+
+static void out_side_cb(struct side *sd, int revents);
+static void attempt_next(struct session *s);
+
+static void out_timer_cb(struct ev_loop *loop, ev_timer *w, int revents);
+
+static void arm_timer(struct session *s, double secs)
+{
+	ev_timer_stop(s->m->loop, &s->timer);
+	ev_timer_init(&s->timer, out_timer_cb, secs, 0.);
+	ev_timer_start(s->m->loop, &s->timer);
+}
+
+static void relay_done(struct relay *r, enum relay_end why, const char *detail)
+{
+	struct session *s = r->owner;
+	if (detail && *detail)
+		session_set_detail(s, "%s", detail);
+	if (why == RELAY_DONE)
+		session_end(s, "ok", false);
+	else if (why == RELAY_IDLE)
+		session_end(s, "timeout", false);
+	else
+		session_end(s, "reset", true);
+}
+
+static void start_relay(struct session *s)
+{
+	ev_timer_stop(s->m->loop, &s->timer);
+	s->t_connected = ev_now(s->m->loop);
+	s->state = S_RELAY;
+	s->relay.done = relay_done;
+	s->relay.owner = s;
+	relay_start(&s->relay, s->svc->idle_timeout);
+}
+
+/* The current attempt failed with `result`; try another endpoint. */
+static void attempt_failed(struct session *s, const char *result)
+{
+	struct ev_loop *loop = s->m->loop;
+	ev_timer_stop(loop, &s->timer);
+	side_close(loop, &s->relay.side[1], false);
+	s->relay.buf[0].start = s->relay.buf[0].end = 0;
+	s->relay.buf[1].start = s->relay.buf[1].end = 0;
+	s->relay.side[1].bytes_read = 0;
+	s->tls_up = false;
+	s->peer[0] = '\0';
+	s->result = result;
+	log_debug("conn %016llx: attempt %u to %s failed: %s (%s)",
+	          (unsigned long long)s->id, s->attempts, s->endpoint, result, s->detail);
+	if (s->attempts >= s->svc->retries + 1 ||
+	    upstream_pick(s->svc, &(uint64_t){ 0 }, s->tried) == -1) {
+		session_end(s, result, true);
+		return;
+	}
+	/* Exponential backoff with jitter: 5, 10, 20 ... ms, capped at 250. */
+	double base = 0.005 * (double)(1u << (s->attempts - 1 < 6 ? s->attempts - 1 : 6));
+	if (base > 0.25)
+		base = 0.25;
+	double jitter = (double)(mesh_random(s->m) % 1000) / 1000.0;
+	s->state = S_BACKOFF;
+	arm_timer(s, base * (0.5 + jitter));
+}
+
+static void attempt_connected_tls(struct session *s)
+{
+	const char *alpn;
+	unsigned alen;
+	SSL *ssl = s->relay.side[1].ssl;
+	SSL_get0_alpn_selected(ssl, (const unsigned char **)&alpn, &alen);
+	s->tls_up = true;
+	if (tls_peer_spiffe(ssl, s->peer, sizeof s->peer) == -1) {
+		session_set_detail(s, "peer %s presented no spiffe identity", s->endpoint);
+		attempt_failed(s, "identity_error");
+		return;
+	}
+	if (strcmp(s->peer, s->svc->peer_spiffe) != 0) {
+		session_set_detail(s, "peer %s is %s, expected %s", s->endpoint, s->peer,
+		                   s->svc->peer_spiffe);
+		attempt_failed(s, "identity_error");
+		return;
+	}
+	if (alen != strlen(PROTO_ALPN) || memcmp(alpn, PROTO_ALPN, alen) != 0) {
+		session_set_detail(s, "peer %s did not agree on ALPN %s", s->endpoint, PROTO_ALPN);
+		attempt_failed(s, "tls_failure");
+		return;
+	}
+	struct proto_hdr h;
+	memset(&h, 0, sizeof h);
+	h.port = s->port;
+	h.conn_id = s->id;
+	h.pid = s->pid;
+	h.uid = s->uid;
+	snprintf(h.service, sizeof h.service, "%s", s->svc_name);
+	snprintf(h.program, sizeof h.program, "%s", s->program);
+	unsigned char wire[PROTO_HDR_MAX];
+	int n = proto_hdr_encode(&h, wire, sizeof wire);
+	if (n < 0 || buf_append(&s->relay.buf[0], wire, (uint32_t)n) == -1) {
+		session_set_detail(s, "cannot encode header");
+		session_end(s, "reset", true);
+		return;
+	}
+	s->state = S_SEND_HEADER;
+	out_side_cb(&s->relay.side[1], EV_WRITE);
+}
+
+static void do_handshake(struct session *s)
+{
+	struct side *up = &s->relay.side[1];
+	ERR_clear_error();
+	int rc = SSL_do_handshake(up->ssl);
+	if (rc == 1) {
+		attempt_connected_tls(s);
+		return;
+	}
+	int e = SSL_get_error(up->ssl, rc);
+	if (e == SSL_ERROR_WANT_READ) {
+		side_watch(s->m->loop, up, EV_READ);
+		return;
+	}
+	if (e == SSL_ERROR_WANT_WRITE) {
+		side_watch(s->m->loop, up, EV_WRITE);
+		return;
+	}
+	char why[160];
+	tls_last_error(up->ssl, rc, why, sizeof why);
+	session_set_detail(s, "TLS with %s: %s", s->endpoint, why);
+	attempt_failed(s, "tls_failure");
+}
+
+static void status_received(struct session *s)
+{
+	struct side *up = &s->relay.side[1];
+	for (;;) {
+		struct buf *b = &s->relay.buf[1];
+		int st = proto_status_decode((unsigned char *)b->data + b->start, buf_len(b));
+		if (st == PROTO_NEED_MORE) {
+			int n = side_read(up, b, s->detail, sizeof s->detail);
+			if (n > 0)
+				continue;
+			if (n == -1) {
+				side_watch(s->m->loop, up,
+				           (up->flags & SIDE_F_R_WANTS_W) ? EV_WRITE : EV_READ);
+				return;
+			}
+			if (n == 0)
+				session_set_detail(s, "%s closed before answering", s->endpoint);
+			attempt_failed(s, "reset");
+			return;
+		}
+		if (st < 0) {
+			session_set_detail(s, "%s sent a malformed status", s->endpoint);
+			attempt_failed(s, "tls_failure");
+			return;
+		}
+		buf_consume(b, PROTO_STATUS_LEN);
+		s->status_bytes = PROTO_STATUS_LEN;
+		switch (st) {
+		case PROTO_ST_OK:
+			start_relay(s);
+			return;
+		case PROTO_ST_DENIED:
+			session_set_detail(s, "%s denied %s", s->endpoint, s->source);
+			session_end(s, "denied", true);
+			return;
+		case PROTO_ST_TIMEOUT:
+			session_set_detail(s, "%s: upstream connect timed out", s->endpoint);
+			attempt_failed(s, "timeout");
+			return;
+		case PROTO_ST_REFUSED:
+			session_set_detail(s, "%s: upstream refused", s->endpoint);
+			attempt_failed(s, "refused");
+			return;
+		default:
+			session_set_detail(s, "%s answered %s", s->endpoint, proto_status_name(st));
+			attempt_failed(s, st == PROTO_ST_NO_SERVICE ? "no_endpoint" : "refused");
+			return;
+		}
+	}
+}
+
+static const char *connect_errno_result(int err)
+{
+	switch (err) {
+	case ETIMEDOUT:
+		return "timeout";
+	case ECONNRESET:
+		return "reset";
+	default:
+		return "refused";
+	}
+}
+
+static void out_side_cb(struct side *sd, int revents)
+{
+	(void)revents;
+	struct session *s = sd->owner;
+	struct ev_loop *loop = s->m->loop;
+
+	switch (s->state) {
+	case S_CONNECTING: {
+		int err = 0;
+		socklen_t el = sizeof err;
+		if (getsockopt(sd->fd, SOL_SOCKET, SO_ERROR, &err, &el) == -1)
+			err = errno;
+		if (err) {
+			session_set_detail(s, "connect %s: %s", s->endpoint, strerror(err));
+			attempt_failed(s, connect_errno_result(err));
+			return;
+		}
+		if (s->svc->endpoints[s->ep].local) {
+			start_relay(s);
+			return;
+		}
+		char why[160];
+		sd->ssl = tls_client_new(s->gen->tls, s->identity, s->svc->identity, sd->fd,
+		                         why, sizeof why);
+		if (!sd->ssl) {
+			session_set_detail(s, "%s", why);
+			session_end(s, "tls_failure", true);
+			return;
+		}
+		s->state = S_TLS_CONNECT;
+		do_handshake(s);
+		return;
+	}
+	case S_TLS_CONNECT:
+		do_handshake(s);
+		return;
+	case S_SEND_HEADER: {
+		int n = side_write(sd, &s->relay.buf[0], s->detail, sizeof s->detail);
+		if (n == -2) {
+			attempt_failed(s, "reset");
+			return;
+		}
+		if (buf_len(&s->relay.buf[0])) {
+			side_watch(loop, sd, (sd->flags & SIDE_F_W_WANTS_R) ? EV_READ : EV_WRITE);
+			return;
+		}
+		s->state = S_WAIT_STATUS;
+		/* The peer answers after its own upstream connect, bounded by
+		 * its connect timeout; allow for that plus ours. */
+		arm_timer(s, 2 * s->svc->connect_timeout + 1.0);
+		status_received(s);
+		return;
+	}
+	case S_WAIT_STATUS:
+		status_received(s);
+		return;
+	default:
+		return;
+	}
+}
+
+static void out_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	(void)loop;
+	(void)revents;
+	struct session *s = container_of(w, struct session, timer);
+	if (s->state == S_BACKOFF) {
+		attempt_next(s);
+		return;
+	}
+	session_set_detail(s, "%s: no answer within the connect timeout", s->endpoint);
+	attempt_failed(s, "timeout");
+}
+
+static void attempt_next(struct session *s)
+{
+	const struct cfg_service *svc = s->svc;
+	int ep = upstream_pick(svc, &s->gen->cursors[svc - s->gen->cfg->services], s->tried);
+	if (ep < 0) {
+		if (!s->result)
+			session_set_detail(s, "service %s has no endpoints", svc->name);
+		session_end(s, s->result ? s->result : "no_endpoint", true);
+		return;
+	}
+	if (ep < UPSTREAM_MAX_TRIED)
+		s->tried[ep] = 1;
+	s->ep = ep;
+	s->attempts++;
+	const struct cfg_endpoint *e = &svc->endpoints[ep];
+	const struct cfg_addr *dst;
+	if (e->local) {
+		const struct cfg_upstream *u = config_upstream(svc, s->port);
+		if (!u) {
+			session_set_detail(s, "service %s has no local upstream for port %u",
+			                   svc->name, s->port);
+			session_end(s, "no_endpoint", true);
+			return;
+		}
+		dst = &u->addr;
+		config_addr_str(dst, s->endpoint, sizeof s->endpoint);
+	} else {
+		dst = &e->addr;
+		snprintf(s->endpoint, sizeof s->endpoint, "%s", e->text);
+	}
+	char err[128];
+	int fd = net_connect(dst, err, sizeof err);
+	if (fd == -1) {
+		session_set_detail(s, "connect %s: %s", s->endpoint, err);
+		attempt_failed(s, connect_errno_result(errno));
+		return;
+	}
+	side_init(&s->relay.side[1], fd, out_side_cb, s);
+	s->state = S_CONNECTING;
+	side_watch(s->m->loop, &s->relay.side[1], EV_WRITE);
+	arm_timer(s, svc->connect_timeout);
+}
+
+void outbound_accept(struct meshd *m, struct listener *l, int fd)
+{
+	struct session *s = session_new(m, SESS_OUTBOUND, fd);
+	if (!s) {
+		log_error("out of memory for a connection to %s:%u; refused", l->service, l->port);
+		close(fd);
+		return;
+	}
+	s->id = mesh_random(m);
+	s->port = l->port;
+	snprintf(s->svc_name, sizeof s->svc_name, "%s", l->service);
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof ss;
+	if (getpeername(fd, (struct sockaddr *)&ss, &sl) == 0)
+		net_sockaddr_str((struct sockaddr *)&ss, s->client, sizeof s->client);
+
+	s->svc = config_service(s->gen->cfg, s->svc_name);
+	if (!s->svc) {
+		session_set_detail(s, "service %s is no longer configured", s->svc_name);
+		session_end(s, "no_endpoint", true);
+		return;
+	}
+	struct caller c;
+	char err[160];
+	if (identity_lookup(fd, &c, err, sizeof err) == -1) {
+		session_set_detail(s, "%s", err);
+		session_end(s, "identity_error", true);
+		return;
+	}
+	s->caller_known = true;
+	s->uid = c.uid;
+	const struct cfg_identity *id = config_identity_for_uid(s->gen->cfg, c.uid);
+	if (!id) {
+		session_set_detail(s, "uid %u has no identity", (unsigned)c.uid);
+		session_end(s, "identity_error", true);
+		return;
+	}
+	s->identity = id->name;
+	snprintf(s->source, sizeof s->source, "%s", id->spiffe);
+	attempt_next(s);
+}

@@ -1,0 +1,114 @@
+/* Host-to-host header and status codec (see proto.h). Pure: no I/O. */
+#include "proto.h"
+
+#include <string.h>
+
+static void put16(unsigned char *p, uint16_t v) { p[0] = v >> 8; p[1] = v & 0xff; }
+static void put32(unsigned char *p, uint32_t v) { put16(p, v >> 16); put16(p + 2, v & 0xffff); }
+static void put64(unsigned char *p, uint64_t v) { put32(p, v >> 32); put32(p + 4, v & 0xffffffffu); }
+static uint16_t get16(const unsigned char *p) { return (uint16_t)(p[0] << 8 | p[1]); }
+static uint32_t get32(const unsigned char *p) { return (uint32_t)get16(p) << 16 | get16(p + 2); }
+static uint64_t get64(const unsigned char *p) { return (uint64_t)get32(p) << 32 | get32(p + 4); }
+
+static int name_ok(const unsigned char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (s[i] < 0x20 || s[i] == 0x7f)
+			return 0;
+	return 1;
+}
+
+int proto_hdr_encode(const struct proto_hdr *h, unsigned char *out, size_t cap)
+{
+	size_t sl = strnlen(h->service, sizeof h->service);
+	size_t pl = strnlen(h->program, sizeof h->program);
+	if (sl == 0 || sl > PROTO_NAME_MAX)
+		return -1;
+	if (pl > PROTO_NAME_MAX)
+		pl = PROTO_NAME_MAX;
+	size_t len = PROTO_FIXED_LEN + sl + pl;
+	if (cap < len)
+		return -1;
+	out[0] = 'L';
+	out[1] = 'M';
+	out[2] = PROTO_VERSION;
+	out[3] = h->flags;
+	put16(out + 4, (uint16_t)len);
+	put16(out + 6, h->port);
+	put64(out + 8, h->conn_id);
+	put32(out + 16, h->pid);
+	put32(out + 20, h->uid);
+	out[24] = (unsigned char)sl;
+	out[25] = (unsigned char)pl;
+	memcpy(out + PROTO_FIXED_LEN, h->service, sl);
+	memcpy(out + PROTO_FIXED_LEN + sl, h->program, pl);
+	return (int)len;
+}
+
+int proto_hdr_decode(struct proto_hdr *h, const unsigned char *buf, size_t len)
+{
+	if (len >= 1 && buf[0] != 'L')
+		return PROTO_BAD;
+	if (len >= 2 && buf[1] != 'M')
+		return PROTO_BAD;
+	if (len >= 3 && buf[2] != PROTO_VERSION)
+		return buf[2] == 0 ? PROTO_BAD : PROTO_BAD_VER;
+	if (len < PROTO_FIXED_LEN)
+		return PROTO_NEED_MORE;
+	size_t total = get16(buf + 4);
+	size_t sl = buf[24], pl = buf[25];
+	if (sl == 0 || sl > PROTO_NAME_MAX || pl > PROTO_NAME_MAX ||
+	    total != PROTO_FIXED_LEN + sl + pl)
+		return PROTO_BAD;
+	if (len < total)
+		return PROTO_NEED_MORE;
+	const unsigned char *s = buf + PROTO_FIXED_LEN, *p = s + sl;
+	if (!name_ok(s, sl) || !name_ok(p, pl))
+		return PROTO_BAD;
+	memset(h, 0, sizeof *h);
+	h->version = buf[2];
+	h->flags = buf[3];
+	h->port = get16(buf + 6);
+	h->conn_id = get64(buf + 8);
+	h->pid = get32(buf + 16);
+	h->uid = get32(buf + 20);
+	memcpy(h->service, s, sl);
+	memcpy(h->program, p, pl);
+	return (int)total;
+}
+
+void proto_status_encode(unsigned char out[PROTO_STATUS_LEN], enum proto_status st)
+{
+	out[0] = 'L';
+	out[1] = 'M';
+	out[2] = PROTO_VERSION;
+	out[3] = (unsigned char)st;
+}
+
+int proto_status_decode(const unsigned char *buf, size_t len)
+{
+	if ((len >= 1 && buf[0] != 'L') || (len >= 2 && buf[1] != 'M'))
+		return PROTO_BAD;
+	if (len < PROTO_STATUS_LEN)
+		return PROTO_NEED_MORE;
+	if (buf[2] != PROTO_VERSION)
+		return PROTO_BAD_VER;
+	if (buf[3] >= PROTO_ST_MAX)
+		return PROTO_BAD;
+	return buf[3];
+}
+
+const char *proto_status_name(int st)
+{
+	static const char *const names[PROTO_ST_MAX] = {
+		[PROTO_ST_OK] = "ok",
+		[PROTO_ST_REFUSED] = "refused",
+		[PROTO_ST_TIMEOUT] = "timeout",
+		[PROTO_ST_DENIED] = "denied",
+		[PROTO_ST_NO_SERVICE] = "no_service",
+		[PROTO_ST_BAD_REQUEST] = "bad_request",
+		[PROTO_ST_BAD_VERSION] = "bad_version",
+		[PROTO_ST_UNAVAILABLE] = "unavailable",
+	};
+	return (st >= 0 && st < PROTO_ST_MAX) ? names[st] : "invalid";
+}

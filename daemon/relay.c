@@ -1,0 +1,398 @@
+/*
+ * The byte pump (see relay.h for the states). One function moves one
+ * direction; relay_pump runs both until neither makes progress or a round
+ * limit is hit (so one busy connection cannot starve the loop), then arms
+ * each side's watcher for exactly what it is waiting on.
+ */
+#include "relay.h"
+
+#include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <openssl/err.h>
+
+#define container_of(p, T, m) ((T *)((char *)(p) - offsetof(T, m)))
+#define PUMP_ROUNDS 16
+
+int buf_alloc(struct buf *b, uint32_t cap)
+{
+	b->data = malloc(cap);
+	b->start = b->end = 0;
+	b->cap = b->data ? cap : 0;
+	return b->data ? 0 : -1;
+}
+
+void buf_free(struct buf *b)
+{
+	free(b->data);
+	b->data = NULL;
+	b->start = b->end = b->cap = 0;
+}
+
+void buf_consume(struct buf *b, uint32_t n)
+{
+	b->start += n;
+	if (b->start == b->end)
+		b->start = b->end = 0;
+}
+
+static void buf_compact(struct buf *b)
+{
+	if (b->start && b->end == b->cap) {
+		memmove(b->data, b->data + b->start, b->end - b->start);
+		b->end -= b->start;
+		b->start = 0;
+	}
+}
+
+int buf_append(struct buf *b, const void *p, uint32_t n)
+{
+	buf_compact(b);
+	if (buf_room(b) < n)
+		return -1;
+	memcpy(b->data + b->end, p, n);
+	b->end += n;
+	return 0;
+}
+
+static void side_io_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	(void)loop;
+	struct side *s = container_of(w, struct side, io);
+	s->cb(s, revents);
+}
+
+void side_init(struct side *s, int fd, side_cb cb, void *owner)
+{
+	memset(s, 0, sizeof *s);
+	s->fd = fd;
+	s->cb = cb;
+	s->owner = owner;
+	s->flags = SIDE_F_RREADY | SIDE_F_WREADY;
+	ev_io_init(&s->io, side_io_cb, fd, 0);
+}
+
+void side_watch(struct ev_loop *loop, struct side *s, int events)
+{
+	if (s->fd == -1 || events == s->events)
+		return;
+	ev_io_stop(loop, &s->io);
+	s->events = events;
+	if (events) {
+		ev_io_set(&s->io, s->fd, events);
+		ev_io_start(loop, &s->io);
+	}
+}
+
+void side_close(struct ev_loop *loop, struct side *s, bool reset)
+{
+	if (s->fd == -1)
+		return;
+	ev_io_stop(loop, &s->io);
+	s->events = 0;
+	if (s->ssl) {
+		SSL_free(s->ssl);
+		s->ssl = NULL;
+	}
+	if (reset) {
+		struct linger lg = { .l_onoff = 1, .l_linger = 0 };
+		setsockopt(s->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+	}
+	close(s->fd);
+	s->fd = -1;
+}
+
+static int ssl_fail(struct side *s, int ret, const char *op, char *detail, size_t len)
+{
+	int e = SSL_get_error(s->ssl, ret);
+	switch (e) {
+	case SSL_ERROR_WANT_READ:
+		if (op[0] == 'w') {
+			s->flags |= SIDE_F_W_WANTS_R;
+			s->flags &= ~SIDE_F_WREADY;
+		} else {
+			s->flags &= ~SIDE_F_RREADY;
+		}
+		return -1;
+	case SSL_ERROR_WANT_WRITE:
+		if (op[0] == 'r') {
+			s->flags |= SIDE_F_R_WANTS_W;
+			s->flags &= ~SIDE_F_RREADY;
+		} else {
+			s->flags &= ~SIDE_F_WREADY;
+		}
+		return -1;
+	case SSL_ERROR_ZERO_RETURN:
+		return 0;
+	case SSL_ERROR_SYSCALL:
+		snprintf(detail, len, "TLS %s: %s", op, errno ? strerror(errno) : "connection closed");
+		ERR_clear_error();
+		return -2;
+	default: {
+		unsigned long err = ERR_get_error();
+		const char *r = err ? ERR_reason_error_string(err) : NULL;
+		snprintf(detail, len, "TLS %s: %s", op, r ? r : "protocol error");
+		ERR_clear_error();
+		return -2;
+	}
+	}
+}
+
+int side_read(struct side *s, struct buf *b, char *detail, size_t len)
+{
+	buf_compact(b);
+	uint32_t room = buf_room(b);
+	if (room == 0)
+		return -1;
+	if (s->ssl) {
+		s->flags &= ~SIDE_F_R_WANTS_W;
+		int n = SSL_read(s->ssl, b->data + b->end, (int)room);
+		if (n > 0) {
+			b->end += (uint32_t)n;
+			s->bytes_read += (uint64_t)n;
+			return n;
+		}
+		return ssl_fail(s, n, "read", detail, len);
+	}
+	for (;;) {
+		ssize_t n = read(s->fd, b->data + b->end, room);
+		if (n > 0) {
+			b->end += (uint32_t)n;
+			s->bytes_read += (uint64_t)n;
+			return (int)n;
+		}
+		if (n == 0)
+			return 0;
+		if (errno == EINTR)
+			continue;
+		if (errno == EAGAIN || errno == EWOULDBLOCK) {
+			s->flags &= ~SIDE_F_RREADY;
+			return -1;
+		}
+		snprintf(detail, len, "read: %s", strerror(errno));
+		return -2;
+	}
+}
+
+int side_write(struct side *s, struct buf *b, char *detail, size_t len)
+{
+	uint32_t n0 = buf_len(b);
+	if (n0 == 0)
+		return 0;
+	if (s->ssl) {
+		s->flags &= ~SIDE_F_W_WANTS_R;
+		int n = SSL_write(s->ssl, b->data + b->start, (int)n0);
+		if (n > 0) {
+			buf_consume(b, (uint32_t)n);
+			return n;
+		}
+		int rc = ssl_fail(s, n, "write", detail, len);
+		return rc == 0 ? -2 : rc;
+	}
+	for (;;) {
+		ssize_t n = send(s->fd, b->data + b->start, n0, MSG_NOSIGNAL);
+		if (n >= 0) {
+			buf_consume(b, (uint32_t)n);
+			return (int)n;
+		}
+		if (errno == EINTR)
+			continue;
+		if (errno == EAGAIN || errno == EWOULDBLOCK) {
+			s->flags &= ~SIDE_F_WREADY;
+			return -1;
+		}
+		snprintf(detail, len, "write: %s", strerror(errno));
+		return -2;
+	}
+}
+
+/* Finish writing to s: FIN for TCP, close_notify for TLS. 1 done, -1 later, -2 error. */
+static int side_shutdown(struct side *s, char *detail, size_t len)
+{
+	if (s->ssl) {
+		int rc = SSL_shutdown(s->ssl);
+		if (rc >= 0)
+			return 1;
+		int e = ssl_fail(s, rc, "write", detail, len);
+		return e == 0 ? 1 : e;
+	}
+	if (shutdown(s->fd, SHUT_WR) == -1 && errno != ENOTCONN) {
+		snprintf(detail, len, "shutdown: %s", strerror(errno));
+		return -2;
+	}
+	return 1;
+}
+
+static bool can_read(const struct side *s)
+{
+	return (s->flags & SIDE_F_RREADY) || (s->ssl && SSL_has_pending(s->ssl));
+}
+
+/* Move one direction. Returns 1 on progress, 0 none, -1 error. */
+static int pump_dir(struct relay *r, int i)
+{
+	struct side *src = &r->side[i], *dst = &r->side[1 - i];
+	struct buf *b = &r->buf[i];
+	int progress = 0;
+
+	if (!(src->flags & SIDE_F_EOF) && can_read(src)) {
+		int n = side_read(src, b, r->detail, sizeof r->detail);
+		if (n > 0)
+			progress = 1;
+		else if (n == 0) {
+			src->flags |= SIDE_F_EOF;
+			progress = 1;
+		} else if (n == -2)
+			return -1;
+	}
+	if (buf_len(b) && (dst->flags & SIDE_F_WREADY)) {
+		int n = side_write(dst, b, r->detail, sizeof r->detail);
+		if (n > 0)
+			progress = 1;
+		else if (n == -2)
+			return -1;
+	}
+	if ((src->flags & SIDE_F_EOF) && !buf_len(b) && !(dst->flags & SIDE_F_SHUT) &&
+	    (dst->flags & SIDE_F_WREADY)) {
+		int n = side_shutdown(dst, r->detail, sizeof r->detail);
+		if (n == 1) {
+			dst->flags |= SIDE_F_SHUT;
+			progress = 1;
+		} else if (n == -2)
+			return -1;
+	}
+	return progress;
+}
+
+static int interest(const struct relay *r, int j)
+{
+	const struct side *s = &r->side[j];
+	const struct buf *in = &r->buf[j], *out = &r->buf[1 - j];
+	int ev = 0;
+	bool want_r = !(s->flags & SIDE_F_EOF) && (buf_room(in) || in->start);
+	bool want_w = !(s->flags & SIDE_F_SHUT) &&
+	              (buf_len(out) || (r->side[1 - j].flags & SIDE_F_EOF));
+	if (want_r)
+		ev |= (s->flags & SIDE_F_R_WANTS_W) ? EV_WRITE : EV_READ;
+	if (want_w)
+		ev |= (s->flags & SIDE_F_W_WANTS_R) ? EV_READ : EV_WRITE;
+	return ev;
+}
+
+static void finish(struct relay *r, enum relay_end why)
+{
+	relay_stop(r);
+	r->done(r, why, r->detail);
+}
+
+static void relay_pump(struct relay *r)
+{
+	int rounds = 0, progress = 0;
+	do {
+		int a = pump_dir(r, 0), b = pump_dir(r, 1);
+		if (a < 0 || b < 0) {
+			finish(r, RELAY_RESET);
+			return;
+		}
+		progress = a | b;
+		if (progress)
+			r->last_activity = ev_now(r->loop);
+	} while (progress && ++rounds < PUMP_ROUNDS);
+
+	bool done0 = (r->side[0].flags & SIDE_F_EOF) && !buf_len(&r->buf[0]) &&
+	             (r->side[1].flags & SIDE_F_SHUT);
+	bool done1 = (r->side[1].flags & SIDE_F_EOF) && !buf_len(&r->buf[1]) &&
+	             (r->side[0].flags & SIDE_F_SHUT);
+	if (done0 && done1) {
+		finish(r, RELAY_DONE);
+		return;
+	}
+	/* After yielding on the round limit the level-triggered watchers fire
+	 * again at once for whatever is still ready. */
+	if (progress) {
+		r->side[0].flags |= SIDE_F_RREADY | SIDE_F_WREADY;
+		r->side[1].flags |= SIDE_F_RREADY | SIDE_F_WREADY;
+	}
+	side_watch(r->loop, &r->side[0], interest(r, 0));
+	side_watch(r->loop, &r->side[1], interest(r, 1));
+}
+
+static void relay_side_cb(struct side *s, int revents)
+{
+	struct relay *r = s->owner;
+	if (revents & EV_READ) {
+		s->flags |= SIDE_F_RREADY;
+		if (s->flags & SIDE_F_W_WANTS_R)
+			s->flags |= SIDE_F_WREADY;
+	}
+	if (revents & EV_WRITE) {
+		s->flags |= SIDE_F_WREADY;
+		if (s->flags & SIDE_F_R_WANTS_W)
+			s->flags |= SIDE_F_RREADY;
+	}
+	relay_pump(r);
+}
+
+static void idle_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	(void)revents;
+	struct relay *r = container_of(w, struct relay, idle);
+	ev_tstamp left = r->last_activity + r->idle_timeout - ev_now(loop);
+	if (left > 0) {
+		w->repeat = left;
+		ev_timer_again(loop, w);
+		return;
+	}
+	snprintf(r->detail, sizeof r->detail, "idle for %.0f s", r->idle_timeout);
+	finish(r, RELAY_IDLE);
+}
+
+int relay_init(struct relay *r, struct ev_loop *loop, relay_done_cb done, void *owner)
+{
+	r->loop = loop;
+	r->done = done;
+	r->owner = owner;
+	r->running = false;
+	r->detail[0] = '\0';
+	ev_init(&r->idle, idle_cb);
+	if (!r->buf[0].data && buf_alloc(&r->buf[0], RELAY_BUF_SIZE) == -1)
+		return -1;
+	if (!r->buf[1].data && buf_alloc(&r->buf[1], RELAY_BUF_SIZE) == -1)
+		return -1;
+	return 0;
+}
+
+void relay_start(struct relay *r, double idle_timeout)
+{
+	r->running = true;
+	r->idle_timeout = idle_timeout;
+	r->last_activity = ev_now(r->loop);
+	for (int i = 0; i < 2; i++) {
+		r->side[i].cb = relay_side_cb;
+		r->side[i].owner = r;
+		r->side[i].flags |= SIDE_F_RREADY | SIDE_F_WREADY;
+	}
+	if (idle_timeout > 0) {
+		r->idle.repeat = idle_timeout;
+		ev_timer_again(r->loop, &r->idle);
+	}
+	relay_pump(r);
+}
+
+void relay_stop(struct relay *r)
+{
+	r->running = false;
+	ev_timer_stop(r->loop, &r->idle);
+	side_watch(r->loop, &r->side[0], 0);
+	side_watch(r->loop, &r->side[1], 0);
+}
+
+void relay_free(struct relay *r)
+{
+	buf_free(&r->buf[0]);
+	buf_free(&r->buf[1]);
+}

@@ -1,0 +1,105 @@
+/*
+ * The byte pump: moves bytes between two sockets, either of which may be
+ * TLS, in both directions, with one bounded buffer per direction. It knows
+ * nothing of services or identities; the session that owns it decides when
+ * it starts and what its end means.
+ *
+ *   side[0] --read--> buf[0] --write--> side[1]
+ *   side[0] <--write-- buf[1] <--read-- side[1]
+ *
+ * Per direction:  OPEN --EOF read--> DRAINING --buffer empty--> SHUT
+ *   (SHUT = shutdown(SHUT_WR) or TLS close_notify sent to the other side,
+ *    while the opposite direction keeps running: half-close is forwarded.)
+ * The relay is done when both directions are SHUT, or at the first error.
+ *
+ * Backpressure: a side is read only while its buffer has room, so a slow
+ * reader stops the writer's reads instead of growing memory. Watchers are
+ * armed only for what is actually wanted (read interest when the buffer has
+ * room and the last read hit EAGAIN; write interest when data is waiting).
+ */
+#ifndef MESHD_RELAY_H
+#define MESHD_RELAY_H
+
+#include <ev.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <openssl/ssl.h>
+
+#define RELAY_BUF_SIZE (32 * 1024)
+
+struct buf {
+	char    *data;
+	uint32_t start, end, cap;
+};
+
+/* Side flags. */
+#define SIDE_F_EOF        0x01   /* read returned EOF / close_notify */
+#define SIDE_F_SHUT       0x02   /* we finished writing to it */
+#define SIDE_F_RREADY     0x04   /* a read may make progress */
+#define SIDE_F_WREADY     0x08   /* a write may make progress */
+#define SIDE_F_R_WANTS_W  0x10   /* TLS read is blocked on writability */
+#define SIDE_F_W_WANTS_R  0x20   /* TLS write is blocked on readability */
+
+struct side;
+typedef void (*side_cb)(struct side *s, int revents);
+
+struct side {
+	int       fd;
+	SSL      *ssl;
+	ev_io     io;
+	int       events;      /* what io is armed for */
+	unsigned  flags;
+	side_cb   cb;
+	void     *owner;
+	uint64_t  bytes_read;  /* application bytes read from this side */
+};
+
+enum relay_end {
+	RELAY_DONE = 0,        /* both directions closed cleanly */
+	RELAY_RESET,           /* a side reset or failed */
+	RELAY_IDLE,            /* idle timeout */
+};
+
+struct relay;
+typedef void (*relay_done_cb)(struct relay *r, enum relay_end why, const char *detail);
+
+struct relay {
+	struct ev_loop *loop;
+	struct side     side[2];
+	struct buf      buf[2];   /* buf[i]: read from side[i], written to side[1-i] */
+	ev_timer        idle;
+	double          idle_timeout;
+	ev_tstamp       last_activity;
+	bool            running;
+	relay_done_cb   done;
+	void           *owner;
+	char            detail[128];
+};
+
+/* Side helpers, also used by sessions before the relay starts. */
+void side_init(struct side *s, int fd, side_cb cb, void *owner);
+/* Arm the side's watcher for exactly `events` (EV_READ|EV_WRITE or 0). */
+void side_watch(struct ev_loop *loop, struct side *s, int events);
+/* Stop the watcher, free SSL, close fd (with RST when `reset`). */
+void side_close(struct ev_loop *loop, struct side *s, bool reset);
+/* Read into b. >0 bytes, 0 EOF, -1 would block, -2 error (detail filled). */
+int side_read(struct side *s, struct buf *b, char *detail, size_t len);
+/* Write from b. >0 bytes, -1 would block, -2 error. */
+int side_write(struct side *s, struct buf *b, char *detail, size_t len);
+
+static inline uint32_t buf_len(const struct buf *b) { return b->end - b->start; }
+static inline uint32_t buf_room(const struct buf *b) { return b->cap - b->end; }
+int buf_alloc(struct buf *b, uint32_t cap);
+void buf_free(struct buf *b);
+void buf_consume(struct buf *b, uint32_t n);
+int buf_append(struct buf *b, const void *p, uint32_t n);
+
+/* Prepare: buffers allocated, both sides already initialised by the owner. */
+int relay_init(struct relay *r, struct ev_loop *loop, relay_done_cb done, void *owner);
+/* Take over both sides' watchers and start pumping. */
+void relay_start(struct relay *r, double idle_timeout);
+/* Stop watchers and timers (sides stay open; the owner closes them). */
+void relay_stop(struct relay *r);
+void relay_free(struct relay *r);
+
+#endif

@@ -1,0 +1,125 @@
+/*
+ * What outbound and inbound sessions share: creation, the live list (for
+ * drain), the single end path (record, close, reap) and generation refs.
+ * A session is never freed inside its own callback: session_end unlinks it
+ * from the live list and queues it; an ev_check watcher frees the queue
+ * after the loop iteration's callbacks have run.
+ */
+#include "mesh.h"
+#include "log.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <openssl/ssl.h>
+
+struct gen *gen_ref(struct gen *g)
+{
+	__atomic_add_fetch(&g->refs, 1, __ATOMIC_RELAXED);
+	return g;
+}
+
+void gen_unref(struct gen *g)
+{
+	if (!g || __atomic_sub_fetch(&g->refs, 1, __ATOMIC_ACQ_REL) != 0)
+		return;
+	tls_env_free(g->tls);
+	config_unref(g->cfg);
+	free(g->cursors);
+	free(g);
+}
+
+uint64_t mesh_random(struct meshd *m)
+{
+	/* splitmix64 seeded from getrandom at start-up: ids need to be unique
+	 * across hosts, not secret. */
+	if (m->rng == 0 && getrandom(&m->rng, sizeof m->rng, 0) != sizeof m->rng)
+		m->rng = (uint64_t)ev_time() * 1000003u ^ (uint64_t)getpid();
+	uint64_t z = (m->rng += 0x9e3779b97f4a7c15ull);
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+	return z ^ (z >> 31);
+}
+
+struct session *session_new(struct meshd *m, enum sess_kind kind, int fd)
+{
+	struct session *s = calloc(1, sizeof *s);
+	if (!s)
+		return NULL;
+	s->m = m;
+	s->gen = gen_ref(m->gen);
+	s->kind = kind;
+	s->t_start = ev_now(m->loop);
+	s->ep = -1;
+	s->uid = PROTO_UID_UNKNOWN;
+	side_init(&s->relay.side[0], fd, NULL, s);
+	side_init(&s->relay.side[1], -1, NULL, s);
+	if (relay_init(&s->relay, m->loop, NULL, s) == -1) {
+		relay_free(&s->relay);
+		gen_unref(s->gen);
+		free(s);
+		return NULL;
+	}
+	s->next = m->sessions;
+	if (m->sessions)
+		m->sessions->prev = s;
+	m->sessions = s;
+	m->nsessions++;
+	return s;
+}
+
+void session_set_detail(struct session *s, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(s->detail, sizeof s->detail, fmt, ap);
+	va_end(ap);
+}
+
+void session_end(struct session *s, const char *result, bool reset)
+{
+	if (s->state == S_CLOSED)
+		return;
+	s->result = result;
+	relay_stop(&s->relay);
+	ev_timer_stop(s->m->loop, &s->timer);
+	record_close(s);
+	/* The caller's side (side[0]) is reset on failure so the program sees
+	 * an error rather than a clean end of stream. */
+	side_close(s->m->loop, &s->relay.side[0], reset);
+	side_close(s->m->loop, &s->relay.side[1], reset);
+	s->state = S_CLOSED;
+
+	struct meshd *m = s->m;
+	if (s->prev)
+		s->prev->next = s->next;
+	else
+		m->sessions = s->next;
+	if (s->next)
+		s->next->prev = s->prev;
+	m->nsessions--;
+	s->reap_next = m->reap;
+	m->reap = s;
+}
+
+void session_reap(struct meshd *m)
+{
+	while (m->reap) {
+		struct session *s = m->reap;
+		m->reap = s->reap_next;
+		relay_free(&s->relay);
+		gen_unref(s->gen);
+		free(s);
+	}
+}
+
+void session_abort_all(struct meshd *m)
+{
+	while (m->sessions) {
+		session_set_detail(m->sessions, "drain timeout");
+		session_end(m->sessions, "reset", true);
+	}
+	session_reap(m);
+}

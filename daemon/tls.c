@@ -1,0 +1,262 @@
+/*
+ * TLS contexts for one config generation (see tls.h). Everything that can
+ * fail (files, keys that do not match certificates) fails in tls_env_new,
+ * at load time, never on a connection.
+ */
+#include "tls.h"
+#include "config.h"
+#include "proto.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <openssl/err.h>
+#include <openssl/x509v3.h>
+
+struct tls_ident {
+	char     *name;
+	X509     *cert;
+	EVP_PKEY *key;
+	SSL_CTX  *client;
+};
+
+struct tls_env {
+	struct tls_ident *ids;
+	unsigned          nids;
+	SSL_CTX          *server;
+};
+
+static const unsigned char alpn_wire[] = "\x09" PROTO_ALPN;
+
+static char *errdup(const char *what, const char *path)
+{
+	char buf[512], detail[256] = "";
+	unsigned long e = ERR_get_error();
+	if (e)
+		ERR_error_string_n(e, detail, sizeof detail);
+	ERR_clear_error();
+	snprintf(buf, sizeof buf, "%s %s%s%s", what, path, *detail ? ": " : "", detail);
+	return strdup(buf);
+}
+
+static int common_setup(SSL_CTX *ctx, const char *ca)
+{
+	if (!SSL_CTX_set_min_proto_version(ctx, TLS1_3_VERSION))
+		return -1;
+	if (SSL_CTX_load_verify_locations(ctx, ca, NULL) != 1)
+		return -1;
+	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
+	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ENABLE_PARTIAL_WRITE |
+	                      SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+	SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
+	SSL_CTX_set_num_tickets(ctx, 0);
+	return 0;
+}
+
+static struct tls_ident *find_ident(struct tls_env *e, const char *name)
+{
+	for (unsigned i = 0; i < e->nids; i++)
+		if (strcmp(e->ids[i].name, name) == 0)
+			return &e->ids[i];
+	return NULL;
+}
+
+/* SNI names the identity whose certificate the caller expects. */
+static int servername_cb(SSL *ssl, int *alert, void *arg)
+{
+	struct tls_env *e = arg;
+	const char *sni = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
+	struct tls_ident *id = sni ? find_ident(e, sni) : NULL;
+	if (!id) {
+		*alert = SSL_AD_UNRECOGNIZED_NAME;
+		return SSL_TLSEXT_ERR_ALERT_FATAL;
+	}
+	if (SSL_use_certificate(ssl, id->cert) != 1 ||
+	    SSL_use_PrivateKey(ssl, id->key) != 1) {
+		*alert = SSL_AD_INTERNAL_ERROR;
+		return SSL_TLSEXT_ERR_ALERT_FATAL;
+	}
+	return SSL_TLSEXT_ERR_OK;
+}
+
+static int alpn_cb(SSL *ssl, const unsigned char **out, unsigned char *outlen,
+                   const unsigned char *in, unsigned int inlen, void *arg)
+{
+	(void)ssl;
+	(void)arg;
+	unsigned char *sel;
+	if (SSL_select_next_proto(&sel, outlen, alpn_wire, sizeof alpn_wire - 1,
+	                          in, inlen) != OPENSSL_NPN_NEGOTIATED)
+		return SSL_TLSEXT_ERR_ALERT_FATAL;
+	*out = sel;
+	return SSL_TLSEXT_ERR_OK;
+}
+
+static X509 *load_cert(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return NULL;
+	X509 *x = PEM_read_X509(f, NULL, NULL, NULL);
+	fclose(f);
+	return x;
+}
+
+static EVP_PKEY *load_key(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return NULL;
+	EVP_PKEY *k = PEM_read_PrivateKey(f, NULL, NULL, NULL);
+	fclose(f);
+	return k;
+}
+
+struct tls_env *tls_env_new(const struct config *c, char **err)
+{
+	struct tls_env *e = calloc(1, sizeof *e);
+	*err = NULL;
+	if (!e)
+		goto nomem;
+	e->ids = calloc(c->nidentities ? c->nidentities : 1, sizeof *e->ids);
+	if (!e->ids)
+		goto nomem;
+	for (unsigned i = 0; i < c->nidentities; i++) {
+		const struct cfg_identity *ci = &c->identities[i];
+		struct tls_ident *ti = &e->ids[e->nids++];
+		ti->name = strdup(ci->name);
+		if (!(ti->cert = load_cert(ci->cert))) {
+			*err = errdup("cannot read certificate", ci->cert);
+			goto fail;
+		}
+		if (!(ti->key = load_key(ci->key))) {
+			*err = errdup("cannot read private key", ci->key);
+			goto fail;
+		}
+		ti->client = SSL_CTX_new(TLS_client_method());
+		if (!ti->client || common_setup(ti->client, c->ca) == -1) {
+			*err = errdup("cannot load CA", c->ca);
+			goto fail;
+		}
+		if (SSL_CTX_use_certificate(ti->client, ti->cert) != 1 ||
+		    SSL_CTX_use_PrivateKey(ti->client, ti->key) != 1 ||
+		    SSL_CTX_check_private_key(ti->client) != 1) {
+			*err = errdup("key does not match certificate", ci->key);
+			goto fail;
+		}
+		SSL_CTX_set_alpn_protos(ti->client, alpn_wire, sizeof alpn_wire - 1);
+	}
+	e->server = SSL_CTX_new(TLS_server_method());
+	if (!e->server || common_setup(e->server, c->ca) == -1) {
+		*err = errdup("cannot load CA", c->ca);
+		goto fail;
+	}
+	SSL_CTX_set_tlsext_servername_callback(e->server, servername_cb);
+	SSL_CTX_set_tlsext_servername_arg(e->server, e);
+	SSL_CTX_set_alpn_select_cb(e->server, alpn_cb, NULL);
+	SSL_CTX_set_session_cache_mode(e->server, SSL_SESS_CACHE_OFF);
+	return e;
+nomem:
+	*err = strdup("out of memory");
+fail:
+	tls_env_free(e);
+	return NULL;
+}
+
+void tls_env_free(struct tls_env *e)
+{
+	if (!e)
+		return;
+	for (unsigned i = 0; i < e->nids; i++) {
+		free(e->ids[i].name);
+		X509_free(e->ids[i].cert);
+		EVP_PKEY_free(e->ids[i].key);
+		SSL_CTX_free(e->ids[i].client);
+	}
+	free(e->ids);
+	SSL_CTX_free(e->server);
+	free(e);
+}
+
+SSL *tls_client_new(struct tls_env *e, const char *id_name,
+                    const char *expect_identity, int fd, char *err, size_t len)
+{
+	struct tls_ident *id = find_ident(e, id_name);
+	if (!id) {
+		snprintf(err, len, "no certificate for identity %s", id_name);
+		return NULL;
+	}
+	SSL *ssl = SSL_new(id->client);
+	if (!ssl || SSL_set_fd(ssl, fd) != 1 ||
+	    SSL_set_tlsext_host_name(ssl, expect_identity) != 1) {
+		snprintf(err, len, "SSL_new failed");
+		SSL_free(ssl);
+		return NULL;
+	}
+	SSL_set_connect_state(ssl);
+	return ssl;
+}
+
+SSL *tls_server_new(struct tls_env *e, int fd, char *err, size_t len)
+{
+	SSL *ssl = SSL_new(e->server);
+	if (!ssl || SSL_set_fd(ssl, fd) != 1) {
+		snprintf(err, len, "SSL_new failed");
+		SSL_free(ssl);
+		return NULL;
+	}
+	SSL_set_accept_state(ssl);
+	return ssl;
+}
+
+int tls_peer_spiffe(SSL *ssl, char *buf, size_t len)
+{
+	X509 *x = SSL_get0_peer_certificate(ssl);
+	if (!x)
+		return -1;
+	GENERAL_NAMES *names = X509_get_ext_d2i(x, NID_subject_alt_name, NULL, NULL);
+	int rc = -1;
+	for (int i = 0; names && i < sk_GENERAL_NAME_num(names); i++) {
+		GENERAL_NAME *g = sk_GENERAL_NAME_value(names, i);
+		if (g->type != GEN_URI)
+			continue;
+		const unsigned char *d = ASN1_STRING_get0_data(g->d.uniformResourceIdentifier);
+		int n = ASN1_STRING_length(g->d.uniformResourceIdentifier);
+		if (n > 9 && (size_t)n < len && memcmp(d, "spiffe://", 9) == 0 &&
+		    memchr(d, 0, (size_t)n) == NULL) {
+			memcpy(buf, d, (size_t)n);
+			buf[n] = '\0';
+			rc = 0;
+			break;
+		}
+	}
+	GENERAL_NAMES_free(names);
+	return rc;
+}
+
+const char *tls_last_error(SSL *ssl, int ret, char *buf, size_t len)
+{
+	int se = ssl ? SSL_get_error(ssl, ret) : SSL_ERROR_SSL;
+	unsigned long e = ERR_get_error();
+	if (e) {
+		char tmp[256];
+		ERR_error_string_n(e, tmp, sizeof tmp);
+		const char *reason = ERR_reason_error_string(e);
+		snprintf(buf, len, "%s", reason ? reason : tmp);
+	} else if (se == SSL_ERROR_SYSCALL) {
+		snprintf(buf, len, "connection closed during TLS handshake");
+	} else if (se == SSL_ERROR_ZERO_RETURN) {
+		snprintf(buf, len, "peer closed TLS");
+	} else {
+		snprintf(buf, len, "TLS error %d", se);
+	}
+	if (ssl) {
+		long v = SSL_get_verify_result(ssl);
+		if (v != X509_V_OK && strlen(buf) + 40 < len) {
+			size_t n = strlen(buf);
+			snprintf(buf + n, len - n, " (verify: %s)", X509_verify_cert_error_string(v));
+		}
+	}
+	ERR_clear_error();
+	return buf;
+}

@@ -1,0 +1,39 @@
+/*
+ * TLS for the host-to-host hop: TLS 1.3 only, mutual authentication against
+ * the mesh CA, ALPN "libmesh/1", identities as spiffe:// URI SANs.
+ *
+ * A tls_env is built from one config (all certificates and keys loaded up
+ * front, so a reload with an unreadable key is rejected before it swaps in)
+ * and shared by every connection of that config generation.
+ *
+ * Client side: one SSL_CTX per local identity, presenting that identity's
+ * certificate (the real caller's), SNI = the identity expected to serve.
+ * Server side: one SSL_CTX; the SNI callback picks the certificate of the
+ * identity that serves the requested service.
+ */
+#ifndef MESHD_TLS_H
+#define MESHD_TLS_H
+
+#include <stddef.h>
+#include <openssl/ssl.h>
+
+struct config;
+struct tls_env;
+
+/* Returns NULL and a malloc'ed message in *err on failure. */
+struct tls_env *tls_env_new(const struct config *c, char **err);
+void tls_env_free(struct tls_env *e);
+
+/* A client SSL for `fd` speaking as identity `id_name` to a peer that must
+ * present spiffe URI `expect`. NULL on failure (message in err). */
+SSL *tls_client_new(struct tls_env *e, const char *id_name,
+                    const char *expect_identity, int fd, char *err, size_t len);
+SSL *tls_server_new(struct tls_env *e, int fd, char *err, size_t len);
+
+/* The peer certificate's spiffe:// URI SAN into buf; -1 when absent. */
+int tls_peer_spiffe(SSL *ssl, char *buf, size_t len);
+
+/* Describe the last TLS failure (drains OpenSSL's error queue). */
+const char *tls_last_error(SSL *ssl, int ret, char *buf, size_t len);
+
+#endif

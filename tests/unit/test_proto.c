@@ -1,0 +1,144 @@
+/* Host-to-host header and status codec: round trip, truncation at every
+ * length, oversized and malformed fields, version mismatch. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "proto.h"
+
+static struct proto_hdr sample(void)
+{
+	struct proto_hdr h;
+	memset(&h, 0, sizeof h);
+	h.port = 8080;
+	h.conn_id = 0x0123456789abcdefull;
+	h.pid = 4242;
+	h.uid = 1000;
+	strcpy(h.service, "payments");
+	strcpy(h.program, "curl");
+	return h;
+}
+
+static void round_trip(void **state)
+{
+	(void)state;
+	struct proto_hdr h = sample(), out;
+	unsigned char wire[PROTO_HDR_MAX];
+	int n = proto_hdr_encode(&h, wire, sizeof wire);
+	assert_int_equal(n, PROTO_FIXED_LEN + 8 + 4);
+	assert_int_equal(proto_hdr_decode(&out, wire, (size_t)n), n);
+	assert_int_equal(out.port, 8080);
+	assert_true(out.conn_id == 0x0123456789abcdefull);
+	assert_int_equal(out.pid, 4242);
+	assert_int_equal(out.uid, 1000);
+	assert_string_equal(out.service, "payments");
+	assert_string_equal(out.program, "curl");
+}
+
+static void trailing_bytes_not_consumed(void **state)
+{
+	(void)state;
+	struct proto_hdr h = sample(), out;
+	unsigned char wire[PROTO_HDR_MAX + 16];
+	int n = proto_hdr_encode(&h, wire, sizeof wire);
+	memcpy(wire + n, "GET / HTTP/1.1", 14);
+	assert_int_equal(proto_hdr_decode(&out, wire, (size_t)n + 14), n);
+}
+
+static void truncated_every_length(void **state)
+{
+	(void)state;
+	struct proto_hdr h = sample(), out;
+	unsigned char wire[PROTO_HDR_MAX];
+	int n = proto_hdr_encode(&h, wire, sizeof wire);
+	for (int len = 0; len < n; len++)
+		assert_int_equal(proto_hdr_decode(&out, wire, (size_t)len), PROTO_NEED_MORE);
+}
+
+static void oversized_names(void **state)
+{
+	(void)state;
+	struct proto_hdr h = sample(), out;
+	unsigned char wire[PROTO_HDR_MAX];
+	memset(h.service, 'a', PROTO_NAME_MAX);
+	h.service[PROTO_NAME_MAX] = '\0';
+	int n = proto_hdr_encode(&h, wire, sizeof wire);
+	assert_true(n > 0);
+	/* A length byte beyond the maximum is malformed, whatever follows. */
+	wire[24] = PROTO_NAME_MAX + 1;
+	assert_int_equal(proto_hdr_decode(&out, wire, (size_t)n), PROTO_BAD);
+	/* Declared total that disagrees with the name lengths. */
+	n = proto_hdr_encode(&h, wire, sizeof wire);
+	wire[5] ^= 1;
+	assert_int_equal(proto_hdr_decode(&out, wire, (size_t)n), PROTO_BAD);
+	/* Empty service name. */
+	h.service[0] = '\0';
+	assert_int_equal(proto_hdr_encode(&h, wire, sizeof wire), -1);
+	/* Too small an output buffer. */
+	h = sample();
+	assert_int_equal(proto_hdr_encode(&h, wire, 10), -1);
+}
+
+static void control_chars_rejected(void **state)
+{
+	(void)state;
+	struct proto_hdr h = sample(), out;
+	unsigned char wire[PROTO_HDR_MAX];
+	int n = proto_hdr_encode(&h, wire, sizeof wire);
+	wire[PROTO_FIXED_LEN + 2] = '\n';
+	assert_int_equal(proto_hdr_decode(&out, wire, (size_t)n), PROTO_BAD);
+}
+
+static void wrong_magic_and_version(void **state)
+{
+	(void)state;
+	struct proto_hdr h = sample(), out;
+	unsigned char wire[PROTO_HDR_MAX];
+	int n = proto_hdr_encode(&h, wire, sizeof wire);
+	unsigned char bad[PROTO_HDR_MAX];
+	memcpy(bad, wire, (size_t)n);
+	bad[0] = 'G'; /* a plaintext HTTP request, say */
+	assert_int_equal(proto_hdr_decode(&out, bad, 1), PROTO_BAD);
+	memcpy(bad, wire, (size_t)n);
+	bad[2] = PROTO_VERSION + 1;
+	assert_int_equal(proto_hdr_decode(&out, bad, 3), PROTO_BAD_VER);
+	assert_int_equal(proto_hdr_decode(&out, bad, (size_t)n), PROTO_BAD_VER);
+}
+
+static void status_codec(void **state)
+{
+	(void)state;
+	unsigned char st[PROTO_STATUS_LEN];
+	for (int code = 0; code < PROTO_ST_MAX; code++) {
+		proto_status_encode(st, (enum proto_status)code);
+		assert_int_equal(proto_status_decode(st, sizeof st), code);
+		for (size_t len = 0; len < sizeof st; len++)
+			assert_int_equal(proto_status_decode(st, len), PROTO_NEED_MORE);
+	}
+	st[3] = PROTO_ST_MAX;
+	assert_int_equal(proto_status_decode(st, sizeof st), PROTO_BAD);
+	proto_status_encode(st, PROTO_ST_OK);
+	st[2] = 9;
+	assert_int_equal(proto_status_decode(st, sizeof st), PROTO_BAD_VER);
+	st[0] = 'X';
+	assert_int_equal(proto_status_decode(st, 1), PROTO_BAD);
+	assert_string_equal(proto_status_name(PROTO_ST_DENIED), "denied");
+	assert_string_equal(proto_status_name(99), "invalid");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(round_trip),
+		cmocka_unit_test(trailing_bytes_not_consumed),
+		cmocka_unit_test(truncated_every_length),
+		cmocka_unit_test(oversized_names),
+		cmocka_unit_test(control_chars_rejected),
+		cmocka_unit_test(wrong_magic_and_version),
+		cmocka_unit_test(status_codec),
+	};
+	return cmocka_run_group_tests_name("proto", tests, NULL, NULL);
+}

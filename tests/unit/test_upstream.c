@@ -1,0 +1,99 @@
+/* Endpoint selection: round robin order, weights, skipping tried endpoints,
+ * exhaustion. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "config.h"
+#include "upstream.h"
+
+static struct cfg_endpoint eps[4];
+static struct cfg_service svc;
+
+static void setup_eps(unsigned n, const unsigned *weights)
+{
+	memset(eps, 0, sizeof eps);
+	memset(&svc, 0, sizeof svc);
+	for (unsigned i = 0; i < n; i++)
+		eps[i].weight = weights ? weights[i] : 1;
+	svc.endpoints = eps;
+	svc.nendpoints = n;
+}
+
+static void round_robin_cycles(void **state)
+{
+	(void)state;
+	uint8_t tried[UPSTREAM_MAX_TRIED] = { 0 };
+	uint64_t cur = 0;
+	setup_eps(3, NULL);
+	for (int round = 0; round < 3; round++)
+		for (int i = 0; i < 3; i++)
+			assert_int_equal(upstream_pick(&svc, &cur, tried), i);
+}
+
+static void weights_share(void **state)
+{
+	(void)state;
+	uint8_t tried[UPSTREAM_MAX_TRIED] = { 0 };
+	uint64_t cur = 0;
+	unsigned w[] = { 3, 1 };
+	int count[2] = { 0, 0 };
+	setup_eps(2, w);
+	for (int i = 0; i < 400; i++)
+		count[upstream_pick(&svc, &cur, tried)]++;
+	assert_int_equal(count[0], 300);
+	assert_int_equal(count[1], 100);
+}
+
+static void skips_tried_and_exhausts(void **state)
+{
+	(void)state;
+	uint8_t tried[UPSTREAM_MAX_TRIED] = { 0 };
+	uint64_t cur = 0;
+	setup_eps(3, NULL);
+	int a = upstream_pick(&svc, &cur, tried);
+	tried[a] = 1;
+	int b = upstream_pick(&svc, &cur, tried);
+	assert_int_not_equal(a, b);
+	tried[b] = 1;
+	int c = upstream_pick(&svc, &cur, tried);
+	assert_int_not_equal(c, a);
+	assert_int_not_equal(c, b);
+	tried[c] = 1;
+	assert_int_equal(upstream_pick(&svc, &cur, tried), -1);
+}
+
+static void no_endpoints(void **state)
+{
+	(void)state;
+	uint8_t tried[UPSTREAM_MAX_TRIED] = { 0 };
+	uint64_t cur = 0;
+	setup_eps(0, NULL);
+	assert_int_equal(upstream_pick(&svc, &cur, tried), -1);
+}
+
+static void heavy_tried_endpoint_skipped(void **state)
+{
+	(void)state;
+	uint8_t tried[UPSTREAM_MAX_TRIED] = { 0 };
+	uint64_t cur = 0;
+	unsigned w[] = { 1000, 1 };
+	setup_eps(2, w);
+	tried[0] = 1;
+	assert_int_equal(upstream_pick(&svc, &cur, tried), 1);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(round_robin_cycles),
+		cmocka_unit_test(weights_share),
+		cmocka_unit_test(skips_tried_and_exhausts),
+		cmocka_unit_test(no_endpoints),
+		cmocka_unit_test(heavy_tried_endpoint_skipped),
+	};
+	return cmocka_run_group_tests_name("upstream", tests, NULL, NULL);
+}
