@@ -79,8 +79,7 @@ static void attempt_failed(struct session *s, const char *result)
 	s->result = result;
 	log_debug("conn %016llx: attempt %u to %s failed: %s (%s)",
 	          (unsigned long long)s->id, s->attempts, s->endpoint, result, s->detail);
-	if (s->attempts >= s->svc->retries + 1 ||
-	    upstream_pick(s->svc, &(uint64_t){ 0 }, s->tried) == -1) {
+	if (s->attempts >= s->svc->retries + 1) {
 		session_end(s, result, true);
 		return;
 	}
@@ -299,7 +298,14 @@ static void out_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 static void attempt_next(struct session *s)
 {
 	const struct cfg_service *svc = s->svc;
-	int ep = upstream_pick(svc, &s->gen->cursors[svc - s->gen->cfg->services], s->tried);
+	uint64_t *cursor = &s->gen->cursors[svc - s->gen->cfg->services];
+	int ep = upstream_pick(svc, cursor, s->tried);
+	if (ep < 0 && svc->nendpoints) {
+		/* Every endpoint failed once: go round again (a peer restarting
+		 * is back within the backoff) until the attempts run out. */
+		memset(s->tried, 0, sizeof s->tried);
+		ep = upstream_pick(svc, cursor, s->tried);
+	}
 	if (ep < 0) {
 		if (!s->result)
 			session_set_detail(s, "service %s has no endpoints", svc->name);

@@ -112,7 +112,7 @@ void record_close(const struct session *s)
 	if (s->port)
 		jnum(&j, "port", s->port);
 	jstr(&j, "endpoint", s->endpoint);
-	jstr(&j, "peer", s->kind == SESS_OUTBOUND ? s->peer : NULL);
+	jstr(&j, "peer", s->peer);
 	if (s->kind == SESS_OUTBOUND)
 		jnum(&j, "attempts", s->attempts);
 	if (s->t_connected > 0)

@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# shellcheck disable=SC2119,SC2154,SC2317  # records are set by get_record; helpers run via check
+# reload_open_conn: a connection open across a SIGHUP with a changed, valid
+# config keeps working (it keeps the config it started with): the client
+# sends a line, the reload happens, it sends another; both echoes come back
+# and the connection's record is "ok".
+. "$(dirname "$0")/lib.sh"
+
+standard_setup
+start_upstream echo echo 127.0.0.1 "$BACKPORT"
+
+cat >"$T/client.py" <<'PY'
+import os, socket, sys, time
+host, port, go = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+s = socket.create_connection((host, port), timeout=30)
+
+def echo(line):
+    s.sendall(line)
+    got = b""
+    while len(got) < len(line):
+        b = s.recv(4096)
+        if not b:
+            sys.exit("EOF before the echo of %r (got %r)" % (line, got))
+        got += b
+    if got != line:
+        sys.exit("bad echo %r for %r" % (got, line))
+    print("echo", got.decode().strip(), flush=True)
+
+echo(b"one\n")
+deadline = time.time() + 30
+while not os.path.exists(go):
+    if time.time() > deadline:
+        sys.exit("no go file")
+    time.sleep(0.05)
+echo(b"two\n")
+s.shutdown(socket.SHUT_WR)
+rest = s.recv(4096)
+if rest:
+    sys.exit("unexpected bytes after EOF: %r" % rest)
+print("done", flush=True)
+PY
+
+spawn_client cli "$T/cli.out" "$PY" "$T/client.py" hello "$PORT" "$T/go"
+cli=$LAST_PID
+check "the first echo came back" wait_grep "$T/cli.out" '^echo one$' 10
+
+# A changed, valid config on both hosts: hello2 added, hello's settings changed.
+write_confs a_hello="connect_timeout = 2s" a_extra="[service.hello2]
+ports = $PORT
+endpoints = 127.0.0.2:$MESHPORT
+identity = hello" b_extra="[service.hello2]
+ports = $PORT
+upstream = 127.0.0.1:$BACKPORT
+identity = hello
+allow = client"
+for h in a b; do
+	snap=$(file_sig "$T/$h.routes")
+	signal_meshd "$h" HUP
+	check "$h applied the reload (routes republished)" wait_file_change "$T/$h.routes" "$snap" 10
+done
+check_eq "no reload was rejected" 0 "$(cat "$T/a.err" "$T/b.err" | grep -c 'reload rejected' || true)"
+
+touch "$T/go"
+if wait_gone "$cli" 15; then
+	st=0
+	wait "$cli" || st=$?
+	check_eq "the client exits 0" 0 "$st"
+else
+	not_ok "the client finished within 15 s of the reload"
+fi
+check "the second echo came back after the reload" grep -q '^echo two$' "$T/cli.out"
+check "the connection ended cleanly (EOF after the echoes)" grep -q '^done$' "$T/cli.out"
+grep -q '^done$' "$T/cli.out" || sed 's/^/#   client: /' "$T/cli.out"
+
+get_record ra "$T/a.log" '.event == "close" and .service == "hello"'
+check_rec "A: the long connection's record is ok" "$ra" '.result == "ok"'
+check_rec "A: 8 bytes each way" "$ra" '.bytes_sent == 8 and .bytes_received == 8'
+get_record rb "$T/b.log" ".event == \"close\" and .id == $(jq '.id' <<<"$ra")"
+check_rec "B: the long connection's record is ok" "$rb" '.result == "ok"'
+
+# And a new connection after the reload works too, on both names.
+touch "$T/go"
+for svc in hello hello2; do
+	st=0
+	timeout 20 env "LD_PRELOAD=$LIBMESH" "MESH_SNAPSHOT=$T/a.routes" \
+		"$PY" "$T/client.py" "$svc" "$PORT" "$T/go" >"$T/cli-$svc.out" 2>&1 || st=$?
+	check_eq "a new connection to $svc after the reload works" 0 "$st"
+done
+
+summary

@@ -1,0 +1,145 @@
+#!/usr/bin/env bash
+# run.sh [--asan] [SCENARIO.sh...]: run the integration scenarios.
+#
+# Every tests/integration/*.sh and tests/integration/*/*.sh except lib.sh,
+# run.sh and anything under conf-broken/ is a scenario: run each in its own
+# bash with a time limit (SCENARIO_TIMEOUT, 120 s), show its output indented
+# under a header, count the scenarios that passed and failed, and end with
+# "N passed, N failed". Exits 1 when any failed.
+#
+# --asan: the same scenarios against an AddressSanitizer meshd, taken from
+# MESHD (the Makefile sets MESHD=build-address/meshd; that is the default).
+set -uo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT=$(cd "$HERE/../.." && pwd)
+TIMEOUT=${SCENARIO_TIMEOUT:-120}
+
+mode=plain
+if [[ ${1:-} == --asan ]]; then
+	mode=asan
+	shift
+fi
+
+abspath() {
+	case $1 in
+	/*) printf '%s\n' "$1" ;;
+	*) if [[ -e $1 ]]; then printf '%s\n' "$PWD/$1"; else printf '%s\n' "$ROOT/$1"; fi ;;
+	esac
+}
+
+if [[ $mode == asan ]]; then
+	MESHD=$(abspath "${MESHD:-build-address/meshd}")
+else
+	MESHD=$(abspath "${MESHD:-build/meshd}")
+fi
+LIBMESH=$(abspath "${LIBMESH:-build/libmesh.so}")
+export MESHD LIBMESH
+
+label=integration
+tag=
+build_cmd="make"
+if [[ $mode == asan ]]; then
+	label=integration-asan
+	tag=" (asan)"
+	build_cmd="make SANITIZE=address"
+fi
+
+if [[ $mode == asan ]]; then
+	echo "$label: AddressSanitizer run, MESHD=$MESHD"
+	# Leak checking at exit is what the SIGTERM at the end of each scenario
+	# is for; keep the caller's options if it gave any.
+	export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
+	export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1}
+else
+	echo "$label: MESHD=$MESHD"
+fi
+
+missing=0
+if [[ ! -x $MESHD ]]; then
+	echo "$label: meshd not found or not executable: $MESHD (build it: $build_cmd)" >&2
+	missing=1
+fi
+if [[ ! -r $LIBMESH ]]; then
+	echo "$label: libmesh.so not found: $LIBMESH (build it: make)" >&2
+	missing=1
+fi
+if [[ $missing -eq 1 ]]; then
+	echo "0 passed, 1 failed"
+	exit 1
+fi
+
+scenarios=()
+if [[ $# -gt 0 ]]; then
+	for f in "$@"; do scenarios+=("$(abspath "$f")"); done
+else
+	shopt -s nullglob
+	for f in "$HERE"/*.sh "$HERE"/*/*.sh; do
+		case ${f#"$HERE"/} in
+		lib.sh | run.sh | */lib.sh | conf-broken/*) continue ;;
+		esac
+		scenarios+=("$f")
+	done
+fi
+if [[ ${#scenarios[@]} -eq 0 ]]; then
+	echo "$label: no scenarios found in $HERE" >&2
+	echo "0 passed, 1 failed"
+	exit 1
+fi
+
+# Kill what a scenario left behind (its own cleanup normally does this; a
+# scenario killed by the time limit may not have finished it). lib.sh's spawn
+# appends "PID NAME" to MESH_TEST_PIDFILE; each such PID leads its own
+# process group, and only a process that still does is ours.
+kill_leftovers() {
+	local pidfile=$1 pid name pgid
+	[[ -s $pidfile ]] || return 0
+	while read -r pid name; do
+		[[ -r /proc/$pid/stat ]] || continue
+		pgid=$(awk '{ sub(/^.*\) /, ""); print $3 }' "/proc/$pid/stat" 2>/dev/null) || continue
+		if [[ $pgid == "$pid" ]]; then
+			echo "    # killing leftover $name (pid $pid)"
+			kill -KILL -- "-$pid" 2>/dev/null || true
+		fi
+	done <"$pidfile"
+}
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/libmesh-run.XXXXXX")
+trap 'rm -rf -- "$work"' EXIT
+
+passed=0
+failed=0
+failed_names=()
+for f in "${scenarios[@]}"; do
+	name=${f#"$HERE"/}
+	echo "=== $name$tag"
+	out=$work/out
+	pidfile=$work/pids
+	: >"$pidfile"
+	start=$SECONDS
+	MESH_TEST_PIDFILE=$pidfile timeout -k 30 "$TIMEOUT" bash "$f" >"$out" 2>&1 </dev/null
+	rc=$?
+	sed 's/^/    /' "$out"
+	kill_leftovers "$pidfile"
+	dur=$((SECONDS - start))
+	if [[ $rc -eq 0 ]]; then
+		passed=$((passed + 1))
+		echo "--- PASS $name (${dur}s)"
+	else
+		failed=$((failed + 1))
+		failed_names+=("$name")
+		if [[ $rc -eq 124 || ($rc -eq 137 && $dur -ge $TIMEOUT) ]]; then
+			echo "--- FAIL $name: timed out after ${TIMEOUT}s (${dur}s)"
+		elif [[ $rc -gt 128 ]]; then
+			echo "--- FAIL $name (killed by signal $((rc - 128)), ${dur}s)"
+		else
+			echo "--- FAIL $name (exit status $rc, ${dur}s)"
+		fi
+	fi
+done
+
+if [[ $failed -gt 0 ]]; then
+	echo "$label: failed: ${failed_names[*]}"
+fi
+echo "$label: $passed passed, $failed failed"
+[[ $failed -eq 0 ]]
