@@ -21,6 +21,7 @@ BUILD    ?= build-$(SANITIZE)
 SANFLAGS := -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
 endif
 
+BUILD_ASAN := build-address
 WARN     := -Wall -Wextra -Wshadow -Wformat=2 -Wmissing-prototypes $(WERROR)
 CFLAGS   ?= -O2 -g
 CFLAGS   += -std=c11 -D_GNU_SOURCE $(WARN) -MMD -MP
@@ -37,8 +38,11 @@ DAEMON_LIB_OBJ := $(DAEMON_LIB_SRC:%.c=$(BUILD)/obj/%.o)
 UNIT_SRC   := $(wildcard tests/unit/test_*.c)
 UNIT_BIN   := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all test unit integration demo install clean deps bench asan-integration
+TOOLS      := $(BUILD)/mksnap
+
+.PHONY: all tools test unit integration demo install clean deps bench
 all: $(BUILD)/libmesh.so $(BUILD)/meshd
+tools: $(TOOLS)
 
 $(BUILD)/shim-obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -62,23 +66,28 @@ $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libmeshd.a
 	@mkdir -p $(dir $@)
 	$(CC) $(DAEMON_CFLAGS) -Wno-missing-prototypes -o $@ $< $(BUILD)/libmeshd.a $(DAEMON_LIBS) -lcmocka
 
+$(BUILD)/mksnap: tests/tools/mksnap.c shim/snapshot.c shim/snapshot.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Ishim -o $@ tests/tools/mksnap.c shim/snapshot.c
+
 deps:
 	@scripts/deps.sh
 
 unit: $(UNIT_BIN)
 	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; $$t; done
 
-# The integration suite runs the normal build, then its daemon-heavy scenarios
-# again against an AddressSanitizer meshd (MESHD=build-address/meshd).
-integration: all
+integration: all tools
 	@tests/integration/run.sh
 
+# make test: unit tests (plain and AddressSanitizer), then every integration
+# scenario twice: with the plain meshd, and with an AddressSanitizer meshd
+# (MESHD=build-address/meshd), where any sanitizer report fails the scenario.
 test: deps
-	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory all tools
 	@$(MAKE) --no-print-directory unit
-	@$(MAKE) --no-print-directory SANITIZE=address all unit
+	@$(MAKE) --no-print-directory SANITIZE=address $(BUILD_ASAN)/meshd unit
 	@tests/integration/run.sh
-	@MESHD=build-address/meshd tests/integration/run.sh --asan
+	@MESHD=$(BUILD_ASAN)/meshd tests/integration/run.sh --asan
 
 demo: deps
 	@$(MAKE) --no-print-directory all
