@@ -67,6 +67,11 @@ int snapshot_encode(const char *suffix, uint64_t generation,
 
 	if (nsvcs > SNAP_MAX_SVCS || nicpts > SNAP_MAX_SVCS || slen > 255)
 		goto inval;
+	/* Lookups lowercase only the query, so stored text must be lowercase:
+	 * an uppercase suffix would never match. */
+	for (size_t k = 0; k < slen; k++)
+		if (lower((unsigned char)suffix[k]) != suffix[k])
+			goto inval;
 
 	size_t strings = slen + 1;
 	for (unsigned i = 0; i < nsvcs; i++) {
@@ -181,7 +186,8 @@ int snapshot_view(struct snap_view *v, const void *buf, size_t len)
 	const unsigned char *b = buf;
 	const struct snap_hdr *h = buf;
 
-	if (!buf || len < sizeof *h || len > SNAP_MAX_LEN)
+	if (!buf || len < sizeof *h || len > SNAP_MAX_LEN ||
+	    (uintptr_t)buf % _Alignof(struct snap_hdr))
 		return -1;
 	if (memcmp(h->magic, SNAP_MAGIC, sizeof h->magic) != 0 ||
 	    h->version != SNAP_VERSION || h->total_len != len)
@@ -195,7 +201,8 @@ int snapshot_view(struct snap_view *v, const void *buf, size_t len)
 		return -1;
 	const char *str = (const char *)b + h->off_strings;
 	if (h->suffix_len && (h->suffix_off >= h->len_strings ||
-	                      h->suffix_len > h->len_strings - h->suffix_off - 1))
+	                      h->suffix_len > h->len_strings - h->suffix_off - 1 ||
+	                      str[h->suffix_off + h->suffix_len] != '\0'))
 		return -1;
 	const struct snap_svc *s = (const void *)(b + h->off_services);
 	for (uint32_t i = 0; i < h->nservices; i++) {

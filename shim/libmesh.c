@@ -1,0 +1,488 @@
+/*
+ * libmesh.so core: initialisation, libc's real symbols, the route snapshot
+ * the hooks answer from, fork handling and MESH_DEBUG output.
+ *
+ * The shim lives inside arbitrary programs, so everything here is written to
+ * be invisible when it is not needed: no descriptor is kept open, no stdio,
+ * errno is restored on every path, nothing blocks on another thread (only
+ * try-locks), and the common path of a hook costs a pthread_once check, a
+ * coarse clock read and two atomic increments.
+ *
+ * Snapshot life cycle (one slot per mapping):
+ *
+ *   FREE --map+validate--> LIVE (published in `cur`) --newer file or none-->
+ *   RETIRED --readers == 0, checked at the next refresh--> munmap, FREE
+ */
+#include "shim.h"
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#define SNAP_DEFAULT_PATH "/run/libmesh/routes"
+#define SNAP_CHECK_MS     100
+#define SNAP_SLOTS        8
+
+int (*real_connect)(int, const struct sockaddr *, socklen_t);
+int (*real___connect)(int, const struct sockaddr *, socklen_t);
+int (*real_getpeername)(int, struct sockaddr *, socklen_t *);
+int (*real_getaddrinfo)(const char *, const char *, const struct addrinfo *,
+                        struct addrinfo **);
+int (*real_getnameinfo)(const struct sockaddr *, socklen_t, char *, socklen_t,
+                        char *, socklen_t, int);
+struct hostent *(*real_gethostbyname)(const char *);
+struct hostent *(*real_gethostbyname2)(const char *, int);
+int (*real_gethostbyname_r)(const char *, struct hostent *, char *, size_t,
+                            struct hostent **, int *);
+int (*real_gethostbyname2_r)(const char *, int, struct hostent *, char *,
+                             size_t, struct hostent **, int *);
+struct hostent *(*real_gethostbyaddr)(const void *, socklen_t, int);
+int (*real_gethostbyaddr_r)(const void *, socklen_t, int, struct hostent *,
+                            char *, size_t, struct hostent **, int *);
+
+int shim_debug;
+
+static char snap_path[PATH_MAX];
+static pthread_once_t init_once = PTHREAD_ONCE_INIT;
+
+/*
+ * Set while this thread runs do_init(). dlsym() may call malloc(); an
+ * allocator that initialises itself lazily may then call something we hook
+ * (jemalloc#329-style). Re-entering pthread_once from the same thread would
+ * deadlock, so a hook that finds this flag set uses a fallback instead.
+ * initial-exec TLS: the shim is preloaded, never dlopen'ed late, and this
+ * keeps __tls_get_addr (which may allocate) out of the hook path.
+ */
+static __thread int in_init __attribute__((tls_model("initial-exec")));
+
+/* ---- snapshot slots ---------------------------------------------------- */
+
+enum { SLOT_FREE, SLOT_LIVE, SLOT_RETIRED };
+
+struct snap_id {
+	dev_t dev;
+	ino_t ino;
+	off_t size;
+	struct timespec mtim;
+};
+
+/*
+ * Why reader counts rather than "keep the last N mappings": a thread may be
+ * preempted for any length of time in the middle of a lookup (a stopped
+ * debugger, a SIGSTOP, heavy load), so no fixed number of generations or
+ * grace period is provably safe. A reader increments the slot's count, then
+ * re-checks that the slot is still current; the refresher publishes a new
+ * slot, then unmaps an old one only when its count is zero. With
+ * sequentially consistent atomics one of the two always sees the other, so
+ * no mapping is unmapped under a reader. The cost is a bounded number of
+ * slots: if every slot is still held, the refresh is skipped and retried at
+ * the next check. Slots are static, so the hooks never allocate for this.
+ */
+struct snap_slot {
+	atomic_ulong     readers;
+	int              state;   /* only touched by the refresher */
+	void            *map;
+	size_t           len;
+	struct snap_id   id;
+	struct snap_view view;
+};
+
+static struct snap_slot slots[SNAP_SLOTS];
+static struct snap_slot *_Atomic cur;
+static atomic_flag refreshing = ATOMIC_FLAG_INIT;
+static atomic_long next_check_ms;   /* 0: never checked */
+
+/* Refresher-only state (under `refreshing`). */
+static struct snap_id seen;         /* identity of the file last examined */
+static int have_seen;
+static int last_state = -1;         /* debug: 0 no file, 1 bad, 2 loaded */
+
+/* ---- debug lines ------------------------------------------------------- */
+
+void shim_line_start(struct shim_line *l)
+{
+	l->len = 0;
+	shim_line_str(l, "libmesh: ");
+}
+
+void shim_line_str(struct shim_line *l, const char *s)
+{
+	size_t room = sizeof l->buf - 1 - l->len;   /* keep one for '\n' */
+	size_t n = s ? strlen(s) : 0;
+	if (n > room)
+		n = room;
+	memcpy(l->buf + l->len, s, n);
+	l->len += n;
+}
+
+void shim_line_uint(struct shim_line *l, unsigned long v)
+{
+	char tmp[24];
+	size_t i = sizeof tmp;
+	tmp[--i] = '\0';
+	do {
+		tmp[--i] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v && i);
+	shim_line_str(l, tmp + i);
+}
+
+void shim_line_addr(struct shim_line *l, int family, const void *addr)
+{
+	char tmp[INET6_ADDRSTRLEN];
+	int saved = errno;
+	if (inet_ntop(family, addr, tmp, sizeof tmp))
+		shim_line_str(l, tmp);
+	else
+		shim_line_str(l, "?");
+	errno = saved;
+}
+
+void shim_line_sockaddr(struct shim_line *l, const struct sockaddr *sa,
+                        socklen_t len)
+{
+	if (sa && sa->sa_family == AF_INET && len >= sizeof(struct sockaddr_in)) {
+		const struct sockaddr_in *in = (const void *)sa;
+		shim_line_addr(l, AF_INET, &in->sin_addr);
+		shim_line_str(l, ":");
+		shim_line_uint(l, ntohs(in->sin_port));
+	} else if (sa && sa->sa_family == AF_INET6 &&
+	           len >= sizeof(struct sockaddr_in6)) {
+		const struct sockaddr_in6 *in6 = (const void *)sa;
+		shim_line_str(l, "[");
+		shim_line_addr(l, AF_INET6, &in6->sin6_addr);
+		shim_line_str(l, "]:");
+		shim_line_uint(l, ntohs(in6->sin6_port));
+	} else if (sa && len >= sizeof sa->sa_family) {
+		shim_line_str(l, "(family ");
+		shim_line_uint(l, sa->sa_family);
+		shim_line_str(l, ")");
+	} else {
+		shim_line_str(l, "(no address)");
+	}
+}
+
+void shim_line_end(struct shim_line *l)
+{
+	int saved = errno;
+	l->buf[l->len++] = '\n';
+	/* One write; a short or failed write (stderr closed) is not our
+	 * business and must not disturb the program. */
+	ssize_t r;
+	do
+		r = write(STDERR_FILENO, l->buf, l->len);
+	while (r == -1 && errno == EINTR);
+	errno = saved;
+}
+
+static void debug_errno(const char *what, int err)
+{
+	struct shim_line l;
+	const char *name = strerrorname_np(err);
+	shim_line_start(&l);
+	shim_line_str(&l, "snapshot ");
+	shim_line_str(&l, snap_path);
+	shim_line_str(&l, ": ");
+	shim_line_str(&l, what);
+	shim_line_str(&l, " (");
+	if (name)
+		shim_line_str(&l, name);
+	else
+		shim_line_uint(&l, (unsigned long)err);
+	shim_line_str(&l, "), everything passes through");
+	shim_line_end(&l);
+}
+
+/* ---- init -------------------------------------------------------------- */
+
+static void atfork_child(void)
+{
+	/*
+	 * Only the forking thread survives, and it is not inside a hook, so
+	 * every reader count left by the parent's other threads is stale;
+	 * without this reset their slots could never be recycled. A refresh
+	 * another thread was running at fork time is gone too: release its
+	 * flag. The mappings themselves are inherited and stay valid.
+	 */
+	for (int i = 0; i < SNAP_SLOTS; i++)
+		atomic_store(&slots[i].readers, 0);
+	atomic_flag_clear(&refreshing);
+}
+
+static void *sym(const char *name)
+{
+	return dlsym(RTLD_NEXT, name);
+}
+
+static void do_init(void)
+{
+	in_init = 1;
+	real_connect = (int (*)(int, const struct sockaddr *, socklen_t))sym("connect");
+	real___connect = (int (*)(int, const struct sockaddr *, socklen_t))sym("__connect");
+	if (!real___connect)
+		real___connect = real_connect;
+	real_getpeername = (int (*)(int, struct sockaddr *, socklen_t *))sym("getpeername");
+	real_getaddrinfo = (int (*)(const char *, const char *,
+	                            const struct addrinfo *, struct addrinfo **))
+		sym("getaddrinfo");
+	real_getnameinfo = (int (*)(const struct sockaddr *, socklen_t, char *,
+	                            socklen_t, char *, socklen_t, int))
+		sym("getnameinfo");
+	real_gethostbyname = (struct hostent * (*)(const char *))sym("gethostbyname");
+	real_gethostbyname2 = (struct hostent * (*)(const char *, int))sym("gethostbyname2");
+	real_gethostbyname_r = (int (*)(const char *, struct hostent *, char *,
+	                                size_t, struct hostent **, int *))
+		sym("gethostbyname_r");
+	real_gethostbyname2_r = (int (*)(const char *, int, struct hostent *,
+	                                 char *, size_t, struct hostent **, int *))
+		sym("gethostbyname2_r");
+	real_gethostbyaddr = (struct hostent * (*)(const void *, socklen_t, int))
+		sym("gethostbyaddr");
+	real_gethostbyaddr_r = (int (*)(const void *, socklen_t, int,
+	                                struct hostent *, char *, size_t,
+	                                struct hostent **, int *))
+		sym("gethostbyaddr_r");
+
+	/*
+	 * secure_getenv: in a setuid program (only reachable through
+	 * /etc/ld.so.preload) the caller's environment must not choose the
+	 * routes or spray debug output.
+	 */
+	const char *d = secure_getenv("MESH_DEBUG");
+	shim_debug = d && d[0] && strcmp(d, "0") != 0;
+	const char *p = secure_getenv("MESH_SNAPSHOT");
+	if (!p || !p[0])
+		p = SNAP_DEFAULT_PATH;
+	size_t n = strlen(p);
+	if (n < sizeof snap_path)
+		memcpy(snap_path, p, n + 1);
+	/* else: left empty, stat("") fails, everything passes through. */
+
+	pthread_atfork(NULL, NULL, atfork_child);
+	in_init = 0;
+}
+
+int shim_init(void)
+{
+	if (in_init)
+		return -1;
+	int saved = errno;
+	pthread_once(&init_once, do_init);
+	errno = saved;
+	return 0;
+}
+
+/* Resolve early, while the program is most likely still single-threaded. */
+__attribute__((constructor)) static void shim_ctor(void)
+{
+	shim_init();
+}
+
+/* ---- snapshot refresh -------------------------------------------------- */
+
+static void id_from_stat(struct snap_id *id, const struct stat *st)
+{
+	id->dev = st->st_dev;
+	id->ino = st->st_ino;
+	id->size = st->st_size;
+	id->mtim = st->st_mtim;
+}
+
+static int id_equal(const struct snap_id *a, const struct snap_id *b)
+{
+	return a->dev == b->dev && a->ino == b->ino && a->size == b->size &&
+	       a->mtim.tv_sec == b->mtim.tv_sec &&
+	       a->mtim.tv_nsec == b->mtim.tv_nsec;
+}
+
+/* Make `s` (or NULL) current and retire the previous slot. */
+static void publish(struct snap_slot *s)
+{
+	struct snap_slot *old = atomic_exchange(&cur, s);
+	if (old)
+		old->state = SLOT_RETIRED;
+}
+
+static void reap(void)
+{
+	for (int i = 0; i < SNAP_SLOTS; i++) {
+		struct snap_slot *s = &slots[i];
+		if (s->state != SLOT_RETIRED || atomic_load(&s->readers) != 0)
+			continue;
+		/* Free the slot before unmapping: a fork() in between then
+		 * leaks a mapping in the child instead of letting the child
+		 * unmap an address range that may have been reused. */
+		void *map = s->map;
+		size_t len = s->len;
+		s->map = NULL;
+		s->state = SLOT_FREE;
+		munmap(map, len);
+	}
+}
+
+static void note_state(int state, const char *what, int err)
+{
+	if (state == last_state)
+		return;
+	last_state = state;
+	if (shim_debug)
+		debug_errno(what, err);
+}
+
+/* Map and validate the file; caller holds `refreshing`. */
+static void load(void)
+{
+	struct stat st;
+	struct snap_slot *s = NULL;
+
+	int fd = open(snap_path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (fd == -1) {
+		have_seen = 0;
+		publish(NULL);
+		note_state(0, "cannot open", errno);
+		return;
+	}
+	if (fstat(fd, &st) == -1) {
+		int err = errno;
+		close(fd);
+		have_seen = 0;
+		publish(NULL);
+		note_state(1, "cannot stat", err);
+		return;
+	}
+	/* Remember what we looked at (the fd's file, which may be newer than
+	 * the path we stat'ed), so a bad file is examined only once. */
+	id_from_stat(&seen, &st);
+	if (!S_ISREG(st.st_mode) || st.st_size < (off_t)sizeof(struct snap_hdr) ||
+	    st.st_size > (off_t)SNAP_MAX_LEN) {
+		close(fd);
+		publish(NULL);
+		note_state(1, "not a snapshot file", EINVAL);
+		return;
+	}
+	size_t len = (size_t)st.st_size;
+	void *map = mmap(NULL, len, PROT_READ, MAP_PRIVATE, fd, 0);
+	close(fd);   /* the mapping holds the file; the program keeps no fd */
+	if (map == MAP_FAILED) {
+		have_seen = 0;   /* maybe transient (ENOMEM): retry next time */
+		publish(NULL);
+		note_state(1, "cannot map", errno);
+		return;
+	}
+
+	for (int i = 0; i < SNAP_SLOTS; i++)
+		if (slots[i].state == SLOT_FREE) {
+			s = &slots[i];
+			break;
+		}
+	if (!s) {
+		/* Every slot still has a reader: keep the current one. */
+		munmap(map, len);
+		have_seen = 0;
+		return;
+	}
+	if (snapshot_view(&s->view, map, len) == -1) {
+		munmap(map, len);
+		publish(NULL);
+		note_state(1, "malformed", EINVAL);
+		return;
+	}
+	s->map = map;
+	s->len = len;
+	s->id = seen;
+	s->state = SLOT_LIVE;
+	publish(s);
+	last_state = 2;
+	if (shim_debug) {
+		struct shim_line l;
+		shim_line_start(&l);
+		shim_line_str(&l, "snapshot ");
+		shim_line_str(&l, snap_path);
+		shim_line_str(&l, ": generation ");
+		shim_line_uint(&l, (unsigned long)s->view.hdr->generation);
+		shim_line_str(&l, ", ");
+		shim_line_uint(&l, s->view.hdr->nservices);
+		shim_line_str(&l, " services, ");
+		shim_line_uint(&l, s->view.hdr->nintercepts);
+		shim_line_str(&l, " intercepts");
+		shim_line_end(&l);
+	}
+}
+
+static void refresh(void)
+{
+	struct timespec ts;
+	if (clock_gettime(CLOCK_MONOTONIC_COARSE, &ts) == -1)
+		return;
+	/* +1 so that a machine booted less than 100 ms ago still checks. */
+	long now = (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 + 1;
+	if (now < atomic_load_explicit(&next_check_ms, memory_order_relaxed))
+		return;
+	/* Try-lock only: a hook must never wait, not even in a signal
+	 * handler that interrupted a refresh on this very thread. */
+	if (atomic_flag_test_and_set(&refreshing))
+		return;
+	if (now < atomic_load(&next_check_ms)) {
+		atomic_flag_clear(&refreshing);
+		return;
+	}
+	atomic_store(&next_check_ms, now + SNAP_CHECK_MS);
+
+	struct stat st;
+	if (stat(snap_path, &st) == -1) {
+		have_seen = 0;
+		publish(NULL);
+		note_state(0, "not available", errno);
+	} else {
+		struct snap_id id;
+		id_from_stat(&id, &st);
+		if (!have_seen || !id_equal(&id, &seen)) {
+			have_seen = 1;
+			load();
+		}
+	}
+	reap();
+	atomic_flag_clear(&refreshing);
+}
+
+const struct snap_view *shim_snap_get(struct shim_snap_ref *ref)
+{
+	int saved = errno;
+	ref->slot = NULL;
+	refresh();
+	/* Bounded: a refresher publishing many times in a row cannot keep
+	 * us here; giving up just means passing through once. */
+	for (int tries = 0; tries < 16; tries++) {
+		struct snap_slot *s = atomic_load(&cur);
+		if (!s)
+			break;
+		atomic_fetch_add(&s->readers, 1);
+		if (atomic_load(&cur) == s) {
+			ref->slot = s;
+			errno = saved;
+			return &s->view;
+		}
+		atomic_fetch_sub(&s->readers, 1);
+	}
+	errno = saved;
+	return NULL;
+}
+
+void shim_snap_put(struct shim_snap_ref *ref)
+{
+	struct snap_slot *s = ref->slot;
+	if (s)
+		atomic_fetch_sub(&s->readers, 1);
+	ref->slot = NULL;
+}

@@ -1,0 +1,425 @@
+/*
+ * Unit tests of the route-snapshot codec (shim/snapshot.c): what meshd
+ * encodes, the shim must read back exactly, and anything else - truncated,
+ * foreign or hostile bytes - must be refused without reading out of bounds
+ * (run under ASan by `make SANITIZE=address unit`).
+ *
+ * gcc -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Ishim \
+ *     -o /tmp/test_snapshot tests/unit/test_snapshot.c shim/snapshot.c -lcmocka
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <cmocka.h>
+
+#include "snapshot.h"
+
+static const uint16_t hello_ports[] = { 80, 8080 };
+static const uint16_t db_ports[] = { 5432 };
+static const uint16_t api_ports[] = { 443 };
+
+static uint32_t ip4(const char *s)
+{
+	struct in_addr a;
+	assert_int_equal(inet_pton(AF_INET, s, &a), 1);
+	return a.s_addr;
+}
+
+/* Three services, deliberately unsorted, and one v4 and one v6 intercept
+ * pointing at services by their index in this (unsorted) array. */
+static int encode_sample(const char *suffix, void **buf, size_t *len)
+{
+	struct snap_svc_in svcs[] = {
+		{ "hello", ip4("127.77.0.2"), hello_ports, 2 },
+		{ "db", ip4("127.77.0.3"), db_ports, 1 },
+		{ "api", ip4("127.77.0.4"), api_ports, 1 },
+	};
+	struct snap_icpt_in icpts[2];
+	memset(icpts, 0, sizeof icpts);
+	icpts[0].family = AF_INET;
+	assert_int_equal(inet_pton(AF_INET, "10.1.2.3", icpts[0].addr), 1);
+	icpts[0].port = 5432;
+	icpts[0].svc = 1;   /* db */
+	icpts[1].family = AF_INET6;
+	assert_int_equal(inet_pton(AF_INET6, "2001:db8::7", icpts[1].addr), 1);
+	icpts[1].port = 443;
+	icpts[1].svc = 2;   /* api */
+	return snapshot_encode(suffix, 42, svcs, 3, icpts, 2, buf, len);
+}
+
+static const char *svc_name(const struct snap_view *v, const struct snap_svc *s)
+{
+	return s ? snapshot_svc_name(v, s) : "(none)";
+}
+
+static void test_round_trip(void **state)
+{
+	(void)state;
+	void *buf;
+	size_t len;
+	struct snap_view v;
+
+	assert_int_equal(encode_sample("mesh", &buf, &len), 0);
+	assert_int_equal(snapshot_view(&v, buf, len), 0);
+	assert_int_equal(v.hdr->generation, 42);
+	assert_int_equal(v.hdr->nservices, 3);
+	assert_int_equal(v.hdr->nintercepts, 2);
+	assert_string_equal(snapshot_suffix(&v), "mesh");
+
+	/* Sorted by name for bsearch. */
+	assert_string_equal(snapshot_svc_name(&v, &v.svcs[0]), "api");
+	assert_string_equal(snapshot_svc_name(&v, &v.svcs[1]), "db");
+	assert_string_equal(snapshot_svc_name(&v, &v.svcs[2]), "hello");
+
+	const struct snap_svc *s = snapshot_find_name(&v, "hello");
+	assert_non_null(s);
+	assert_int_equal(s->vip, ip4("127.77.0.2"));
+	assert_int_equal(s->nports, 2);
+	assert_int_equal(s->ports[0], htons(80));
+	assert_int_equal(s->ports[1], htons(8080));
+	free(buf);
+}
+
+static void test_find_name_forms(void **state)
+{
+	(void)state;
+	void *buf;
+	size_t len;
+	struct snap_view v;
+
+	assert_int_equal(encode_sample("mesh", &buf, &len), 0);
+	assert_int_equal(snapshot_view(&v, buf, len), 0);
+
+	const char *hits[] = { "hello", "hello.", "hello.mesh", "hello.mesh.",
+	                       "HELLO", "Hello.MESH", "HELLO.MESH.", "db.mesh" };
+	for (size_t i = 0; i < sizeof hits / sizeof hits[0]; i++) {
+		const struct snap_svc *s = snapshot_find_name(&v, hits[i]);
+		assert_non_null(s);
+		assert_true(strncasecmp(svc_name(&v, s), hits[i],
+		                        strlen(svc_name(&v, s))) == 0);
+	}
+
+	const char *misses[] = { "", ".", "hell", "helloo", "hello.mes",
+	                         "hello.meshx", "hello.other", "mesh", ".mesh",
+	                         "hello..", "hello.mesh..", "x.hello.mesh",
+	                         "hello.mesh.mesh", "example.com", "localhost",
+	                         "127.77.0.2" };
+	for (size_t i = 0; i < sizeof misses / sizeof misses[0]; i++)
+		assert_null(snapshot_find_name(&v, misses[i]));
+	assert_null(snapshot_find_name(&v, NULL));
+
+	/* Over-long queries are refused, not scanned. */
+	char longname[400];
+	memset(longname, 'a', sizeof longname - 1);
+	longname[sizeof longname - 1] = '\0';
+	assert_null(snapshot_find_name(&v, longname));
+	free(buf);
+}
+
+static void test_no_suffix(void **state)
+{
+	(void)state;
+	void *buf;
+	size_t len;
+	struct snap_view v;
+
+	assert_int_equal(encode_sample(NULL, &buf, &len), 0);
+	assert_int_equal(snapshot_view(&v, buf, len), 0);
+	assert_string_equal(snapshot_suffix(&v), "");
+	assert_non_null(snapshot_find_name(&v, "db"));
+	assert_non_null(snapshot_find_name(&v, "DB."));
+	assert_null(snapshot_find_name(&v, "db.mesh"));
+	free(buf);
+}
+
+static void test_empty(void **state)
+{
+	(void)state;
+	void *buf;
+	size_t len;
+	struct snap_view v;
+
+	assert_int_equal(snapshot_encode("mesh", 1, NULL, 0, NULL, 0, &buf, &len), 0);
+	assert_int_equal(snapshot_view(&v, buf, len), 0);
+	assert_null(snapshot_find_name(&v, "hello"));
+	assert_null(snapshot_find_vip(&v, ip4("127.77.0.2")));
+	uint8_t a[4] = { 10, 1, 2, 3 };
+	assert_null(snapshot_find_intercept(&v, AF_INET, a, htons(5432)));
+	free(buf);
+}
+
+static void test_find_vip(void **state)
+{
+	(void)state;
+	void *buf;
+	size_t len;
+	struct snap_view v;
+
+	assert_int_equal(encode_sample("mesh", &buf, &len), 0);
+	assert_int_equal(snapshot_view(&v, buf, len), 0);
+	assert_string_equal(svc_name(&v, snapshot_find_vip(&v, ip4("127.77.0.3"))), "db");
+	assert_string_equal(svc_name(&v, snapshot_find_vip(&v, ip4("127.77.0.4"))), "api");
+	assert_null(snapshot_find_vip(&v, ip4("127.77.0.5")));
+	assert_null(snapshot_find_vip(&v, ip4("127.0.0.1")));
+	free(buf);
+}
+
+static void test_intercepts(void **state)
+{
+	(void)state;
+	void *buf;
+	size_t len;
+	struct snap_view v;
+	uint8_t a4[4], a6[16];
+
+	assert_int_equal(encode_sample("mesh", &buf, &len), 0);
+	assert_int_equal(snapshot_view(&v, buf, len), 0);
+
+	/* v4: indices were remapped when the encoder sorted the services. */
+	assert_int_equal(inet_pton(AF_INET, "10.1.2.3", a4), 1);
+	const struct snap_icpt *ic = snapshot_find_intercept(&v, AF_INET, a4, htons(5432));
+	assert_non_null(ic);
+	assert_string_equal(svc_name(&v, &v.svcs[ic->svc]), "db");
+	assert_null(snapshot_find_intercept(&v, AF_INET, a4, htons(5433)));
+	a4[3] = 4;
+	assert_null(snapshot_find_intercept(&v, AF_INET, a4, htons(5432)));
+
+	/* v6 */
+	assert_int_equal(inet_pton(AF_INET6, "2001:db8::7", a6), 1);
+	ic = snapshot_find_intercept(&v, AF_INET6, a6, htons(443));
+	assert_non_null(ic);
+	assert_string_equal(svc_name(&v, &v.svcs[ic->svc]), "api");
+	assert_null(snapshot_find_intercept(&v, AF_INET6, a6, htons(80)));
+
+	/* The v4 address in v6 form is a different key: callers map it. */
+	assert_int_equal(inet_pton(AF_INET6, "::ffff:10.1.2.3", a6), 1);
+	assert_null(snapshot_find_intercept(&v, AF_INET6, a6, htons(5432)));
+	free(buf);
+}
+
+/* A writable, suitably aligned copy of an encoded sample. */
+static unsigned char *sample_copy(size_t *len)
+{
+	void *buf;
+	assert_int_equal(encode_sample("mesh", &buf, len), 0);
+	return buf;
+}
+
+static struct snap_hdr *hdr_of(unsigned char *b)
+{
+	return (struct snap_hdr *)(void *)b;
+}
+
+static void test_truncated(void **state)
+{
+	(void)state;
+	size_t len;
+	unsigned char *b = sample_copy(&len);
+	struct snap_view v;
+
+	for (size_t n = 0; n < len; n++) {
+		/* A fresh allocation of exactly n bytes, so that ASan sees
+		 * any read beyond it. */
+		unsigned char *p = malloc(n ? n : 1);
+		assert_non_null(p);
+		memcpy(p, b, n);
+		assert_int_equal(snapshot_view(&v, p, n), -1);
+		/* Even with total_len adjusted to match, the tables no
+		 * longer fit. */
+		if (n >= sizeof(struct snap_hdr)) {
+			hdr_of(p)->total_len = (uint32_t)n;
+			assert_int_equal(snapshot_view(&v, p, n), -1);
+		}
+		free(p);
+	}
+	assert_int_equal(snapshot_view(&v, NULL, len), -1);
+	free(b);
+}
+
+static void test_longer_than_declared(void **state)
+{
+	(void)state;
+	size_t len;
+	unsigned char *b = sample_copy(&len);
+	unsigned char *p = calloc(1, len + 8);
+	struct snap_view v;
+	memcpy(p, b, len);
+	assert_int_equal(snapshot_view(&v, p, len + 8), -1);
+	assert_int_equal(snapshot_view(&v, p, len), 0);
+	free(p);
+	free(b);
+}
+
+static void test_bad_header(void **state)
+{
+	(void)state;
+	size_t len;
+	unsigned char *b = sample_copy(&len);
+	struct snap_view v;
+
+	hdr_of(b)->magic[0] ^= 0x20;
+	assert_int_equal(snapshot_view(&v, b, len), -1);
+	hdr_of(b)->magic[0] ^= 0x20;
+	assert_int_equal(snapshot_view(&v, b, len), 0);
+
+	hdr_of(b)->version = SNAP_VERSION + 1;
+	assert_int_equal(snapshot_view(&v, b, len), -1);
+	hdr_of(b)->version = 0;
+	assert_int_equal(snapshot_view(&v, b, len), -1);
+	free(b);
+}
+
+/* Each mutation is applied to a fresh copy and must be refused. */
+enum mutation {
+	M_OFF_SERVICES_PAST_END,
+	M_NSERVICES_HUGE,
+	M_OFF_SERVICES_MISALIGNED,
+	M_OFF_INTERCEPTS_PAST_END,
+	M_NINTERCEPTS_HUGE,
+	M_OFF_STRINGS_PAST_END,
+	M_LEN_STRINGS_PAST_END,
+	M_LEN_STRINGS_ZERO,
+	M_SUFFIX_OFF_PAST_END,
+	M_SUFFIX_LEN_PAST_END,
+	M_NAME_OFF_PAST_END,
+	M_NAME_LEN_PAST_END,
+	M_NAME_NOT_TERMINATED,
+	M_SUFFIX_NOT_TERMINATED,
+	M_STRINGS_NOT_TERMINATED,
+	M_NPORTS_TOO_MANY,
+	M_ICPT_SVC_OUT_OF_RANGE,
+	M_COUNT
+};
+
+static void mutate(unsigned char *b, size_t len, enum mutation m)
+{
+	struct snap_hdr *h = hdr_of(b);
+	struct snap_svc *s = (struct snap_svc *)(void *)(b + h->off_services);
+	struct snap_icpt *ic = (struct snap_icpt *)(void *)(b + h->off_intercepts);
+	char *str = (char *)b + h->off_strings;
+
+	switch (m) {
+	case M_OFF_SERVICES_PAST_END: h->off_services = (uint32_t)len + 4; break;
+	case M_NSERVICES_HUGE: h->nservices = 0x10000000u; break;
+	case M_OFF_SERVICES_MISALIGNED: h->off_services += 1; break;
+	case M_OFF_INTERCEPTS_PAST_END: h->off_intercepts = (uint32_t)len - 4; break;
+	case M_NINTERCEPTS_HUGE: h->nintercepts = 0xffffffffu; break;
+	case M_OFF_STRINGS_PAST_END: h->off_strings = (uint32_t)len + 1; break;
+	case M_LEN_STRINGS_PAST_END: h->len_strings += 1; break;
+	case M_LEN_STRINGS_ZERO: h->len_strings = 0; break;
+	case M_SUFFIX_OFF_PAST_END: h->suffix_off = h->len_strings; break;
+	case M_SUFFIX_LEN_PAST_END: h->suffix_len = h->len_strings; break;
+	case M_NAME_OFF_PAST_END: s[1].name_off = 0xfffffff0u; break;
+	case M_NAME_LEN_PAST_END: s[2].name_len = (uint16_t)h->len_strings; break;
+	case M_NAME_NOT_TERMINATED:
+		str[s[0].name_off + s[0].name_len] = 'x';
+		break;
+	case M_SUFFIX_NOT_TERMINATED:
+		str[h->suffix_off + h->suffix_len] = 'x';
+		break;
+	case M_STRINGS_NOT_TERMINATED:
+		str[h->len_strings - 1] = 'x';
+		break;
+	case M_NPORTS_TOO_MANY: s[0].nports = SNAP_MAX_PORTS + 1; break;
+	case M_ICPT_SVC_OUT_OF_RANGE: ic[1].svc = h->nservices; break;
+	case M_COUNT: break;
+	}
+}
+
+static void test_bad_offsets(void **state)
+{
+	(void)state;
+	size_t len;
+	unsigned char *b = sample_copy(&len);
+	unsigned char *p = malloc(len);
+	struct snap_view v;
+
+	for (int m = 0; m < M_COUNT; m++) {
+		memcpy(p, b, len);
+		assert_int_equal(snapshot_view(&v, p, len), 0);
+		mutate(p, len, (enum mutation)m);
+		if (snapshot_view(&v, p, len) != -1)
+			fail_msg("mutation %d accepted", m);
+	}
+	free(p);
+	free(b);
+}
+
+static void test_encoder_rejects(void **state)
+{
+	(void)state;
+	void *buf = NULL;
+	size_t len = 0;
+	uint16_t many[SNAP_MAX_PORTS + 1];
+	for (unsigned i = 0; i < SNAP_MAX_PORTS + 1; i++)
+		many[i] = (uint16_t)(1000 + i);
+	char longname[SNAP_MAX_NAME + 2];
+	memset(longname, 'a', sizeof longname - 1);
+	longname[sizeof longname - 1] = '\0';
+
+	struct snap_svc_in dup[] = {
+		{ "hello", ip4("127.77.0.2"), hello_ports, 2 },
+		{ "hello", ip4("127.77.0.3"), db_ports, 1 },
+	};
+	errno = 0;
+	assert_int_equal(snapshot_encode("mesh", 1, dup, 2, NULL, 0, &buf, &len), -1);
+	assert_int_equal(errno, EINVAL);
+
+	struct snap_svc_in upper[] = { { "Hello", ip4("127.77.0.2"), hello_ports, 2 } };
+	assert_int_equal(snapshot_encode("mesh", 1, upper, 1, NULL, 0, &buf, &len), -1);
+
+	struct snap_svc_in ports[] = {
+		{ "hello", ip4("127.77.0.2"), many, SNAP_MAX_PORTS + 1 },
+	};
+	assert_int_equal(snapshot_encode("mesh", 1, ports, 1, NULL, 0, &buf, &len), -1);
+	ports[0].nports = SNAP_MAX_PORTS;   /* the limit itself is fine */
+	assert_int_equal(snapshot_encode("mesh", 1, ports, 1, NULL, 0, &buf, &len), 0);
+	free(buf);
+
+	struct snap_svc_in empty[] = { { "", ip4("127.77.0.2"), NULL, 0 } };
+	assert_int_equal(snapshot_encode("mesh", 1, empty, 1, NULL, 0, &buf, &len), -1);
+
+	struct snap_svc_in toolong[] = { { longname, ip4("127.77.0.2"), NULL, 0 } };
+	assert_int_equal(snapshot_encode("mesh", 1, toolong, 1, NULL, 0, &buf, &len), -1);
+
+	struct snap_svc_in one[] = { { "hello", ip4("127.77.0.2"), hello_ports, 2 } };
+	assert_int_equal(snapshot_encode("Mesh", 1, one, 1, NULL, 0, &buf, &len), -1);
+
+	struct snap_icpt_in ic;
+	memset(&ic, 0, sizeof ic);
+	ic.family = AF_INET;
+	ic.port = 80;
+	ic.svc = 1;   /* only one service */
+	assert_int_equal(snapshot_encode("mesh", 1, one, 1, &ic, 1, &buf, &len), -1);
+	ic.svc = 0;
+	ic.family = AF_UNIX;
+	assert_int_equal(snapshot_encode("mesh", 1, one, 1, &ic, 1, &buf, &len), -1);
+	ic.family = AF_INET;
+	assert_int_equal(snapshot_encode("mesh", 1, one, 1, &ic, 1, &buf, &len), 0);
+	free(buf);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_round_trip),
+		cmocka_unit_test(test_find_name_forms),
+		cmocka_unit_test(test_no_suffix),
+		cmocka_unit_test(test_empty),
+		cmocka_unit_test(test_find_vip),
+		cmocka_unit_test(test_intercepts),
+		cmocka_unit_test(test_truncated),
+		cmocka_unit_test(test_longer_than_declared),
+		cmocka_unit_test(test_bad_header),
+		cmocka_unit_test(test_bad_offsets),
+		cmocka_unit_test(test_encoder_rejects),
+	};
+	return cmocka_run_group_tests_name("snapshot", tests, NULL, NULL);
+}
