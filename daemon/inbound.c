@@ -26,8 +26,12 @@
 
 #define container_of(p, T, m) ((T *)((char *)(p) - offsetof(T, m)))
 #define HANDSHAKE_TIMEOUT 10.0
+/* How long a tunnel may wait for its next header; longer than the caller's
+ * pool idle time (pool.c), so the caller, not us, normally closes it. */
+#define TUNNEL_IDLE 75.0
 
 static void in_side_cb(struct side *sd, int revents);
+static void read_header(struct session *s);
 
 static void in_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
@@ -38,6 +42,14 @@ static void in_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	case S_TLS_ACCEPT:
 		session_set_detail(s, "no TLS handshake within %.0f s", HANDSHAKE_TIMEOUT);
 		session_end(s, "tls_failure", true);
+		return;
+	case S_READ_HEADER:
+		if (s->quiet) {
+			session_end(s, "ok", false); /* an idle tunnel, not a connection */
+			return;
+		}
+		session_set_detail(s, "no header within %.0f s", HANDSHAKE_TIMEOUT);
+		session_end(s, "timeout", true);
 		return;
 	case S_UP_CONNECT:
 		session_set_detail(s, "upstream %s: connect timed out", s->endpoint);
@@ -79,17 +91,49 @@ static void refuse(struct session *s, enum proto_status st, const char *result)
 	in_side_cb(&s->relay.side[0], EV_WRITE);
 }
 
+/* The stream ended cleanly: the tunnel waits for the caller's next header
+ * in a session of its own (no record unless a header arrives). */
+static void tunnel_next(struct session *done, int fd, SSL *ssl)
+{
+	struct meshd *m = done->m;
+	struct session *s = session_new(m, SESS_INBOUND, fd);
+	if (!s) {
+		SSL_free(ssl);
+		close(fd);
+		return;
+	}
+	s->relay.side[0].ssl = ssl;
+	s->relay.side[0].cb = in_side_cb;
+	s->id = mesh_random(m);
+	s->tls_up = true;
+	s->reused = true;
+	s->quiet = true;
+	memcpy(s->client, done->client, sizeof s->client);
+	memcpy(s->source, done->source, sizeof s->source);
+	memcpy(s->peer, done->peer, sizeof s->peer);
+	s->state = S_READ_HEADER;
+	arm_timer(s, TUNNEL_IDLE);
+	read_header(s);
+}
+
 static void relay_done(struct relay *r, enum relay_end why, const char *detail)
 {
 	struct session *s = r->owner;
 	if (detail && *detail)
 		session_set_detail(s, "%s", detail);
+	bool reuse = why == RELAY_DONE && !s->m->draining;
+	int fd = -1;
+	SSL *ssl = NULL;
+	if (reuse)
+		relay_detach(&s->relay, 0, &fd, &ssl);
 	if (why == RELAY_DONE)
 		session_end(s, "ok", false);
 	else if (why == RELAY_IDLE)
 		session_end(s, "timeout", false);
 	else
 		session_end(s, "reset", true);
+	if (reuse)
+		tunnel_next(s, fd, ssl);
 }
 
 static void upstream_connected(struct session *s)
@@ -98,7 +142,8 @@ static void upstream_connected(struct session *s)
 	proto_status_encode(wire, PROTO_ST_OK);
 	buf_append(&s->relay.buf[1], wire, sizeof wire);
 	ev_timer_stop(s->m->loop, &s->timer);
-	s->t_connected = ev_now(s->m->loop);
+	s->t_connected = ev_time();
+	s->relay.side[0].framed = true;
 	s->state = S_RELAY;
 	s->relay.done = relay_done;
 	s->relay.owner = s;
@@ -166,32 +211,36 @@ static void header_received(struct session *s, const struct proto_hdr *h)
 static void read_header(struct session *s)
 {
 	struct side *tun = &s->relay.side[0];
-	struct buf *b = &s->relay.buf[0];
 	for (;;) {
 		struct proto_hdr h;
-		int rc = proto_hdr_decode(&h, (unsigned char *)b->data + b->start, buf_len(b));
+		int rc = proto_hdr_decode(&h, s->pbuf, s->plen);
 		if (rc > 0) {
-			buf_consume(b, (uint32_t)rc);
-			s->hdr_bytes = (unsigned)rc;
+			s->quiet = false;
 			header_received(s, &h);
 			return;
 		}
 		if (rc == PROTO_BAD || rc == PROTO_BAD_VER) {
+			s->quiet = false;
 			session_set_detail(s, "%s header from %s", rc == PROTO_BAD ?
 			                   "malformed" : "unsupported version of", s->client);
 			refuse(s, rc == PROTO_BAD ? PROTO_ST_BAD_REQUEST : PROTO_ST_BAD_VERSION,
 			       "tls_failure");
 			return;
 		}
-		int n = side_read(tun, b, s->detail, sizeof s->detail);
-		if (n > 0)
+		/* Read exactly the header: the fixed part, then the names. */
+		size_t want = s->plen < PROTO_FIXED_LEN ? PROTO_FIXED_LEN - s->plen
+		            : (size_t)(s->pbuf[4] << 8 | s->pbuf[5]) - s->plen;
+		int n = side_recv(tun, s->pbuf + s->plen, want, s->detail, sizeof s->detail);
+		if (n > 0) {
+			s->plen += (unsigned)n;
+			s->quiet = false;
 			continue;
+		}
 		if (n == -1) {
-			side_watch(s->m->loop, tun,
-			           (tun->flags & SIDE_F_R_WANTS_W) ? EV_WRITE : EV_READ);
+			side_watch(s->m->loop, tun, side_wants(tun, EV_READ));
 			return;
 		}
-		if (n == 0)
+		if (n == 0 && s->plen == 0)
 			session_set_detail(s, "%s closed before sending a header", s->client);
 		session_end(s, "reset", true);
 		return;
@@ -269,7 +318,7 @@ static void in_side_cb(struct side *sd, int revents)
 			session_end(s, s->result, false);
 			return;
 		}
-		side_watch(s->m->loop, tun, (tun->flags & SIDE_F_W_WANTS_R) ? EV_READ : EV_WRITE);
+		side_watch(s->m->loop, tun, side_wants(tun, EV_WRITE));
 		return;
 	}
 	default:

@@ -112,6 +112,7 @@ static void reload(struct meshd *m)
 	bool snap_moved = strcmp(old->cfg->snapshot, g->cfg->snapshot) != 0;
 	m->gen = g;
 	g->cfg->generation = ++m->generation;
+	pool_flush(m); /* parked tunnels were made with the old certificates */
 	sync_listeners(m);
 	if (log_moved && traffic_reopen(g->cfg->log) == -1)
 		log_error("cannot open traffic log %s: %m; still writing to %s", g->cfg->log,
@@ -147,6 +148,13 @@ static void start_drain(struct meshd *m, const char *why)
 		return;
 	m->draining = true;
 	listener_close_all(m);
+	pool_flush(m);
+	/* Tunnels idle between streams carry no connection: close them now. */
+	for (struct session *s = m->sessions, *next; s; s = next) {
+		next = s->next;
+		if (s->quiet)
+			session_end(s, "ok", false);
+	}
 	snapshot_unpublish(m->gen->cfg);
 	log_info("%s: draining %u connection(s), at most %.0f s", why, m->nsessions,
 	         m->gen->cfg->drain_timeout);
@@ -269,6 +277,7 @@ int main(int argc, char **argv)
 
 	session_abort_all(m);
 	listener_close_all(m);
+	pool_free(m);
 	snapshot_unpublish(m->gen->cfg);
 	log_info("stopped");
 	traffic_close();

@@ -94,12 +94,16 @@ struct session {
 	char             endpoint[64];
 	char             peer[160];        /* spiffe URI the other side presented */
 	bool             tls_up;
-	unsigned         hdr_bytes;        /* protocol bytes to leave out of counts */
-	unsigned         status_bytes;
+	bool             reused;           /* the tunnel carried an earlier stream */
+	bool             quiet;            /* idle tunnel awaiting a header: no record if it ends */
+	unsigned char    pbuf[PROTO_HDR_MAX]; /* header or status being read, exactly */
+	unsigned         plen;
 
 	const char      *result;
 	char             detail[160];
 };
+
+struct pool;
 
 struct meshd {
 	struct ev_loop  *loop;
@@ -113,6 +117,7 @@ struct meshd {
 	ev_check         reaper;
 	bool             draining;
 	ev_timer         drain_timer;
+	struct pool     *pool;             /* idle tunnels (pool.c) */
 	uint64_t         rng;
 	uint64_t         generation;
 };
@@ -140,6 +145,13 @@ void listener_close_all(struct meshd *m);
  * Returns fd (connect in progress or done) or -1 with err filled. */
 int net_connect(const struct cfg_addr *a, char *err, size_t len);
 const char *net_sockaddr_str(const struct sockaddr *sa, char *buf, size_t len);
+
+/* pool.c: idle host-to-host tunnels for reuse */
+void pool_give(struct meshd *m, const char *key, int fd, SSL *ssl);
+int pool_take(struct meshd *m, const char *key, int *fd, SSL **ssl);
+unsigned pool_size(const struct meshd *m);
+void pool_flush(struct meshd *m);
+void pool_free(struct meshd *m);
 
 /* snapshot_pub.c */
 int snapshot_publish(const struct config *c, uint64_t generation, char **err);

@@ -42,11 +42,26 @@ static void arm_timer(struct session *s, double secs)
 	ev_timer_start(s->m->loop, &s->timer);
 }
 
+static void pool_key(const struct session *s, char *key, size_t len)
+{
+	snprintf(key, len, "%s|%s|%s", s->identity, s->endpoint, s->svc->identity);
+}
+
 static void relay_done(struct relay *r, enum relay_end why, const char *detail)
 {
 	struct session *s = r->owner;
 	if (detail && *detail)
 		session_set_detail(s, "%s", detail);
+	if (why == RELAY_DONE && s->relay.side[1].framed && !s->m->draining &&
+	    s->gen == s->m->gen) {
+		/* Both FIN frames passed: the tunnel is clean, park it. */
+		char key[256];
+		int fd;
+		SSL *ssl;
+		pool_key(s, key, sizeof key);
+		relay_detach(&s->relay, 1, &fd, &ssl);
+		pool_give(s->m, key, fd, ssl);
+	}
 	if (why == RELAY_DONE)
 		session_end(s, "ok", false);
 	else if (why == RELAY_IDLE)
@@ -58,7 +73,7 @@ static void relay_done(struct relay *r, enum relay_end why, const char *detail)
 static void start_relay(struct session *s)
 {
 	ev_timer_stop(s->m->loop, &s->timer);
-	s->t_connected = ev_now(s->m->loop);
+	s->t_connected = ev_time();
 	s->state = S_RELAY;
 	s->relay.done = relay_done;
 	s->relay.owner = s;
@@ -73,9 +88,22 @@ static void attempt_failed(struct session *s, const char *result)
 	side_close(loop, &s->relay.side[1], false);
 	s->relay.buf[0].start = s->relay.buf[0].end = 0;
 	s->relay.buf[1].start = s->relay.buf[1].end = 0;
-	s->relay.side[1].bytes_read = 0;
+	s->plen = 0;
 	s->tls_up = false;
 	s->peer[0] = '\0';
+	if (s->reused) {
+		/* A parked tunnel went stale (peer restarted or timed it out):
+		 * not a failure of the endpoint; try again on a fresh one. */
+		log_debug("conn %016llx: reused tunnel to %s failed (%s); reconnecting",
+		          (unsigned long long)s->id, s->endpoint, s->detail);
+		s->reused = false;
+		s->attempts--;
+		if (s->ep < UPSTREAM_MAX_TRIED)
+			s->tried[s->ep] = 0;
+		s->detail[0] = '\0';
+		attempt_next(s);
+		return;
+	}
 	s->result = result;
 	log_debug("conn %016llx: attempt %u to %s failed: %s (%s)",
 	          (unsigned long long)s->id, s->attempts, s->endpoint, result, s->detail);
@@ -130,6 +158,7 @@ static void attempt_connected_tls(struct session *s)
 		session_end(s, "reset", true);
 		return;
 	}
+	s->relay.side[1].framed = true;
 	s->state = S_SEND_HEADER;
 	out_side_cb(&s->relay.side[1], EV_WRITE);
 }
@@ -161,51 +190,49 @@ static void do_handshake(struct session *s)
 static void status_received(struct session *s)
 {
 	struct side *up = &s->relay.side[1];
-	for (;;) {
-		struct buf *b = &s->relay.buf[1];
-		int st = proto_status_decode((unsigned char *)b->data + b->start, buf_len(b));
-		if (st == PROTO_NEED_MORE) {
-			int n = side_read(up, b, s->detail, sizeof s->detail);
-			if (n > 0)
-				continue;
-			if (n == -1) {
-				side_watch(s->m->loop, up,
-				           (up->flags & SIDE_F_R_WANTS_W) ? EV_WRITE : EV_READ);
-				return;
-			}
-			if (n == 0)
-				session_set_detail(s, "%s closed before answering", s->endpoint);
-			attempt_failed(s, "reset");
+	int st;
+	/* Read exactly the status: what follows is the first DATA frame. */
+	while ((st = proto_status_decode(s->pbuf, s->plen)) == PROTO_NEED_MORE) {
+		int n = side_recv(up, s->pbuf + s->plen, PROTO_STATUS_LEN - s->plen, s->detail,
+		                  sizeof s->detail);
+		if (n > 0) {
+			s->plen += (unsigned)n;
+			continue;
+		}
+		if (n == -1) {
+			side_watch(s->m->loop, up, side_wants(up, EV_READ));
 			return;
 		}
-		if (st < 0) {
-			session_set_detail(s, "%s sent a malformed status", s->endpoint);
-			attempt_failed(s, "tls_failure");
-			return;
-		}
-		buf_consume(b, PROTO_STATUS_LEN);
-		s->status_bytes = PROTO_STATUS_LEN;
-		switch (st) {
-		case PROTO_ST_OK:
-			start_relay(s);
-			return;
-		case PROTO_ST_DENIED:
-			session_set_detail(s, "%s denied %s", s->endpoint, s->source);
-			session_end(s, "denied", true);
-			return;
-		case PROTO_ST_TIMEOUT:
-			session_set_detail(s, "%s: upstream connect timed out", s->endpoint);
-			attempt_failed(s, "timeout");
-			return;
-		case PROTO_ST_REFUSED:
-			session_set_detail(s, "%s: upstream refused", s->endpoint);
-			attempt_failed(s, "refused");
-			return;
-		default:
-			session_set_detail(s, "%s answered %s", s->endpoint, proto_status_name(st));
-			attempt_failed(s, st == PROTO_ST_NO_SERVICE ? "no_endpoint" : "refused");
-			return;
-		}
+		if (n == 0)
+			session_set_detail(s, "%s closed before answering", s->endpoint);
+		attempt_failed(s, "reset");
+		return;
+	}
+	if (st < 0) {
+		session_set_detail(s, "%s sent a malformed status", s->endpoint);
+		attempt_failed(s, "tls_failure");
+		return;
+	}
+	switch (st) {
+	case PROTO_ST_OK:
+		start_relay(s);
+		return;
+	case PROTO_ST_DENIED:
+		session_set_detail(s, "%s denied %s", s->endpoint, s->source);
+		session_end(s, "denied", true);
+		return;
+	case PROTO_ST_TIMEOUT:
+		session_set_detail(s, "%s: upstream connect timed out", s->endpoint);
+		attempt_failed(s, "timeout");
+		return;
+	case PROTO_ST_REFUSED:
+		session_set_detail(s, "%s: upstream refused", s->endpoint);
+		attempt_failed(s, "refused");
+		return;
+	default:
+		session_set_detail(s, "%s answered %s", s->endpoint, proto_status_name(st));
+		attempt_failed(s, st == PROTO_ST_NO_SERVICE ? "no_endpoint" : "refused");
+		return;
 	}
 }
 
@@ -264,7 +291,7 @@ static void out_side_cb(struct side *sd, int revents)
 			return;
 		}
 		if (buf_len(&s->relay.buf[0])) {
-			side_watch(loop, sd, (sd->flags & SIDE_F_W_WANTS_R) ? EV_READ : EV_WRITE);
+			side_watch(loop, sd, side_wants(sd, EV_WRITE));
 			return;
 		}
 		s->state = S_WAIT_STATUS;
@@ -331,6 +358,19 @@ static void attempt_next(struct session *s)
 	} else {
 		dst = &e->addr;
 		snprintf(s->endpoint, sizeof s->endpoint, "%s", e->text);
+	}
+	if (!e->local) {
+		char key[256];
+		int pfd;
+		SSL *pssl;
+		pool_key(s, key, sizeof key);
+		if (pool_take(s->m, key, &pfd, &pssl) == 0) {
+			side_init(&s->relay.side[1], pfd, out_side_cb, s);
+			s->relay.side[1].ssl = pssl;
+			s->reused = true;
+			attempt_connected_tls(s);
+			return;
+		}
 	}
 	char err[128];
 	int fd = net_connect(dst, err, sizeof err);

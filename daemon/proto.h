@@ -19,6 +19,14 @@
  *  26  service name, then program name (no NULs)
  *
  * Status (4 bytes): 'L' 'M' version code.
+ *
+ * After an OK status, application bytes flow in frames, both ways:
+ *   u8 type (DATA, FIN, RST), u24 length (big-endian), payload (DATA only).
+ * FIN carries a half-close; RST aborts the stream (and the TLS connection).
+ * When both FINs have passed, the stream is over and the TLS connection is
+ * still clean: the caller may send the next header on it. That is how a new
+ * application connection avoids a new TLS handshake (connections are reused
+ * one stream at a time; see pool.c).
  * A receiver that gets a higher version answers with its own version and
  * PROTO_ST_BAD_VERSION, so a newer caller can tell.
  */
@@ -35,6 +43,24 @@
 #define PROTO_HDR_MAX     (PROTO_FIXED_LEN + 2 * PROTO_NAME_MAX)
 #define PROTO_STATUS_LEN  4
 #define PROTO_UID_UNKNOWN 0xffffffffu
+
+#define PROTO_FRAME_HDR   4
+#define PROTO_FRAME_MAX   ((1u << 24) - 1)
+
+enum proto_frame {
+	PROTO_FRAME_DATA = 0,
+	PROTO_FRAME_FIN = 1,
+	PROTO_FRAME_RST = 2,
+};
+
+static inline void proto_frame_hdr(unsigned char out[PROTO_FRAME_HDR],
+                                   enum proto_frame type, uint32_t len)
+{
+	out[0] = (unsigned char)type;
+	out[1] = (unsigned char)(len >> 16);
+	out[2] = (unsigned char)(len >> 8);
+	out[3] = (unsigned char)len;
+}
 
 enum proto_status {
 	PROTO_ST_OK = 0,

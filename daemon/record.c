@@ -92,7 +92,6 @@ static void begin(struct jbuf *j, const char *event)
 void record_close(const struct session *s)
 {
 	const struct config *c = s->gen->cfg;
-	ev_tstamp now = ev_now(s->m->loop);
 	struct jbuf j;
 	char id[17];
 	snprintf(id, sizeof id, "%016llx", (unsigned long long)s->id);
@@ -117,22 +116,20 @@ void record_close(const struct session *s)
 		jnum(&j, "attempts", s->attempts);
 	if (s->t_connected > 0)
 		jms(&j, "connect_ms", s->t_connected - s->t_start);
-	jms(&j, "duration_ms", now - s->t_start);
+	jms(&j, "duration_ms", ev_time() - s->t_start);
 
-	/* Application bytes only: the header and status are protocol. */
-	uint64_t r0 = s->relay.side[0].bytes_read, r1 = s->relay.side[1].bytes_read;
-	uint64_t sent, recv;
-	if (s->kind == SESS_OUTBOUND) {
-		sent = r0;
-		recv = r1 > s->status_bytes ? r1 - s->status_bytes : 0;
-	} else {
-		sent = r0 > s->hdr_bytes ? r0 - s->hdr_bytes : 0;
-		recv = r1;
-	}
+	/* Application bytes only: header, status and frame headers are
+	 * protocol and never counted. side[0] is the caller (outbound) or the
+	 * tunnel (inbound): either way, bytes read from it went towards the
+	 * service. */
+	uint64_t sent = s->relay.side[0].bytes_read, recv = s->relay.side[1].bytes_read;
 	jnum(&j, "bytes_sent", sent);
 	jnum(&j, "bytes_received", recv);
-	if (s->tls_up)
+	if (s->tls_up) {
 		jstr(&j, "tls", "TLSv1.3");
+		jkey(&j, "reused");
+		jraw(&j, "%s", s->reused ? "true" : "false");
+	}
 	jstr(&j, "result", s->result ? s->result : "ok");
 	jstr(&j, "detail", s->detail);
 	emit(&j);

@@ -15,6 +15,8 @@
 #include <unistd.h>
 #include <openssl/err.h>
 
+#include "proto.h"
+
 #define container_of(p, T, m) ((T *)((char *)(p) - offsetof(T, m)))
 #define PUMP_ROUNDS 16
 
@@ -40,7 +42,7 @@ void buf_consume(struct buf *b, uint32_t n)
 		b->start = b->end = 0;
 }
 
-static void buf_compact(struct buf *b)
+void buf_compact(struct buf *b)
 {
 	if (b->start && b->end == b->cap) {
 		memmove(b->data, b->data + b->start, b->end - b->start);
@@ -142,40 +144,114 @@ static int ssl_fail(struct side *s, int ret, const char *op, char *detail, size_
 	}
 }
 
-int side_read(struct side *s, struct buf *b, char *detail, size_t len)
+int side_recv(struct side *s, void *p, size_t len, char *detail, size_t dlen)
 {
-	buf_compact(b);
-	uint32_t room = buf_room(b);
-	if (room == 0)
-		return -1;
 	if (s->ssl) {
 		s->flags &= ~SIDE_F_R_WANTS_W;
-		int n = SSL_read(s->ssl, b->data + b->end, (int)room);
-		if (n > 0) {
-			b->end += (uint32_t)n;
-			s->bytes_read += (uint64_t)n;
+		int n = SSL_read(s->ssl, p, (int)len);
+		if (n > 0)
 			return n;
-		}
-		return ssl_fail(s, n, "read", detail, len);
+		return ssl_fail(s, n, "read", detail, dlen);
 	}
 	for (;;) {
-		ssize_t n = read(s->fd, b->data + b->end, room);
-		if (n > 0) {
-			b->end += (uint32_t)n;
-			s->bytes_read += (uint64_t)n;
+		ssize_t n = read(s->fd, p, len);
+		if (n >= 0)
 			return (int)n;
-		}
-		if (n == 0)
-			return 0;
 		if (errno == EINTR)
 			continue;
 		if (errno == EAGAIN || errno == EWOULDBLOCK) {
 			s->flags &= ~SIDE_F_RREADY;
 			return -1;
 		}
-		snprintf(detail, len, "read: %s", strerror(errno));
+		snprintf(detail, dlen, "read: %s", strerror(errno));
 		return -2;
 	}
+}
+
+int side_wants(const struct side *s, int dflt)
+{
+	if (s->flags & SIDE_F_R_WANTS_W)
+		return EV_WRITE;
+	if (s->flags & SIDE_F_W_WANTS_R)
+		return EV_READ;
+	return dflt;
+}
+
+/* Read from a framed side: payload into b, frame headers consumed. */
+static int read_framed(struct side *s, struct buf *b, char *detail, size_t dlen)
+{
+	for (;;) {
+		if (s->frame_left == 0) {
+			int n = side_recv(s, s->fh + s->fhlen, sizeof s->fh - s->fhlen, detail, dlen);
+			if (n <= 0) {
+				if (n == 0)
+					snprintf(detail, dlen, "tunnel closed inside a stream");
+				return n == 0 ? -2 : n;
+			}
+			s->fhlen += (uint8_t)n;
+			if (s->fhlen < sizeof s->fh)
+				continue;
+			s->fhlen = 0;
+			uint32_t len = (uint32_t)s->fh[1] << 16 | (uint32_t)s->fh[2] << 8 | s->fh[3];
+			switch (s->fh[0]) {
+			case PROTO_FRAME_DATA:
+				s->frame_left = len;
+				continue;
+			case PROTO_FRAME_FIN:
+				return 0;
+			case PROTO_FRAME_RST:
+				snprintf(detail, dlen, "peer reset the stream");
+				return -2;
+			default:
+				snprintf(detail, dlen, "unknown frame type %u", s->fh[0]);
+				return -2;
+			}
+		}
+		uint32_t want = buf_room(b) < s->frame_left ? buf_room(b) : s->frame_left;
+		int n = side_recv(s, b->data + b->end, want, detail, dlen);
+		if (n <= 0) {
+			if (n == 0)
+				snprintf(detail, dlen, "tunnel closed inside a frame");
+			return n == 0 ? -2 : n;
+		}
+		b->end += (uint32_t)n;
+		s->frame_left -= (uint32_t)n;
+		return n;
+	}
+}
+
+/* Read from src into b, which is written to dst; frames as dst needs. */
+static int relay_read(struct side *src, struct side *dst, struct buf *b,
+                      char *detail, size_t dlen)
+{
+	buf_compact(b);
+	uint32_t room = buf_room(b);
+	int n;
+	if (src->framed) {
+		if (room == 0)
+			return -1;
+		n = read_framed(src, b, detail, dlen);
+	} else if (dst->framed) {
+		if (room <= PROTO_FRAME_HDR)
+			return -1;
+		uint32_t want = room - PROTO_FRAME_HDR;
+		if (want > PROTO_FRAME_MAX)
+			want = PROTO_FRAME_MAX;
+		n = side_recv(src, b->data + b->end + PROTO_FRAME_HDR, want, detail, dlen);
+		if (n > 0) {
+			proto_frame_hdr((unsigned char *)b->data + b->end, PROTO_FRAME_DATA, (uint32_t)n);
+			b->end += PROTO_FRAME_HDR + (uint32_t)n;
+		}
+	} else {
+		if (room == 0)
+			return -1;
+		n = side_recv(src, b->data + b->end, room, detail, dlen);
+		if (n > 0)
+			b->end += (uint32_t)n;
+	}
+	if (n > 0)
+		src->bytes_read += (uint64_t)n;
+	return n;
 }
 
 int side_write(struct side *s, struct buf *b, char *detail, size_t len)
@@ -210,9 +286,15 @@ int side_write(struct side *s, struct buf *b, char *detail, size_t len)
 	}
 }
 
-/* Finish writing to s: FIN for TCP, close_notify for TLS. 1 done, -1 later, -2 error. */
-static int side_shutdown(struct side *s, char *detail, size_t len)
+/* Finish writing to s: a FIN frame for the tunnel (queued in b, which is
+ * empty here), FIN for TCP, close_notify for TLS. 1 done, -1 later, -2 error. */
+static int side_shutdown(struct side *s, struct buf *b, char *detail, size_t len)
 {
+	if (s->framed) {
+		unsigned char fin[PROTO_FRAME_HDR];
+		proto_frame_hdr(fin, PROTO_FRAME_FIN, 0);
+		return buf_append(b, fin, sizeof fin) == 0 ? 1 : -1;
+	}
 	if (s->ssl) {
 		int rc = SSL_shutdown(s->ssl);
 		if (rc >= 0)
@@ -240,7 +322,7 @@ static int pump_dir(struct relay *r, int i)
 	int progress = 0;
 
 	if (!(src->flags & SIDE_F_EOF) && can_read(src)) {
-		int n = side_read(src, b, r->detail, sizeof r->detail);
+		int n = relay_read(src, dst, b, r->detail, sizeof r->detail);
 		if (n > 0)
 			progress = 1;
 		else if (n == 0) {
@@ -258,13 +340,14 @@ static int pump_dir(struct relay *r, int i)
 	}
 	if ((src->flags & SIDE_F_EOF) && !buf_len(b) && !(dst->flags & SIDE_F_SHUT) &&
 	    (dst->flags & SIDE_F_WREADY)) {
-		int n = side_shutdown(dst, r->detail, sizeof r->detail);
+		int n = side_shutdown(dst, b, r->detail, sizeof r->detail);
 		if (n == 1) {
 			dst->flags |= SIDE_F_SHUT;
 			progress = 1;
 		} else if (n == -2)
 			return -1;
 	}
+
 	return progress;
 }
 
@@ -273,9 +356,11 @@ static int interest(const struct relay *r, int j)
 	const struct side *s = &r->side[j];
 	const struct buf *in = &r->buf[j], *out = &r->buf[1 - j];
 	int ev = 0;
-	bool want_r = !(s->flags & SIDE_F_EOF) && (buf_room(in) || in->start);
-	bool want_w = !(s->flags & SIDE_F_SHUT) &&
-	              (buf_len(out) || (r->side[1 - j].flags & SIDE_F_EOF));
+	/* Room after compaction, with space for a frame header when framing. */
+	uint32_t need = r->side[1 - j].framed ? PROTO_FRAME_HDR + 1 : 1;
+	bool want_r = !(s->flags & SIDE_F_EOF) && in->cap - buf_len(in) >= need;
+	bool want_w = buf_len(out) ||
+	              (!(s->flags & SIDE_F_SHUT) && (r->side[1 - j].flags & SIDE_F_EOF));
 	if (want_r)
 		ev |= (s->flags & SIDE_F_R_WANTS_W) ? EV_WRITE : EV_READ;
 	if (want_w)
@@ -381,6 +466,16 @@ void relay_start(struct relay *r, double idle_timeout)
 		ev_timer_again(r->loop, &r->idle);
 	}
 	relay_pump(r);
+}
+
+void relay_detach(struct relay *r, int i, int *fd, SSL **ssl)
+{
+	struct side *s = &r->side[i];
+	side_watch(r->loop, s, 0);
+	*fd = s->fd;
+	*ssl = s->ssl;
+	s->fd = -1;
+	s->ssl = NULL;
 }
 
 void relay_stop(struct relay *r)

@@ -12,6 +12,12 @@
  *    while the opposite direction keeps running: half-close is forwarded.)
  * The relay is done when both directions are SHUT, or at the first error.
  *
+ * A side may be "framed" (the host-to-host tunnel): bytes written to it are
+ * wrapped in DATA frames as they are read from the other side (the frame
+ * header is reserved in the buffer ahead of the read, so nothing is copied),
+ * reads from it unwrap frames, and half-close is a FIN frame instead of a
+ * TCP FIN or close_notify, so the TLS connection survives the stream.
+ *
  * Backpressure: a side is read only while its buffer has room, so a slow
  * reader stops the writer's reads instead of growing memory. Watchers are
  * armed only for what is actually wanted (read interest when the buffer has
@@ -46,6 +52,10 @@ typedef void (*side_cb)(struct side *s, int revents);
 struct side {
 	int       fd;
 	SSL      *ssl;
+	bool      framed;      /* tunnel side: DATA/FIN frames (proto.h) */
+	uint32_t  frame_left;  /* payload bytes left in the current DATA frame */
+	uint8_t   fh[4];       /* partial frame header */
+	uint8_t   fhlen;
 	ev_io     io;
 	int       events;      /* what io is armed for */
 	unsigned  flags;
@@ -82,22 +92,29 @@ void side_init(struct side *s, int fd, side_cb cb, void *owner);
 void side_watch(struct ev_loop *loop, struct side *s, int events);
 /* Stop the watcher, free SSL, close fd (with RST when `reset`). */
 void side_close(struct ev_loop *loop, struct side *s, bool reset);
-/* Read into b. >0 bytes, 0 EOF, -1 would block, -2 error (detail filled). */
-int side_read(struct side *s, struct buf *b, char *detail, size_t len);
-/* Write from b. >0 bytes, -1 would block, -2 error. */
+/* Raw read of at most len bytes. >0 bytes, 0 EOF, -1 would block, -2 error
+ * (detail filled). Never reads more than asked, so protocol messages can be
+ * read exactly. */
+int side_recv(struct side *s, void *p, size_t len, char *detail, size_t dlen);
+/* Write from b (raw bytes). >0 bytes, -1 would block, -2 error. */
 int side_write(struct side *s, struct buf *b, char *detail, size_t len);
+/* The events a side blocked on its last call wants (EV_READ or EV_WRITE). */
+int side_wants(const struct side *s, int dflt);
 
 static inline uint32_t buf_len(const struct buf *b) { return b->end - b->start; }
 static inline uint32_t buf_room(const struct buf *b) { return b->cap - b->end; }
 int buf_alloc(struct buf *b, uint32_t cap);
 void buf_free(struct buf *b);
 void buf_consume(struct buf *b, uint32_t n);
+void buf_compact(struct buf *b);
 int buf_append(struct buf *b, const void *p, uint32_t n);
 
 /* Prepare: buffers allocated, both sides already initialised by the owner. */
 int relay_init(struct relay *r, struct ev_loop *loop, relay_done_cb done, void *owner);
 /* Take over both sides' watchers and start pumping. */
 void relay_start(struct relay *r, double idle_timeout);
+/* Detach side i (fd, SSL) for reuse: watcher stopped, side emptied. */
+void relay_detach(struct relay *r, int i, int *fd, SSL **ssl);
 /* Stop watchers and timers (sides stay open; the owner closes them). */
 void relay_stop(struct relay *r);
 void relay_free(struct relay *r);

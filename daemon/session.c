@@ -51,7 +51,7 @@ struct session *session_new(struct meshd *m, enum sess_kind kind, int fd)
 	s->m = m;
 	s->gen = gen_ref(m->gen);
 	s->kind = kind;
-	s->t_start = ev_now(m->loop);
+	s->t_start = ev_time();
 	s->ep = -1;
 	s->uid = PROTO_UID_UNKNOWN;
 	side_init(&s->relay.side[0], fd, NULL, s);
@@ -85,7 +85,8 @@ void session_end(struct session *s, const char *result, bool reset)
 	s->result = result;
 	relay_stop(&s->relay);
 	ev_timer_stop(s->m->loop, &s->timer);
-	record_close(s);
+	if (!s->quiet)
+		record_close(s);
 	/* The caller's side (side[0]) is reset on failure so the program sees
 	 * an error rather than a clean end of stream. */
 	side_close(s->m->loop, &s->relay.side[0], reset);
