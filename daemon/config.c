@@ -1377,7 +1377,7 @@ fail:
 
 enum { MK_TRUST_DOMAIN, MK_HOST, MK_CA, MK_INBOUND, MK_ADMIN, MK_LOG, MK_VIP_RANGE,
        MK_SNAPSHOT, MK_SUFFIX, MK_CONNECT_TIMEOUT, MK_RETRIES, MK_IDLE_TIMEOUT,
-       MK_DRAIN_TIMEOUT, MK_WORKERS, MK_COUNT };
+       MK_DRAIN_TIMEOUT, MK_WORKERS, MK_CONTROL, MK_COUNT };
 
 static const struct cfg_key mesh_keys[MK_COUNT] = {
 	[MK_TRUST_DOMAIN]    = { "trust_domain", p_trust_domain, CO(trust_domain), 0, CFG_F_REQUIRED, NULL, 0, 0 },
@@ -1394,6 +1394,7 @@ static const struct cfg_key mesh_keys[MK_COUNT] = {
 	[MK_IDLE_TIMEOUT]    = { "idle_timeout", p_duration, CO(idle_timeout), 0, 0, "1h", 0, 0 },
 	[MK_DRAIN_TIMEOUT]   = { "drain_timeout", p_duration, CO(drain_timeout), 0, 0, "30s", 0, 0 },
 	[MK_WORKERS]         = { "workers", p_workers, CO(workers), 0, 0, "1", 0, 0 },
+	[MK_CONTROL]         = { "control", p_outpath, CO(control), 0, 0, NULL /* SNAPSHOT.ctl */, 0, 0 },
 };
 
 enum { IK_UIDS, IK_CERT, IK_KEY, IK_COUNT };
@@ -1767,6 +1768,7 @@ static void config_free(struct config *c)
 	free(c->ca);
 	free(c->log);
 	free(c->snapshot);
+	free(c->control);
 	free(c->suffix);
 	free(c);
 }
@@ -1899,6 +1901,13 @@ static void build(struct load *L, config_prev_vip_fn prev, void *prev_arg)
 			h[sizeof(h) - 1] = '\0';
 			c->host = ld_strdup(L, h);
 		}
+	}
+	if (mm.state[MK_CONTROL] == KEY_UNSET && c->snapshot) {
+		/* The control socket sits next to the snapshot, which names it. */
+		char *ctl = join3(c->snapshot, ".ctl", "");
+		if (!ctl)
+			L->oom = true;
+		c->control = ctl;
 	}
 
 	c->identities = nid ? calloc(nid, sizeof(*c->identities)) : NULL;

@@ -21,6 +21,8 @@
  *   log            = traffic log path, "-" for stdout   [/var/log/libmesh/traffic.log]
  *   vip_range      = CIDR for service VIPs              [127.77.0.0/16]
  *   snapshot       = route snapshot path for the shim   [/run/libmesh/routes]
+ *   control        = control socket for the shim (connect
+ *                    verdicts, caller pid)                [SNAPSHOT.ctl]
  *   suffix         = optional name suffix               [mesh]  ("" = none)
  *   connect_timeout= default per service                [1s]
  *   retries        = default per service                [2]
@@ -137,6 +139,7 @@ struct config {
 	struct in_addr vip_net;   /* network order */
 	unsigned  vip_prefix;
 	char     *snapshot;
+	char     *control;        /* unix socket for libmesh.so */
 	char     *suffix;         /* "" when none */
 	double    connect_timeout;
 	unsigned  retries;

@@ -80,10 +80,24 @@ static struct gen *gen_load(const char *path, const struct config *cur, char **e
 static void publish(struct meshd *m)
 {
 	char *err = NULL;
-	if (snapshot_publish(m->gen->cfg, m->generation, &err) == -1) {
+	if (snapshot_publish(m->gen->cfg, control_path(m), m->generation, &err) == -1) {
 		log_error("%s; programs will not resolve mesh names", err);
 		free(err);
 	}
+}
+
+/* The control socket follows the config's path; without it the shim
+ * still works, connects just cannot fail faithfully. */
+static void sync_control(struct meshd *m)
+{
+	const char *want = m->gen->cfg->control;
+	const char *have = control_path(m);
+	if (have && strcmp(have, want) == 0)
+		return;
+	control_close(m);
+	char err[256];
+	if (control_open(m, want, err, sizeof err) == -1)
+		log_error("%s; connects to VIPs will not report upstream failures", err);
 }
 
 static void sync_listeners(struct meshd *m)
@@ -114,6 +128,7 @@ static void reload(struct meshd *m)
 	g->cfg->generation = ++m->generation;
 	pool_flush(m); /* parked tunnels were made with the old certificates */
 	sync_listeners(m);
+	sync_control(m);
 	if (log_moved && traffic_reopen(g->cfg->log) == -1)
 		log_error("cannot open traffic log %s: %m; still writing to %s", g->cfg->log,
 		          old->cfg->log);
@@ -255,6 +270,8 @@ int main(int argc, char **argv)
 		return 1;
 	}
 
+	sync_control(m);
+
 	static const int sigs[] = { SIGHUP, SIGTERM, SIGINT, SIGUSR1 };
 	ev_signal sw[4];
 	for (int i = 0; i < 4; i++) {
@@ -278,6 +295,7 @@ int main(int argc, char **argv)
 	session_abort_all(m);
 	listener_close_all(m);
 	pool_free(m);
+	control_close(m);
 	snapshot_unpublish(m->gen->cfg);
 	log_info("stopped");
 	traffic_close();

@@ -85,6 +85,8 @@ struct session {
 	char             program[PROTO_NAME_MAX + 1];
 	char             source[160];      /* spiffe URI */
 	char             client[64];       /* ip:port of the TCP peer */
+	char             tuple[136];       /* "client vip:port", the shim's key (outbound) */
+	bool             verdict_told;
 	const char      *identity;         /* local identity name (outbound) */
 
 	/* attempts (outbound) */
@@ -104,6 +106,7 @@ struct session {
 };
 
 struct pool;
+struct control;
 
 struct meshd {
 	struct ev_loop  *loop;
@@ -118,6 +121,7 @@ struct meshd {
 	bool             draining;
 	ev_timer         drain_timer;
 	struct pool     *pool;             /* idle tunnels (pool.c) */
+	struct control  *ctl;              /* the shim's control socket (control.c) */
 	uint64_t         rng;
 	uint64_t         generation;
 };
@@ -153,8 +157,16 @@ unsigned pool_size(const struct meshd *m);
 void pool_flush(struct meshd *m);
 void pool_free(struct meshd *m);
 
+/* control.c: connect verdicts for the shim */
+int control_open(struct meshd *m, const char *path, char *err, size_t len);
+void control_close(struct meshd *m);
+const char *control_path(const struct meshd *m);
+/* Tell a waiting shim how this outbound connection went (once). */
+void control_verdict(struct session *s, const char *result);
+
 /* snapshot_pub.c */
-int snapshot_publish(const struct config *c, uint64_t generation, char **err);
+int snapshot_publish(const struct config *c, const char *control, uint64_t generation,
+                     char **err);
 void snapshot_unpublish(const struct config *c);
 /* VIPs of a previously published snapshot, for stable assignment. */
 uint32_t snapshot_prev_vip(const char *name, void *arg);

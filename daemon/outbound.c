@@ -74,6 +74,7 @@ static void start_relay(struct session *s)
 {
 	ev_timer_stop(s->m->loop, &s->timer);
 	s->t_connected = ev_time();
+	control_verdict(s, "ok");
 	s->state = S_RELAY;
 	s->relay.done = relay_done;
 	s->relay.owner = s;
@@ -400,6 +401,12 @@ void outbound_accept(struct meshd *m, struct listener *l, int fd)
 	socklen_t sl = sizeof ss;
 	if (getpeername(fd, (struct sockaddr *)&ss, &sl) == 0)
 		net_sockaddr_str((struct sockaddr *)&ss, s->client, sizeof s->client);
+	sl = sizeof ss;
+	if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0) {
+		char vip[64];
+		net_sockaddr_str((struct sockaddr *)&ss, vip, sizeof vip);
+		snprintf(s->tuple, sizeof s->tuple, "%s %s", s->client, vip);
+	}
 
 	s->svc = config_service(s->gen->cfg, s->svc_name);
 	if (!s->svc) {

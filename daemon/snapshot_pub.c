@@ -40,7 +40,8 @@ static char *errf(const char *what, const char *path)
 	return msg;
 }
 
-int snapshot_publish(const struct config *c, uint64_t generation, char **err)
+int snapshot_publish(const struct config *c, const char *control, uint64_t generation,
+                     char **err)
 {
 	struct snap_svc_in *svcs = calloc(c->nservices ? c->nservices : 1, sizeof *svcs);
 	unsigned nicpt = 0;
@@ -78,7 +79,7 @@ int snapshot_publish(const struct config *c, uint64_t generation, char **err)
 			}
 		}
 	}
-	if (snapshot_encode(c->suffix, generation, svcs, c->nservices, icpts, nicpt,
+	if (snapshot_encode(c->suffix, control, generation, svcs, c->nservices, icpts, nicpt,
 	                    &buf, &len) == -1) {
 		*err = errf("cannot encode the route snapshot for", c->snapshot);
 		goto fail;

@@ -55,7 +55,7 @@ static int icpt_cmp(const void *a, const void *b)
 	return icpt_key_cmp(a, b);
 }
 
-int snapshot_encode(const char *suffix, uint64_t generation,
+int snapshot_encode(const char *suffix, const char *control, uint64_t generation,
                     const struct snap_svc_in *svcs, unsigned nsvcs,
                     const struct snap_icpt_in *icpts, unsigned nicpts,
                     void **out, size_t *outlen)
@@ -64,8 +64,9 @@ int snapshot_encode(const char *suffix, uint64_t generation,
 	unsigned *remap = NULL;
 	unsigned char *buf = NULL;
 	size_t slen = suffix ? strlen(suffix) : 0;
+	size_t clen = control ? strlen(control) : 0;
 
-	if (nsvcs > SNAP_MAX_SVCS || nicpts > SNAP_MAX_SVCS || slen > 255)
+	if (nsvcs > SNAP_MAX_SVCS || nicpts > SNAP_MAX_SVCS || slen > 255 || clen > 4095)
 		goto inval;
 	/* Lookups lowercase only the query, so stored text must be lowercase:
 	 * an uppercase suffix would never match. */
@@ -73,7 +74,7 @@ int snapshot_encode(const char *suffix, uint64_t generation,
 		if (lower((unsigned char)suffix[k]) != suffix[k])
 			goto inval;
 
-	size_t strings = slen + 1;
+	size_t strings = slen + 1 + clen + 1;
 	for (unsigned i = 0; i < nsvcs; i++) {
 		size_t n = strlen(svcs[i].name);
 		if (n == 0 || n > SNAP_MAX_NAME || svcs[i].nports > SNAP_MAX_PORTS)
@@ -129,6 +130,11 @@ int snapshot_encode(const char *suffix, uint64_t generation,
 	if (slen)
 		memcpy(str, suffix, slen);
 	pos = slen + 1;
+	h->control_off = (uint32_t)pos;
+	h->control_len = (uint32_t)clen;
+	if (clen)
+		memcpy(str + pos, control, clen);
+	pos += clen + 1;
 
 	struct snap_svc *out_s = (struct snap_svc *)(buf + off_s);
 	for (unsigned i = 0; i < nsvcs; i++) {
@@ -203,6 +209,10 @@ int snapshot_view(struct snap_view *v, const void *buf, size_t len)
 	if (h->suffix_len && (h->suffix_off >= h->len_strings ||
 	                      h->suffix_len > h->len_strings - h->suffix_off - 1 ||
 	                      str[h->suffix_off + h->suffix_len] != '\0'))
+		return -1;
+	if (h->control_len && (h->control_off >= h->len_strings ||
+	                       h->control_len > h->len_strings - h->control_off - 1 ||
+	                       str[h->control_off + h->control_len] != '\0'))
 		return -1;
 	const struct snap_svc *s = (const void *)(b + h->off_services);
 	for (uint32_t i = 0; i < h->nservices; i++) {

@@ -45,6 +45,8 @@ struct snap_hdr {
 	uint32_t len_strings;
 	uint32_t suffix_off;     /* into strings; suffix without leading dot */
 	uint32_t suffix_len;     /* 0: no suffix */
+	uint32_t control_off;    /* into strings: meshd's control socket path */
+	uint32_t control_len;    /* 0: no control socket */
 };
 
 struct snap_svc {
@@ -89,11 +91,12 @@ struct snap_view {
 };
 
 /*
- * Encode. Services need not be sorted; the encoder sorts a copy and remaps
+ * Encode. `control` is the path of meshd's control socket (the shim's
+ * channel for connect verdicts), or NULL. Services need not be sorted; the encoder sorts a copy and remaps
  * intercept indices. Returns 0 and a malloc'ed buffer, or -1 with errno
  * (EINVAL for bad input, ENOMEM).
  */
-int snapshot_encode(const char *suffix, uint64_t generation,
+int snapshot_encode(const char *suffix, const char *control, uint64_t generation,
                     const struct snap_svc_in *svcs, unsigned nsvcs,
                     const struct snap_icpt_in *icpts, unsigned nicpts,
                     void **out, size_t *outlen);
@@ -121,6 +124,11 @@ static inline const char *snapshot_svc_name(const struct snap_view *v,
                                             const struct snap_svc *s)
 {
 	return v->strings + s->name_off;
+}
+
+static inline const char *snapshot_control(const struct snap_view *v)
+{
+	return v->hdr->control_len ? v->strings + v->hdr->control_off : NULL;
 }
 
 static inline const char *snapshot_suffix(const struct snap_view *v)

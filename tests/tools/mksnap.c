@@ -8,6 +8,7 @@
  *     NAME=VIP[:PORT[,PORT...]] a service (VIP IPv4)
  *     icpt=ADDR:PORT=NAME       intercepted address; ADDR IPv4 or [IPv6]
  *   MKSNAP_GENERATION=N         generation number (default 1)
+ *   MKSNAP_CONTROL=PATH         control socket path to publish (default none)
  *
  * Build: cc -std=c11 -D_GNU_SOURCE -Wall -Wextra -Ishim -o build/mksnap
  *        tests/tools/mksnap.c shim/snapshot.c
@@ -141,7 +142,7 @@ int main(int argc, char **argv)
 	uint64_t gen = g ? strtoull(g, NULL, 10) : 1;
 	void *buf;
 	size_t len;
-	if (snapshot_encode(suffix, gen, svcs, ns, icpts, ni, &buf, &len) == -1) {
+	if (snapshot_encode(suffix, getenv("MKSNAP_CONTROL"), gen, svcs, ns, icpts, ni, &buf, &len) == -1) {
 		perror("mksnap: encode");
 		return 1;
 	}

@@ -51,7 +51,7 @@ static int encode_sample(const char *suffix, void **buf, size_t *len)
 	assert_int_equal(inet_pton(AF_INET6, "2001:db8::7", icpts[1].addr), 1);
 	icpts[1].port = 443;
 	icpts[1].svc = 2;   /* api */
-	return snapshot_encode(suffix, 42, svcs, 3, icpts, 2, buf, len);
+	return snapshot_encode(suffix, NULL, 42, svcs, 3, icpts, 2, buf, len);
 }
 
 static const char *svc_name(const struct snap_view *v, const struct snap_svc *s)
@@ -146,7 +146,7 @@ static void test_empty(void **state)
 	size_t len;
 	struct snap_view v;
 
-	assert_int_equal(snapshot_encode("mesh", 1, NULL, 0, NULL, 0, &buf, &len), 0);
+	assert_int_equal(snapshot_encode("mesh", NULL, 1, NULL, 0, NULL, 0, &buf, &len), 0);
 	assert_int_equal(snapshot_view(&v, buf, len), 0);
 	assert_null(snapshot_find_name(&v, "hello"));
 	assert_null(snapshot_find_vip(&v, ip4("127.77.0.2")));
@@ -369,40 +369,40 @@ static void test_encoder_rejects(void **state)
 		{ "hello", ip4("127.77.0.3"), db_ports, 1 },
 	};
 	errno = 0;
-	assert_int_equal(snapshot_encode("mesh", 1, dup, 2, NULL, 0, &buf, &len), -1);
+	assert_int_equal(snapshot_encode("mesh", NULL, 1, dup, 2, NULL, 0, &buf, &len), -1);
 	assert_int_equal(errno, EINVAL);
 
 	struct snap_svc_in upper[] = { { "Hello", ip4("127.77.0.2"), hello_ports, 2 } };
-	assert_int_equal(snapshot_encode("mesh", 1, upper, 1, NULL, 0, &buf, &len), -1);
+	assert_int_equal(snapshot_encode("mesh", NULL, 1, upper, 1, NULL, 0, &buf, &len), -1);
 
 	struct snap_svc_in ports[] = {
 		{ "hello", ip4("127.77.0.2"), many, SNAP_MAX_PORTS + 1 },
 	};
-	assert_int_equal(snapshot_encode("mesh", 1, ports, 1, NULL, 0, &buf, &len), -1);
+	assert_int_equal(snapshot_encode("mesh", NULL, 1, ports, 1, NULL, 0, &buf, &len), -1);
 	ports[0].nports = SNAP_MAX_PORTS;   /* the limit itself is fine */
-	assert_int_equal(snapshot_encode("mesh", 1, ports, 1, NULL, 0, &buf, &len), 0);
+	assert_int_equal(snapshot_encode("mesh", NULL, 1, ports, 1, NULL, 0, &buf, &len), 0);
 	free(buf);
 
 	struct snap_svc_in empty[] = { { "", ip4("127.77.0.2"), NULL, 0 } };
-	assert_int_equal(snapshot_encode("mesh", 1, empty, 1, NULL, 0, &buf, &len), -1);
+	assert_int_equal(snapshot_encode("mesh", NULL, 1, empty, 1, NULL, 0, &buf, &len), -1);
 
 	struct snap_svc_in toolong[] = { { longname, ip4("127.77.0.2"), NULL, 0 } };
-	assert_int_equal(snapshot_encode("mesh", 1, toolong, 1, NULL, 0, &buf, &len), -1);
+	assert_int_equal(snapshot_encode("mesh", NULL, 1, toolong, 1, NULL, 0, &buf, &len), -1);
 
 	struct snap_svc_in one[] = { { "hello", ip4("127.77.0.2"), hello_ports, 2 } };
-	assert_int_equal(snapshot_encode("Mesh", 1, one, 1, NULL, 0, &buf, &len), -1);
+	assert_int_equal(snapshot_encode("Mesh", NULL, 1, one, 1, NULL, 0, &buf, &len), -1);
 
 	struct snap_icpt_in ic;
 	memset(&ic, 0, sizeof ic);
 	ic.family = AF_INET;
 	ic.port = 80;
 	ic.svc = 1;   /* only one service */
-	assert_int_equal(snapshot_encode("mesh", 1, one, 1, &ic, 1, &buf, &len), -1);
+	assert_int_equal(snapshot_encode("mesh", NULL, 1, one, 1, &ic, 1, &buf, &len), -1);
 	ic.svc = 0;
 	ic.family = AF_UNIX;
-	assert_int_equal(snapshot_encode("mesh", 1, one, 1, &ic, 1, &buf, &len), -1);
+	assert_int_equal(snapshot_encode("mesh", NULL, 1, one, 1, &ic, 1, &buf, &len), -1);
 	ic.family = AF_INET;
-	assert_int_equal(snapshot_encode("mesh", 1, one, 1, &ic, 1, &buf, &len), 0);
+	assert_int_equal(snapshot_encode("mesh", NULL, 1, one, 1, &ic, 1, &buf, &len), 0);
 	free(buf);
 }
 
