@@ -149,12 +149,20 @@ int side_recv(struct side *s, void *p, size_t len, char *detail, size_t dlen)
 	if (s->ssl) {
 		s->flags &= ~SIDE_F_R_WANTS_W;
 		int n = SSL_read(s->ssl, p, (int)len);
-		if (n > 0)
+		if (n > 0) {
+			/* A short read with nothing buffered means the socket is
+			 * (very likely) drained: let epoll say when there is more
+			 * rather than paying a read that returns EAGAIN. */
+			if ((size_t)n < len && !SSL_has_pending(s->ssl))
+				s->flags &= ~SIDE_F_RREADY;
 			return n;
+		}
 		return ssl_fail(s, n, "read", detail, dlen);
 	}
 	for (;;) {
 		ssize_t n = read(s->fd, p, len);
+		if (n > 0 && (size_t)n < len)
+			s->flags &= ~SIDE_F_RREADY; /* drained, as above */
 		if (n >= 0)
 			return (int)n;
 		if (errno == EINTR)
@@ -216,6 +224,10 @@ static int read_framed(struct side *s, struct buf *b, char *detail, size_t dlen)
 		}
 		b->end += (uint32_t)n;
 		s->frame_left -= (uint32_t)n;
+		/* Exact reads never come up short, so "drained" is judged by
+		 * what OpenSSL still holds (read-ahead takes whole batches). */
+		if (s->ssl && !SSL_has_pending(s->ssl))
+			s->flags &= ~SIDE_F_RREADY;
 		return n;
 	}
 }
@@ -272,6 +284,8 @@ int side_write(struct side *s, struct buf *b, char *detail, size_t len)
 	for (;;) {
 		ssize_t n = send(s->fd, b->data + b->start, n0, MSG_NOSIGNAL);
 		if (n >= 0) {
+			if ((uint32_t)n < n0)
+				s->flags &= ~SIDE_F_WREADY; /* the socket buffer is full */
 			buf_consume(b, (uint32_t)n);
 			return (int)n;
 		}
