@@ -83,7 +83,7 @@ static void refuse(struct session *s, enum proto_status st, const char *result)
 	unsigned char wire[PROTO_STATUS_LEN];
 	proto_status_encode(wire, st);
 	struct buf *b = &s->relay.buf[1];
-	b->start = b->end = 0;
+	buf_free(b);
 	buf_append(b, wire, sizeof wire);
 	s->result = result;
 	s->state = S_SEND_STATUS;

@@ -87,8 +87,8 @@ static void attempt_failed(struct session *s, const char *result)
 	struct ev_loop *loop = s->m->loop;
 	ev_timer_stop(loop, &s->timer);
 	side_close(loop, &s->relay.side[1], false);
-	s->relay.buf[0].start = s->relay.buf[0].end = 0;
-	s->relay.buf[1].start = s->relay.buf[1].end = 0;
+	buf_free(&s->relay.buf[0]);
+	buf_free(&s->relay.buf[1]);
 	s->plen = 0;
 	s->tls_up = false;
 	s->peer[0] = '\0';

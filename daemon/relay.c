@@ -20,17 +20,33 @@
 #define container_of(p, T, m) ((T *)((char *)(p) - offsetof(T, m)))
 #define PUMP_ROUNDS 16
 
-int buf_alloc(struct buf *b, uint32_t cap)
+/*
+ * Buffers are taken only while they hold bytes: an idle connection (the
+ * common case for pooled or keep-alive connections) owns none. A small
+ * per-thread free list makes take/give a few instructions on the hot path.
+ */
+#define BUF_FREE_MAX 256
+static __thread void *buf_free_list[BUF_FREE_MAX];
+static __thread unsigned buf_free_n;
+
+int buf_reserve(struct buf *b)
 {
-	b->data = malloc(cap);
+	if (b->data)
+		return 0;
+	b->data = buf_free_n ? buf_free_list[--buf_free_n] : malloc(RELAY_BUF_SIZE);
 	b->start = b->end = 0;
-	b->cap = b->data ? cap : 0;
+	b->cap = b->data ? RELAY_BUF_SIZE : 0;
 	return b->data ? 0 : -1;
 }
 
 void buf_free(struct buf *b)
 {
-	free(b->data);
+	if (b->data) {
+		if (buf_free_n < BUF_FREE_MAX)
+			buf_free_list[buf_free_n++] = b->data;
+		else
+			free(b->data);
+	}
 	b->data = NULL;
 	b->start = b->end = b->cap = 0;
 }
@@ -39,7 +55,7 @@ void buf_consume(struct buf *b, uint32_t n)
 {
 	b->start += n;
 	if (b->start == b->end)
-		b->start = b->end = 0;
+		buf_free(b);
 }
 
 void buf_compact(struct buf *b)
@@ -53,6 +69,8 @@ void buf_compact(struct buf *b)
 
 int buf_append(struct buf *b, const void *p, uint32_t n)
 {
+	if (buf_reserve(b) == -1)
+		return -1;
 	buf_compact(b);
 	if (buf_room(b) < n)
 		return -1;
@@ -232,9 +250,25 @@ static int read_framed(struct side *s, struct buf *b, char *detail, size_t dlen)
 	}
 }
 
+static int relay_read_into(struct side *src, struct side *dst, struct buf *b,
+                           char *detail, size_t dlen);
+
 /* Read from src into b, which is written to dst; frames as dst needs. */
 static int relay_read(struct side *src, struct side *dst, struct buf *b,
                       char *detail, size_t dlen)
+{
+	if (buf_reserve(b) == -1) {
+		snprintf(detail, dlen, "out of memory for a buffer");
+		return -2;
+	}
+	int n = relay_read_into(src, dst, b, detail, dlen);
+	if (buf_len(b) == 0)
+		buf_free(b); /* nothing came: stay without a buffer while idle */
+	return n;
+}
+
+static int relay_read_into(struct side *src, struct side *dst, struct buf *b,
+                           char *detail, size_t dlen)
 {
 	buf_compact(b);
 	uint32_t room = buf_room(b);
@@ -372,7 +406,7 @@ static int interest(const struct relay *r, int j)
 	int ev = 0;
 	/* Room after compaction, with space for a frame header when framing. */
 	uint32_t need = r->side[1 - j].framed ? PROTO_FRAME_HDR + 1 : 1;
-	bool want_r = !(s->flags & SIDE_F_EOF) && in->cap - buf_len(in) >= need;
+	bool want_r = !(s->flags & SIDE_F_EOF) && RELAY_BUF_SIZE - buf_len(in) >= need;
 	bool want_w = buf_len(out) ||
 	              (!(s->flags & SIDE_F_SHUT) && (r->side[1 - j].flags & SIDE_F_EOF));
 	if (want_r)
@@ -458,10 +492,6 @@ int relay_init(struct relay *r, struct ev_loop *loop, relay_done_cb done, void *
 	r->running = false;
 	r->detail[0] = '\0';
 	ev_init(&r->idle, idle_cb);
-	if (!r->buf[0].data && buf_alloc(&r->buf[0], RELAY_BUF_SIZE) == -1)
-		return -1;
-	if (!r->buf[1].data && buf_alloc(&r->buf[1], RELAY_BUF_SIZE) == -1)
-		return -1;
 	return 0;
 }
 

@@ -103,7 +103,9 @@ int side_wants(const struct side *s, int dflt);
 
 static inline uint32_t buf_len(const struct buf *b) { return b->end - b->start; }
 static inline uint32_t buf_room(const struct buf *b) { return b->cap - b->end; }
-int buf_alloc(struct buf *b, uint32_t cap);
+/* Take a buffer if b has none (buffers exist only while they hold bytes). */
+int buf_reserve(struct buf *b);
+/* Give b's buffer back (to a per-thread free list). */
 void buf_free(struct buf *b);
 void buf_consume(struct buf *b, uint32_t n);
 void buf_compact(struct buf *b);
