@@ -526,6 +526,22 @@ static char *line_reader(char *str, int num, void *stream)
 		return blank_line(str, num);
 	}
 	cont = t > s && L->prev_key && !looks_like_key(t);
+	if (cont) {
+		/* inih strips "  ; comment" from key lines only; do the same for
+		 * continuation lines. */
+		char *w = s + (t - s); /* t points into our own line buffer */
+		for (char *c = w + 1; *c; c++) {
+			if ((*c == ';' || *c == '#') && (c[-1] == ' ' || c[-1] == '\t')) {
+				*c = '\0';
+				break;
+			}
+		}
+		char *e = w + strlen(w);
+		while (e > w && (e[-1] == ' ' || e[-1] == '\t'))
+			*--e = '\0';
+		if (*t == '\0')
+			return blank_line(str, num);
+	}
 	tl = strlen(t);
 	if (tl + 3 > (size_t)num) {
 		add_error(L, L->lineno, "line",

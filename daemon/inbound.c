@@ -224,7 +224,7 @@ static void read_header(struct session *s)
 			session_set_detail(s, "%s header from %s", rc == PROTO_BAD ?
 			                   "malformed" : "unsupported version of", s->client);
 			refuse(s, rc == PROTO_BAD ? PROTO_ST_BAD_REQUEST : PROTO_ST_BAD_VERSION,
-			       "tls_failure");
+			       "protocol_error");
 			return;
 		}
 		/* Read exactly the header: the fixed part, then the names. */
@@ -232,8 +232,13 @@ static void read_header(struct session *s)
 		            : (size_t)(s->pbuf[4] << 8 | s->pbuf[5]) - s->plen;
 		int n = side_recv(tun, s->pbuf + s->plen, want, s->detail, sizeof s->detail);
 		if (n > 0) {
+			if (s->quiet) {
+				/* A reused tunnel: the connection starts now, not
+				 * when the tunnel began to wait. */
+				s->quiet = false;
+				s->t_start = ev_time();
+			}
 			s->plen += (unsigned)n;
-			s->quiet = false;
 			continue;
 		}
 		if (n == -1) {

@@ -8,6 +8,7 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -58,10 +59,26 @@ void log_msg(enum log_level lvl, const char *fmt, ...)
 	errno = saved;
 }
 
+/* Create the directories above path (like the snapshot's). */
+static void make_parents(const char *path)
+{
+	char tmp[4096];
+	snprintf(tmp, sizeof tmp, "%s", path);
+	for (char *p = tmp + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(tmp, 0755) == -1 && errno != EEXIST)
+			return;
+		*p = '/';
+	}
+}
+
 static int open_path(const char *path)
 {
 	if (strcmp(path, "-") == 0)
 		return dup(STDOUT_FILENO);
+	make_parents(path);
 	return open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
 }
 
@@ -93,10 +110,25 @@ int traffic_reopen(const char *path)
 void traffic_write(const char *line, size_t len)
 {
 	int fd = atomic_load(&traffic_fd);
-	ssize_t w = fd == -1 ? -1 : write(fd, line, len);
-	if (w == (ssize_t)len)
+	ssize_t w = -1;
+	size_t off = 0;
+	errno = EBADF;
+	/* A short write (disk nearly full) is finished or, failing that, the
+	 * line is ended so that the file stays one JSON object per line. */
+	while (fd != -1 && off < len) {
+		w = write(fd, line + off, len - off);
+		if (w == -1 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			break;
+		off += (size_t)w;
+	}
+	if (off == len)
 		return;
 	int e = w == -1 ? errno : ENOSPC;
+	if (off > 0 && write(fd, "\n", 1) != 1) {
+		/* nothing more we can do for this line */
+	}
 	uint64_t n = atomic_fetch_add(&dropped, 1) + 1;
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);

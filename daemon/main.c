@@ -42,10 +42,17 @@ static uint32_t prev_from_config(const char *name, void *arg)
 }
 
 /* Build a complete generation from the file, or NULL with *errs. */
+static const char *snapshot_vips_path(const struct config *c, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s.vips", c->snapshot);
+	return buf;
+}
+
 static struct gen *gen_load(const char *path, const struct config *cur, char **errs)
 {
+	char vips[4200];
 	struct config *c = config_load(path, cur ? prev_from_config : NULL, (void *)cur, errs);
-	if (c && !cur && access(c->snapshot, R_OK) == 0) {
+	if (c && !cur && access(snapshot_vips_path(c, vips, sizeof vips), R_OK) == 0) {
 		/* First start: keep the VIPs a previous run handed out. */
 		char *snap = strdup(c->snapshot);
 		config_unref(c);
@@ -200,7 +207,7 @@ static void signal_cb(struct ev_loop *loop, ev_signal *w, int revents)
 	}
 }
 
-static void reaper_cb(struct ev_loop *loop, ev_check *w, int revents)
+static void reaper_cb(struct ev_loop *loop, ev_prepare *w, int revents)
 {
 	(void)loop;
 	(void)revents;
@@ -279,8 +286,8 @@ int main(int argc, char **argv)
 		sw[i].data = m;
 		ev_signal_start(m->loop, &sw[i]);
 	}
-	ev_check_init(&m->reaper, reaper_cb);
-	ev_check_start(m->loop, &m->reaper);
+	ev_prepare_init(&m->reaper, reaper_cb);
+	ev_prepare_start(m->loop, &m->reaper);
 
 	publish(m);
 	char ib[64] = "off";

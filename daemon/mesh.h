@@ -117,7 +117,7 @@ struct meshd {
 	struct session  *sessions;
 	unsigned         nsessions;
 	struct session  *reap;
-	ev_check         reaper;
+	ev_prepare       reaper;           /* frees ended sessions before the loop blocks */
 	bool             draining;
 	ev_timer         drain_timer;
 	struct pool     *pool;             /* idle tunnels (pool.c) */

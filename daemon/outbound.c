@@ -347,6 +347,12 @@ static void attempt_next(struct session *s)
 	const struct cfg_endpoint *e = &svc->endpoints[ep];
 	const struct cfg_addr *dst;
 	if (e->local) {
+		/* Served on this host: the same allow list as for remote callers. */
+		if (!config_allows(svc, s->identity)) {
+			session_set_detail(s, "%s may not call %s", s->source, svc->name);
+			session_end(s, "denied", true);
+			return;
+		}
 		const struct cfg_upstream *u = config_upstream(svc, s->port);
 		if (!u) {
 			session_set_detail(s, "service %s has no local upstream for port %u",

@@ -2,7 +2,7 @@
  * What outbound and inbound sessions share: creation, the live list (for
  * drain), the single end path (record, close, reap) and generation refs.
  * A session is never freed inside its own callback: session_end unlinks it
- * from the live list and queues it; an ev_check watcher frees the queue
+ * from the live list and queues it; an ev_prepare watcher frees the queue
  * after the loop iteration's callbacks have run.
  */
 #include "mesh.h"

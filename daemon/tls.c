@@ -114,6 +114,8 @@ static EVP_PKEY *load_key(const char *path)
 	return k;
 }
 
+static int cert_spiffe(X509 *x, char *buf, size_t len);
+
 struct tls_env *tls_env_new(const struct config *c, char **err)
 {
 	struct tls_env *e = calloc(1, sizeof *e);
@@ -129,6 +131,15 @@ struct tls_env *tls_env_new(const struct config *c, char **err)
 		ti->name = strdup(ci->name);
 		if (!(ti->cert = load_cert(ci->cert))) {
 			*err = errdup("cannot read certificate", ci->cert);
+			goto fail;
+		}
+		char uri[256];
+		if (cert_spiffe(ti->cert, uri, sizeof uri) == -1 || strcmp(uri, ci->spiffe) != 0) {
+			char msg[600];
+			snprintf(msg, sizeof msg, "certificate %s is for %s, not %s (identity %s)",
+			         ci->cert, cert_spiffe(ti->cert, uri, sizeof uri) == 0 ? uri :
+			         "no spiffe:// URI", ci->spiffe, ci->name);
+			*err = strdup(msg);
 			goto fail;
 		}
 		if (!(ti->key = load_key(ci->key))) {
@@ -211,11 +222,8 @@ SSL *tls_server_new(struct tls_env *e, int fd, char *err, size_t len)
 	return ssl;
 }
 
-int tls_peer_spiffe(SSL *ssl, char *buf, size_t len)
+static int cert_spiffe(X509 *x, char *buf, size_t len)
 {
-	X509 *x = SSL_get0_peer_certificate(ssl);
-	if (!x)
-		return -1;
 	GENERAL_NAMES *names = X509_get_ext_d2i(x, NID_subject_alt_name, NULL, NULL);
 	int rc = -1;
 	for (int i = 0; names && i < sk_GENERAL_NAME_num(names); i++) {
@@ -234,6 +242,12 @@ int tls_peer_spiffe(SSL *ssl, char *buf, size_t len)
 	}
 	GENERAL_NAMES_free(names);
 	return rc;
+}
+
+int tls_peer_spiffe(SSL *ssl, char *buf, size_t len)
+{
+	X509 *x = SSL_get0_peer_certificate(ssl);
+	return x ? cert_spiffe(x, buf, len) : -1;
 }
 
 const char *tls_last_error(SSL *ssl, int ret, char *buf, size_t len)

@@ -769,6 +769,27 @@ static void test_comments_bom_crlf(void **state)
 	config_unref(c);
 }
 
+/* Comments after a continuation line are comments, as on key lines. */
+static void test_continuation_comments(void **state)
+{
+	static const char text[] =
+		"[mesh]\n"
+		"trust_domain = example.org\n"
+		"ca = certs/ca.pem\n"
+		"[service.x]\n"
+		"ports = 80\n"
+		"endpoints = 10.0.0.2:15443,   ; first\n"
+		"  10.0.0.3:15443*2             ; second\n"
+		"  ; a whole comment line\n";
+	struct config *c = load_ok(text);
+
+	(void)state;
+	assert_int_equal(c->services[0].nendpoints, 2);
+	assert_string_equal(c->services[0].endpoints[1].text, "10.0.0.3:15443");
+	assert_int_equal(c->services[0].endpoints[1].weight, 2);
+	config_unref(c);
+}
+
 /* Continuation lines extend a value; the error line is the key's line. */
 static void test_continuation_error_line(void **state)
 {
@@ -1101,6 +1122,7 @@ int main(void)
 		cmocka_unit_test(test_err_intercept_port),
 		cmocka_unit_test(test_err_local_without_upstream),
 		cmocka_unit_test(test_err_unknown_user),
+		cmocka_unit_test(test_continuation_comments),
 		cmocka_unit_test(test_err_identities),
 		cmocka_unit_test(test_err_service_identity),
 		cmocka_unit_test(test_err_mesh_values),
