@@ -24,6 +24,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -68,7 +69,10 @@ struct control {
 	ev_io            io;
 	int              fd;
 	char            *path;
-	struct meshd    *m;
+	struct ev_loop  *loop;         /* the main thread's */
+	/* Workers report verdicts from their own threads: the tables below,
+	 * and every ctl_conn's fd/dead/watches, are under this lock. */
+	pthread_mutex_t  lock;
 	struct watch    *bucket[WATCH_BUCKETS];
 	struct recent    recent[RECENT];
 	unsigned         recent_next;
@@ -91,7 +95,7 @@ static void conn_release(struct ctl_conn *c)
 
 static void conn_close(struct control *ctl, struct ctl_conn *c)
 {
-	ev_io_stop(ctl->m->loop, &c->io);
+	ev_io_stop(ctl->loop, &c->io);
 	close(c->fd);
 	c->fd = -1;
 	c->dead = true;
@@ -121,6 +125,7 @@ void control_verdict(struct session *s, const char *result)
 	if (!ctl || s->verdict_told || !s->tuple[0])
 		return;
 	s->verdict_told = true;
+	pthread_mutex_lock(&ctl->lock);
 	unsigned b = tuple_hash(s->tuple);
 	bool told = false;
 	for (struct watch **pp = &ctl->bucket[b]; *pp;) {
@@ -150,6 +155,7 @@ void control_verdict(struct session *s, const char *result)
 		r->result = result;
 		r->uid = s->uid;
 	}
+	pthread_mutex_unlock(&ctl->lock);
 }
 
 static void handle_watch(struct control *ctl, struct ctl_conn *c, const char *tuple)
@@ -169,7 +175,7 @@ static void handle_watch(struct control *ctl, struct ctl_conn *c, const char *tu
 	}
 	snprintf(w->tuple, sizeof w->tuple, "%s", tuple);
 	w->conn = c;
-	w->since = ev_now(ctl->m->loop);
+	w->since = ev_now(ctl->loop);
 	unsigned b = tuple_hash(tuple);
 	w->next = ctl->bucket[b];
 	ctl->bucket[b] = w;
@@ -185,7 +191,9 @@ static void handle_line(struct control *ctl, struct ctl_conn *c, char *line)
 	}
 	char tuple[TUPLE_MAX];
 	snprintf(tuple, sizeof tuple, "%s %s", client, vip);
+	pthread_mutex_lock(&ctl->lock);
 	handle_watch(ctl, c, tuple);
+	pthread_mutex_unlock(&ctl->lock);
 }
 
 static void conn_cb(struct ev_loop *loop, ev_io *w, int revents)
@@ -201,7 +209,9 @@ static void conn_cb(struct ev_loop *loop, ev_io *w, int revents)
 		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
 			return;
 		if (n <= 0) {
+			pthread_mutex_lock(&ctl->lock);
 			conn_close(ctl, c);
+			pthread_mutex_unlock(&ctl->lock);
 			return;
 		}
 		c->rlen += (unsigned)n;
@@ -215,7 +225,9 @@ static void conn_cb(struct ev_loop *loop, ev_io *w, int revents)
 		c->rlen -= (unsigned)(start - c->rbuf);
 		memmove(c->rbuf, start, c->rlen);
 		if (c->rlen == sizeof c->rbuf - 1) {
+			pthread_mutex_lock(&ctl->lock);
 			conn_close(ctl, c); /* a line this long is not ours */
+			pthread_mutex_unlock(&ctl->lock);
 			return;
 		}
 	}
@@ -269,6 +281,7 @@ static void sweep_cb(struct ev_loop *loop, ev_timer *t, int revents)
 	(void)revents;
 	struct control *ctl = container_of(t, struct control, sweep);
 	ev_tstamp now = ev_now(loop);
+	pthread_mutex_lock(&ctl->lock);
 	for (unsigned b = 0; b < WATCH_BUCKETS; b++) {
 		for (struct watch **pp = &ctl->bucket[b]; *pp;) {
 			struct watch *w = *pp;
@@ -283,26 +296,27 @@ static void sweep_cb(struct ev_loop *loop, ev_timer *t, int revents)
 			free(w);
 		}
 	}
+	pthread_mutex_unlock(&ctl->lock);
 }
 
-int control_open(struct meshd *m, const char *path, char *err, size_t len)
+struct control *control_open(struct ev_loop *loop, const char *path, char *err, size_t len)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	if (strlen(path) >= sizeof sa.sun_path) {
 		snprintf(err, len, "control socket path too long: %s", path);
-		return -1;
+		return NULL;
 	}
 	strcpy(sa.sun_path, path);
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd == -1) {
 		snprintf(err, len, "socket: %s", strerror(errno));
-		return -1;
+		return NULL;
 	}
 	unlink(path); /* a stale socket from a previous run */
 	if (bind(fd, (struct sockaddr *)&sa, sizeof sa) == -1 || listen(fd, 512) == -1) {
 		snprintf(err, len, "cannot listen on %s: %s", path, strerror(errno));
 		close(fd);
-		return -1;
+		return NULL;
 	}
 	/* Every local program may ask; answers are limited to its own uid. */
 	chmod(path, 0666);
@@ -311,30 +325,30 @@ int control_open(struct meshd *m, const char *path, char *err, size_t len)
 		free(ctl);
 		close(fd);
 		snprintf(err, len, "out of memory");
-		return -1;
+		return NULL;
 	}
 	ctl->fd = fd;
-	ctl->m = m;
+	ctl->loop = loop;
+	pthread_mutex_init(&ctl->lock, NULL);
 	ev_io_init(&ctl->io, accept_cb, fd, EV_READ);
-	ev_io_start(m->loop, &ctl->io);
+	ev_io_start(loop, &ctl->io);
 	ev_timer_init(&ctl->sweep, sweep_cb, 10., 10.);
-	ev_timer_start(m->loop, &ctl->sweep);
-	m->ctl = ctl;
-	return 0;
+	ev_timer_start(loop, &ctl->sweep);
+	return ctl;
 }
 
-const char *control_path(const struct meshd *m)
+const char *control_path(const struct control *ctl)
 {
-	return m->ctl ? m->ctl->path : NULL;
+	return ctl ? ctl->path : NULL;
 }
 
-void control_close(struct meshd *m)
+/* Called after every worker has stopped. */
+void control_close(struct control *ctl)
 {
-	struct control *ctl = m->ctl;
 	if (!ctl)
 		return;
-	ev_io_stop(m->loop, &ctl->io);
-	ev_timer_stop(m->loop, &ctl->sweep);
+	ev_io_stop(ctl->loop, &ctl->io);
+	ev_timer_stop(ctl->loop, &ctl->sweep);
 	close(ctl->fd);
 	unlink(ctl->path);
 	for (unsigned b = 0; b < WATCH_BUCKETS; b++) {
@@ -348,7 +362,7 @@ void control_close(struct meshd *m)
 		}
 	}
 	/* Live shim connections are left to close with the process. */
+	pthread_mutex_destroy(&ctl->lock);
 	free(ctl->path);
 	free(ctl);
-	m->ctl = NULL;
 }

@@ -25,6 +25,13 @@ static int nl_socket(void)
 	return nl_fd;
 }
 
+void identity_close(void)
+{
+	if (nl_fd != -1)
+		close(nl_fd);
+	nl_fd = -1;
+}
+
 /* Query one (family, src, dst) tuple; 1 found, 0 not found, -1 error. */
 static int query(int family, const void *src, uint16_t sport, const void *dst,
                  uint16_t dport, struct caller *out, char *err, size_t errlen)
@@ -91,18 +98,12 @@ static int query(int family, const void *src, uint16_t sport, const void *dst,
 	return 0;
 }
 
-int identity_lookup(int fd, struct caller *out, char *err, size_t errlen)
+int identity_lookup(const struct sockaddr_storage *peer, const struct sockaddr_storage *local,
+                    struct caller *out, char *err, size_t errlen)
 {
-	struct sockaddr_storage local, peer;
-	socklen_t ll = sizeof local, pl = sizeof peer;
-	if (getsockname(fd, (struct sockaddr *)&local, &ll) == -1 ||
-	    getpeername(fd, (struct sockaddr *)&peer, &pl) == -1) {
-		snprintf(err, errlen, "getpeername: %s", strerror(errno));
-		return -1;
-	}
 	int rc;
-	if (peer.ss_family == AF_INET) {
-		struct sockaddr_in *p = (void *)&peer, *l = (void *)&local;
+	if (peer->ss_family == AF_INET) {
+		const struct sockaddr_in *p = (const void *)peer, *l = (const void *)local;
 		/* The caller's socket: src = its address (our peer), dst = ours. */
 		rc = query(AF_INET, &p->sin_addr, p->sin_port, &l->sin_addr, l->sin_port,
 		           out, err, errlen);
@@ -115,8 +116,8 @@ int identity_lookup(int fd, struct caller *out, char *err, size_t errlen)
 			memcpy(&ls.s6_addr[12], &l->sin_addr, 4);
 			rc = query(AF_INET6, &ps, p->sin_port, &ls, l->sin_port, out, err, errlen);
 		}
-	} else if (peer.ss_family == AF_INET6) {
-		struct sockaddr_in6 *p = (void *)&peer, *l = (void *)&local;
+	} else if (peer->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *p = (const void *)peer, *l = (const void *)local;
 		rc = query(AF_INET6, &p->sin6_addr, p->sin6_port, &l->sin6_addr,
 		           l->sin6_port, out, err, errlen);
 	} else {

@@ -9,6 +9,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 #include <sys/types.h>
 
 struct caller {
@@ -16,7 +17,12 @@ struct caller {
 	uint64_t inode;
 };
 
-/* fd: a socket meshd accepted from a local client. 0 or -1 with err. */
-int identity_lookup(int fd, struct caller *out, char *err, size_t errlen);
+/* A connection meshd accepted from a local client, by its addresses:
+ * peer = the client's socket, local = ours (the VIP). 0 or -1 with err. */
+int identity_lookup(const struct sockaddr_storage *peer, const struct sockaddr_storage *local,
+                    struct caller *out, char *err, size_t errlen);
+
+/* Close this thread's netlink socket (a worker stopping). */
+void identity_close(void);
 
 #endif

@@ -49,9 +49,6 @@ int net_connect(const struct cfg_addr *a, char *err, size_t len)
 	}
 	int one = 1;
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-#ifdef IP_BIND_ADDRESS_NO_PORT
-	setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
-#endif
 	if (connect(fd, (const struct sockaddr *)&a->ss, a->len) == -1 &&
 	    errno != EINPROGRESS) {
 		int e = errno;
@@ -72,6 +69,8 @@ static int net_listen(const struct cfg_addr *a, char *err, size_t len)
 	}
 	int one = 1;
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+	/* Each worker binds its own socket; the kernel spreads connections. */
+	setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
 	if (a->ss.ss_family == AF_INET6)
 		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
 	if (bind(fd, (const struct sockaddr *)&a->ss, a->len) == -1 ||

@@ -11,7 +11,9 @@
 #include "mesh.h"
 #include "log.h"
 
+#include <fcntl.h>
 #include <getopt.h>
+#include <sys/file.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -84,43 +86,32 @@ static struct gen *gen_load(const char *path, const struct config *cur, char **e
 	return g;
 }
 
-static void publish(struct meshd *m)
+/* The whole daemon, as the main thread sees it. */
+struct daemon {
+	const char     *conf_path;
+	struct ev_loop *loop;
+	struct gen     *gen;               /* newest generation */
+	uint64_t        generation;
+	struct meshd   *w;                 /* workers; w[0] runs on this thread */
+	unsigned        nw;
+	struct control *ctl;
+	bool            draining;
+	int             lock_fd;
+};
+
+static void publish(struct daemon *d)
 {
 	char *err = NULL;
-	if (snapshot_publish(m->gen->cfg, control_path(m), m->generation, &err) == -1) {
+	if (snapshot_publish(d->gen->cfg, control_path(d->ctl), d->generation, &err) == -1) {
 		log_error("%s; programs will not resolve mesh names", err);
 		free(err);
 	}
 }
 
-/* The control socket follows the config's path; without it the shim
- * still works, connects just cannot fail faithfully. */
-static void sync_control(struct meshd *m)
-{
-	const char *want = m->gen->cfg->control;
-	const char *have = control_path(m);
-	if (have && strcmp(have, want) == 0)
-		return;
-	control_close(m);
-	char err[256];
-	if (control_open(m, want, err, sizeof err) == -1)
-		log_error("%s; connects to VIPs will not report upstream failures", err);
-}
-
-static void sync_listeners(struct meshd *m)
-{
-	char *err = NULL;
-	if (listener_sync(m, m->gen->cfg, &err) > 0) {
-		for (char *line = strtok(err, "\n"); line; line = strtok(NULL, "\n"))
-			log_error("%s", line);
-	}
-	free(err);
-}
-
-static void reload(struct meshd *m)
+static void reload(struct daemon *d)
 {
 	char *errs = NULL;
-	struct gen *g = gen_load(m->conf_path, m->gen->cfg, &errs);
+	struct gen *g = gen_load(d->conf_path, d->gen->cfg, &errs);
 	if (!g) {
 		log_error("reload rejected, keeping the running configuration:");
 		for (char *line = strtok(errs, "\n"); line; line = strtok(NULL, "\n"))
@@ -128,92 +119,94 @@ static void reload(struct meshd *m)
 		free(errs);
 		return;
 	}
-	struct gen *old = m->gen;
+	struct gen *old = d->gen;
 	bool log_moved = strcmp(old->cfg->log, g->cfg->log) != 0;
 	bool snap_moved = strcmp(old->cfg->snapshot, g->cfg->snapshot) != 0;
-	m->gen = g;
-	g->cfg->generation = ++m->generation;
-	pool_flush(m); /* parked tunnels were made with the old certificates */
-	sync_listeners(m);
-	sync_control(m);
+	if (strcmp(old->cfg->control, g->cfg->control) != 0 ||
+	    (old->cfg->workers != g->cfg->workers))
+		log_warn("changes to control and workers take effect at the next restart");
+	d->gen = g;
+	g->cfg->generation = ++d->generation;
+	for (unsigned i = 0; i < d->nw; i++)
+		worker_post_gen(&d->w[i], g);
+	/* New VIPs must be listening before the snapshot names them. */
+	if (worker_wait_applied(d->w, d->nw, d->generation, 5.0) == -1)
+		log_warn("a worker is slow to apply generation %llu",
+		         (unsigned long long)d->generation);
 	if (log_moved && traffic_reopen(g->cfg->log) == -1)
 		log_error("cannot open traffic log %s: %m; still writing to %s", g->cfg->log,
 		          old->cfg->log);
 	if (snap_moved)
 		snapshot_unpublish(old->cfg);
-	publish(m);
+	publish(d);
 	log_info("reloaded %s (generation %llu): %u services, %u identities",
-	         m->conf_path, (unsigned long long)m->generation, g->cfg->nservices,
+	         d->conf_path, (unsigned long long)d->generation, g->cfg->nservices,
 	         g->cfg->nidentities);
 	gen_unref(old);
 }
 
-static void drain_check(struct meshd *m)
+static void start_drain(struct daemon *d, const char *why)
 {
-	if (m->draining && m->nsessions == 0)
-		ev_break(m->loop, EVBREAK_ALL);
-}
-
-static void drain_timeout_cb(struct ev_loop *loop, ev_timer *w, int revents)
-{
-	(void)loop;
-	(void)revents;
-	struct meshd *m = container_of(w, struct meshd, drain_timer);
-	log_warn("drain timeout: closing %u remaining connection(s)", m->nsessions);
-	session_abort_all(m);
-	drain_check(m);
-}
-
-static void start_drain(struct meshd *m, const char *why)
-{
-	if (m->draining)
+	if (d->draining)
 		return;
-	m->draining = true;
-	listener_close_all(m);
-	pool_flush(m);
-	/* Tunnels idle between streams carry no connection: close them now. */
-	for (struct session *s = m->sessions, *next; s; s = next) {
-		next = s->next;
-		if (s->quiet)
-			session_end(s, "ok", false);
-	}
-	snapshot_unpublish(m->gen->cfg);
-	log_info("%s: draining %u connection(s), at most %.0f s", why, m->nsessions,
-	         m->gen->cfg->drain_timeout);
-	ev_timer_init(&m->drain_timer, drain_timeout_cb, m->gen->cfg->drain_timeout, 0.);
-	ev_timer_start(m->loop, &m->drain_timer);
-	drain_check(m);
+	d->draining = true;
+	snapshot_unpublish(d->gen->cfg);
+	unsigned n = 0;
+	for (unsigned i = 0; i < d->nw; i++)
+		n += d->w[i].nsessions; /* racy for other threads: a log figure only */
+	log_info("%s: draining about %u connection(s), at most %.0f s", why, n,
+	         d->gen->cfg->drain_timeout);
+	for (unsigned i = 0; i < d->nw; i++)
+		worker_post_drain(&d->w[i]);
 }
 
 static void signal_cb(struct ev_loop *loop, ev_signal *w, int revents)
 {
 	(void)loop;
 	(void)revents;
-	struct meshd *m = w->data;
+	struct daemon *d = w->data;
 	switch (w->signum) {
 	case SIGHUP:
-		if (!m->draining)
-			reload(m);
+		if (!d->draining)
+			reload(d);
 		break;
 	case SIGUSR1:
-		if (traffic_reopen(m->gen->cfg->log) == -1)
-			log_error("cannot reopen traffic log %s: %m", m->gen->cfg->log);
+		if (traffic_reopen(d->gen->cfg->log) == -1)
+			log_error("cannot reopen traffic log %s: %m", d->gen->cfg->log);
 		else
-			log_info("reopened traffic log %s", m->gen->cfg->log);
+			log_info("reopened traffic log %s", d->gen->cfg->log);
 		break;
 	default:
-		start_drain(m, w->signum == SIGINT ? "SIGINT" : "SIGTERM");
+		start_drain(d, w->signum == SIGINT ? "SIGINT" : "SIGTERM");
 		break;
 	}
 }
 
-static void reaper_cb(struct ev_loop *loop, ev_prepare *w, int revents)
+/* One meshd per snapshot: a second one would share VIP ports with the
+ * first through SO_REUSEPORT and split its traffic. */
+static int take_lock(struct daemon *d)
 {
-	(void)loop;
-	(void)revents;
-	struct meshd *m = container_of(w, struct meshd, reaper);
-	session_reap(m);
-	drain_check(m);
+	char path[4200];
+	snprintf(path, sizeof path, "%s.lock", d->gen->cfg->snapshot);
+	d->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	if (d->lock_fd == -1) {
+		log_error("cannot open %s: %m", path);
+		return -1;
+	}
+	if (flock(d->lock_fd, LOCK_EX | LOCK_NB) == -1) {
+		log_error("another meshd is running with routes %s (lock %s held)",
+		          d->gen->cfg->snapshot, path);
+		return -1;
+	}
+	return 0;
+}
+
+static unsigned worker_count(const struct config *c)
+{
+	if (c->workers)
+		return c->workers;
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+	return n < 1 ? 1 : n > 64 ? 64 : (unsigned)n;
 }
 
 int main(int argc, char **argv)
@@ -246,12 +239,12 @@ int main(int argc, char **argv)
 	}
 
 	char *errs = NULL;
-	struct meshd md;
-	memset(&md, 0, sizeof md);
-	struct meshd *m = &md;
-	m->conf_path = path;
-	m->gen = gen_load(path, NULL, &errs);
-	if (!m->gen) {
+	struct daemon dd;
+	memset(&dd, 0, sizeof dd);
+	struct daemon *d = &dd;
+	d->conf_path = path;
+	d->gen = gen_load(path, NULL, &errs);
+	if (!d->gen) {
 		print_errors(errs ? errs : "unknown error\n");
 		if (test)
 			fprintf(stderr, "meshd: configuration file %s test failed\n", path);
@@ -260,52 +253,75 @@ int main(int argc, char **argv)
 	}
 	if (test) {
 		printf("meshd: configuration file %s test is successful\n", path);
-		gen_unref(m->gen);
+		gen_unref(d->gen);
 		return 0;
 	}
 	signal(SIGPIPE, SIG_IGN);
-
-	m->loop = ev_default_loop(EVFLAG_AUTO);
-	m->gen->cfg->generation = m->generation = 1;
-	if (traffic_open(m->gen->cfg->log) == -1) {
-		log_error("cannot open traffic log %s: %m", m->gen->cfg->log);
+	const struct config *c = d->gen->cfg;
+	d->gen->cfg->generation = d->generation = 1;
+	if (take_lock(d) == -1)
+		return 1;
+	if (traffic_open(c->log) == -1) {
+		log_error("cannot open traffic log %s: %m", c->log);
 		return 1;
 	}
-	sync_listeners(m);
-	if (!m->listeners && !m->inbound && (m->gen->cfg->nservices || m->gen->cfg->inbound_on)) {
+	d->loop = ev_default_loop(EVFLAG_AUTO);
+	char err[256];
+	d->ctl = control_open(d->loop, c->control, err, sizeof err);
+	if (!d->ctl)
+		log_error("%s; connects to VIPs will not report upstream failures", err);
+
+	d->nw = worker_count(c);
+	d->w = calloc(d->nw, sizeof *d->w);
+	if (!d->w) {
+		log_error("out of memory");
+		return 1;
+	}
+	for (unsigned i = 0; i < d->nw; i++) {
+		struct ev_loop *loop = i == 0 ? d->loop : ev_loop_new(EVFLAG_AUTO);
+		if (!loop || worker_init(&d->w[i], i, loop, d->ctl) == -1 ||
+		    worker_start(&d->w[i], d->gen) == -1) {
+			log_error("cannot start worker %u", i);
+			d->nw = i; /* the ones started still stop cleanly below */
+			if (i == 0)
+				return 1;
+			break;
+		}
+	}
+	if (!d->w[0].listeners && !d->w[0].inbound && (c->nservices || c->inbound_on)) {
 		log_error("no listener could be opened; exiting");
 		return 1;
 	}
-
-	sync_control(m);
 
 	static const int sigs[] = { SIGHUP, SIGTERM, SIGINT, SIGUSR1 };
 	ev_signal sw[4];
 	for (int i = 0; i < 4; i++) {
 		ev_signal_init(&sw[i], signal_cb, sigs[i]);
-		sw[i].data = m;
-		ev_signal_start(m->loop, &sw[i]);
+		sw[i].data = d;
+		ev_signal_start(d->loop, &sw[i]);
 	}
-	ev_prepare_init(&m->reaper, reaper_cb);
-	ev_prepare_start(m->loop, &m->reaper);
 
-	publish(m);
+	publish(d);
 	char ib[64] = "off";
-	if (m->gen->cfg->inbound_on)
-		config_addr_str(&m->gen->cfg->inbound, ib, sizeof ib);
-	log_info("meshd %s ready: host %s, %u services, mesh port %s, routes %s, log %s",
-	         "0.1", m->gen->cfg->host, m->gen->cfg->nservices, ib, m->gen->cfg->snapshot,
-	         m->gen->cfg->log);
+	if (c->inbound_on && d->w[0].inbound)
+		config_addr_str(&c->inbound, ib, sizeof ib);
+	else if (c->inbound_on)
+		snprintf(ib, sizeof ib, "NOT LISTENING");
+	log_info("meshd %s ready: host %s, %u services, %u worker(s), mesh port %s, routes %s, "
+	         "log %s", "0.1", c->host, c->nservices, d->nw, ib, c->snapshot, c->log);
 
-	ev_run(m->loop, 0);
-
-	session_abort_all(m);
-	listener_close_all(m);
-	pool_free(m);
-	control_close(m);
-	snapshot_unpublish(m->gen->cfg);
+	/* Worker 0's loop; it returns when worker 0 has drained. */
+	ev_run(d->loop, 0);
+	for (unsigned i = 0; i < 4; i++)
+		ev_signal_stop(d->loop, &sw[i]);
+	for (unsigned i = 0; i < d->nw; i++)
+		worker_finish(&d->w[i]);
+	control_close(d->ctl);
+	snapshot_unpublish(d->gen->cfg);
 	log_info("stopped");
 	traffic_close();
-	gen_unref(m->gen);
+	gen_unref(d->gen);
+	free(d->w);
+	close(d->lock_fd);
 	return 0;
 }

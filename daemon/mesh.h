@@ -8,6 +8,7 @@
 #define MESHD_MESH_H
 
 #include <ev.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -108,10 +109,11 @@ struct session {
 struct pool;
 struct control;
 
+/* One worker: an event loop and everything it serves (worker.c). */
 struct meshd {
+	unsigned         index;            /* 0 runs in the main thread */
 	struct ev_loop  *loop;
-	const char      *conf_path;
-	struct gen      *gen;
+	struct gen      *gen;              /* the generation new connections use */
 	struct listener *listeners;        /* VIP listeners */
 	struct listener *inbound;
 	struct session  *sessions;
@@ -121,9 +123,17 @@ struct meshd {
 	bool             draining;
 	ev_timer         drain_timer;
 	struct pool     *pool;             /* idle tunnels (pool.c) */
-	struct control  *ctl;              /* the shim's control socket (control.c) */
+	struct control  *ctl;              /* the shim's control socket (shared) */
 	uint64_t         rng;
-	uint64_t         generation;
+
+	/* main thread -> worker */
+	ev_async         wake;
+	pthread_mutex_t  lock;
+	struct gen      *pending_gen;
+	bool             pending_drain;
+	uint64_t         applied;          /* generation in force (applied_lock) */
+	pthread_t        thread;
+	bool             threaded;
 };
 
 /* sessions (outbound.c, inbound.c, session.c) */
@@ -150,6 +160,14 @@ void listener_close_all(struct meshd *m);
 int net_connect(const struct cfg_addr *a, char *err, size_t len);
 const char *net_sockaddr_str(const struct sockaddr *sa, char *buf, size_t len);
 
+/* worker.c */
+int worker_init(struct meshd *m, unsigned index, struct ev_loop *loop, struct control *ctl);
+int worker_start(struct meshd *m, struct gen *g);
+void worker_post_gen(struct meshd *m, struct gen *g);
+void worker_post_drain(struct meshd *m);
+int worker_wait_applied(struct meshd *w, unsigned n, uint64_t generation, double secs);
+void worker_finish(struct meshd *m);
+
 /* pool.c: idle host-to-host tunnels for reuse */
 void pool_give(struct meshd *m, const char *key, int fd, SSL *ssl);
 int pool_take(struct meshd *m, const char *key, int *fd, SSL **ssl);
@@ -158,9 +176,9 @@ void pool_flush(struct meshd *m);
 void pool_free(struct meshd *m);
 
 /* control.c: connect verdicts for the shim */
-int control_open(struct meshd *m, const char *path, char *err, size_t len);
-void control_close(struct meshd *m);
-const char *control_path(const struct meshd *m);
+struct control *control_open(struct ev_loop *loop, const char *path, char *err, size_t len);
+void control_close(struct control *ctl);
+const char *control_path(const struct control *ctl);
 /* Tell a waiting shim how this outbound connection went (once). */
 void control_verdict(struct session *s, const char *result);
 

@@ -403,14 +403,16 @@ void outbound_accept(struct meshd *m, struct listener *l, int fd)
 	s->id = mesh_random(m);
 	s->port = l->port;
 	snprintf(s->svc_name, sizeof s->svc_name, "%s", l->service);
-	struct sockaddr_storage ss;
-	socklen_t sl = sizeof ss;
-	if (getpeername(fd, (struct sockaddr *)&ss, &sl) == 0)
-		net_sockaddr_str((struct sockaddr *)&ss, s->client, sizeof s->client);
-	sl = sizeof ss;
-	if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0) {
+	/* One getpeername and one getsockname serve the record, the shim's
+	 * verdict key and the caller lookup. */
+	struct sockaddr_storage peer, local;
+	socklen_t pl = sizeof peer, ll = sizeof local;
+	bool addrs = getpeername(fd, (struct sockaddr *)&peer, &pl) == 0 &&
+	             getsockname(fd, (struct sockaddr *)&local, &ll) == 0;
+	if (addrs) {
 		char vip[64];
-		net_sockaddr_str((struct sockaddr *)&ss, vip, sizeof vip);
+		net_sockaddr_str((struct sockaddr *)&peer, s->client, sizeof s->client);
+		net_sockaddr_str((struct sockaddr *)&local, vip, sizeof vip);
 		snprintf(s->tuple, sizeof s->tuple, "%s %s", s->client, vip);
 	}
 
@@ -422,7 +424,12 @@ void outbound_accept(struct meshd *m, struct listener *l, int fd)
 	}
 	struct caller c;
 	char err[160];
-	if (identity_lookup(fd, &c, err, sizeof err) == -1) {
+	if (!addrs) {
+		session_set_detail(s, "getpeername: %s", strerror(errno));
+		session_end(s, "identity_error", true);
+		return;
+	}
+	if (identity_lookup(&peer, &local, &c, err, sizeof err) == -1) {
 		session_set_detail(s, "%s", err);
 		session_end(s, "identity_error", true);
 		return;

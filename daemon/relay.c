@@ -51,6 +51,12 @@ void buf_free(struct buf *b)
 	b->start = b->end = b->cap = 0;
 }
 
+void buf_trim(void)
+{
+	while (buf_free_n)
+		free(buf_free_list[--buf_free_n]);
+}
+
 void buf_consume(struct buf *b, uint32_t n)
 {
 	b->start += n;

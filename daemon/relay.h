@@ -107,6 +107,8 @@ static inline uint32_t buf_room(const struct buf *b) { return b->cap - b->end; }
 int buf_reserve(struct buf *b);
 /* Give b's buffer back (to a per-thread free list). */
 void buf_free(struct buf *b);
+/* Free this thread's spare buffers (a worker stopping). */
+void buf_trim(void);
 void buf_consume(struct buf *b, uint32_t n);
 void buf_compact(struct buf *b);
 int buf_append(struct buf *b, const void *p, uint32_t n);

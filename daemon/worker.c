@@ -1,0 +1,230 @@
+/*
+ * Workers: one libev loop each, with its own listeners (SO_REUSEPORT: the
+ * kernel spreads new connections over the workers), sessions, tunnel pool
+ * and buffers. Nothing in the data path is shared between workers except
+ * the refcounted config generation and the control socket's verdict table.
+ *
+ * Worker 0 runs in the main thread, on the default loop, next to signal
+ * handling and the control socket; workers 1..N-1 run in threads. The main
+ * thread talks to a worker only through ev_async: "apply this generation"
+ * (reload) and "drain". A worker's state while draining:
+ *
+ *   RUNNING --drain--> DRAINING (listeners closed, idle tunnels dropped)
+ *        --last session ends or drain timeout--> loop returns
+ */
+#include "mesh.h"
+#include "log.h"
+
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define container_of(p, T, m) ((T *)((char *)(p) - offsetof(T, m)))
+
+static pthread_mutex_t applied_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t applied_cond = PTHREAD_COND_INITIALIZER;
+
+static void sync_listeners(struct meshd *m)
+{
+	char *err = NULL;
+	if (listener_sync(m, m->gen->cfg, &err) > 0 && m->index == 0) {
+		for (char *save, *line = strtok_r(err, "\n", &save); line;
+		     line = strtok_r(NULL, "\n", &save))
+			log_error("%s", line);
+	}
+	free(err);
+}
+
+static void mark_applied(struct meshd *m, uint64_t generation)
+{
+	pthread_mutex_lock(&applied_lock);
+	m->applied = generation;
+	pthread_cond_broadcast(&applied_cond);
+	pthread_mutex_unlock(&applied_lock);
+}
+
+/* Switch this worker to generation g (takes over the caller's reference). */
+static void apply_gen(struct meshd *m, struct gen *g)
+{
+	struct gen *old = m->gen;
+	m->gen = g;
+	if (old) {
+		pool_flush(m); /* parked tunnels were made with the old certificates */
+		gen_unref(old);
+	}
+	if (!m->draining)
+		sync_listeners(m);
+	mark_applied(m, g->cfg->generation);
+}
+
+static void drain_check(struct meshd *m)
+{
+	if (m->draining && m->nsessions == 0)
+		ev_break(m->loop, EVBREAK_ALL);
+}
+
+static void drain_timeout_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	(void)loop;
+	(void)revents;
+	struct meshd *m = container_of(w, struct meshd, drain_timer);
+	log_warn("drain timeout: closing %u remaining connection(s)", m->nsessions);
+	session_abort_all(m);
+	drain_check(m);
+}
+
+static void start_drain(struct meshd *m)
+{
+	if (m->draining)
+		return;
+	m->draining = true;
+	listener_close_all(m);
+	pool_flush(m);
+	/* Tunnels idle between streams carry no connection: close them now. */
+	for (struct session *s = m->sessions, *next; s; s = next) {
+		next = s->next;
+		if (s->quiet)
+			session_end(s, "ok", false);
+	}
+	ev_timer_init(&m->drain_timer, drain_timeout_cb, m->gen->cfg->drain_timeout, 0.);
+	ev_timer_start(m->loop, &m->drain_timer);
+	drain_check(m);
+}
+
+static void wake_cb(struct ev_loop *loop, ev_async *w, int revents)
+{
+	(void)loop;
+	(void)revents;
+	struct meshd *m = container_of(w, struct meshd, wake);
+	pthread_mutex_lock(&m->lock);
+	struct gen *g = m->pending_gen;
+	bool drain = m->pending_drain;
+	m->pending_gen = NULL;
+	pthread_mutex_unlock(&m->lock);
+	if (g)
+		apply_gen(m, g);
+	if (drain)
+		start_drain(m);
+}
+
+static void reaper_cb(struct ev_loop *loop, ev_prepare *w, int revents)
+{
+	(void)loop;
+	(void)revents;
+	struct meshd *m = container_of(w, struct meshd, reaper);
+	session_reap(m);
+	drain_check(m);
+}
+
+int worker_init(struct meshd *m, unsigned index, struct ev_loop *loop, struct control *ctl)
+{
+	memset(m, 0, sizeof *m);
+	m->index = index;
+	m->loop = loop;
+	m->ctl = ctl;
+	pthread_mutex_init(&m->lock, NULL);
+	ev_async_init(&m->wake, wake_cb);
+	ev_async_start(loop, &m->wake);
+	ev_prepare_init(&m->reaper, reaper_cb);
+	ev_prepare_start(loop, &m->reaper);
+	return 0;
+}
+
+static void worker_cleanup(struct meshd *m)
+{
+	session_abort_all(m);
+	listener_close_all(m);
+	pool_free(m);
+	ev_async_stop(m->loop, &m->wake);
+	ev_prepare_stop(m->loop, &m->reaper);
+	ev_timer_stop(m->loop, &m->drain_timer);
+	buf_trim();
+	identity_close();
+}
+
+static void *worker_main(void *arg)
+{
+	struct meshd *m = arg;
+	ev_run(m->loop, 0);
+	worker_cleanup(m);
+	return NULL;
+}
+
+int worker_start(struct meshd *m, struct gen *g)
+{
+	gen_ref(g);
+	if (m->index == 0) {
+		apply_gen(m, g);
+		return 0;
+	}
+	/* Listeners are bound from the main thread before the worker runs, so
+	 * the caller knows every worker is ready once this returns. */
+	apply_gen(m, g);
+	sigset_t all, old;
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old); /* signals go to the main thread */
+	int rc = pthread_create(&m->thread, NULL, worker_main, m);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (rc != 0) {
+		log_error("cannot start worker %u: %s", m->index, strerror(rc));
+		return -1;
+	}
+	m->threaded = true;
+	return 0;
+}
+
+void worker_post_gen(struct meshd *m, struct gen *g)
+{
+	if (m->index == 0) {
+		apply_gen(m, gen_ref(g));
+		return;
+	}
+	pthread_mutex_lock(&m->lock);
+	if (m->pending_gen)
+		gen_unref(m->pending_gen);
+	m->pending_gen = gen_ref(g);
+	pthread_mutex_unlock(&m->lock);
+	ev_async_send(m->loop, &m->wake);
+}
+
+void worker_post_drain(struct meshd *m)
+{
+	if (m->index == 0) {
+		start_drain(m);
+		return;
+	}
+	pthread_mutex_lock(&m->lock);
+	m->pending_drain = true;
+	pthread_mutex_unlock(&m->lock);
+	ev_async_send(m->loop, &m->wake);
+}
+
+/* Wait until every worker runs `generation` (bounded: a reload must not
+ * hang the daemon). Returns 0, or -1 on timeout. */
+int worker_wait_applied(struct meshd *w, unsigned n, uint64_t generation, double secs)
+{
+	struct timespec until;
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += (time_t)secs;
+	int rc = 0;
+	pthread_mutex_lock(&applied_lock);
+	for (unsigned i = 0; i < n && rc == 0; i++)
+		while (w[i].applied < generation && rc == 0)
+			rc = pthread_cond_timedwait(&applied_cond, &applied_lock, &until);
+	pthread_mutex_unlock(&applied_lock);
+	return rc == 0 ? 0 : -1;
+}
+
+void worker_finish(struct meshd *m)
+{
+	if (m->threaded) {
+		pthread_join(m->thread, NULL);
+		ev_loop_destroy(m->loop);
+	} else {
+		worker_cleanup(m);
+	}
+	gen_unref(m->gen);
+	m->gen = NULL;
+	pthread_mutex_destroy(&m->lock);
+}
