@@ -151,10 +151,7 @@ static void start_drain(struct daemon *d, const char *why)
 		return;
 	d->draining = true;
 	snapshot_unpublish(d->gen->cfg);
-	unsigned n = 0;
-	for (unsigned i = 0; i < d->nw; i++)
-		n += d->w[i].nsessions; /* racy for other threads: a log figure only */
-	log_info("%s: draining about %u connection(s), at most %.0f s", why, n,
+	log_info("%s: draining: no new connections, open ones have at most %.0f s", why,
 	         d->gen->cfg->drain_timeout);
 	for (unsigned i = 0; i < d->nw; i++)
 		worker_post_drain(&d->w[i]);

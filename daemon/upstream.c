@@ -20,7 +20,8 @@ int upstream_pick(const struct cfg_service *s, uint64_t *cursor,
 		return -1;
 	/* Walk the weighted cycle from the cursor to the first untried slot. */
 	for (uint64_t step = 0; step < total; step++) {
-		uint64_t pos = (*cursor)++ % total;
+		/* Shared by the workers of a generation: a relaxed atomic is enough. */
+		uint64_t pos = __atomic_fetch_add(cursor, 1, __ATOMIC_RELAXED) % total;
 		for (unsigned i = 0; i < s->nendpoints; i++) {
 			uint64_t w = s->endpoints[i].weight ? s->endpoints[i].weight : 1;
 			if (pos < w) {
