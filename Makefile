@@ -28,7 +28,7 @@ CFLAGS   += -std=c11 -D_GNU_SOURCE $(WARN) -MMD -MP
 SHIM_CFLAGS := $(CFLAGS) -fPIC -fvisibility=hidden -pthread
 DAEMON_CFLAGS := $(CFLAGS) $(SANFLAGS) -pthread -Ishim -Idaemon
 
-SHIM_SRC   := shim/libmesh.c shim/resolve.c shim/intercept.c shim/snapshot.c
+SHIM_SRC   := shim/libmesh.c shim/resolve.c shim/intercept.c shim/snapshot.c shim/verdict.c
 DAEMON_LIB_SRC := $(filter-out daemon/main.c,$(wildcard daemon/*.c)) shim/snapshot.c
 DAEMON_LIBS := -lev -linih -lssl -lcrypto -lpthread -lm
 
@@ -38,7 +38,7 @@ DAEMON_LIB_OBJ := $(DAEMON_LIB_SRC:%.c=$(BUILD)/obj/%.o)
 UNIT_SRC   := $(wildcard tests/unit/test_*.c)
 UNIT_BIN   := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
-TOOLS      := $(BUILD)/mksnap
+TOOLS      := $(BUILD)/mksnap $(BUILD)/sendbench
 
 .PHONY: all tools test unit integration demo install clean deps bench
 all: $(BUILD)/libmesh.so $(BUILD)/meshd
@@ -70,6 +70,10 @@ $(BUILD)/mksnap: tests/tools/mksnap.c shim/snapshot.c shim/snapshot.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Ishim -o $@ tests/tools/mksnap.c shim/snapshot.c
 
+$(BUILD)/sendbench: tests/tools/sendbench.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ tests/tools/sendbench.c
+
 deps:
 	@scripts/deps.sh
 
@@ -93,7 +97,8 @@ demo: deps
 	@$(MAKE) --no-print-directory all
 	@scripts/demo.sh
 
-bench: deps
+bench:
+	@scripts/deps.sh --bench
 	@$(MAKE) --no-print-directory all
 	@scripts/bench.sh
 

@@ -75,6 +75,7 @@ struct control {
 	pthread_mutex_t  lock;
 	struct watch    *bucket[WATCH_BUCKETS];
 	struct recent    recent[RECENT];
+	struct session  *live[WATCH_BUCKETS];  /* outbound sessions by tuple */
 	unsigned         recent_next;
 	ev_timer         sweep;
 };
@@ -126,6 +127,7 @@ void control_verdict(struct session *s, const char *result)
 		return;
 	s->verdict_told = true;
 	pthread_mutex_lock(&ctl->lock);
+	s->ctl_verdict = result;
 	unsigned b = tuple_hash(s->tuple);
 	bool told = false;
 	for (struct watch **pp = &ctl->bucket[b]; *pp;) {
@@ -137,10 +139,8 @@ void control_verdict(struct session *s, const char *result)
 		*pp = w->next;
 		if (may_know(w->conn, s->uid)) {
 			reply(w->conn, w->tuple, result);
-			if (!s->pid) {
-				s->pid = w->conn->pid;
-				memcpy(s->program, w->conn->program, sizeof s->program);
-			}
+			s->ctl_pid = w->conn->pid;
+			memcpy(s->ctl_program, w->conn->program, sizeof s->ctl_program);
 			told = true;
 		} else {
 			reply(w->conn, w->tuple, "unknown");
@@ -158,8 +158,60 @@ void control_verdict(struct session *s, const char *result)
 	pthread_mutex_unlock(&ctl->lock);
 }
 
+static struct session *live_find(struct control *ctl, const char *tuple)
+{
+	for (struct session *s = ctl->live[tuple_hash(tuple)]; s; s = s->ctl_next)
+		if (strcmp(s->tuple, tuple) == 0)
+			return s;
+	return NULL;
+}
+
+void control_track(struct session *s)
+{
+	struct control *ctl = s->m->ctl;
+	if (!ctl || !s->tuple[0])
+		return;
+	pthread_mutex_lock(&ctl->lock);
+	unsigned b = tuple_hash(s->tuple);
+	s->ctl_next = ctl->live[b];
+	ctl->live[b] = s;
+	s->ctl_listed = true;
+	pthread_mutex_unlock(&ctl->lock);
+}
+
+void control_untrack(struct session *s)
+{
+	struct control *ctl = s->m->ctl;
+	if (!ctl || !s->ctl_listed)
+		return;
+	pthread_mutex_lock(&ctl->lock);
+	for (struct session **pp = &ctl->live[tuple_hash(s->tuple)]; *pp; pp = &(*pp)->ctl_next) {
+		if (*pp == s) {
+			*pp = s->ctl_next;
+			break;
+		}
+	}
+	s->ctl_listed = false;
+	if (!s->pid && s->ctl_pid) {
+		s->pid = s->ctl_pid;
+		memcpy(s->program, s->ctl_program, sizeof s->program);
+	}
+	pthread_mutex_unlock(&ctl->lock);
+}
+
 static void handle_watch(struct control *ctl, struct ctl_conn *c, const char *tuple)
 {
+	/* A live connection: learn the caller, answer at once if its verdict
+	 * is already known (a reused tunnel can be faster than the question). */
+	struct session *live = live_find(ctl, tuple);
+	if (live && may_know(c, live->uid)) {
+		live->ctl_pid = c->pid;
+		memcpy(live->ctl_program, c->program, sizeof live->ctl_program);
+		if (live->ctl_verdict) {
+			reply(c, tuple, live->ctl_verdict);
+			return;
+		}
+	}
 	for (unsigned i = 0; i < RECENT; i++) {
 		struct recent *r = &ctl->recent[i];
 		if (r->result && strcmp(r->tuple, tuple) == 0) {

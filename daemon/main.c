@@ -13,6 +13,7 @@
 
 #include <fcntl.h>
 #include <getopt.h>
+#include <malloc.h>
 #include <sys/file.h>
 #include <signal.h>
 #include <stdio.h>
@@ -157,6 +158,16 @@ static void start_drain(struct daemon *d, const char *why)
 		worker_post_drain(&d->w[i]);
 }
 
+/* After a burst of connections the heap keeps its high-water mark; give
+ * whole free pages back so that RSS follows the load down again. */
+static void trim_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	(void)loop;
+	(void)w;
+	(void)revents;
+	malloc_trim(0);
+}
+
 static void signal_cb(struct ev_loop *loop, ev_signal *w, int revents)
 {
 	(void)loop;
@@ -298,6 +309,10 @@ int main(int argc, char **argv)
 		ev_signal_start(d->loop, &sw[i]);
 	}
 
+	ev_timer trim;
+	ev_timer_init(&trim, trim_cb, 10., 10.);
+	ev_timer_start(d->loop, &trim);
+
 	publish(d);
 	char ib[64] = "off";
 	if (c->inbound_on && d->w[0].inbound)
@@ -311,6 +326,7 @@ int main(int argc, char **argv)
 	ev_run(d->loop, 0);
 	for (unsigned i = 0; i < 4; i++)
 		ev_signal_stop(d->loop, &sw[i]);
+	ev_timer_stop(d->loop, &trim);
 	for (unsigned i = 0; i < d->nw; i++)
 		worker_finish(&d->w[i]);
 	control_close(d->ctl);

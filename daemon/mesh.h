@@ -88,6 +88,13 @@ struct session {
 	char             client[64];       /* ip:port of the TCP peer */
 	char             tuple[136];       /* "client vip:port", the shim's key (outbound) */
 	bool             verdict_told;
+	/* control.c's, under its lock: the live-session index and what a
+	 * shim's late question taught us about the caller. */
+	struct session  *ctl_next;
+	bool             ctl_listed;
+	const char      *ctl_verdict;
+	uint32_t         ctl_pid;
+	char             ctl_program[PROTO_NAME_MAX + 1];
 	const char      *identity;         /* local identity name (outbound) */
 
 	/* attempts (outbound) */
@@ -181,6 +188,10 @@ void control_close(struct control *ctl);
 const char *control_path(const struct control *ctl);
 /* Tell a waiting shim how this outbound connection went (once). */
 void control_verdict(struct session *s, const char *result);
+/* An outbound session joins/leaves the index the shim's questions search
+ * (leaving also copies what the shim told us into pid/program). */
+void control_track(struct session *s);
+void control_untrack(struct session *s);
 
 /* snapshot_pub.c */
 int snapshot_publish(const struct config *c, const char *control, uint64_t generation,

@@ -414,6 +414,7 @@ void outbound_accept(struct meshd *m, struct listener *l, int fd)
 		net_sockaddr_str((struct sockaddr *)&peer, s->client, sizeof s->client);
 		net_sockaddr_str((struct sockaddr *)&local, vip, sizeof vip);
 		snprintf(s->tuple, sizeof s->tuple, "%s %s", s->client, vip);
+		control_track(s);
 	}
 
 	s->svc = config_service(s->gen->cfg, s->svc_name);

@@ -25,7 +25,7 @@
  * common case for pooled or keep-alive connections) owns none. A small
  * per-thread free list makes take/give a few instructions on the hot path.
  */
-#define BUF_FREE_MAX 256
+#define BUF_FREE_MAX 64
 static __thread void *buf_free_list[BUF_FREE_MAX];
 static __thread unsigned buf_free_n;
 

@@ -83,8 +83,10 @@ void session_end(struct session *s, const char *result, bool reset)
 	if (s->state == S_CLOSED)
 		return;
 	s->result = result;
-	if (s->kind == SESS_OUTBOUND)
+	if (s->kind == SESS_OUTBOUND) {
 		control_verdict(s, result);
+		control_untrack(s);
+	}
 	relay_stop(&s->relay);
 	ev_timer_stop(s->m->loop, &s->timer);
 	if (!s->quiet)

@@ -48,8 +48,14 @@ static int common_setup(SSL_CTX *ctx, const char *ca)
 	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
 	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ENABLE_PARTIAL_WRITE |
 	                      SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
-	/* One read(2) per batch of records instead of two per record. */
+	/* One read(2) per batch of records instead of two per record. (A
+	 * larger read buffer measured slower: it is freed and taken again
+	 * for every batch under SSL_MODE_RELEASE_BUFFERS.) */
 	SSL_CTX_set_read_ahead(ctx, 1);
+	/* AES-128-GCM first: the fastest with AES-NI, and as strong as the
+	 * mesh needs; the others stay acceptable to peers. */
+	SSL_CTX_set_ciphersuites(ctx, "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:"
+	                              "TLS_CHACHA20_POLY1305_SHA256");
 	SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
 	SSL_CTX_set_num_tickets(ctx, 0);
 	return 0;

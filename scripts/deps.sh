@@ -2,7 +2,26 @@
 # deps.sh: install the Debian packages that the build and the tests need, when
 # they are missing. Quiet when everything is there ("deps: all present").
 # Runs apt-get as root, or through sudo when not root and sudo is available.
+#
+#   scripts/deps.sh           build, tests and demo
+#   scripts/deps.sh --bench   also the benchmark's tools (scripts/bench.sh):
+#                             wrk, iperf3 and haproxy (the baseline pair)
 set -euo pipefail
+
+bench=0
+for arg in "$@"; do
+	case $arg in
+	--bench) bench=1 ;;
+	-h | --help)
+		sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//'
+		exit 0
+		;;
+	*)
+		printf 'deps: unknown option %s (usage: deps.sh [--bench])\n' "$arg" >&2
+		exit 2
+		;;
+	esac
+done
 
 # Build: compiler, libc headers, OpenSSL, libev, inih, cmocka.
 BUILD_PKGS=(gcc make libc6-dev libssl-dev libev-dev libinih-dev libcmocka-dev)
@@ -10,6 +29,18 @@ BUILD_PKGS=(gcc make libc6-dev libssl-dev libev-dev libinih-dev libcmocka-dev)
 # util-linux gives setpriv and runuser; psmisc gives fuser/killall-free pstree.
 TOOL_PKGS=(openssl curl python3 jq netcat-openbsd socat iproute2 procps
 	util-linux file psmisc busybox-static)
+# The transparency matrix (tests/integration/transparency/): unmodified
+# clients and the real servers they talk to. postgresql brings initdb,
+# pg_ctl and psql; redis-tools' redis-cli links jemalloc, and libjemalloc2 is
+# also preloaded next to libmesh.so; git clones over dumb HTTP.
+TOOL_PKGS+=(wget telnet postgresql redis-server redis-tools nodejs wrk git
+	libjemalloc2)
+# Benchmark (--bench): load generators and the HAProxy baseline. nginx, the
+# server the benchmark drives, is already in every group below.
+BENCH_PKGS=(wrk iperf3 haproxy)
+if [[ $bench -eq 1 ]]; then
+	TOOL_PKGS+=("${BENCH_PKGS[@]}")
+fi
 # Either nginx flavour will do; nginx-light is preferred when the release
 # still has it.
 NGINX_ALTS=(nginx-light nginx)
@@ -31,6 +62,8 @@ command -v dpkg-query >/dev/null 2>&1 ||
 
 missing=()
 for p in "${BUILD_PKGS[@]}" "${TOOL_PKGS[@]}"; do
+	# (A package may be listed twice: wrk is a test and a bench tool.)
+	[[ " ${missing[*]} " == *" $p "* ]] && continue
 	installed "$p" || missing+=("$p")
 done
 nginx_ok=0
@@ -99,7 +132,10 @@ done
 
 # The tests call these by name; a package split in a later Debian release
 # would show up here first.
-for c in setpriv runuser curl jq nc socat openssl python3 busybox; do
+cmds=(setpriv runuser curl jq nc socat openssl python3 busybox
+	wget telnet psql redis-server redis-cli node git wrk)
+[[ $bench -eq 0 ]] || cmds+=(wrk iperf3 haproxy)
+for c in "${cmds[@]}"; do
 	command -v "$c" >/dev/null 2>&1 || [[ -x /bin/$c || -x /usr/sbin/$c || -x /sbin/$c ]] ||
 		die "command '$c' still missing after installing packages"
 done

@@ -3,7 +3,8 @@
  * the hooks answer from, fork handling and MESH_DEBUG output.
  *
  * The shim lives inside arbitrary programs, so everything here is written to
- * be invisible when it is not needed: no descriptor is kept open, no stdio,
+ * be invisible when it is not needed: no descriptor is kept open (verdict.c's
+ * control connection is the one exception, and it re-checks it), no stdio,
  * errno is restored on every path, nothing blocks on another thread (only
  * try-locks), and the common path of a hook costs a pthread_once check, a
  * coarse clock read and two atomic increments.
@@ -20,11 +21,13 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 #include <arpa/inet.h>
@@ -50,6 +53,23 @@ int (*real_gethostbyname2_r)(const char *, int, struct hostent *, char *,
 struct hostent *(*real_gethostbyaddr)(const void *, socklen_t, int);
 int (*real_gethostbyaddr_r)(const void *, socklen_t, int, struct hostent *,
                             char *, size_t, struct hostent **, int *);
+ssize_t (*real_read)(int, void *, size_t);
+ssize_t (*real_write)(int, const void *, size_t);
+ssize_t (*real_readv)(int, const struct iovec *, int);
+ssize_t (*real_writev)(int, const struct iovec *, int);
+ssize_t (*real_send)(int, const void *, size_t, int);
+ssize_t (*real_recv)(int, void *, size_t, int);
+ssize_t (*real_sendto)(int, const void *, size_t, int, const struct sockaddr *,
+                       socklen_t);
+ssize_t (*real_recvfrom)(int, void *, size_t, int, struct sockaddr *,
+                         socklen_t *);
+ssize_t (*real_sendmsg)(int, const struct msghdr *, int);
+ssize_t (*real_recvmsg)(int, struct msghdr *, int);
+int (*real_getsockopt)(int, int, int, void *, socklen_t *);
+ssize_t (*real___read_chk)(int, void *, size_t, size_t);
+ssize_t (*real___recv_chk)(int, void *, size_t, size_t, int);
+ssize_t (*real___recvfrom_chk)(int, void *, size_t, size_t, int,
+                               struct sockaddr *, socklen_t *);
 
 int shim_debug;
 
@@ -102,6 +122,7 @@ static struct snap_slot slots[SNAP_SLOTS];
 static struct snap_slot *_Atomic cur;
 static atomic_flag refreshing = ATOMIC_FLAG_INIT;
 static atomic_long next_check_ms;   /* 0: never checked */
+static atomic_int first_done;       /* a refresh has completed once */
 
 /* Refresher-only state (under `refreshing`). */
 static struct snap_id seen;         /* identity of the file last examined */
@@ -181,7 +202,8 @@ void shim_line_end(struct shim_line *l)
 	 * business and must not disturb the program. */
 	ssize_t r;
 	do
-		r = write(STDERR_FILENO, l->buf, l->len);
+		r = real_write ? real_write(STDERR_FILENO, l->buf, l->len)
+		               : syscall(SYS_write, STDERR_FILENO, l->buf, l->len);
 	while (r == -1 && errno == EINTR);
 	errno = saved;
 }
@@ -218,6 +240,14 @@ static void atfork_child(void)
 	for (int i = 0; i < SNAP_SLOTS; i++)
 		atomic_store(&slots[i].readers, 0);
 	atomic_flag_clear(&refreshing);
+	verdict_atfork_child();
+}
+
+int shim_getsockopt(int fd, int level, int name, void *val, socklen_t *len)
+{
+	if (real_getsockopt)
+		return real_getsockopt(fd, level, name, val, len);
+	return (int)syscall(SYS_getsockopt, fd, level, name, val, len);
 }
 
 static void *sym(const char *name)
@@ -253,6 +283,27 @@ static void do_init(void)
 	                                struct hostent *, char *, size_t,
 	                                struct hostent **, int *))
 		sym("gethostbyaddr_r");
+	real_read = (ssize_t (*)(int, void *, size_t))sym("read");
+	real_write = (ssize_t (*)(int, const void *, size_t))sym("write");
+	real_readv = (ssize_t (*)(int, const struct iovec *, int))sym("readv");
+	real_writev = (ssize_t (*)(int, const struct iovec *, int))sym("writev");
+	real_send = (ssize_t (*)(int, const void *, size_t, int))sym("send");
+	real_recv = (ssize_t (*)(int, void *, size_t, int))sym("recv");
+	real_sendto = (ssize_t (*)(int, const void *, size_t, int,
+	                           const struct sockaddr *, socklen_t))sym("sendto");
+	real_recvfrom = (ssize_t (*)(int, void *, size_t, int, struct sockaddr *,
+	                             socklen_t *))sym("recvfrom");
+	real_sendmsg = (ssize_t (*)(int, const struct msghdr *, int))sym("sendmsg");
+	real_recvmsg = (ssize_t (*)(int, struct msghdr *, int))sym("recvmsg");
+	real_getsockopt = (int (*)(int, int, int, void *, socklen_t *))
+		sym("getsockopt");
+	real___read_chk = (ssize_t (*)(int, void *, size_t, size_t))
+		sym("__read_chk");
+	real___recv_chk = (ssize_t (*)(int, void *, size_t, size_t, int))
+		sym("__recv_chk");
+	real___recvfrom_chk = (ssize_t (*)(int, void *, size_t, size_t, int,
+	                                   struct sockaddr *, socklen_t *))
+		sym("__recvfrom_chk");
 
 	/*
 	 * secure_getenv: in a setuid program (only reachable through
@@ -269,6 +320,7 @@ static void do_init(void)
 		memcpy(snap_path, p, n + 1);
 	/* else: left empty, stat("") fails, everything passes through. */
 
+	verdict_init();
 	pthread_atfork(NULL, NULL, atfork_child);
 	in_init = 0;
 }
@@ -283,10 +335,15 @@ int shim_init(void)
 	return 0;
 }
 
-/* Resolve early, while the program is most likely still single-threaded. */
+static void refresh(void);
+
+/* Resolve early, and map the route snapshot, while the program is most
+ * likely still single-threaded: threads that all ask at once later find the
+ * routes already there. */
 __attribute__((constructor)) static void shim_ctor(void)
 {
-	shim_init();
+	if (shim_init() == 0)
+		refresh();
 }
 
 /* ---- snapshot refresh -------------------------------------------------- */
@@ -420,6 +477,13 @@ static void load(void)
 	}
 }
 
+/* See refresh(): only ever waits before the very first mapping is done. */
+static void wait_first_load(void)
+{
+	for (int i = 0; i < 2000 && !atomic_load(&first_done); i++)
+		sched_yield();
+}
+
 static void refresh(void)
 {
 	struct timespec ts;
@@ -427,12 +491,19 @@ static void refresh(void)
 		return;
 	/* +1 so that a machine booted less than 100 ms ago still checks. */
 	long now = (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 + 1;
-	if (now < atomic_load_explicit(&next_check_ms, memory_order_relaxed))
+	if (now < atomic_load_explicit(&next_check_ms, memory_order_relaxed)) {
+		wait_first_load();
 		return;
-	/* Try-lock only: a hook must never wait, not even in a signal
-	 * handler that interrupted a refresh on this very thread. */
-	if (atomic_flag_test_and_set(&refreshing))
+	}
+	/* Try-lock only: a hook must never block, not even in a signal
+	 * handler that interrupted a refresh on this very thread. One
+	 * exception, bounded: while no routes were ever mapped and another
+	 * thread is mapping them, yield briefly (at most ~20 ms) rather than
+	 * answer "not a mesh name" from an empty table. */
+	if (atomic_flag_test_and_set(&refreshing)) {
+		wait_first_load();
 		return;
+	}
 	if (now < atomic_load(&next_check_ms)) {
 		atomic_flag_clear(&refreshing);
 		return;
@@ -453,6 +524,7 @@ static void refresh(void)
 		}
 	}
 	reap();
+	atomic_store(&first_done, 1);
 	atomic_flag_clear(&refreshing);
 }
 

@@ -365,10 +365,15 @@ SHIM_EXPORT int getaddrinfo(const char *node, const char *service,
 
 	int flags = hints ? hints->ai_flags : 0;
 	int family = hints ? hints->ai_family : AF_UNSPEC;
-	if (!node || !res || (flags & (AI_PASSIVE | AI_NUMERICHOST)) ||
-	    (flags & ~GAI_KNOWN_FLAGS) ||
-	    (family != AF_UNSPEC && family != AF_INET && family != AF_INET6))
+	/* AI_PASSIVE only matters without a node (POSIX: it is ignored when a
+	 * name is given, and socat passes it for the address it connects to). */
+	if (!node || !res || (flags & AI_NUMERICHOST) || (flags & ~GAI_KNOWN_FLAGS) ||
+	    (family != AF_UNSPEC && family != AF_INET && family != AF_INET6)) {
+		if (shim_debug)
+			debug_pass("resolve", node, !node ? "no name (a server's AI_PASSIVE lookup)"
+			                          : "numeric host or flags the shim leaves to libc");
 		goto pass;
+	}
 
 	uint32_t vip;
 	if (!mesh_lookup("resolve", node, &vip))
@@ -383,6 +388,21 @@ SHIM_EXPORT int getaddrinfo(const char *node, const char *service,
 	int af = family == AF_INET6 ? AF_INET6 : AF_INET;
 	int rc = gai_build(af, vip, t, n,
 	                   (flags & AI_CANONNAME) ? node : NULL, res);
+	if (rc == 0 && family == AF_UNSPEC) {
+		/* Answer like a dual-stack name: the VIP, then ::ffff:VIP, so a
+		 * program that keeps only IPv6 answers (curl -6 resolves with
+		 * AF_UNSPEC and filters) still finds one. */
+		struct addrinfo *v6 = NULL, *last = *res;
+		rc = gai_build(AF_INET6, vip, t, n, NULL, &v6);
+		if (rc != 0) {
+			freeaddrinfo(*res);
+			*res = NULL;
+		} else {
+			while (last->ai_next)
+				last = last->ai_next;
+			last->ai_next = v6;
+		}
+	}
 	if (rc == 0 && shim_debug)
 		debug_hit(node, af, vip);
 	errno = saved;

@@ -26,7 +26,7 @@
 #include <stdint.h>
 
 #define SNAP_MAGIC      "LMSNAP1"   /* 8 bytes with the NUL */
-#define SNAP_VERSION    1u
+#define SNAP_VERSION    2u   /* 2: control socket path */
 #define SNAP_MAX_PORTS  16
 #define SNAP_MAX_NAME   63
 #define SNAP_MAX_SVCS   65536

@@ -1,0 +1,1198 @@
+/*
+ * Faithful failure. A connection to a VIP always reaches meshd (it really
+ * listens there), so without help a program whose service is down would
+ * see its connect succeed and its first read fail with ECONNRESET. Here
+ * the shim asks meshd how the upstream path ended and fails the way a
+ * direct connection would have:
+ *
+ *   blocking connect      waits for the verdict (at most MESH_VERDICT_TIMEOUT,
+ *                         default 30 s) and returns -1 ECONNREFUSED or
+ *                         ETIMEDOUT, or 0
+ *   non-blocking connect  returns what the kernel said (EINPROGRESS); then
+ *                         getsockopt(SO_ERROR) waits for the verdict like
+ *                         the blocking connect (the program asked for the
+ *                         connect's result, which a direct connection
+ *                         would only have once the far end answered), and
+ *                         the first read/write/send/recv... after a failed
+ *                         verdict fails with its errno; until the verdict is
+ *                         in, I/O passes through, and an ECONNRESET (meshd
+ *                         resets a connection it could not carry) becomes
+ *                         the verdict's errno
+ *
+ * Protocol (text lines over a unix stream socket; daemon/control.c):
+ *   shim -> meshd   W <client ip:port> <vip:port>
+ *   meshd -> shim   V <client ip:port> <vip:port> <result>
+ * ok and unknown (and no answer in time, or no control connection at all)
+ * fail open: the connection stands. refused, reset, denied, no_endpoint,
+ * tls_failure and identity_error become ECONNREFUSED; timeout ETIMEDOUT.
+ *
+ * Thread model: ONE control connection per process, not one per thread. A
+ * descriptor connected in one thread is often read or polled in another (a
+ * worker pool, an event loop), and meshd answers on the connection that
+ * asked, so per-thread connections would strand answers; they would also
+ * multiply descriptors in the program and connections in meshd. Everything
+ * below is guarded by one mutex `mu`, which is never held across anything
+ * that blocks: a thread that must wait becomes the single reader (`reading`)
+ * and polls the control socket WITHOUT the lock, in slices of 100 ms; the
+ * others sleep on a condition variable. Whoever reads a line files it in the
+ * table of pending verdicts (keyed by the tuple meshd echoes back) and
+ * broadcasts, so every waiter finds its own answer whichever thread read
+ * it. Non-blocking checks (the I/O hooks) take the lock, drain the socket
+ * with MSG_DONTWAIT unless a reader is active, and never wait.
+ *
+ * Marking: the per-fd table (shim.h) holds `vmark` = pending slot + 1 for a
+ * descriptor awaiting or holding a verdict, 0 otherwise. Every hook tests it
+ * first; an unmarked descriptor costs that one load and branch, no syscall,
+ * no lock, errno untouched. A slot is freed (and the mark cleared) as soon
+ * as its verdict is ok/unknown, when a failure has been reported once, when
+ * data arrives on the descriptor (meshd forwards bytes only after the whole
+ * path is up, i.e. after "ok"), when the control connection goes away, and
+ * when our wait times out.
+ *
+ * Stale marks: close() is not hooked, so a descriptor number may be closed
+ * and reused while marked. Each slot records the socket's identity (st_dev,
+ * st_ino of the sockfs inode, unique among live sockets) when it is marked,
+ * and every slow path (before reporting a failure, before waiting, on each
+ * non-blocking check) compares it with fstat() of the descriptor: a
+ * different inode means the mark is stale and it is dropped. A connect on a
+ * marked descriptor does the same check: the same socket means a repeated
+ * connect (EALREADY/EISCONN polling), anything else clears the mark. Tuple
+ * matching would not do here: once meshd has reset the connection the
+ * kernel forgets the peer (ENOTCONN) and may release the local port.
+ *
+ * The control connection is opened lazily (before the first connect to a
+ * VIP, so meshd usually has our pid before it judges the connection), with
+ * SOCK_CLOEXEC, and re-checked before every use: it must still be our
+ * socket (fstat: same inode; programs close every descriptor or dup2 over
+ * ours) in our process (getpid: a child forked without the atfork handlers
+ * must not read its parent's answers). In a child forked normally, the
+ * atfork handler closes the inherited copy and forgets pending questions
+ * (their answers go to the parent); failures already known stay, since the
+ * child inherited those sockets too. A lost connection makes every pending
+ * verdict fail open; it is reopened on the next connect to a VIP.
+ *
+ * Safety: no stdio, no malloc (fixed tables), no exit/abort; errno is
+ * preserved on every pass-through path; cancellation is disabled while we
+ * hold or wait for the lock; a signal handler that re-enters the shim while
+ * its thread is inside this file just passes through (in_verdict).
+ */
+#undef _FORTIFY_SOURCE   /* we define read/recv ourselves */
+#include "shim.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+
+#define VSLOTS      1024     /* verdicts pending or not yet reported */
+#define SLICE_MS    100      /* a reader re-checks its world this often */
+#define DEFAULT_MS  30000
+
+enum { VS_FREE, VS_PENDING, VS_FAILED };
+
+struct vslot {
+	int      state;
+	unsigned gen;          /* bumped on free: a waiter's slot was reused */
+	int      fd;
+	dev_t    dev;          /* the socket's identity when marked */
+	ino_t    ino;
+	uint32_t caddr, vaddr; /* network order */
+	uint16_t cport, vport; /* network order */
+	int      err;          /* VS_FAILED: ECONNREFUSED or ETIMEDOUT */
+	char     result[16];   /* meshd's word (debug) */
+};
+
+static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
+static struct vslot slots[VSLOTS];
+static unsigned slots_hi;            /* slots[slots_hi..] are free */
+
+static int ctl_fd = -1;
+static pid_t ctl_pid;
+static dev_t ctl_dev;
+static ino_t ctl_ino;
+static unsigned ctl_gen;             /* bumped whenever ctl_fd changes */
+static char ctl_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+static char rbuf[1024];              /* a partial line from meshd */
+static size_t rlen;
+static int reading;                  /* a thread polls ctl_fd unlocked */
+
+static long timeout_ms = DEFAULT_MS;
+static int verdicts_off;
+
+static __thread int in_verdict __attribute__((tls_model("initial-exec")));
+static __thread int cancel_state __attribute__((tls_model("initial-exec")));
+
+/* ---- small helpers ----------------------------------------------------- */
+
+static long now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Take the lock unless this thread is already inside (a signal handler
+ * that interrupted us): then the caller passes through. */
+static int enter(void)
+{
+	if (in_verdict)
+		return 0;
+	in_verdict = 1;
+	/* A cancelled waiter would leave `mu` locked (cond waits re-lock
+	 * before unwinding) or `reading` set: no cancellation in here. */
+	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cancel_state);
+	pthread_mutex_lock(&mu);
+	return 1;
+}
+
+static void leave(void)
+{
+	int ignored;
+	pthread_mutex_unlock(&mu);
+	pthread_setcancelstate(cancel_state, &ignored);
+	in_verdict = 0;
+}
+
+static const char *errname(int err)
+{
+	const char *n = strerrorname_np(err);
+	return n ? n : "?";
+}
+
+static void line_hostport(struct shim_line *l, uint32_t addr, uint16_t port)
+{
+	shim_line_addr(l, AF_INET, &addr);
+	shim_line_str(l, ":");
+	shim_line_uint(l, ntohs(port));
+}
+
+/* "libmesh: verdict C -> V: " */
+static void line_verdict(struct shim_line *l, const struct vslot *s)
+{
+	shim_line_start(l);
+	shim_line_str(l, "verdict ");
+	line_hostport(l, s->caddr, s->cport);
+	shim_line_str(l, " -> ");
+	line_hostport(l, s->vaddr, s->vport);
+	shim_line_str(l, ": ");
+}
+
+static void debug_ctl(const char *what, int err)
+{
+	struct shim_line l;
+	shim_line_start(&l);
+	shim_line_str(&l, "control ");
+	shim_line_str(&l, ctl_path[0] ? ctl_path : "(none)");
+	shim_line_str(&l, ": ");
+	shim_line_str(&l, what);
+	if (err) {
+		shim_line_str(&l, " (");
+		shim_line_str(&l, errname(err));
+		shim_line_str(&l, ")");
+	}
+	shim_line_end(&l);
+}
+
+/* Same socket as when the slot was made? Also false for a closed fd. */
+static int same_socket(int fd, const struct vslot *s)
+{
+	struct stat st;
+	return fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode) &&
+	       st.st_ino == s->ino && st.st_dev == s->dev;
+}
+
+/* ---- slots (all under mu) ---------------------------------------------- */
+
+static void mark_set(int fd, unsigned idx)
+{
+	struct shim_fd *e = shim_fd_peek(fd);
+	if (e)
+		atomic_store_explicit(&e->vmark, idx + 1, memory_order_relaxed);
+}
+
+static void slot_free(unsigned idx)
+{
+	struct vslot *s = &slots[idx];
+	struct shim_fd *e = shim_fd_peek(s->fd);
+	if (e && atomic_load_explicit(&e->vmark, memory_order_relaxed) == idx + 1)
+		atomic_store_explicit(&e->vmark, 0, memory_order_relaxed);
+	s->state = VS_FREE;
+	s->gen++;
+	while (slots_hi > 0 && slots[slots_hi - 1].state == VS_FREE)
+		slots_hi--;
+}
+
+/* The live slot fd's mark points at, or -1 (a dangling mark is cleared). */
+static int slot_of(int fd)
+{
+	struct shim_fd *e = shim_fd_peek(fd);
+	if (!e)
+		return -1;
+	unsigned m = atomic_load_explicit(&e->vmark, memory_order_relaxed);
+	if (m == 0)
+		return -1;
+	if (m > VSLOTS || slots[m - 1].state == VS_FREE || slots[m - 1].fd != fd) {
+		atomic_store_explicit(&e->vmark, 0, memory_order_relaxed);
+		return -1;
+	}
+	return (int)(m - 1);
+}
+
+static int slot_new(void)
+{
+	for (int pass = 0; pass < 2; pass++) {
+		for (unsigned i = 0; i < slots_hi; i++)
+			if (slots[i].state == VS_FREE)
+				return (int)i;
+		if (slots_hi < VSLOTS)
+			return (int)slots_hi++;
+		/* Full: reclaim failures whose descriptor the program closed
+		 * (or reused) without ever doing I/O on it. */
+		for (unsigned i = 0; i < slots_hi; i++)
+			if (slots[i].state == VS_FAILED &&
+			    !same_socket(slots[i].fd, &slots[i]))
+				slot_free(i);
+	}
+	return -1;
+}
+
+/* Every question asked on the current connection fails open. */
+static void drop_pending(void)
+{
+	for (unsigned i = 0; i < slots_hi; i++)
+		if (slots[i].state == VS_PENDING)
+			slot_free(i);
+}
+
+/* ---- the control connection (under mu) --------------------------------- */
+
+/* Forget the control connection; close it only if it is still ours. */
+static void ctl_drop(const char *why, int err, int close_it)
+{
+	unsigned pending = 0;
+	for (unsigned i = 0; i < slots_hi; i++)
+		pending += slots[i].state == VS_PENDING;
+	if (ctl_fd >= 0 && close_it)
+		close(ctl_fd);
+	ctl_fd = -1;
+	rlen = 0;
+	ctl_gen++;
+	drop_pending();
+	pthread_cond_broadcast(&cv);
+	if (shim_debug) {
+		struct shim_line l;
+		shim_line_start(&l);
+		shim_line_str(&l, "control ");
+		shim_line_str(&l, ctl_path);
+		shim_line_str(&l, ": ");
+		shim_line_str(&l, why);
+		if (err) {
+			shim_line_str(&l, " (");
+			shim_line_str(&l, errname(err));
+			shim_line_str(&l, ")");
+		}
+		shim_line_str(&l, "; ");
+		shim_line_uint(&l, pending);
+		shim_line_str(&l, " pending verdicts fail open");
+		shim_line_end(&l);
+	}
+}
+
+/* Is ctl_fd still our control socket, in our process? */
+static int ctl_check(void)
+{
+	if (ctl_fd < 0)
+		return 0;
+	if (ctl_pid != getpid()) {
+		/* Forked without our atfork handler (raw clone): the
+		 * description is the parent's; leave it alone. */
+		ctl_drop("inherited from the parent process", 0, 0);
+		return 0;
+	}
+	struct stat st;
+	if (fstat(ctl_fd, &st) == -1 || !S_ISSOCK(st.st_mode) ||
+	    st.st_ino != ctl_ino || st.st_dev != ctl_dev) {
+		/* The program closed it (closefrom, close_range) or put
+		 * something else on the number: that is its fd now. */
+		ctl_drop("descriptor closed or replaced by the program", 0, 0);
+		return 0;
+	}
+	return 1;
+}
+
+static int ctl_connect(const char *path)
+{
+	struct sockaddr_un sa;
+	size_t n = strlen(path);
+	memset(&sa, 0, sizeof sa);
+	sa.sun_family = AF_UNIX;
+	if (n >= sizeof sa.sun_path || n >= sizeof ctl_path)
+		return 0;
+	memcpy(ctl_path, path, n + 1);
+	memcpy(sa.sun_path, path, n + 1);
+	/* Non-blocking: connecting to a full backlog must not block the
+	 * program's connect; we then just go without a verdict. */
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd == -1) {
+		if (shim_debug)
+			debug_ctl("cannot create a socket, no verdicts", errno);
+		return 0;
+	}
+	struct stat st;
+	if (real_connect(fd, (struct sockaddr *)&sa, sizeof sa) == -1 ||
+	    fstat(fd, &st) == -1) {
+		int err = errno;
+		close(fd);
+		if (shim_debug)
+			debug_ctl("cannot connect, no verdicts", err);
+		return 0;
+	}
+	ctl_fd = fd;
+	ctl_pid = getpid();
+	ctl_dev = st.st_dev;
+	ctl_ino = st.st_ino;
+	ctl_gen++;
+	rlen = 0;
+	if (shim_debug) {
+		struct shim_line l;
+		shim_line_start(&l);
+		shim_line_str(&l, "control ");
+		shim_line_str(&l, ctl_path);
+		shim_line_str(&l, ": connected (fd ");
+		shim_line_uint(&l, (unsigned long)fd);
+		shim_line_str(&l, ")");
+		shim_line_end(&l);
+	}
+	return 1;
+}
+
+/* ---- meshd's answers (under mu) ---------------------------------------- */
+
+static const struct {
+	const char *word;
+	int         err;
+} results[] = {
+	{ "ok", 0 },
+	{ "unknown", 0 },
+	{ "refused", ECONNREFUSED },
+	{ "reset", ECONNREFUSED },
+	{ "denied", ECONNREFUSED },
+	{ "no_endpoint", ECONNREFUSED },
+	{ "tls_failure", ECONNREFUSED },
+	{ "identity_error", ECONNREFUSED },
+	{ "timeout", ETIMEDOUT },
+};
+
+/* "a.b.c.d:port" followed by `end`; advances *p past it. */
+static int parse_hostport(const char **p, char end, uint32_t *addr,
+                          uint16_t *port)
+{
+	const char *s = *p;
+	const char *colon = NULL;
+	const char *q = s;
+	while (*q && *q != end) {
+		if (*q == ':')
+			colon = q;
+		q++;
+	}
+	if (*q != end || !colon || colon - s > 15 || colon == s)
+		return -1;
+	char host[16];
+	memcpy(host, s, (size_t)(colon - s));
+	host[colon - s] = '\0';
+	struct in_addr a;
+	if (inet_pton(AF_INET, host, &a) != 1)
+		return -1;
+	unsigned long v = 0;
+	const char *d = colon + 1;
+	if (d == q)
+		return -1;
+	for (; d < q; d++) {
+		if (*d < '0' || *d > '9' || (v = v * 10 + (unsigned long)(*d - '0')) > 65535)
+			return -1;
+	}
+	*addr = a.s_addr;
+	*port = htons((uint16_t)v);
+	*p = q + (*q ? 1 : 0);
+	return 0;
+}
+
+static void handle_line(const char *line)
+{
+	uint32_t caddr, vaddr;
+	uint16_t cport, vport;
+	const char *p = line;
+	if (p[0] != 'V' || p[1] != ' ')
+		return;
+	p += 2;
+	if (parse_hostport(&p, ' ', &caddr, &cport) == -1 ||
+	    parse_hostport(&p, ' ', &vaddr, &vport) == -1)
+		return;
+	int err = 0;
+	const char *word = "unrecognized";
+	for (size_t i = 0; i < sizeof results / sizeof results[0]; i++)
+		if (strcmp(p, results[i].word) == 0) {
+			word = results[i].word;
+			err = results[i].err;
+			break;
+		}
+	for (unsigned i = 0; i < slots_hi; i++) {
+		struct vslot *s = &slots[i];
+		if (s->state != VS_PENDING || s->caddr != caddr ||
+		    s->cport != cport || s->vaddr != vaddr || s->vport != vport)
+			continue;
+		size_t n = strlen(word);
+		if (n >= sizeof s->result)
+			n = sizeof s->result - 1;
+		memcpy(s->result, word, n);
+		s->result[n] = '\0';
+		if (err == 0) {
+			if (shim_debug) {
+				struct shim_line l;
+				line_verdict(&l, s);
+				shim_line_str(&l, word);
+				shim_line_str(&l, strcmp(word, "ok") == 0
+				              ? " (the connection stands)"
+				              : " (fails open: the connection stands)");
+				shim_line_end(&l);
+			}
+			slot_free(i);
+		} else {
+			/* Kept until reported: on the next SO_ERROR, connect
+			 * or I/O, or by the waiter that asked. */
+			s->state = VS_FAILED;
+			s->err = err;
+		}
+		return;
+	}
+	/* No one asks any more (data came first, or the mark was cleared). */
+}
+
+/* Read what meshd has sent, without waiting. Caller holds mu and is the
+ * only reader (reading == 0, or it is the reader). */
+static void pump(void)
+{
+	if (!ctl_check())
+		return;
+	for (;;) {
+		ssize_t n = real_recv(ctl_fd, rbuf + rlen, sizeof rbuf - 1 - rlen,
+		                      MSG_DONTWAIT);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			break;
+		if (n <= 0) {
+			ctl_drop(n == 0 ? "meshd closed the control connection"
+			                : "control connection failed",
+			         n == 0 ? 0 : errno, 1);
+			break;
+		}
+		rlen += (size_t)n;
+		rbuf[rlen] = '\0';
+		char *start = rbuf, *nl;
+		while ((nl = memchr(start, '\n', rlen - (size_t)(start - rbuf)))) {
+			*nl = '\0';
+			handle_line(start);
+			start = nl + 1;
+		}
+		rlen -= (size_t)(start - rbuf);
+		memmove(rbuf, start, rlen);
+		if (rlen == sizeof rbuf - 1) {
+			ctl_drop("line too long from meshd", 0, 1);
+			break;
+		}
+	}
+	pthread_cond_broadcast(&cv);
+}
+
+/*
+ * Wait (under mu, which it drops while blocked) until slot idx of
+ * generation gen is no longer pending, or the deadline passes.
+ */
+static void wait_slot(unsigned idx, unsigned gen, long deadline)
+{
+	for (;;) {
+		struct vslot *s = &slots[idx];
+		if (s->gen != gen || s->state != VS_PENDING)
+			return;
+		long now = now_ms();
+		if (now >= deadline)
+			return;
+		long slice = deadline - now;
+		if (slice > SLICE_MS)
+			slice = SLICE_MS;
+		if (reading) {
+			/* Someone else is reading; it will broadcast. */
+			struct timespec ts;
+			clock_gettime(CLOCK_MONOTONIC, &ts);
+			ts.tv_sec += slice / 1000;
+			ts.tv_nsec += (slice % 1000) * 1000000;
+			if (ts.tv_nsec >= 1000000000) {
+				ts.tv_sec++;
+				ts.tv_nsec -= 1000000000;
+			}
+			pthread_cond_timedwait(&cv, &mu, &ts);
+			continue;
+		}
+		if (!ctl_check())
+			return;     /* dropped: pending slots are gone */
+		reading = 1;
+		int fd = ctl_fd;
+		unsigned g = ctl_gen;
+		pthread_mutex_unlock(&mu);
+		struct pollfd pfd = { .fd = fd, .events = POLLIN };
+		/* EINTR (a signal): just go round with the time left. */
+		int r = poll(&pfd, 1, (int)slice);
+		pthread_mutex_lock(&mu);
+		reading = 0;
+		if (g == ctl_gen && r != 0)
+			pump();
+		pthread_cond_broadcast(&cv);
+	}
+}
+
+/*
+ * The one place a verdict is consumed. Under the lock: find fd's slot,
+ * drop it if the descriptor is no longer the socket it was made for, then
+ * either check without waiting (wait_ms == 0) or wait at most wait_ms.
+ * Returns the errno to report (ECONNREFUSED/ETIMEDOUT) once, or 0: pass.
+ * `what` completes the debug line ("connect fails with").
+ */
+static int settle(int fd, long wait_ms, const char *what)
+{
+	int saved = errno;
+	int ret = 0;
+	if (!enter())
+		return 0;
+	int i = slot_of(fd);
+	if (i < 0)
+		goto out;
+	unsigned idx = (unsigned)i;
+	struct vslot *s = &slots[idx];
+	if (!same_socket(fd, s)) {
+		slot_free(idx);   /* fd was closed and its number reused */
+		goto out;
+	}
+	unsigned gen = s->gen;
+	if (s->state == VS_PENDING) {
+		if (wait_ms > 0)
+			wait_slot(idx, gen, now_ms() + wait_ms);
+		else if (!reading)
+			pump();
+	}
+	if (s->gen != gen || s->state == VS_FREE)
+		goto out;         /* ok, unknown or dropped: nothing to say */
+	if (s->state == VS_FAILED) {
+		ret = s->err;
+		if (shim_debug) {
+			struct shim_line l;
+			line_verdict(&l, s);
+			shim_line_str(&l, s->result);
+			shim_line_str(&l, " (");
+			shim_line_str(&l, what);
+			shim_line_str(&l, " ");
+			shim_line_str(&l, errname(ret));
+			shim_line_str(&l, ")");
+			shim_line_end(&l);
+		}
+		slot_free(idx);
+	} else if (wait_ms > 0) {
+		if (shim_debug) {
+			struct shim_line l;
+			line_verdict(&l, s);
+			shim_line_str(&l, "no answer within ");
+			shim_line_uint(&l, (unsigned long)wait_ms);
+			shim_line_str(&l, " ms (fails open: the connection stands)");
+			shim_line_end(&l);
+		}
+		slot_free(idx);
+	}
+out:
+	leave();
+	errno = saved;
+	return ret;
+}
+
+/* Data arrived on fd: meshd relays only once the path is up, so the
+ * verdict can only be ok; stop checking. */
+static void settle_data(int fd)
+{
+	int saved = errno;
+	if (!enter())
+		return;
+	int i = slot_of(fd);
+	if (i >= 0 && slots[i].state == VS_PENDING) {
+		if (shim_debug) {
+			struct shim_line l;
+			line_verdict(&l, &slots[i]);
+			shim_line_str(&l, "data arrived, the path is up (ok)");
+			shim_line_end(&l);
+		}
+		slot_free((unsigned)i);
+	}
+	leave();
+	errno = saved;
+}
+
+/* The kernel reported its own failure for fd: no verdict applies. */
+static void settle_forget(int fd)
+{
+	int saved = errno;
+	if (!enter())
+		return;
+	int i = slot_of(fd);
+	if (i >= 0)
+		slot_free((unsigned)i);
+	leave();
+	errno = saved;
+}
+
+/* ---- interface to libmesh.c and intercept.c ---------------------------- */
+
+void verdict_init(void)
+{
+	const char *t = secure_getenv("MESH_VERDICT_TIMEOUT");
+	if (t && t[0]) {
+		char *end;
+		double v = strtod(t, &end);
+		double scale = 1000.0;   /* seconds by default */
+		if (strcmp(end, "ms") == 0)
+			scale = 1.0;
+		else if (strcmp(end, "s") != 0 && *end)
+			v = -1;              /* unparseable: keep the default */
+		if (v == 0)
+			verdicts_off = 1;
+		else if (v > 0 && v * scale < 86400000.0)
+			timeout_ms = (long)(v * scale) > 0 ? (long)(v * scale) : 1;
+	}
+	pthread_condattr_t ca;
+	if (pthread_condattr_init(&ca) == 0) {
+		pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+		pthread_cond_init(&cv, &ca);
+		pthread_condattr_destroy(&ca);
+	}
+}
+
+void verdict_atfork_child(void)
+{
+	/*
+	 * Only the forking thread lives on, and any lock or reader role
+	 * another thread had is gone with it. The inherited control socket
+	 * is the parent's conversation: close our copy (the parent keeps
+	 * its own) so the child never reads the parent's answers, and let
+	 * pending questions fail open here. Known failures stay: the child
+	 * has the same sockets.
+	 */
+	pthread_mutex_t fresh = PTHREAD_MUTEX_INITIALIZER;
+	memcpy(&mu, &fresh, sizeof mu);
+	pthread_condattr_t ca;
+	if (pthread_condattr_init(&ca) == 0) {
+		pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+		pthread_cond_init(&cv, &ca);
+		pthread_condattr_destroy(&ca);
+	}
+	reading = 0;
+	if (ctl_fd >= 0)
+		close(ctl_fd);
+	ctl_fd = -1;
+	rlen = 0;
+	ctl_gen++;
+	drop_pending();
+}
+
+int verdict_ready(const char *path)
+{
+	if (verdicts_off || !real_connect || !real_recv || !real_send)
+		return 0;
+	int saved = errno;
+	if (!enter())
+		return 0;
+	/* ctl_check() forgets a descriptor that is no longer ours. */
+	if (ctl_check() && strcmp(path, ctl_path) != 0)
+		ctl_drop("meshd now names another control socket", 0, 1);
+	if (ctl_fd < 0)
+		ctl_connect(path);
+	int ok = ctl_fd >= 0;
+	leave();
+	errno = saved;
+	return ok;
+}
+
+int verdict_connect_begin(int fd)
+{
+	int saved = errno;
+	int same = 0;
+	if (!enter())
+		return 0;
+	int i = slot_of(fd);
+	if (i >= 0) {
+		if (same_socket(fd, &slots[i]))
+			same = 1;
+		else
+			slot_free((unsigned)i);
+	}
+	leave();
+	errno = saved;
+	return same;
+}
+
+/* A connect (or fast-open send) again on a socket that awaits a verdict. */
+static long connect_again(int fd, long rc, int *err)
+{
+	if (rc == -1 && (*err == EALREADY || *err == EINPROGRESS || *err == EINTR))
+		return rc;                   /* still connecting */
+	if (rc >= 0 || *err == EISCONN || *err == ECONNRESET || *err == EPIPE) {
+		/* Connected (or reset): the program wants the result now. */
+		int e = settle(fd, timeout_ms, "connect fails with");
+		if (e) {
+			*err = e;
+			return -1;
+		}
+		return rc;
+	}
+	settle_forget(fd);               /* the kernel's own failure */
+	return rc;
+}
+
+/* Our side of the connection as meshd sees it: IPv4 (a v4-mapped IPv6
+ * socket is an IPv4 connection to meshd). */
+static int local_v4(int fd, uint32_t *addr, uint16_t *port)
+{
+	union {
+		struct sockaddr_storage ss;
+		struct sockaddr_in      in;
+		struct sockaddr_in6     in6;
+	} u;
+	socklen_t len = sizeof u;
+	if (getsockname(fd, (struct sockaddr *)&u, &len) == -1)
+		return -1;
+	if (u.ss.ss_family == AF_INET && len >= sizeof u.in) {
+		*addr = u.in.sin_addr.s_addr;
+		*port = u.in.sin_port;
+		return 0;
+	}
+	if (u.ss.ss_family == AF_INET6 && len >= sizeof u.in6 &&
+	    IN6_IS_ADDR_V4MAPPED(&u.in6.sin6_addr)) {
+		memcpy(addr, &u.in6.sin6_addr.s6_addr[12], 4);
+		*port = u.in6.sin6_port;
+		return 0;
+	}
+	return -1;
+}
+
+static char *put_hostport(char *p, uint32_t addr, uint16_t port)
+{
+	char tmp[8];
+	inet_ntop(AF_INET, &addr, p, INET_ADDRSTRLEN);
+	p += strlen(p);
+	*p++ = ':';
+	unsigned v = ntohs(port);
+	int n = 0;
+	do {
+		tmp[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	while (n)
+		*p++ = tmp[--n];
+	return p;
+}
+
+long verdict_after_connect(int fd, const struct verdict_dest *d, int again,
+                           long rc, int *err)
+{
+	if (again)
+		return connect_again(fd, rc, err);
+	if (!d)
+		return rc;
+	/* Only a connection meshd has (or will have) accepted has a verdict
+	 * coming; a kernel failure (nobody listens on the VIP) is final. */
+	if (!(rc >= 0 || *err == EINPROGRESS || *err == EINTR))
+		return rc;
+
+	int saved = errno;
+	uint32_t caddr;
+	uint16_t cport;
+	struct stat st;
+	if (local_v4(fd, &caddr, &cport) == -1 || fstat(fd, &st) == -1) {
+		errno = saved;
+		return rc;
+	}
+	int fl = fcntl(fd, F_GETFL);
+	int blocking = rc >= 0 && fl != -1 && !(fl & O_NONBLOCK);
+	if (!shim_fd_table_get() || !enter()) {
+		errno = saved;
+		return rc;
+	}
+	int i = ctl_check() ? slot_new() : -1;
+	if (i < 0) {
+		if (shim_debug && ctl_fd >= 0)
+			debug_ctl("too many verdicts pending, this one fails open", 0);
+		leave();
+		errno = saved;
+		return rc;
+	}
+	unsigned idx = (unsigned)i;
+	struct vslot *s = &slots[idx];
+	s->state = VS_PENDING;
+	s->fd = fd;
+	s->dev = st.st_dev;
+	s->ino = st.st_ino;
+	s->caddr = caddr;
+	s->cport = cport;
+	s->vaddr = d->vip;
+	s->vport = d->vport;
+	s->err = 0;
+	s->result[0] = '\0';
+	mark_set(fd, idx);
+
+	char line[64];
+	char *p = line;
+	*p++ = 'W';
+	*p++ = ' ';
+	p = put_hostport(p, caddr, cport);
+	*p++ = ' ';
+	p = put_hostport(p, d->vip, d->vport);
+	*p++ = '\n';
+	size_t len = (size_t)(p - line);
+	ssize_t n;
+	do
+		n = real_send(ctl_fd, line, len, MSG_DONTWAIT | MSG_NOSIGNAL);
+	while (n == -1 && errno == EINTR);
+	if (n != (ssize_t)len) {
+		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			if (shim_debug) {
+				struct shim_line l;
+				line_verdict(&l, s);
+				shim_line_str(&l, "control socket full, not asked (fails open)");
+				shim_line_end(&l);
+			}
+			slot_free(idx);
+		} else {
+			ctl_drop("cannot send to meshd", n == -1 ? errno : 0, 1);
+		}
+		leave();
+		errno = saved;
+		return rc;
+	}
+	if (shim_debug) {
+		struct shim_line l;
+		line_verdict(&l, s);
+		shim_line_str(&l, blocking ? "asked meshd (blocking "
+		                           : "asked meshd (non-blocking ");
+		shim_line_str(&l, d->call);
+		shim_line_str(&l, blocking ? " waits for the answer)"
+		                           : ": SO_ERROR will wait for it, I/O checks)");
+		shim_line_end(&l);
+	}
+	leave();
+	errno = saved;
+	if (!blocking)
+		return rc;
+	int e = settle(fd, timeout_ms, rc > 0 ? "send fails with"
+	                                      : "connect fails with");
+	if (e) {
+		*err = e;
+		return -1;
+	}
+	return rc;
+}
+
+/* ---- the I/O hooks ----------------------------------------------------- */
+
+/*
+ * Each hook: unmarked fd -> libc, nothing else. A marked fd: report a
+ * failure already known (or arrived just now) instead of doing the call;
+ * else do it, and afterwards let data arriving settle the verdict as ok,
+ * or an ECONNRESET/EPIPE (meshd resetting a connection it could not carry)
+ * wait for the verdict and become its errno.
+ */
+static int io_before(int fd, const char *what)
+{
+	return settle(fd, 0, what);
+}
+
+static ssize_t io_after(int fd, ssize_t r, int input, const char *what)
+{
+	if (r > 0) {
+		if (input && shim_fd_marked(fd))
+			settle_data(fd);
+	} else if (r == -1 && (errno == ECONNRESET || errno == EPIPE) &&
+	           shim_fd_marked(fd)) {
+		int orig = errno;
+		int e = settle(fd, timeout_ms, what);
+		errno = e ? e : orig;
+	}
+	return r;
+}
+
+/* Out of line, so that the hooks' fast path is a load, a branch and a
+ * tail call, with no registers saved for the slow path. */
+#define SLOW __attribute__((noinline, cold))
+
+/* Before init (a library constructor that runs before ours, or a hook
+ * called back from dlsym): the kernel directly. */
+#define NEED_REAL(p) ((p) || (shim_init() == 0 && (p)))
+
+#define IO_SLOW(call, input, what)                      \
+	do {                                            \
+		int e_ = io_before(fd, what);           \
+		if (e_) {                               \
+			errno = e_;                     \
+			return -1;                      \
+		}                                       \
+		ssize_t r_ = (call);                    \
+		return io_after(fd, r_, input, what);   \
+	} while (0)
+
+SLOW static ssize_t slow_read(int fd, void *buf, size_t n)
+{
+	if (!NEED_REAL(real_read))
+		return syscall(SYS_read, fd, buf, n);
+	IO_SLOW(real_read(fd, buf, n), 1, "read fails with");
+}
+
+SHIM_EXPORT ssize_t read(int fd, void *buf, size_t n)
+{
+	if (!shim_fd_marked(fd) && real_read)
+		return real_read(fd, buf, n);
+	return slow_read(fd, buf, n);
+}
+
+SLOW static ssize_t slow_write(int fd, const void *buf, size_t n)
+{
+	if (!NEED_REAL(real_write))
+		return syscall(SYS_write, fd, buf, n);
+	IO_SLOW(real_write(fd, buf, n), 0, "write fails with");
+}
+
+SHIM_EXPORT ssize_t write(int fd, const void *buf, size_t n)
+{
+	if (!shim_fd_marked(fd) && real_write)
+		return real_write(fd, buf, n);
+	return slow_write(fd, buf, n);
+}
+
+SLOW static ssize_t slow_readv(int fd, const struct iovec *iov, int cnt)
+{
+	if (!NEED_REAL(real_readv))
+		return syscall(SYS_readv, fd, iov, cnt);
+	IO_SLOW(real_readv(fd, iov, cnt), 1, "readv fails with");
+}
+
+SHIM_EXPORT ssize_t readv(int fd, const struct iovec *iov, int cnt)
+{
+	if (!shim_fd_marked(fd) && real_readv)
+		return real_readv(fd, iov, cnt);
+	return slow_readv(fd, iov, cnt);
+}
+
+SLOW static ssize_t slow_writev(int fd, const struct iovec *iov, int cnt)
+{
+	if (!NEED_REAL(real_writev))
+		return syscall(SYS_writev, fd, iov, cnt);
+	IO_SLOW(real_writev(fd, iov, cnt), 0, "writev fails with");
+}
+
+SHIM_EXPORT ssize_t writev(int fd, const struct iovec *iov, int cnt)
+{
+	if (!shim_fd_marked(fd) && real_writev)
+		return real_writev(fd, iov, cnt);
+	return slow_writev(fd, iov, cnt);
+}
+
+SLOW static ssize_t slow_send(int fd, const void *buf, size_t n, int flags)
+{
+	if (!NEED_REAL(real_send))
+		return syscall(SYS_sendto, fd, buf, n, flags, NULL, 0);
+	IO_SLOW(real_send(fd, buf, n, flags), 0, "send fails with");
+}
+
+SHIM_EXPORT ssize_t send(int fd, const void *buf, size_t n, int flags)
+{
+	if (!shim_fd_marked(fd) && real_send)
+		return real_send(fd, buf, n, flags);
+	return slow_send(fd, buf, n, flags);
+}
+
+SLOW static ssize_t slow_recv(int fd, void *buf, size_t n, int flags)
+{
+	if (!NEED_REAL(real_recv))
+		return syscall(SYS_recvfrom, fd, buf, n, flags, NULL, NULL);
+	IO_SLOW(real_recv(fd, buf, n, flags), 1, "recv fails with");
+}
+
+SHIM_EXPORT ssize_t recv(int fd, void *buf, size_t n, int flags)
+{
+	if (!shim_fd_marked(fd) && real_recv)
+		return real_recv(fd, buf, n, flags);
+	return slow_recv(fd, buf, n, flags);
+}
+
+SLOW static ssize_t slow_sendto(int fd, const void *buf, size_t n, int flags,
+                           const struct sockaddr *sa, socklen_t len)
+{
+	if (!NEED_REAL(real_sendto))
+		return syscall(SYS_sendto, fd, buf, n, flags, sa, len);
+	if (flags & MSG_FASTOPEN)
+		return intercept_sendto_fastopen(fd, buf, n, flags, sa, len);
+	IO_SLOW(real_sendto(fd, buf, n, flags, sa, len), 0, "sendto fails with");
+}
+
+SHIM_EXPORT ssize_t sendto(int fd, const void *buf, size_t n, int flags,
+                           __CONST_SOCKADDR_ARG addr, socklen_t len)
+{
+	if (!(flags & MSG_FASTOPEN) && !shim_fd_marked(fd) && real_sendto)
+		return real_sendto(fd, buf, n, flags, SHIM_CSA(addr), len);
+	return slow_sendto(fd, buf, n, flags, SHIM_CSA(addr), len);
+}
+
+SLOW static ssize_t slow_recvfrom(int fd, void *buf, size_t n, int flags,
+                             struct sockaddr *sa, socklen_t *len)
+{
+	if (!NEED_REAL(real_recvfrom))
+		return syscall(SYS_recvfrom, fd, buf, n, flags, sa, len);
+	IO_SLOW(real_recvfrom(fd, buf, n, flags, sa, len), 1,
+	        "recvfrom fails with");
+}
+
+SHIM_EXPORT ssize_t recvfrom(int fd, void *buf, size_t n, int flags,
+                             __SOCKADDR_ARG addr, socklen_t *len)
+{
+	if (!shim_fd_marked(fd) && real_recvfrom)
+		return real_recvfrom(fd, buf, n, flags, SHIM_SA(addr), len);
+	return slow_recvfrom(fd, buf, n, flags, SHIM_SA(addr), len);
+}
+
+SLOW static ssize_t slow_sendmsg(int fd, const struct msghdr *msg, int flags)
+{
+	if (!NEED_REAL(real_sendmsg))
+		return syscall(SYS_sendmsg, fd, msg, flags);
+	if (flags & MSG_FASTOPEN)
+		return intercept_sendmsg_fastopen(fd, msg, flags);
+	IO_SLOW(real_sendmsg(fd, msg, flags), 0, "sendmsg fails with");
+}
+
+SHIM_EXPORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
+{
+	if (!(flags & MSG_FASTOPEN) && !shim_fd_marked(fd) && real_sendmsg)
+		return real_sendmsg(fd, msg, flags);
+	return slow_sendmsg(fd, msg, flags);
+}
+
+SLOW static ssize_t slow_recvmsg(int fd, struct msghdr *msg, int flags)
+{
+	if (!NEED_REAL(real_recvmsg))
+		return syscall(SYS_recvmsg, fd, msg, flags);
+	IO_SLOW(real_recvmsg(fd, msg, flags), 1, "recvmsg fails with");
+}
+
+SHIM_EXPORT ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
+{
+	if (!shim_fd_marked(fd) && real_recvmsg)
+		return real_recvmsg(fd, msg, flags);
+	return slow_recvmsg(fd, msg, flags);
+}
+
+/* _FORTIFY_SOURCE builds call these instead of read/recv/recvfrom. An
+ * overflow goes to libc's own check, which reports it as it always does. */
+SLOW static ssize_t slow_read_chk(int fd, void *buf, size_t n, size_t buflen)
+{
+	if (!NEED_REAL(real___read_chk) || !real_read)
+		return syscall(SYS_read, fd, buf, n);
+	if (n > buflen)
+		return real___read_chk(fd, buf, n, buflen);
+	IO_SLOW(real_read(fd, buf, n), 1, "read fails with");
+}
+
+SHIM_EXPORT ssize_t __read_chk(int fd, void *buf, size_t n, size_t buflen)
+{
+	if (!shim_fd_marked(fd) && real___read_chk)
+		return real___read_chk(fd, buf, n, buflen);
+	return slow_read_chk(fd, buf, n, buflen);
+}
+
+SLOW static ssize_t slow_recv_chk(int fd, void *buf, size_t n, size_t buflen,
+                             int flags)
+{
+	if (!NEED_REAL(real___recv_chk) || !real_recv)
+		return syscall(SYS_recvfrom, fd, buf, n, flags, NULL, NULL);
+	if (n > buflen)
+		return real___recv_chk(fd, buf, n, buflen, flags);
+	IO_SLOW(real_recv(fd, buf, n, flags), 1, "recv fails with");
+}
+
+SHIM_EXPORT ssize_t __recv_chk(int fd, void *buf, size_t n, size_t buflen,
+                               int flags)
+{
+	if (!shim_fd_marked(fd) && real___recv_chk)
+		return real___recv_chk(fd, buf, n, buflen, flags);
+	return slow_recv_chk(fd, buf, n, buflen, flags);
+}
+
+SLOW static ssize_t slow_recvfrom_chk(int fd, void *buf, size_t n, size_t buflen,
+                                 int flags, struct sockaddr *sa,
+                                 socklen_t *len)
+{
+	if (!NEED_REAL(real___recvfrom_chk) || !real_recvfrom)
+		return syscall(SYS_recvfrom, fd, buf, n, flags, sa, len);
+	if (n > buflen)
+		return real___recvfrom_chk(fd, buf, n, buflen, flags, sa, len);
+	IO_SLOW(real_recvfrom(fd, buf, n, flags, sa, len), 1,
+	        "recvfrom fails with");
+}
+
+SHIM_EXPORT ssize_t __recvfrom_chk(int fd, void *buf, size_t n, size_t buflen,
+                                   int flags, struct sockaddr *sa,
+                                   socklen_t *len)
+{
+	if (!shim_fd_marked(fd) && real___recvfrom_chk)
+		return real___recvfrom_chk(fd, buf, n, buflen, flags, sa, len);
+	return slow_recvfrom_chk(fd, buf, n, buflen, flags, sa, len);
+}
+
+/*
+ * getsockopt(SO_ERROR) on a socket awaiting its verdict is where a
+ * non-blocking program asks "did my connect work?": wait for meshd's
+ * answer (bounded like a blocking connect) and report it as the pending
+ * error, exactly once, like the kernel's read-and-clear SO_ERROR.
+ */
+SLOW static int slow_getsockopt(int fd, int level, int name, void *val,
+                           socklen_t *len)
+{
+	if (!NEED_REAL(real_getsockopt))
+		return (int)syscall(SYS_getsockopt, fd, level, name, val, len);
+	int r = real_getsockopt(fd, level, name, val, len);
+	if (r == -1 || level != SOL_SOCKET || name != SO_ERROR || !val || !len ||
+	    *len < sizeof(int))
+		return r;
+	int saved = errno;
+	int kerr;
+	memcpy(&kerr, val, sizeof kerr);
+	if (kerr == 0 || kerr == ECONNRESET || kerr == EPIPE) {
+		int e = settle(fd, timeout_ms, "SO_ERROR reports");
+		if (e)
+			memcpy(val, &e, sizeof e);
+	} else {
+		settle_forget(fd);   /* the kernel's own failure stands */
+	}
+	errno = saved;
+	return r;
+}
+
+SHIM_EXPORT int getsockopt(int fd, int level, int name, void *val,
+                           socklen_t *len)
+{
+	if (!shim_fd_marked(fd) && real_getsockopt)
+		return real_getsockopt(fd, level, name, val, len);
+	return slow_getsockopt(fd, level, name, val, len);
+}

@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# shellcheck disable=SC2119  # setup_hello takes optional arguments
+# IPv6 sockets: AF_INET6 lookups of a mesh name answer ::ffff:VIP, AF_UNSPEC
+# ones answer the VIP; a program with an AF_INET6 socket (blocking, and
+# non-blocking with poll) reaches the service through it; getent ahostsv6
+# shows the mapped address. IPv6 names that are not the mesh's are the
+# passthrough scenario's.
+. "$(dirname "$0")/lib.sh"
+need getent
+setup_hello
+
+gai() { # FAMILY [FLAGS]: the answers for hello, one "family address port" a line
+	mesh_run "$PY" - hello "$PORT" "$@" <<'PY' 2>&1
+import socket, sys
+host, port, fam = sys.argv[1], int(sys.argv[2]), getattr(socket, sys.argv[3])
+flags = 0
+for f in sys.argv[4:]:
+    flags |= getattr(socket, f)
+for f, _, _, _, a in socket.getaddrinfo(host, port, fam, socket.SOCK_STREAM, 0, flags):
+    print(f.name, a[0], a[1])
+PY
+}
+check_eq "getaddrinfo(hello, AF_INET6): ::ffff:VIP" "AF_INET6 ::ffff:$VIP $PORT" "$(gai AF_INET6)"
+check_eq "getaddrinfo(hello, AF_INET6, AI_V4MAPPED|AI_ALL): ::ffff:VIP" "AF_INET6 ::ffff:$VIP $PORT" \
+	"$(gai AF_INET6 AI_V4MAPPED AI_ALL)"
+check_eq "getaddrinfo(hello, AF_INET): the VIP" "AF_INET $VIP $PORT" "$(gai AF_INET)"
+# AF_UNSPEC: the VIP first (programs try the answers in order); the mapped
+# form may follow, as for a dual-stack name (curl -6 needs it: see
+# curl_ipv6.sh), but nothing else.
+out=$(gai AF_UNSPEC)
+note "getaddrinfo(hello, AF_UNSPEC): $(paste -sd ';' <<<"$out")"
+check_eq "getaddrinfo(hello, AF_UNSPEC): the VIP first" "AF_INET $VIP $PORT" "$(head -n 1 <<<"$out")"
+check_eq "getaddrinfo(hello, AF_UNSPEC): then at most ::ffff:VIP" "" \
+	"$(tail -n +2 <<<"$out" | grep -vxF "AF_INET6 ::ffff:$VIP $PORT" || true)"
+check_eq "getent ahostsv6 hello (getaddrinfo AF_INET6)" "::ffff:$VIP STREAM hello" \
+	"$(mesh_run getent ahostsv6 hello 2>&1 | head -n 1 | tr -s ' ')"
+
+fetch6() { # blocking|nonblocking
+	mesh_run timeout 20 "$PY" - hello "$PORT" "$1" <<'PY'
+import select, socket, sys
+host, port, mode = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+fam, typ, proto, _, addr = socket.getaddrinfo(host, port, socket.AF_INET6, socket.SOCK_STREAM)[0]
+s = socket.socket(fam, typ, proto)
+if mode == "nonblocking":
+    s.setblocking(False)
+    rc = s.connect_ex(addr)
+    print("connect_ex", "EINPROGRESS" if rc == 115 else rc)
+    select.select([], [s], [], 10)
+    print("SO_ERROR", s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR))
+    s.setblocking(True)
+else:
+    s.connect(addr)
+s.settimeout(10)
+print("peer %s port %d" % s.getpeername()[:2])
+req = b"GET / HTTP/1.0\r\nHost: hello\r\n\r\n"
+s.sendall(req)
+resp = b""
+while True:
+    b = s.recv(65536)
+    if not b:
+        break
+    resp += b
+print("sent %d received %d" % (len(req), len(resp)))
+print(resp.split(b"\r\n\r\n", 1)[1].decode(), end="")
+PY
+}
+
+for mode in blocking nonblocking; do
+	st=0
+	out=$(fetch6 "$mode" 2>&1) || st=$?
+	check_eq "AF_INET6 $mode: exits 0" 0 "$st"
+	[[ $mode == blocking ]] || contains "AF_INET6 $mode: EINPROGRESS, then SO_ERROR 0" "connect_ex EINPROGRESS
+SO_ERROR 0" "$out"
+	contains "AF_INET6 $mode: getpeername is ::ffff:VIP" "peer ::ffff:$VIP port $PORT" "$out"
+	contains "AF_INET6 $mode: the page" "$TOKEN" "$out"
+	read -r _ sent _ received <<<"$(grep '^sent ' <<<"$out" || echo "sent 0 received 0")"
+	client_conns "$st" "AF_INET6 $mode" 1 web
+	check_pair_bytes "AF_INET6 $mode" "$sent" "$received"
+done
+
+summary
