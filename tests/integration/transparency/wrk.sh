@@ -21,7 +21,15 @@ lacks "wrk reports no non-2xx responses" "Non-2xx" "$out"
 # 64. When the time is up it exits with requests in flight: the kernel
 # resets a socket closed with unread data, and the mesh passes the reset on
 # to the upstream, as a direct connection would.
-CONN_PROGRAM=wrk CONN_RESULTS="ok reset" CONN_EMPTY=1 client_conns "$st" "wrk" 65 web
+# wrk may also open one or two connections more than that: it reconnects a
+# connection whose request was cut by the end of the run, and exits before
+# sending on it. Those carry no bytes; count them as such.
+sleep 0.5
+n=$(count_records "$T/a.log" '.event == "close" and .service == "hello"')
+check "wrk: 65 to 67 connections on host A ($n)" test "$n" -ge 65 -a "$n" -le 67
+# (Per-connection bytes are compared between the hosts; against the upstream
+# only in total below, since wrk cuts requests off mid-flight at the end.)
+CONN_PROGRAM=wrk CONN_RESULTS="ok reset" CONN_EMPTY=$((n - 64)) client_conns "$st" "wrk" "$n"
 answered=$(grep -c '^request GET / 200' "$T/web.conns" || true)
 check "the upstream answered at least wrk's $reqs requests with 200 ($answered)" test "$answered" -ge "${reqs:-1}"
 check_eq "the upstream saw no other request" 0 "$(grep '^request' "$T/web.conns" | grep -vc '^request GET / 200' || true)"
