@@ -38,7 +38,7 @@ DAEMON_LIB_OBJ := $(DAEMON_LIB_SRC:%.c=$(BUILD)/obj/%.o)
 UNIT_SRC   := $(wildcard tests/unit/test_*.c)
 UNIT_BIN   := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
-TOOLS      := $(BUILD)/mksnap $(BUILD)/sendbench
+TOOLS      := $(BUILD)/mksnap $(BUILD)/sendbench $(BUILD)/shimbench
 
 .PHONY: all tools test unit integration demo install clean deps bench
 all: $(BUILD)/libmesh.so $(BUILD)/meshd
@@ -70,6 +70,10 @@ $(BUILD)/mksnap: tests/tools/mksnap.c shim/snapshot.c shim/snapshot.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Ishim -o $@ tests/tools/mksnap.c shim/snapshot.c
 
+$(BUILD)/shimbench: tests/tools/shimbench.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ tests/tools/shimbench.c
+
 $(BUILD)/sendbench: tests/tools/sendbench.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ tests/tools/sendbench.c
@@ -99,7 +103,7 @@ demo: deps
 
 bench:
 	@scripts/deps.sh --bench
-	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory all tools
 	@scripts/bench.sh
 
 install: all

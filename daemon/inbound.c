@@ -300,10 +300,7 @@ static void in_side_cb(struct side *sd, int revents)
 		read_header(s);
 		return;
 	case S_UP_CONNECT: {
-		int err = 0;
-		socklen_t el = sizeof err;
-		if (getsockopt(sd->fd, SOL_SOCKET, SO_ERROR, &err, &el) == -1)
-			err = errno;
+		int err = net_connect_error(sd->fd);
 		if (err) {
 			session_set_detail(s, "upstream %s: %s", s->endpoint, strerror(err));
 			side_close(s->m->loop, &s->relay.side[1], false);

@@ -60,6 +60,15 @@ int net_connect(const struct cfg_addr *a, char *err, size_t len)
 	return fd;
 }
 
+int net_connect_error(int fd)
+{
+	int err = 0;
+	socklen_t el = sizeof err;
+	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &el) == -1)
+		err = errno;
+	return err;
+}
+
 static int net_listen(const struct cfg_addr *a, char *err, size_t len)
 {
 	int fd = socket(a->ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);

@@ -59,8 +59,7 @@ void log_msg(enum log_level lvl, const char *fmt, ...)
 	errno = saved;
 }
 
-/* Create the directories above path (like the snapshot's). */
-static void make_parents(const char *path)
+int make_parent_dirs(const char *path)
 {
 	char tmp[4096];
 	snprintf(tmp, sizeof tmp, "%s", path);
@@ -69,16 +68,17 @@ static void make_parents(const char *path)
 			continue;
 		*p = '\0';
 		if (mkdir(tmp, 0755) == -1 && errno != EEXIST)
-			return;
+			return -1;
 		*p = '/';
 	}
+	return 0;
 }
 
 static int open_path(const char *path)
 {
 	if (strcmp(path, "-") == 0)
 		return dup(STDOUT_FILENO);
-	make_parents(path);
+	make_parent_dirs(path);
 	return open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
 }
 

@@ -30,6 +30,9 @@ void traffic_write(const char *line, size_t len);
 uint64_t traffic_dropped(void);
 void traffic_close(void);
 
+/* Create the missing directories above path (mode 0755). 0 or -1. */
+int make_parent_dirs(const char *path);
+
 /* "2026-11-23T01:02:03.123Z" into buf (>= 32 bytes). */
 void log_timestamp(char *buf, size_t len);
 

@@ -165,6 +165,8 @@ void listener_close_all(struct meshd *m);
 /* Helpers that never log: a nonblocking socket connecting to addr.
  * Returns fd (connect in progress or done) or -1 with err filled. */
 int net_connect(const struct cfg_addr *a, char *err, size_t len);
+/* The outcome of a non-blocking connect once writable: 0 or an errno. */
+int net_connect_error(int fd);
 const char *net_sockaddr_str(const struct sockaddr *sa, char *buf, size_t len);
 
 /* worker.c */

@@ -257,10 +257,7 @@ static void out_side_cb(struct side *sd, int revents)
 
 	switch (s->state) {
 	case S_CONNECTING: {
-		int err = 0;
-		socklen_t el = sizeof err;
-		if (getsockopt(sd->fd, SOL_SOCKET, SO_ERROR, &err, &el) == -1)
-			err = errno;
+		int err = net_connect_error(sd->fd);
 		if (err) {
 			session_set_detail(s, "connect %s: %s", s->endpoint, strerror(err));
 			attempt_failed(s, connect_errno_result(err));

@@ -7,6 +7,7 @@
  */
 #include "mesh.h"
 #include "snapshot.h"
+#include "log.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -18,21 +19,6 @@
 #include <unistd.h>
 
 static void write_vips(const struct config *c);
-
-static int mkdir_parents(const char *path)
-{
-	char tmp[4096];
-	snprintf(tmp, sizeof tmp, "%s", path);
-	for (char *p = tmp + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(tmp, 0755) == -1 && errno != EEXIST)
-			return -1;
-		*p = '/';
-	}
-	return 0;
-}
 
 static char *errf(const char *what, const char *path)
 {
@@ -86,7 +72,7 @@ int snapshot_publish(const struct config *c, const char *control, uint64_t gener
 		*err = errf("cannot encode the route snapshot for", c->snapshot);
 		goto fail;
 	}
-	if (mkdir_parents(c->snapshot) == -1) {
+	if (make_parent_dirs(c->snapshot) == -1) {
 		*err = errf("cannot create the directory of", c->snapshot);
 		goto fail;
 	}

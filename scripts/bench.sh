@@ -900,8 +900,39 @@ END=$(date +%s)
 	for n in "${NOTES[@]}"; do printf 'note\t%s\n' "$n"; done
 } >"$T/meta.tsv"
 
+# The shim's cost on calls that are not the mesh's (issue 3: under 1 µs per
+# call): the same loop with and without LD_PRELOAD, interleaved, medians.
+SHIMBENCH=$ROOT/build/shimbench
+shim_rows=()
+if [[ -x $SHIMBENCH ]]; then
+	say "shim pass-through cost (build/shimbench, with and without LD_PRELOAD)"
+	# A port nothing listens on: the kernel refuses at once.
+	closed=$("$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+	for t in gai connect send; do
+		case $t in gai) n=100000 ;; connect) n=50000 ;; send) n=2000000 ;; esac
+		[[ $MODE == quick ]] && n=$((n / 5))
+		plain=() shim=()
+		for r in 1 2 3 4 5; do
+			plain+=("$("$SHIMBENCH" "$t" "$n" "$closed")")
+			shim+=("$(LD_PRELOAD=$LIBMESH MESH_SNAPSHOT=$T/a.routes "$SHIMBENCH" "$t" "$n" "$closed")")
+		done
+		mp=$(printf '%s\n' "${plain[@]}" | sort -g | sed -n 3p)
+		ms=$(printf '%s\n' "${shim[@]}" | sort -g | sed -n 3p)
+		shim_rows+=("$(printf '  %-44s %10s %10s %+10.1f' "$t ns/call" "$mp" "$ms" "$(awk -v a="$ms" -v b="$mp" 'BEGIN { print a - b }')")")
+	done
+fi
+
 mkdir -p "$(dirname "$OUT_TXT")"
 echo
 "$PY" "$BENCHDIR/report.py" table "$T" "$OUT_TXT" "$OUT_JSON"
+if [[ ${#shim_rows[@]} -gt 0 ]]; then
+	{
+		echo
+		echo "shim pass-through (non-mesh calls; medians of 5)   without       with      added"
+		echo "  (gai: getaddrinfo(localhost) + freeaddrinfo; connect: socket + refused connect + close;"
+		echo "   send: 0-byte send on a socketpair)"
+		printf '%s\n' "${shim_rows[@]}"
+	} | tee -a "$OUT_TXT"
+fi
 echo
 echo "written: ${OUT_TXT#"$ROOT"/}, ${OUT_JSON#"$ROOT"/}"
