@@ -22,7 +22,7 @@
 #define container_of(p, T, m) ((T *)((char *)(p) - offsetof(T, m)))
 #define POOL_BUCKETS 64
 #define POOL_IDLE 60.0
-#define POOL_MAX_PER_KEY 512
+#define POOL_MAX_PER_BUCKET 512 /* parked tunnels per hash bucket (keys share buckets) */
 
 struct pooled {
 	ev_io           io;
@@ -107,7 +107,7 @@ void pool_give(struct meshd *m, const char *key, int fd, SSL *ssl)
 	struct pool *p = pool_of(m);
 	size_t kl = strlen(key) + 1;
 	unsigned b = key_hash(key);
-	struct pooled *e = p && p->count[b] < POOL_MAX_PER_KEY ? malloc(sizeof *e + kl) : NULL;
+	struct pooled *e = p && p->count[b] < POOL_MAX_PER_BUCKET ? malloc(sizeof *e + kl) : NULL;
 	if (!e) {
 		SSL_free(ssl);
 		close(fd);

@@ -31,6 +31,9 @@ client_conns "$st" "busybox wget without mesh-run" 1 web
 
 # setuid: the loader ignores LD_PRELOAD; mesh-run says so.
 cp "$(type -P true)" "$T/suidtrue"
+# Owned by another user: running it changes the uid, so the loader is in
+# secure mode (root running a setuid-root program is not, and gets no warning).
+chown nobody "$T/suidtrue"
 chmod u+s "$T/suidtrue"
 st=0
 out=$(mesh_run "$T/suidtrue" 2>&1) || st=$?
