@@ -136,6 +136,17 @@ static uint16_t addr_port(const struct cfg_addr *a)
 	return 0;
 }
 
+/* Room for one more element of a list being parsed: the array doubled
+ * (from 4), or NULL (the old array is still valid) when out of memory. */
+static void *grow(void *arr, unsigned *cap, size_t size)
+{
+	unsigned nc = *cap ? *cap * 2 : 4;
+	void *p = realloc(arr, (size_t)nc * size);
+	if (p)
+		*cap = nc;
+	return p;
+}
+
 static char *join3(const char *a, const char *b, const char *c)
 {
 	size_t la = strlen(a), lb = strlen(b), lc = strlen(c);
@@ -1042,14 +1053,12 @@ static int p_uids(struct load *L, void *obj, const struct cfg_key *k,
 			}
 		}
 		if (n == cap) {
-			uid_t *nu;
-			cap = cap ? cap * 2 : 4;
-			nu = realloc(uids, cap * sizeof(*nu));
-			if (!nu) {
+			void *g = grow(uids, &cap, sizeof *uids);
+			if (!g) {
 				snprintf(why, whylen, "out of memory");
 				goto fail;
 			}
-			uids = nu;
+			uids = g;
 		}
 		uids[n++] = u;
 	}
@@ -1169,14 +1178,12 @@ static int p_endpoints(struct load *L, void *obj, const struct cfg_key *k,
 			}
 		}
 		if (n == cap) {
-			struct cfg_endpoint *ne;
-			cap = cap ? cap * 2 : 4;
-			ne = realloc(eps, cap * sizeof(*ne));
-			if (!ne) {
+			void *g = grow(eps, &cap, sizeof *eps);
+			if (!g) {
 				snprintf(why, whylen, "out of memory");
 				goto fail;
 			}
-			eps = ne;
+			eps = g;
 		}
 		e.text = strdup(tok);
 		if (!e.text) {
@@ -1224,14 +1231,12 @@ static int p_intercepts(struct load *L, void *obj, const struct cfg_key *k,
 			}
 		}
 		if (n == cap) {
-			struct cfg_addr *na;
-			cap = cap ? cap * 2 : 4;
-			na = realloc(as, cap * sizeof(*na));
-			if (!na) {
+			void *g = grow(as, &cap, sizeof *as);
+			if (!g) {
 				snprintf(why, whylen, "out of memory");
 				goto fail;
 			}
-			as = na;
+			as = g;
 		}
 		as[n++] = a;
 	}
@@ -1290,14 +1295,12 @@ static int p_upstream(struct load *L, void *obj, const struct cfg_key *k,
 			}
 		}
 		if (n == cap) {
-			struct cfg_upstream *nu;
-			cap = cap ? cap * 2 : 4;
-			nu = realloc(ups, cap * sizeof(*nu));
-			if (!nu) {
+			void *g = grow(ups, &cap, sizeof *ups);
+			if (!g) {
 				snprintf(why, whylen, "out of memory");
 				goto fail;
 			}
-			ups = nu;
+			ups = g;
 		}
 		ups[n++] = u;
 	}
@@ -1356,14 +1359,12 @@ static int p_allow(struct load *L, void *obj, const struct cfg_key *k,
 			}
 		}
 		if (n == cap) {
-			char **nn;
-			cap = cap ? cap * 2 : 4;
-			nn = realloc(names, cap * sizeof(*nn));
-			if (!nn) {
+			void *g = grow(names, &cap, sizeof *names);
+			if (!g) {
 				snprintf(why, whylen, "out of memory");
 				goto fail;
 			}
-			names = nn;
+			names = g;
 		}
 		if (!(names[n] = strdup(tok))) {
 			snprintf(why, whylen, "out of memory");
