@@ -20,6 +20,7 @@ static char traffic_path[4096];
 static atomic_uint_fast64_t dropped;
 static atomic_int_fast64_t last_drop_warn;
 static pthread_mutex_t reopen_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_mutex_t write_lock = PTHREAD_MUTEX_INITIALIZER;
 
 void log_set_level(enum log_level lvl)
 {
@@ -109,12 +110,13 @@ int traffic_reopen(const char *path)
 
 void traffic_write(const char *line, size_t len)
 {
+	/* One lock around the write: rare partial writes are undone below, and
+	 * that must not cut another worker's record. */
+	pthread_mutex_lock(&write_lock);
 	int fd = atomic_load(&traffic_fd);
 	ssize_t w = -1;
 	size_t off = 0;
 	errno = EBADF;
-	/* A short write (disk nearly full) is finished or, failing that, the
-	 * line is ended so that the file stays one JSON object per line. */
 	while (fd != -1 && off < len) {
 		w = write(fd, line + off, len - off);
 		if (w == -1 && errno == EINTR)
@@ -123,12 +125,19 @@ void traffic_write(const char *line, size_t len)
 			break;
 		off += (size_t)w;
 	}
+	int e = w == -1 ? errno : ENOSPC;
+	if (off > 0 && off < len) {
+		/* A full disk took part of the line: take it back, so that the
+		 * file stays one whole JSON object per line. */
+		struct stat st;
+		if (fstat(fd, &st) == 0 && st.st_size >= (off_t)off &&
+		    ftruncate(fd, st.st_size - (off_t)off) == -1) {
+			/* leave it; nothing better to do */
+		}
+	}
+	pthread_mutex_unlock(&write_lock);
 	if (off == len)
 		return;
-	int e = w == -1 ? errno : ENOSPC;
-	if (off > 0 && write(fd, "\n", 1) != 1) {
-		/* nothing more we can do for this line */
-	}
 	uint64_t n = atomic_fetch_add(&dropped, 1) + 1;
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);

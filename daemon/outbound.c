@@ -214,6 +214,9 @@ static void status_received(struct session *s)
 		attempt_failed(s, "tls_failure");
 		return;
 	}
+	/* The peer answered: whatever it says is about the endpoint, not a
+	 * stale tunnel, so a refusal counts as an attempt even on reuse. */
+	s->reused = s->reused && st == PROTO_ST_OK;
 	switch (st) {
 	case PROTO_ST_OK:
 		start_relay(s);
@@ -378,6 +381,11 @@ static void attempt_next(struct session *s)
 	}
 	char err[128];
 	int fd = net_connect(dst, err, sizeof err);
+	if (fd == -1 && (errno == EMFILE || errno == ENFILE) && pool_size(s->m)) {
+		/* Out of descriptors: parked tunnels are the ones we can spare. */
+		pool_flush(s->m);
+		fd = net_connect(dst, err, sizeof err);
+	}
 	if (fd == -1) {
 		session_set_detail(s, "connect %s: %s", s->endpoint, err);
 		attempt_failed(s, connect_errno_result(errno));

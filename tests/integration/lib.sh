@@ -708,6 +708,11 @@ _san_check() {
 	done
 }
 
+# on_exit CMD: run CMD (a string, eval'ed) at the end of the scenario,
+# after its processes are stopped, even when it fails early.
+_CLEANUPS=()
+on_exit() { _CLEANUPS+=("$1"); }
+
 _teardown() {
 	[[ $_TORN_DOWN -eq 0 ]] || return 0
 	_TORN_DOWN=1
@@ -742,6 +747,9 @@ _teardown() {
 		kill -KILL -- "-${_MESHD_PID[$name]}" 2>/dev/null || true
 	done
 	_san_check
+	# Scenario-registered cleanups (on_exit), after every process is gone.
+	local c
+	for c in "${_CLEANUPS[@]}"; do eval "$c" || true; done
 	if [[ $FAIL -gt 0 ]]; then
 		for name in "${!_MESHD_PID[@]}"; do
 			if [[ -s $T/$name.err ]]; then

@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# shellcheck disable=SC2119,SC2154,SC2317  # helpers run via check
+# too_many_files: host A's meshd runs with only 48 file descriptors. Forty
+# idle connections to a VIP use them up: meshd pauses accepting (the extra
+# connections wait in the kernel's backlog, nothing is refused or lost),
+# says so once with what to do, keeps serving the connections it has, and
+# accepts again once descriptors are free.
+. "$(dirname "$0")/lib.sh"
+
+make_certs "$TD" client hello
+write_confs
+REAL_MESHD=$MESHD
+cat >"$T/meshd-48" <<EOF2
+#!/bin/sh
+exec prlimit --nofile=48:48 -- "$REAL_MESHD" ${MESHD_FLAGS:-} "\$@"
+EOF2
+chmod +x "$T/meshd-48"
+MESHD=$T/meshd-48 start_meshd a "$T/a.ini"
+MESHD=$REAL_MESHD start_meshd b "$T/b.ini"
+start_upstream up echo 127.0.0.1 "$BACKPORT"
+VIP=$(mesh_resolve hello)
+check "hello resolves to a VIP ($VIP)" test -n "$VIP"
+
+# 40 connections straight to the VIP (no shim: no verdict wait), each
+# exchanging one line so that its path is up, then held open.
+cat >"$T/hold.py" <<'PY'
+import socket, sys, time
+vip, port, n = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+held, answered = [], 0
+for i in range(n):
+    c = socket.create_connection((vip, port), timeout=10)
+    held.append(c)
+for c in held[:10]:
+    c.sendall(b"ping\n")
+    if c.recv(100).startswith(b"ping"):
+        answered += 1
+print(answered, flush=True)
+open(sys.argv[4], "w").write("holding\n")
+time.sleep(float(sys.argv[5]))
+for c in held:
+    c.close()
+PY
+spawn holder "$T/hold.out" "$PY" "$T/hold.py" "$VIP" "$PORT" 40 "$T/holding" 4
+holder=$LAST_PID
+wait_file "$T/holding" 20 || note "the holder did not get its connections"
+check_eq "the first connections are served while the limit is reached" 10 "$(head -n 1 "$T/hold.out")"
+wait_grep "$T/a.err" 'paused: Too many open files' 5 || true
+check "meshd says accept is paused, and what to do" grep -q 'paused: Too many open files (raise the file limit' "$T/a.err"
+check_eq "it says so once" 1 "$(grep -c 'paused: Too many open files' "$T/a.err" || true)"
+check "meshd A is still running" meshd_alive a
+
+# The holder lets go; descriptors come back and accepting resumes.
+wait_gone "$holder" 20 || true
+sleep 1
+body=$(mesh_client "$PY" -c '
+import socket, sys
+c = socket.create_connection(("hello", int(sys.argv[1])), timeout=10)
+c.sendall(b"after\n"); print(c.recv(100).decode().strip())' "$PORT") || body=
+check_eq "after the connections close, a new one is served" "after" "$body"
+check "meshd A is still running" meshd_alive a
+
+summary
