@@ -30,6 +30,7 @@
  *     so an identity allowed here need not be defined in this file.
  */
 #include "config.h"
+#include "hash.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -1594,17 +1595,6 @@ static void validate_services(struct load *L, const struct key_meta *sm)
 
 /* ---- phase 4: VIPs ---------------------------------------------------- */
 
-static uint32_t fnv1a(const char *s)
-{
-	uint32_t h = 2166136261u;
-
-	for (; *s; s++) {
-		h ^= (unsigned char)*s;
-		h *= 16777619u;
-	}
-	return h;
-}
-
 static int cmp_svc_name(const void *a, const void *b)
 {
 	const struct cfg_service *x = *(const struct cfg_service *const *)a;
@@ -1733,7 +1723,7 @@ static void assign_vips(struct load *L, config_prev_vip_fn prev, void *prev_arg,
 			          range, c->vip_prefix, pool.usable);
 			continue;
 		}
-		h = fnv1a(s->name) % pool.usable;
+		h = hash_fnv1a(s->name) % pool.usable;
 		for (uint32_t n = 0; n < pool.usable; n++) {
 			uint32_t off = 2 + (h + n) % pool.usable;
 			if (!vip_taken(&pool, off)) {

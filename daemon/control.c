@@ -20,6 +20,7 @@
  * (or root).
  */
 #include "mesh.h"
+#include "hash.h"
 #include "log.h"
 
 #include <errno.h>
@@ -82,10 +83,7 @@ struct control {
 
 static unsigned tuple_hash(const char *t)
 {
-	uint32_t h = 2166136261u;
-	for (; *t; t++)
-		h = (h ^ (unsigned char)*t) * 16777619u;
-	return h % WATCH_BUCKETS;
+	return hash_fnv1a(t) % WATCH_BUCKETS;
 }
 
 static void conn_release(struct ctl_conn *c)

@@ -12,6 +12,7 @@
  * certificates) and drain.
  */
 #include "mesh.h"
+#include "hash.h"
 #include "log.h"
 
 #include <stdlib.h>
@@ -43,10 +44,7 @@ struct pool {
 
 static unsigned key_hash(const char *k)
 {
-	uint32_t h = 2166136261u;
-	for (; *k; k++)
-		h = (h ^ (unsigned char)*k) * 16777619u;
-	return h % POOL_BUCKETS;
+	return hash_fnv1a(k) % POOL_BUCKETS;
 }
 
 static struct pool *pool_of(struct meshd *m)
