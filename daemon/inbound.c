@@ -119,19 +119,12 @@ static void tunnel_next(struct session *done, int fd, SSL *ssl)
 static void relay_done(struct relay *r, enum relay_end why, const char *detail)
 {
 	struct session *s = r->owner;
-	if (detail && *detail)
-		session_set_detail(s, "%s", detail);
 	bool reuse = why == RELAY_DONE && !s->m->draining;
 	int fd = -1;
 	SSL *ssl = NULL;
 	if (reuse)
 		relay_detach(&s->relay, 0, &fd, &ssl);
-	if (why == RELAY_DONE)
-		session_end(s, "ok", false);
-	else if (why == RELAY_IDLE)
-		session_end(s, "timeout", false);
-	else
-		session_end(s, "reset", true);
+	session_end_relay(s, why, detail);
 	if (reuse)
 		tunnel_next(s, fd, ssl);
 }

@@ -150,6 +150,8 @@ struct session *session_new(struct meshd *m, enum sess_kind kind, int fd);
 /* End the session: record it, close both sides (resetting the caller when
  * `reset`), and queue it for freeing after the current callback. */
 void session_end(struct session *s, const char *result, bool reset);
+/* End a session whose relay finished: ok, timeout (idle) or reset. */
+void session_end_relay(struct session *s, enum relay_end why, const char *detail);
 void session_set_detail(struct session *s, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 void session_reap(struct meshd *m);

@@ -50,8 +50,6 @@ static void pool_key(const struct session *s, char *key, size_t len)
 static void relay_done(struct relay *r, enum relay_end why, const char *detail)
 {
 	struct session *s = r->owner;
-	if (detail && *detail)
-		session_set_detail(s, "%s", detail);
 	if (why == RELAY_DONE && s->relay.side[1].framed && !s->m->draining &&
 	    s->gen == s->m->gen) {
 		/* Both FIN frames passed: the tunnel is clean, park it. */
@@ -62,12 +60,7 @@ static void relay_done(struct relay *r, enum relay_end why, const char *detail)
 		relay_detach(&s->relay, 1, &fd, &ssl);
 		pool_give(s->m, key, fd, ssl);
 	}
-	if (why == RELAY_DONE)
-		session_end(s, "ok", false);
-	else if (why == RELAY_IDLE)
-		session_end(s, "timeout", false);
-	else
-		session_end(s, "reset", true);
+	session_end_relay(s, why, detail);
 }
 
 static void start_relay(struct session *s)

@@ -109,6 +109,18 @@ void session_end(struct session *s, const char *result, bool reset)
 	m->reap = s;
 }
 
+void session_end_relay(struct session *s, enum relay_end why, const char *detail)
+{
+	if (detail && *detail)
+		session_set_detail(s, "%s", detail);
+	if (why == RELAY_DONE)
+		session_end(s, "ok", false);
+	else if (why == RELAY_IDLE)
+		session_end(s, "timeout", false); /* idle: closed, not reset */
+	else
+		session_end(s, "reset", true);
+}
+
 void session_reap(struct meshd *m)
 {
 	while (m->reap) {
