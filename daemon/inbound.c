@@ -32,6 +32,7 @@
 
 static void in_side_cb(struct side *sd, int revents);
 static void read_header(struct session *s);
+static void refuse(struct session *s, enum proto_status st, const char *result);
 
 static void in_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
@@ -52,22 +53,16 @@ static void in_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 		session_end(s, "timeout", true);
 		return;
 	case S_UP_CONNECT:
+		/* Tell the caller, which may retry elsewhere. */
 		session_set_detail(s, "upstream %s: connect timed out", s->endpoint);
-		break;
+		side_close(s->m->loop, &s->relay.side[1], false);
+		refuse(s, PROTO_ST_TIMEOUT, "timeout");
+		return;
 	default:
 		session_set_detail(s, "timed out in state %d", s->state);
 		session_end(s, "timeout", true);
 		return;
 	}
-	/* Upstream connect timed out: tell the caller, which may retry. */
-	side_close(s->m->loop, &s->relay.side[1], false);
-	s->result = "timeout";
-	struct buf *b = &s->relay.buf[1];
-	unsigned char st[PROTO_STATUS_LEN];
-	proto_status_encode(st, PROTO_ST_TIMEOUT);
-	buf_append(b, st, sizeof st);
-	s->state = S_SEND_STATUS;
-	in_side_cb(&s->relay.side[0], EV_WRITE);
 }
 
 static void arm_timer(struct session *s, double secs)
