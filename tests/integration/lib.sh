@@ -512,6 +512,31 @@ EOF
 
 # standard_setup [write_confs args...]: certs for client and hello, the two
 # configs, both daemons started and ready.
+# HELLO2: write_confs arguments that add service hello2 on both hosts (same
+# backend, served as identity hello): what the reload scenarios add.
+hello2_args() {
+	HELLO2=("a_extra=[service.hello2]
+ports = $PORT
+endpoints = 127.0.0.2:$MESHPORT
+identity = hello" "b_extra=[service.hello2]
+ports = $PORT
+upstream = 127.0.0.1:$BACKPORT
+identity = hello
+allow = client")
+}
+
+# reload_hosts DESC HOST...: SIGHUP each meshd and check that it republished
+# its routes (what a valid reload does).
+reload_hosts() {
+	local desc=$1 h snap
+	shift
+	for h in "$@"; do
+		snap=$(file_sig "$T/$h.routes")
+		signal_meshd "$h" HUP
+		check "$h $desc" wait_file_change "$T/$h.routes" "$snap" 10
+	done
+}
+
 standard_setup() {
 	make_certs "$TD" client hello
 	write_confs "$@"

@@ -34,19 +34,9 @@ check_eq "hello still works after the rejected reload" "hello from upstream" "$b
 
 # 2. A valid change on both hosts: hello2, served by B's hello identity and
 # the same backend.
-write_confs a_extra="[service.hello2]
-ports = $PORT
-endpoints = 127.0.0.2:$MESHPORT
-identity = hello" b_extra="[service.hello2]
-ports = $PORT
-upstream = 127.0.0.1:$BACKPORT
-identity = hello
-allow = client"
-for h in b a; do
-	snap=$(file_sig "$T/$h.routes")
-	signal_meshd "$h" HUP
-	check "$h republishes its routes after the valid reload" wait_file_change "$T/$h.routes" "$snap" 10
-done
+hello2_args
+write_confs "${HELLO2[@]}"
+reload_hosts "republishes its routes after the valid reload" b a
 check_eq "the valid reload was not rejected" 1 "$(grep -c 'reload rejected' "$T/a.err" || true)"
 check_eq "B did not reject its reload" 0 "$(grep -c 'reload rejected' "$T/b.err" || true)"
 

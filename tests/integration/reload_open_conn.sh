@@ -45,19 +45,9 @@ cli=$LAST_PID
 check "the first echo came back" wait_grep "$T/cli.out" '^echo one$' 10
 
 # A changed, valid config on both hosts: hello2 added, hello's settings changed.
-write_confs a_hello="connect_timeout = 2s" a_extra="[service.hello2]
-ports = $PORT
-endpoints = 127.0.0.2:$MESHPORT
-identity = hello" b_extra="[service.hello2]
-ports = $PORT
-upstream = 127.0.0.1:$BACKPORT
-identity = hello
-allow = client"
-for h in a b; do
-	snap=$(file_sig "$T/$h.routes")
-	signal_meshd "$h" HUP
-	check "$h applied the reload (routes republished)" wait_file_change "$T/$h.routes" "$snap" 10
-done
+hello2_args
+write_confs a_hello="connect_timeout = 2s" "${HELLO2[@]}"
+reload_hosts "applied the reload (routes republished)" a b
 check_eq "no reload was rejected" 0 "$(cat "$T/a.err" "$T/b.err" | grep -c 'reload rejected' || true)"
 
 touch "$T/go"
