@@ -316,7 +316,8 @@ static void in_side_cb(struct side *sd, int revents)
 	}
 }
 
-void inbound_accept(struct meshd *m, struct listener *l, int fd)
+void inbound_accept(struct meshd *m, struct listener *l, int fd,
+                    const struct sockaddr_storage *peer)
 {
 	(void)l;
 	struct session *s = session_new(m, SESS_INBOUND, fd);
@@ -326,10 +327,7 @@ void inbound_accept(struct meshd *m, struct listener *l, int fd)
 		return;
 	}
 	s->id = mesh_random(m);
-	struct sockaddr_storage ss;
-	socklen_t sl = sizeof ss;
-	if (getpeername(fd, (struct sockaddr *)&ss, &sl) == 0)
-		net_sockaddr_str((struct sockaddr *)&ss, s->client, sizeof s->client);
+	net_sockaddr_str((const struct sockaddr *)peer, s->client, sizeof s->client);
 	char err[128];
 	s->relay.side[0].ssl = tls_server_new(s->gen->tls, fd, err, sizeof err);
 	s->relay.side[0].cb = in_side_cb;

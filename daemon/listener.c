@@ -82,6 +82,9 @@ static int net_listen(const struct cfg_addr *a, char *err, size_t len)
 	setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
 	if (a->ss.ss_family == AF_INET6)
 		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+	/* Accepted sockets inherit TCP_NODELAY from the listener on Linux:
+	 * one setsockopt here instead of one per connection. */
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 	if (bind(fd, (const struct sockaddr *)&a->ss, a->len) == -1 ||
 	    listen(fd, 1024) == -1) {
 		snprintf(err, len, "%s", strerror(errno));
@@ -104,7 +107,11 @@ static void accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 	struct listener *l = container_of(w, struct listener, io);
 	static ev_tstamp last_warn;
 	for (int i = 0; i < ACCEPTS_PER_EVENT; i++) {
-		int fd = accept4(l->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		/* The peer's address comes with the accept (no getpeername). */
+		struct sockaddr_storage peer;
+		socklen_t pl = sizeof peer;
+		int fd = accept4(l->fd, (struct sockaddr *)&peer, &pl,
+		                 SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd == -1) {
 			if (errno == EINTR || errno == ECONNABORTED)
 				continue;
@@ -124,12 +131,10 @@ static void accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 			}
 			return;
 		}
-		int one = 1;
-		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 		if (l->kind == LISTEN_VIP)
-			outbound_accept(l->m, l, fd);
+			outbound_accept(l->m, l, fd, &peer);
 		else
-			inbound_accept(l->m, l, fd);
+			inbound_accept(l->m, l, fd, &peer);
 	}
 }
 

@@ -144,8 +144,10 @@ struct meshd {
 };
 
 /* sessions (outbound.c, inbound.c, session.c) */
-void outbound_accept(struct meshd *m, struct listener *l, int fd);
-void inbound_accept(struct meshd *m, struct listener *l, int fd);
+void outbound_accept(struct meshd *m, struct listener *l, int fd,
+                     const struct sockaddr_storage *peer);
+void inbound_accept(struct meshd *m, struct listener *l, int fd,
+                    const struct sockaddr_storage *peer);
 struct session *session_new(struct meshd *m, enum sess_kind kind, int fd);
 /* End the session: record it, close both sides (resetting the caller when
  * `reset`), and queue it for freeing after the current callback. */

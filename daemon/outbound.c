@@ -390,7 +390,8 @@ static void attempt_next(struct session *s)
 	arm_timer(s, svc->connect_timeout);
 }
 
-void outbound_accept(struct meshd *m, struct listener *l, int fd)
+void outbound_accept(struct meshd *m, struct listener *l, int fd,
+                     const struct sockaddr_storage *peer)
 {
 	struct session *s = session_new(m, SESS_OUTBOUND, fd);
 	if (!s) {
@@ -401,19 +402,15 @@ void outbound_accept(struct meshd *m, struct listener *l, int fd)
 	s->id = mesh_random(m);
 	s->port = l->port;
 	snprintf(s->svc_name, sizeof s->svc_name, "%s", l->service);
-	/* One getpeername and one getsockname serve the record, the shim's
-	 * verdict key and the caller lookup. */
-	struct sockaddr_storage peer, local;
-	socklen_t pl = sizeof peer, ll = sizeof local;
-	bool addrs = getpeername(fd, (struct sockaddr *)&peer, &pl) == 0 &&
-	             getsockname(fd, (struct sockaddr *)&local, &ll) == 0;
-	if (addrs) {
-		char vip[64];
-		net_sockaddr_str((struct sockaddr *)&peer, s->client, sizeof s->client);
-		net_sockaddr_str((struct sockaddr *)&local, vip, sizeof vip);
-		snprintf(s->tuple, sizeof s->tuple, "%s %s", s->client, vip);
-		control_track(s);
-	}
+	/* The caller's address came with the accept, and the listener is
+	 * bound to exactly VIP:port, so no getpeername or getsockname: they
+	 * serve the record, the shim's verdict key and the caller lookup. */
+	const struct sockaddr_storage *local = &l->addr.ss;
+	char vip[64];
+	net_sockaddr_str((const struct sockaddr *)peer, s->client, sizeof s->client);
+	net_sockaddr_str((const struct sockaddr *)local, vip, sizeof vip);
+	snprintf(s->tuple, sizeof s->tuple, "%s %s", s->client, vip);
+	control_track(s);
 
 	s->svc = config_service(s->gen->cfg, s->svc_name);
 	if (!s->svc) {
@@ -423,12 +420,7 @@ void outbound_accept(struct meshd *m, struct listener *l, int fd)
 	}
 	struct caller c;
 	char err[160];
-	if (!addrs) {
-		session_set_detail(s, "getpeername: %s", strerror(errno));
-		session_end(s, "identity_error", true);
-		return;
-	}
-	if (identity_lookup(&peer, &local, &c, err, sizeof err) == -1) {
+	if (identity_lookup(peer, local, &c, err, sizeof err) == -1) {
 		session_set_detail(s, "%s", err);
 		session_end(s, "identity_error", true);
 		return;

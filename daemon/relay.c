@@ -109,7 +109,9 @@ void side_watch(struct ev_loop *loop, struct side *s, int events)
 	ev_io_stop(loop, &s->io);
 	s->events = events;
 	if (events) {
-		ev_io_set(&s->io, s->fd, events);
+		/* ev_io_modify, not ev_io_set: the fd is the same, so libev need
+		 * not re-register it when the mask it last gave epoll still holds. */
+		ev_io_modify(&s->io, events);
 		ev_io_start(loop, &s->io);
 	}
 }
@@ -507,9 +509,20 @@ void relay_start(struct relay *r, double idle_timeout)
 	r->idle_timeout = idle_timeout;
 	r->last_activity = ev_now(r->loop);
 	for (int i = 0; i < 2; i++) {
-		r->side[i].cb = relay_side_cb;
-		r->side[i].owner = r;
-		r->side[i].flags |= SIDE_F_RREADY | SIDE_F_WREADY;
+		struct side *sd = &r->side[i];
+		sd->cb = relay_side_cb;
+		sd->owner = r;
+		sd->flags |= SIDE_F_WREADY;
+		/* Read at once only where bytes are likely: what TLS already holds
+		 * (the status or header may have come with data), and side 0's
+		 * socket when plain (a caller that wrote before the tunnel was
+		 * ready). Side 1 in plain is a socket just connected: the
+		 * watcher tells when it has something, which saves a read that
+		 * would only say EAGAIN. */
+		if (sd->ssl ? SSL_has_pending(sd->ssl) : i == 0)
+			sd->flags |= SIDE_F_RREADY;
+		else
+			sd->flags &= ~SIDE_F_RREADY;
 	}
 	if (idle_timeout > 0) {
 		r->idle.repeat = idle_timeout;
