@@ -14,6 +14,7 @@
 
 #include "config.h"
 #include "identity.h"
+#include "link.h"
 #include "proto.h"
 #include "relay.h"
 #include "tls.h"
@@ -46,16 +47,11 @@ struct listener {
 
 enum sess_state {
 	/* outbound */
-	S_CONNECTING,      /* TCP connect to endpoint (or local upstream) */
-	S_TLS_CONNECT,     /* TLS handshake as client */
-	S_SEND_HEADER,
-	S_WAIT_STATUS,
+	S_CONNECTING,      /* TCP connect to a local upstream */
+	S_WAIT_STATUS,     /* stream opened on a link, waiting for the peer's status */
 	S_BACKOFF,         /* waiting before the next attempt */
 	/* inbound */
-	S_TLS_ACCEPT,
-	S_READ_HEADER,
 	S_UP_CONNECT,      /* connecting the local upstream */
-	S_SEND_STATUS,     /* flushing a refusal before closing */
 	/* both */
 	S_RELAY,
 	S_CLOSED,
@@ -70,7 +66,8 @@ struct session {
 	struct session  *reap_next;
 	enum sess_kind   kind;
 	enum sess_state  state;
-	struct relay     relay;            /* side[0]: caller or tunnel, side[1]: upstream */
+	struct relay     relay;            /* side[0]: caller or stream, side[1]: stream or upstream */
+	struct stream    stream;           /* the host-to-host stream (link.h), when there is one */
 	ev_timer         timer;            /* connect / handshake / backoff */
 
 	uint64_t         id;
@@ -104,16 +101,12 @@ struct session {
 	char             endpoint[64];
 	char             peer[160];        /* spiffe URI the other side presented */
 	bool             tls_up;
-	bool             reused;           /* the tunnel carried an earlier stream */
-	bool             quiet;            /* idle tunnel awaiting a header: no record if it ends */
-	unsigned char    pbuf[PROTO_HDR_MAX]; /* header or status being read, exactly */
-	unsigned         plen;
+	bool             reused;           /* the link carried earlier streams */
 
 	const char      *result;
 	char             detail[160];
 };
 
-struct pool;
 struct control;
 
 /* One worker: an event loop and everything it serves (worker.c). */
@@ -129,7 +122,9 @@ struct meshd {
 	ev_prepare       reaper;           /* frees ended sessions before the loop blocks */
 	bool             draining;
 	ev_timer         drain_timer;
-	struct pool     *pool;             /* idle tunnels (pool.c) */
+	struct link     *links;            /* host-to-host links (link.c) */
+	struct link     *link_dirty;       /* links with frames to write */
+	struct link     *link_reap;        /* dead links, freed before the loop blocks */
 	struct control  *ctl;              /* the shim's control socket (shared) */
 	uint64_t         rng;
 
@@ -180,13 +175,6 @@ void worker_post_gen(struct meshd *m, struct gen *g);
 void worker_post_drain(struct meshd *m);
 int worker_wait_applied(struct meshd *w, unsigned n, uint64_t generation, double secs);
 void worker_finish(struct meshd *m);
-
-/* pool.c: idle host-to-host tunnels for reuse */
-void pool_give(struct meshd *m, const char *key, int fd, SSL *ssl);
-int pool_take(struct meshd *m, const char *key, int *fd, SSL **ssl);
-unsigned pool_size(const struct meshd *m);
-void pool_flush(struct meshd *m);
-void pool_free(struct meshd *m);
 
 /* control.c: connect verdicts for the shim */
 struct control *control_open(struct ev_loop *loop, const char *path, char *err, size_t len);

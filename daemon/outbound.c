@@ -11,13 +11,15 @@
  *   +-> pick endpoint --none left--> END last failure (reset caller)
  *   |     | local                   \ remote
  *   |     v                          v
- *   |   CONNECTING ---------------> CONNECTING -> TLS_CONNECT -> SEND_HEADER -> WAIT_STATUS
- *   |     | ok                        | fail / timeout / bad peer / status != ok   | ok
- *   |     v                           v                                            v
- *   |   RELAY                       BACKOFF (--denied--> END denied)             RELAY
+ *   |   CONNECTING ---------------> stream on a link (link.c: reused, or TCP + TLS)
+ *   |     | ok                        WAIT_STATUS --------------------------------> RELAY
+ *   |     v                           | link fails / timeout / status != ok    ok
+ *   |   RELAY                         v
+ *   |                               BACKOFF (--denied--> END denied)
  *   +------------------------------------+
  */
 #include "mesh.h"
+#include "link.h"
 #include "log.h"
 
 #include <errno.h>
@@ -42,25 +44,14 @@ static void arm_timer(struct session *s, double secs)
 	ev_timer_start(s->m->loop, &s->timer);
 }
 
-static void pool_key(const struct session *s, char *key, size_t len)
+static void link_key(const struct session *s, char *key, size_t len)
 {
 	snprintf(key, len, "%s|%s|%s", s->identity, s->endpoint, s->svc->identity);
 }
 
 static void relay_done(struct relay *r, enum relay_end why, const char *detail)
 {
-	struct session *s = r->owner;
-	if (why == RELAY_DONE && s->relay.side[1].framed && !s->m->draining &&
-	    s->gen == s->m->gen) {
-		/* Both FIN frames passed: the tunnel is clean, park it. */
-		char key[256];
-		int fd;
-		SSL *ssl;
-		pool_key(s, key, sizeof key);
-		relay_detach(&s->relay, 1, &fd, &ssl);
-		pool_give(s->m, key, fd, ssl);
-	}
-	session_end_relay(s, why, detail);
+	session_end_relay(r->owner, why, detail);
 }
 
 static void start_relay(struct session *s)
@@ -71,6 +62,8 @@ static void start_relay(struct session *s)
 	s->state = S_RELAY;
 	s->relay.done = relay_done;
 	s->relay.owner = s;
+	if (s->relay.side[1].st)
+		stream_attach(s->relay.side[1].st, &s->relay, 1);
 	relay_start(&s->relay, s->svc->idle_timeout);
 }
 
@@ -82,13 +75,12 @@ static void attempt_failed(struct session *s, const char *result)
 	side_close(loop, &s->relay.side[1], false);
 	buf_free(&s->relay.buf[0]);
 	buf_free(&s->relay.buf[1]);
-	s->plen = 0;
 	s->tls_up = false;
 	s->peer[0] = '\0';
 	if (s->reused) {
-		/* A parked tunnel went stale (peer restarted or timed it out):
+		/* An open link went stale (peer restarted or timed it out):
 		 * not a failure of the endpoint; try again on a fresh one. */
-		log_debug("conn %016llx: reused tunnel to %s failed (%s); reconnecting",
+		log_debug("conn %016llx: reused link to %s failed (%s); reconnecting",
 		          (unsigned long long)s->id, s->endpoint, s->detail);
 		s->reused = false;
 		s->attempts--;
@@ -114,94 +106,11 @@ static void attempt_failed(struct session *s, const char *result)
 	arm_timer(s, base * (0.5 + jitter));
 }
 
-static void attempt_connected_tls(struct session *s)
+static void status_received(struct session *s, int st)
 {
-	const char *alpn;
-	unsigned alen;
-	SSL *ssl = s->relay.side[1].ssl;
-	SSL_get0_alpn_selected(ssl, (const unsigned char **)&alpn, &alen);
 	s->tls_up = true;
-	if (tls_peer_spiffe(ssl, s->peer, sizeof s->peer) == -1) {
-		session_set_detail(s, "peer %s presented no spiffe identity", s->endpoint);
-		attempt_failed(s, "identity_error");
-		return;
-	}
-	if (strcmp(s->peer, s->svc->peer_spiffe) != 0) {
-		session_set_detail(s, "peer %s is %s, expected %s", s->endpoint, s->peer,
-		                   s->svc->peer_spiffe);
-		attempt_failed(s, "identity_error");
-		return;
-	}
-	if (alen != strlen(PROTO_ALPN) || memcmp(alpn, PROTO_ALPN, alen) != 0) {
-		session_set_detail(s, "peer %s did not agree on ALPN %s", s->endpoint, PROTO_ALPN);
-		attempt_failed(s, "tls_failure");
-		return;
-	}
-	struct proto_hdr h;
-	memset(&h, 0, sizeof h);
-	h.port = s->port;
-	h.conn_id = s->id;
-	h.pid = s->pid;
-	h.uid = s->uid;
-	snprintf(h.service, sizeof h.service, "%s", s->svc_name);
-	snprintf(h.program, sizeof h.program, "%s", s->program);
-	unsigned char wire[PROTO_HDR_MAX];
-	int n = proto_hdr_encode(&h, wire, sizeof wire);
-	if (n < 0 || buf_append(&s->relay.buf[0], wire, (uint32_t)n) == -1) {
-		session_set_detail(s, "cannot encode header");
-		session_end(s, "reset", true);
-		return;
-	}
-	s->relay.side[1].framed = true;
-	s->state = S_SEND_HEADER;
-	out_side_cb(&s->relay.side[1], EV_WRITE);
-}
-
-static void do_handshake(struct session *s)
-{
-	struct side *up = &s->relay.side[1];
-	ERR_clear_error();
-	int rc = SSL_do_handshake(up->ssl);
-	if (rc == 1) {
-		attempt_connected_tls(s);
-		return;
-	}
-	int e = SSL_get_error(up->ssl, rc);
-	if (e == SSL_ERROR_WANT_READ) {
-		side_watch(s->m->loop, up, EV_READ);
-		return;
-	}
-	if (e == SSL_ERROR_WANT_WRITE) {
-		side_watch(s->m->loop, up, EV_WRITE);
-		return;
-	}
-	char why[160];
-	tls_last_error(up->ssl, rc, why, sizeof why);
-	session_set_detail(s, "TLS with %s: %s", s->endpoint, why);
-	attempt_failed(s, "tls_failure");
-}
-
-static void status_received(struct session *s)
-{
-	struct side *up = &s->relay.side[1];
-	int st;
-	/* Read exactly the status: what follows is the first DATA frame. */
-	while ((st = proto_status_decode(s->pbuf, s->plen)) == PROTO_NEED_MORE) {
-		int n = side_recv(up, s->pbuf + s->plen, PROTO_STATUS_LEN - s->plen, s->detail,
-		                  sizeof s->detail);
-		if (n > 0) {
-			s->plen += (unsigned)n;
-			continue;
-		}
-		if (n == -1) {
-			side_watch(s->m->loop, up, side_wants(up, EV_READ));
-			return;
-		}
-		if (n == 0)
-			session_set_detail(s, "%s closed before answering", s->endpoint);
-		attempt_failed(s, "reset");
-		return;
-	}
+	if (s->stream.link)
+		snprintf(s->peer, sizeof s->peer, "%s", link_peer(s->stream.link));
 	if (st < 0) {
 		session_set_detail(s, "%s sent a malformed status", s->endpoint);
 		attempt_failed(s, "tls_failure");
@@ -249,7 +158,6 @@ static void out_side_cb(struct side *sd, int revents)
 {
 	(void)revents;
 	struct session *s = sd->owner;
-	struct ev_loop *loop = s->m->loop;
 
 	switch (s->state) {
 	case S_CONNECTING: {
@@ -259,47 +167,38 @@ static void out_side_cb(struct side *sd, int revents)
 			attempt_failed(s, connect_errno_result(err));
 			return;
 		}
-		if (s->svc->endpoints[s->ep].local) {
-			start_relay(s);
-			return;
-		}
-		char why[160];
-		sd->ssl = tls_client_new(s->gen->tls, s->identity, s->svc->identity, sd->fd,
-		                         why, sizeof why);
-		if (!sd->ssl) {
-			session_set_detail(s, "%s", why);
-			session_end(s, "tls_failure", true);
-			return;
-		}
-		s->state = S_TLS_CONNECT;
-		do_handshake(s);
+		start_relay(s); /* a local endpoint: plain TCP */
 		return;
 	}
-	case S_TLS_CONNECT:
-		do_handshake(s);
-		return;
-	case S_SEND_HEADER: {
-		int n = side_write(sd, &s->relay.buf[0], s->detail, sizeof s->detail);
-		if (n == -2) {
-			attempt_failed(s, "reset");
-			return;
-		}
-		if (buf_len(&s->relay.buf[0])) {
-			side_watch(loop, sd, side_wants(sd, EV_WRITE));
-			return;
-		}
-		s->state = S_WAIT_STATUS;
-		/* The peer answers after its own upstream connect, bounded by
-		 * its connect timeout; allow for that plus ours. */
-		arm_timer(s, 2 * s->svc->connect_timeout + 1.0);
-		status_received(s);
-		return;
-	}
-	case S_WAIT_STATUS:
-		status_received(s);
-		return;
 	default:
 		return;
+	}
+}
+
+static void out_stream_cb(struct stream *st, enum stream_event ev, int code,
+                          const char *result, const char *detail)
+{
+	struct session *s = st->owner;
+	if (s->state == S_RELAY) {
+		relay_stream_event(&s->relay, 1, (int)ev, detail);
+		return;
+	}
+	if (s->state != S_WAIT_STATUS)
+		return;
+	switch (ev) {
+	case STREAM_FAILED:
+		session_set_detail(s, "%s", detail);
+		attempt_failed(s, result);
+		return;
+	case STREAM_RESET:
+		session_set_detail(s, "%s reset the stream before answering", s->endpoint);
+		attempt_failed(s, "reset");
+		return;
+	case STREAM_STATUS:
+		status_received(s, code);
+		return;
+	default:
+		return; /* nothing flows before the status */
 	}
 }
 
@@ -313,6 +212,10 @@ static void out_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 		return;
 	}
 	session_set_detail(s, "%s: no answer within the connect timeout", s->endpoint);
+	/* A link that does not answer may be dead without a word (the peer's
+	 * host went away): no new streams on it; the retry makes a new one. */
+	if (s->state == S_WAIT_STATUS && s->stream.link)
+		link_retire(s->stream.link);
 	attempt_failed(s, "timeout");
 }
 
@@ -359,26 +262,56 @@ static void attempt_next(struct session *s)
 		dst = &e->addr;
 		snprintf(s->endpoint, sizeof s->endpoint, "%s", e->text);
 	}
+	char err[160];
 	if (!e->local) {
 		char key[256];
-		int pfd;
-		SSL *pssl;
-		pool_key(s, key, sizeof key);
-		if (pool_take(s->m, key, &pfd, &pssl) == 0) {
-			side_init(&s->relay.side[1], pfd, out_side_cb, s);
-			s->relay.side[1].ssl = pssl;
-			s->reused = true;
-			attempt_connected_tls(s);
+		bool fresh;
+		link_key(s, key, sizeof key);
+		struct link *l = link_get(s->m, key, dst, s->endpoint, s->identity, svc->identity,
+		                          svc->peer_spiffe, svc->connect_timeout, &fresh, err,
+		                          sizeof err);
+		if (!l && (errno == EMFILE || errno == ENFILE) && link_close_idle(s->m))
+			/* Out of descriptors: idle links are the ones we can spare. */
+			l = link_get(s->m, key, dst, s->endpoint, s->identity, svc->identity,
+			             svc->peer_spiffe, svc->connect_timeout, &fresh, err, sizeof err);
+		if (!l) {
+			if (errno == EPROTO) {
+				session_set_detail(s, "%s", err);
+				session_end(s, "tls_failure", true);
+				return;
+			}
+			session_set_detail(s, "connect %s: %s", s->endpoint, err);
+			attempt_failed(s, connect_errno_result(errno));
 			return;
 		}
+		s->reused = link_up(l);
+		struct proto_hdr h;
+		memset(&h, 0, sizeof h);
+		h.flags = s->reused ? PROTO_HDR_F_REUSED : 0;
+		h.port = s->port;
+		h.conn_id = s->id;
+		h.pid = s->pid;
+		h.uid = s->uid;
+		snprintf(h.service, sizeof h.service, "%s", s->svc_name);
+		snprintf(h.program, sizeof h.program, "%s", s->program);
+		unsigned char wire[PROTO_HDR_MAX];
+		int n = proto_hdr_encode(&h, wire, sizeof wire);
+		if (n < 0) {
+			session_set_detail(s, "cannot encode header");
+			session_end(s, "reset", true);
+			return;
+		}
+		side_init(&s->relay.side[1], -1, out_side_cb, s);
+		stream_open(l, &s->stream, wire, (size_t)n, out_stream_cb, s);
+		s->relay.side[1].st = &s->stream;
+		s->state = S_WAIT_STATUS;
+		/* A new link needs its connect and handshake (each bounded by the
+		 * connect timeout in link.c); then the peer connects its upstream,
+		 * bounded by its own connect timeout. */
+		arm_timer(s, (fresh ? 3 : 2) * svc->connect_timeout + 1.0);
+		return;
 	}
-	char err[128];
 	int fd = net_connect(dst, err, sizeof err);
-	if (fd == -1 && (errno == EMFILE || errno == ENFILE) && pool_size(s->m)) {
-		/* Out of descriptors: parked tunnels are the ones we can spare. */
-		pool_flush(s->m);
-		fd = net_connect(dst, err, sizeof err);
-	}
 	if (fd == -1) {
 		session_set_detail(s, "connect %s: %s", s->endpoint, err);
 		attempt_failed(s, connect_errno_result(errno));

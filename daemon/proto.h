@@ -1,14 +1,14 @@
 /*
  * Host-to-host protocol, spoken inside mutual TLS right after the handshake
- * (ALPN "libmesh/1"). The caller sends one header; the receiver answers with
- * one status before any application byte flows in either direction, so a
- * failed upstream connect can be retried elsewhere without the application
- * ever noticing.
+ * (ALPN "libmesh/2"). For each application connection the caller opens a
+ * stream with one header; the receiver answers with one status before any
+ * application byte flows in either direction, so a failed upstream connect
+ * can be retried elsewhere without the application ever noticing.
  *
  * Header (big-endian):
  *   0  'L' 'M'           magic
  *   2  u8  version       PROTO_VERSION
- *   3  u8  flags         0 (reserved)
+ *   3  u8  flags         PROTO_HDR_F_REUSED: the link carried streams before
  *   4  u16 length        whole header, bytes
  *   6  u16 port          service port the caller dialled
  *   8  u64 conn_id       the connection id, shared by both hosts' records
@@ -20,13 +20,20 @@
  *
  * Status (4 bytes): 'L' 'M' version code.
  *
- * After an OK status, application bytes flow in frames, both ways:
- *   u8 type (DATA, FIN, RST), u24 length (big-endian), payload (DATA only).
- * FIN carries a half-close; RST aborts the stream (and the TLS connection).
- * When both FINs have passed, the stream is over and the TLS connection is
- * still clean: the caller may send the next header on it. That is how a new
- * application connection avoids a new TLS handshake (connections are reused
- * one stream at a time; see pool.c).
+ * Everything travels in frames, many streams over one TLS connection (a
+ * "link", see link.h): 8-byte header, then the payload.
+ *   u8 type, u24 payload length, u32 stream id (all big-endian)
+ *   OPEN    caller -> receiver: payload = the header above; a new stream
+ *   STATUS  receiver -> caller: payload = the status above; sent before any
+ *           DATA of the stream, so a refusal can be retried elsewhere
+ *   DATA    application bytes, either way, at most what the receiver has
+ *           granted (flow control: each stream may have STREAM_WINDOW bytes
+ *           unacknowledged; WINDOW frames give credit back)
+ *   FIN     half-close of one direction
+ *   RST     abort the stream (the link stays)
+ *   WINDOW  payload = u32 credit the receiver gives back
+ * A stream is over when both FINs have passed, or at a RST, or at a non-OK
+ * STATUS. Frames for a stream id the receiver no longer knows are dropped.
  * A receiver that gets a higher version answers with its own version and
  * PROTO_ST_BAD_VERSION, so a newer caller can tell.
  */
@@ -36,30 +43,46 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define PROTO_ALPN        "libmesh/1"
-#define PROTO_VERSION     1
+#define PROTO_ALPN        "libmesh/2"
+#define PROTO_VERSION     2
 #define PROTO_FIXED_LEN   26
 #define PROTO_NAME_MAX    63
 #define PROTO_HDR_MAX     (PROTO_FIXED_LEN + 2 * PROTO_NAME_MAX)
 #define PROTO_STATUS_LEN  4
 #define PROTO_UID_UNKNOWN 0xffffffffu
+#define PROTO_HDR_F_REUSED 0x01
 
-#define PROTO_FRAME_HDR   4
+#define PROTO_FRAME_HDR   8
 #define PROTO_FRAME_MAX   ((1u << 24) - 1)
+#define PROTO_WINDOW_LEN  4
 
 enum proto_frame {
 	PROTO_FRAME_DATA = 0,
 	PROTO_FRAME_FIN = 1,
 	PROTO_FRAME_RST = 2,
+	PROTO_FRAME_OPEN = 3,
+	PROTO_FRAME_STATUS = 4,
+	PROTO_FRAME_WINDOW = 5,
 };
 
-static inline void proto_frame_hdr(unsigned char out[PROTO_FRAME_HDR],
-                                   enum proto_frame type, uint32_t len)
+static inline void proto_put32(unsigned char *o, uint32_t v)
 {
-	out[0] = (unsigned char)type;
-	out[1] = (unsigned char)(len >> 16);
-	out[2] = (unsigned char)(len >> 8);
-	out[3] = (unsigned char)len;
+	o[0] = (unsigned char)(v >> 24);
+	o[1] = (unsigned char)(v >> 16);
+	o[2] = (unsigned char)(v >> 8);
+	o[3] = (unsigned char)v;
+}
+
+static inline uint32_t proto_get32(const unsigned char *i)
+{
+	return (uint32_t)i[0] << 24 | (uint32_t)i[1] << 16 | (uint32_t)i[2] << 8 | i[3];
+}
+
+static inline void proto_frame_hdr(unsigned char out[PROTO_FRAME_HDR],
+                                   enum proto_frame type, uint32_t len, uint32_t stream)
+{
+	proto_put32(out, (uint32_t)type << 24 | (len & PROTO_FRAME_MAX));
+	proto_put32(out + 4, stream);
 }
 
 enum proto_status {

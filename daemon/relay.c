@@ -15,6 +15,7 @@
 #include <unistd.h>
 #include <openssl/err.h>
 
+#include "link.h"
 #include "proto.h"
 
 #define container_of(p, T, m) ((T *)((char *)(p) - offsetof(T, m)))
@@ -42,13 +43,40 @@ int buf_reserve(struct buf *b)
 void buf_free(struct buf *b)
 {
 	if (b->data) {
-		if (buf_free_n < BUF_FREE_MAX)
+		/* Only standard buffers are kept; grown ones go back at once. */
+		if (b->cap == RELAY_BUF_SIZE && buf_free_n < BUF_FREE_MAX)
 			buf_free_list[buf_free_n++] = b->data;
 		else
 			free(b->data);
 	}
 	b->data = NULL;
 	b->start = b->end = b->cap = 0;
+}
+
+int buf_make_room(struct buf *b, uint32_t n, uint32_t max)
+{
+	if (b->cap - b->end >= n)
+		return 0;
+	if (b->start) {
+		memmove(b->data, b->data + b->start, b->end - b->start);
+		b->end -= b->start;
+		b->start = 0;
+		if (b->cap - b->end >= n)
+			return 0;
+	}
+	if (b->cap >= max)
+		return 0; /* full: the caller decides */
+	uint32_t cap = b->cap * 2;
+	while (cap < b->end + n && cap < max)
+		cap *= 2;
+	if (cap > max)
+		cap = max;
+	char *p = realloc(b->data, cap);
+	if (!p)
+		return -1;
+	b->data = p;
+	b->cap = cap;
+	return 0;
 }
 
 void buf_trim(void)
@@ -118,6 +146,10 @@ void side_watch(struct ev_loop *loop, struct side *s, int events)
 
 void side_close(struct ev_loop *loop, struct side *s, bool reset)
 {
+	if (s->st) {
+		stream_close(s->st);
+		s->st = NULL;
+	}
 	if (s->fd == -1)
 		return;
 	ev_io_stop(loop, &s->io);
@@ -211,53 +243,6 @@ int side_wants(const struct side *s, int dflt)
 	return dflt;
 }
 
-/* Read from a framed side: payload into b, frame headers consumed. */
-static int read_framed(struct side *s, struct buf *b, char *detail, size_t dlen)
-{
-	for (;;) {
-		if (s->frame_left == 0) {
-			int n = side_recv(s, s->fh + s->fhlen, sizeof s->fh - s->fhlen, detail, dlen);
-			if (n <= 0) {
-				if (n == 0)
-					snprintf(detail, dlen, "tunnel closed inside a stream");
-				return n == 0 ? -2 : n;
-			}
-			s->fhlen += (uint8_t)n;
-			if (s->fhlen < sizeof s->fh)
-				continue;
-			s->fhlen = 0;
-			uint32_t len = (uint32_t)s->fh[1] << 16 | (uint32_t)s->fh[2] << 8 | s->fh[3];
-			switch (s->fh[0]) {
-			case PROTO_FRAME_DATA:
-				s->frame_left = len;
-				continue;
-			case PROTO_FRAME_FIN:
-				return 0;
-			case PROTO_FRAME_RST:
-				snprintf(detail, dlen, "peer reset the stream");
-				return -2;
-			default:
-				snprintf(detail, dlen, "unknown frame type %u", s->fh[0]);
-				return -2;
-			}
-		}
-		uint32_t want = buf_room(b) < s->frame_left ? buf_room(b) : s->frame_left;
-		int n = side_recv(s, b->data + b->end, want, detail, dlen);
-		if (n <= 0) {
-			if (n == 0)
-				snprintf(detail, dlen, "tunnel closed inside a frame");
-			return n == 0 ? -2 : n;
-		}
-		b->end += (uint32_t)n;
-		s->frame_left -= (uint32_t)n;
-		/* Exact reads never come up short, so "drained" is judged by
-		 * what OpenSSL still holds (read-ahead takes whole batches). */
-		if (s->ssl && !SSL_has_pending(s->ssl))
-			s->flags &= ~SIDE_F_RREADY;
-		return n;
-	}
-}
-
 static int relay_read_into(struct side *src, struct side *dst, struct buf *b,
                            char *detail, size_t dlen);
 
@@ -278,31 +263,14 @@ static int relay_read(struct side *src, struct side *dst, struct buf *b,
 static int relay_read_into(struct side *src, struct side *dst, struct buf *b,
                            char *detail, size_t dlen)
 {
+	(void)dst;
 	buf_compact(b);
 	uint32_t room = buf_room(b);
-	int n;
-	if (src->framed) {
-		if (room == 0)
-			return -1;
-		n = read_framed(src, b, detail, dlen);
-	} else if (dst->framed) {
-		if (room <= PROTO_FRAME_HDR)
-			return -1;
-		uint32_t want = room - PROTO_FRAME_HDR;
-		if (want > PROTO_FRAME_MAX)
-			want = PROTO_FRAME_MAX;
-		n = side_recv(src, b->data + b->end + PROTO_FRAME_HDR, want, detail, dlen);
-		if (n > 0) {
-			proto_frame_hdr((unsigned char *)b->data + b->end, PROTO_FRAME_DATA, (uint32_t)n);
-			b->end += PROTO_FRAME_HDR + (uint32_t)n;
-		}
-	} else {
-		if (room == 0)
-			return -1;
-		n = side_recv(src, b->data + b->end, room, detail, dlen);
-		if (n > 0)
-			b->end += (uint32_t)n;
-	}
+	if (room == 0)
+		return -1;
+	int n = side_recv(src, b->data + b->end, room, detail, dlen);
+	if (n > 0)
+		b->end += (uint32_t)n;
 	if (n > 0)
 		src->bytes_read += (uint64_t)n;
 	return n;
@@ -313,6 +281,17 @@ int side_write(struct side *s, struct buf *b, char *detail, size_t len)
 	uint32_t n0 = buf_len(b);
 	if (n0 == 0)
 		return 0;
+	if (s->st) {
+		int n = stream_write(s->st, b);
+		if (n > 0)
+			return n;
+		if (n == 0) {
+			s->flags &= ~SIDE_F_WREADY; /* STREAM_CREDIT sets it again */
+			return -1;
+		}
+		snprintf(detail, len, "link lost");
+		return -2;
+	}
 	if (s->ssl) {
 		s->flags &= ~SIDE_F_W_WANTS_R;
 		int n = SSL_write(s->ssl, b->data + b->start, (int)n0);
@@ -342,14 +321,13 @@ int side_write(struct side *s, struct buf *b, char *detail, size_t len)
 	}
 }
 
-/* Finish writing to s: a FIN frame for the tunnel (queued in b, which is
- * empty here), FIN for TCP, close_notify for TLS. 1 done, -1 later, -2 error. */
-static int side_shutdown(struct side *s, struct buf *b, char *detail, size_t len)
+/* Finish writing to s: a FIN frame for a stream, FIN for TCP, close_notify
+ * for TLS. 1 done, -1 later, -2 error. */
+static int side_shutdown(struct side *s, char *detail, size_t len)
 {
-	if (s->framed) {
-		unsigned char fin[PROTO_FRAME_HDR];
-		proto_frame_hdr(fin, PROTO_FRAME_FIN, 0);
-		return buf_append(b, fin, sizeof fin) == 0 ? 1 : -1;
+	if (s->st) {
+		stream_fin(s->st);
+		return 1;
 	}
 	if (s->ssl) {
 		int rc = SSL_shutdown(s->ssl);
@@ -367,6 +345,8 @@ static int side_shutdown(struct side *s, struct buf *b, char *detail, size_t len
 
 static bool can_read(const struct side *s)
 {
+	if (s->st)
+		return false; /* its link delivers */
 	return (s->flags & SIDE_F_RREADY) || (s->ssl && SSL_has_pending(s->ssl));
 }
 
@@ -389,14 +369,17 @@ static int pump_dir(struct relay *r, int i)
 	}
 	if (buf_len(b) && (dst->flags & SIDE_F_WREADY)) {
 		int n = side_write(dst, b, r->detail, sizeof r->detail);
-		if (n > 0)
+		if (n > 0) {
 			progress = 1;
+			if (src->st)
+				stream_consumed(src->st, (uint32_t)n);
+		}
 		else if (n == -2)
 			return -1;
 	}
 	if ((src->flags & SIDE_F_EOF) && !buf_len(b) && !(dst->flags & SIDE_F_SHUT) &&
 	    (dst->flags & SIDE_F_WREADY)) {
-		int n = side_shutdown(dst, b, r->detail, sizeof r->detail);
+		int n = side_shutdown(dst, r->detail, sizeof r->detail);
 		if (n == 1) {
 			dst->flags |= SIDE_F_SHUT;
 			progress = 1;
@@ -412,9 +395,7 @@ static int interest(const struct relay *r, int j)
 	const struct side *s = &r->side[j];
 	const struct buf *in = &r->buf[j], *out = &r->buf[1 - j];
 	int ev = 0;
-	/* Room after compaction, with space for a frame header when framing. */
-	uint32_t need = r->side[1 - j].framed ? PROTO_FRAME_HDR + 1 : 1;
-	bool want_r = !(s->flags & SIDE_F_EOF) && RELAY_BUF_SIZE - buf_len(in) >= need;
+	bool want_r = !(s->flags & SIDE_F_EOF) && buf_len(in) < RELAY_BUF_SIZE;
 	bool want_w = buf_len(out) ||
 	              (!(s->flags & SIDE_F_SHUT) && (r->side[1 - j].flags & SIDE_F_EOF));
 	if (want_r)
@@ -531,14 +512,27 @@ void relay_start(struct relay *r, double idle_timeout)
 	relay_pump(r);
 }
 
-void relay_detach(struct relay *r, int i, int *fd, SSL **ssl)
+void relay_stream_event(struct relay *r, int i, int ev, const char *detail)
 {
 	struct side *s = &r->side[i];
-	side_watch(r->loop, s, 0);
-	*fd = s->fd;
-	*ssl = s->ssl;
-	s->fd = -1;
-	s->ssl = NULL;
+	if (!r->running)
+		return;
+	switch (ev) {
+	case STREAM_DATA:
+		break;
+	case STREAM_FIN:
+		s->flags |= SIDE_F_EOF;
+		break;
+	case STREAM_CREDIT:
+		s->flags |= SIDE_F_WREADY;
+		break;
+	default: /* STREAM_RESET, STREAM_FAILED */
+		snprintf(r->detail, sizeof r->detail, "%s", detail ? detail : "link lost");
+		finish(r, RELAY_RESET);
+		return;
+	}
+	r->last_activity = ev_now(r->loop);
+	relay_pump(r);
 }
 
 void relay_stop(struct relay *r)

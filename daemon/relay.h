@@ -12,11 +12,10 @@
  *    while the opposite direction keeps running: half-close is forwarded.)
  * The relay is done when both directions are SHUT, or at the first error.
  *
- * A side may be "framed" (the host-to-host tunnel): bytes written to it are
- * wrapped in DATA frames as they are read from the other side (the frame
- * header is reserved in the buffer ahead of the read, so nothing is copied),
- * reads from it unwrap frames, and half-close is a FIN frame instead of a
- * TCP FIN or close_notify, so the TLS connection survives the stream.
+ * A side may be a stream of a link (the host-to-host tunnel, link.h)
+ * instead of a socket: the link puts the stream's incoming bytes straight
+ * into the relay buffer and calls relay_stream_event; writes become DATA
+ * frames (within the stream's credit) and half-close a FIN frame.
  *
  * Backpressure: a side is read only while its buffer has room, so a slow
  * reader stops the writer's reads instead of growing memory. Watchers are
@@ -52,10 +51,7 @@ typedef void (*side_cb)(struct side *s, int revents);
 struct side {
 	int       fd;
 	SSL      *ssl;
-	bool      framed;      /* tunnel side: DATA/FIN frames (proto.h) */
-	uint32_t  frame_left;  /* payload bytes left in the current DATA frame */
-	uint8_t   fh[4];       /* partial frame header */
-	uint8_t   fhlen;
+	struct stream *st;     /* a link's stream instead of a socket (fd -1) */
 	ev_io     io;
 	int       events;      /* what io is armed for */
 	unsigned  flags;
@@ -90,7 +86,8 @@ struct relay {
 void side_init(struct side *s, int fd, side_cb cb, void *owner);
 /* Arm the side's watcher for exactly `events` (EV_READ|EV_WRITE or 0). */
 void side_watch(struct ev_loop *loop, struct side *s, int events);
-/* Stop the watcher, free SSL, close fd (with RST when `reset`). */
+/* Stop the watcher, free SSL, close fd (with RST when `reset`); a stream
+ * side closes its stream (reset unless finished both ways). */
 void side_close(struct ev_loop *loop, struct side *s, bool reset);
 /* Raw read of at most len bytes. >0 bytes, 0 EOF, -1 would block, -2 error
  * (detail filled). Never reads more than asked, so protocol messages can be
@@ -105,6 +102,8 @@ static inline uint32_t buf_len(const struct buf *b) { return b->end - b->start; 
 static inline uint32_t buf_room(const struct buf *b) { return b->cap - b->end; }
 /* Take a buffer if b has none (buffers exist only while they hold bytes). */
 int buf_reserve(struct buf *b);
+/* Room for n more bytes at the end: compact, else grow (up to max). */
+int buf_make_room(struct buf *b, uint32_t n, uint32_t max);
 /* Give b's buffer back (to a per-thread free list). */
 void buf_free(struct buf *b);
 /* Free this thread's spare buffers (a worker stopping). */
@@ -117,8 +116,8 @@ int buf_append(struct buf *b, const void *p, uint32_t n);
 int relay_init(struct relay *r, struct ev_loop *loop, relay_done_cb done, void *owner);
 /* Take over both sides' watchers and start pumping. */
 void relay_start(struct relay *r, double idle_timeout);
-/* Detach side i (fd, SSL) for reuse: watcher stopped, side emptied. */
-void relay_detach(struct relay *r, int i, int *fd, SSL **ssl);
+/* Side i is a stream: what its link reported (enum stream_event). */
+void relay_stream_event(struct relay *r, int i, int ev, const char *detail);
 /* Stop watchers and timers (sides stay open; the owner closes them). */
 void relay_stop(struct relay *r);
 void relay_free(struct relay *r);

@@ -89,8 +89,7 @@ void session_end(struct session *s, const char *result, bool reset)
 	}
 	relay_stop(&s->relay);
 	ev_timer_stop(s->m->loop, &s->timer);
-	if (!s->quiet)
-		record_close(s);
+	record_close(s);
 	/* The caller's side (side[0]) is reset on failure so the program sees
 	 * an error rather than a clean end of stream. */
 	side_close(s->m->loop, &s->relay.side[0], reset);

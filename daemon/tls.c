@@ -39,6 +39,8 @@ static char *errdup(const char *what, const char *path)
 	return strdup(buf);
 }
 
+#define TLS_READ_BUFFER (128 * 1024)
+
 static int common_setup(SSL_CTX *ctx, const char *ca)
 {
 	if (!SSL_CTX_set_min_proto_version(ctx, TLS1_3_VERSION))
@@ -46,12 +48,13 @@ static int common_setup(SSL_CTX *ctx, const char *ca)
 	if (SSL_CTX_load_verify_locations(ctx, ca, NULL) != 1)
 		return -1;
 	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
-	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ENABLE_PARTIAL_WRITE |
-	                      SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
-	/* One read(2) per batch of records instead of two per record. (A
-	 * larger read buffer measured slower: it is freed and taken again
-	 * for every batch under SSL_MODE_RELEASE_BUFFERS.) */
+	/* Links are few (one per identity pair and endpoint, shared by all
+	 * their streams), so their record buffers stay allocated (no
+	 * SSL_MODE_RELEASE_BUFFERS) and the read buffer is large: one read(2)
+	 * takes several records, not one. */
+	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
 	SSL_CTX_set_read_ahead(ctx, 1);
+	SSL_CTX_set_default_read_buffer_len(ctx, TLS_READ_BUFFER);
 	/* AES-128-GCM first: the fastest with AES-NI, and as strong as the
 	 * mesh needs; the others stay acceptable to peers. */
 	SSL_CTX_set_ciphersuites(ctx, "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:"

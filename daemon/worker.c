@@ -50,7 +50,7 @@ static void apply_gen(struct meshd *m, struct gen *g)
 	struct gen *old = m->gen;
 	m->gen = g;
 	if (old) {
-		pool_flush(m); /* parked tunnels were made with the old certificates */
+		link_retire_all(m, false); /* made with the old certificates */
 		gen_unref(old);
 	}
 	if (!m->draining)
@@ -80,13 +80,8 @@ static void start_drain(struct meshd *m)
 		return;
 	m->draining = true;
 	listener_close_all(m);
-	pool_flush(m);
-	/* Tunnels idle between streams carry no connection: close them now. */
-	for (struct session *s = m->sessions, *next; s; s = next) {
-		next = s->next;
-		if (s->quiet)
-			session_end(s, "ok", false);
-	}
+	/* Links without streams carry no connection: close them now. */
+	link_retire_all(m, true);
 	ev_timer_init(&m->drain_timer, drain_timeout_cb, m->gen->cfg->drain_timeout, 0.);
 	ev_timer_start(m->loop, &m->drain_timer);
 	drain_check(m);
@@ -113,7 +108,11 @@ static void reaper_cb(struct ev_loop *loop, ev_prepare *w, int revents)
 	(void)loop;
 	(void)revents;
 	struct meshd *m = container_of(w, struct meshd, reaper);
+	/* Every frame queued by this iteration's callbacks leaves now, in one
+	 * write per link, before the loop waits. */
+	link_flush_all(m);
 	session_reap(m);
+	link_reap(m);
 	drain_check(m);
 }
 
@@ -135,7 +134,7 @@ static void worker_cleanup(struct meshd *m)
 {
 	session_abort_all(m);
 	listener_close_all(m);
-	pool_free(m);
+	link_free_all(m);
 	ev_async_stop(m->loop, &m->wake);
 	ev_prepare_stop(m->loop, &m->reaper);
 	ev_timer_stop(m->loop, &m->drain_timer);

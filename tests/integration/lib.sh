@@ -376,6 +376,10 @@ class Handler(socketserver.BaseRequestHandler):
 class Server(socketserver.ThreadingTCPServer):
     allow_reuse_address = True
     daemon_threads = True
+    # A real server's backlog: socketserver's default of 5 drops SYNs when
+    # meshd connects a burst of streams at once (one link, no handshakes
+    # to spread them out), and a dropped SYN costs a 1 s retransmit.
+    request_queue_size = 128
 
 Server((host, port), Handler).serve_forever()
 PYEOF

@@ -1,0 +1,902 @@
+/* Links: many streams over one mutual-TLS connection (see link.h). */
+#include "link.h"
+#include "mesh.h"
+#include "hash.h"
+#include "log.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <openssl/err.h>
+
+#define container_of(p, T, m) ((T *)((char *)(p) - offsetof(T, m)))
+#define LINK_BUCKETS 64
+#define LINK_OUT_HIGH (256 * 1024) /* queued bytes above which streams wait */
+#define LINK_OUT_EAGER (32 * 1024) /* queued bytes written at once, not at loop end */
+#define LINK_OUT_INITIAL (64 * 1024)
+#define LINK_FRAME_DATA (16384 - PROTO_FRAME_HDR)
+#define LINK_MAX_STREAMS 256       /* per caller link; more open another link */
+#define LINK_IDLE_CALLER 60.0
+#define LINK_IDLE_RECEIVER 75.0    /* longer: the caller normally closes first */
+#define LINK_HANDSHAKE_TIMEOUT 10.0
+
+enum link_state { L_CONNECTING, L_HANDSHAKE, L_UP, L_DEAD };
+
+struct link {
+	struct meshd   *m;
+	struct gen     *gen;            /* whose certificates made it */
+	bool            receiver;
+	bool            retired;        /* no new streams; close when empty */
+	bool            closing;        /* close once the queue is written */
+	bool            write_failed;   /* an eager flush failed: fail at loop end */
+	bool            dirty;          /* on the worker's flush list */
+	enum link_state state;
+	int             fd;
+	SSL            *ssl;
+	ev_io           io;
+	int             events;
+	ev_timer        timer;          /* connect + handshake, then idle */
+	double          connect_timeout;
+	unsigned        nstreams;
+	uint32_t        next_id;
+	struct stream  *bucket[LINK_BUCKETS];
+	struct stream  *waiters;        /* streams waiting for output room */
+	/* output queue: frames, written by link_flush */
+	unsigned char  *out;
+	size_t          ooff, olen, ocap;
+	/* input: the frame being read */
+	unsigned char   fh[PROTO_FRAME_HDR];
+	unsigned        fhlen;
+	bool            in_payload;
+	uint8_t         ftype;
+	uint32_t        fid, flen, fleft;
+	uint32_t        undelivered;    /* stream with DATA not yet told (0: none) */
+	unsigned char   small[PROTO_HDR_MAX];
+	struct link    *prev, *next;    /* the worker's links */
+	struct link    *dnext;          /* flush list */
+	struct link    *rnext;          /* reap list */
+	char            addr[64];       /* endpoint (caller) or caller's ip:port */
+	char            peer[160];      /* the other side's spiffe URI */
+	char            expect[160];    /* caller: the URI the peer must present */
+	char            sni[CFG_NAME_MAX + 1];
+	char            key[];
+};
+
+static void link_io_cb(struct ev_loop *loop, ev_io *w, int revents);
+static void link_timer_cb(struct ev_loop *loop, ev_timer *w, int revents);
+static void link_read(struct link *l);
+
+/* ------------------------------------------------------------ helpers */
+
+static void link_watch(struct link *l, int events)
+{
+	if (l->fd == -1 || events == l->events)
+		return;
+	ev_io_stop(l->m->loop, &l->io);
+	l->events = events;
+	if (events) {
+		ev_io_modify(&l->io, events);
+		ev_io_start(l->m->loop, &l->io);
+	}
+}
+
+static void arm(struct link *l, double secs)
+{
+	ev_timer_stop(l->m->loop, &l->timer);
+	if (secs > 0) {
+		ev_timer_set(&l->timer, secs, 0.);
+		ev_timer_start(l->m->loop, &l->timer);
+	}
+}
+
+static struct stream *find(struct link *l, uint32_t id)
+{
+	for (struct stream *st = l->bucket[id % LINK_BUCKETS]; st; st = st->hnext)
+		if (st->id == id)
+			return st;
+	return NULL;
+}
+
+static void insert(struct link *l, struct stream *st)
+{
+	unsigned b = st->id % LINK_BUCKETS;
+	st->hnext = l->bucket[b];
+	l->bucket[b] = st;
+	l->nstreams++;
+	if (l->state == L_UP)
+		arm(l, 0); /* not idle (a connecting link keeps its connect timer) */
+}
+
+static void unlink_stream(struct link *l, struct stream *st)
+{
+	for (struct stream **p = &l->bucket[st->id % LINK_BUCKETS]; *p; p = &(*p)->hnext)
+		if (*p == st) {
+			*p = st->hnext;
+			l->nstreams--;
+			break;
+		}
+	if (st->waiting) {
+		for (struct stream **p = &l->waiters; *p; p = &(*p)->wnext)
+			if (*p == st) {
+				*p = st->wnext;
+				break;
+			}
+		st->waiting = false;
+	}
+	st->link = NULL;
+}
+
+static void mark_dirty(struct link *l)
+{
+	if (l->dirty || l->state == L_DEAD)
+		return;
+	l->dirty = true;
+	l->dnext = l->m->link_dirty;
+	l->m->link_dirty = l;
+}
+
+/* Queue a frame (header + payload). Control frames are never refused: they
+ * are small and bounded by the number of streams. */
+static int queue(struct link *l, enum proto_frame type, uint32_t id, const void *p,
+                 uint32_t n)
+{
+	size_t need = l->olen + PROTO_FRAME_HDR + n;
+	if (need > l->ocap) {
+		if (l->ooff) {
+			memmove(l->out, l->out + l->ooff, l->olen - l->ooff);
+			l->olen -= l->ooff;
+			l->ooff = 0;
+			need = l->olen + PROTO_FRAME_HDR + n;
+		}
+		if (need > l->ocap) {
+			size_t cap = l->ocap ? l->ocap : LINK_OUT_INITIAL;
+			while (cap < need)
+				cap *= 2;
+			unsigned char *o = realloc(l->out, cap);
+			if (!o)
+				return -1;
+			l->out = o;
+			l->ocap = cap;
+		}
+	}
+	proto_frame_hdr(l->out + l->olen, type, n, id);
+	if (n)
+		memcpy(l->out + l->olen + PROTO_FRAME_HDR, p, n);
+	l->olen += PROTO_FRAME_HDR + n;
+	mark_dirty(l);
+	return 0;
+}
+
+static void close_link(struct link *l, bool notify);
+
+/* The link failed: every stream hears it, then the link goes. */
+static void link_fail(struct link *l, const char *result, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void link_fail(struct link *l, const char *result, const char *fmt, ...)
+{
+	if (l->state == L_DEAD)
+		return;
+	char detail[160];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(detail, sizeof detail, fmt, ap);
+	va_end(ap);
+	bool was_up = l->state == L_UP;
+	if (l->receiver && !was_up)
+		inbound_link_failed(l->m, l->addr, l->peer, result, detail);
+	l->state = L_DEAD;
+	for (unsigned b = 0; b < LINK_BUCKETS; b++)
+		while (l->bucket[b]) {
+			struct stream *st = l->bucket[b];
+			unlink_stream(l, st);
+			st->cb(st, STREAM_FAILED, 0, result, detail);
+		}
+	close_link(l, false);
+}
+
+/* Close the connection and queue the link for freeing (link_reap). */
+static void close_link(struct link *l, bool notify)
+{
+	struct meshd *m = l->m;
+	l->state = L_DEAD;
+	ev_io_stop(m->loop, &l->io);
+	ev_timer_stop(m->loop, &l->timer);
+	if (l->ssl) {
+		if (notify) {
+			ERR_clear_error();
+			SSL_shutdown(l->ssl); /* close_notify, best effort */
+		}
+		SSL_free(l->ssl);
+		l->ssl = NULL;
+	}
+	if (l->fd != -1)
+		close(l->fd);
+	l->fd = -1;
+	if (l->prev)
+		l->prev->next = l->next;
+	else if (m->links == l)
+		m->links = l->next;
+	if (l->next)
+		l->next->prev = l->prev;
+	l->prev = l->next = NULL;
+	l->rnext = m->link_reap;
+	m->link_reap = l;
+}
+
+static void maybe_idle(struct link *l)
+{
+	if (l->nstreams || l->state == L_DEAD)
+		return;
+	if (l->retired || l->m->draining) {
+		/* Close once the last FIN or RST is written (link_flush). */
+		l->closing = true;
+		if (l->state == L_UP)
+			mark_dirty(l);
+		else
+			close_link(l, false);
+		return;
+	}
+	if (l->state == L_UP) {
+		arm(l, l->receiver ? LINK_IDLE_RECEIVER : LINK_IDLE_CALLER);
+		if (l->ooff == l->olen && l->out) {
+			/* No streams: the queue's memory goes back. */
+			free(l->out);
+			l->out = NULL;
+			l->ooff = l->olen = l->ocap = 0;
+		}
+	}
+}
+
+static struct link *link_new(struct meshd *m, int fd, const char *key)
+{
+	size_t kl = strlen(key) + 1;
+	struct link *l = calloc(1, sizeof *l + kl);
+	if (!l)
+		return NULL;
+	memcpy(l->key, key, kl);
+	l->m = m;
+	l->gen = m->gen;
+	l->fd = fd;
+	l->next_id = 1;
+	ev_io_init(&l->io, link_io_cb, fd, 0);
+	ev_init(&l->timer, link_timer_cb);
+	l->next = m->links;
+	if (m->links)
+		m->links->prev = l;
+	m->links = l;
+	return l;
+}
+
+/* ------------------------------------------------------------ handshake */
+
+static void became_up(struct link *l)
+{
+	const unsigned char *alpn;
+	unsigned alen;
+	SSL_get0_alpn_selected(l->ssl, &alpn, &alen);
+	if (alen != strlen(PROTO_ALPN) || memcmp(alpn, PROTO_ALPN, alen) != 0) {
+		link_fail(l, "tls_failure", "%s did not agree on ALPN %s", l->addr, PROTO_ALPN);
+		return;
+	}
+	if (tls_peer_spiffe(l->ssl, l->peer, sizeof l->peer) == -1) {
+		link_fail(l, "identity_error", "%s presented no spiffe identity", l->addr);
+		return;
+	}
+	if (!l->receiver && strcmp(l->peer, l->expect) != 0) {
+		link_fail(l, "identity_error", "peer %s is %s, expected %s", l->addr, l->peer,
+		          l->expect);
+		return;
+	}
+	if (l->receiver) {
+		const char *sni = SSL_get_servername(l->ssl, TLSEXT_NAMETYPE_host_name);
+		snprintf(l->sni, sizeof l->sni, "%s", sni ? sni : "");
+	}
+	l->state = L_UP;
+	arm(l, 0);
+	link_watch(l, EV_READ);
+	mark_dirty(l); /* OPEN frames queued while connecting */
+	maybe_idle(l);
+	/* The handshake's last read may have brought frames too (read-ahead):
+	 * epoll will not say so, the socket being drained. */
+	link_read(l);
+}
+
+static void handshake(struct link *l)
+{
+	ERR_clear_error();
+	int rc = SSL_do_handshake(l->ssl);
+	if (rc == 1) {
+		became_up(l);
+		return;
+	}
+	int e = SSL_get_error(l->ssl, rc);
+	if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
+		link_watch(l, e == SSL_ERROR_WANT_READ ? EV_READ : EV_WRITE);
+		return;
+	}
+	char why[160];
+	tls_last_error(l->ssl, rc, why, sizeof why);
+	if (l->receiver)
+		link_fail(l, "tls_failure", "TLS handshake from %s: %s", l->addr, why);
+	else
+		link_fail(l, "tls_failure", "TLS with %s: %s", l->addr, why);
+}
+
+/* ------------------------------------------------------------ output */
+
+static void wake_waiters(struct link *l)
+{
+	while (l->waiters && l->olen - l->ooff < LINK_OUT_HIGH / 2 && l->state == L_UP) {
+		struct stream *st = l->waiters;
+		l->waiters = st->wnext;
+		st->waiting = false;
+		st->cb(st, STREAM_CREDIT, 0, NULL, NULL);
+	}
+}
+
+static void link_flush(struct link *l, bool eager)
+{
+	if (l->state != L_UP)
+		return;
+	if (l->write_failed && !eager) {
+		link_fail(l, "reset", "link to %s: write failed", l->addr);
+		return;
+	}
+	while (l->ooff < l->olen) {
+		ERR_clear_error();
+		int n = SSL_write(l->ssl, l->out + l->ooff, (int)(l->olen - l->ooff));
+		if (n > 0) {
+			l->ooff += (size_t)n;
+			continue;
+		}
+		int e = SSL_get_error(l->ssl, n);
+		if (e == SSL_ERROR_WANT_WRITE) {
+			link_watch(l, EV_READ | EV_WRITE);
+			return;
+		}
+		if (e == SSL_ERROR_WANT_READ && eager)
+			return;
+		if (e == SSL_ERROR_WANT_READ)
+			return; /* TLS 1.3 has no renegotiation; the read side runs anyway */
+		if (eager) {
+			/* Called from a stream's write: the streams hear of it
+			 * from the loop-end flush, not inside their own pump. */
+			l->write_failed = true;
+			mark_dirty(l);
+			return;
+		}
+		char why[160];
+		tls_last_error(l->ssl, n, why, sizeof why);
+		link_fail(l, "reset", "link to %s: write: %s", l->addr, why);
+		return;
+	}
+	l->ooff = l->olen = 0;
+	if (eager)
+		return;
+	if (l->closing && !l->nstreams) {
+		close_link(l, true);
+		return;
+	}
+	link_watch(l, EV_READ);
+	wake_waiters(l);
+}
+
+void link_flush_all(struct meshd *m)
+{
+	/* Waking writers can queue more; loop until nothing is left dirty. */
+	while (m->link_dirty) {
+		struct link *l = m->link_dirty;
+		m->link_dirty = l->dnext;
+		l->dirty = false;
+		link_flush(l, false);
+	}
+}
+
+/* ------------------------------------------------------------ input */
+
+static void deliver(struct link *l, struct stream *st, enum stream_event ev, int code,
+                    const char *detail)
+{
+	(void)l;
+	st->cb(st, ev, code, NULL, detail);
+}
+
+static void protocol_error(struct link *l, const char *what)
+{
+	link_fail(l, "protocol_error", "link with %s: %s", l->addr, what);
+}
+
+/* A whole control frame (or an empty DATA) has arrived. */
+static void dispatch(struct link *l)
+{
+	struct stream *st = find(l, l->fid);
+	switch (l->ftype) {
+	case PROTO_FRAME_DATA:
+		return;
+	case PROTO_FRAME_FIN:
+		if (st && !st->fin_recv) {
+			st->fin_recv = true;
+			deliver(l, st, STREAM_FIN, 0, NULL);
+		}
+		return;
+	case PROTO_FRAME_RST:
+		if (st) {
+			st->fin_recv = st->fin_sent = true; /* over: no RST back */
+			unlink_stream(l, st);
+			deliver(l, st, STREAM_RESET, 0, "peer reset the stream");
+			maybe_idle(l);
+		}
+		return;
+	case PROTO_FRAME_OPEN:
+		if (!l->receiver || st) {
+			protocol_error(l, "unexpected OPEN");
+			return;
+		}
+		inbound_stream(l->m, l, l->fid, l->small, l->flen);
+		return;
+	case PROTO_FRAME_STATUS: {
+		if (l->receiver) {
+			protocol_error(l, "unexpected STATUS");
+			return;
+		}
+		if (!st)
+			return;
+		int code = proto_status_decode(l->small, l->flen);
+		if (code != PROTO_ST_OK)
+			st->fin_recv = st->fin_sent = true; /* a refusal ends the stream */
+		deliver(l, st, STREAM_STATUS, code, NULL);
+		return;
+	}
+	case PROTO_FRAME_WINDOW:
+		if (l->flen != PROTO_WINDOW_LEN) {
+			protocol_error(l, "bad WINDOW");
+			return;
+		}
+		if (st) {
+			uint32_t add = proto_get32(l->small);
+			bool was_blocked = st->credit == 0;
+			st->credit += add;
+			if (st->credit > STREAM_WINDOW) {
+				protocol_error(l, "credit beyond the window");
+				return;
+			}
+			if (was_blocked && !st->waiting)
+				deliver(l, st, STREAM_CREDIT, 0, NULL);
+		}
+		return;
+	default:
+		protocol_error(l, "unknown frame type");
+		return;
+	}
+}
+
+static int ssl_read_or_fail(struct link *l, void *p, uint32_t n)
+{
+	ERR_clear_error();
+	int r = SSL_read(l->ssl, p, (int)n);
+	if (r > 0)
+		return r;
+	int e = SSL_get_error(l->ssl, r);
+	if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE)
+		return 0;
+	if (e == SSL_ERROR_ZERO_RETURN || (e == SSL_ERROR_SYSCALL && r == 0))
+		link_fail(l, "reset", "link with %s closed", l->addr);
+	else {
+		char why[160];
+		tls_last_error(l->ssl, r, why, sizeof why);
+		link_fail(l, "reset", "link with %s: read: %s", l->addr, why);
+	}
+	return -1;
+}
+
+static __thread unsigned char discard[16384];
+
+/* DATA is told to its stream once per batch of records read, so the relay
+ * writes it out in one large write instead of one per record. */
+static void flush_delivery(struct link *l)
+{
+	if (!l->undelivered)
+		return;
+	struct stream *st = find(l, l->undelivered);
+	l->undelivered = 0;
+	if (st)
+		deliver(l, st, STREAM_DATA, 0, NULL);
+}
+
+static void link_read(struct link *l)
+{
+	while (l->state == L_UP) {
+		if (!l->in_payload) {
+			int n = ssl_read_or_fail(l, l->fh + l->fhlen, PROTO_FRAME_HDR - l->fhlen);
+			if (n <= 0) {
+				flush_delivery(l);
+				return;
+			}
+			l->fhlen += (unsigned)n;
+			if (l->fhlen < PROTO_FRAME_HDR)
+				continue;
+			l->fhlen = 0;
+			uint32_t w = proto_get32(l->fh);
+			l->ftype = (uint8_t)(w >> 24);
+			l->flen = l->fleft = w & PROTO_FRAME_MAX;
+			l->fid = proto_get32(l->fh + 4);
+			if (l->undelivered && (l->ftype != PROTO_FRAME_DATA || l->fid != l->undelivered))
+				flush_delivery(l);
+			if (l->ftype != PROTO_FRAME_DATA && l->flen > sizeof l->small) {
+				protocol_error(l, "control frame too long");
+				return;
+			}
+			if (l->flen == 0) {
+				dispatch(l);
+				continue;
+			}
+			l->in_payload = true;
+		}
+		if (l->ftype != PROTO_FRAME_DATA) {
+			int n = ssl_read_or_fail(l, l->small + (l->flen - l->fleft), l->fleft);
+			if (n <= 0) {
+				flush_delivery(l);
+				return;
+			}
+			l->fleft -= (uint32_t)n;
+			if (l->fleft == 0) {
+				l->in_payload = false;
+				dispatch(l);
+			}
+			continue;
+		}
+		/* DATA: straight into the stream's relay buffer. */
+		struct stream *st = find(l, l->fid);
+		if (!st || !st->relay || st->fin_recv) {
+			/* A stream we already closed: drop its bytes. */
+			uint32_t want = l->fleft < sizeof discard ? l->fleft : (uint32_t)sizeof discard;
+			int n = ssl_read_or_fail(l, discard, want);
+			if (n <= 0) {
+				flush_delivery(l);
+				return;
+			}
+			l->fleft -= (uint32_t)n;
+			if (l->fleft == 0)
+				l->in_payload = false;
+			continue;
+		}
+		/* The buffer starts small and grows (to the window at most) only
+		 * while the application reads slower than the link delivers. */
+		struct buf *b = &st->relay->buf[st->idx];
+		uint32_t need = l->fleft < LINK_FRAME_DATA ? l->fleft : LINK_FRAME_DATA;
+		if (buf_reserve(b) == -1 ||
+		    (b->cap - b->end < need && buf_make_room(b, need, STREAM_WINDOW) == -1)) {
+			link_fail(l, "reset", "out of memory for a stream buffer");
+			return;
+		}
+		uint32_t room = b->cap - b->end;
+		if (room == 0) {
+			protocol_error(l, "DATA beyond the stream's window");
+			return;
+		}
+		uint32_t want = l->fleft < room ? l->fleft : room;
+		int n = ssl_read_or_fail(l, b->data + b->end, want);
+		if (n <= 0) {
+			if (buf_len(b) == 0)
+				buf_free(b);
+			flush_delivery(l);
+			return;
+		}
+		b->end += (uint32_t)n;
+		st->relay->side[st->idx].bytes_read += (uint64_t)n;
+		l->fleft -= (uint32_t)n;
+		if (l->fleft == 0)
+			l->in_payload = false;
+		/* One delivery per frame (or when TLS holds nothing more), not
+		 * per TLS record: fewer, larger writes to the application. */
+		if (!SSL_has_pending(l->ssl) || b->end == b->cap)
+			deliver(l, st, STREAM_DATA, 0, NULL);
+		else
+			l->undelivered = st->id;
+	}
+}
+
+static void link_io_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	(void)loop;
+	struct link *l = container_of(w, struct link, io);
+	switch (l->state) {
+	case L_CONNECTING: {
+		int err = net_connect_error(l->fd);
+		if (err) {
+			link_fail(l, err == ETIMEDOUT ? "timeout" : err == ECONNRESET ? "reset" : "refused",
+			          "connect %s: %s", l->addr, strerror(err));
+			return;
+		}
+		l->state = L_HANDSHAKE;
+		arm(l, l->connect_timeout); /* the handshake gets as long again */
+		handshake(l);
+		return;
+	}
+	case L_HANDSHAKE:
+		handshake(l);
+		return;
+	case L_UP:
+		if (revents & EV_WRITE)
+			link_flush(l, false);
+		if (revents & EV_READ)
+			link_read(l);
+		return;
+	case L_DEAD:
+		return;
+	}
+}
+
+static void link_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	(void)loop;
+	(void)revents;
+	struct link *l = container_of(w, struct link, timer);
+	switch (l->state) {
+	case L_CONNECTING:
+		link_fail(l, "timeout", "%s: no answer within the connect timeout", l->addr);
+		return;
+	case L_HANDSHAKE:
+		link_fail(l, l->receiver ? "tls_failure" : "timeout",
+		          "no TLS handshake %s %s within %.0f s", l->receiver ? "from" : "with",
+		          l->addr, l->receiver ? LINK_HANDSHAKE_TIMEOUT : l->connect_timeout);
+		return;
+	case L_UP:
+		if (!l->nstreams)
+			close_link(l, true); /* idle */
+		return;
+	case L_DEAD:
+		return;
+	}
+}
+
+/* ------------------------------------------------------------ API */
+
+struct link *link_get(struct meshd *m, const char *key, const struct cfg_addr *dst,
+                      const char *endpoint, const char *identity,
+                      const char *serving_identity, const char *peer_spiffe,
+                      double connect_timeout, bool *fresh, char *err, size_t len)
+{
+	for (struct link *l = m->links; l; l = l->next)
+		if (!l->receiver && !l->retired && l->state != L_DEAD && l->gen == m->gen &&
+		    l->nstreams < LINK_MAX_STREAMS && strcmp(l->key, key) == 0) {
+			*fresh = false;
+			return l;
+		}
+	*fresh = true;
+	int fd = net_connect(dst, err, len);
+	if (fd == -1)
+		return NULL;
+	char why[160];
+	SSL *ssl = tls_client_new(m->gen->tls, identity, serving_identity, fd, why, sizeof why);
+	if (!ssl) {
+		close(fd);
+		snprintf(err, len, "%s", why);
+		errno = EPROTO;
+		return NULL;
+	}
+	struct link *l = link_new(m, fd, key);
+	if (!l) {
+		SSL_free(ssl);
+		close(fd);
+		snprintf(err, len, "out of memory");
+		errno = ENOMEM;
+		return NULL;
+	}
+	l->ssl = ssl;
+	l->connect_timeout = connect_timeout;
+	snprintf(l->addr, sizeof l->addr, "%s", endpoint);
+	snprintf(l->expect, sizeof l->expect, "%s", peer_spiffe);
+	l->state = L_CONNECTING;
+	link_watch(l, EV_WRITE);
+	arm(l, connect_timeout); /* then as long again for the handshake */
+	return l;
+}
+
+void stream_open(struct link *l, struct stream *st, const unsigned char *hdr, size_t hlen,
+                 stream_cb cb, void *owner)
+{
+	memset(st, 0, sizeof *st);
+	st->link = l;
+	st->id = l->next_id++;
+	if (l->next_id == 0)
+		l->next_id = 1;
+	st->credit = STREAM_WINDOW;
+	st->cb = cb;
+	st->owner = owner;
+	insert(l, st);
+	if (queue(l, PROTO_FRAME_OPEN, st->id, hdr, (uint32_t)hlen) == -1)
+		link_fail(l, "reset", "out of memory for the link queue");
+}
+
+void link_accept(struct meshd *m, int fd, const struct sockaddr_storage *peer)
+{
+	struct link *l = link_new(m, fd, "");
+	if (!l) {
+		log_error("out of memory for an inbound connection; refused");
+		close(fd);
+		return;
+	}
+	l->receiver = true;
+	net_sockaddr_str((const struct sockaddr *)peer, l->addr, sizeof l->addr);
+	char err[128];
+	l->ssl = tls_server_new(m->gen->tls, fd, err, sizeof err);
+	if (!l->ssl) {
+		l->state = L_HANDSHAKE;
+		link_fail(l, "tls_failure", "%s", err);
+		return;
+	}
+	l->state = L_HANDSHAKE;
+	arm(l, LINK_HANDSHAKE_TIMEOUT);
+	handshake(l);
+}
+
+void stream_accept(struct link *l, struct stream *st, uint32_t id, stream_cb cb, void *owner)
+{
+	memset(st, 0, sizeof *st);
+	st->link = l;
+	st->id = id;
+	st->credit = STREAM_WINDOW;
+	st->cb = cb;
+	st->owner = owner;
+	insert(l, st);
+}
+
+bool link_up(const struct link *l)
+{
+	return l->state == L_UP;
+}
+
+const char *link_peer(const struct link *l)
+{
+	return l->peer;
+}
+
+const char *link_sni(const struct link *l)
+{
+	return l->sni;
+}
+
+const char *link_addr(const struct link *l)
+{
+	return l->addr;
+}
+
+void stream_attach(struct stream *st, struct relay *r, int idx)
+{
+	st->relay = r;
+	st->idx = idx;
+}
+
+int stream_write(struct stream *st, struct buf *b)
+{
+	struct link *l = st->link;
+	if (!l || l->state == L_DEAD)
+		return -2;
+	int total = 0;
+	while (buf_len(b) && st->credit && l->olen - l->ooff < LINK_OUT_HIGH) {
+		uint32_t n = buf_len(b);
+		if (n > st->credit)
+			n = st->credit;
+		/* A frame fills one TLS record exactly (16 KiB): a 32 KiB read
+		 * goes out as two records, not two and an 8-byte third. */
+		if (n > LINK_FRAME_DATA)
+			n = LINK_FRAME_DATA;
+		if (queue(l, PROTO_FRAME_DATA, st->id, b->data + b->start, n) == -1)
+			break;
+		st->credit -= n;
+		total += (int)n;
+		/* b may be freed once empty: consume last. */
+		buf_consume(b, n);
+		/* Bulk: write as it comes rather than hold a big queue to the
+		 * end of the loop iteration (small frames still leave together). */
+		if (l->olen - l->ooff >= LINK_OUT_EAGER)
+			link_flush(l, true);
+	}
+	if (buf_len(b) && st->credit && !st->waiting) {
+		/* Out of link room (not credit): wait for the flush. */
+		st->waiting = true;
+		st->wnext = l->waiters;
+		l->waiters = st;
+	}
+	return total;
+}
+
+void stream_fin(struct stream *st)
+{
+	if (!st->link || st->fin_sent)
+		return;
+	st->fin_sent = true;
+	queue(st->link, PROTO_FRAME_FIN, st->id, NULL, 0);
+}
+
+void stream_status(struct stream *st, int code)
+{
+	if (!st->link)
+		return;
+	unsigned char wire[PROTO_STATUS_LEN];
+	proto_status_encode(wire, (enum proto_status)code);
+	queue(st->link, PROTO_FRAME_STATUS, st->id, wire, sizeof wire);
+	if (code != PROTO_ST_OK)
+		st->fin_sent = st->fin_recv = true;
+}
+
+void stream_consumed(struct stream *st, uint32_t n)
+{
+	if (!st->link || st->fin_recv)
+		return;
+	st->consumed += n;
+	/* Credit back in batches: half a window, so a request/response
+	 * exchange rarely sends any WINDOW frame at all. */
+	if (st->consumed >= STREAM_WINDOW / 2) {
+		unsigned char v[PROTO_WINDOW_LEN];
+		proto_put32(v, st->consumed);
+		st->consumed = 0;
+		queue(st->link, PROTO_FRAME_WINDOW, st->id, v, sizeof v);
+	}
+}
+
+void stream_close(struct stream *st)
+{
+	struct link *l = st->link;
+	if (!l)
+		return;
+	if (!(st->fin_sent && st->fin_recv) && l->state != L_DEAD)
+		queue(l, PROTO_FRAME_RST, st->id, NULL, 0);
+	unlink_stream(l, st);
+	maybe_idle(l);
+}
+
+void link_reap(struct meshd *m)
+{
+	while (m->link_reap) {
+		struct link *l = m->link_reap;
+		m->link_reap = l->rnext;
+		free(l->out);
+		free(l);
+	}
+}
+
+void link_retire(struct link *l)
+{
+	l->retired = true;
+	if (!l->nstreams && l->state != L_DEAD)
+		maybe_idle(l);
+}
+
+void link_retire_all(struct meshd *m, bool receivers_too)
+{
+	for (struct link *l = m->links, *next; l; l = next) {
+		next = l->next;
+		if (l->receiver && !receivers_too)
+			continue;
+		l->retired = true;
+		if (!l->nstreams && l->state != L_DEAD)
+			maybe_idle(l);
+	}
+}
+
+unsigned link_close_idle(struct meshd *m)
+{
+	unsigned n = 0;
+	for (struct link *l = m->links, *next; l; l = next) {
+		next = l->next;
+		if (!l->nstreams && l->state == L_UP) {
+			close_link(l, true);
+			n++;
+		}
+	}
+	return n;
+}
+
+void link_free_all(struct meshd *m)
+{
+	while (m->links)
+		link_fail(m->links, "reset", "meshd stopping");
+	m->link_dirty = NULL;
+	link_reap(m);
+}
