@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # bench.sh (make bench): libmesh against a direct connection and against an
-# HAProxy mutual-TLS pair, side by side, in one run, on loopback.
+# HAProxy mutual-TLS pair, side by side, in one run, on loopback; with, for
+# reference, an HAProxy pair in plain TCP (the same three hops, no TLS).
 #
 #   scripts/bench.sh [--quick] [--rounds N] [--only PATH,...]
 #
@@ -8,8 +9,8 @@
 #   --rounds N     rounds (default 3); each round runs every measurement on
 #                  every path, in an order rotated from round to round;
 #                  the table reports medians over rounds
-#   --only LIST    paths to run, from direct,mesh,haproxy (default: all;
-#                  haproxy only when installed)
+#   --only LIST    paths to run, from direct,mesh,haproxy,floor (default:
+#                  all; haproxy and floor only when haproxy is installed)
 #
 # Paths, all carrying the same traffic to the same servers:
 #   direct   client -> nginx 127.0.0.1:NGINX_PORT (iperf3 server likewise)
@@ -19,21 +20,28 @@
 #   haproxy  client -> haproxy 127.0.0.1 (mode tcp) -> TLS 1.3, verify
 #            required both ways, same CA and certificates -> haproxy
 #            127.0.0.2 -> nginx (and iperf3 server)
+#   floor    client -> haproxy 127.0.0.1 (mode tcp) -> plain TCP -> haproxy
+#            127.0.0.2 (mode tcp) -> nginx (and iperf3 server): a reference,
+#            not a competitor. Same nbthread as the haproxy pair, splice
+#            options at haproxy's defaults; it is the cost of the three-hop
+#            topology alone (two extra TCP hops, two extra processes on the
+#            same CPUs), so the mesh's gap to direct splits into topology
+#            (floor/direct) and the mesh's own work (mesh against floor).
 #
 # Measurements on each path: keep-alive HTTP (wrk -t2 -c32 --latency),
 # a new connection per request (wrk -t2 -c8 -H 'Connection: close'), bulk
 # (iperf3 -c, one stream), unloaded latency (wrk -t1 -c1); daemon CPU
 # (utime+stime of both daemons from /proc) per request, connection and GB;
-# daemon RSS idle and with 1,000 and 10,000 held idle connections (fewer
-# when the open-files hard limit cannot hold 2 x 10,000 + 1,000: the table
-# says so).
+# daemon RSS (every path but direct) idle and with 1,000 and 10,000 held
+# idle connections (fewer when the open-files hard limit cannot hold
+# 2 x 10,000 + 1,000: the table says so).
 # nginx: 2 worker processes, access_log off, 64-byte body from `return 200`.
 #
 # Writes build/bench-results.txt (the table) and build/bench-results.json.
 # Needs wrk, nginx, python3 and openssl; without iperf3 the bulk rows and
-# without haproxy its column are left out (scripts/deps.sh --bench installs
-# them all). Everything it starts is stopped at exit, and its temporary
-# directory removed.
+# without haproxy the haproxy and floor columns are left out
+# (scripts/deps.sh --bench installs them all). Everything it starts is
+# stopped at exit, and its temporary directory removed.
 # Environment: MESHD, LIBMESH (default build/meshd, build/libmesh.so),
 # BENCH_PORT_OFFSET (shift every port; by default the first free shift of
 # 0, 100, ..., 900 is used), KEEP=1 (keep the temporary directory).
@@ -58,6 +66,8 @@ set_ports() { # OFFSET
 	MESH_PORT=$((18443 + $1))  # meshd A on 127.0.0.1, meshd B on 127.0.0.2 (mTLS)
 	HA_HTTP=$((18090 + $1))    # haproxy front 127.0.0.1 (plain) -> back 127.0.0.2 HA_HTTP+1 (TLS)
 	HA_IPERF=$((15211 + $1))   # likewise for iperf3 (back on HA_IPERF+1)
+	FL_HTTP=$((18092 + $1))    # floor: haproxy front 127.0.0.1 (plain) -> back 127.0.0.2 FL_HTTP+1 (plain)
+	FL_IPERF=$((15213 + $1))   # likewise for iperf3 (back on FL_IPERF+1)
 }
 set_ports 0
 
@@ -68,7 +78,7 @@ ONLY=
 MODE=full
 
 usage() {
-	sed -n '2,39p' "$0" | sed 's/^# \{0,1\}//'
+	awk 'NR > 1 && !/^#/ { exit } NR > 1' "$0" | sed 's/^# \{0,1\}//'
 	exit "${1:-0}"
 }
 
@@ -113,7 +123,7 @@ missing=()
 command -v openssl >/dev/null 2>&1 || missing+=("openssl")
 [[ ${#missing[@]} -eq 0 ]] || die "missing: ${missing[*]}. Install them with: scripts/deps.sh --bench"
 
-ALL_PATHS=(direct mesh haproxy)
+ALL_PATHS=(direct mesh haproxy floor)
 PATHS=()
 NOTES=()
 if [[ -n $ONLY ]]; then
@@ -121,8 +131,8 @@ if [[ -n $ONLY ]]; then
 	for p in "${want[@]}"; do
 		case $p in
 		direct | mesh) ;;
-		haproxy) [[ -n $HAPROXY ]] || die "--only haproxy: haproxy is not installed (scripts/deps.sh --bench installs it)" ;;
-		*) die "--only: unknown path '$p' (direct, mesh, haproxy)" ;;
+		haproxy | floor) [[ -n $HAPROXY ]] || die "--only $p: haproxy is not installed (scripts/deps.sh --bench installs it)" ;;
+		*) die "--only: unknown path '$p' (direct, mesh, haproxy, floor)" ;;
 		esac
 	done
 	for p in "${ALL_PATHS[@]}"; do
@@ -131,10 +141,10 @@ if [[ -n $ONLY ]]; then
 else
 	PATHS=(direct mesh)
 	if [[ -n $HAPROXY ]]; then
-		PATHS+=(haproxy)
+		PATHS+=(haproxy floor)
 	else
-		info "haproxy not installed: the haproxy column is skipped (scripts/deps.sh --bench installs it)"
-		NOTES+=("haproxy not installed: no haproxy column")
+		info "haproxy not installed: the haproxy and floor columns are skipped (scripts/deps.sh --bench installs it)"
+		NOTES+=("haproxy not installed: no haproxy and floor columns")
 	fi
 fi
 [[ ${#PATHS[@]} -gt 0 ]] || die "no path to run"
@@ -169,6 +179,7 @@ if [[ $NOFILE != unlimited ]]; then
 	done
 fi
 HA_MAXCONN=$(((${NOFILE/unlimited/65536} - 200) / 2))
+HA_NBTHREAD=2 # both haproxy pairs (haproxy and floor)
 
 # ---------------------------------------------------------------- estimate
 
@@ -177,7 +188,7 @@ ntests=4
 ((BULK)) && ntests=5
 est=$((ROUNDS * npaths * ntests * (DUR + 1) + npaths * 2 * 2 + 15))
 for n in "${HOLD_NS[@]}"; do
-	for p in mesh haproxy; do has_path "$p" && est=$((est + 6 + n / 800)); done
+	for p in mesh haproxy floor; do has_path "$p" && est=$((est + 6 + n / 800)); done
 done
 say "libmesh bench ($MODE): paths ${PATHS[*]}, $ROUNDS round(s) of ${DUR} s runs; expected duration about $((est / 60)) min $((est % 60)) s"
 
@@ -264,7 +275,8 @@ port_owner() { # HOST PORT -> who listens there (nothing when free)
 ports_busy() { # -> the first taken port of the current set, with its owner
 	local hp who
 	for hp in "127.0.0.1 $NGINX_PORT" "127.0.0.1 $IPERF_PORT" "127.0.0.1 $MESH_PORT" "127.0.0.2 $MESH_PORT" \
-		"127.0.0.1 $HA_HTTP" "127.0.0.2 $((HA_HTTP + 1))" "127.0.0.1 $HA_IPERF" "127.0.0.2 $((HA_IPERF + 1))"; do
+		"127.0.0.1 $HA_HTTP" "127.0.0.2 $((HA_HTTP + 1))" "127.0.0.1 $HA_IPERF" "127.0.0.2 $((HA_IPERF + 1))" \
+		"127.0.0.1 $FL_HTTP" "127.0.0.2 $((FL_HTTP + 1))" "127.0.0.1 $FL_IPERF" "127.0.0.2 $((FL_IPERF + 1))"; do
 		# shellcheck disable=SC2086
 		who=$(port_owner $hp)
 		if [[ -n $who ]]; then
@@ -498,10 +510,10 @@ fi
 HA_A_PID=
 HA_B_PID=
 if has_path haproxy; then
-	say "haproxy pair: 127.0.0.1:$HA_HTTP (tcp) -> TLS 1.3 mutual -> 127.0.0.2:$((HA_HTTP + 1)) -> nginx (nbthread 2)"
+	say "haproxy pair: 127.0.0.1:$HA_HTTP (tcp) -> TLS 1.3 mutual -> 127.0.0.2:$((HA_HTTP + 1)) -> nginx (nbthread $HA_NBTHREAD)"
 	cat >"$T/haproxy-a.cfg" <<EOF
 global
-    nbthread 2
+    nbthread $HA_NBTHREAD
     maxconn $HA_MAXCONN
     ssl-server-verify required
 defaults
@@ -523,7 +535,7 @@ backend iperf_tls
 EOF
 	cat >"$T/haproxy-b.cfg" <<EOF
 global
-    nbthread 2
+    nbthread $HA_NBTHREAD
     maxconn $HA_MAXCONN
 defaults
     mode tcp
@@ -559,6 +571,75 @@ EOF
 	info "curl through the haproxy pair: 64 bytes ok"
 fi
 
+# ---------------------------------------------------------------- floor pair
+
+# The same three hops as the haproxy pair, in plain TCP on both: what the
+# topology alone costs (a reference for the mesh's gap to direct). Nothing
+# but the TLS lines differs from the haproxy pair; no splice option is set,
+# so splicing is whatever haproxy does by default.
+FL_A_PID=
+FL_B_PID=
+if has_path floor; then
+	say "floor pair: 127.0.0.1:$FL_HTTP (tcp) -> plain TCP -> 127.0.0.2:$((FL_HTTP + 1)) (tcp) -> nginx (nbthread $HA_NBTHREAD)"
+	cat >"$T/floor-a.cfg" <<EOF
+global
+    nbthread $HA_NBTHREAD
+    maxconn $HA_MAXCONN
+defaults
+    mode tcp
+    timeout connect 5s
+    timeout client 1h
+    timeout server 1h
+    maxconn $HA_MAXCONN
+frontend http_in
+    bind 127.0.0.1:$FL_HTTP
+    default_backend http_plain
+backend http_plain
+    server b 127.0.0.2:$((FL_HTTP + 1))
+frontend iperf_in
+    bind 127.0.0.1:$FL_IPERF
+    default_backend iperf_plain
+backend iperf_plain
+    server b 127.0.0.2:$((FL_IPERF + 1))
+EOF
+	cat >"$T/floor-b.cfg" <<EOF
+global
+    nbthread $HA_NBTHREAD
+    maxconn $HA_MAXCONN
+defaults
+    mode tcp
+    timeout connect 5s
+    timeout client 1h
+    timeout server 1h
+    maxconn $HA_MAXCONN
+frontend http_plain_in
+    bind 127.0.0.2:$((FL_HTTP + 1))
+    default_backend nginx
+backend nginx
+    server n 127.0.0.1:$NGINX_PORT
+frontend iperf_plain_in
+    bind 127.0.0.2:$((FL_IPERF + 1))
+    default_backend iperf
+backend iperf
+    server i 127.0.0.1:$IPERF_PORT
+EOF
+	for h in a b; do
+		"$HAPROXY" -c -q -f "$T/floor-$h.cfg" >"$T/check.log" 2>&1 || { cat "$T/check.log" >&2; die "haproxy -c rejects the floor config $h"; }
+	done
+	spawn floor-b "$HAPROXY" -db -f "$T/floor-b.cfg"
+	FL_B_PID=$LAST_PID
+	spawn floor-a "$HAPROXY" -db -f "$T/floor-a.cfg"
+	FL_A_PID=$LAST_PID
+	wait_listen floor-b "$FL_B_PID" 127.0.0.2 $((FL_HTTP + 1))
+	wait_listen floor-a "$FL_A_PID" 127.0.0.1 "$FL_HTTP"
+	got=$(curl -q -sS --noproxy '*' -m 10 "http://127.0.0.1:$FL_HTTP/" 2>&1 || true)
+	if [[ ${#got} -ne 64 ]]; then
+		tail -n 20 "$T/floor-a.log" "$T/floor-b.log" >&2
+		die "a request through the floor pair failed (curl: ${got:0:300})"
+	fi
+	info "curl through the floor pair: 64 bytes ok"
+fi
+
 # ---------------------------------------------------------------- helpers
 
 RES=$T/results.tsv
@@ -569,6 +650,7 @@ daemon_pids() { # PATH -> the two daemon pids of that path (nothing for direct)
 	case $1 in
 	mesh) echo "$MESH_A_PID $MESH_B_PID" ;;
 	haproxy) echo "$HA_A_PID $HA_B_PID" ;;
+	floor) echo "$FL_A_PID $FL_B_PID" ;;
 	esac
 }
 
@@ -589,8 +671,8 @@ rss_kib() { # PID -> VmRSS in KiB
 
 check_daemons() { # all daemons still alive?
 	local pid
-	for pid in $MESH_A_PID $MESH_B_PID $HA_A_PID $HA_B_PID; do
-		alive "$pid" || die "daemon $pid died during the run (logs: $(tail -n 5 "$T"/meshd-*.log "$T"/haproxy-*.log 2>/dev/null | tr '\n' ' ' | cut -c1-600))"
+	for pid in $MESH_A_PID $MESH_B_PID $HA_A_PID $HA_B_PID $FL_A_PID $FL_B_PID; do
+		alive "$pid" || die "daemon $pid died during the run (logs: $(tail -n 5 "$T"/meshd-*.log "$T"/haproxy-*.log "$T"/floor-*.log 2>/dev/null | tr '\n' ' ' | cut -c1-600))"
 	done
 }
 
@@ -598,6 +680,8 @@ check_daemons() { # all daemons still alive?
 URL_direct=http://127.0.0.1:$NGINX_PORT/
 # shellcheck disable=SC2034
 URL_haproxy=http://127.0.0.1:$HA_HTTP/
+# shellcheck disable=SC2034
+URL_floor=http://127.0.0.1:$FL_HTTP/
 URL_mesh=http://$MESH_HTTP_HOST:$SVC_HTTP/
 
 client() { # PATH CMD...: CMD as the client of PATH (under the shim for mesh)
@@ -613,6 +697,7 @@ iperf_target() { # PATH -> "host port"
 	direct) echo "127.0.0.1 $IPERF_PORT" ;;
 	mesh) echo "$MESH_IPERF_HOST $SVC_IPERF" ;;
 	haproxy) echo "127.0.0.1 $HA_IPERF" ;;
+	floor) echo "127.0.0.1 $FL_IPERF" ;;
 	esac
 }
 
@@ -624,6 +709,7 @@ hold_test() { # PATH N
 	case $path in
 	mesh) host=$MESH_HTTP_HOST port=$SVC_HTTP ;;
 	haproxy) host=127.0.0.1 port=$HA_HTTP ;;
+	floor) host=127.0.0.1 port=$FL_HTTP ;;
 	esac
 	read -r pa pb <<<"$(daemon_pids "$path")"
 	sleep 1
@@ -671,7 +757,7 @@ hold_test() { # PATH N
 
 rss_phase() {
 	local path n pa pb
-	for path in mesh haproxy; do
+	for path in mesh haproxy floor; do
 		has_path "$path" || continue
 		read -r pa pb <<<"$(daemon_pids "$path")"
 		record - "$path" rss_idle_a "$(rss_kib "$pa")"
@@ -684,7 +770,7 @@ rss_phase() {
 	done
 }
 
-if has_path mesh || has_path haproxy; then
+if has_path mesh || has_path haproxy || has_path floor; then
 	say "daemon memory: idle, then ${HOLD_NS[*]} held idle connections"
 	rss_phase
 fi
@@ -809,7 +895,7 @@ for ((r = 1; r <= ROUNDS; r++)); do
 done
 
 sleep 1
-for path in mesh haproxy; do
+for path in mesh haproxy floor; do
 	has_path "$path" || continue
 	read -r pa pb <<<"$(daemon_pids "$path")"
 	record - "$path" rss_after_a "$(rss_kib "$pa")"
@@ -865,13 +951,14 @@ PY
 		fi
 	done
 fi
-if has_path haproxy; then
+for path in haproxy floor; do
+	has_path "$path" || continue
 	for h in a b; do
-		if grep -qiE 'alert|error' "$T/haproxy-$h.log"; then
-			NOTES+=("haproxy $h: $(grep -iE 'alert|error' "$T/haproxy-$h.log" | head -n 2 | tr '\n' '|' | cut -c1-300)")
+		if grep -qiE 'alert|error' "$T/$path-$h.log"; then
+			NOTES+=("$path $h: $(grep -iE 'alert|error' "$T/$path-$h.log" | head -n 2 | tr '\n' '|' | cut -c1-300)")
 		fi
 	done
-fi
+done
 
 # ---------------------------------------------------------------- report
 
@@ -896,7 +983,8 @@ END=$(date +%s)
 	printf 'meshd_workers\t%s\n' "${WORKERS_LINE:-default}"
 	printf 'note\t%s\n' "nginx: 2 worker processes, 64-byte body, access_log off; all processes share the machine's $(nproc) CPUs"
 	printf 'note\t%s\n' "daemon CPU: utime+stime of both daemons (meshd A+B, or haproxy front+back) over the run, divided by requests (or connections, or GB) done"
-	[[ -z $HAPROXY ]] || printf 'note\t%s\n' "haproxy: mode tcp, nbthread 2, TLS 1.3 both ways with verify required; its default TLS session reuse to the back haproxy is left on"
+	! has_path haproxy || printf 'note\t%s\n' "haproxy: mode tcp, nbthread $HA_NBTHREAD, TLS 1.3 both ways with verify required; its default TLS session reuse to the back haproxy is left on"
+	! has_path floor || printf 'note\t%s\n' "floor: an HAProxy pair in plain TCP (no TLS): the cost of the three-hop topology alone (two extra TCP hops, two extra processes sharing the $(nproc) CPUs); mode tcp, nbthread $HA_NBTHREAD like the haproxy pair, splice at haproxy's defaults. A reference, not a competitor: floor/direct is the topology's share of the mesh's gap to direct, the rest (mesh against floor) is the mesh's own work"
 	for n in "${NOTES[@]}"; do printf 'note\t%s\n' "$n"; done
 } >"$T/meta.tsv"
 

@@ -57,7 +57,7 @@ def parse_iperf(path):
 
 # ------------------------------------------------------------------ table
 
-PATHS = ["direct", "mesh", "haproxy"]
+PATHS = ["direct", "floor", "mesh", "haproxy"]   # column order
 
 
 def load(dirname):
@@ -198,10 +198,12 @@ def table(dirname, txt_out, json_out):
         if re.fullmatch(r"rss_(idle|after|post\d+|\d+)_(a|b|total)", key):
             res[key] = {p: [v / 1024 for v in vl] for p, vl in res[key].items()}
 
-    have_h = "haproxy" in paths
-    have_d = "direct" in paths
-    have_m = "mesh" in paths
-    head = ["measurement", "direct", "mesh", "haproxy", "mesh/direct", "haproxy/direct", "mesh/haproxy"]
+    # Value columns, then ratio columns "a/b"; a column shows when every
+    # path it names was run. floor (plain-TCP haproxy pair) is a reference:
+    # floor/direct is what the three-hop topology alone costs.
+    head = ["measurement", "direct", "floor", "mesh", "haproxy",
+            "floor/direct", "mesh/direct", "haproxy/direct", "mesh/haproxy"]
+    vs_direct = [h for h in head if h.endswith("/direct")]
     lines_out = []
     out = {}
     body = []
@@ -227,22 +229,21 @@ def table(dirname, txt_out, json_out):
                 return "—"
             s = "{:.2f}x".format(a / b)
             if ratio == "lower":
-                s += " ({:+,.0f} µs)".format(a - b)
+                s += " {:+,.0f}".format(a - b)   # µs (the legend says so)
             return s
-        row = [label, fmt(vals.get("direct"), kind), fmt(vals.get("mesh"), kind),
-               fmt(vals.get("haproxy"), kind)]
-        if kind in ("rps", "us", "gbps"):
-            row += [ratio_of(vals.get("mesh"), vals.get("direct")),
-                    ratio_of(vals.get("haproxy"), vals.get("direct"))]
-        else:
-            row += ["—", "—"]
-        row.append(ratio_of(vals.get("mesh"), vals.get("haproxy")))
+        row = [label]
+        for h in head[1:]:
+            a, _, b = h.partition("/")
+            if not b:
+                row.append(fmt(vals.get(a), kind))
+            elif h in vs_direct and kind not in ("rps", "us", "gbps"):
+                row.append("—")
+            else:
+                row.append(ratio_of(vals.get(a), vals.get(b)))
         body.append(row)
 
     cols = [i for i, h in enumerate(head)
-            if not ((h == "haproxy" or h.startswith("haproxy/") or h == "mesh/haproxy") and not have_h)
-            and not ((h == "direct" or h.endswith("/direct")) and not have_d)
-            and not ((h == "mesh" or h.startswith("mesh/")) and not have_m)]
+            if i == 0 or all(p in paths for p in h.split("/"))]
     widths = {i: len(head[i]) for i in cols}
     for r in body:
         if len(r) > 1:
@@ -267,6 +268,8 @@ def table(dirname, txt_out, json_out):
     lines_out.append("method: %s round(s), %s s per run, paths interleaved (order rotated each round), "
                      "medians over rounds; error counts summed" % (meta.get("rounds"), meta.get("dur")))
     lines_out.append("tools: %s" % meta.get("versions", ""))
+    lines_out.append("ratio columns a/b: median of a over median of b; on latency rows followed by "
+                     "the difference a - b in µs")
     lines_out.append("")
     emit(head)
     emit(["-" * widths[i] if i in widths else "" for i in range(len(head))])
