@@ -27,7 +27,8 @@ enum link_state { L_CONNECTING, L_HANDSHAKE, L_UP, L_DEAD };
 
 struct link {
 	struct meshd   *m;
-	struct gen     *gen;            /* whose certificates made it */
+	struct gen     *gen;            /* whose certificates made it (a reference:
+	                                 * the TLS callbacks use its contexts) */
 	bool            receiver;
 	bool            retired;        /* no new streams; close when empty */
 	bool            closing;        /* close once the queue is written */
@@ -259,7 +260,7 @@ static struct link *link_new(struct meshd *m, int fd, const char *key)
 		return NULL;
 	memcpy(l->key, key, kl);
 	l->m = m;
-	l->gen = m->gen;
+	l->gen = gen_ref(m->gen);
 	l->fd = fd;
 	l->next_id = 1;
 	ev_io_init(&l->io, link_io_cb, fd, 0);
@@ -856,6 +857,7 @@ void link_reap(struct meshd *m)
 	while (m->link_reap) {
 		struct link *l = m->link_reap;
 		m->link_reap = l->rnext;
+		gen_unref(l->gen);
 		free(l->out);
 		free(l);
 	}

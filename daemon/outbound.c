@@ -137,6 +137,8 @@ static void status_received(struct session *s, int st)
 		return;
 	default:
 		session_set_detail(s, "%s answered %s", s->endpoint, proto_status_name(st));
+		if (st == PROTO_ST_UNAVAILABLE && s->stream.link)
+			link_retire(s->stream.link); /* draining: no new streams there */
 		attempt_failed(s, st == PROTO_ST_NO_SERVICE ? "no_endpoint" : "refused");
 		return;
 	}

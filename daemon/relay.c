@@ -13,7 +13,6 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
-#include <openssl/err.h>
 
 #include "link.h"
 #include "proto.h"
@@ -101,17 +100,6 @@ void buf_compact(struct buf *b)
 	}
 }
 
-int buf_append(struct buf *b, const void *p, uint32_t n)
-{
-	if (buf_reserve(b) == -1)
-		return -1;
-	buf_compact(b);
-	if (buf_room(b) < n)
-		return -1;
-	memcpy(b->data + b->end, p, n);
-	b->end += n;
-	return 0;
-}
 
 static void side_io_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
@@ -154,10 +142,6 @@ void side_close(struct ev_loop *loop, struct side *s, bool reset)
 		return;
 	ev_io_stop(loop, &s->io);
 	s->events = 0;
-	if (s->ssl) {
-		SSL_free(s->ssl);
-		s->ssl = NULL;
-	}
 	if (reset) {
 		struct linger lg = { .l_onoff = 1, .l_linger = 0 };
 		setsockopt(s->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
@@ -166,61 +150,17 @@ void side_close(struct ev_loop *loop, struct side *s, bool reset)
 	s->fd = -1;
 }
 
-static int ssl_fail(struct side *s, int ret, const char *op, char *detail, size_t len)
+/* Read at most len bytes: >0 bytes, 0 EOF, -1 would block, -2 error (detail
+ * filled). */
+static int side_recv(struct side *s, void *p, size_t len, char *detail, size_t dlen)
 {
-	int e = SSL_get_error(s->ssl, ret);
-	switch (e) {
-	case SSL_ERROR_WANT_READ:
-		if (op[0] == 'w') {
-			s->flags |= SIDE_F_W_WANTS_R;
-			s->flags &= ~SIDE_F_WREADY;
-		} else {
-			s->flags &= ~SIDE_F_RREADY;
-		}
-		return -1;
-	case SSL_ERROR_WANT_WRITE:
-		if (op[0] == 'r') {
-			s->flags |= SIDE_F_R_WANTS_W;
-			s->flags &= ~SIDE_F_RREADY;
-		} else {
-			s->flags &= ~SIDE_F_WREADY;
-		}
-		return -1;
-	case SSL_ERROR_ZERO_RETURN:
-		return 0;
-	case SSL_ERROR_SYSCALL:
-		snprintf(detail, len, "TLS %s: %s", op, errno ? strerror(errno) : "connection closed");
-		ERR_clear_error();
-		return -2;
-	default: {
-		unsigned long err = ERR_get_error();
-		const char *r = err ? ERR_reason_error_string(err) : NULL;
-		snprintf(detail, len, "TLS %s: %s", op, r ? r : "protocol error");
-		ERR_clear_error();
-		return -2;
-	}
-	}
-}
-
-int side_recv(struct side *s, void *p, size_t len, char *detail, size_t dlen)
-{
-	if (s->ssl) {
-		s->flags &= ~SIDE_F_R_WANTS_W;
-		int n = SSL_read(s->ssl, p, (int)len);
-		if (n > 0) {
-			/* A short read with nothing buffered means the socket is
-			 * (very likely) drained: let epoll say when there is more
-			 * rather than paying a read that returns EAGAIN. */
-			if ((size_t)n < len && !SSL_has_pending(s->ssl))
-				s->flags &= ~SIDE_F_RREADY;
-			return n;
-		}
-		return ssl_fail(s, n, "read", detail, dlen);
-	}
 	for (;;) {
 		ssize_t n = read(s->fd, p, len);
+		/* A short read means the socket is (very likely) drained: let
+		 * epoll say when there is more rather than paying a read that
+		 * returns EAGAIN. */
 		if (n > 0 && (size_t)n < len)
-			s->flags &= ~SIDE_F_RREADY; /* drained, as above */
+			s->flags &= ~SIDE_F_RREADY;
 		if (n >= 0)
 			return (int)n;
 		if (errno == EINTR)
@@ -234,49 +174,26 @@ int side_recv(struct side *s, void *p, size_t len, char *detail, size_t dlen)
 	}
 }
 
-int side_wants(const struct side *s, int dflt)
-{
-	if (s->flags & SIDE_F_R_WANTS_W)
-		return EV_WRITE;
-	if (s->flags & SIDE_F_W_WANTS_R)
-		return EV_READ;
-	return dflt;
-}
-
-static int relay_read_into(struct side *src, struct side *dst, struct buf *b,
-                           char *detail, size_t dlen);
-
-/* Read from src into b, which is written to dst; frames as dst needs. */
-static int relay_read(struct side *src, struct side *dst, struct buf *b,
-                      char *detail, size_t dlen)
+/* Read from src (a socket) into b. */
+static int relay_read(struct side *src, struct buf *b, char *detail, size_t dlen)
 {
 	if (buf_reserve(b) == -1) {
 		snprintf(detail, dlen, "out of memory for a buffer");
 		return -2;
 	}
-	int n = relay_read_into(src, dst, b, detail, dlen);
+	buf_compact(b);
+	int n = buf_room(b) ? side_recv(src, b->data + b->end, buf_room(b), detail, dlen) : -1;
+	if (n > 0) {
+		b->end += (uint32_t)n;
+		src->bytes_read += (uint64_t)n;
+	}
 	if (buf_len(b) == 0)
 		buf_free(b); /* nothing came: stay without a buffer while idle */
 	return n;
 }
 
-static int relay_read_into(struct side *src, struct side *dst, struct buf *b,
-                           char *detail, size_t dlen)
-{
-	(void)dst;
-	buf_compact(b);
-	uint32_t room = buf_room(b);
-	if (room == 0)
-		return -1;
-	int n = side_recv(src, b->data + b->end, room, detail, dlen);
-	if (n > 0)
-		b->end += (uint32_t)n;
-	if (n > 0)
-		src->bytes_read += (uint64_t)n;
-	return n;
-}
-
-int side_write(struct side *s, struct buf *b, char *detail, size_t len)
+/* Write from b: >0 bytes, -1 would block, -2 error. */
+static int side_write(struct side *s, struct buf *b, char *detail, size_t len)
 {
 	uint32_t n0 = buf_len(b);
 	if (n0 == 0)
@@ -291,16 +208,6 @@ int side_write(struct side *s, struct buf *b, char *detail, size_t len)
 		}
 		snprintf(detail, len, "link lost");
 		return -2;
-	}
-	if (s->ssl) {
-		s->flags &= ~SIDE_F_W_WANTS_R;
-		int n = SSL_write(s->ssl, b->data + b->start, (int)n0);
-		if (n > 0) {
-			buf_consume(b, (uint32_t)n);
-			return n;
-		}
-		int rc = ssl_fail(s, n, "write", detail, len);
-		return rc == 0 ? -2 : rc;
 	}
 	for (;;) {
 		ssize_t n = send(s->fd, b->data + b->start, n0, MSG_NOSIGNAL);
@@ -321,20 +228,13 @@ int side_write(struct side *s, struct buf *b, char *detail, size_t len)
 	}
 }
 
-/* Finish writing to s: a FIN frame for a stream, FIN for TCP, close_notify
- * for TLS. 1 done, -1 later, -2 error. */
+/* Finish writing to s: a FIN frame for a stream, FIN for TCP. 1 done,
+ * -2 error. */
 static int side_shutdown(struct side *s, char *detail, size_t len)
 {
 	if (s->st) {
 		stream_fin(s->st);
 		return 1;
-	}
-	if (s->ssl) {
-		int rc = SSL_shutdown(s->ssl);
-		if (rc >= 0)
-			return 1;
-		int e = ssl_fail(s, rc, "write", detail, len);
-		return e == 0 ? 1 : e;
 	}
 	if (shutdown(s->fd, SHUT_WR) == -1 && errno != ENOTCONN) {
 		snprintf(detail, len, "shutdown: %s", strerror(errno));
@@ -347,7 +247,7 @@ static bool can_read(const struct side *s)
 {
 	if (s->st)
 		return false; /* its link delivers */
-	return (s->flags & SIDE_F_RREADY) || (s->ssl && SSL_has_pending(s->ssl));
+	return s->flags & SIDE_F_RREADY;
 }
 
 /* Move one direction. Returns 1 on progress, 0 none, -1 error. */
@@ -358,7 +258,7 @@ static int pump_dir(struct relay *r, int i)
 	int progress = 0;
 
 	if (!(src->flags & SIDE_F_EOF) && can_read(src)) {
-		int n = relay_read(src, dst, b, r->detail, sizeof r->detail);
+		int n = relay_read(src, b, r->detail, sizeof r->detail);
 		if (n > 0)
 			progress = 1;
 		else if (n == 0) {
@@ -399,9 +299,9 @@ static int interest(const struct relay *r, int j)
 	bool want_w = buf_len(out) ||
 	              (!(s->flags & SIDE_F_SHUT) && (r->side[1 - j].flags & SIDE_F_EOF));
 	if (want_r)
-		ev |= (s->flags & SIDE_F_R_WANTS_W) ? EV_WRITE : EV_READ;
+		ev |= EV_READ;
 	if (want_w)
-		ev |= (s->flags & SIDE_F_W_WANTS_R) ? EV_READ : EV_WRITE;
+		ev |= EV_WRITE;
 	return ev;
 }
 
@@ -446,16 +346,10 @@ static void relay_pump(struct relay *r)
 static void relay_side_cb(struct side *s, int revents)
 {
 	struct relay *r = s->owner;
-	if (revents & EV_READ) {
+	if (revents & EV_READ)
 		s->flags |= SIDE_F_RREADY;
-		if (s->flags & SIDE_F_W_WANTS_R)
-			s->flags |= SIDE_F_WREADY;
-	}
-	if (revents & EV_WRITE) {
+	if (revents & EV_WRITE)
 		s->flags |= SIDE_F_WREADY;
-		if (s->flags & SIDE_F_R_WANTS_W)
-			s->flags |= SIDE_F_RREADY;
-	}
 	relay_pump(r);
 }
 
@@ -494,13 +388,12 @@ void relay_start(struct relay *r, double idle_timeout)
 		sd->cb = relay_side_cb;
 		sd->owner = r;
 		sd->flags |= SIDE_F_WREADY;
-		/* Read at once only where bytes are likely: what TLS already holds
-		 * (the status or header may have come with data), and side 0's
-		 * socket when plain (a caller that wrote before the tunnel was
-		 * ready). Side 1 in plain is a socket just connected: the
-		 * watcher tells when it has something, which saves a read that
-		 * would only say EAGAIN. */
-		if (sd->ssl ? SSL_has_pending(sd->ssl) : i == 0)
+		/* Read at once only where bytes are likely: side 0's socket (a
+		 * caller that wrote before the stream was ready). Side 1 is a
+		 * socket just connected: the watcher tells when it has
+		 * something, which saves a read that would only say EAGAIN. A
+		 * stream side is fed by its link. */
+		if (i == 0 && !sd->st)
 			sd->flags |= SIDE_F_RREADY;
 		else
 			sd->flags &= ~SIDE_F_RREADY;

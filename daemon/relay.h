@@ -1,6 +1,6 @@
 /*
- * The byte pump: moves bytes between two sockets, either of which may be
- * TLS, in both directions, with one bounded buffer per direction. It knows
+ * The byte pump: moves bytes between two sides (a socket, or a stream of a
+ * link), in both directions, with one bounded buffer per direction. It knows
  * nothing of services or identities; the session that owns it decides when
  * it starts and what its end means.
  *
@@ -8,7 +8,7 @@
  *   side[0] <--write-- buf[1] <--read-- side[1]
  *
  * Per direction:  OPEN --EOF read--> DRAINING --buffer empty--> SHUT
- *   (SHUT = shutdown(SHUT_WR) or TLS close_notify sent to the other side,
+ *   (SHUT = shutdown(SHUT_WR) or a FIN frame sent to the other side,
  *    while the opposite direction keeps running: half-close is forwarded.)
  * The relay is done when both directions are SHUT, or at the first error.
  *
@@ -28,7 +28,6 @@
 #include <ev.h>
 #include <stdbool.h>
 #include <stdint.h>
-#include <openssl/ssl.h>
 
 #define RELAY_BUF_SIZE (32 * 1024)
 
@@ -42,15 +41,12 @@ struct buf {
 #define SIDE_F_SHUT       0x02   /* we finished writing to it */
 #define SIDE_F_RREADY     0x04   /* a read may make progress */
 #define SIDE_F_WREADY     0x08   /* a write may make progress */
-#define SIDE_F_R_WANTS_W  0x10   /* TLS read is blocked on writability */
-#define SIDE_F_W_WANTS_R  0x20   /* TLS write is blocked on readability */
 
 struct side;
 typedef void (*side_cb)(struct side *s, int revents);
 
 struct side {
 	int       fd;
-	SSL      *ssl;
 	struct stream *st;     /* a link's stream instead of a socket (fd -1) */
 	ev_io     io;
 	int       events;      /* what io is armed for */
@@ -86,17 +82,9 @@ struct relay {
 void side_init(struct side *s, int fd, side_cb cb, void *owner);
 /* Arm the side's watcher for exactly `events` (EV_READ|EV_WRITE or 0). */
 void side_watch(struct ev_loop *loop, struct side *s, int events);
-/* Stop the watcher, free SSL, close fd (with RST when `reset`); a stream
+/* Stop the watcher, close fd (with RST when `reset`); a stream
  * side closes its stream (reset unless finished both ways). */
 void side_close(struct ev_loop *loop, struct side *s, bool reset);
-/* Raw read of at most len bytes. >0 bytes, 0 EOF, -1 would block, -2 error
- * (detail filled). Never reads more than asked, so protocol messages can be
- * read exactly. */
-int side_recv(struct side *s, void *p, size_t len, char *detail, size_t dlen);
-/* Write from b (raw bytes). >0 bytes, -1 would block, -2 error. */
-int side_write(struct side *s, struct buf *b, char *detail, size_t len);
-/* The events a side blocked on its last call wants (EV_READ or EV_WRITE). */
-int side_wants(const struct side *s, int dflt);
 
 static inline uint32_t buf_len(const struct buf *b) { return b->end - b->start; }
 static inline uint32_t buf_room(const struct buf *b) { return b->cap - b->end; }
@@ -110,7 +98,6 @@ void buf_free(struct buf *b);
 void buf_trim(void);
 void buf_consume(struct buf *b, uint32_t n);
 void buf_compact(struct buf *b);
-int buf_append(struct buf *b, const void *p, uint32_t n);
 
 /* Prepare: buffers allocated, both sides already initialised by the owner. */
 int relay_init(struct relay *r, struct ev_loop *loop, relay_done_cb done, void *owner);

@@ -135,6 +135,7 @@ static void worker_cleanup(struct meshd *m)
 	session_abort_all(m);
 	listener_close_all(m);
 	link_free_all(m);
+	session_reap(m); /* records of links that never came up */
 	ev_async_stop(m->loop, &m->wake);
 	ev_prepare_stop(m->loop, &m->reaper);
 	ev_timer_stop(m->loop, &m->drain_timer);

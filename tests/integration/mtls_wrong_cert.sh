@@ -24,7 +24,7 @@ check "the real one does" verifies "$T/certs/ca.pem" "$T/certs/client.pem"
 s_client() { # OUTFILE [ARGS...]
 	local out=$1
 	shift
-	timeout 8 openssl s_client -connect "127.0.0.2:$MESHPORT" -alpn libmesh/1 \
+	timeout 8 openssl s_client -connect "127.0.0.2:$MESHPORT" -alpn libmesh/2 \
 		-CAfile "$T/certs/ca.pem" -ign_eof "$@" </dev/null >"$out" 2>&1
 }
 

@@ -1,5 +1,6 @@
 /* Host-to-host header and status codec: round trip, truncation at every
- * length, oversized and malformed fields, version mismatch. */
+ * length, oversized and malformed fields, version mismatch; the frame
+ * header of the link protocol and the reuse flag. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -129,6 +130,46 @@ static void status_codec(void **state)
 	assert_string_equal(proto_status_name(99), "invalid");
 }
 
+static void reused_flag_round_trip(void **state)
+{
+	(void)state;
+	struct proto_hdr h = sample(), out;
+	unsigned char wire[PROTO_HDR_MAX];
+	h.flags = PROTO_HDR_F_REUSED;
+	int n = proto_hdr_encode(&h, wire, sizeof wire);
+	assert_int_equal(proto_hdr_decode(&out, wire, (size_t)n), n);
+	assert_int_equal(out.flags, PROTO_HDR_F_REUSED);
+	h.flags = 0;
+	n = proto_hdr_encode(&h, wire, sizeof wire);
+	assert_int_equal(proto_hdr_decode(&out, wire, (size_t)n), n);
+	assert_int_equal(out.flags, 0);
+}
+
+static void frame_header_layout(void **state)
+{
+	(void)state;
+	unsigned char fh[PROTO_FRAME_HDR];
+	/* type in the top byte, 24-bit length, then the 32-bit stream id,
+	 * all big-endian */
+	proto_frame_hdr(fh, PROTO_FRAME_WINDOW, 0x123456, 0xdeadbeef);
+	const unsigned char want[PROTO_FRAME_HDR] = { 5, 0x12, 0x34, 0x56, 0xde, 0xad, 0xbe, 0xef };
+	assert_memory_equal(fh, want, sizeof want);
+	uint32_t w = proto_get32(fh);
+	assert_int_equal(w >> 24, PROTO_FRAME_WINDOW);
+	assert_int_equal(w & PROTO_FRAME_MAX, 0x123456);
+	assert_int_equal(proto_get32(fh + 4), 0xdeadbeefu);
+	/* the length never spills into the type */
+	proto_frame_hdr(fh, PROTO_FRAME_DATA, PROTO_FRAME_MAX, 1);
+	assert_int_equal(proto_get32(fh) >> 24, PROTO_FRAME_DATA);
+	assert_int_equal(proto_get32(fh) & PROTO_FRAME_MAX, PROTO_FRAME_MAX);
+	/* every type survives */
+	for (int t = PROTO_FRAME_DATA; t <= PROTO_FRAME_WINDOW; t++) {
+		proto_frame_hdr(fh, (enum proto_frame)t, 7, (uint32_t)t * 1000u);
+		assert_int_equal(proto_get32(fh) >> 24, t);
+		assert_int_equal(proto_get32(fh + 4), (uint32_t)t * 1000u);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -139,6 +180,8 @@ int main(void)
 		cmocka_unit_test(control_chars_rejected),
 		cmocka_unit_test(wrong_magic_and_version),
 		cmocka_unit_test(status_codec),
+		cmocka_unit_test(reused_flag_round_trip),
+		cmocka_unit_test(frame_header_layout),
 	};
 	return cmocka_run_group_tests_name("proto", tests, NULL, NULL);
 }
