@@ -75,11 +75,14 @@ static void attempt_failed(struct session *s, const char *result)
 	side_close(loop, &s->relay.side[1], false);
 	buf_free(&s->relay.buf[0]);
 	buf_free(&s->relay.buf[1]);
+	bool answered = s->tls_up; /* the peer sent a status */
 	s->tls_up = false;
 	s->peer[0] = '\0';
-	if (s->reused) {
+	if (s->reused && !answered) {
 		/* An open link went stale (peer restarted or timed it out):
-		 * not a failure of the endpoint; try again on a fresh one. */
+		 * not a failure of the endpoint; try again on a fresh one. A
+		 * status, whatever it says, is about the endpoint, not the
+		 * link, so it counts as an attempt even on a reused link. */
 		log_debug("conn %016llx: reused link to %s failed (%s); reconnecting",
 		          (unsigned long long)s->id, s->endpoint, s->detail);
 		s->reused = false;
@@ -116,9 +119,6 @@ static void status_received(struct session *s, int st)
 		attempt_failed(s, "tls_failure");
 		return;
 	}
-	/* The peer answered: whatever it says is about the endpoint, not a
-	 * stale tunnel, so a refusal counts as an attempt even on reuse. */
-	s->reused = s->reused && st == PROTO_ST_OK;
 	switch (st) {
 	case PROTO_ST_OK:
 		start_relay(s);

@@ -51,6 +51,16 @@ check_rec "A: denied record is outbound" "$ra" '.direction == "outbound"'
 check_rec "A and B: the same connection id" "$ra" "(.id | type) == \"string\" and .id == $(jq '.id' <<<"$rb")"
 check_eq "nothing reached the upstream" 0 "$(upstream_accepts up)"
 
+# A second denied connection runs on the intruder's link, already up: both
+# hosts must say so ("reused" comes from the same header flag on both).
+as_nobody env "LD_PRELOAD=$T/libmesh.so" "MESH_SNAPSHOT=$T/a.routes.pub" \
+	"${CURL[@]}" "http://hello:$PORT/" >/dev/null 2>&1 || true
+da=$(wait_records "$T/a.log" '.event == "close" and .service == "hello" and .result == "denied"' 2) || da=
+db=$(wait_records "$T/b.log" '.event == "close" and .service == "hello" and .result == "denied"' 2) || db=
+check "A and B agree on reused for each denied connection, and the later one is reused" \
+	jq -e -s --slurpfile a <(printf '%s\n' "$da") \
+	'length >= 2 and (map({id, reused}) | sort_by(.id)) == ($a | map({id, reused}) | sort_by(.id)) and (map(.reused) | any)' <<<"$db"
+
 st=0
 body=$(mesh_client "${CURL[@]}" "http://hello:$PORT/") || st=$?
 check_eq "root's curl exits 0" 0 "$st"
