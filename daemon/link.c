@@ -17,7 +17,8 @@
 #define LINK_OUT_HIGH (256 * 1024) /* queued bytes above which streams wait */
 #define LINK_OUT_EAGER (32 * 1024) /* queued bytes written at once, not at loop end */
 #define LINK_OUT_INITIAL (64 * 1024)
-#define LINK_FRAME_DATA (16384 - PROTO_FRAME_HDR)
+#define LINK_FRAME_DATA STREAM_FRAME_DATA
+#define LINK_DIRECT_MIN 4096       /* smaller DATA waits to leave with others */
 #define LINK_MAX_STREAMS 256       /* per caller link; more open another link */
 #define LINK_IDLE_CALLER 60.0
 #define LINK_IDLE_RECEIVER 75.0    /* longer: the caller normally closes first */
@@ -139,18 +140,16 @@ static void mark_dirty(struct link *l)
 	l->m->link_dirty = l;
 }
 
-/* Queue a frame (header + payload). Control frames are never refused: they
- * are small and bounded by the number of streams. */
-static int queue(struct link *l, enum proto_frame type, uint32_t id, const void *p,
-                 uint32_t n)
+/* Room for n more queued bytes. */
+static int queue_room(struct link *l, size_t n)
 {
-	size_t need = l->olen + PROTO_FRAME_HDR + n;
+	size_t need = l->olen + n;
 	if (need > l->ocap) {
 		if (l->ooff) {
 			memmove(l->out, l->out + l->ooff, l->olen - l->ooff);
 			l->olen -= l->ooff;
 			l->ooff = 0;
-			need = l->olen + PROTO_FRAME_HDR + n;
+			need = l->olen + n;
 		}
 		if (need > l->ocap) {
 			size_t cap = l->ocap ? l->ocap : LINK_OUT_INITIAL;
@@ -163,6 +162,16 @@ static int queue(struct link *l, enum proto_frame type, uint32_t id, const void 
 			l->ocap = cap;
 		}
 	}
+	return 0;
+}
+
+/* Queue a frame (header + payload). Control frames are never refused: they
+ * are small and bounded by the number of streams. */
+static int queue(struct link *l, enum proto_frame type, uint32_t id, const void *p,
+                 uint32_t n)
+{
+	if (queue_room(l, PROTO_FRAME_HDR + n) == -1)
+		return -1;
 	proto_frame_hdr(l->out + l->olen, type, n, id);
 	if (n)
 		memcpy(l->out + l->olen + PROTO_FRAME_HDR, p, n);
@@ -773,6 +782,48 @@ void stream_attach(struct stream *st, struct relay *r, int idx)
 	st->idx = idx;
 }
 
+/* A large DATA frame when nothing is queued: its header goes into the
+ * headroom before the payload (bytes already sent) and one SSL_write sends
+ * it straight from the relay buffer. 0 when sent (or its unsent tail
+ * queued), -1 when the caller must queue it. */
+static int direct_write(struct link *l, uint32_t id, struct buf *b, uint32_t n)
+{
+	if (n < LINK_DIRECT_MIN || b->start < PROTO_FRAME_HDR || l->state != L_UP ||
+	    l->ooff != l->olen || l->write_failed)
+		return -1;
+	unsigned char *f = (unsigned char *)b->data + b->start - PROTO_FRAME_HDR;
+	uint32_t len = PROTO_FRAME_HDR + n;
+	proto_frame_hdr(f, PROTO_FRAME_DATA, n, id);
+	ERR_clear_error();
+	int w = SSL_write(l->ssl, f, (int)len);
+	if (w > 0) {
+		if ((uint32_t)w < len) {
+			/* Part went: queue the rest as it is (no new header). */
+			if (queue_room(l, len - (uint32_t)w) == -1) {
+				l->write_failed = true;
+				mark_dirty(l);
+				return 0;
+			}
+			memcpy(l->out + l->olen, f + w, len - (uint32_t)w);
+			l->olen += len - (uint32_t)w;
+			mark_dirty(l);
+		}
+		return 0;
+	}
+	int e = SSL_get_error(l->ssl, w);
+	if (e == SSL_ERROR_WANT_WRITE) {
+		/* OpenSSL keeps the record; the queue's flush retries it with
+		 * the same bytes first (SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER). */
+		link_watch(l, EV_READ | EV_WRITE);
+		return -1;
+	}
+	if (e == SSL_ERROR_WANT_READ)
+		return -1;
+	l->write_failed = true; /* the loop-end flush fails the link */
+	mark_dirty(l);
+	return 0;
+}
+
 int stream_write(struct stream *st, struct buf *b)
 {
 	struct link *l = st->link;
@@ -787,7 +838,9 @@ int stream_write(struct stream *st, struct buf *b)
 		 * goes out as two records, not two and an 8-byte third. */
 		if (n > LINK_FRAME_DATA)
 			n = LINK_FRAME_DATA;
-		if (queue(l, PROTO_FRAME_DATA, st->id, b->data + b->start, n) == -1)
+		if (direct_write(l, st->id, b, n) == 0) {
+			/* written from the relay buffer */
+		} else if (queue(l, PROTO_FRAME_DATA, st->id, b->data + b->start, n) == -1)
 			break;
 		st->credit -= n;
 		total += (int)n;

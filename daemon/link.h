@@ -41,6 +41,12 @@
  * measured 3.5 Gbit/s, 512 KiB 5.1, 1 MiB 5.7 before batched delivery). */
 #define STREAM_WINDOW (1024 * 1024)
 
+/* DATA payload per frame: a frame then fills one TLS record (16 KiB). A
+ * relay reading for a stream reads a multiple of it, after a frame
+ * header's worth of headroom, so that a full frame can be written straight
+ * from the relay buffer (no copy) when the link's queue is empty. */
+#define STREAM_FRAME_DATA (16384 - 8)
+
 struct link;
 struct meshd;
 struct cfg_addr;

@@ -174,15 +174,27 @@ static int side_recv(struct side *s, void *p, size_t len, char *detail, size_t d
 	}
 }
 
-/* Read from src (a socket) into b. */
-static int relay_read(struct side *src, struct buf *b, char *detail, size_t dlen)
+/* Read from src (a socket) into b, for dst. */
+static int relay_read(struct side *src, struct side *dst, struct buf *b, char *detail,
+                      size_t dlen)
 {
 	if (buf_reserve(b) == -1) {
 		snprintf(detail, dlen, "out of memory for a buffer");
 		return -2;
 	}
 	buf_compact(b);
-	int n = buf_room(b) ? side_recv(src, b->data + b->end, buf_room(b), detail, dlen) : -1;
+	uint32_t room = buf_room(b);
+	if (dst->st) {
+		/* For a stream: headroom for a frame header, and whole frames,
+		 * so each can leave straight from here (link.c). */
+		if (b->start == b->end && b->start < PROTO_FRAME_HDR) {
+			b->start = b->end = PROTO_FRAME_HDR;
+			room = buf_room(b);
+		}
+		if (room >= STREAM_FRAME_DATA)
+			room -= room % STREAM_FRAME_DATA;
+	}
+	int n = room ? side_recv(src, b->data + b->end, room, detail, dlen) : -1;
 	if (n > 0) {
 		b->end += (uint32_t)n;
 		src->bytes_read += (uint64_t)n;
@@ -258,7 +270,7 @@ static int pump_dir(struct relay *r, int i)
 	int progress = 0;
 
 	if (!(src->flags & SIDE_F_EOF) && can_read(src)) {
-		int n = relay_read(src, b, r->detail, sizeof r->detail);
+		int n = relay_read(src, dst, b, r->detail, sizeof r->detail);
 		if (n > 0)
 			progress = 1;
 		else if (n == 0) {
