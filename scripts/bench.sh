@@ -505,6 +505,28 @@ if has_path mesh; then
 	info "curl http://bench:$SVC_HTTP/ through the mesh: 64 bytes ok"
 fi
 
+# start_pair NAME HTTP_PORT: check $T/NAME-{a,b}.cfg, start the back then
+# the front haproxy, wait for both to listen (front on HTTP_PORT, back on
+# HTTP_PORT + 1), pass one request; sets PAIR_A_PID and PAIR_B_PID.
+start_pair() {
+	local name=$1 port=$2 h got
+	for h in a b; do
+		"$HAPROXY" -c -q -f "$T/$name-$h.cfg" >"$T/check.log" 2>&1 || { cat "$T/check.log" >&2; die "haproxy -c rejects the $name config $h"; }
+	done
+	spawn "$name-b" "$HAPROXY" -db -f "$T/$name-b.cfg"
+	PAIR_B_PID=$LAST_PID
+	spawn "$name-a" "$HAPROXY" -db -f "$T/$name-a.cfg"
+	PAIR_A_PID=$LAST_PID
+	wait_listen "$name-b" "$PAIR_B_PID" 127.0.0.2 $((port + 1))
+	wait_listen "$name-a" "$PAIR_A_PID" 127.0.0.1 "$port"
+	got=$(curl -q -sS --noproxy '*' -m 10 "http://127.0.0.1:$port/" 2>&1 || true)
+	if [[ ${#got} -ne 64 ]]; then
+		tail -n 20 "$T/$name-a.log" "$T/$name-b.log" >&2
+		die "a request through the $name pair failed (curl: ${got:0:300})"
+	fi
+	info "curl through the $name pair: 64 bytes ok"
+}
+
 # ---------------------------------------------------------------- haproxy pair
 
 HA_A_PID=
@@ -554,21 +576,8 @@ frontend iperf_tls_in
 backend iperf
     server i 127.0.0.1:$IPERF_PORT
 EOF
-	for h in a b; do
-		"$HAPROXY" -c -q -f "$T/haproxy-$h.cfg" >"$T/check.log" 2>&1 || { cat "$T/check.log" >&2; die "haproxy -c rejects the bench config $h"; }
-	done
-	spawn haproxy-b "$HAPROXY" -db -f "$T/haproxy-b.cfg"
-	HA_B_PID=$LAST_PID
-	spawn haproxy-a "$HAPROXY" -db -f "$T/haproxy-a.cfg"
-	HA_A_PID=$LAST_PID
-	wait_listen haproxy-b "$HA_B_PID" 127.0.0.2 $((HA_HTTP + 1))
-	wait_listen haproxy-a "$HA_A_PID" 127.0.0.1 "$HA_HTTP"
-	got=$(curl -q -sS --noproxy '*' -m 10 "http://127.0.0.1:$HA_HTTP/" 2>&1 || true)
-	if [[ ${#got} -ne 64 ]]; then
-		tail -n 20 "$T/haproxy-a.log" "$T/haproxy-b.log" >&2
-		die "a request through the haproxy pair failed (curl: ${got:0:300})"
-	fi
-	info "curl through the haproxy pair: 64 bytes ok"
+	start_pair haproxy "$HA_HTTP"
+	HA_A_PID=$PAIR_A_PID HA_B_PID=$PAIR_B_PID
 fi
 
 # ---------------------------------------------------------------- floor pair
@@ -623,21 +632,8 @@ frontend iperf_plain_in
 backend iperf
     server i 127.0.0.1:$IPERF_PORT
 EOF
-	for h in a b; do
-		"$HAPROXY" -c -q -f "$T/floor-$h.cfg" >"$T/check.log" 2>&1 || { cat "$T/check.log" >&2; die "haproxy -c rejects the floor config $h"; }
-	done
-	spawn floor-b "$HAPROXY" -db -f "$T/floor-b.cfg"
-	FL_B_PID=$LAST_PID
-	spawn floor-a "$HAPROXY" -db -f "$T/floor-a.cfg"
-	FL_A_PID=$LAST_PID
-	wait_listen floor-b "$FL_B_PID" 127.0.0.2 $((FL_HTTP + 1))
-	wait_listen floor-a "$FL_A_PID" 127.0.0.1 "$FL_HTTP"
-	got=$(curl -q -sS --noproxy '*' -m 10 "http://127.0.0.1:$FL_HTTP/" 2>&1 || true)
-	if [[ ${#got} -ne 64 ]]; then
-		tail -n 20 "$T/floor-a.log" "$T/floor-b.log" >&2
-		die "a request through the floor pair failed (curl: ${got:0:300})"
-	fi
-	info "curl through the floor pair: 64 bytes ok"
+	start_pair floor "$FL_HTTP"
+	FL_A_PID=$PAIR_A_PID FL_B_PID=$PAIR_B_PID
 fi
 
 # ---------------------------------------------------------------- helpers

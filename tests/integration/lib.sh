@@ -516,15 +516,18 @@ EOF
 
 # standard_setup [write_confs args...]: certs for client and hello, the two
 # configs, both daemons started and ready.
-# HELLO2: write_confs arguments that add service hello2 on both hosts (same
-# backend, served as identity hello): what the reload scenarios add.
+# hello2_args [PORT BACKPORT]: HELLO2 = write_confs arguments that add
+# service hello2 on both hosts, served as identity hello on PORT (default
+# $PORT) with upstream 127.0.0.1:BACKPORT (default $BACKPORT): what the
+# reload scenarios add, and a second service on hello's links.
 hello2_args() {
+	local port=${1:-$PORT} backport=${2:-$BACKPORT}
 	HELLO2=("a_extra=[service.hello2]
-ports = $PORT
+ports = $port
 endpoints = 127.0.0.2:$MESHPORT
 identity = hello" "b_extra=[service.hello2]
-ports = $PORT
-upstream = 127.0.0.1:$BACKPORT
+ports = $port
+upstream = 127.0.0.1:$backport
 identity = hello
 allow = client")
 }
@@ -649,10 +652,13 @@ meshd_alive() { _alive "${_MESHD_PID[$1]}"; }
 # line) for which JQ_BOOL is true; lines that are not JSON are skipped (a
 # record being written is not complete yet).
 records() {
-	local f=$1 filter=${2:-true}
+	local f=$1 filter=${2:-true} mark=${3:-0}
 	[[ -e $f ]] || return 0
-	jq -cR "fromjson? | select(type == \"object\") | select($filter)" "$f"
+	tail -n +"$((mark + 1))" "$f" | jq -cR "fromjson? | select(type == \"object\") | select($filter)"
 }
+
+# since FILE: the number of lines in FILE now (records after it are new).
+since() { wc -l <"$1"; }
 
 # count_records FILE JQ_BOOL
 count_records() {
@@ -663,10 +669,14 @@ count_records() {
 
 # wait_records FILE JQ_BOOL N [TIMEOUT_S]: wait until at least N records match
 # (records are written when a connection closes); print them.
-wait_records() {
-	local f=$1 filter=$2 n=$3 t=${4:-10} i out
+wait_records() { new_records "$1" 0 "$2" "$3" "${4:-10}"; }
+
+# new_records FILE MARK JQ_BOOL N [TIMEOUT_S]: wait_records over the lines
+# after line MARK (see since).
+new_records() {
+	local f=$1 mark=$2 filter=$3 n=$4 t=${5:-10} i out
 	for ((i = 0; i < t * 10; i++)); do
-		out=$(records "$f" "$filter") || out=
+		out=$(records "$f" "$filter" "$mark") || out=
 		if [[ -n $out && $(wc -l <<<"$out") -ge $n ]]; then
 			printf '%s\n' "$out"
 			return 0

@@ -40,14 +40,8 @@ esac
 # hello2: a second service served by the same identity (hello) through the
 # same endpoint, so its streams take the same link as hello's; its upstream
 # is the flood server below.
-standard_setup "a_extra=[service.hello2]
-ports = $PORT2
-endpoints = 127.0.0.2:$MESHPORT
-identity = hello" "b_extra=[service.hello2]
-ports = $PORT2
-upstream = 127.0.0.1:$BACKPORT2
-identity = hello
-allow = client"
+hello2_args "$PORT2" "$BACKPORT2"
+standard_setup "${HELLO2[@]}"
 start_upstream up echo 127.0.0.1 "$BACKPORT"
 
 # flood.py HOST PORT TOTAL: after a line from the client, send TOTAL bytes;
@@ -200,22 +194,6 @@ links() {
 # rss_kb NAME: meshd NAME's resident set, in KiB.
 rss_kb() {
 	awk '/^VmRSS:/ { print $2 }' "/proc/$(meshd_pid "$1")/status"
-}
-# since FILE: the number of lines in FILE now (records after it are new).
-since() { wc -l <"$1"; }
-# new_records FILE MARK JQ_BOOL N [TIMEOUT_S]: wait_records over the lines
-# after MARK.
-new_records() {
-	local f=$1 mark=$2 filter=$3 n=$4 t=${5:-10} i out
-	for ((i = 0; i < t * 10; i++)); do
-		out=$(tail -n +"$((mark + 1))" "$f" | jq -cR "fromjson? | select(type == \"object\") | select($filter)") || out=
-		if [[ -n $out && $(wc -l <<<"$out") -ge $n ]]; then
-			printf '%s\n' "$out"
-			return 0
-		fi
-		sleep 0.1
-	done
-	return 1
 }
 # all_grep N REGEX FILE...: every FILE has a line matching REGEX (wait
 # up to N seconds).
