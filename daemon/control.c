@@ -200,7 +200,7 @@ void control_untrack(struct session *s)
 static void handle_watch(struct control *ctl, struct ctl_conn *c, const char *tuple)
 {
 	/* A live connection: learn the caller, answer at once if its verdict
-	 * is already known (a reused tunnel can be faster than the question). */
+	 * is already known (a stream on an open link can be faster than the question). */
 	struct session *live = live_find(ctl, tuple);
 	if (live && may_know(c, live->uid)) {
 		live->ctl_pid = c->pid;

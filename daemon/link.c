@@ -408,10 +408,9 @@ void link_flush_all(struct meshd *m)
 
 /* ------------------------------------------------------------ input */
 
-static void deliver(struct link *l, struct stream *st, enum stream_event ev, int code,
-                    const char *detail)
+/* Tell a stream what arrived for it. */
+static void deliver(struct stream *st, enum stream_event ev, int code, const char *detail)
 {
-	(void)l;
 	st->cb(st, ev, code, NULL, detail);
 }
 
@@ -430,14 +429,14 @@ static void dispatch(struct link *l)
 	case PROTO_FRAME_FIN:
 		if (st && !st->fin_recv) {
 			st->fin_recv = true;
-			deliver(l, st, STREAM_FIN, 0, NULL);
+			deliver(st, STREAM_FIN, 0, NULL);
 		}
 		return;
 	case PROTO_FRAME_RST:
 		if (st) {
 			st->fin_recv = st->fin_sent = true; /* over: no RST back */
 			unlink_stream(l, st);
-			deliver(l, st, STREAM_RESET, 0, "peer reset the stream");
+			deliver(st, STREAM_RESET, 0, "peer reset the stream");
 			maybe_idle(l);
 		}
 		return;
@@ -458,7 +457,7 @@ static void dispatch(struct link *l)
 		int code = proto_status_decode(l->small, l->flen);
 		if (code != PROTO_ST_OK)
 			st->fin_recv = st->fin_sent = true; /* a refusal ends the stream */
-		deliver(l, st, STREAM_STATUS, code, NULL);
+		deliver(st, STREAM_STATUS, code, NULL);
 		return;
 	}
 	case PROTO_FRAME_WINDOW:
@@ -475,7 +474,7 @@ static void dispatch(struct link *l)
 				return;
 			}
 			if (was_blocked && !st->waiting)
-				deliver(l, st, STREAM_CREDIT, 0, NULL);
+				deliver(st, STREAM_CREDIT, 0, NULL);
 		}
 		return;
 	default:
@@ -514,7 +513,7 @@ static void flush_delivery(struct link *l)
 	struct stream *st = find(l, l->undelivered);
 	l->undelivered = 0;
 	if (st)
-		deliver(l, st, STREAM_DATA, 0, NULL);
+		deliver(st, STREAM_DATA, 0, NULL);
 }
 
 static void link_read(struct link *l)
@@ -604,7 +603,7 @@ static void link_read(struct link *l)
 		/* One delivery per frame (or when TLS holds nothing more), not
 		 * per TLS record: fewer, larger writes to the application. */
 		if (!SSL_has_pending(l->ssl) || b->end == b->cap)
-			deliver(l, st, STREAM_DATA, 0, NULL);
+			deliver(st, STREAM_DATA, 0, NULL);
 		else
 			l->undelivered = st->id;
 	}

@@ -120,7 +120,7 @@ void record_close(const struct session *s)
 
 	/* Application bytes only: header, status and frame headers are
 	 * protocol and never counted. side[0] is the caller (outbound) or the
-	 * tunnel (inbound): either way, bytes read from it went towards the
+	 * stream (inbound): either way, bytes read from it went towards the
 	 * service. */
 	uint64_t sent = s->relay.side[0].bytes_read, recv = s->relay.side[1].bytes_read;
 	jnum(&j, "bytes_sent", sent);

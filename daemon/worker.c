@@ -1,7 +1,7 @@
 /*
  * Workers: one libev loop each, with its own listeners (SO_REUSEPORT: the
- * kernel spreads new connections over the workers), sessions, tunnel pool
- * and buffers. Nothing in the data path is shared between workers except
+ * kernel spreads new connections over the workers), sessions, links and
+ * buffers. Nothing in the data path is shared between workers except
  * the refcounted config generation and the control socket's verdict table.
  *
  * Worker 0 runs in the main thread, on the default loop, next to signal
@@ -9,7 +9,7 @@
  * thread talks to a worker only through ev_async: "apply this generation"
  * (reload) and "drain". A worker's state while draining:
  *
- *   RUNNING --drain--> DRAINING (listeners closed, idle tunnels dropped)
+ *   RUNNING --drain--> DRAINING (listeners closed, idle links closed)
  *        --last session ends or drain timeout--> loop returns
  */
 #include "mesh.h"

@@ -280,10 +280,10 @@ probe() { mesh_client timeout 20 "$PY" "$T/probe.py" "$@"; }
 w1() { awk '{ print $1; exit }' <<<"$1"; }
 
 # ---------------------------------------------------------------- healthy
-# First, while no tunnel to host B is parked: meshd then judges the
+# First, while no link to host B is open: meshd then judges the
 # connection only after a TLS handshake, long after the shim's question
 # arrived, so it can put the caller's pid and program in the record. (With a
-# reused tunnel meshd may judge before the question is read; the record
+# reused link meshd may judge before the question is read; the record
 # then lacks them - see the note at the end.)
 body=$(mesh_client "${CURL[@]}" "http://hello:$PORT/" 2>&1) || true
 check_eq "curl to hello works with verdicts on" "hello from upstream" "$body"

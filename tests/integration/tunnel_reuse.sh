@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # shellcheck disable=SC2119,SC2154,SC2317  # records are set by get_record; helpers run via check
 # tunnel_reuse: a new application connection does not pay a TLS handshake.
-# After the first request, host A parks the clean mTLS connection and the
-# next requests send their header on it (records say "reused": true on both
-# hosts, one upstream connection per request all the same). Half-close and a
-# server that speaks first still work on a reused tunnel, and when host B
-# restarts, A's parked tunnels are dropped or fail over invisibly.
+# After the first request, the mTLS connection between the hosts (a link)
+# stays open and the next requests are streams on it (records say
+# "reused": true on both hosts, one upstream connection per request all the
+# same). Half-close and a server that speaks first still work on a reused
+# link, and when host B restarts, A's stale link fails over invisibly.
 . "$(dirname "$0")/lib.sh"
 
 standard_setup
