@@ -28,6 +28,7 @@ check_pair_bytes "curl --tcp-fastopen (-w counts)" "$sent" "$((hdr + body))"
 # needed), then to the intercepted address, which the shim must redirect.
 cat >"$T/tfo.py" <<'PY'
 import signal, socket, sys
+from httpclient import read_all, report
 signal.alarm(15)
 addr, port = sys.argv[1], int(sys.argv[2])
 s = socket.socket()
@@ -36,14 +37,7 @@ n = s.sendto(req, socket.MSG_FASTOPEN, (addr, port))
 if n != len(req):
     s.sendall(req[n:])
 print("peer %s:%d" % s.getpeername()[:2])
-resp = b""
-while True:
-    b = s.recv(65536)
-    if not b:
-        break
-    resp += b
-print("sent %d received %d" % (len(req), len(resp)))
-print(resp.split(b"\r\n\r\n", 1)[-1].decode(), end="")
+report(req, read_all(s))
 PY
 
 tfo() { # NAME ADDR

@@ -11,6 +11,7 @@ setup_hello
 st=0
 out=$(mesh_run timeout 30 "$PY" - hello "$PORT" <<'PY'
 import os, socket, sys
+from httpclient import body, get
 host, port = sys.argv[1], int(sys.argv[2])
 print("parent resolves", socket.gethostbyname(host), flush=True)
 pid = os.fork()
@@ -18,17 +19,10 @@ if pid == 0:
     code = 1
     try:
         s = socket.create_connection((host, port), timeout=10)
-        req = b"GET / HTTP/1.0\r\nHost: hello\r\n\r\n"
-        s.sendall(req)
-        resp = b""
-        while True:
-            b = s.recv(65536)
-            if not b:
-                break
-            resp += b
+        req, resp = get(s, "hello")
         print("child pid %d peer %s:%d sent %d received %d body %s" % (
-            (os.getpid(),) + s.getpeername()[:2] + (len(req), len(resp),
-            resp.split(b"\r\n\r\n", 1)[1].decode())), end="", flush=True)
+            (os.getpid(),) + s.getpeername()[:2] + (len(req), len(resp), body(resp))),
+            end="", flush=True)
         code = 0
     finally:
         os._exit(code)

@@ -46,31 +46,13 @@ client_conns "$st" "wget $LEGACY" 1 web
 for mode in blocking nonblocking; do
 	st=0
 	out=$(mesh_run timeout 20 "$PY" - "$LEGACY" "$PORT" "$mode" <<'PY' 2>&1
-import select, socket, sys
+import socket, sys
+from httpclient import connect, get, report
 addr, port, mode = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 s = socket.socket()
-if mode == "nonblocking":
-    s.setblocking(False)
-    rc = s.connect_ex((addr, port))
-    print("connect_ex", "EINPROGRESS" if rc == 115 else rc)
-    select.select([], [s], [], 3)
-    print("SO_ERROR", s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR))
-    s.setblocking(True)
-else:
-    s.settimeout(3)
-    s.connect((addr, port))
-s.settimeout(10)
+connect(s, (addr, port), mode, 3)
 print("peer %s:%d" % s.getpeername()[:2])
-req = b"GET / HTTP/1.0\r\nHost: legacy\r\n\r\n"
-s.sendall(req)
-resp = b""
-while True:
-    b = s.recv(65536)
-    if not b:
-        break
-    resp += b
-print("sent %d received %d" % (len(req), len(resp)))
-print(resp.split(b"\r\n\r\n", 1)[-1].decode(), end="")
+report(*get(s, "legacy"))
 PY
 ) || st=$?
 	check_eq "python3 $mode connect to $LEGACY: exits 0" 0 "$st"

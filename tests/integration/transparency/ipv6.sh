@@ -37,31 +37,14 @@ check_eq "getent ahostsv6 hello (getaddrinfo AF_INET6)" "::ffff:$VIP STREAM hell
 
 fetch6() { # blocking|nonblocking
 	mesh_run timeout 20 "$PY" - hello "$PORT" "$1" <<'PY'
-import select, socket, sys
+import socket, sys
+from httpclient import connect, get, report
 host, port, mode = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 fam, typ, proto, _, addr = socket.getaddrinfo(host, port, socket.AF_INET6, socket.SOCK_STREAM)[0]
 s = socket.socket(fam, typ, proto)
-if mode == "nonblocking":
-    s.setblocking(False)
-    rc = s.connect_ex(addr)
-    print("connect_ex", "EINPROGRESS" if rc == 115 else rc)
-    select.select([], [s], [], 10)
-    print("SO_ERROR", s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR))
-    s.setblocking(True)
-else:
-    s.connect(addr)
-s.settimeout(10)
+connect(s, addr, mode, 10)
 print("peer %s port %d" % s.getpeername()[:2])
-req = b"GET / HTTP/1.0\r\nHost: hello\r\n\r\n"
-s.sendall(req)
-resp = b""
-while True:
-    b = s.recv(65536)
-    if not b:
-        break
-    resp += b
-print("sent %d received %d" % (len(req), len(resp)))
-print(resp.split(b"\r\n\r\n", 1)[1].decode(), end="")
+report(*get(s, "hello"))
 PY
 }
 

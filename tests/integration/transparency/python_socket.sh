@@ -9,21 +9,14 @@ setup_hello
 st=0
 out=$(mesh_run "$PY" - hello "$PORT" <<'PY'
 import socket, sys
+from httpclient import get, report
 host, port = sys.argv[1], int(sys.argv[2])
 s = socket.create_connection((host, port), timeout=15)
 peer = s.getpeername()
-req = ("GET / HTTP/1.0\r\nHost: %s:%d\r\n\r\n" % (host, port)).encode()
-s.sendall(req)
-resp = b""
-while True:
-    b = s.recv(65536)
-    if not b:
-        break
-    resp += b
+req, resp = get(s, "%s:%d" % (host, port))
 s.close()
 print("peer %s:%d" % peer[:2])
-print("sent %d received %d" % (len(req), len(resp)))
-print(resp.split(b"\r\n\r\n", 1)[1].decode(), end="")
+report(req, resp)
 PY
 ) || st=$?
 check_eq "python3 exits 0" 0 "$st"
