@@ -11,34 +11,6 @@ start_meshd a "$T/a.ini"
 start_meshd b "$T/b.ini"
 start_upstream echo echo 127.0.0.1 "$BACKPORT"
 
-cat >"$T/client.py" <<'PY'
-import os, socket, sys, time
-host, port, go = sys.argv[1], int(sys.argv[2]), sys.argv[3]
-s = socket.create_connection((host, port), timeout=30)
-
-def echo(line):
-    s.sendall(line)
-    got = b""
-    while len(got) < len(line):
-        b = s.recv(4096)
-        if not b:
-            sys.exit("EOF before the echo of %r (got %r)" % (line, got))
-        got += b
-    print("echo", got.decode().strip(), flush=True)
-
-echo(b"one\n")
-deadline = time.time() + 30
-while not os.path.exists(go):
-    if time.time() > deadline:
-        sys.exit("no go file")
-    time.sleep(0.05)
-echo(b"two\n")
-s.shutdown(socket.SHUT_WR)
-if s.recv(4096):
-    sys.exit("unexpected bytes after EOF")
-print("done", flush=True)
-PY
-
 # Tries to connect to VIP:PORT for up to 3 s; prints "refused" as soon as a
 # connect is refused, else what happened last.
 cat >"$T/probe.py" <<'PY'
@@ -61,7 +33,7 @@ PY
 vip=$(mesh_resolve hello) || vip=
 check "hello resolves to a VIP ($vip)" grep -qE '^127\.77\.[0-9]+\.[0-9]+$' <<<"$vip"
 
-spawn_client cli "$T/cli.out" "$PY" "$T/client.py" hello "$PORT" "$T/go"
+spawn_client cli "$T/cli.out" "$PY" "$(dirname "$0")/held_client.py" hello "$PORT" "$T/go"
 cli=$LAST_PID
 check "the connection is up (first echo)" wait_grep "$T/cli.out" '^echo one$' 10
 

@@ -9,38 +9,7 @@
 standard_setup
 start_upstream echo echo 127.0.0.1 "$BACKPORT"
 
-cat >"$T/client.py" <<'PY'
-import os, socket, sys, time
-host, port, go = sys.argv[1], int(sys.argv[2]), sys.argv[3]
-s = socket.create_connection((host, port), timeout=30)
-
-def echo(line):
-    s.sendall(line)
-    got = b""
-    while len(got) < len(line):
-        b = s.recv(4096)
-        if not b:
-            sys.exit("EOF before the echo of %r (got %r)" % (line, got))
-        got += b
-    if got != line:
-        sys.exit("bad echo %r for %r" % (got, line))
-    print("echo", got.decode().strip(), flush=True)
-
-echo(b"one\n")
-deadline = time.time() + 30
-while not os.path.exists(go):
-    if time.time() > deadline:
-        sys.exit("no go file")
-    time.sleep(0.05)
-echo(b"two\n")
-s.shutdown(socket.SHUT_WR)
-rest = s.recv(4096)
-if rest:
-    sys.exit("unexpected bytes after EOF: %r" % rest)
-print("done", flush=True)
-PY
-
-spawn_client cli "$T/cli.out" "$PY" "$T/client.py" hello "$PORT" "$T/go"
+spawn_client cli "$T/cli.out" "$PY" "$(dirname "$0")/held_client.py" hello "$PORT" "$T/go"
 cli=$LAST_PID
 check "the first echo came back" wait_grep "$T/cli.out" '^echo one$' 10
 
@@ -73,7 +42,7 @@ touch "$T/go"
 for svc in hello hello2; do
 	st=0
 	timeout 20 env "LD_PRELOAD=$LIBMESH" "MESH_SNAPSHOT=$T/a.routes" \
-		"$PY" "$T/client.py" "$svc" "$PORT" "$T/go" >"$T/cli-$svc.out" 2>&1 || st=$?
+		"$PY" "$(dirname "$0")/held_client.py" "$svc" "$PORT" "$T/go" >"$T/cli-$svc.out" 2>&1 || st=$?
 	check_eq "a new connection to $svc after the reload works" 0 "$st"
 done
 
