@@ -61,10 +61,7 @@ check "A and B agree on reused for each denied connection, and the later one is 
 	jq -e -s --slurpfile a <(printf '%s\n' "$da") \
 	'length >= 2 and (map({id, reused}) | sort_by(.id)) == ($a | map({id, reused}) | sort_by(.id)) and (map(.reused) | any)' <<<"$db"
 
-st=0
-body=$(mesh_client "${CURL[@]}" "http://hello:$PORT/") || st=$?
-check_eq "root's curl exits 0" 0 "$st"
-check_eq "root's curl gets the upstream's answer" "hello from upstream" "$body"
+check_hello "root"
 get_record rb "$T/b.log" '.event == "close" and .service == "hello" and .result == "ok"'
 check_rec "B: root's request came as client" "$rb" ".source == \"spiffe://$TD/svc/client\""
 check_eq "one connection reached the upstream" 1 "$(upstream_accepts up)"

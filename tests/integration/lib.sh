@@ -667,6 +667,15 @@ count_records() {
 	printf '%s\n' "$((n))"
 }
 
+# check_hello DESC: curl http://hello:$PORT/ under the shim exits 0 with the
+# http upstream's answer (two checks, named after DESC).
+check_hello() {
+	local st=0 body
+	body=$(mesh_client "${CURL[@]}" "http://hello:$PORT/") || st=$?
+	check_eq "$1: curl exits 0" 0 "$st"
+	check_eq "$1: and gets the upstream's answer" "hello from upstream" "$body"
+}
+
 # wait_records FILE JQ_BOOL N [TIMEOUT_S]: wait until at least N records match
 # (records are written when a connection closes); print them.
 wait_records() { new_records "$1" 0 "$2" "$3" "${4:-10}"; }
