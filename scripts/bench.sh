@@ -385,20 +385,25 @@ MESH_A_PID=
 MESH_B_PID=
 if has_path mesh; then
 	say "meshd A (127.0.0.1:$MESH_PORT) and meshd B (127.0.0.2:$MESH_PORT)"
-	cat >"$T/a.ini" <<EOF
-; bench host A: the calling side
+	mesh_section() { # HOST(a|b) LOOPBACK VIP_RANGE: the [mesh] section of that host
+		cat <<EOF
 [mesh]
 trust_domain  = $TD
-host          = bench-a
+host          = bench-$1
 ca            = $T/certs/ca.pem
-inbound       = 127.0.0.1:$MESH_PORT
+inbound       = $2:$MESH_PORT
 admin         = off
-log           = $T/a.traffic.log
-vip_range     = 127.77.0.0/16
-snapshot      = $T/a.routes
+log           = $T/$1.traffic.log
+vip_range     = $3
+snapshot      = $T/$1.routes
 idle_timeout  = 1h
 drain_timeout = 1s
 @WORKERS@
+EOF
+	}
+	cat >"$T/a.ini" <<EOF
+; bench host A: the calling side
+$(mesh_section a 127.0.0.1 127.77.0.0/16)
 
 [identity.client]
 uids = $(id -u)
@@ -417,18 +422,7 @@ EOF
 	[[ $(id -u) -ne $uid_b ]] || uid_b=65010
 	cat >"$T/b.ini" <<EOF
 ; bench host B: serves bench (nginx) and iperf (iperf3 server)
-[mesh]
-trust_domain  = $TD
-host          = bench-b
-ca            = $T/certs/ca.pem
-inbound       = 127.0.0.2:$MESH_PORT
-admin         = off
-log           = $T/b.traffic.log
-vip_range     = 127.78.0.0/16
-snapshot      = $T/b.routes
-idle_timeout  = 1h
-drain_timeout = 1s
-@WORKERS@
+$(mesh_section b 127.0.0.2 127.78.0.0/16)
 
 [identity.bench]
 uids = $uid_b
