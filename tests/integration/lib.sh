@@ -49,6 +49,9 @@ export MESHD LIBMESH
 # Debian's python3: a version manager's shim on PATH would run under the
 # preloaded library too, and may not be readable by other users.
 if [[ -x /usr/bin/python3 ]]; then PY=/usr/bin/python3; else PY=python3; fi
+# The scenarios' python clients share httpclient.py, beside this file.
+PYTHONPATH="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)${PYTHONPATH:+:$PYTHONPATH}"
+export PYTHONPATH
 
 # The trust domain of the standard two-host setup.
 TD=mesh.test

@@ -62,6 +62,7 @@ wait_port "$SLOW_HOST" "$SLOW_PORT" 10 || die "silent server did not listen"
 # Each prints one line: what happened, as an errno name or a result word.
 cat >"$T/probe.py" <<'PYEOF'
 import errno, os, select, socket, sys, threading, time
+import httpclient
 
 def ename(e):
     return errno.errorcode.get(e, str(e))
@@ -99,15 +100,9 @@ def timeo(host, port):
 def get(host, port):
     """Blocking connect, one HTTP request; the first body line."""
     s = socket.create_connection((host, int(port)))
-    s.sendall(b"GET / HTTP/1.0\r\nHost: x\r\n\r\n")
-    data = b""
-    while True:
-        b = s.recv(65536)
-        if not b:
-            break
-        data += b
+    _, data = httpclient.get(s, "x")
     s.close()
-    print(data.split(b"\r\n\r\n", 1)[-1].decode().strip())
+    print(httpclient.body(data).strip())
 
 def nb_connect(host, port):
     ip = socket.gethostbyname(host)
@@ -219,13 +214,7 @@ def threads(n, dead_host, good_host, port):
         go.wait()
         try:
             s = socket.create_connection((host, int(port)))
-            s.sendall(b"GET / HTTP/1.0\r\nHost: x\r\n\r\n")
-            data = b""
-            while True:
-                b = s.recv(65536)
-                if not b:
-                    break
-                data += b
+            _, data = httpclient.get(s, "x")
             s.close()
             res[i] = "hello" if b"hello from upstream" in data else "bad:%r" % data[:40]
         except OSError as e:

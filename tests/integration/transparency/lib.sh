@@ -41,10 +41,6 @@
 
 . "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 
-# The python clients' shared module (httpclient.py, beside this file).
-PYTHONPATH="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)${PYTHONPATH:+:$PYTHONPATH}"
-export PYTHONPATH
-
 SRC_ID="spiffe://$TD/svc/client"
 DST_ID="spiffe://$TD/svc/hello"
 

@@ -1,6 +1,6 @@
-"""What the python clients of the transparency scenarios share (lib.sh puts
-this directory on PYTHONPATH): connecting the way a program would, and one
-HTTP/1.0 GET read until the server closes."""
+"""What the scenarios' python clients share (lib.sh puts this directory on
+PYTHONPATH): connecting the way a program would, and one HTTP/1.0 GET read
+until the server closes."""
 import select
 import socket
 
