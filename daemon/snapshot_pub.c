@@ -20,6 +20,22 @@
 
 static void write_vips(const struct config *c);
 
+/*
+ * The longest meshd can take to give its verdict on a connection to s:
+ * every attempt may need a new link (TCP connect and handshake, each
+ * bounded by connect_timeout) and then the peer's upstream connect (its
+ * own connect_timeout, which we take to be ours), as outbound.c arms it,
+ * plus the backoff between attempts (at most 0.375 s each) and a second
+ * for the caller lookup and the loop's own latency. The shim waits no
+ * longer than this (README "Faithful failure").
+ */
+unsigned snapshot_verdict_ms(const struct cfg_service *s)
+{
+	double attempts = (double)s->retries + 1.0;
+	double secs = attempts * (3.0 * s->connect_timeout + 1.0) + attempts * 0.375 + 1.0;
+	return secs > 3600.0 ? 3600000u : (unsigned)(secs * 1000.0);
+}
+
 static char *errf(const char *what, const char *path)
 {
 	char *msg = NULL;
@@ -52,6 +68,7 @@ int snapshot_publish(const struct config *c, const char *control, uint64_t gener
 		svcs[i].vip = s->vip.s_addr;
 		svcs[i].ports = s->ports;
 		svcs[i].nports = s->nports;
+		svcs[i].verdict_ms = snapshot_verdict_ms(s);
 		for (unsigned j = 0; j < s->nintercepts; j++, k++) {
 			const struct sockaddr_storage *ss = &s->intercepts[j].ss;
 			icpts[k].family = ss->ss_family;
@@ -67,8 +84,8 @@ int snapshot_publish(const struct config *c, const char *control, uint64_t gener
 			}
 		}
 	}
-	if (snapshot_encode(c->suffix, control, generation, svcs, c->nservices, icpts, nicpt,
-	                    &buf, &len) == -1) {
+	if (snapshot_encode(c->suffix, control, generation, c->vip_net.s_addr, c->vip_prefix, svcs,
+	                    c->nservices, icpts, nicpt, &buf, &len) == -1) {
 		*err = errf("cannot encode the route snapshot for", c->snapshot);
 		goto fail;
 	}

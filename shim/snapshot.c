@@ -55,7 +55,37 @@ static int icpt_cmp(const void *a, const void *b)
 	return icpt_key_cmp(a, b);
 }
 
+static uint32_t checksum(const unsigned char *b, size_t len)
+{
+	const struct snap_hdr *h = (const void *)b;
+	size_t skip = (size_t)((const unsigned char *)&h->checksum - b);
+	uint32_t x = 2166136261u;
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (i >= skip && i < skip + sizeof h->checksum) ? 0 : b[i];
+		x = (x ^ c) * 16777619u;
+	}
+	return x;
+}
+
+static uint32_t prefix_mask(unsigned prefix)
+{
+	return prefix == 0 ? 0 : htonl(0xffffffffu << (32 - prefix));
+}
+
+/* The range is loopback (127.0.0.0/8 or inside it) and vip lies in it. */
+static int range_valid(uint32_t net, unsigned prefix)
+{
+	return prefix >= 8 && prefix <= 32 && (net & prefix_mask(8)) == htonl(0x7f000000u) &&
+	       (net & ~prefix_mask(prefix)) == 0;
+}
+
+static int in_range(uint32_t vip, uint32_t net, unsigned prefix)
+{
+	return (vip & prefix_mask(prefix)) == net;
+}
+
 int snapshot_encode(const char *suffix, const char *control, uint64_t generation,
+                    uint32_t vip_net, unsigned vip_prefix,
                     const struct snap_svc_in *svcs, unsigned nsvcs,
                     const struct snap_icpt_in *icpts, unsigned nicpts,
                     void **out, size_t *outlen)
@@ -66,7 +96,8 @@ int snapshot_encode(const char *suffix, const char *control, uint64_t generation
 	size_t slen = suffix ? strlen(suffix) : 0;
 	size_t clen = control ? strlen(control) : 0;
 
-	if (nsvcs > SNAP_MAX_SVCS || nicpts > SNAP_MAX_SVCS || slen > 255 || clen > 4095)
+	if (nsvcs > SNAP_MAX_SVCS || nicpts > SNAP_MAX_SVCS || slen > 255 || clen > 4095 ||
+	    !range_valid(vip_net, vip_prefix))
 		goto inval;
 	/* Lookups lowercase only the query, so stored text must be lowercase:
 	 * an uppercase suffix would never match. */
@@ -77,7 +108,8 @@ int snapshot_encode(const char *suffix, const char *control, uint64_t generation
 	size_t strings = slen + 1 + clen + 1;
 	for (unsigned i = 0; i < nsvcs; i++) {
 		size_t n = strlen(svcs[i].name);
-		if (n == 0 || n > SNAP_MAX_NAME || svcs[i].nports > SNAP_MAX_PORTS)
+		if (n == 0 || n > SNAP_MAX_NAME || svcs[i].nports > SNAP_MAX_PORTS ||
+		    !in_range(svcs[i].vip, vip_net, vip_prefix))
 			goto inval;
 		for (size_t k = 0; k < n; k++)
 			if (lower((unsigned char)svcs[i].name[k]) != svcs[i].name[k])
@@ -122,6 +154,8 @@ int snapshot_encode(const char *suffix, const char *control, uint64_t generation
 	h->off_intercepts = (uint32_t)off_i;
 	h->off_strings = (uint32_t)off_str;
 	h->len_strings = (uint32_t)strings;
+	h->vip_net = vip_net;
+	h->vip_prefix = vip_prefix;
 
 	char *str = (char *)buf + off_str;
 	size_t pos = 0;
@@ -145,6 +179,7 @@ int snapshot_encode(const char *suffix, const char *control, uint64_t generation
 		out_s[i].name_off = (uint32_t)pos;
 		out_s[i].name_len = (uint16_t)n;
 		out_s[i].nports = (uint16_t)in->nports;
+		out_s[i].verdict_ms = in->verdict_ms;
 		for (unsigned p = 0; p < in->nports; p++)
 			out_s[i].ports[p] = htons(in->ports[p]);
 		memcpy(str + pos, in->name, n);
@@ -160,6 +195,7 @@ int snapshot_encode(const char *suffix, const char *control, uint64_t generation
 		out_i[i].svc = remap[icpts[i].svc];
 	}
 	qsort(out_i, nicpts, sizeof *out_i, icpt_cmp);
+	h->checksum = checksum(buf, total);
 
 	free(order);
 	free(remap);
@@ -176,6 +212,12 @@ fail:
 	free(remap);
 	free(buf);
 	return -1;
+}
+
+void snapshot_seal(void *buf, size_t len)
+{
+	if (buf && len >= sizeof(struct snap_hdr))
+		((struct snap_hdr *)buf)->checksum = checksum(buf, len);
 }
 
 static int range_ok(size_t off, size_t n, size_t size, size_t len)
@@ -200,6 +242,8 @@ int snapshot_view(struct snap_view *v, const void *buf, size_t len)
 		return -1;
 	if ((h->off_services % 4) || (h->off_intercepts % 4))
 		return -1;
+	if (h->checksum != checksum(b, len) || !range_valid(h->vip_net, h->vip_prefix))
+		return -1;
 	if (!range_ok(h->off_services, h->nservices, sizeof(struct snap_svc), len) ||
 	    !range_ok(h->off_intercepts, h->nintercepts, sizeof(struct snap_icpt), len) ||
 	    !range_ok(h->off_strings, h->len_strings, 1, len) ||
@@ -219,7 +263,7 @@ int snapshot_view(struct snap_view *v, const void *buf, size_t len)
 		if (s[i].name_off >= h->len_strings ||
 		    s[i].name_len > h->len_strings - s[i].name_off - 1 ||
 		    str[s[i].name_off + s[i].name_len] != '\0' ||
-		    s[i].nports > SNAP_MAX_PORTS)
+		    s[i].nports > SNAP_MAX_PORTS || !in_range(s[i].vip, h->vip_net, h->vip_prefix))
 			return -1;
 	}
 	const struct snap_icpt *ic = (const void *)(b + h->off_intercepts);

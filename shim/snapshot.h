@@ -17,7 +17,12 @@
  *   char                 strings[]      names, NUL terminated
  *
  * The decoder checks every offset against the buffer length, so a truncated
- * or hostile file is rejected, never read out of bounds.
+ * or hostile file is rejected, never read out of bounds. It also checks a
+ * checksum of the whole file (FNV-1a over every byte, the checksum field
+ * counted as zero), so a file damaged in place (a flipped byte, a partial
+ * copy) is rejected rather than believed, and that every VIP lies inside
+ * the header's VIP range (which must be loopback, 127.0.0.0/8): whatever
+ * the file says, the shim never answers an address outside it.
  */
 #ifndef LIBMESH_SNAPSHOT_H
 #define LIBMESH_SNAPSHOT_H
@@ -26,7 +31,7 @@
 #include <stdint.h>
 
 #define SNAP_MAGIC      "LMSNAP1"   /* 8 bytes with the NUL */
-#define SNAP_VERSION    2u   /* 2: control socket path */
+#define SNAP_VERSION    3u   /* 2: control socket path; 3: checksum, VIP range, verdict_ms */
 #define SNAP_MAX_PORTS  16
 #define SNAP_MAX_NAME   63
 #define SNAP_MAX_SVCS   65536
@@ -47,6 +52,10 @@ struct snap_hdr {
 	uint32_t suffix_len;     /* 0: no suffix */
 	uint32_t control_off;    /* into strings: meshd's control socket path */
 	uint32_t control_len;    /* 0: no control socket */
+	uint32_t vip_net;        /* VIP range, network order: every vip is inside */
+	uint32_t vip_prefix;     /* 8..32 */
+	uint32_t checksum;       /* FNV-1a of the file with this field as 0 */
+	uint32_t reserved;
 };
 
 struct snap_svc {
@@ -55,6 +64,8 @@ struct snap_svc {
 	uint16_t name_len;
 	uint16_t nports;
 	uint16_t ports[SNAP_MAX_PORTS]; /* network order */
+	uint32_t verdict_ms;     /* the longest meshd may take to judge a
+	                          * connection to it (all attempts); 0: unknown */
 };
 
 struct snap_icpt {
@@ -71,6 +82,7 @@ struct snap_svc_in {
 	uint32_t    vip;         /* network order */
 	const uint16_t *ports;   /* host order */
 	unsigned    nports;
+	unsigned    verdict_ms;
 };
 
 struct snap_icpt_in {
@@ -92,16 +104,24 @@ struct snap_view {
 
 /*
  * Encode. `control` is the path of meshd's control socket (the shim's
- * channel for connect verdicts), or NULL. Services need not be sorted; the encoder sorts a copy and remaps
+ * channel for connect verdicts), or NULL. vip_net/vip_prefix: the VIP range
+ * (network order; inside 127.0.0.0/8), every service's vip must be in it.
+ * Services need not be sorted; the encoder sorts a copy and remaps
  * intercept indices. Returns 0 and a malloc'ed buffer, or -1 with errno
  * (EINVAL for bad input, ENOMEM).
  */
 int snapshot_encode(const char *suffix, const char *control, uint64_t generation,
+                    uint32_t vip_net, unsigned vip_prefix,
                     const struct snap_svc_in *svcs, unsigned nsvcs,
                     const struct snap_icpt_in *icpts, unsigned nicpts,
                     void **out, size_t *outlen);
 
-/* Validate buf and fill view. Returns 0, or -1 if the buffer is malformed. */
+/* Recompute the checksum of an encoded snapshot after changing it in
+ * place (tests and fuzzers: a mutation then reaches the bounds checks). */
+void snapshot_seal(void *buf, size_t len);
+
+/* Validate buf and fill view. Returns 0, or -1 if the buffer is malformed
+ * (bounds, checksum, a VIP outside the range). */
 int snapshot_view(struct snap_view *v, const void *buf, size_t len);
 
 /*

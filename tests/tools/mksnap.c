@@ -142,7 +142,29 @@ int main(int argc, char **argv)
 	uint64_t gen = g ? strtoull(g, NULL, 10) : 1;
 	void *buf;
 	size_t len;
-	if (snapshot_encode(suffix, getenv("MKSNAP_CONTROL"), gen, svcs, ns, icpts, ni, &buf, &len) == -1) {
+	/* The VIP range: MKSNAP_RANGE=a.b.c.d/N, or all of 127.0.0.0/8. */
+	uint32_t vnet = htonl(0x7f000000u);
+	unsigned vprefix = 8;
+	const char *r = getenv("MKSNAP_RANGE");
+	if (r && *r) {
+		char host[32];
+		const char *slash = strchr(r, '/');
+		struct in_addr a;
+		if (!slash || (size_t)(slash - r) >= sizeof host) {
+			fprintf(stderr, "mksnap: bad MKSNAP_RANGE %s\n", r);
+			return 2;
+		}
+		memcpy(host, r, (size_t)(slash - r));
+		host[slash - r] = '\0';
+		if (inet_pton(AF_INET, host, &a) != 1) {
+			fprintf(stderr, "mksnap: bad MKSNAP_RANGE %s\n", r);
+			return 2;
+		}
+		vnet = a.s_addr;
+		vprefix = (unsigned)atoi(slash + 1);
+	}
+	if (snapshot_encode(suffix, getenv("MKSNAP_CONTROL"), gen, vnet, vprefix, svcs, ns, icpts, ni,
+	                    &buf, &len) == -1) {
 		perror("mksnap: encode");
 		return 1;
 	}

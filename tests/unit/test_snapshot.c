@@ -21,6 +21,9 @@
 
 #include "snapshot.h"
 
+/* 127.0.0.0/8, network order: the VIP range of these snapshots. */
+#define VNET htonl(0x7f000000u)
+
 static const uint16_t hello_ports[] = { 80, 8080 };
 static const uint16_t db_ports[] = { 5432 };
 static const uint16_t api_ports[] = { 443 };
@@ -37,9 +40,9 @@ static uint32_t ip4(const char *s)
 static int encode_sample(const char *suffix, void **buf, size_t *len)
 {
 	struct snap_svc_in svcs[] = {
-		{ "hello", ip4("127.77.0.2"), hello_ports, 2 },
-		{ "db", ip4("127.77.0.3"), db_ports, 1 },
-		{ "api", ip4("127.77.0.4"), api_ports, 1 },
+		{ "hello", ip4("127.77.0.2"), hello_ports, 2, 0 },
+		{ "db", ip4("127.77.0.3"), db_ports, 1, 0 },
+		{ "api", ip4("127.77.0.4"), api_ports, 1, 0 },
 	};
 	struct snap_icpt_in icpts[2];
 	memset(icpts, 0, sizeof icpts);
@@ -51,7 +54,7 @@ static int encode_sample(const char *suffix, void **buf, size_t *len)
 	assert_int_equal(inet_pton(AF_INET6, "2001:db8::7", icpts[1].addr), 1);
 	icpts[1].port = 443;
 	icpts[1].svc = 2;   /* api */
-	return snapshot_encode(suffix, NULL, 42, svcs, 3, icpts, 2, buf, len);
+	return snapshot_encode(suffix, NULL, 42, VNET, 8, svcs, 3, icpts, 2, buf, len);
 }
 
 static const char *svc_name(const struct snap_view *v, const struct snap_svc *s)
@@ -146,7 +149,7 @@ static void test_empty(void **state)
 	size_t len;
 	struct snap_view v;
 
-	assert_int_equal(snapshot_encode("mesh", NULL, 1, NULL, 0, NULL, 0, &buf, &len), 0);
+	assert_int_equal(snapshot_encode("mesh", NULL, 1, VNET, 8, NULL, 0, NULL, 0, &buf, &len), 0);
 	assert_int_equal(snapshot_view(&v, buf, len), 0);
 	assert_null(snapshot_find_name(&v, "hello"));
 	assert_null(snapshot_find_vip(&v, ip4("127.77.0.2")));
@@ -235,6 +238,7 @@ static void test_truncated(void **state)
 		 * longer fit. */
 		if (n >= sizeof(struct snap_hdr)) {
 			hdr_of(p)->total_len = (uint32_t)n;
+			snapshot_seal(p, n);
 			assert_int_equal(snapshot_view(&v, p, n), -1);
 		}
 		free(p);
@@ -270,8 +274,10 @@ static void test_bad_header(void **state)
 	assert_int_equal(snapshot_view(&v, b, len), 0);
 
 	hdr_of(b)->version = SNAP_VERSION + 1;
+	snapshot_seal(b, len);
 	assert_int_equal(snapshot_view(&v, b, len), -1);
 	hdr_of(b)->version = 0;
+	snapshot_seal(b, len);
 	assert_int_equal(snapshot_view(&v, b, len), -1);
 	free(b);
 }
@@ -295,6 +301,9 @@ enum mutation {
 	M_STRINGS_NOT_TERMINATED,
 	M_NPORTS_TOO_MANY,
 	M_ICPT_SVC_OUT_OF_RANGE,
+	M_VIP_OUTSIDE_RANGE,
+	M_RANGE_NOT_LOOPBACK,
+	M_RANGE_PREFIX_BAD,
 	M_COUNT
 };
 
@@ -329,6 +338,11 @@ static void mutate(unsigned char *b, size_t len, enum mutation m)
 		break;
 	case M_NPORTS_TOO_MANY: s[0].nports = SNAP_MAX_PORTS + 1; break;
 	case M_ICPT_SVC_OUT_OF_RANGE: ic[1].svc = h->nservices; break;
+	/* A VIP that is not loopback: the shim would answer a name with it
+	 * (a corrupted byte once made it answer 110.83.27.141). */
+	case M_VIP_OUTSIDE_RANGE: s[1].vip = htonl(0x6e531b8du); break;
+	case M_RANGE_NOT_LOOPBACK: h->vip_net = htonl(0x0a000000u); break;
+	case M_RANGE_PREFIX_BAD: h->vip_prefix = 7; break;
 	case M_COUNT: break;
 	}
 }
@@ -345,10 +359,34 @@ static void test_bad_offsets(void **state)
 		memcpy(p, b, len);
 		assert_int_equal(snapshot_view(&v, p, len), 0);
 		mutate(p, len, (enum mutation)m);
+		/* Sealed, so that the bounds checks themselves are tested,
+		 * not only the checksum. */
+		snapshot_seal(p, len);
 		if (snapshot_view(&v, p, len) != -1)
 			fail_msg("mutation %d accepted", m);
 	}
 	free(p);
+	free(b);
+}
+
+/* Any one byte changed in place (a file damaged while mapped) is refused
+ * by the checksum, wherever it is. */
+static void test_one_byte_corrupted(void **state)
+{
+	(void)state;
+	size_t len;
+	unsigned char *b = sample_copy(&len);
+	struct snap_view v;
+
+	for (size_t i = 0; i < len; i++) {
+		for (unsigned bit = 0; bit < 8; bit += 3) {
+			b[i] ^= (unsigned char)(1u << bit);
+			if (snapshot_view(&v, b, len) != -1)
+				fail_msg("byte %zu bit %u flipped and accepted", i, bit);
+			b[i] ^= (unsigned char)(1u << bit);
+		}
+	}
+	assert_int_equal(snapshot_view(&v, b, len), 0);
 	free(b);
 }
 
@@ -365,44 +403,49 @@ static void test_encoder_rejects(void **state)
 	longname[sizeof longname - 1] = '\0';
 
 	struct snap_svc_in dup[] = {
-		{ "hello", ip4("127.77.0.2"), hello_ports, 2 },
-		{ "hello", ip4("127.77.0.3"), db_ports, 1 },
+		{ "hello", ip4("127.77.0.2"), hello_ports, 2, 0 },
+		{ "hello", ip4("127.77.0.3"), db_ports, 1, 0 },
 	};
 	errno = 0;
-	assert_int_equal(snapshot_encode("mesh", NULL, 1, dup, 2, NULL, 0, &buf, &len), -1);
+	assert_int_equal(snapshot_encode("mesh", NULL, 1, VNET, 8, dup, 2, NULL, 0, &buf, &len), -1);
 	assert_int_equal(errno, EINVAL);
 
-	struct snap_svc_in upper[] = { { "Hello", ip4("127.77.0.2"), hello_ports, 2 } };
-	assert_int_equal(snapshot_encode("mesh", NULL, 1, upper, 1, NULL, 0, &buf, &len), -1);
+	struct snap_svc_in upper[] = { { "Hello", ip4("127.77.0.2"), hello_ports, 2, 0 } };
+	assert_int_equal(snapshot_encode("mesh", NULL, 1, VNET, 8, upper, 1, NULL, 0, &buf, &len), -1);
 
 	struct snap_svc_in ports[] = {
-		{ "hello", ip4("127.77.0.2"), many, SNAP_MAX_PORTS + 1 },
+		{ "hello", ip4("127.77.0.2"), many, SNAP_MAX_PORTS + 1, 0 },
 	};
-	assert_int_equal(snapshot_encode("mesh", NULL, 1, ports, 1, NULL, 0, &buf, &len), -1);
+	assert_int_equal(snapshot_encode("mesh", NULL, 1, VNET, 8, ports, 1, NULL, 0, &buf, &len), -1);
 	ports[0].nports = SNAP_MAX_PORTS;   /* the limit itself is fine */
-	assert_int_equal(snapshot_encode("mesh", NULL, 1, ports, 1, NULL, 0, &buf, &len), 0);
+	assert_int_equal(snapshot_encode("mesh", NULL, 1, VNET, 8, ports, 1, NULL, 0, &buf, &len), 0);
 	free(buf);
 
-	struct snap_svc_in empty[] = { { "", ip4("127.77.0.2"), NULL, 0 } };
-	assert_int_equal(snapshot_encode("mesh", NULL, 1, empty, 1, NULL, 0, &buf, &len), -1);
+	struct snap_svc_in empty[] = { { "", ip4("127.77.0.2"), NULL, 0, 0 } };
+	assert_int_equal(snapshot_encode("mesh", NULL, 1, VNET, 8, empty, 1, NULL, 0, &buf, &len), -1);
 
-	struct snap_svc_in toolong[] = { { longname, ip4("127.77.0.2"), NULL, 0 } };
-	assert_int_equal(snapshot_encode("mesh", NULL, 1, toolong, 1, NULL, 0, &buf, &len), -1);
+	struct snap_svc_in toolong[] = { { longname, ip4("127.77.0.2"), NULL, 0, 0 } };
+	assert_int_equal(snapshot_encode("mesh", NULL, 1, VNET, 8, toolong, 1, NULL, 0, &buf, &len), -1);
 
-	struct snap_svc_in one[] = { { "hello", ip4("127.77.0.2"), hello_ports, 2 } };
-	assert_int_equal(snapshot_encode("Mesh", NULL, 1, one, 1, NULL, 0, &buf, &len), -1);
+	struct snap_svc_in one[] = { { "hello", ip4("127.77.0.2"), hello_ports, 2, 0 } };
+	/* A VIP range that is not loopback, a VIP outside the range. */
+	assert_int_equal(snapshot_encode("mesh", NULL, 1, htonl(0x0a000000u), 8, one, 1, NULL, 0, &buf,
+	                                 &len), -1);
+	assert_int_equal(snapshot_encode("mesh", NULL, 1, htonl(0x7f4e0000u), 16, one, 1, NULL, 0, &buf,
+	                                 &len), -1);
+	assert_int_equal(snapshot_encode("Mesh", NULL, 1, VNET, 8, one, 1, NULL, 0, &buf, &len), -1);
 
 	struct snap_icpt_in ic;
 	memset(&ic, 0, sizeof ic);
 	ic.family = AF_INET;
 	ic.port = 80;
 	ic.svc = 1;   /* only one service */
-	assert_int_equal(snapshot_encode("mesh", NULL, 1, one, 1, &ic, 1, &buf, &len), -1);
+	assert_int_equal(snapshot_encode("mesh", NULL, 1, VNET, 8, one, 1, &ic, 1, &buf, &len), -1);
 	ic.svc = 0;
 	ic.family = AF_UNIX;
-	assert_int_equal(snapshot_encode("mesh", NULL, 1, one, 1, &ic, 1, &buf, &len), -1);
+	assert_int_equal(snapshot_encode("mesh", NULL, 1, VNET, 8, one, 1, &ic, 1, &buf, &len), -1);
 	ic.family = AF_INET;
-	assert_int_equal(snapshot_encode("mesh", NULL, 1, one, 1, &ic, 1, &buf, &len), 0);
+	assert_int_equal(snapshot_encode("mesh", NULL, 1, VNET, 8, one, 1, &ic, 1, &buf, &len), 0);
 	free(buf);
 }
 
@@ -419,6 +462,7 @@ int main(void)
 		cmocka_unit_test(test_longer_than_declared),
 		cmocka_unit_test(test_bad_header),
 		cmocka_unit_test(test_bad_offsets),
+		cmocka_unit_test(test_one_byte_corrupted),
 		cmocka_unit_test(test_encoder_rejects),
 	};
 	return cmocka_run_group_tests_name("snapshot", tests, NULL, NULL);
