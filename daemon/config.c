@@ -46,7 +46,7 @@
 #include <unistd.h>
 
 #define WHY_MAX     256
-#define MAX_KEYS    16
+#define MAX_KEYS    32
 #define CUR_NONE    (-1)   /* before the first section header */
 #define CUR_VOID    (-2)   /* inside an invalid section: keys are skipped */
 
@@ -880,6 +880,13 @@ static int p_cidr(struct load *L, void *obj, const struct cfg_key *k,
 		         val, buf, prefix);
 		return -1;
 	}
+	if ((ntohl(net.s_addr) >> 24) != 127) {
+		/* VIPs are loopback addresses (meshd listens on them, and the
+		 * shim never answers a name with anything else). */
+		snprintf(why, whylen, "'%.64s' is not inside 127.0.0.0/8 (VIPs are loopback addresses)",
+		         val);
+		return -1;
+	}
 	*FIELD(obj, k->off, struct in_addr) = net;
 	*FIELD(obj, k->aux, unsigned) = (unsigned)prefix;
 	return 0;
@@ -926,6 +933,46 @@ static int p_workers(struct load *L, void *obj, const struct cfg_key *k,
 	}
 	if (!parse_ulong(val, 64, &v) || v == 0) {
 		snprintf(why, whylen, "invalid workers '%.64s' (1..64 or auto)", val);
+		return -1;
+	}
+	*FIELD(obj, k->off, unsigned) = (unsigned)v;
+	return 0;
+}
+
+/* A limit: a count 1..10000000; k->aux != 0 also takes "auto" (stored as
+ * 0, resolved at start-up from the descriptor limit). */
+static int p_limit(struct load *L, void *obj, const struct cfg_key *k,
+                   const char *val, char *why, size_t whylen)
+{
+	unsigned long v;
+
+	(void)L;
+	if (k->aux && strcmp(val, "auto") == 0) {
+		*FIELD(obj, k->off, unsigned) = 0;
+		return 0;
+	}
+	if (!parse_ulong(val, 10000000, &v) || v == 0) {
+		snprintf(why, whylen, "invalid %s '%.64s' (1..10000000%s)", k->name, val,
+		         k->aux ? " or auto" : "");
+		return -1;
+	}
+	*FIELD(obj, k->off, unsigned) = (unsigned)v;
+	return 0;
+}
+
+/* A service's max_connections: a count, or 0 / "none" for no limit. */
+static int p_maxconn(struct load *L, void *obj, const struct cfg_key *k,
+                     const char *val, char *why, size_t whylen)
+{
+	unsigned long v;
+
+	(void)L;
+	if (strcmp(val, "none") == 0) {
+		*FIELD(obj, k->off, unsigned) = 0;
+		return 0;
+	}
+	if (!parse_ulong(val, 10000000, &v)) {
+		snprintf(why, whylen, "invalid max_connections '%.64s' (0..10000000 or none)", val);
 		return -1;
 	}
 	*FIELD(obj, k->off, unsigned) = (unsigned)v;
@@ -1410,7 +1457,10 @@ static int p_allow(struct load *L, void *obj, const struct cfg_key *k,
 
 enum { MK_TRUST_DOMAIN, MK_HOST, MK_CA, MK_INBOUND, MK_ADMIN, MK_LOG, MK_VIP_RANGE,
        MK_SNAPSHOT, MK_SUFFIX, MK_CONNECT_TIMEOUT, MK_RETRIES, MK_IDLE_TIMEOUT,
-       MK_DRAIN_TIMEOUT, MK_WORKERS, MK_CONTROL, MK_COUNT };
+       MK_DRAIN_TIMEOUT, MK_WORKERS, MK_CONTROL, MK_HANDSHAKE_TIMEOUT, MK_MAX_HANDSHAKES,
+       MK_MAX_HANDSHAKES_PER_SOURCE, MK_MAX_STREAMS_PER_LINK, MK_MAX_CONNS_PER_UID,
+       MK_MAX_CONNS_PER_PEER, MK_MAX_CONTROL_PER_UID, MK_MAX_PENDING_PER_CONTROL,
+       MK_MAX_PENDING_PER_UID, MK_COUNT };
 
 static const struct cfg_key mesh_keys[MK_COUNT] = {
 	[MK_TRUST_DOMAIN]    = { "trust_domain", p_trust_domain, CO(trust_domain), 0, CFG_F_REQUIRED, NULL, 0, 0 },
@@ -1428,6 +1478,22 @@ static const struct cfg_key mesh_keys[MK_COUNT] = {
 	[MK_DRAIN_TIMEOUT]   = { "drain_timeout", p_duration, CO(drain_timeout), 0, 0, "30s", 0, 0 },
 	[MK_WORKERS]         = { "workers", p_workers, CO(workers), 0, 0, "1", 0, 0 },
 	[MK_CONTROL]         = { "control", p_outpath, CO(control), 0, 0, NULL /* SNAPSHOT.ctl */, 0, 0 },
+	[MK_HANDSHAKE_TIMEOUT] = { "handshake_timeout", p_duration, CO(handshake_timeout), 0, 0, "3s", 0, 0 },
+	[MK_MAX_HANDSHAKES]  = { "max_handshakes", p_limit, CO(max_handshakes), 0, 0, "256", 0, 0 },
+	[MK_MAX_HANDSHAKES_PER_SOURCE] = { "max_handshakes_per_source", p_limit,
+	                         CO(max_handshakes_per_source), 0, 0, "32", 0, 0 },
+	[MK_MAX_STREAMS_PER_LINK] = { "max_streams_per_link", p_limit, CO(max_streams_per_link), 0, 0,
+	                         "512", 0, 0 },
+	[MK_MAX_CONNS_PER_UID] = { "max_connections_per_uid", p_limit, CO(max_conns_per_uid), 1, 0,
+	                         "auto", 0, 0 },
+	[MK_MAX_CONNS_PER_PEER] = { "max_connections_per_peer", p_limit, CO(max_conns_per_peer), 1, 0,
+	                         "auto", 0, 0 },
+	[MK_MAX_CONTROL_PER_UID] = { "max_control_per_uid", p_limit, CO(max_control_per_uid), 0, 0,
+	                         "128", 0, 0 },
+	[MK_MAX_PENDING_PER_CONTROL] = { "max_pending_per_control", p_limit,
+	                         CO(max_pending_per_control), 0, 0, "1024", 0, 0 },
+	[MK_MAX_PENDING_PER_UID] = { "max_pending_per_uid", p_limit, CO(max_pending_per_uid), 0, 0,
+	                         "8192", 0, 0 },
 };
 
 enum { IK_UIDS, IK_CERT, IK_KEY, IK_COUNT };
@@ -1439,7 +1505,7 @@ static const struct cfg_key identity_keys[IK_COUNT] = {
 };
 
 enum { SK_PORTS, SK_ENDPOINTS, SK_INTERCEPT, SK_VIP, SK_CONNECT_TIMEOUT, SK_RETRIES,
-       SK_IDLE_TIMEOUT, SK_LB, SK_IDENTITY, SK_UPSTREAM, SK_ALLOW, SK_COUNT };
+       SK_IDLE_TIMEOUT, SK_LB, SK_IDENTITY, SK_UPSTREAM, SK_ALLOW, SK_MAX_CONNECTIONS, SK_COUNT };
 
 static const struct cfg_key service_keys[SK_COUNT] = {
 	[SK_PORTS]           = { "ports", p_ports, SO(ports), 0, CFG_F_REQUIRED, NULL, 0, 0 },
@@ -1456,6 +1522,7 @@ static const struct cfg_key service_keys[SK_COUNT] = {
 	[SK_IDENTITY]        = { "identity", p_name, SO(identity), 0, 0, NULL /* service name */, 0, 0 },
 	[SK_UPSTREAM]        = { "upstream", p_upstream, SO(upstreams), 0, 0, NULL, 0, 0 },
 	[SK_ALLOW]           = { "allow", p_allow, SO(allow), 0, 0, NULL /* deny all */, 0, 0 },
+	[SK_MAX_CONNECTIONS] = { "max_connections", p_maxconn, SO(max_connections), 0, 0, "none", 0, 0 },
 };
 
 /* Parse one section through its table: values, unknown keys, defaults,

@@ -29,6 +29,17 @@
  *   idle_timeout   = default per service                [1h]
  *   drain_timeout  = on SIGTERM                         [30s]
  *   workers        = number of event loops, or "auto"   [1]
+ *   handshake_timeout = a mesh-port TLS handshake       [3s]
+ *   max_handshakes = concurrent mesh-port handshakes    [256]
+ *   max_handshakes_per_source = the same per peer address [32]
+ *   max_streams_per_link = open streams a peer may have on one link [512]
+ *   max_connections_per_uid = open VIP connections per local uid
+ *                    ("auto": a quarter of the descriptor limit) [auto]
+ *   max_connections_per_peer = open inbound streams per peer identity
+ *                    ("auto": a quarter of the descriptor limit) [auto]
+ *   max_control_per_uid = control-socket connections per uid [128]
+ *   max_pending_per_control = unanswered questions per control connection [1024]
+ *   max_pending_per_uid = unanswered questions per uid  [8192]
  *
  * [identity.NAME]   NAME: [a-z0-9-]{1,63}; SAN spiffe://TD/svc/NAME
  *   uids           = list of uids or user names, or "*" [required]
@@ -50,6 +61,9 @@
  *   upstream       = local address that serves the service on this host:
  *                    ADDR:PORT (all ports), or a list of PORT=ADDR:PORT
  *   allow          = identities that may call it, or "*"  [none: deny all]
+ *   max_connections= open connections to it from this host, beyond which
+ *                    new ones are refused (result overflow); "none" or 0
+ *                    for no limit                          [none]
  *
  * Lists are separated by commas and/or spaces. Durations accept ms, s, m, h
  * (a bare number is seconds). Addresses are IPv4 or [IPv6] with a port.
@@ -120,6 +134,7 @@ struct cfg_service {
 	char    **allow;          /* identity names */
 	unsigned  nallow;
 	bool      allow_any;
+	unsigned  max_connections;/* 0 = no limit */
 	int       line;
 };
 
@@ -146,6 +161,17 @@ struct config {
 	double    idle_timeout;
 	double    drain_timeout;
 	unsigned  workers;        /* 0 = auto */
+	/* Bounds on what hostile input can make meshd hold (README "Security
+	 * model"); 0 in the *_per_uid/_per_peer ones means auto. */
+	double    handshake_timeout;
+	unsigned  max_handshakes;
+	unsigned  max_handshakes_per_source;
+	unsigned  max_streams_per_link;
+	unsigned  max_conns_per_uid;
+	unsigned  max_conns_per_peer;
+	unsigned  max_control_per_uid;
+	unsigned  max_pending_per_control;
+	unsigned  max_pending_per_uid;
 
 	struct cfg_identity *identities;
 	unsigned  nidentities;

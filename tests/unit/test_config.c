@@ -576,9 +576,9 @@ static void test_err_vip_out_of_range(void **state)
 	(void)state;
 	check_one_error(MESH "[service.a]\nports = 80\nvip = 127.78.0.5\n", "vip =",
 	                "vip: 127.78.0.5 is outside vip_range 127.77.0.0/16");
-	check_one_error(MESH "vip_range = 10.9.0.0/24\n[service.a]\nports = 80\nvip = 10.9.0.255\n",
+	check_one_error(MESH "vip_range = 127.9.0.0/24\n[service.a]\nports = 80\nvip = 127.9.0.255\n",
 	                "vip =", "reserved");
-	check_one_error(MESH "vip_range = 10.9.0.0/24\n[service.a]\nports = 80\nvip = 10.9.0.1\n",
+	check_one_error(MESH "vip_range = 127.9.0.0/24\n[service.a]\nports = 80\nvip = 127.9.0.1\n",
 	                "vip =", "reserved");
 	check_one_error(MESH "[service.a]\nports = 80\nvip = 127.77.1\n", "vip =", "invalid vip");
 	errs = load_bad(dup);
@@ -593,6 +593,7 @@ static void test_err_vip_range(void **state)
 	check_one_error(MESH "vip_range = 127.77.0.0/7\n", "vip_range", "out of range");
 	check_one_error(MESH "vip_range = 127.77.0.1/16\n", "vip_range", "host bits set");
 	check_one_error(MESH "vip_range = [::1]/64\n", "vip_range", "invalid range");
+	check_one_error(MESH "vip_range = 10.77.0.0/16\n", "vip_range", "not inside 127.0.0.0/8");
 }
 
 static void test_err_intercept_port(void **state)
@@ -908,7 +909,7 @@ static uint32_t prev_from_config(const char *name, void *arg)
  * that service when the previous assignment is given. */
 static void test_vip_new_service_keeps_existing(void **state)
 {
-	static const char head[] = MESH "vip_range = 10.77.0.0/28\n";   /* 13 usable */
+	static const char head[] = MESH "vip_range = 127.99.0.0/28\n";   /* 13 usable */
 	char text1[512], text2[512], newname[16];
 	struct config *c1, *c2, *c3;
 	uint32_t slot;
@@ -916,7 +917,7 @@ static void test_vip_new_service_keeps_existing(void **state)
 	(void)state;
 	snprintf(text1, sizeof(text1), "%s[service.mmm]\nports = 80\n[service.nnn]\nports = 80\n", head);
 	c1 = load_ok(text1);
-	slot = ntohl(config_service(c1, "mmm")->vip.s_addr) - ntohl(ip("10.77.0.0")) - 2;
+	slot = ntohl(config_service(c1, "mmm")->vip.s_addr) - ntohl(ip("127.99.0.0")) - 2;
 
 	/* a name sorting before "mmm" whose hash is mmm's slot */
 	for (unsigned i = 0;; i++) {
@@ -954,11 +955,11 @@ static void test_vip_new_service_keeps_existing(void **state)
 static void test_vip_range_full(void **state)
 {
 	static const char five[] =
-		MESH "vip_range = 10.1.1.8/29\n"
+		MESH "vip_range = 127.1.1.8/29\n"
 		"[service.s1]\nports = 1\n[service.s2]\nports = 1\n[service.s3]\nports = 1\n"
 		"[service.s4]\nports = 1\n[service.s5]\nports = 1\n";
 	static const char six[] =
-		MESH "vip_range = 10.1.1.8/29\n"
+		MESH "vip_range = 127.1.1.8/29\n"
 		"[service.s1]\nports = 1\n[service.s2]\nports = 1\n[service.s3]\nports = 1\n"
 		"[service.s4]\nports = 1\n[service.s5]\nports = 1\n[service.s6]\nports = 1\n";
 	struct config *c = load_ok(five);
@@ -967,7 +968,7 @@ static void test_vip_range_full(void **state)
 
 	(void)state;
 	for (unsigned i = 0; i < c->nservices; i++) {
-		uint32_t off = ntohl(c->services[i].vip.s_addr) - ntohl(ip("10.1.1.8"));
+		uint32_t off = ntohl(c->services[i].vip.s_addr) - ntohl(ip("127.1.1.8"));
 		assert_true(off >= 2 && off <= 6);
 		assert_false(seen & (1u << off));
 		seen |= 1u << off;
@@ -975,7 +976,7 @@ static void test_vip_range_full(void **state)
 	config_unref(c);
 
 	errs = load_bad(six);
-	assert_non_null(strstr(errs, "no free VIP: vip_range 10.1.1.8/29 is full"));
+	assert_non_null(strstr(errs, "no free VIP: vip_range 127.1.1.8/29 is full"));
 	free(errs);
 }
 
