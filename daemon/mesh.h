@@ -108,6 +108,7 @@ struct session {
 };
 
 struct control;
+struct record_floods;
 
 /* One worker: an event loop and everything it serves (worker.c). */
 struct meshd {
@@ -126,6 +127,8 @@ struct meshd {
 	struct link     *link_dirty;       /* links with frames to write */
 	struct link     *link_reap;        /* dead links, freed before the loop blocks */
 	struct control  *ctl;              /* the shim's control socket (shared) */
+	struct record_floods *floods;      /* refusal floods being counted (record.c) */
+	ev_timer         flood_timer;
 	uint64_t         rng;
 
 	/* main thread -> worker */
@@ -157,6 +160,13 @@ uint64_t mesh_random(struct meshd *m);
 
 /* record.c: one JSON line for the session's end */
 void record_close(const struct session *s);
+/* A refusal (a session that ended before the relay): false when its
+ * source has used its burst for this window (it is counted, and written
+ * later as one "aggregate" record). */
+bool record_admit(struct meshd *m, const struct session *s);
+/* Write the aggregates of windows that are over (all: every pending one). */
+void record_flush_floods(struct meshd *m, bool all);
+void record_floods_free(struct meshd *m);
 
 /* listener.c */
 int listener_sync(struct meshd *m, const struct config *c, char **err);

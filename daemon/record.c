@@ -8,6 +8,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 struct jbuf {
@@ -133,4 +134,151 @@ void record_close(const struct session *s)
 	jstr(&j, "result", s->result ? s->result : "ok");
 	jstr(&j, "detail", s->detail);
 	emit(&j);
+}
+
+/*
+ * Floods. A connection that was carried (it reached the relay) always
+ * leaves its own record. A refusal (a connection that ended before any
+ * byte moved: denied, overflow, identity_error, a stranger's tls_failure,
+ * a peer's protocol_error...) repeats when someone is attacking or
+ * misconfigured, and one record per event would let the attacker fill the
+ * disk and spend our CPU on JSON. So refusals are written one by one only
+ * up to FLOOD_BURST per FLOOD_WINDOW for each (direction, source, result);
+ * beyond that they are counted, and one "aggregate" record per window says
+ * how many were not written. A source is the caller's identity when there
+ * is one, else its uid (outbound) or its address without the port
+ * (inbound). Each worker keeps its own table (no locks); when more than
+ * FLOOD_SLOTS sources flood at once, the excess share one "*" entry.
+ */
+#define FLOOD_SLOTS  64
+#define FLOOD_BURST  100
+#define FLOOD_WINDOW 10.0
+
+struct flood {
+	bool        used;
+	bool        outbound;
+	const char *result;          /* a static result word */
+	char        source[160];
+	ev_tstamp   start;
+	unsigned    written;
+	uint64_t    suppressed;
+	char        detail[160];     /* the last suppressed one's */
+};
+
+struct record_floods {
+	struct flood slot[FLOOD_SLOTS + 1];   /* the last one is "*" */
+	unsigned     active;                  /* slots with suppressed > 0 */
+};
+
+static void flood_source(const struct session *s, char *buf, size_t len)
+{
+	if (s->source[0]) {
+		snprintf(buf, len, "%s", s->source);
+	} else if (s->kind == SESS_OUTBOUND && s->uid != PROTO_UID_UNKNOWN) {
+		snprintf(buf, len, "uid %u", (unsigned)s->uid);
+	} else {
+		/* ip:port or [ip6]:port: the address is the source. */
+		snprintf(buf, len, "%s", s->client);
+		char *colon = strrchr(buf, ':');
+		if (colon)
+			*colon = '\0';
+	}
+}
+
+static void flood_write(const struct meshd *m, struct flood *f)
+{
+	struct jbuf j;
+	begin(&j, "aggregate");
+	jstr(&j, "direction", f->outbound ? "outbound" : "inbound");
+	jstr(&j, "host", m->gen ? m->gen->cfg->host : NULL);
+	jstr(&j, "source", f->source);
+	jstr(&j, "result", f->result);
+	jnum(&j, "count", f->suppressed);
+	jms(&j, "window_ms", FLOOD_WINDOW);
+	jstr(&j, "detail", f->detail);
+	emit(&j);
+}
+
+static void flood_reset(struct record_floods *t, struct flood *f, ev_tstamp now)
+{
+	if (f->suppressed)
+		t->active--;
+	f->suppressed = 0;
+	f->written = 0;
+	f->start = now;
+}
+
+bool record_admit(struct meshd *m, const struct session *s)
+{
+	if (!m->floods && !(m->floods = calloc(1, sizeof *m->floods)))
+		return true;
+	struct record_floods *t = m->floods;
+	ev_tstamp now = ev_now(m->loop);
+	char src[160];
+	flood_source(s, src, sizeof src);
+	bool outbound = s->kind == SESS_OUTBOUND;
+	const char *result = s->result ? s->result : "ok";
+	struct flood *f = NULL, *spare = NULL;
+	for (unsigned i = 0; i < FLOOD_SLOTS; i++) {
+		struct flood *e = &t->slot[i];
+		if (!e->used) {
+			if (!spare)
+				spare = e;
+			continue;
+		}
+		if (e->outbound == outbound && strcmp(e->result, result) == 0 &&
+		    strcmp(e->source, src) == 0) {
+			f = e;
+			break;
+		}
+		/* A quiet entry whose window is over can be reused. */
+		if (!spare && !e->suppressed && now - e->start >= FLOOD_WINDOW)
+			spare = e;
+	}
+	if (!f) {
+		f = spare ? spare : &t->slot[FLOOD_SLOTS];
+		if (spare || !f->used) {
+			memset(f, 0, sizeof *f);
+			f->used = true;
+			f->outbound = outbound;
+			f->result = result;
+			f->start = now;
+			snprintf(f->source, sizeof f->source, "%s", spare ? src : "*");
+		}
+	}
+	if (now - f->start >= FLOOD_WINDOW) {
+		if (f->suppressed)
+			flood_write(m, f);
+		flood_reset(t, f, now);
+	}
+	if (f->written < FLOOD_BURST) {
+		f->written++;
+		return true;
+	}
+	if (f->suppressed++ == 0)
+		t->active++;
+	snprintf(f->detail, sizeof f->detail, "%s", s->detail);
+	return false;
+}
+
+void record_flush_floods(struct meshd *m, bool all)
+{
+	struct record_floods *t = m->floods;
+	if (!t || !t->active)
+		return;
+	ev_tstamp now = ev_now(m->loop);
+	for (unsigned i = 0; i <= FLOOD_SLOTS; i++) {
+		struct flood *f = &t->slot[i];
+		if (f->used && f->suppressed && (all || now - f->start >= FLOOD_WINDOW)) {
+			flood_write(m, f);
+			flood_reset(t, f, now);
+		}
+	}
+}
+
+void record_floods_free(struct meshd *m)
+{
+	record_flush_floods(m, true);
+	free(m->floods);
+	m->floods = NULL;
 }

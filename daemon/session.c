@@ -89,7 +89,10 @@ void session_end(struct session *s, const char *result, bool reset)
 	}
 	relay_stop(&s->relay);
 	ev_timer_stop(s->m->loop, &s->timer);
-	record_close(s);
+	/* A carried connection always has its record; a refusal may be
+	 * counted into its source's aggregate instead (record.c). */
+	if (s->t_connected > 0 || strcmp(result, "ok") == 0 || record_admit(s->m, s))
+		record_close(s);
 	/* The caller's side (side[0]) is reset on failure so the program sees
 	 * an error rather than a clean end of stream. */
 	side_close(s->m->loop, &s->relay.side[0], reset);

@@ -116,6 +116,13 @@ static void reaper_cb(struct ev_loop *loop, ev_prepare *w, int revents)
 	drain_check(m);
 }
 
+static void flood_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	(void)loop;
+	(void)revents;
+	record_flush_floods(container_of(w, struct meshd, flood_timer), false);
+}
+
 int worker_init(struct meshd *m, unsigned index, struct ev_loop *loop, struct control *ctl)
 {
 	memset(m, 0, sizeof *m);
@@ -127,6 +134,10 @@ int worker_init(struct meshd *m, unsigned index, struct ev_loop *loop, struct co
 	ev_async_start(loop, &m->wake);
 	ev_prepare_init(&m->reaper, reaper_cb);
 	ev_prepare_start(loop, &m->reaper);
+	ev_timer_init(&m->flood_timer, flood_cb, 2., 2.);
+	ev_timer_start(loop, &m->flood_timer);
+	/* The flood timer must not keep a draining loop alive. */
+	ev_unref(loop);
 	return 0;
 }
 
@@ -139,6 +150,9 @@ static void worker_cleanup(struct meshd *m)
 	ev_async_stop(m->loop, &m->wake);
 	ev_prepare_stop(m->loop, &m->reaper);
 	ev_timer_stop(m->loop, &m->drain_timer);
+	ev_ref(m->loop);
+	ev_timer_stop(m->loop, &m->flood_timer);
+	record_floods_free(m);
 	buf_trim();
 	identity_close();
 }

@@ -845,3 +845,21 @@ trap _on_exit EXIT
 trap '_on_signal INT 130' INT
 trap '_on_signal TERM 143' TERM
 trap '_on_err "$?" "$BASH_COMMAND" "$LINENO"' ERR
+
+# ---------------------------------------------------------------- attackers
+
+# as_nobody CMD...: run CMD as user nobody (an unprivileged local user: the
+# attacker of the security scenarios). $T becomes traversable (711) so that
+# nobody can reach files made readable in it (chmod 644 a script first).
+as_nobody() {
+	chmod 711 "$T"
+	setpriv --reuid=nobody --regid=nogroup --clear-groups "$@"
+}
+
+# spawn_nobody NAME OUTFILE CMD...: spawn CMD in the background as nobody.
+spawn_nobody() {
+	local name=$1 out=$2
+	shift 2
+	chmod 711 "$T"
+	spawn "$name" "$out" setpriv --reuid=nobody --regid=nogroup --clear-groups "$@"
+}
