@@ -81,6 +81,7 @@ struct session {
 	uint32_t         uid;
 	uint32_t         pid;
 	char             program[PROTO_NAME_MAX + 1];
+	uint64_t         caller_inode;     /* the caller's socket (outbound; sock_diag), never 0 once known */
 	char             source[160];      /* spiffe URI */
 	char             client[64];       /* ip:port of the TCP peer */
 	char             tuple[136];       /* "client vip:port", the shim's key (outbound) */
