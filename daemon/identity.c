@@ -5,10 +5,12 @@
  *
  * The answer is trusted only from a live full socket that still has its
  * owner. A client that closes at once leaves, by the time we ask, an
- * orphan or a TIME_WAIT mini-socket; the kernel reports those with uid 0
- * (sock_i_uid() of a socket without a struct socket is root, and a
- * timewait or request sock has no owner at all) and inode 0. Taking that
- * uid would hand root's identity to anyone who closes fast enough, so:
+ * orphaned full socket (FIN_WAIT1, say) or a timewait mini-socket. Both
+ * have inode 0. A timewait (or request) sock has no owner at all and is
+ * reported as uid 0; an orphan's uid is its creator's on recent kernels
+ * but root's on older ones, whose sock_i_uid() reads the struct socket the
+ * orphan no longer has. Taking such a uid would hand root's identity to
+ * anyone who closes fast enough, so:
  *   - the inode must not be 0 (the socket still belongs to a file, hence to
  *     a process, and its uid is that file's owner);
  *   - the state must be one a connecting socket has while it is its
