@@ -2,6 +2,24 @@
  * Caller uid by sock_diag (see identity.h). One netlink socket per thread,
  * opened on first use; the query is a single request/response on loopback
  * kernel state, so it is done synchronously.
+ *
+ * The answer is trusted only from a live full socket that still has its
+ * owner. A client that closes at once leaves, by the time we ask, an
+ * orphaned full socket (FIN_WAIT1, say) or a timewait mini-socket. Both
+ * have inode 0. A timewait (or request) sock has no owner at all and is
+ * reported as uid 0; an orphan's uid is its creator's on recent kernels
+ * but root's on older ones, whose sock_i_uid() reads the struct socket the
+ * orphan no longer has. Taking such a uid would hand root's identity to
+ * anyone who closes fast enough, so:
+ *   - the inode must not be 0 (the socket still belongs to a file, hence to
+ *     a process, and its uid is that file's owner);
+ *   - the state must be one a connecting socket has while it is its
+ *     owner's: SYN_SENT, ESTABLISHED, and after a shutdown() FIN_WAIT1/2,
+ *     CLOSE_WAIT, LAST_ACK, CLOSING. TIME_WAIT and NEW_SYN_RECV are always
+ *     mini-sockets, and a timewait sock reports its substate (FIN_WAIT2
+ *     for an orphan whose FIN was acked), so the state alone is not enough;
+ *     LISTEN and SYN_RECV are a server's sockets, never a caller's.
+ * Anything else is an error: there is no default uid.
  */
 #include "identity.h"
 
@@ -17,6 +35,25 @@
 #include <unistd.h>
 
 static __thread int nl_fd = -1;
+
+/* The states a caller's socket may be in while its owner still holds it. */
+#define OWNED_STATES                                                                     \
+	((1u << TCP_SYN_SENT) | (1u << TCP_ESTABLISHED) | (1u << TCP_FIN_WAIT1) |        \
+	 (1u << TCP_FIN_WAIT2) | (1u << TCP_CLOSE_WAIT) | (1u << TCP_LAST_ACK) |         \
+	 (1u << TCP_CLOSING))
+
+static const char *state_name(unsigned st)
+{
+	static const char *const names[] = {
+		[TCP_ESTABLISHED] = "ESTABLISHED", [TCP_SYN_SENT] = "SYN_SENT",
+		[TCP_SYN_RECV] = "SYN_RECV",       [TCP_FIN_WAIT1] = "FIN_WAIT1",
+		[TCP_FIN_WAIT2] = "FIN_WAIT2",     [TCP_TIME_WAIT] = "TIME_WAIT",
+		[TCP_CLOSE] = "CLOSE",             [TCP_CLOSE_WAIT] = "CLOSE_WAIT",
+		[TCP_LAST_ACK] = "LAST_ACK",       [TCP_LISTEN] = "LISTEN",
+		[TCP_CLOSING] = "CLOSING",         [12] = "NEW_SYN_RECV",
+	};
+	return st < sizeof names / sizeof names[0] && names[st] ? names[st] : "unknown";
+}
 
 static int nl_socket(void)
 {
@@ -51,7 +88,10 @@ static int query(int family, const void *src, uint16_t sport, const void *dst,
 	req.nlh.nlmsg_flags = NLM_F_REQUEST;
 	req.r.sdiag_family = (uint8_t)family;
 	req.r.sdiag_protocol = IPPROTO_TCP;
-	req.r.idiag_states = ~0u;
+	/* A lookup by exact 4-tuple (no NLM_F_DUMP) ignores the state mask
+	 * on the kernels we know; it is set anyway, and the state of the
+	 * answer is checked below whatever the kernel did with it. */
+	req.r.idiag_states = OWNED_STATES;
 	req.r.id.idiag_sport = sport;
 	req.r.id.idiag_dport = dport;
 	req.r.id.idiag_cookie[0] = INET_DIAG_NOCOOKIE;
@@ -92,6 +132,7 @@ static int query(int family, const void *src, uint16_t sport, const void *dst,
 			struct inet_diag_msg *m = NLMSG_DATA(h);
 			out->uid = m->idiag_uid;
 			out->inode = m->idiag_inode;
+			out->state = m->idiag_state;
 			return 1;
 		}
 	}
@@ -128,5 +169,15 @@ int identity_lookup(const struct sockaddr_storage *peer, const struct sockaddr_s
 		snprintf(err, errlen, "caller socket not found (not a local process?)");
 		return -1;
 	}
-	return rc == 1 ? 0 : -1;
+	if (rc == -1)
+		return -1;
+	if (out->state >= 32 || !(OWNED_STATES & (1u << out->state)) || out->inode == 0) {
+		/* Never a default uid: the kernel's uid 0 here means "no owner". */
+		snprintf(err, errlen, "caller socket has no owner (state %s, inode %llu): "
+		         "closed before meshd could identify it", state_name(out->state),
+		         (unsigned long long)out->inode);
+		out->uid = (uid_t)-1;
+		return -1;
+	}
+	return 0;
 }

@@ -2,7 +2,9 @@
  * Who is calling: the kernel's answer, not the program's. For a connection
  * accepted on a VIP listener, the caller's socket is the other end of a
  * loopback TCP connection; a NETLINK_SOCK_DIAG query by 4-tuple returns that
- * socket's owner uid and inode. Helpers fill an error buffer and never log.
+ * socket's owner uid and inode. Only a live socket that still has an owner
+ * answers (see identity.c): a caller that already closed its socket is an
+ * error, never uid 0. Helpers fill an error buffer and never log.
  */
 #ifndef MESHD_IDENTITY_H
 #define MESHD_IDENTITY_H
@@ -14,7 +16,8 @@
 
 struct caller {
 	uid_t    uid;
-	uint64_t inode;
+	uint64_t inode;      /* the caller's socket, never 0 on success */
+	unsigned state;      /* its TCP state (linux/tcp.h TCP_*) */
 };
 
 /* A connection meshd accepted from a local client, by its addresses:

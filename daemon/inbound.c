@@ -80,13 +80,19 @@ static void upstream_connected(struct session *s)
 static void header_received(struct session *s, const struct proto_hdr *h)
 {
 	const struct config *c = s->gen->cfg;
+	/* The connection id joins both hosts' records; like uid, pid and
+	 * program it is only what the calling host says. Those three are kept
+	 * apart as claims (the record says so) and the caller fields stay
+	 * unknown: the decisions below look at the certificate's identity
+	 * (s->source, from the link) and at the service asked for, nothing
+	 * else the peer wrote. */
 	s->id = h->conn_id;
 	s->port = h->port;
-	s->pid = h->pid;
-	s->uid = h->uid;
-	s->caller_known = h->uid != PROTO_UID_UNKNOWN;
+	s->claims = true;
+	s->claimed_pid = h->pid;
+	s->claimed_uid = h->uid;
 	snprintf(s->svc_name, sizeof s->svc_name, "%s", h->service);
-	snprintf(s->program, sizeof s->program, "%s", h->program);
+	snprintf(s->claimed_program, sizeof s->claimed_program, "%s", h->program);
 
 	const struct cfg_service *svc = config_service(c, h->service);
 	const struct cfg_upstream *up = svc ? config_upstream(svc, h->port) : NULL;

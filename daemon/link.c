@@ -292,8 +292,9 @@ static void became_up(struct link *l)
 		link_fail(l, "tls_failure", "%s did not agree on ALPN %s", l->addr, PROTO_ALPN);
 		return;
 	}
-	if (tls_peer_spiffe(l->ssl, l->peer, sizeof l->peer) == -1) {
-		link_fail(l, "identity_error", "%s presented no spiffe identity", l->addr);
+	char why[96];
+	if (tls_peer_spiffe(l->ssl, l->peer, sizeof l->peer, why, sizeof why) == -1) {
+		link_fail(l, "identity_error", "%s presented no spiffe identity: %s", l->addr, why);
 		return;
 	}
 	if (!l->receiver && strcmp(l->peer, l->expect) != 0) {

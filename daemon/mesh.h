@@ -81,6 +81,14 @@ struct session {
 	uint32_t         uid;
 	uint32_t         pid;
 	char             program[PROTO_NAME_MAX + 1];
+	uint64_t         caller_inode;     /* the caller's socket (outbound; sock_diag), never 0 once known */
+	/* inbound: what the calling host's header says about its caller. Its
+	 * claims, recorded as such and never used for a decision (the caller
+	 * fields above stay unknown on inbound sessions). */
+	bool             claims;           /* a header was read: the claimed_* fields are its */
+	uint32_t         claimed_uid;      /* PROTO_UID_UNKNOWN when not claimed */
+	uint32_t         claimed_pid;      /* 0 when not claimed */
+	char             claimed_program[PROTO_NAME_MAX + 1];
 	char             source[160];      /* spiffe URI */
 	char             client[64];       /* ip:port of the TCP peer */
 	char             tuple[136];       /* "client vip:port", the shim's key (outbound) */

@@ -360,8 +360,11 @@ void outbound_accept(struct meshd *m, struct listener *l, int fd,
 		session_end(s, "identity_error", true);
 		return;
 	}
+	/* The kernel vouched for a live socket with an owner (identity.c);
+	 * its inode ties later questions about this caller to the socket. */
 	s->caller_known = true;
 	s->uid = c.uid;
+	s->caller_inode = c.inode;
 	const struct cfg_identity *id = config_identity_for_uid(s->gen->cfg, c.uid);
 	if (!id) {
 		session_set_detail(s, "uid %u has no identity", (unsigned)c.uid);

@@ -2,80 +2,241 @@
  * Traffic records: one JSON object per line, built here from a session and
  * handed to log.c in a single write. Field names are the README's
  * "Traffic records" table; the connection id is the same on both hosts.
+ * Every line is valid UTF-8 JSON whatever the strings hold (program names,
+ * a peer's header, certificate URIs): see record_json_escape. On inbound
+ * records what the calling host's header says about its caller sits under
+ * "claimed", apart from what this host knows.
  */
 #include "mesh.h"
 #include "log.h"
+#include "record.h"
 
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+/* The length of the valid UTF-8 character at p (1 to 4 bytes), or 0 when p
+ * starts an invalid sequence; then *bad is the length of its maximal
+ * subpart (what a decoder consumes before it knows), at least 1. p is
+ * NUL-terminated and a NUL is never a continuation byte, so this never
+ * reads past the end. The ranges are RFC 3629's: no overlong forms, no
+ * surrogates (ED A0..BF), nothing above U+10FFFF. */
+static size_t utf8_char(const unsigned char *p, size_t *bad)
+{
+	unsigned char c = p[0], lo = 0x80, hi = 0xbf;
+	size_t need;
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xc2 && c <= 0xdf) {
+		need = 2;
+	} else if (c >= 0xe0 && c <= 0xef) {
+		need = 3;
+		if (c == 0xe0)
+			lo = 0xa0;
+		else if (c == 0xed)
+			hi = 0x9f;
+	} else if (c >= 0xf0 && c <= 0xf4) {
+		need = 4;
+		if (c == 0xf0)
+			lo = 0x90;
+		else if (c == 0xf4)
+			hi = 0x8f;
+	} else {
+		*bad = 1; /* a continuation byte, C0/C1 (always overlong), F5..FF */
+		return 0;
+	}
+	for (size_t i = 1; i < need; i++) {
+		if (p[i] < lo || p[i] > hi) {
+			*bad = i;
+			return 0;
+		}
+		lo = 0x80;
+		hi = 0xbf;
+	}
+	return need;
+}
+
+size_t record_json_escape(char *out, size_t cap, const char *in, bool *cut)
+{
+	const unsigned char *p = (const unsigned char *)in;
+	size_t n = 0;
+	bool short_of_room = false;
+	if (cap == 0) {
+		if (cut)
+			*cut = *p != '\0';
+		return 0;
+	}
+	while (*p) {
+		char esc[8];
+		const char *unit = (const char *)p;
+		size_t ulen = 1, adv = 1, bad = 1;
+		size_t clen = utf8_char(p, &bad);
+		if (clen == 0) {
+			unit = "\xef\xbf\xbd"; /* U+FFFD */
+			ulen = 3;
+			adv = bad;
+		} else if (clen > 1) {
+			ulen = adv = clen;
+		} else if (*p == '"' || *p == '\\') {
+			esc[0] = '\\';
+			esc[1] = (char)*p;
+			unit = esc;
+			ulen = 2;
+		} else if (*p < 0x20 || *p == 0x7f) {
+			snprintf(esc, sizeof esc, "\\u%04x", *p);
+			unit = esc;
+			ulen = 6;
+		}
+		if (ulen > cap - 1 - n) {
+			short_of_room = true;
+			break;
+		}
+		memcpy(out + n, unit, ulen);
+		n += ulen;
+		p += adv;
+	}
+	out[n] = '\0';
+	if (cut)
+		*cut = short_of_room;
+	return n;
+}
+
+/* One record is built in b. Fields go in whole or not at all (a string
+ * value may be cut, between characters), and the end of the buffer is
+ * kept for the end of the object: whatever the fields hold, the line is
+ * valid JSON, and says "truncated" when something did not fit. One more
+ * byte is kept while a nested object is open, for its '}'. */
+#define JBUF_TAIL (sizeof ",\"truncated\":true}\n")
+
 struct jbuf {
 	char   b[2048];
 	size_t n;
 	bool   first;
+	bool   nested;
+	bool   truncated;
 };
 
-static void jraw(struct jbuf *j, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void jraw(struct jbuf *j, const char *fmt, ...)
+static size_t jroom(const struct jbuf *j)
 {
-	if (j->n >= sizeof j->b)
-		return;
-	va_list ap;
-	va_start(ap, fmt);
-	int m = vsnprintf(j->b + j->n, sizeof j->b - j->n, fmt, ap);
-	va_end(ap);
-	if (m > 0)
-		j->n += (size_t)m;
-	if (j->n > sizeof j->b)
-		j->n = sizeof j->b;
+	size_t lim = sizeof j->b - JBUF_TAIL - (j->nested ? 1 : 0);
+	return j->n < lim ? lim - j->n : 0;
 }
 
-static void jkey(struct jbuf *j, const char *k)
+/* Append all of it or nothing (false). */
+static bool jraw(struct jbuf *j, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static bool jraw(struct jbuf *j, const char *fmt, ...)
 {
-	jraw(j, "%s\"%s\":", j->first ? "" : ",", k);
+	size_t room = jroom(j);
+	va_list ap;
+	va_start(ap, fmt);
+	int m = vsnprintf(j->b + j->n, room, fmt, ap);
+	va_end(ap);
+	if (m < 0 || (size_t)m >= room)
+		return false;
+	j->n += (size_t)m;
+	return true;
+}
+
+struct jmark {
+	size_t n;
+	bool   first;
+};
+
+static struct jmark jmark(const struct jbuf *j)
+{
+	return (struct jmark){ j->n, j->first };
+}
+
+/* A field did not fit: take it out again. */
+static void jdrop(struct jbuf *j, struct jmark m)
+{
+	j->n = m.n;
+	j->first = m.first;
+	j->truncated = true;
+}
+
+/* Keys are this file's literals: never escaped. */
+static bool jkey(struct jbuf *j, const char *k)
+{
+	if (!jraw(j, "%s\"%s\":", j->first ? "" : ",", k))
+		return false;
 	j->first = false;
+	return true;
 }
 
 static void jstr(struct jbuf *j, const char *k, const char *v)
 {
 	if (!v || !*v)
 		return;
-	jkey(j, k);
-	jraw(j, "\"");
-	for (const unsigned char *p = (const unsigned char *)v; *p; p++) {
-		if (*p == '"' || *p == '\\')
-			jraw(j, "\\%c", *p);
-		else if (*p < 0x20 || *p == 0x7f)
-			jraw(j, "\\u%04x", *p);
-		else
-			jraw(j, "%c", *p);
+	struct jmark m = jmark(j);
+	/* The key, both quotes and at least the escaper's NUL. */
+	if (!jkey(j, k) || jroom(j) < 3) {
+		jdrop(j, m);
+		return;
 	}
-	jraw(j, "\"");
+	bool cut;
+	j->b[j->n++] = '"';
+	j->n += record_json_escape(j->b + j->n, jroom(j) - 1, v, &cut);
+	j->b[j->n++] = '"';
+	if (cut)
+		j->truncated = true;
 }
 
 static void jnum(struct jbuf *j, const char *k, unsigned long long v)
 {
-	jkey(j, k);
-	jraw(j, "%llu", v);
+	struct jmark m = jmark(j);
+	if (!jkey(j, k) || !jraw(j, "%llu", v))
+		jdrop(j, m);
+}
+
+static void jbool(struct jbuf *j, const char *k, bool v)
+{
+	struct jmark m = jmark(j);
+	if (!jkey(j, k) || !jraw(j, "%s", v ? "true" : "false"))
+		jdrop(j, m);
 }
 
 static void jms(struct jbuf *j, const char *k, double secs)
 {
-	jkey(j, k);
-	jraw(j, "%.3f", secs * 1000.0);
+	struct jmark m = jmark(j);
+	if (!jkey(j, k) || !jraw(j, "%.3f", secs * 1000.0))
+		jdrop(j, m);
+}
+
+/* "k":{ ... } (one level): jopen false means nothing was written. */
+static bool jopen(struct jbuf *j, const char *k)
+{
+	struct jmark m = jmark(j);
+	if (!jkey(j, k) || !jraw(j, "{") || jroom(j) < 1) {
+		jdrop(j, m);
+		return false;
+	}
+	j->nested = true;
+	j->first = true;
+	return true;
+}
+
+static void jclose(struct jbuf *j)
+{
+	j->nested = false; /* gives back the byte kept for this */
+	j->b[j->n++] = '}';
+	j->first = false;
 }
 
 static void emit(struct jbuf *j)
 {
-	jraw(j, "}\n");
-	if (j->n >= sizeof j->b) {
-		/* Never write half an object: end the truncated line validly. */
-		j->n = sizeof j->b - 3;
-		memcpy(j->b + j->n, "\"}\n", 3);
-		j->n += 3;
+	static const char trunc[] = ",\"truncated\":true";
+	if (j->nested)
+		jclose(j);
+	/* The tail kept in jroom holds these. */
+	if (j->truncated) {
+		size_t skip = j->first ? 1 : 0;
+		memcpy(j->b + j->n, trunc + skip, sizeof trunc - 1 - skip);
+		j->n += sizeof trunc - 1 - skip;
 	}
+	memcpy(j->b + j->n, "}\n", 2);
+	j->n += 2;
 	traffic_write(j->b, j->n);
 }
 
@@ -84,6 +245,8 @@ static void begin(struct jbuf *j, const char *event)
 	char ts[40];
 	j->n = 0;
 	j->first = true;
+	j->nested = false;
+	j->truncated = false;
 	jraw(j, "{");
 	log_timestamp(ts, sizeof ts);
 	jstr(j, "time", ts);
@@ -103,11 +266,25 @@ void record_close(const struct session *s)
 	jstr(&j, "host", c->host);
 	jstr(&j, "client", s->client);
 	jstr(&j, "source", s->source);
-	if (s->uid != PROTO_UID_UNKNOWN)
-		jnum(&j, "uid", s->uid);
-	if (s->pid)
-		jnum(&j, "pid", s->pid);
-	jstr(&j, "program", s->program);
+	if (s->kind == SESS_INBOUND) {
+		/* What the calling host's header said about its caller: its
+		 * word, not ours, so apart from the facts. */
+		if (s->claims && (s->claimed_uid != PROTO_UID_UNKNOWN || s->claimed_pid ||
+		                  s->claimed_program[0]) && jopen(&j, "claimed")) {
+			if (s->claimed_uid != PROTO_UID_UNKNOWN)
+				jnum(&j, "uid", s->claimed_uid);
+			if (s->claimed_pid)
+				jnum(&j, "pid", s->claimed_pid);
+			jstr(&j, "program", s->claimed_program);
+			jclose(&j);
+		}
+	} else {
+		if (s->uid != PROTO_UID_UNKNOWN)
+			jnum(&j, "uid", s->uid);
+		if (s->pid)
+			jnum(&j, "pid", s->pid);
+		jstr(&j, "program", s->program);
+	}
 	jstr(&j, "service", s->svc_name);
 	if (s->port)
 		jnum(&j, "port", s->port);
@@ -128,8 +305,7 @@ void record_close(const struct session *s)
 	jnum(&j, "bytes_received", recv);
 	if (s->tls_up) {
 		jstr(&j, "tls", "TLSv1.3");
-		jkey(&j, "reused");
-		jraw(&j, "%s", s->reused ? "true" : "false");
+		jbool(&j, "reused", s->reused);
 	}
 	jstr(&j, "result", s->result ? s->result : "ok");
 	jstr(&j, "detail", s->detail);

@@ -7,6 +7,7 @@
 #include "config.h"
 #include "proto.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -123,7 +124,7 @@ static EVP_PKEY *load_key(const char *path)
 	return k;
 }
 
-static int cert_spiffe(X509 *x, char *buf, size_t len);
+static int cert_spiffe(X509 *x, char *buf, size_t len, char *why, size_t wlen);
 
 struct tls_env *tls_env_new(const struct config *c, char **err)
 {
@@ -142,12 +143,16 @@ struct tls_env *tls_env_new(const struct config *c, char **err)
 			*err = errdup("cannot read certificate", ci->cert);
 			goto fail;
 		}
-		char uri[256];
-		if (cert_spiffe(ti->cert, uri, sizeof uri) == -1 || strcmp(uri, ci->spiffe) != 0) {
-			char msg[600];
+		char uri[256], why[128], msg[800];
+		if (cert_spiffe(ti->cert, uri, sizeof uri, why, sizeof why) == -1) {
+			snprintf(msg, sizeof msg, "certificate %s (identity %s): %s", ci->cert,
+			         ci->name, why);
+			*err = strdup(msg);
+			goto fail;
+		}
+		if (strcmp(uri, ci->spiffe) != 0) {
 			snprintf(msg, sizeof msg, "certificate %s is for %s, not %s (identity %s)",
-			         ci->cert, cert_spiffe(ti->cert, uri, sizeof uri) == 0 ? uri :
-			         "no spiffe:// URI", ci->spiffe, ci->name);
+			         ci->cert, uri, ci->spiffe, ci->name);
 			*err = strdup(msg);
 			goto fail;
 		}
@@ -231,32 +236,91 @@ SSL *tls_server_new(struct tls_env *e, int fd, char *err, size_t len)
 	return ssl;
 }
 
-static int cert_spiffe(X509 *x, char *buf, size_t len)
+/* The SPIFFE ID's characters (SPIFFE ID spec, section 2): trust domain
+ * [a-z0-9.-_], path segments [A-Za-z0-9.-_], none empty, none "." or "..". */
+static bool spiffe_id_ok(const unsigned char *d, size_t n)
 {
-	GENERAL_NAMES *names = X509_get_ext_d2i(x, NID_subject_alt_name, NULL, NULL);
-	int rc = -1;
-	for (int i = 0; names && i < sk_GENERAL_NAME_num(names); i++) {
-		GENERAL_NAME *g = sk_GENERAL_NAME_value(names, i);
-		if (g->type != GEN_URI)
+	size_t i = 9, seg = 0;
+	if (n <= 9 || memcmp(d, "spiffe://", 9) != 0)
+		return false;
+	for (; i < n && d[i] != '/'; i++)
+		if (!((d[i] >= 'a' && d[i] <= 'z') || (d[i] >= '0' && d[i] <= '9') ||
+		      d[i] == '.' || d[i] == '-' || d[i] == '_'))
+			return false;
+	if (i == 9 || i == n)
+		return false; /* no trust domain, or no path (a workload has one) */
+	for (size_t start = ++i; i <= n; i++) {
+		if (i == n || d[i] == '/') {
+			seg = i - start;
+			if (seg == 0 || (seg == 1 && d[start] == '.') ||
+			    (seg == 2 && d[start] == '.' && d[start + 1] == '.'))
+				return false;
+			start = i + 1;
 			continue;
-		const unsigned char *d = ASN1_STRING_get0_data(g->d.uniformResourceIdentifier);
-		int n = ASN1_STRING_length(g->d.uniformResourceIdentifier);
-		if (n > 9 && (size_t)n < len && memcmp(d, "spiffe://", 9) == 0 &&
-		    memchr(d, 0, (size_t)n) == NULL) {
-			memcpy(buf, d, (size_t)n);
-			buf[n] = '\0';
-			rc = 0;
-			break;
+		}
+		if (!((d[i] >= 'a' && d[i] <= 'z') || (d[i] >= 'A' && d[i] <= 'Z') ||
+		      (d[i] >= '0' && d[i] <= '9') || d[i] == '.' || d[i] == '-' || d[i] == '_'))
+			return false;
+	}
+	return true;
+}
+
+/* An X.509-SVID names its identity in exactly one URI SAN, the SPIFFE ID
+ * (X.509-SVID spec, section 2): a certificate with two would let whoever
+ * reads "the first spiffe:// URI" and whoever reads "the URI" disagree on
+ * who it is, so anything but one well-formed SPIFFE ID is refused, with
+ * the reason in why. Other SAN types (DNS names) do not count. */
+static int cert_spiffe(X509 *x, char *buf, size_t len, char *why, size_t wlen)
+{
+	int crit = -1;
+	GENERAL_NAMES *names = X509_get_ext_d2i(x, NID_subject_alt_name, &crit, NULL);
+	int rc = -1, nuri = 0;
+	const ASN1_IA5STRING *uri = NULL;
+	buf[0] = '\0';
+	if (!names) {
+		snprintf(why, wlen, crit == -2 ? "certificate has more than one subjectAltName "
+		         "extension" : "certificate has no URI SAN (a SPIFFE ID is required)");
+		return -1;
+	}
+	for (int i = 0; i < sk_GENERAL_NAME_num(names); i++) {
+		GENERAL_NAME *g = sk_GENERAL_NAME_value(names, i);
+		if (g->type == GEN_URI) {
+			nuri++;
+			uri = g->d.uniformResourceIdentifier;
 		}
 	}
+	if (nuri != 1) {
+		if (nuri == 0)
+			snprintf(why, wlen, "certificate has no URI SAN (a SPIFFE ID is required)");
+		else
+			snprintf(why, wlen, "certificate has %d URI SANs; SPIFFE requires exactly one",
+			         nuri);
+		goto out;
+	}
+	const unsigned char *d = ASN1_STRING_get0_data(uri);
+	int n = ASN1_STRING_length(uri);
+	if (n <= 0 || (size_t)n >= len || !spiffe_id_ok(d, (size_t)n)) {
+		snprintf(why, wlen, "certificate's URI SAN is not a %sSPIFFE ID",
+		         n > 0 && (size_t)n >= len ? "short enough " : "well-formed ");
+		goto out;
+	}
+	memcpy(buf, d, (size_t)n);
+	buf[n] = '\0';
+	rc = 0;
+out:
 	GENERAL_NAMES_free(names);
 	return rc;
 }
 
-int tls_peer_spiffe(SSL *ssl, char *buf, size_t len)
+int tls_peer_spiffe(SSL *ssl, char *buf, size_t len, char *why, size_t wlen)
 {
 	X509 *x = SSL_get0_peer_certificate(ssl);
-	return x ? cert_spiffe(x, buf, len) : -1;
+	if (!x) {
+		buf[0] = '\0';
+		snprintf(why, wlen, "no certificate");
+		return -1;
+	}
+	return cert_spiffe(x, buf, len, why, wlen);
 }
 
 const char *tls_last_error(SSL *ssl, int ret, char *buf, size_t len)

@@ -1,6 +1,7 @@
 /*
  * TLS for the host-to-host hop: TLS 1.3 only, mutual authentication against
- * the mesh CA, ALPN "libmesh/1", identities as spiffe:// URI SANs.
+ * the mesh CA, ALPN "libmesh/2", identities as spiffe:// URI SANs (exactly
+ * one per certificate, as X.509-SVIDs have).
  *
  * A tls_env is built from one config (all certificates and keys loaded up
  * front, so a reload with an unreadable key is rejected before it swaps in)
@@ -30,8 +31,10 @@ SSL *tls_client_new(struct tls_env *e, const char *id_name,
                     const char *expect_identity, int fd, char *err, size_t len);
 SSL *tls_server_new(struct tls_env *e, int fd, char *err, size_t len);
 
-/* The peer certificate's spiffe:// URI SAN into buf; -1 when absent. */
-int tls_peer_spiffe(SSL *ssl, char *buf, size_t len);
+/* The peer certificate's SPIFFE ID into buf. -1 (buf empty, the reason in
+ * why) unless the certificate has exactly one URI SAN and it is a
+ * well-formed spiffe:// ID. */
+int tls_peer_spiffe(SSL *ssl, char *buf, size_t len, char *why, size_t wlen);
 
 /* Describe the last TLS failure (drains OpenSSL's error queue). */
 const char *tls_last_error(SSL *ssl, int ret, char *buf, size_t len);
