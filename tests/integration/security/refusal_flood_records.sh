@@ -26,15 +26,19 @@ done = 0
 for _ in range(n):
     try:
         s = socket.create_connection((host, port), timeout=5)
+    except ConnectionResetError:
+        done += 1  # meshd accepted and refused it before connect() returned
+        continue
+    except OSError as e:
+        print("connect:", e, file=sys.stderr)
+        continue
+    done += 1  # connected: meshd has it (it may reset it before the send)
+    try:
         s.sendall(payload)
-        try:
-            s.recv(100)
-        except OSError:
-            pass
-        s.close()
-        done += 1
+        s.recv(100)
     except OSError:
         pass
+    s.close()
 print(done)
 PY
 
