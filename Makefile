@@ -28,8 +28,9 @@ CFLAGS   += -std=c11 -D_GNU_SOURCE $(WARN) -MMD -MP
 SHIM_CFLAGS := $(CFLAGS) -fPIC -fvisibility=hidden -pthread
 DAEMON_CFLAGS := $(CFLAGS) $(SANFLAGS) -pthread -Ishim -Idaemon
 
-SHIM_SRC   := shim/libmesh.c shim/resolve.c shim/intercept.c shim/snapshot.c shim/verdict.c
-DAEMON_LIB_SRC := $(filter-out daemon/main.c,$(wildcard daemon/*.c)) shim/snapshot.c
+SHIM_SRC   := shim/libmesh.c shim/resolve.c shim/intercept.c shim/snapshot.c shim/verdict.c \
+              shim/ctlproto.c
+DAEMON_LIB_SRC := $(filter-out daemon/main.c,$(wildcard daemon/*.c)) shim/snapshot.c shim/ctlproto.c
 DAEMON_LIBS := -lev -linih -lssl -lcrypto -lpthread -lm
 
 SHIM_OBJ   := $(SHIM_SRC:%.c=$(BUILD)/shim-obj/%.o)
