@@ -26,6 +26,7 @@ SANFLAGS := -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover
 endif
 
 BUILD_ASAN := build-address
+BUILD_UBSAN := build-undefined
 WARN     := -Wall -Wextra -Wshadow -Wformat=2 -Wmissing-prototypes $(WERROR)
 CFLAGS   ?= -O2 -g
 CFLAGS   += -std=c11 -D_GNU_SOURCE $(WARN) -MMD -MP
@@ -163,17 +164,21 @@ unit: $(UNIT_BIN)
 integration: all tools
 	@tests/integration/run.sh
 
-# make test: unit tests (plain and AddressSanitizer), the fuzz targets over
-# their seeds and regression inputs (fuzz-check), then every integration
-# scenario twice: with the plain meshd, and with an AddressSanitizer meshd
-# (MESHD=build-address/meshd), where any sanitizer report fails the scenario.
+# make test: unit tests (plain, AddressSanitizer, UndefinedBehaviorSanitizer),
+# the fuzz targets over their seeds and regression inputs (fuzz-check), then
+# every integration scenario three times: with the plain meshd, with an
+# AddressSanitizer meshd (MESHD=build-address/meshd) and with an
+# UndefinedBehaviorSanitizer meshd (MESHD=build-undefined/meshd), where any
+# sanitizer report fails the scenario.
 test: deps
 	@$(MAKE) --no-print-directory all tools
 	@$(MAKE) --no-print-directory unit
 	@$(MAKE) --no-print-directory SANITIZE=address $(BUILD_ASAN)/meshd unit
+	@$(MAKE) --no-print-directory SANITIZE=undefined $(BUILD_UBSAN)/meshd unit
 	@$(MAKE) --no-print-directory fuzz-check
 	@tests/integration/run.sh
 	@MESHD=$(BUILD_ASAN)/meshd tests/integration/run.sh --asan
+	@MESHD=$(BUILD_UBSAN)/meshd tests/integration/run.sh --ubsan
 
 demo: deps
 	@$(MAKE) --no-print-directory all
