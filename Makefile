@@ -6,6 +6,10 @@
 #   make install            PREFIX=/usr/local DESTDIR=
 #   make SANITIZE=address   (or undefined) sanitizer build of meshd and unit tests
 #                           into build-address/ (build-undefined/)
+#   make fuzz               build the libFuzzer targets (tests/fuzz/) into
+#                           build-fuzz/ and fuzz each for FUZZ_TIME seconds
+#   make fuzz-check         each target over its seeds and regression inputs,
+#                           plus a few seconds of fuzzing (part of make test)
 
 CC       ?= cc
 PREFIX   ?= /usr/local
@@ -22,14 +26,16 @@ SANFLAGS := -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover
 endif
 
 BUILD_ASAN := build-address
+BUILD_UBSAN := build-undefined
 WARN     := -Wall -Wextra -Wshadow -Wformat=2 -Wmissing-prototypes $(WERROR)
 CFLAGS   ?= -O2 -g
 CFLAGS   += -std=c11 -D_GNU_SOURCE $(WARN) -MMD -MP
 SHIM_CFLAGS := $(CFLAGS) -fPIC -fvisibility=hidden -pthread
 DAEMON_CFLAGS := $(CFLAGS) $(SANFLAGS) -pthread -Ishim -Idaemon
 
-SHIM_SRC   := shim/libmesh.c shim/resolve.c shim/intercept.c shim/snapshot.c shim/verdict.c
-DAEMON_LIB_SRC := $(filter-out daemon/main.c,$(wildcard daemon/*.c)) shim/snapshot.c
+SHIM_SRC   := shim/libmesh.c shim/resolve.c shim/intercept.c shim/snapshot.c shim/verdict.c \
+              shim/ctlproto.c
+DAEMON_LIB_SRC := $(filter-out daemon/main.c,$(wildcard daemon/*.c)) shim/snapshot.c shim/ctlproto.c
 DAEMON_LIBS := -lev -linih -lssl -lcrypto -lpthread -lm
 
 SHIM_OBJ   := $(SHIM_SRC:%.c=$(BUILD)/shim-obj/%.o)
@@ -40,7 +46,26 @@ UNIT_BIN   := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
 TOOLS      := $(BUILD)/mksnap $(BUILD)/sendbench $(BUILD)/shimbench
 
-.PHONY: all tools test unit integration demo install clean deps bench
+# libFuzzer targets, one per parser of untrusted bytes (tests/fuzz/README.md).
+# Built with clang, AddressSanitizer and UndefinedBehaviorSanitizer; the
+# daemon's and the shared shim codecs' objects are rebuilt with the same
+# instrumentation into build-fuzz/.
+FUZZ_CC      ?= clang
+FUZZ_TIME    ?= 60
+FUZZ_CHECK_TIME ?= 5
+FUZZ_BUILD   := build-fuzz
+FUZZ_TARGETS := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+FUZZ_CFLAGS  := -std=c11 -D_GNU_SOURCE -g -O1 $(WARN) \
+                $(FUZZ_SAN) -fsanitize=fuzzer-no-link -pthread -Ishim -Idaemon
+FUZZ_LIB_OBJ := $(DAEMON_LIB_SRC:%.c=$(FUZZ_BUILD)/obj/%.o)
+FUZZ_BIN     := $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/fuzz_%)
+# libFuzzer's own options for every run: artifacts (crashers, leaks,
+# timeouts) land in build-fuzz/artifacts/<target>/ so that they can be
+# looked at and moved to tests/fuzz/regress/<target>/.
+FUZZ_OPTS    ?= -timeout=10 -rss_limit_mb=2048 -max_len=65536 -print_final_stats=1
+
+.PHONY: all tools test unit integration demo install clean deps bench fuzz fuzz-build fuzz-check fuzz-cc
 all: $(BUILD)/libmesh.so $(BUILD)/meshd
 tools: $(TOOLS)
 
@@ -78,6 +103,58 @@ $(BUILD)/sendbench: tests/tools/sendbench.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ tests/tools/sendbench.c
 
+$(FUZZ_BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -MMD -MP -c -o $@ $<
+
+$(FUZZ_BUILD)/libmeshd.a: $(FUZZ_LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(FUZZ_BUILD)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_BUILD)/libmeshd.a
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -MMD -MP -o $@ $< $(FUZZ_BUILD)/libmeshd.a $(DAEMON_LIBS)
+
+fuzz-build: fuzz-cc $(FUZZ_BIN)
+
+# libFuzzer comes with clang (Debian: the clang package).
+fuzz-cc:
+	@command -v $(FUZZ_CC) >/dev/null 2>&1 || \
+		{ echo "fuzz: $(FUZZ_CC) not found; the fuzz targets need clang with libFuzzer (apt-get install clang)" >&2; exit 1; }
+
+# Fuzz each target for FUZZ_TIME seconds. New inputs grow build-fuzz/corpus/;
+# the seeds (tests/fuzz/corpus/) and regression inputs (tests/fuzz/regress/)
+# are read, never written.
+fuzz: fuzz-build
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		d=tests/fuzz/fuzz_$$t.dict; FUZZ_DICT=; [ ! -f $$d ] || FUZZ_DICT=-dict=$$d; \
+		echo "== fuzz_$$t ($(FUZZ_TIME) s)"; \
+		mkdir -p $(FUZZ_BUILD)/corpus/$$t $(FUZZ_BUILD)/artifacts/$$t tests/fuzz/regress/$$t; \
+		$(FUZZ_BUILD)/fuzz_$$t $(FUZZ_OPTS) -max_total_time=$(FUZZ_TIME) \
+			-artifact_prefix=$(FUZZ_BUILD)/artifacts/$$t/ $$FUZZ_DICT \
+			$(FUZZ_BUILD)/corpus/$$t tests/fuzz/corpus/$$t tests/fuzz/regress/$$t \
+			|| { echo "fuzz_$$t FAILED: the input is in $(FUZZ_BUILD)/artifacts/$$t/"; exit 1; }; \
+	done
+
+# make test's share: every seed and regression input once, then a few
+# seconds of fuzzing from them, in a scratch corpus.
+fuzz-check: fuzz-build
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		d=tests/fuzz/fuzz_$$t.dict; FUZZ_DICT=; [ ! -f $$d ] || FUZZ_DICT=-dict=$$d; \
+		rm -rf $(FUZZ_BUILD)/check/$$t; \
+		mkdir -p $(FUZZ_BUILD)/check/$$t $(FUZZ_BUILD)/artifacts/$$t tests/fuzz/regress/$$t; \
+		if $(FUZZ_BUILD)/fuzz_$$t $(FUZZ_OPTS) -max_total_time=$(FUZZ_CHECK_TIME) \
+			-artifact_prefix=$(FUZZ_BUILD)/artifacts/$$t/ $$FUZZ_DICT \
+			$(FUZZ_BUILD)/check/$$t tests/fuzz/corpus/$$t tests/fuzz/regress/$$t \
+			>$(FUZZ_BUILD)/check/$$t.log 2>&1; then \
+			echo "fuzz-check: fuzz_$$t ok ($$(grep -m1 -o 'stat::number_of_executed_units: [0-9]*' $(FUZZ_BUILD)/check/$$t.log | grep -o '[0-9]*$$') runs)"; \
+		else \
+			tail -n 40 $(FUZZ_BUILD)/check/$$t.log; \
+			echo "fuzz-check: fuzz_$$t FAILED (log $(FUZZ_BUILD)/check/$$t.log, input in $(FUZZ_BUILD)/artifacts/$$t/)"; \
+			exit 1; \
+		fi; \
+	done
+
 deps:
 	@scripts/deps.sh
 
@@ -87,15 +164,21 @@ unit: $(UNIT_BIN)
 integration: all tools
 	@tests/integration/run.sh
 
-# make test: unit tests (plain and AddressSanitizer), then every integration
-# scenario twice: with the plain meshd, and with an AddressSanitizer meshd
-# (MESHD=build-address/meshd), where any sanitizer report fails the scenario.
+# make test: unit tests (plain, AddressSanitizer, UndefinedBehaviorSanitizer),
+# the fuzz targets over their seeds and regression inputs (fuzz-check), then
+# every integration scenario three times: with the plain meshd, with an
+# AddressSanitizer meshd (MESHD=build-address/meshd) and with an
+# UndefinedBehaviorSanitizer meshd (MESHD=build-undefined/meshd), where any
+# sanitizer report fails the scenario.
 test: deps
 	@$(MAKE) --no-print-directory all tools
 	@$(MAKE) --no-print-directory unit
 	@$(MAKE) --no-print-directory SANITIZE=address $(BUILD_ASAN)/meshd unit
+	@$(MAKE) --no-print-directory SANITIZE=undefined $(BUILD_UBSAN)/meshd unit
+	@$(MAKE) --no-print-directory fuzz-check
 	@tests/integration/run.sh
 	@MESHD=$(BUILD_ASAN)/meshd tests/integration/run.sh --asan
+	@MESHD=$(BUILD_UBSAN)/meshd tests/integration/run.sh --ubsan
 
 demo: deps
 	@$(MAKE) --no-print-directory all
@@ -116,6 +199,9 @@ install: all
 	install -m 0644 conf/*.ini $(DESTDIR)$(PREFIX)/share/libmesh/
 
 clean:
-	rm -rf build build-address build-undefined
+	rm -rf build build-address build-undefined $(FUZZ_BUILD)
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+ifneq ($(filter fuzz fuzz-build fuzz-check $(FUZZ_BUILD)/%,$(MAKECMDGOALS)),)
+-include $(shell find $(FUZZ_BUILD) -name '*.d' 2>/dev/null)
+endif

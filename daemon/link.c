@@ -530,13 +530,14 @@ static void link_read(struct link *l)
 			if (l->fhlen < PROTO_FRAME_HDR)
 				continue;
 			l->fhlen = 0;
-			uint32_t w = proto_get32(l->fh);
-			l->ftype = (uint8_t)(w >> 24);
-			l->flen = l->fleft = w & PROTO_FRAME_MAX;
-			l->fid = proto_get32(l->fh + 4);
+			struct proto_frame_in f;
+			int bad = proto_frame_decode(&f, l->fh, PROTO_FRAME_HDR) != 0;
+			l->ftype = f.type;
+			l->flen = l->fleft = f.len;
+			l->fid = f.stream;
 			if (l->undelivered && (l->ftype != PROTO_FRAME_DATA || l->fid != l->undelivered))
 				flush_delivery(l);
-			if (l->ftype != PROTO_FRAME_DATA && l->flen > sizeof l->small) {
+			if (bad) {
 				protocol_error(l, "control frame too long");
 				return;
 			}

@@ -1,4 +1,5 @@
-/* Host-to-host header and status codec (see proto.h). Pure: no I/O. */
+/* Host-to-host header, status and frame-header codec (see proto.h). Pure:
+ * no I/O. */
 #include "proto.h"
 
 #include <string.h>
@@ -75,6 +76,19 @@ int proto_hdr_decode(struct proto_hdr *h, const unsigned char *buf, size_t len)
 	memcpy(h->service, s, sl);
 	memcpy(h->program, p, pl);
 	return (int)total;
+}
+
+int proto_frame_decode(struct proto_frame_in *f, const unsigned char *buf, size_t len)
+{
+	if (len < PROTO_FRAME_HDR)
+		return PROTO_NEED_MORE;
+	uint32_t w = get32(buf);
+	f->type = (uint8_t)(w >> 24);
+	f->len = w & PROTO_FRAME_MAX;
+	f->stream = get32(buf + 4);
+	if (f->type != PROTO_FRAME_DATA && f->len > PROTO_CONTROL_MAX)
+		return PROTO_BAD;
+	return 0;
 }
 
 void proto_status_encode(unsigned char out[PROTO_STATUS_LEN], enum proto_status st)

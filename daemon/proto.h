@@ -78,6 +78,16 @@ static inline uint32_t proto_get32(const unsigned char *i)
 	return (uint32_t)i[0] << 24 | (uint32_t)i[1] << 16 | (uint32_t)i[2] << 8 | i[3];
 }
 
+/* The longest payload of a frame other than DATA (OPEN carries the
+ * largest, a whole header): a receiver buffers those whole. */
+#define PROTO_CONTROL_MAX PROTO_HDR_MAX
+
+struct proto_frame_in {
+	uint8_t  type;     /* enum proto_frame, or unknown: the caller decides */
+	uint32_t len;      /* payload bytes */
+	uint32_t stream;
+};
+
 static inline void proto_frame_hdr(unsigned char out[PROTO_FRAME_HDR],
                                    enum proto_frame type, uint32_t len, uint32_t stream)
 {
@@ -121,6 +131,12 @@ int proto_hdr_encode(const struct proto_hdr *h, unsigned char *out, size_t cap);
 /* Decode from buf. Returns bytes consumed (> 0), PROTO_NEED_MORE, PROTO_BAD
  * or PROTO_BAD_VER. Never reads past len. */
 int proto_hdr_decode(struct proto_hdr *h, const unsigned char *buf, size_t len);
+
+/* Decode a frame header from buf. Returns 0; PROTO_NEED_MORE when len is
+ * short of PROTO_FRAME_HDR; PROTO_BAD when a frame other than DATA has more
+ * than PROTO_CONTROL_MAX bytes of payload (f is filled all the same, so the
+ * caller can say which frame it was). */
+int proto_frame_decode(struct proto_frame_in *f, const unsigned char *buf, size_t len);
 
 void proto_status_encode(unsigned char out[PROTO_STATUS_LEN], enum proto_status st);
 /* Returns the status code (>= 0), PROTO_NEED_MORE, PROTO_BAD or PROTO_BAD_VER. */

@@ -312,6 +312,11 @@ static void route(int fd, const struct sockaddr *sa, socklen_t len,
 		redirect = 0;
 	}
 	uint32_t vip = svc->vip;
+	if (!snapshot_vip_ok(v, vip)) {   /* never redirect off the VIP range */
+		shim_snap_put(&ref);
+		why = "VIP outside the snapshot's range";
+		goto pass;
+	}
 	if (shim_debug) {
 		size_t n = svc->name_len < SNAP_MAX_NAME ? svc->name_len : SNAP_MAX_NAME;
 		memcpy(name, snapshot_svc_name(v, svc), n);

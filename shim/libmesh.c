@@ -9,10 +9,20 @@
  * try-locks), and the common path of a hook costs a pthread_once check, a
  * coarse clock read and two atomic increments.
  *
- * Snapshot life cycle (one slot per mapping):
+ * Snapshot life cycle (one slot per private copy):
  *
- *   FREE --map+validate--> LIVE (published in `cur`) --newer file or none-->
+ *   FREE --copy+validate--> LIVE (published in `cur`) --newer file or none-->
  *   RETIRED --readers == 0, checked at the next refresh--> munmap, FREE
+ *
+ * The hooks answer from a private copy of the file (an anonymous mapping
+ * filled with read(2), then made read-only), never from a mapping of the
+ * file itself: a file truncated in place under a file mapping turns every
+ * later touch of the lost pages into SIGBUS, and a file changed in place
+ * would change the answers under a lookup that already validated them. A
+ * copy is validated once (snapshot_view: bounds, checksum, VIP range) and
+ * then never changes. It is made only when the file's identity changes
+ * (device, inode, size, mtime, ctime), so the cost of a lookup stays one
+ * stat(2) per 100 ms.
  */
 #include "shim.h"
 
@@ -36,6 +46,12 @@
 #define SNAP_DEFAULT_PATH "/run/libmesh/routes"
 #define SNAP_CHECK_MS     100
 #define SNAP_SLOTS        8
+/* A rejected file modified less than this long ago is read again at the
+ * next check rather than once: file timestamps are coarse (a clock tick),
+ * so a file rewritten in place with the same size within one tick keeps
+ * its identity, and the copy we rejected may be a torn read of a write
+ * that was still going on (git's "racy" files). */
+#define SNAP_RACY_MS      2000
 
 int (*real_connect)(int, const struct sockaddr *, socklen_t);
 int (*real___connect)(int, const struct sockaddr *, socklen_t);
@@ -95,6 +111,7 @@ struct snap_id {
 	ino_t ino;
 	off_t size;
 	struct timespec mtim;
+	struct timespec ctim;   /* utimes() can set mtime back, not ctime */
 };
 
 /*
@@ -112,7 +129,7 @@ struct snap_id {
 struct snap_slot {
 	atomic_ulong     readers;
 	int              state;   /* only touched by the refresher */
-	void            *map;
+	void            *map;     /* the private copy (anonymous mapping) */
 	size_t           len;
 	struct snap_id   id;
 	struct snap_view view;
@@ -337,7 +354,7 @@ int shim_init(void)
 
 static void refresh(void);
 
-/* Resolve early, and map the route snapshot, while the program is most
+/* Resolve early, and copy the route snapshot, while the program is most
  * likely still single-threaded: threads that all ask at once later find the
  * routes already there. */
 __attribute__((constructor)) static void shim_ctor(void)
@@ -354,13 +371,16 @@ static void id_from_stat(struct snap_id *id, const struct stat *st)
 	id->ino = st->st_ino;
 	id->size = st->st_size;
 	id->mtim = st->st_mtim;
+	id->ctim = st->st_ctim;
 }
 
 static int id_equal(const struct snap_id *a, const struct snap_id *b)
 {
 	return a->dev == b->dev && a->ino == b->ino && a->size == b->size &&
 	       a->mtim.tv_sec == b->mtim.tv_sec &&
-	       a->mtim.tv_nsec == b->mtim.tv_nsec;
+	       a->mtim.tv_nsec == b->mtim.tv_nsec &&
+	       a->ctim.tv_sec == b->ctim.tv_sec &&
+	       a->ctim.tv_nsec == b->ctim.tv_nsec;
 }
 
 /* Make `s` (or NULL) current and retire the previous slot. */
@@ -397,10 +417,55 @@ static void note_state(int state, const char *what, int err)
 		debug_errno(what, err);
 }
 
-/* Map and validate the file; caller holds `refreshing`. */
+static ssize_t sys_read(int fd, void *buf, size_t n)
+{
+	return real_read ? real_read(fd, buf, n) : syscall(SYS_read, fd, buf, n);
+}
+
+/*
+ * Read exactly len bytes of fd into buf and check that the file ends
+ * there. Returns 0, 1 when the file is shorter or longer than len (it is
+ * being rewritten), or -1 with errno on a read error.
+ */
+static int read_exact(int fd, unsigned char *buf, size_t len)
+{
+	size_t got = 0;
+	while (got < len) {
+		ssize_t n = sys_read(fd, buf + got, len - got);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1)
+			return -1;
+		if (n == 0)
+			return 1;
+		got += (size_t)n;
+	}
+	unsigned char extra;
+	for (;;) {
+		ssize_t n = sys_read(fd, &extra, 1);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1)
+			return -1;
+		return n == 0 ? 0 : 1;
+	}
+}
+
+/* The file was modified so recently that a rejection may be a torn read. */
+static int racy(const struct stat *st)
+{
+	struct timespec now;
+	if (clock_gettime(CLOCK_REALTIME, &now) == -1)
+		return 1;
+	long long ms = ((long long)now.tv_sec - st->st_mtim.tv_sec) * 1000 +
+	               (now.tv_nsec - st->st_mtim.tv_nsec) / 1000000;
+	return ms < SNAP_RACY_MS;   /* includes a clock set back */
+}
+
+/* Copy and validate the file; caller holds `refreshing`. */
 static void load(void)
 {
-	struct stat st;
+	struct stat st, after;
 	struct snap_slot *s = NULL;
 
 	int fd = open(snap_path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
@@ -424,20 +489,12 @@ static void load(void)
 	if (!S_ISREG(st.st_mode) || st.st_size < (off_t)sizeof(struct snap_hdr) ||
 	    st.st_size > (off_t)SNAP_MAX_LEN) {
 		close(fd);
+		if (racy(&st))
+			have_seen = 0;
 		publish(NULL);
 		note_state(1, "not a snapshot file", EINVAL);
 		return;
 	}
-	size_t len = (size_t)st.st_size;
-	void *map = mmap(NULL, len, PROT_READ, MAP_PRIVATE, fd, 0);
-	close(fd);   /* the mapping holds the file; the program keeps no fd */
-	if (map == MAP_FAILED) {
-		have_seen = 0;   /* maybe transient (ENOMEM): retry next time */
-		publish(NULL);
-		note_state(1, "cannot map", errno);
-		return;
-	}
-
 	for (int i = 0; i < SNAP_SLOTS; i++)
 		if (slots[i].state == SLOT_FREE) {
 			s = &slots[i];
@@ -445,12 +502,47 @@ static void load(void)
 		}
 	if (!s) {
 		/* Every slot still has a reader: keep the current one. */
-		munmap(map, len);
+		close(fd);
 		have_seen = 0;
 		return;
 	}
+	size_t len = (size_t)st.st_size;
+	/* Anonymous, not malloc: the hooks must not allocate (the program's
+	 * allocator may be what called us), and a whole mapping can be made
+	 * read-only and handed back with munmap. */
+	void *map = mmap(NULL, len, PROT_READ | PROT_WRITE,
+	                 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (map == MAP_FAILED) {
+		int err = errno;
+		close(fd);
+		have_seen = 0;   /* maybe transient (ENOMEM): retry next time */
+		publish(NULL);
+		note_state(1, "cannot map", err);
+		return;
+	}
+	int rc = read_exact(fd, map, len);
+	int err = errno;
+	if (rc == 0 && (fstat(fd, &after) == -1 || after.st_size != st.st_size ||
+	                after.st_mtim.tv_sec != st.st_mtim.tv_sec ||
+	                after.st_mtim.tv_nsec != st.st_mtim.tv_nsec))
+		rc = 1;
+	close(fd);   /* the copy is ours; the program keeps no fd */
+	if (rc != 0) {
+		munmap(map, len);
+		have_seen = 0;
+		if (rc == 1)
+			return;   /* changing under us: keep the current routes,
+			           * read it again at the next check */
+		publish(NULL);
+		note_state(1, "cannot read", err);
+		return;
+	}
+	/* Nothing writes the copy again; a stray write now faults. */
+	mprotect(map, len, PROT_READ);
 	if (snapshot_view(&s->view, map, len) == -1) {
 		munmap(map, len);
+		if (racy(&st))
+			have_seen = 0;
 		publish(NULL);
 		note_state(1, "malformed", EINVAL);
 		return;

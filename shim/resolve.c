@@ -140,11 +140,15 @@ static int mesh_lookup(const char *what, const char *name, uint32_t *vip)
 		return 0;
 	}
 	const struct snap_svc *s = snapshot_find_name(v, name);
+	int out_of_range = s && !snapshot_vip_ok(v, s->vip);
+	if (out_of_range)
+		s = NULL;   /* never answer an address outside the VIP range */
 	if (s)
 		*vip = s->vip;
 	shim_snap_put(&ref);
 	if (!s && shim_debug)
-		debug_pass(what, name, "not a mesh name");
+		debug_pass(what, name, out_of_range ? "VIP outside the snapshot's range"
+		                                    : "not a mesh name");
 	return s != NULL;
 }
 

@@ -220,6 +220,15 @@ void snapshot_seal(void *buf, size_t len)
 		((struct snap_hdr *)buf)->checksum = checksum(buf, len);
 }
 
+/* A string of the table: n bytes at off, no NUL among them, one after,
+ * and no longer than the hooks' buffers for it (max). */
+static int str_ok(const char *str, uint32_t len_strings, uint32_t off, uint32_t n,
+                  uint32_t max)
+{
+	return n <= max && off < len_strings && n <= len_strings - off - 1 &&
+	       str[off + n] == '\0' && !memchr(str + off, '\0', n);
+}
+
 static int range_ok(size_t off, size_t n, size_t size, size_t len)
 {
 	if (off > len)
@@ -249,20 +258,16 @@ int snapshot_view(struct snap_view *v, const void *buf, size_t len)
 	    !range_ok(h->off_strings, h->len_strings, 1, len) ||
 	    h->len_strings == 0 || b[h->off_strings + h->len_strings - 1] != '\0')
 		return -1;
+	/* The limits are the encoder's, and what the hooks' fixed buffers
+	 * hold (resolve.c's reverse answer is name.suffix). */
 	const char *str = (const char *)b + h->off_strings;
-	if (h->suffix_len && (h->suffix_off >= h->len_strings ||
-	                      h->suffix_len > h->len_strings - h->suffix_off - 1 ||
-	                      str[h->suffix_off + h->suffix_len] != '\0'))
+	if (h->suffix_len && !str_ok(str, h->len_strings, h->suffix_off, h->suffix_len, 255))
 		return -1;
-	if (h->control_len && (h->control_off >= h->len_strings ||
-	                       h->control_len > h->len_strings - h->control_off - 1 ||
-	                       str[h->control_off + h->control_len] != '\0'))
+	if (h->control_len && !str_ok(str, h->len_strings, h->control_off, h->control_len, 4095))
 		return -1;
 	const struct snap_svc *s = (const void *)(b + h->off_services);
 	for (uint32_t i = 0; i < h->nservices; i++) {
-		if (s[i].name_off >= h->len_strings ||
-		    s[i].name_len > h->len_strings - s[i].name_off - 1 ||
-		    str[s[i].name_off + s[i].name_len] != '\0' ||
+		if (!str_ok(str, h->len_strings, s[i].name_off, s[i].name_len, SNAP_MAX_NAME) ||
 		    s[i].nports > SNAP_MAX_PORTS || !in_range(s[i].vip, h->vip_net, h->vip_prefix))
 			return -1;
 	}

@@ -140,6 +140,30 @@ const struct snap_icpt *snapshot_find_intercept(const struct snap_view *v,
                                                 int family, const void *addr,
                                                 uint16_t port);
 
+/*
+ * Whether vip (network order) may be answered: inside the header's VIP
+ * range and inside 127.0.0.0/8. snapshot_view already checked every VIP of
+ * a view; the hooks ask again just before they answer a name or redirect a
+ * connect, so that no later bug in the shim (a view used past its release,
+ * a wrong index) can ever hand a program an address off this host.
+ */
+static inline int snapshot_vip_ok(const struct snap_view *v, uint32_t vip)
+{
+	const unsigned char *a = (const unsigned char *)&vip;
+	const unsigned char *n = (const unsigned char *)&v->hdr->vip_net;
+	uint32_t prefix = v->hdr->vip_prefix;
+	if (a[0] != 127 || prefix < 8 || prefix > 32)
+		return 0;
+	/* Byte by byte: addresses are in network order on any host. */
+	for (uint32_t bit = 0; bit < prefix; bit += 8) {
+		uint32_t left = prefix - bit;
+		unsigned mask = left >= 8 ? 0xffu : (0xffu << (8 - left)) & 0xffu;
+		if ((a[bit / 8] & mask) != (n[bit / 8] & mask))
+			return 0;
+	}
+	return 1;
+}
+
 static inline const char *snapshot_svc_name(const struct snap_view *v,
                                             const struct snap_svc *s)
 {

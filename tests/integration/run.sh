@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# run.sh [--asan] [SCENARIO.sh...]: run the integration scenarios.
+# run.sh [--asan|--ubsan] [SCENARIO.sh...]: run the integration scenarios.
 #
 # Every tests/integration/*.sh and tests/integration/*/*.sh except lib.sh,
 # run.sh and anything under conf-broken/ is a scenario: run each in its own
@@ -9,6 +9,10 @@
 #
 # --asan: the same scenarios against an AddressSanitizer meshd, taken from
 # MESHD (the Makefile sets MESHD=build-address/meshd; that is the default).
+# --ubsan: the same against an UndefinedBehaviorSanitizer meshd (default
+# MESHD=build-undefined/meshd, built with make SANITIZE=undefined): any
+# "runtime error:" on meshd's stderr fails the scenario (lib.sh), and the
+# build's -fno-sanitize-recover=all makes the first one also stop meshd.
 set -uo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -16,10 +20,10 @@ ROOT=$(cd "$HERE/../.." && pwd)
 TIMEOUT=${SCENARIO_TIMEOUT:-120}
 
 mode=plain
-if [[ ${1:-} == --asan ]]; then
-	mode=asan
-	shift
-fi
+case ${1:-} in
+--asan) mode=asan; shift ;;
+--ubsan) mode=ubsan; shift ;;
+esac
 
 abspath() {
 	case $1 in
@@ -30,6 +34,8 @@ abspath() {
 
 if [[ $mode == asan ]]; then
 	MESHD=$(abspath "${MESHD:-build-address/meshd}")
+elif [[ $mode == ubsan ]]; then
+	MESHD=$(abspath "${MESHD:-build-undefined/meshd}")
 else
 	MESHD=$(abspath "${MESHD:-build/meshd}")
 fi
@@ -43,6 +49,10 @@ if [[ $mode == asan ]]; then
 	label=integration-asan
 	tag=" (asan)"
 	build_cmd="make SANITIZE=address"
+elif [[ $mode == ubsan ]]; then
+	label=integration-ubsan
+	tag=" (ubsan)"
+	build_cmd="make SANITIZE=undefined"
 fi
 
 if [[ $mode == asan ]]; then
@@ -51,6 +61,9 @@ if [[ $mode == asan ]]; then
 	# is for; keep the caller's options if it gave any.
 	export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
 	export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1}
+elif [[ $mode == ubsan ]]; then
+	echo "$label: UndefinedBehaviorSanitizer run, MESHD=$MESHD"
+	export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 else
 	echo "$label: MESHD=$MESHD"
 fi

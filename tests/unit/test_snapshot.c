@@ -304,6 +304,8 @@ enum mutation {
 	M_VIP_OUTSIDE_RANGE,
 	M_RANGE_NOT_LOOPBACK,
 	M_RANGE_PREFIX_BAD,
+	M_NAME_EMBEDDED_NUL,
+	M_SUFFIX_EMBEDDED_NUL,
 	M_COUNT
 };
 
@@ -343,6 +345,9 @@ static void mutate(unsigned char *b, size_t len, enum mutation m)
 	case M_VIP_OUTSIDE_RANGE: s[1].vip = htonl(0x6e531b8du); break;
 	case M_RANGE_NOT_LOOPBACK: h->vip_net = htonl(0x0a000000u); break;
 	case M_RANGE_PREFIX_BAD: h->vip_prefix = 7; break;
+	/* Lengths that count past a NUL: a reverse answer would carry it. */
+	case M_NAME_EMBEDDED_NUL: str[s[0].name_off + 1] = '\0'; break;
+	case M_SUFFIX_EMBEDDED_NUL: str[h->suffix_off + 1] = '\0'; break;
 	case M_COUNT: break;
 	}
 }
@@ -388,6 +393,89 @@ static void test_one_byte_corrupted(void **state)
 	}
 	assert_int_equal(snapshot_view(&v, b, len), 0);
 	free(b);
+}
+
+/*
+ * A name or suffix longer than the encoder ever writes (and than the hooks'
+ * buffers: resolve.c copies name.suffix into SNAP_MAX_NAME + 1 + 255 + 1
+ * bytes) is refused even when it is a well-terminated string of the table.
+ * Built by pointing a service name, then the suffix, at a long control
+ * path; fuzz_snapshot found the suffix case before the limits were checked.
+ */
+static void test_long_strings(void **state)
+{
+	(void)state;
+	char control[301];
+	memset(control, 'a', sizeof control - 1);
+	control[sizeof control - 1] = '\0';
+	struct snap_svc_in svcs[] = { { "hello", ip4("127.77.0.2"), hello_ports, 2, 0 } };
+	void *buf;
+	size_t len;
+	struct snap_view v;
+	assert_int_equal(snapshot_encode("mesh", control, 1, VNET, 8, svcs, 1, NULL, 0,
+	                                 &buf, &len), 0);
+	unsigned char *b = buf;
+	struct snap_hdr *h = (struct snap_hdr *)(void *)b;
+	struct snap_svc *s = (struct snap_svc *)(void *)(b + h->off_services);
+	assert_int_equal(snapshot_view(&v, b, len), 0);
+
+	uint32_t off = s[0].name_off;
+	uint16_t n = s[0].name_len;
+	s[0].name_off = h->control_off;
+	s[0].name_len = (uint16_t)h->control_len;   /* 300 > SNAP_MAX_NAME */
+	snapshot_seal(b, len);
+	assert_int_equal(snapshot_view(&v, b, len), -1);
+	s[0].name_off = off;
+	s[0].name_len = n;
+
+	h->suffix_off = h->control_off;
+	h->suffix_len = h->control_len;   /* 300 > 255 */
+	snapshot_seal(b, len);
+	assert_int_equal(snapshot_view(&v, b, len), -1);
+	free(buf);
+}
+
+/* snapshot_vip_ok: the header's range, and never outside 127.0.0.0/8. */
+static void test_vip_ok(void **state)
+{
+	(void)state;
+	struct snap_svc_in svcs[] = { { "hello", ip4("127.77.0.2"), hello_ports, 2, 0 } };
+	void *buf;
+	size_t len;
+	struct snap_view v;
+	assert_int_equal(snapshot_encode("mesh", NULL, 1, ip4("127.77.0.0"), 16, svcs, 1,
+	                                 NULL, 0, &buf, &len), 0);
+	assert_int_equal(snapshot_view(&v, buf, len), 0);
+	assert_true(snapshot_vip_ok(&v, ip4("127.77.0.2")));
+	assert_true(snapshot_vip_ok(&v, ip4("127.77.255.255")));
+	assert_false(snapshot_vip_ok(&v, ip4("127.78.0.2")));
+	assert_false(snapshot_vip_ok(&v, ip4("127.76.0.2")));
+	assert_false(snapshot_vip_ok(&v, ip4("110.83.27.141")));
+	free(buf);
+
+	assert_int_equal(snapshot_encode("mesh", NULL, 1, ip4("127.77.0.2"), 31, svcs, 1,
+	                                 NULL, 0, &buf, &len), 0);
+	assert_int_equal(snapshot_view(&v, buf, len), 0);
+	assert_true(snapshot_vip_ok(&v, ip4("127.77.0.2")));
+	assert_true(snapshot_vip_ok(&v, ip4("127.77.0.3")));
+	assert_false(snapshot_vip_ok(&v, ip4("127.77.0.4")));
+	assert_false(snapshot_vip_ok(&v, ip4("127.77.0.1")));
+	free(buf);
+
+	/* A header that no longer says loopback (a view is never built on
+	 * one; the helper must not trust it either). */
+	struct snap_hdr h;
+	memset(&h, 0, sizeof h);
+	struct snap_view fake = { .hdr = &h };
+	h.vip_net = ip4("110.0.0.0");
+	h.vip_prefix = 8;
+	assert_false(snapshot_vip_ok(&fake, ip4("110.83.27.141")));
+	h.vip_net = ip4("127.0.0.0");
+	h.vip_prefix = 0;
+	assert_false(snapshot_vip_ok(&fake, ip4("127.0.0.1")));
+	h.vip_prefix = 8;
+	assert_true(snapshot_vip_ok(&fake, ip4("127.0.0.1")));
+	assert_false(snapshot_vip_ok(&fake, ip4("128.0.0.1")));
 }
 
 static void test_encoder_rejects(void **state)
@@ -464,6 +552,8 @@ int main(void)
 		cmocka_unit_test(test_bad_offsets),
 		cmocka_unit_test(test_one_byte_corrupted),
 		cmocka_unit_test(test_encoder_rejects),
+		cmocka_unit_test(test_long_strings),
+		cmocka_unit_test(test_vip_ok),
 	};
 	return cmocka_run_group_tests_name("snapshot", tests, NULL, NULL);
 }

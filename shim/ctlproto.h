@@ -1,0 +1,53 @@
+/*
+ * Control-socket line protocol between libmesh.so and meshd: the codec only
+ * (pure: no I/O, no allocation, no locale, no libc but memcpy), shared by
+ * both sides so that the two parsers of these untrusted lines are one.
+ *
+ *   shim -> meshd   W <client a.b.c.d:port> <vip a.b.c.d:port> <inode>
+ *   meshd -> shim   V <client a.b.c.d:port> <vip a.b.c.d:port> <inode> <word>
+ *
+ * <inode> is the st_ino of the shim's socket (decimal), so an answer names
+ * the very socket that asked, not only a tuple the kernel may reuse; <word>
+ * is a result word ([a-z0-9_], 1..CTLPROTO_WORD_MAX). One space between
+ * fields, nothing before or after, each line ends with '\n' on the wire;
+ * the parsers take a line without its '\n'. Every field has exactly one
+ * spelling (no leading zeros, octets 0..255, ports 1..65535, inode in
+ * 64 bits): what parses formats back to the same bytes, so either side may
+ * use the text of a tuple as a key.
+ */
+#ifndef LIBMESH_CTLPROTO_H
+#define LIBMESH_CTLPROTO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define CTLPROTO_WORD_MAX 31
+/* Longest line with its '\n': "V " + 2 x "255.255.255.255:65535 " + a
+ * 20-digit inode + " " + a word + "\n". */
+#define CTLPROTO_LINE_MAX (2 + 2 * 22 + 20 + 1 + CTLPROTO_WORD_MAX + 1)
+
+struct ctlproto_tuple {
+	uint32_t caddr;   /* client address, network order */
+	uint16_t cport;   /* client port, network order */
+	uint32_t vaddr;   /* VIP, network order */
+	uint16_t vport;   /* VIP port, network order */
+	uint64_t inode;   /* the asking socket's inode */
+};
+
+/* Parse a question (line without '\n', len bytes, need not be
+ * NUL-terminated). Returns 0, or -1 if it is not exactly one question. */
+int ctlproto_parse_question(const char *line, size_t len, struct ctlproto_tuple *q);
+
+/* Parse an answer; word receives the result word, NUL-terminated. Returns
+ * 0, or -1. */
+int ctlproto_parse_answer(const char *line, size_t len, struct ctlproto_tuple *a,
+                          char word[CTLPROTO_WORD_MAX + 1]);
+
+/* Format a question or an answer, with its '\n', into out (no NUL).
+ * Return the length, or 0 when cap is too small (CTLPROTO_LINE_MAX always
+ * suffices) or the word is not a valid result word. */
+size_t ctlproto_format_question(char *out, size_t cap, const struct ctlproto_tuple *q);
+size_t ctlproto_format_answer(char *out, size_t cap, const struct ctlproto_tuple *a,
+                              const char *word);
+
+#endif

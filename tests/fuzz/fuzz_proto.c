@@ -1,0 +1,108 @@
+/*
+ * fuzz_proto: the host-to-host codec a peer holding a mesh certificate
+ * feeds meshd (daemon/proto.c). The input is read three ways, as the link
+ * reads a TLS stream: as a stream header (proto_hdr_decode), as a status
+ * (proto_status_decode), and as a sequence of frames (proto_frame_decode,
+ * then each OPEN, STATUS and WINDOW payload as link.c's dispatch decodes
+ * it). Besides memory errors it checks what the callers rely on: a decoded
+ * header re-encodes to exactly the bytes it came from, every shorter
+ * prefix of it is "need more", a status code is in range, and a frame
+ * that is not DATA never claims more payload than a receiver buffers.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "proto.h"
+
+#define CHECK(c) do { if (!(c)) __builtin_trap(); } while (0)
+
+static void header(const uint8_t *d, size_t n)
+{
+	struct proto_hdr h;
+	int rc = proto_hdr_decode(&h, d, n);
+	CHECK(rc == PROTO_NEED_MORE || rc == PROTO_BAD || rc == PROTO_BAD_VER || rc > 0);
+	if (rc <= 0)
+		return;
+	CHECK((size_t)rc <= n && rc >= PROTO_FIXED_LEN && rc <= PROTO_HDR_MAX);
+	CHECK(h.service[0] != '\0' && strlen(h.service) <= PROTO_NAME_MAX &&
+	      strlen(h.program) <= PROTO_NAME_MAX);
+	unsigned char again[PROTO_HDR_MAX];
+	int m = proto_hdr_encode(&h, again, sizeof again);
+	CHECK(m == rc && memcmp(again, d, (size_t)rc) == 0);
+	for (int k = 0; k < rc; k++) {
+		struct proto_hdr x;
+		int r = proto_hdr_decode(&x, d, (size_t)k);
+		CHECK(r == PROTO_NEED_MORE);
+	}
+}
+
+static void status(const uint8_t *d, size_t n)
+{
+	int rc = proto_status_decode(d, n);
+	CHECK(rc == PROTO_NEED_MORE || rc == PROTO_BAD || rc == PROTO_BAD_VER ||
+	      (rc >= 0 && rc < PROTO_ST_MAX));
+	if (rc >= 0) {
+		unsigned char again[PROTO_STATUS_LEN];
+		proto_status_encode(again, (enum proto_status)rc);
+		CHECK(memcmp(again, d, PROTO_STATUS_LEN) == 0);
+		CHECK(strcmp(proto_status_name(rc), "invalid") != 0);
+	}
+}
+
+static void frames(const uint8_t *d, size_t n)
+{
+	while (n > 0) {
+		struct proto_frame_in f;
+		int rc = proto_frame_decode(&f, d, n);
+		if (rc == PROTO_NEED_MORE) {
+			CHECK(n < PROTO_FRAME_HDR);
+			return;
+		}
+		CHECK(rc == 0 || rc == PROTO_BAD);
+		CHECK(f.len <= PROTO_FRAME_MAX);
+		unsigned char again[PROTO_FRAME_HDR];
+		proto_frame_hdr(again, (enum proto_frame)f.type, f.len, f.stream);
+		CHECK(memcmp(again, d, PROTO_FRAME_HDR) == 0);
+		if (rc == PROTO_BAD) {
+			CHECK(f.type != PROTO_FRAME_DATA && f.len > PROTO_CONTROL_MAX);
+			return;   /* the link is closed here */
+		}
+		d += PROTO_FRAME_HDR;
+		n -= PROTO_FRAME_HDR;
+		size_t have = f.len < n ? f.len : n;
+		/* The receiver reads a control payload whole into a buffer of
+		 * PROTO_CONTROL_MAX bytes, then decodes exactly that. */
+		if (f.type != PROTO_FRAME_DATA) {
+			CHECK(f.len <= PROTO_CONTROL_MAX);
+			unsigned char *small = malloc(PROTO_CONTROL_MAX);
+			if (!small)
+				return;
+			memcpy(small, d, have);
+			if (f.type == PROTO_FRAME_OPEN)
+				header(small, have);
+			else if (f.type == PROTO_FRAME_STATUS)
+				status(small, have);
+			else if (f.type == PROTO_FRAME_WINDOW && have == PROTO_WINDOW_LEN)
+				(void)proto_get32(small);
+			free(small);
+		}
+		d += have;
+		n -= have;
+	}
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	/* An exact-size copy: a read one past the end is an ASan report. */
+	uint8_t *d = malloc(size ? size : 1);
+	if (!d)
+		return 0;
+	memcpy(d, data, size);
+	header(d, size);
+	status(d, size);
+	frames(d, size);
+	free(d);
+	return 0;
+}

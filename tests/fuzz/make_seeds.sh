@@ -1,0 +1,103 @@
+#!/usr/bin/env bash
+# make_seeds.sh: (re)write the seed corpora tests/fuzz/corpus/<target>/, a
+# few valid inputs per target from which the fuzzers start. Run it again
+# when a format changes (a new snapshot version, a new header field).
+# Needs build/mksnap (make tools) and python3. Regression inputs
+# (tests/fuzz/regress/<target>/) are crashers found once; they are never
+# rewritten here.
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+C=$ROOT/tests/fuzz/corpus
+MKSNAP=$ROOT/build/mksnap
+[[ -x $MKSNAP ]] || { echo "make_seeds: build $MKSNAP first (make tools)" >&2; exit 1; }
+mkdir -p "$C/snapshot" "$C/proto" "$C/config" "$C/ctlproto"
+
+# Snapshots as meshd and mksnap write them.
+"$MKSNAP" "$C/snapshot/two_services" mesh hello=127.77.0.2:80,8080 db=127.77.0.3:5432 \
+	icpt=10.0.0.5:5432=db "icpt=[fd00::5]:80=hello"
+MKSNAP_CONTROL=/run/libmesh/routes.ctl MKSNAP_RANGE=127.77.0.0/16 MKSNAP_GENERATION=7 \
+	"$MKSNAP" "$C/snapshot/control_range" mesh hello=127.77.0.2:80
+"$MKSNAP" "$C/snapshot/no_suffix" - a=127.0.0.9 b-c=127.1.2.3:1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16
+"$MKSNAP" "$C/snapshot/empty" mesh
+rm -f "$C"/snapshot/*.tmp.*
+
+# Frames, stream headers and statuses (daemon/proto.h), big-endian.
+python3 - "$C/proto" <<'PY'
+import struct, sys
+d = sys.argv[1]
+def hdr(svc, prog, port=80, flags=0):
+    fixed = struct.pack(">2sBBHHQIIBB", b"LM", 2, flags, 26 + len(svc) + len(prog),
+                        port, 0x0123456789abcdef, 4242, 0, len(svc), len(prog))
+    return fixed + svc + prog
+def frame(t, sid, payload=b""):
+    return struct.pack(">II", t << 24 | len(payload), sid) + payload
+open(d + "/header", "wb").write(hdr(b"hello", b"curl"))
+open(d + "/header_reused", "wb").write(hdr(b"payments", b"", 443, 1))
+open(d + "/status_ok", "wb").write(b"LM\x02\x00")
+open(d + "/status_denied", "wb").write(b"LM\x02\x03")
+open(d + "/frames", "wb").write(
+    frame(3, 1, hdr(b"hello", b"python3")) + frame(4, 1, b"LM\x02\x00") +
+    frame(0, 1, b"GET / HTTP/1.0\r\n\r\n") + frame(5, 1, struct.pack(">I", 65536)) +
+    frame(1, 1) + frame(2, 3))
+PY
+
+# Configs: the demo's two hosts and the integration tests' standard pair
+# (certificate paths as fuzz_config's scratch directory provides them).
+cp "$ROOT/conf/host-a.ini" "$C/config/host-a.ini"
+cp "$ROOT/conf/host-b.ini" "$C/config/host-b.ini"
+cat >"$C/config/test-a.ini" <<'INI'
+[mesh]
+trust_domain = mesh.test
+host = a
+ca = certs/ca.pem
+inbound = 127.0.0.1:15443
+admin = off
+log = a.log
+vip_range = 127.77.0.0/16
+snapshot = a.routes
+drain_timeout = 2s
+max_handshakes = 64
+max_connections_per_uid = auto
+
+[identity.client]
+uids = 0, nobody
+cert = certs/client.pem
+key = certs/client.key
+
+[service.hello]
+ports = 80 8080
+endpoints = 127.0.0.2:15443*3, 127.0.0.3:15443
+intercept = 10.0.0.5:80
+connect_timeout = 500ms
+retries = 1
+INI
+cat >"$C/config/test-b.ini" <<'INI'
+[mesh]
+trust_domain = mesh.test
+host = b
+ca = certs/ca.pem
+inbound = 127.0.0.2:15443
+admin = 127.0.0.2:15000
+log = -
+vip_range = 127.78.0.0/16
+snapshot = b.routes
+
+[identity.hello]
+uids = 65000
+cert = certs/hello.pem
+key = certs/hello.key
+
+[service.hello]
+ports = 80
+upstream = 80=127.0.0.1:8080
+allow = client
+max_connections = 100
+vip = 127.78.0.9
+INI
+
+# Control-socket lines (shim/ctlproto.h), both directions.
+printf 'W 127.0.0.1:40000 127.77.0.2:80 123456' >"$C/ctlproto/question"
+printf 'V 127.0.0.1:40000 127.77.0.2:80 123456 refused' >"$C/ctlproto/answer"
+printf 'W 127.0.0.1:1 127.77.0.2:65535 0\nV 255.255.255.255:65535 127.0.0.9:8080 18446744073709551615 identity_error\n' \
+	>"$C/ctlproto/both"
+echo "make_seeds: wrote $(find "$C" -type f | wc -l) seeds under $C"
