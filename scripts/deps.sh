@@ -29,6 +29,9 @@ BUILD_PKGS=(gcc make libc6-dev libssl-dev libev-dev libinih-dev libcmocka-dev)
 # util-linux gives setpriv and runuser; psmisc gives fuser/killall-free pstree.
 TOOL_PKGS=(openssl curl python3 jq netcat-openbsd socat iproute2 procps
 	util-linux file psmisc busybox-static)
+# make test replays the libFuzzer targets (tests/fuzz/): clang with its
+# sanitizer and fuzzer runtimes.
+TOOL_PKGS+=(clang libclang-rt-dev)
 # The transparency matrix (tests/integration/transparency/): unmodified
 # clients and the real servers they talk to. postgresql brings initdb,
 # pg_ctl and psql; redis-tools' redis-cli links jemalloc, and libjemalloc2 is
