@@ -360,6 +360,7 @@ void outbound_accept(struct meshd *m, struct listener *l, int fd,
 		session_end(s, "identity_error", true);
 		return;
 	}
+	s->caller_inode = c.inode;
 	s->caller_known = true;
 	s->uid = c.uid;
 	const struct cfg_identity *id = config_identity_for_uid(s->gen->cfg, c.uid);
