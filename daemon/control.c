@@ -18,13 +18,16 @@
  * on the tuple alone. result is a traffic-record result (ok, refused,
  * timeout, reset, denied, no_endpoint, tls_failure, identity_error,
  * overflow) or:
- *   unknown  meshd holds no listener on <vip:port> (another process bound
- *            it, or it is no VIP of ours): meshd cannot have accepted the
+ *   unknown  <vip> is a configured service's VIP but meshd holds no
+ *            listener on <vip:port> (another process bound it, or the port
+ *            is not the service's): meshd cannot have accepted the
  *            connection, whoever did is not meshd. Answered at once; the
  *            shim refuses the connection.
  *   none     meshd has no verdict to give: no connection matched within
- *            the wait (ttl, below), or it is another uid's. The shim lets
- *            the connection stand, as when no answer comes.
+ *            the wait (ttl, below), it is another uid's, or <vip> is no
+ *            service's VIP (answered at once: an address in the VIP range
+ *            that meshd never handed out is not meshd's to judge). The
+ *            shim lets the connection stand, as when no answer comes.
  *
  * The question can arrive before meshd accepted the connection or after it
  * already has its verdict: pending questions wait in a table keyed by the
@@ -151,8 +154,9 @@ struct control {
 	const struct meshd *w0;
 	uint64_t        *held;            /* sorted vip:port keys worker 0 listens on */
 	unsigned         nheld;
+	uint64_t        *vips;            /* sorted keys (port 0) of the services' VIPs */
+	unsigned         nvips;
 	bool             held_known;
-	uint64_t         inbound_key;     /* the mesh port, if on a VIP-like address */
 	double           ttl;
 	unsigned         max_conns_uid, max_pending_conn, max_pending_uid;
 	struct warned    warned[WARN_SLOTS];
@@ -405,15 +409,14 @@ void control_untrack(struct session *s)
 
 /* ---- questions (main thread) ------------------------------------------- */
 
-static bool vip_held(const struct control *ctl, uint32_t vip, uint16_t port)
+static bool in_sorted(const uint64_t *v, unsigned n, uint64_t k)
 {
-	uint64_t k = held_key(vip, port);
-	unsigned lo = 0, hi = ctl->nheld;
+	unsigned lo = 0, hi = n;
 	while (lo < hi) {
 		unsigned mid = lo + (hi - lo) / 2;
-		if (ctl->held[mid] == k)
+		if (v[mid] == k)
 			return true;
-		if (ctl->held[mid] < k)
+		if (v[mid] < k)
 			lo = mid + 1;
 		else
 			hi = mid;
@@ -457,8 +460,10 @@ static enum q_outcome handle_question(struct control *ctl, struct ctl_conn *c, c
 	/* Whoever accepted a connection to a VIP:port we do not listen on, it
 	 * was not meshd. While draining, listeners close worker by worker,
 	 * so a question may be about a connection another worker took. */
-	if (ctl->held_known && !(ctl->w0 && ctl->w0->draining) && !vip_held(ctl, vip, port)) {
-		reply(c, tuple, inode, held_key(vip, port) == ctl->inbound_key ? "none" : "unknown");
+	if (ctl->held_known && !(ctl->w0 && ctl->w0->draining) &&
+	    !in_sorted(ctl->held, ctl->nheld, held_key(vip, port))) {
+		bool ours = in_sorted(ctl->vips, ctl->nvips, held_key(vip, 0));
+		reply(c, tuple, inode, ours ? "unknown" : "none");
 		return Q_DONE;
 	}
 	if (ctl->max_pending_conn && c->npending >= ctl->max_pending_conn)
@@ -728,7 +733,14 @@ void control_configure(struct control *ctl, const struct meshd *w0)
 	for (const struct listener *l = w0->listeners; l; l = l->next)
 		n++;
 	uint64_t *held = malloc((n ? n : 1) * sizeof *held);
-	if (held) {
+	uint64_t *vips = malloc((cfg->nservices ? cfg->nservices : 1) * sizeof *vips);
+	free(ctl->held);
+	free(ctl->vips);
+	ctl->held = held;
+	ctl->vips = vips;
+	/* Without the tables (out of memory) questions just wait, as before. */
+	ctl->held_known = held && vips;
+	if (ctl->held_known) {
 		unsigned k = 0;
 		for (const struct listener *l = w0->listeners; l; l = l->next) {
 			const struct sockaddr_in *sin = (const struct sockaddr_in *)&l->addr.ss;
@@ -736,16 +748,11 @@ void control_configure(struct control *ctl, const struct meshd *w0)
 				held[k++] = held_key(sin->sin_addr.s_addr, ntohs(sin->sin_port));
 		}
 		qsort(held, k, sizeof *held, cmp_u64);
-		free(ctl->held);
-		ctl->held = held;
 		ctl->nheld = k;
-	}
-	/* Without the table (out of memory) questions just wait, as before. */
-	ctl->held_known = held != NULL;
-	ctl->inbound_key = 0;
-	if (cfg->inbound_on && cfg->inbound.ss.ss_family == AF_INET) {
-		const struct sockaddr_in *sin = (const struct sockaddr_in *)&cfg->inbound.ss;
-		ctl->inbound_key = held_key(sin->sin_addr.s_addr, ntohs(sin->sin_port));
+		for (unsigned i = 0; i < cfg->nservices; i++)
+			vips[i] = held_key(cfg->services[i].vip.s_addr, 0);
+		qsort(vips, cfg->nservices, sizeof *vips, cmp_u64);
+		ctl->nvips = cfg->nservices;
 	}
 	ctl->w0 = w0;
 	unsigned longest = 0;
@@ -834,6 +841,7 @@ void control_close(struct control *ctl)
 	pthread_mutex_unlock(&ctl->lock);
 	pthread_mutex_destroy(&ctl->lock);
 	free(ctl->held);
+	free(ctl->vips);
 	free(ctl->path);
 	free(ctl);
 }

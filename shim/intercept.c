@@ -324,9 +324,10 @@ static void route(int fd, const struct sockaddr *sa, socklen_t len,
 		}
 		/* No svc: meshd's VIP range, but nothing published there
 		 * (meshd left the service out: another process holds its
-		 * VIP:port). Ask anyway: meshd answers "unknown" at once,
-		 * and the connection is refused rather than handed to
-		 * whoever listens there. */
+		 * VIP:port). Ask anyway: meshd answers at once, "unknown"
+		 * for a service's VIP (the connection is refused rather
+		 * than handed to whoever listens there), "none" for an
+		 * address that is no VIP of its (the connection stands). */
 		vport = port;
 		redirect = 0;
 		vip = a;

@@ -23,8 +23,9 @@
  * counted from the connect. A VIP-range address no published service has
  * (a VIP whose service meshd left out because another process holds it)
  * is asked about too, waits at most UNPUBLISHED_MS (meshd answers those at
- * once), and its descriptor passes no I/O at all until the answer is in:
- * whoever accepted it may be that other process.
+ * once: "unknown" for a service's VIP, "none" for an address that is no
+ * VIP of meshd's), and its descriptor passes no I/O at all until the
+ * answer is in: whoever accepted it may be that other process.
  *
  * Protocol (text lines over a unix stream socket; daemon/control.c):
  *   shim -> meshd   W <client ip:port> <vip:port> <inode>
@@ -57,7 +58,7 @@
  * descriptor awaiting or holding a verdict, 0 otherwise. Every hook tests it
  * first; an unmarked descriptor costs that one load and branch, no syscall,
  * no lock, errno untouched. A slot is freed (and the mark cleared) as soon
- * as its verdict is ok/unknown, when a failure has been reported once, when
+ * as its verdict is ok/none, when a failure has been reported once, when
  * data arrives on the descriptor (meshd forwards bytes only after the whole
  * path is up, i.e. after "ok"), when the control connection goes away, and
  * when our wait times out.
@@ -619,7 +620,7 @@ static int settle(int fd, int wait, const char *what)
 			pump();
 	}
 	if (s->gen != gen || s->state == VS_FREE)
-		goto out;         /* ok, unknown or dropped: nothing to say */
+		goto out;         /* ok, none or dropped: nothing to say */
 	if (s->state == VS_FAILED) {
 		ret = s->err;
 		if (shim_debug) {

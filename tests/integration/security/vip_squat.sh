@@ -16,7 +16,8 @@
 #   connect, curl, a non-blocking client that writes before it looks at
 #   SO_ERROR) are refused within 2 s (the shim waits at most 3 s for an
 #   unpublished address; 30 s before);
-#   the squatter received no byte of any request;
+#   the squatter received no byte of any request; a root program listening
+#   on a VIP-range address that is no service's VIP is still reached;
 #   the squatter leaves, SIGHUP: hello is published again and served.
 . "$(dirname "$0")/../lib.sh"
 
@@ -140,6 +141,15 @@ note "curl http://$VIP:$PORT/: exit $st in $(awk -v a="$t0" -v b="$t1" 'BEGIN { 
 check_eq "curl straight to the squatted VIP: couldn't connect (exit 7)" 7 "$st"
 check "  within 2 s" awk -v a="$t0" -v b="$t1" 'BEGIN { exit !(b - a < 2) }'
 check_fail "  and never shows the squatter's answer" grep -q squatted "$T/curl-vip.out"
+
+# An address in the VIP range that is no service's VIP is not meshd's to
+# judge: a root program listening there is reached as before.
+spawn other "$T/other.out" "$PY" "$T/squat.py" 127.77.0.99 "$PORT3" "$T/other.log"
+wait_port 127.77.0.99 "$PORT3" 10 || die "the listener on 127.77.0.99 did not start"
+out=$(MESH_DEBUG=1 mesh_client timeout 40 "$PY" "$T/probe.py" block 127.77.0.99 "$PORT3" 2>"$T/other.dbg") || true
+note "block connect to 127.77.0.99:$PORT3 (no VIP) under the shim: $out"
+check "a connect to a VIP-range address that is no VIP stands" grep -q "^connected got b'HTTP" <<<"$out"
+check "  meshd was asked and answered none" grep -qE "verdict 127\.0\.0\.1:[0-9]+ -> 127\.77\.0\.99:$PORT3: none " "$T/other.dbg"
 
 sleep 0.5
 note "squatter saw: $(grep -c '^accept' "$T/squat.log") connection(s), $(grep -c '^bytes' "$T/squat.log") read(s) with data"
