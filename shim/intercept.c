@@ -314,8 +314,10 @@ static void route(int fd, const struct sockaddr *sa, socklen_t len,
 		uint32_t a;
 		memcpy(&a, key, 4);
 		svc = kfam == AF_INET ? snapshot_find_vip(v, a) : NULL;
-		if (svc && !port_declared(svc, port))
+		if (svc && !port_declared(svc, port)) {
+			why = "VIP port the service does not declare";
 			svc = NULL;
+		}
 		if (!svc && (kfam != AF_INET || !in_vip_range(v, a))) {
 			/* Not ours: no debug line for every connect of the
 			 * program, only for the ones that came close. */
@@ -349,6 +351,8 @@ static void route(int fd, const struct sockaddr *sa, socklen_t len,
 			memcpy(ctl, cp, n + 1);
 	}
 	shim_snap_put(&ref);
+	if (!svc && !ctl[0])
+		goto pass;   /* an unpublished address, and nobody to ask */
 
 	/* Only TCP goes through meshd; UDP to the same address is left alone. */
 	int type = 0;
@@ -416,6 +420,8 @@ static void route(int fd, const struct sockaddr *sa, socklen_t len,
 		r->verdict = 1;
 		r->vd.vip = vip;
 		r->vd.vport = vport;
+	} else if (!svc) {
+		goto pass;
 	}
 	if (shim_debug && !redirect)
 		debug_vip(call, sa, len, name, r->verdict);
