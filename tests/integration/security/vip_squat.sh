@@ -31,11 +31,6 @@ write_confs a_hello="vip = $VIP" "${HELLO2[@]}"
 start_meshd b "$T/b.ini"
 start_upstream up http 127.0.0.1 "$BACKPORT"
 
-as_nobody() {
-	setpriv --reuid="$NOBODY_UID" --regid="$NOBODY_GID" --clear-groups \
-		env HOME=/nonexistent "$@"
-}
-
 # ---------------------------------------------------------------- the squatter
 chmod 755 "$T"
 cat >"$T/squat.py" <<'PYEOF'
