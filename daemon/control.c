@@ -1,44 +1,98 @@
 /*
  * The shim's control channel: a unix stream socket (path in the route
- * snapshot) over which libmesh.so asks for the verdict on a connection it
- * made to a VIP, so that connect() can fail the way a direct connection
- * would (ECONNREFUSED, ETIMEDOUT) instead of succeeding against meshd and
- * breaking later. The kernel tells us who is asking (SO_PEERCRED), and
- * /proc/PID/comm names the program for the traffic record.
+ * snapshot, mode 0666) over which libmesh.so asks for the verdict on a
+ * connection it made to a VIP, so that connect() can fail the way a direct
+ * connection would (ECONNREFUSED, ETIMEDOUT) instead of succeeding against
+ * meshd and breaking later. The kernel tells us who is asking (SO_PEERCRED),
+ * and /proc/PID/comm names the program for the traffic record.
  *
  * Text lines, one per message:
- *   shim -> meshd   W <client ip:port> <vip:port>
- *   meshd -> shim   V <client ip:port> <vip:port> <result>
- * result is a traffic-record result: ok, refused, timeout, reset, denied,
- * no_endpoint, tls_failure, identity_error; or unknown when meshd never saw
- * the connection (WATCH_TTL after the question).
+ *   shim -> meshd   W <client ip:port> <vip:port> <inode>
+ *   meshd -> shim   V <client ip:port> <vip:port> <inode> <result>
+ * inode is the inode of the shim's socket (fstat st_ino), which is what
+ * sock_diag reports for it too (idiag_inode, struct caller.inode): a client
+ * may reuse a 4-tuple within seconds (a fixed local port), so a question
+ * matches a connection on its tuple AND inode, and an answer is only ever
+ * about the socket that asked. A connection whose inode meshd could not
+ * learn (the caller lookup failed: its verdict is a refusal anyway) matches
+ * on the tuple alone. result is a traffic-record result (ok, refused,
+ * timeout, reset, denied, no_endpoint, tls_failure, identity_error,
+ * overflow) or:
+ *   unknown  <vip> is a configured service's VIP but meshd holds no
+ *            listener on <vip:port> (another process bound it, or the port
+ *            is not the service's): meshd cannot have accepted the
+ *            connection, whoever did is not meshd. Answered at once; the
+ *            shim refuses the connection.
+ *   none     meshd has no verdict to give: no connection matched within
+ *            the wait (ttl, below), it is another uid's, or <vip> is no
+ *            service's VIP (answered at once: an address in the VIP range
+ *            that meshd never handed out is not meshd's to judge). The
+ *            shim lets the connection stand, as when no answer comes.
  *
  * The question can arrive before meshd accepted the connection or after it
  * already has its verdict: pending questions wait in a table keyed by the
- * connection's 4-tuple, and recent verdicts are kept in a ring for late
- * questions. A verdict is only told to a process of the caller's own uid
- * (or root).
+ * 4-tuple, and recent verdicts are kept in a ring (hashed the same way) for
+ * late questions. A verdict is only told to a process of the caller's own
+ * uid (or root).
+ *
+ * Anyone may connect, so everything a connection can make meshd hold is
+ * bounded (README "Security model"):
+ *   connections per uid      max_control_per_uid; a new one beyond it, or
+ *                            one whose descriptor lies in the reserve, is
+ *                            closed at once (that process's shim fails open)
+ *   accept                   paused briefly on EMFILE/ENFILE/ENOBUFS/ENOMEM
+ *                            (the listener is level-triggered: it would spin)
+ *   pending questions        max_pending_per_control per connection and
+ *                            max_pending_per_uid per uid; the connection that
+ *                            goes beyond either is closed with its questions
+ *   their lifetime           ttl: the longest the shim waits (the largest
+ *                            verdict_ms of the config, at most 30 s) + 2 s
+ *   work per read callback   one read of at most RBUF bytes (a few dozen
+ *                            lines); the rest waits in the kernel's buffer,
+ *                            so one busy connection cannot starve the loop
+ *   a line                   longer than RBUF: the connection is closed
+ *   table buckets            keyed by a per-process random seed, so chosen
+ *                            tuples cannot pile into one chain
+ * Complaints are logged at most once per uid every 10 s.
+ *
+ * Threads: accept, reads, the sweep and control_configure run on the main
+ * thread (worker 0's loop); control_verdict/track/untrack run on every
+ * worker. The watch, live and recent tables and every connection's watch
+ * list are under `lock`; the connection list, the held set and the limits
+ * are the main thread's alone.
  */
 #include "mesh.h"
-#include "hash.h"
+#include "bounds.h"
 #include "log.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #define container_of(p, T, m) ((T *)((char *)(p) - offsetof(T, m)))
-#define WATCH_BUCKETS 256
+#define BUCKETS 4096
 #define RECENT 1024
-#define WATCH_TTL 120.0
-#define TUPLE_MAX 136
+#define TUPLE_MAX 48             /* "255.255.255.255:65535 255.255.255.255:65535" */
+#define RBUF 1024
+#define ACCEPTS_PER_EVENT 64
+#define ACCEPT_PAUSE 0.1
+#define TTL_DEFAULT 32.0         /* until control_configure */
+#define TTL_MARGIN 2.0
+#define TTL_WAIT_MAX 30.0        /* the shim's own upper bound */
+#define WARN_EVERY 10.0
+#define WARN_SLOTS 16
+
+struct watch;
 
 struct ctl_conn {
 	ev_io            io;
@@ -46,69 +100,165 @@ struct ctl_conn {
 	uint32_t         pid;
 	uint32_t         uid;
 	char             program[PROTO_NAME_MAX + 1];
-	char             rbuf[512];
+	char             rbuf[RBUF];
 	unsigned         rlen;
-	unsigned         watches;      /* pending watches pointing here */
-	bool             dead;
+	unsigned         npending;
+	struct watch    *first, *last;    /* its pending questions, oldest first */
+	struct ctl_conn *prev, *next;     /* ctl->conns (main thread) */
 	struct control  *ctl;
 };
 
 struct watch {
-	struct watch    *next;
+	struct watch    *bnext;           /* bucket chain */
+	struct watch    *cprev, *cnext;   /* the connection's list */
 	struct ctl_conn *conn;
 	ev_tstamp        since;
+	uint64_t         inode;
+	unsigned         bucket;
 	char             tuple[TUPLE_MAX];
 };
 
 struct recent {
 	char             tuple[TUPLE_MAX];
-	const char      *result;
+	uint64_t         inode;           /* 0: the caller's inode was not learnt */
+	const char      *result;          /* NULL: empty */
 	uint32_t         uid;
+	int              bnext;           /* next entry in its bucket, -1 */
+	unsigned         bucket;
+};
+
+struct warned {
+	uint32_t         uid;
+	ev_tstamp        at;
+	unsigned         quiet;           /* events not logged since `at` */
+	bool             used;
 };
 
 struct control {
 	ev_io            io;
+	ev_timer         pause;           /* accept back-off */
+	ev_tstamp        pause_warned;
 	int              fd;
 	char            *path;
-	struct ev_loop  *loop;         /* the main thread's */
-	/* Workers report verdicts from their own threads: the tables below,
-	 * and every ctl_conn's fd/dead/watches, are under this lock. */
+	struct ev_loop  *loop;            /* the main thread's */
+	uint32_t         seed;
 	pthread_mutex_t  lock;
-	struct watch    *bucket[WATCH_BUCKETS];
+	struct watch    *bucket[BUCKETS];
+	int              rbucket[BUCKETS];
 	struct recent    recent[RECENT];
-	struct session  *live[WATCH_BUCKETS];  /* outbound sessions by tuple */
 	unsigned         recent_next;
+	struct session  *live[BUCKETS];   /* outbound sessions by tuple */
 	ev_timer         sweep;
+	/* main thread only */
+	struct ctl_conn *conns;
+	const struct meshd *w0;
+	uint64_t        *held;            /* sorted vip:port keys worker 0 listens on */
+	unsigned         nheld;
+	uint64_t        *vips;            /* sorted keys (port 0) of the services' VIPs */
+	unsigned         nvips;
+	bool             held_known;
+	double           ttl;
+	unsigned         max_conns_uid, max_pending_conn, max_pending_uid;
+	struct warned    warned[WARN_SLOTS];
 };
 
-static unsigned tuple_hash(const char *t)
+/* Control connections and pending questions per uid (all under `lock` or
+ * the main thread; the quota's own mutex is then uncontended). */
+static struct quota quota_ctl_conns = QUOTA_INIT("uid");
+static struct quota quota_ctl_pending = QUOTA_INIT("uid");
+
+static unsigned tuple_hash(const struct control *ctl, const char *t)
 {
-	return hash_fnv1a(t) % WATCH_BUCKETS;
+	uint32_t h = 2166136261u;
+	for (int i = 0; i < 4; i++)
+		h = (h ^ ((ctl->seed >> (8 * i)) & 0xff)) * 16777619u;
+	for (; *t; t++)
+		h = (h ^ (unsigned char)*t) * 16777619u;
+	return h % BUCKETS;
 }
 
-static void conn_release(struct ctl_conn *c)
+static uint64_t held_key(uint32_t vip_net, uint16_t port)
 {
-	if (c->dead && c->watches == 0)
-		free(c);
+	return (uint64_t)ntohl(vip_net) << 16 | port;
 }
 
-static void conn_close(struct control *ctl, struct ctl_conn *c)
+/* ---- the question parser (pure) ---------------------------------------- */
+
+/* "a.b.c.d:port" up to `end`; canonical form appended to out. */
+static const char *parse_hostport(const char *p, char end, char *out, size_t len,
+                                  uint32_t *addr, uint16_t *port)
 {
-	ev_io_stop(ctl->loop, &c->io);
-	close(c->fd);
-	c->fd = -1;
-	c->dead = true;
-	conn_release(c);
+	const char *colon = NULL, *q = p;
+	while (*q && *q != end) {
+		if (*q == ':')
+			colon = q;
+		q++;
+	}
+	if (*q != end || !colon || colon == p || colon - p > 15 || q - colon < 2 || q - colon > 6)
+		return NULL;
+	char host[16];
+	memcpy(host, p, (size_t)(colon - p));
+	host[colon - p] = '\0';
+	struct in_addr a;
+	if (inet_pton(AF_INET, host, &a) != 1)
+		return NULL;
+	unsigned long v = 0;
+	for (const char *d = colon + 1; d < q; d++) {
+		if (*d < '0' || *d > '9')
+			return NULL;
+		v = v * 10 + (unsigned long)(*d - '0');
+	}
+	if (v == 0 || v > 65535)
+		return NULL;
+	char ip[INET_ADDRSTRLEN];
+	inet_ntop(AF_INET, &a, ip, sizeof ip);
+	size_t used = strlen(out);
+	snprintf(out + used, len - used, "%s:%lu", ip, v);
+	*addr = a.s_addr;
+	*port = (uint16_t)v;
+	return q;
 }
 
-static void reply(struct ctl_conn *c, const char *tuple, const char *result)
+int control_parse_question(const char *line, char *tuple, size_t tuple_len, uint64_t *inode,
+                           uint32_t *vip, uint16_t *vport)
 {
-	if (c->dead)
-		return;
+	uint32_t caddr;
+	uint16_t cport;
+	if (tuple_len < TUPLE_MAX || line[0] != 'W' || line[1] != ' ')
+		return -1;
+	tuple[0] = '\0';
+	const char *p = parse_hostport(line + 2, ' ', tuple, tuple_len, &caddr, &cport);
+	if (!p)
+		return -1;
+	strcat(tuple, " ");
+	p = parse_hostport(p + 1, ' ', tuple, tuple_len, vip, vport);
+	if (!p)
+		return -1;
+	p++;
+	uint64_t v = 0;
+	const char *d = p;
+	for (; *d >= '0' && *d <= '9'; d++) {
+		uint64_t digit = (uint64_t)(*d - '0');
+		if (v > UINT64_MAX / 10 || (v == UINT64_MAX / 10 && digit > UINT64_MAX % 10))
+			return -1;
+		v = v * 10 + digit;
+	}
+	if (d == p || *d || v == 0)
+		return -1;
+	*inode = v;
+	return 0;
+}
+
+/* ---- tables (under lock) ----------------------------------------------- */
+
+static void reply(struct ctl_conn *c, const char *tuple, uint64_t inode, const char *result)
+{
 	char line[TUPLE_MAX + 48];
-	int n = snprintf(line, sizeof line, "V %s %s\n", tuple, result);
+	int n = snprintf(line, sizeof line, "V %s %llu %s\n", tuple, (unsigned long long)inode,
+	                 result);
 	/* Replies are tiny and the shim reads them promptly; a full socket
-	 * buffer means a stuck reader, which loses its answer (it fails open). */
+	 * buffer means a stuck reader, which loses its answer (it fails open)
+	 * and costs us nothing. */
 	ssize_t w = send(c->fd, line, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
 	(void)w;
 }
@@ -118,6 +268,68 @@ static bool may_know(const struct ctl_conn *c, uint32_t uid)
 	return c->uid == 0 || uid == PROTO_UID_UNKNOWN || c->uid == uid;
 }
 
+static void watch_free(struct control *ctl, struct watch *w)
+{
+	for (struct watch **pp = &ctl->bucket[w->bucket]; *pp; pp = &(*pp)->bnext)
+		if (*pp == w) {
+			*pp = w->bnext;
+			break;
+		}
+	struct ctl_conn *c = w->conn;
+	if (w->cprev)
+		w->cprev->cnext = w->cnext;
+	else
+		c->first = w->cnext;
+	if (w->cnext)
+		w->cnext->cprev = w->cprev;
+	else
+		c->last = w->cprev;
+	c->npending--;
+	quota_give(&quota_ctl_pending, c->uid);
+	free(w);
+}
+
+static void recent_unlink(struct control *ctl, int i)
+{
+	struct recent *r = &ctl->recent[i];
+	for (int *pp = &ctl->rbucket[r->bucket]; *pp != -1; pp = &ctl->recent[*pp].bnext)
+		if (*pp == i) {
+			*pp = r->bnext;
+			break;
+		}
+	r->result = NULL;
+}
+
+static void recent_put(struct control *ctl, const char *tuple, uint64_t inode,
+                       const char *result, uint32_t uid)
+{
+	size_t n = strlen(tuple);
+	if (n >= TUPLE_MAX)
+		return; /* not an IPv4 tuple: no question can name it */
+	int i = (int)(ctl->recent_next++ % RECENT);
+	struct recent *r = &ctl->recent[i];
+	if (r->result)
+		recent_unlink(ctl, i);
+	memcpy(r->tuple, tuple, n + 1);
+	r->inode = inode;
+	r->result = result;
+	r->uid = uid;
+	r->bucket = tuple_hash(ctl, r->tuple);
+	r->bnext = ctl->rbucket[r->bucket];
+	ctl->rbucket[r->bucket] = i;
+}
+
+/* The recent verdict for (tuple, inode), or -1. */
+static int recent_find(struct control *ctl, const char *tuple, uint64_t inode)
+{
+	for (int i = ctl->rbucket[tuple_hash(ctl, tuple)]; i != -1; i = ctl->recent[i].bnext) {
+		const struct recent *r = &ctl->recent[i];
+		if ((r->inode == 0 || r->inode == inode) && strcmp(r->tuple, tuple) == 0)
+			return i;
+	}
+	return -1;
+}
+
 void control_verdict(struct session *s, const char *result)
 {
 	struct control *ctl = s->m->ctl;
@@ -125,41 +337,38 @@ void control_verdict(struct session *s, const char *result)
 		return;
 	s->verdict_told = true;
 	pthread_mutex_lock(&ctl->lock);
+	/* Written under the lock, after caller_inode and uid: a reader that
+	 * sees the verdict (live_find) sees them too. */
 	s->ctl_verdict = result;
-	unsigned b = tuple_hash(s->tuple);
 	bool told = false;
-	for (struct watch **pp = &ctl->bucket[b]; *pp;) {
-		struct watch *w = *pp;
-		if (strcmp(w->tuple, s->tuple) != 0) {
-			pp = &w->next;
+	for (struct watch *w = ctl->bucket[tuple_hash(ctl, s->tuple)], *next; w; w = next) {
+		next = w->bnext;
+		if (strcmp(w->tuple, s->tuple) != 0 ||
+		    (s->caller_inode && w->inode != s->caller_inode))
 			continue;
-		}
-		*pp = w->next;
 		if (may_know(w->conn, s->uid)) {
-			reply(w->conn, w->tuple, result);
+			reply(w->conn, w->tuple, w->inode, result);
 			s->ctl_pid = w->conn->pid;
 			memcpy(s->ctl_program, w->conn->program, sizeof s->ctl_program);
 			told = true;
 		} else {
-			reply(w->conn, w->tuple, "unknown");
+			reply(w->conn, w->tuple, w->inode, "none");
 		}
-		w->conn->watches--;
-		conn_release(w->conn);
-		free(w);
+		watch_free(ctl, w);
 	}
-	if (!told) {
-		struct recent *r = &ctl->recent[ctl->recent_next++ % RECENT];
-		snprintf(r->tuple, sizeof r->tuple, "%s", s->tuple);
-		r->result = result;
-		r->uid = s->uid;
-	}
+	if (!told)
+		recent_put(ctl, s->tuple, s->caller_inode, result, s->uid);
 	pthread_mutex_unlock(&ctl->lock);
 }
 
-static struct session *live_find(struct control *ctl, const char *tuple)
+/* A live session for (tuple, inode) whose verdict is known. Sessions without
+ * a verdict are not looked at: their inode and uid are still being written
+ * by their worker, and their verdict will find the question's watch. */
+static struct session *live_find(struct control *ctl, const char *tuple, uint64_t inode)
 {
-	for (struct session *s = ctl->live[tuple_hash(tuple)]; s; s = s->ctl_next)
-		if (strcmp(s->tuple, tuple) == 0)
+	for (struct session *s = ctl->live[tuple_hash(ctl, tuple)]; s; s = s->ctl_next)
+		if (s->ctl_verdict && (s->caller_inode == 0 || s->caller_inode == inode) &&
+		    strcmp(s->tuple, tuple) == 0)
 			return s;
 	return NULL;
 }
@@ -170,7 +379,7 @@ void control_track(struct session *s)
 	if (!ctl || !s->tuple[0])
 		return;
 	pthread_mutex_lock(&ctl->lock);
-	unsigned b = tuple_hash(s->tuple);
+	unsigned b = tuple_hash(ctl, s->tuple);
 	s->ctl_next = ctl->live[b];
 	ctl->live[b] = s;
 	s->ctl_listed = true;
@@ -183,7 +392,8 @@ void control_untrack(struct session *s)
 	if (!ctl || !s->ctl_listed)
 		return;
 	pthread_mutex_lock(&ctl->lock);
-	for (struct session **pp = &ctl->live[tuple_hash(s->tuple)]; *pp; pp = &(*pp)->ctl_next) {
+	for (struct session **pp = &ctl->live[tuple_hash(ctl, s->tuple)]; *pp;
+	     pp = &(*pp)->ctl_next) {
 		if (*pp == s) {
 			*pp = s->ctl_next;
 			break;
@@ -197,90 +407,204 @@ void control_untrack(struct session *s)
 	pthread_mutex_unlock(&ctl->lock);
 }
 
-static void handle_watch(struct control *ctl, struct ctl_conn *c, const char *tuple)
+/* ---- questions (main thread) ------------------------------------------- */
+
+static bool in_sorted(const uint64_t *v, unsigned n, uint64_t k)
 {
-	/* A live connection: learn the caller, answer at once if its verdict
-	 * is already known (a stream on an open link can be faster than the question). */
-	struct session *live = live_find(ctl, tuple);
-	if (live && may_know(c, live->uid)) {
+	unsigned lo = 0, hi = n;
+	while (lo < hi) {
+		unsigned mid = lo + (hi - lo) / 2;
+		if (v[mid] == k)
+			return true;
+		if (v[mid] < k)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return false;
+}
+
+enum q_outcome { Q_DONE, Q_OVER_CONN, Q_OVER_UID };
+
+/* Under lock. Answer now if we can, else file the question. */
+static enum q_outcome handle_question(struct control *ctl, struct ctl_conn *c, const char *tuple,
+                                      uint64_t inode, uint32_t vip, uint16_t port)
+{
+	/* A live connection with its verdict in: the question came late (a
+	 * stream on an open link can be faster than the question). */
+	struct session *live = live_find(ctl, tuple, inode);
+	if (live) {
+		if (!may_know(c, live->uid)) {
+			reply(c, tuple, inode, "none");
+			return Q_DONE;
+		}
 		live->ctl_pid = c->pid;
 		memcpy(live->ctl_program, c->program, sizeof live->ctl_program);
-		if (live->ctl_verdict) {
-			reply(c, tuple, live->ctl_verdict);
-			return;
-		}
+		reply(c, tuple, inode, live->ctl_verdict);
+		/* Its verdict went to the ring too: it is answered now. */
+		int i = recent_find(ctl, tuple, inode);
+		if (i != -1)
+			recent_unlink(ctl, i);
+		return Q_DONE;
 	}
-	for (unsigned i = 0; i < RECENT; i++) {
-		struct recent *r = &ctl->recent[i];
-		if (r->result && strcmp(r->tuple, tuple) == 0) {
-			reply(c, tuple, may_know(c, r->uid) ? r->result : "unknown");
-			r->result = NULL;
-			return;
+	int i = recent_find(ctl, tuple, inode);
+	if (i != -1) {
+		if (may_know(c, ctl->recent[i].uid)) {
+			reply(c, tuple, inode, ctl->recent[i].result);
+			recent_unlink(ctl, i);
+		} else {
+			reply(c, tuple, inode, "none");
 		}
+		return Q_DONE;
 	}
+	/* Whoever accepted a connection to a VIP:port we do not listen on, it
+	 * was not meshd. While draining, listeners close worker by worker,
+	 * so a question may be about a connection another worker took. */
+	if (ctl->held_known && !(ctl->w0 && ctl->w0->draining) &&
+	    !in_sorted(ctl->held, ctl->nheld, held_key(vip, port))) {
+		bool ours = in_sorted(ctl->vips, ctl->nvips, held_key(vip, 0));
+		reply(c, tuple, inode, ours ? "unknown" : "none");
+		return Q_DONE;
+	}
+	if (ctl->max_pending_conn && c->npending >= ctl->max_pending_conn)
+		return Q_OVER_CONN;
+	if (!quota_take(&quota_ctl_pending, c->uid, ctl->max_pending_uid))
+		return Q_OVER_UID;
 	struct watch *w = calloc(1, sizeof *w);
 	if (!w) {
-		reply(c, tuple, "unknown");
-		return;
+		quota_give(&quota_ctl_pending, c->uid);
+		reply(c, tuple, inode, "none");
+		return Q_DONE;
 	}
 	snprintf(w->tuple, sizeof w->tuple, "%s", tuple);
+	w->inode = inode;
 	w->conn = c;
 	w->since = ev_now(ctl->loop);
-	unsigned b = tuple_hash(tuple);
-	w->next = ctl->bucket[b];
-	ctl->bucket[b] = w;
-	c->watches++;
+	w->bucket = tuple_hash(ctl, w->tuple);
+	w->bnext = ctl->bucket[w->bucket];
+	ctl->bucket[w->bucket] = w;
+	w->cprev = c->last;
+	if (c->last)
+		c->last->cnext = w;
+	else
+		c->first = w;
+	c->last = w;
+	c->npending++;
+	return Q_DONE;
 }
 
-static void handle_line(struct control *ctl, struct ctl_conn *c, char *line)
+/* Log about uid at most once per WARN_EVERY (main thread). */
+static bool warn_due(struct control *ctl, uint32_t uid, unsigned *quiet)
 {
-	char client[TUPLE_MAX / 2], vip[TUPLE_MAX / 2];
-	if (sscanf(line, "W %55s %55s", client, vip) != 2) {
-		log_debug("control: pid %u sent a malformed line", c->pid);
-		return;
+	ev_tstamp now = ev_now(ctl->loop);
+	struct warned *slot = NULL, *oldest = &ctl->warned[0];
+	for (unsigned i = 0; i < WARN_SLOTS; i++) {
+		struct warned *w = &ctl->warned[i];
+		if (w->used && w->uid == uid) {
+			slot = w;
+			break;
+		}
+		if (!w->used || w->at < oldest->at)
+			oldest = w;
 	}
-	char tuple[TUPLE_MAX];
-	snprintf(tuple, sizeof tuple, "%s %s", client, vip);
-	pthread_mutex_lock(&ctl->lock);
-	handle_watch(ctl, c, tuple);
-	pthread_mutex_unlock(&ctl->lock);
+	if (slot && now - slot->at < WARN_EVERY) {
+		slot->quiet++;
+		return false;
+	}
+	if (!slot) {
+		slot = oldest;
+		slot->quiet = 0;
+	}
+	*quiet = slot->quiet;
+	slot->used = true;
+	slot->uid = uid;
+	slot->at = now;
+	slot->quiet = 0;
+	return true;
 }
 
-static void conn_cb(struct ev_loop *loop, ev_io *w, int revents)
+/* Close c and drop its questions; under lock (control_verdict may be
+ * replying on it). Frees c: the caller returns at once. */
+static void conn_close(struct control *ctl, struct ctl_conn *c)
+{
+	while (c->first)
+		watch_free(ctl, c->first);
+	ev_io_stop(ctl->loop, &c->io);
+	close(c->fd);
+	quota_give(&quota_ctl_conns, c->uid);
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		ctl->conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	free(c);
+}
+
+static void conn_cb(struct ev_loop *loop, ev_io *io, int revents)
 {
 	(void)loop;
 	(void)revents;
-	struct ctl_conn *c = container_of(w, struct ctl_conn, io);
+	struct ctl_conn *c = container_of(io, struct ctl_conn, io);
 	struct control *ctl = c->ctl;
-	for (;;) {
-		ssize_t n = read(c->fd, c->rbuf + c->rlen, sizeof c->rbuf - 1 - c->rlen);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
-			return;
-		if (n <= 0) {
-			pthread_mutex_lock(&ctl->lock);
-			conn_close(ctl, c);
-			pthread_mutex_unlock(&ctl->lock);
-			return;
-		}
-		c->rlen += (unsigned)n;
-		c->rbuf[c->rlen] = '\0';
-		char *start = c->rbuf, *nl;
-		while ((nl = strchr(start, '\n'))) {
-			*nl = '\0';
-			handle_line(ctl, c, start);
-			start = nl + 1;
-		}
-		c->rlen -= (unsigned)(start - c->rbuf);
-		memmove(c->rbuf, start, c->rlen);
-		if (c->rlen == sizeof c->rbuf - 1) {
-			pthread_mutex_lock(&ctl->lock);
-			conn_close(ctl, c); /* a line this long is not ours */
-			pthread_mutex_unlock(&ctl->lock);
-			return;
-		}
+	/* One read per callback: whatever else is waiting stays in the
+	 * kernel's buffer and the level-triggered watcher comes back to it
+	 * after the loop has served everyone else. */
+	ssize_t n = read(c->fd, c->rbuf + c->rlen, sizeof c->rbuf - 1 - c->rlen);
+	if (n == -1 && (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK))
+		return;
+	if (n <= 0) {
+		pthread_mutex_lock(&ctl->lock);
+		conn_close(ctl, c);
+		pthread_mutex_unlock(&ctl->lock);
+		return;
 	}
+	c->rlen += (unsigned)n;
+	c->rbuf[c->rlen] = '\0';
+	enum q_outcome out = Q_DONE;
+	unsigned bad = 0;
+	char *start = c->rbuf, *end = c->rbuf + c->rlen, *nl;
+	pthread_mutex_lock(&ctl->lock);
+	while (out == Q_DONE && (nl = memchr(start, '\n', (size_t)(end - start)))) {
+		*nl = '\0';
+		char tuple[TUPLE_MAX];
+		uint64_t inode;
+		uint32_t vip;
+		uint16_t port;
+		if (control_parse_question(start, tuple, sizeof tuple, &inode, &vip, &port) == 0)
+			out = handle_question(ctl, c, tuple, inode, vip, port);
+		else
+			bad++;
+		start = nl + 1;
+	}
+	bool too_long = out == Q_DONE && start == c->rbuf && c->rlen == sizeof c->rbuf - 1;
+	uint32_t uid = c->uid, pid = c->pid;
+	unsigned npending = c->npending;
+	if (out != Q_DONE || too_long) {
+		conn_close(ctl, c);
+		c = NULL;
+	}
+	pthread_mutex_unlock(&ctl->lock);
+	if (bad)
+		log_debug("control: pid %u sent %u malformed line(s)", pid, bad);
+	unsigned quiet;
+	if (!c && warn_due(ctl, uid, &quiet)) {
+		if (out == Q_OVER_CONN)
+			log_warn("control: pid %u (uid %u) has %u unanswered questions on one "
+			         "connection (max_pending_per_control); closed it (%u more since)",
+			         pid, uid, npending, quiet);
+		else if (out == Q_OVER_UID)
+			log_warn("control: uid %u has %u unanswered questions (max_pending_per_uid); "
+			         "closed the connection of pid %u (%u more since)",
+			         uid, quota_count(&quota_ctl_pending, uid), pid, quiet);
+		else
+			log_warn("control: pid %u (uid %u) sent a line of more than %u bytes; closed "
+			         "its connection (%u more since)", pid, uid, RBUF - 2, quiet);
+	}
+	if (!c)
+		return;
+	c->rlen = (unsigned)(end - start);
+	memmove(c->rbuf, start, c->rlen);
 }
 
 static void read_comm(uint32_t pid, char *out, size_t len)
@@ -299,19 +623,67 @@ static void read_comm(uint32_t pid, char *out, size_t len)
 	out[strcspn(out, "\n")] = '\0';
 }
 
-static void accept_cb(struct ev_loop *loop, ev_io *w, int revents)
+static void pause_cb(struct ev_loop *loop, ev_timer *t, int revents)
 {
 	(void)revents;
-	struct control *ctl = container_of(w, struct control, io);
-	for (;;) {
+	struct control *ctl = container_of(t, struct control, pause);
+	ev_io_start(loop, &ctl->io);
+}
+
+static void accept_cb(struct ev_loop *loop, ev_io *io, int revents)
+{
+	(void)revents;
+	struct control *ctl = container_of(io, struct control, io);
+	for (int i = 0; i < ACCEPTS_PER_EVENT; i++) {
 		int fd = accept4(ctl->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-		if (fd == -1)
-			return; /* EAGAIN, or out of files: the shim fails open */
+		if (fd == -1) {
+			if (errno == EINTR || errno == ECONNABORTED)
+				continue;
+			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
+			    errno == ENOMEM) {
+				/* The connection stays in the backlog; the shim
+				 * waiting on it fails open after its wait. */
+				if (ev_now(loop) - ctl->pause_warned > WARN_EVERY) {
+					ctl->pause_warned = ev_now(loop);
+					log_warn("control socket %s: accept paused: %s (raise the file "
+					         "limit, ulimit -n)", ctl->path, strerror(errno));
+				}
+				ev_io_stop(loop, &ctl->io);
+				ev_timer_set(&ctl->pause, ACCEPT_PAUSE, 0.);
+				ev_timer_start(loop, &ctl->pause);
+			}
+			return;
+		}
+		if (!bounds_fd_ok(fd)) {
+			/* The reserve is for what must not fail (links, the log,
+			 * reloads); without a verdict the shim fails open. */
+			close(fd);
+			if (ev_now(loop) - ctl->pause_warned > WARN_EVERY) {
+				ctl->pause_warned = ev_now(loop);
+				log_warn("control socket %s: descriptors short (fd %d in the reserve); "
+				         "new shim connections are refused", ctl->path, fd);
+			}
+			continue;
+		}
 		struct ucred cred;
 		socklen_t cl = sizeof cred;
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &cl) == -1) {
+			close(fd);
+			continue;
+		}
+		if (!quota_take(&quota_ctl_conns, cred.uid, ctl->max_conns_uid)) {
+			close(fd);
+			unsigned quiet;
+			if (warn_due(ctl, cred.uid, &quiet))
+				log_warn("control: uid %u has %u control connections "
+				         "(max_control_per_uid); closed a new one of pid %d (%u more since)",
+				         (unsigned)cred.uid, quota_count(&quota_ctl_conns, cred.uid),
+				         (int)cred.pid, quiet);
+			continue;
+		}
 		struct ctl_conn *c = calloc(1, sizeof *c);
-		if (!c || getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &cl) == -1) {
-			free(c);
+		if (!c) {
+			quota_give(&quota_ctl_conns, cred.uid);
 			close(fd);
 			continue;
 		}
@@ -320,33 +692,80 @@ static void accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 		c->uid = (uint32_t)cred.uid;
 		c->ctl = ctl;
 		read_comm(c->pid, c->program, sizeof c->program);
+		c->next = ctl->conns;
+		if (ctl->conns)
+			ctl->conns->prev = c;
+		ctl->conns = c;
 		ev_io_init(&c->io, conn_cb, fd, EV_READ);
 		ev_io_start(loop, &c->io);
 	}
 }
 
-/* Questions nobody answered (meshd never saw the connection) expire. */
+/* Questions nobody answered within the ttl (meshd never saw a connection
+ * of the asker's for them): "none", the shim has stopped waiting anyway. */
 static void sweep_cb(struct ev_loop *loop, ev_timer *t, int revents)
 {
 	(void)revents;
 	struct control *ctl = container_of(t, struct control, sweep);
 	ev_tstamp now = ev_now(loop);
 	pthread_mutex_lock(&ctl->lock);
-	for (unsigned b = 0; b < WATCH_BUCKETS; b++) {
-		for (struct watch **pp = &ctl->bucket[b]; *pp;) {
-			struct watch *w = *pp;
-			if (now - w->since < WATCH_TTL && !w->conn->dead) {
-				pp = &w->next;
-				continue;
-			}
-			*pp = w->next;
-			reply(w->conn, w->tuple, "unknown");
-			w->conn->watches--;
-			conn_release(w->conn);
-			free(w);
+	for (struct ctl_conn *c = ctl->conns; c; c = c->next) {
+		while (c->first && now - c->first->since >= ctl->ttl) {
+			reply(c, c->first->tuple, c->first->inode, "none");
+			watch_free(ctl, c->first);
 		}
 	}
 	pthread_mutex_unlock(&ctl->lock);
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+void control_configure(struct control *ctl, const struct meshd *w0)
+{
+	if (!ctl)
+		return;
+	const struct config *cfg = w0->gen->cfg;
+	unsigned n = 0;
+	for (const struct listener *l = w0->listeners; l; l = l->next)
+		n++;
+	uint64_t *held = malloc((n ? n : 1) * sizeof *held);
+	uint64_t *vips = malloc((cfg->nservices ? cfg->nservices : 1) * sizeof *vips);
+	free(ctl->held);
+	free(ctl->vips);
+	ctl->held = held;
+	ctl->vips = vips;
+	/* Without the tables (out of memory) questions just wait, as before. */
+	ctl->held_known = held && vips;
+	if (ctl->held_known) {
+		unsigned k = 0;
+		for (const struct listener *l = w0->listeners; l; l = l->next) {
+			const struct sockaddr_in *sin = (const struct sockaddr_in *)&l->addr.ss;
+			if (l->addr.ss.ss_family == AF_INET)
+				held[k++] = held_key(sin->sin_addr.s_addr, ntohs(sin->sin_port));
+		}
+		qsort(held, k, sizeof *held, cmp_u64);
+		ctl->nheld = k;
+		for (unsigned i = 0; i < cfg->nservices; i++)
+			vips[i] = held_key(cfg->services[i].vip.s_addr, 0);
+		qsort(vips, cfg->nservices, sizeof *vips, cmp_u64);
+		ctl->nvips = cfg->nservices;
+	}
+	ctl->w0 = w0;
+	unsigned longest = 0;
+	for (unsigned i = 0; i < cfg->nservices; i++) {
+		unsigned ms = snapshot_verdict_ms(&cfg->services[i]);
+		if (ms > longest)
+			longest = ms;
+	}
+	double wait = longest / 1000.0;
+	ctl->ttl = (wait > TTL_WAIT_MAX ? TTL_WAIT_MAX : wait) + TTL_MARGIN;
+	ctl->max_conns_uid = cfg->max_control_per_uid;
+	ctl->max_pending_conn = cfg->max_pending_per_control;
+	ctl->max_pending_uid = cfg->max_pending_per_uid;
 }
 
 struct control *control_open(struct ev_loop *loop, const char *path, char *err, size_t len)
@@ -377,12 +796,22 @@ struct control *control_open(struct ev_loop *loop, const char *path, char *err, 
 		snprintf(err, len, "out of memory");
 		return NULL;
 	}
+	if (getrandom(&ctl->seed, sizeof ctl->seed, GRND_NONBLOCK) != sizeof ctl->seed)
+		ctl->seed = (uint32_t)getpid() ^ (uint32_t)time(NULL) ^ (uint32_t)(uintptr_t)ctl;
+	for (unsigned b = 0; b < BUCKETS; b++)
+		ctl->rbucket[b] = -1;
 	ctl->fd = fd;
 	ctl->loop = loop;
+	ctl->ttl = TTL_DEFAULT;
+	ctl->max_conns_uid = 128;
+	ctl->max_pending_conn = 1024;
+	ctl->max_pending_uid = 8192;
+	ctl->pause_warned = -WARN_EVERY;
 	pthread_mutex_init(&ctl->lock, NULL);
 	ev_io_init(&ctl->io, accept_cb, fd, EV_READ);
 	ev_io_start(loop, &ctl->io);
-	ev_timer_init(&ctl->sweep, sweep_cb, 10., 10.);
+	ev_init(&ctl->pause, pause_cb);
+	ev_timer_init(&ctl->sweep, sweep_cb, 1., 1.);
 	ev_timer_start(loop, &ctl->sweep);
 	return ctl;
 }
@@ -398,21 +827,21 @@ void control_close(struct control *ctl)
 	if (!ctl)
 		return;
 	ev_io_stop(ctl->loop, &ctl->io);
+	ev_timer_stop(ctl->loop, &ctl->pause);
 	ev_timer_stop(ctl->loop, &ctl->sweep);
 	close(ctl->fd);
 	unlink(ctl->path);
-	for (unsigned b = 0; b < WATCH_BUCKETS; b++) {
-		while (ctl->bucket[b]) {
-			struct watch *w = ctl->bucket[b];
-			ctl->bucket[b] = w->next;
-			reply(w->conn, w->tuple, "unknown");
-			w->conn->watches--;
-			conn_release(w->conn);
-			free(w);
-		}
+	pthread_mutex_lock(&ctl->lock);
+	while (ctl->conns) {
+		struct ctl_conn *c = ctl->conns;
+		for (struct watch *w = c->first; w; w = w->cnext)
+			reply(c, w->tuple, w->inode, "none");
+		conn_close(ctl, c);
 	}
-	/* Live shim connections are left to close with the process. */
+	pthread_mutex_unlock(&ctl->lock);
 	pthread_mutex_destroy(&ctl->lock);
+	free(ctl->held);
+	free(ctl->vips);
 	free(ctl->path);
 	free(ctl);
 }

@@ -23,6 +23,7 @@
  */
 #include "identity.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <linux/inet_diag.h>
 #include <linux/netlink.h>
@@ -30,6 +31,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -180,4 +182,126 @@ int identity_lookup(const struct sockaddr_storage *peer, const struct sockaddr_s
 		return -1;
 	}
 	return 0;
+}
+
+/*
+ * The owner of a listener (for "cannot listen on VIP:port": who has it).
+ * Kept apart from the caller lookup above: it runs only when a bind
+ * fails, on its own netlink socket, and adds a /proc scan for the pid.
+ */
+static int listener_query(int nl, int family, const void *addr, uint16_t port,
+                          struct listener_owner *out, char *err, size_t errlen)
+{
+	struct {
+		struct nlmsghdr nlh;
+		struct inet_diag_req_v2 r;
+	} req;
+	memset(&req, 0, sizeof req);
+	req.nlh.nlmsg_len = sizeof req;
+	req.nlh.nlmsg_type = SOCK_DIAG_BY_FAMILY;
+	req.nlh.nlmsg_flags = NLM_F_REQUEST;
+	req.r.sdiag_family = (uint8_t)family;
+	req.r.sdiag_protocol = IPPROTO_TCP;
+	req.r.idiag_states = 1u << TCP_LISTEN;
+	/* An exact request is looked up as an incoming segment from dst to
+	 * src would be: with the peer all zero, that finds the listener that
+	 * would take a connection to addr:port. */
+	req.r.id.idiag_sport = htons(port);
+	req.r.id.idiag_cookie[0] = INET_DIAG_NOCOOKIE;
+	req.r.id.idiag_cookie[1] = INET_DIAG_NOCOOKIE;
+	memcpy(req.r.id.idiag_src, addr, family == AF_INET ? 4 : 16);
+	struct sockaddr_nl sa = { .nl_family = AF_NETLINK };
+	ssize_t n;
+	do
+		n = sendto(nl, &req, sizeof req, 0, (struct sockaddr *)&sa, sizeof sa);
+	while (n == -1 && errno == EINTR);
+	if (n == -1) {
+		snprintf(err, errlen, "sock_diag send: %s", strerror(errno));
+		return -1;
+	}
+	union {
+		char buf[8192];
+		struct nlmsghdr align;
+	} u;
+	do
+		n = recv(nl, u.buf, sizeof u.buf, 0);
+	while (n == -1 && errno == EINTR);
+	if (n == -1) {
+		snprintf(err, errlen, "sock_diag recv: %s", strerror(errno));
+		return -1;
+	}
+	for (struct nlmsghdr *h = &u.align; NLMSG_OK(h, (size_t)n); h = NLMSG_NEXT(h, n)) {
+		if (h->nlmsg_type == NLMSG_ERROR) {
+			struct nlmsgerr *e = NLMSG_DATA(h);
+			if (e->error == -ENOENT)
+				return 0;
+			snprintf(err, errlen, "sock_diag: %s", strerror(-e->error));
+			return -1;
+		}
+		if (h->nlmsg_type == SOCK_DIAG_BY_FAMILY) {
+			struct inet_diag_msg *m = NLMSG_DATA(h);
+			if (m->idiag_state != TCP_LISTEN)
+				return 0;
+			out->uid = m->idiag_uid;
+			out->inode = m->idiag_inode;
+			return 1;
+		}
+	}
+	return 0;
+}
+
+/* One process with "socket:[inode]" among its descriptors, or 0. */
+static pid_t socket_holder(uint64_t inode)
+{
+	char want[48];
+	int wl = snprintf(want, sizeof want, "socket:[%llu]", (unsigned long long)inode);
+	DIR *proc = opendir("/proc");
+	pid_t found = 0;
+	if (!proc)
+		return 0;
+	for (struct dirent *p; !found && (p = readdir(proc));) {
+		if (p->d_name[0] < '1' || p->d_name[0] > '9')
+			continue;
+		char path[300];
+		snprintf(path, sizeof path, "/proc/%.256s/fd", p->d_name);
+		DIR *fds = opendir(path);
+		if (!fds)
+			continue;
+		for (struct dirent *f; (f = readdir(fds));) {
+			char target[64];
+			if (f->d_name[0] == '.')
+				continue;
+			ssize_t tl = readlinkat(dirfd(fds), f->d_name, target, sizeof target);
+			if (tl == wl && memcmp(target, want, (size_t)wl) == 0) {
+				found = (pid_t)atoi(p->d_name);
+				break;
+			}
+		}
+		closedir(fds);
+	}
+	closedir(proc);
+	return found;
+}
+
+int identity_listener_owner(uint32_t addr, uint16_t port, struct listener_owner *out,
+                            char *err, size_t errlen)
+{
+	int nl = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
+	if (nl == -1) {
+		snprintf(err, errlen, "sock_diag socket: %s", strerror(errno));
+		return -1;
+	}
+	memset(out, 0, sizeof *out);
+	int rc = listener_query(nl, AF_INET, &addr, port, out, err, errlen);
+	if (rc == 0) {
+		/* A dual-stack AF_INET6 listener takes IPv4 connections too. */
+		struct in6_addr m = { 0 };
+		m.s6_addr[10] = m.s6_addr[11] = 0xff;
+		memcpy(&m.s6_addr[12], &addr, 4);
+		rc = listener_query(nl, AF_INET6, &m, port, out, err, errlen);
+	}
+	close(nl);
+	if (rc == 1)
+		out->pid = socket_holder(out->inode);
+	return rc;
 }

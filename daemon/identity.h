@@ -28,4 +28,18 @@ int identity_lookup(const struct sockaddr_storage *peer, const struct sockaddr_s
 /* Close this thread's netlink socket (a worker stopping). */
 void identity_close(void);
 
+/* Who holds the listening socket that takes connections to addr:port (an
+ * IPv4 address in network order, port in host order): the kernel's own
+ * lookup for an incoming connection, so a wildcard (0.0.0.0, or a
+ * dual-stack [::]) listener is found too. pid is one process holding the
+ * socket (a /proc/PID/fd scan), 0 when none is visible. Returns 1 found,
+ * 0 nobody listens there, -1 with err. */
+struct listener_owner {
+	uid_t    uid;
+	uint64_t inode;
+	pid_t    pid;
+};
+int identity_listener_owner(uint32_t addr, uint16_t port, struct listener_owner *out,
+                            char *err, size_t errlen);
+
 #endif

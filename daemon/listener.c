@@ -4,6 +4,15 @@
  * kept open (a reload never refuses a connection on an unchanged VIP), new
  * ones are bound, removed ones closed. When accept fails for lack of file
  * descriptors the listener pauses briefly instead of spinning, and says so.
+ *
+ * A VIP:port another process holds (bound while meshd was down, say) cannot
+ * be listened on: listener_sync says who holds it, and listener_held() is
+ * what the route snapshot and the control socket ask, so that meshd never
+ * publishes a name, or vouches for a connection, on a VIP:port it does not
+ * hold. Worker 0's listeners are the authority: every worker binds every
+ * VIP:port (SO_REUSEPORT, same uid), so worker 0 holding it means meshd
+ * does, and worker 0 runs on the main thread with the snapshot and the
+ * control socket.
  */
 #include "mesh.h"
 #include "log.h"
@@ -87,8 +96,10 @@ static int net_listen(const struct cfg_addr *a, char *err, size_t len)
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 	if (bind(fd, (const struct sockaddr *)&a->ss, a->len) == -1 ||
 	    listen(fd, 1024) == -1) {
-		snprintf(err, len, "%s", strerror(errno));
+		int e = errno;
+		snprintf(err, len, "%s", strerror(e));
 		close(fd);
+		errno = e; /* EADDRINUSE: the caller looks for the holder */
 		return -1;
 	}
 	return fd;
@@ -185,6 +196,26 @@ static char *append_err(char *errs, const char *line)
 	return p;
 }
 
+/* ", held by uid U (pid P, inode I)" for the listener that has sin. Only
+ * worker 0's failures are logged, so only worker 0 asks (a /proc scan). */
+static void describe_holder(const struct sockaddr_in *sin, char *out, size_t len)
+{
+	struct listener_owner o;
+	char err[128];
+	int rc = identity_listener_owner(sin->sin_addr.s_addr, ntohs(sin->sin_port), &o, err,
+	                                 sizeof err);
+	if (rc == 1 && o.pid)
+		snprintf(out, len, ", held by uid %u (pid %d, inode %llu)", (unsigned)o.uid,
+		         (int)o.pid, (unsigned long long)o.inode);
+	else if (rc == 1)
+		snprintf(out, len, ", held by uid %u (inode %llu, no visible process)",
+		         (unsigned)o.uid, (unsigned long long)o.inode);
+	else if (rc == 0)
+		snprintf(out, len, " (no listener found: a connection or a bound socket holds it)");
+	else
+		snprintf(out, len, " (holder unknown: %.80s)", err);
+}
+
 /*
  * Bring the listeners in line with c. Binding failures are collected in
  * *err (one line each) but do not stop the others: the daemon serves what
@@ -193,7 +224,7 @@ static char *append_err(char *errs, const char *line)
 int listener_sync(struct meshd *m, const struct config *c, char **err)
 {
 	int failures = 0;
-	char why[160], line[320], as[64];
+	char why[160], line[480], as[64];
 	*err = NULL;
 
 	for (struct listener *l = m->listeners; l; l = l->next)
@@ -214,8 +245,13 @@ int listener_sync(struct meshd *m, const struct config *c, char **err)
 			if (!l) {
 				l = listener_open(m, LISTEN_VIP, &a, why, sizeof why);
 				if (!l) {
-					snprintf(line, sizeof line, "service %s: cannot listen on %s: %s",
-					         s->name, config_addr_str(&a, as, sizeof as), why);
+					int e = errno;
+					char holder[128] = "";
+					if (e == EADDRINUSE && m->index == 0)
+						describe_holder(sin, holder, sizeof holder);
+					snprintf(line, sizeof line,
+					         "service %s: cannot listen on %s: %s%s; not published",
+					         s->name, config_addr_str(&a, as, sizeof as), why, holder);
 					*err = append_err(*err, line);
 					failures++;
 					continue;
@@ -254,6 +290,25 @@ int listener_sync(struct meshd *m, const struct config *c, char **err)
 		}
 	}
 	return failures;
+}
+
+bool listener_held(const struct meshd *m, struct in_addr vip, uint16_t port)
+{
+	for (const struct listener *l = m->listeners; l; l = l->next) {
+		const struct sockaddr_in *sin = (const struct sockaddr_in *)&l->addr.ss;
+		if (l->addr.ss.ss_family == AF_INET && sin->sin_addr.s_addr == vip.s_addr &&
+		    ntohs(sin->sin_port) == port)
+			return true;
+	}
+	return false;
+}
+
+bool listener_service_held(const struct meshd *m, const struct cfg_service *s)
+{
+	for (unsigned p = 0; p < s->nports; p++)
+		if (!listener_held(m, s->vip, s->ports[p]))
+			return false;
+	return true;
 }
 
 void listener_close_all(struct meshd *m)

@@ -100,13 +100,35 @@ struct daemon {
 	int             lock_fd;
 };
 
-static void publish(struct daemon *d)
+static bool w0_holds(const struct cfg_service *s, void *arg)
+{
+	return listener_service_held(arg, s);
+}
+
+/*
+ * Publish the routes of the generation worker 0 has just applied. A
+ * service is published only when worker 0 holds every VIP:port of it
+ * (another process may have bound one while meshd was down; listener_sync
+ * has logged who): its name must not send programs to that process. The
+ * control socket learns the same set, and answers "unknown" at once for a
+ * VIP:port meshd does not hold. Returns the number of services left out.
+ */
+static unsigned publish(struct daemon *d)
 {
 	char *err = NULL;
-	if (snapshot_publish(d->gen->cfg, control_path(d->ctl), d->generation, &err) == -1) {
+	unsigned left = 0;
+	control_configure(d->ctl, &d->w[0]);
+	if (snapshot_publish(d->gen->cfg, control_path(d->ctl), d->generation, w0_holds, &d->w[0],
+	                     &left, &err) == -1) {
 		log_error("%s; programs will not resolve mesh names", err);
 		free(err);
+		return d->gen->cfg->nservices;
 	}
+	if (left)
+		log_warn("routes %s: %u of %u services left out (their VIP:ports are not ours); "
+		         "a reload (SIGHUP) tries again", d->gen->cfg->snapshot, left,
+		         d->gen->cfg->nservices);
+	return left;
 }
 
 static void reload(struct daemon *d)
@@ -313,14 +335,19 @@ int main(int argc, char **argv)
 	ev_timer_init(&trim, trim_cb, 10., 10.);
 	ev_timer_start(d->loop, &trim);
 
-	publish(d);
-	char ib[64] = "off";
+	unsigned unpublished = publish(d);
+	char ib[64] = "off", nsv[64];
+	if (unpublished)
+		snprintf(nsv, sizeof nsv, "%u services (%u not published)", c->nservices,
+		         unpublished);
+	else
+		snprintf(nsv, sizeof nsv, "%u services", c->nservices);
 	if (c->inbound_on && d->w[0].inbound)
 		config_addr_str(&c->inbound, ib, sizeof ib);
 	else if (c->inbound_on)
 		snprintf(ib, sizeof ib, "NOT LISTENING");
-	log_info("meshd %s ready: host %s, %u services, %u worker(s), mesh port %s, routes %s, "
-	         "log %s", "0.1", c->host, c->nservices, d->nw, ib, c->snapshot, c->log);
+	log_info("meshd %s ready: host %s, %s, %u worker(s), mesh port %s, routes %s, "
+	         "log %s", "0.1", c->host, nsv, d->nw, ib, c->snapshot, c->log);
 
 	/* Worker 0's loop; it returns when worker 0 has drained. */
 	ev_run(d->loop, 0);

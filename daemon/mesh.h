@@ -179,6 +179,11 @@ void record_floods_free(struct meshd *m);
 /* listener.c */
 int listener_sync(struct meshd *m, const struct config *c, char **err);
 void listener_close_all(struct meshd *m);
+/* Does m listen on vip:port (port in host order)? On worker 0, from the
+ * main thread: whether meshd holds it. */
+bool listener_held(const struct meshd *m, struct in_addr vip, uint16_t port);
+/* m listens on every VIP:port of s. */
+bool listener_service_held(const struct meshd *m, const struct cfg_service *s);
 /* Helpers that never log: a nonblocking socket connecting to addr.
  * Returns fd (connect in progress or done) or -1 with err filled. */
 int net_connect(const struct cfg_addr *a, char *err, size_t len);
@@ -198,6 +203,15 @@ void worker_finish(struct meshd *m);
 struct control *control_open(struct ev_loop *loop, const char *path, char *err, size_t len);
 void control_close(struct control *ctl);
 const char *control_path(const struct control *ctl);
+/* The generation in force, from the main thread after worker 0 applied it
+ * (main.c's publish): w0's listeners are the VIP:ports meshd holds, w0's
+ * config gives the control socket's limits and how long questions wait. */
+void control_configure(struct control *ctl, const struct meshd *w0);
+/* A shim's question "W <client ip:port> <vip:port> <inode>": fills tuple
+ * ("client vip", the session's tuple format), the socket inode and the VIP
+ * (network order) and port (host order). 0, or -1 when malformed. */
+int control_parse_question(const char *line, char *tuple, size_t tuple_len, uint64_t *inode,
+                           uint32_t *vip, uint16_t *vport);
 /* Tell a waiting shim how this outbound connection went (once). */
 void control_verdict(struct session *s, const char *result);
 /* An outbound session joins/leaves the index the shim's questions search
@@ -206,8 +220,12 @@ void control_track(struct session *s);
 void control_untrack(struct session *s);
 
 /* snapshot_pub.c */
+/* Publish c's routes, leaving out every service for which held() is false
+ * (meshd does not hold all its VIP:ports) and its intercepts; held NULL:
+ * all. *left_out (may be NULL) gets the number left out. */
 int snapshot_publish(const struct config *c, const char *control, uint64_t generation,
-                     char **err);
+                     bool (*held)(const struct cfg_service *s, void *arg), void *arg,
+                     unsigned *left_out, char **err);
 void snapshot_unpublish(const struct config *c);
 /* How long the shim may wait for a verdict on a connection to s (ms). */
 unsigned snapshot_verdict_ms(const struct cfg_service *s);

@@ -3,7 +3,7 @@
  * write to a temporary file beside the target, fsync-free rename. Readers
  * only ever see a whole old file or a whole new one. Also keeps the VIPs it
  * handed out in a file of their own, so they stay with their services across
- * restarts.
+ * restarts (every configured service's, published or not).
  */
 #include "mesh.h"
 #include "snapshot.h"
@@ -45,7 +45,8 @@ static char *errf(const char *what, const char *path)
 }
 
 int snapshot_publish(const struct config *c, const char *control, uint64_t generation,
-                     char **err)
+                     bool (*held)(const struct cfg_service *s, void *arg), void *arg,
+                     unsigned *left_out, char **err)
 {
 	struct snap_svc_in *svcs = calloc(c->nservices ? c->nservices : 1, sizeof *svcs);
 	unsigned nicpt = 0;
@@ -61,18 +62,24 @@ int snapshot_publish(const struct config *c, const char *control, uint64_t gener
 		*err = strdup("out of memory");
 		goto fail;
 	}
-	unsigned k = 0;
+	/* A service whose VIP:ports meshd does not all hold is left out with
+	 * its intercepts: its name must not lead a program to whoever holds
+	 * them instead (README "Security model"). */
+	unsigned k = 0, nsvc = 0;
 	for (unsigned i = 0; i < c->nservices; i++) {
 		const struct cfg_service *s = &c->services[i];
-		svcs[i].name = s->name;
-		svcs[i].vip = s->vip.s_addr;
-		svcs[i].ports = s->ports;
-		svcs[i].nports = s->nports;
-		svcs[i].verdict_ms = snapshot_verdict_ms(s);
+		if (held && !held(s, arg))
+			continue;
+		unsigned x = nsvc++;
+		svcs[x].name = s->name;
+		svcs[x].vip = s->vip.s_addr;
+		svcs[x].ports = s->ports;
+		svcs[x].nports = s->nports;
+		svcs[x].verdict_ms = snapshot_verdict_ms(s);
 		for (unsigned j = 0; j < s->nintercepts; j++, k++) {
 			const struct sockaddr_storage *ss = &s->intercepts[j].ss;
 			icpts[k].family = ss->ss_family;
-			icpts[k].svc = i;
+			icpts[k].svc = x;
 			if (ss->ss_family == AF_INET) {
 				const struct sockaddr_in *a = (const void *)ss;
 				memcpy(icpts[k].addr, &a->sin_addr, 4);
@@ -84,8 +91,10 @@ int snapshot_publish(const struct config *c, const char *control, uint64_t gener
 			}
 		}
 	}
+	if (left_out)
+		*left_out = c->nservices - nsvc;
 	if (snapshot_encode(c->suffix, control, generation, c->vip_net.s_addr, c->vip_prefix, svcs,
-	                    c->nservices, icpts, nicpt, &buf, &len) == -1) {
+	                    nsvc, icpts, k, &buf, &len) == -1) {
 		*err = errf("cannot encode the route snapshot for", c->snapshot);
 		goto fail;
 	}

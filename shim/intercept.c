@@ -214,6 +214,16 @@ static void debug_vip(const char *call, const struct sockaddr *sa,
 	shim_line_end(&l);
 }
 
+/* Inside the snapshot's VIP range (addr network order)? */
+static int in_vip_range(const struct snap_view *v, uint32_t addr)
+{
+	unsigned prefix = v->hdr->vip_prefix;
+	if (prefix < 8 || prefix > 32)
+		return 0;
+	uint32_t mask = prefix == 32 ? 0xffffffffu : ~(0xffffffffu >> prefix);
+	return (ntohl(addr) & mask) == (ntohl(v->hdr->vip_net) & mask);
+}
+
 static int is_v4mapped(const struct in6_addr *a)
 {
 	return IN6_IS_ADDR_V4MAPPED(a);
@@ -255,6 +265,8 @@ static void route(int fd, const struct sockaddr *sa, socklen_t len,
 	r->dstlen = len;
 	r->verdict = 0;
 	r->vd.call = call;
+	r->vd.wait_ms = 0;
+	r->vd.unpublished = 0;
 
 	if (!sa || len < sizeof sa->sa_family)
 		goto pass;
@@ -291,36 +303,51 @@ static void route(int fd, const struct sockaddr *sa, socklen_t len,
 	const struct snap_svc *svc;
 	int redirect;
 	uint16_t vport;
+	uint32_t vip;
 	const struct snap_icpt *ic = snapshot_find_intercept(v, kfam, key, port);
 	if (ic) {
 		svc = &v->svcs[ic->svc];
 		vport = pick_port(svc, port);
 		redirect = 1;
+		vip = svc->vip;
 	} else {
 		uint32_t a;
 		memcpy(&a, key, 4);
 		svc = kfam == AF_INET ? snapshot_find_vip(v, a) : NULL;
-		if (!svc || !port_declared(svc, port)) {
+		if (svc && !port_declared(svc, port)) {
+			why = "VIP port the service does not declare";
+			svc = NULL;
+		}
+		if (!svc && (kfam != AF_INET || !in_vip_range(v, a))) {
 			/* Not ours: no debug line for every connect of the
 			 * program, only for the ones that came close. */
 			shim_snap_put(&ref);
-			if (svc)
-				why = "VIP port the service does not declare";
 			goto pass;
 		}
+		/* No svc: meshd's VIP range, but nothing published there
+		 * (meshd left the service out: another process holds its
+		 * VIP:port). Ask anyway: meshd answers at once, "unknown"
+		 * for a service's VIP (the connection is refused rather
+		 * than handed to whoever listens there), "none" for an
+		 * address that is no VIP of its (the connection stands). */
 		vport = port;
 		redirect = 0;
+		vip = a;
 	}
-	uint32_t vip = svc->vip;
 	if (!snapshot_vip_ok(v, vip)) {   /* never redirect off the VIP range */
 		shim_snap_put(&ref);
 		why = "VIP outside the snapshot's range";
 		goto pass;
 	}
-	if (shim_debug) {
+	r->vd.wait_ms = svc ? svc->verdict_ms : 0;
+	r->vd.unpublished = svc == NULL;
+	if (shim_debug && svc) {
 		size_t n = svc->name_len < SNAP_MAX_NAME ? svc->name_len : SNAP_MAX_NAME;
 		memcpy(name, snapshot_svc_name(v, svc), n);
 		name[n] = '\0';
+	} else if (shim_debug) {
+		memcpy(name, "(none published at this VIP-range address)",
+		       sizeof "(none published at this VIP-range address)");
 	}
 	const char *cp = snapshot_control(v);
 	if (cp) {
@@ -329,6 +356,8 @@ static void route(int fd, const struct sockaddr *sa, socklen_t len,
 			memcpy(ctl, cp, n + 1);
 	}
 	shim_snap_put(&ref);
+	if (!svc && !ctl[0])
+		goto pass;   /* an unpublished address, and nobody to ask */
 
 	/* Only TCP goes through meshd; UDP to the same address is left alone. */
 	int type = 0;
@@ -396,6 +425,8 @@ static void route(int fd, const struct sockaddr *sa, socklen_t len,
 		r->verdict = 1;
 		r->vd.vip = vip;
 		r->vd.vport = vport;
+	} else if (!svc) {
+		goto pass;
 	}
 	if (shim_debug && !redirect)
 		debug_vip(call, sa, len, name, r->verdict);

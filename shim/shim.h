@@ -165,6 +165,11 @@ static inline int shim_fd_marked(int fd)
  *                             repeated connect), 0 if it was stale (cleared)
  *   verdict_after_connect()   after the real call; may turn its result into
  *                             -1 ECONNREFUSED/ETIMEDOUT (blocking sockets)
+ *
+ * A verdict is waited for at most min(MESH_VERDICT_TIMEOUT if set, the
+ * service's verdict_ms if the snapshot has it, 30 s), counted from the
+ * connect: verdict_ms is the longest meshd can take, so an answer that has
+ * not come by then is not coming (meshd stopped) and the connection stands.
  */
 void verdict_init(void);
 void verdict_atfork_child(void);
@@ -173,6 +178,10 @@ int  verdict_connect_begin(int fd);
 struct verdict_dest {
 	uint32_t vip;          /* network order */
 	uint16_t vport;        /* network order */
+	unsigned wait_ms;      /* the service's verdict_ms (snapshot); 0: unknown */
+	int      unpublished;  /* an address in the VIP range that no published
+	                        * service has: whoever accepted it may not be
+	                        * meshd, so no I/O passes before the verdict */
 	const char *call;      /* "connect", "sendto", "sendmsg" (debug) */
 };
 /* rc/err: what the real call returned; `again`: verdict_connect_begin's

@@ -5,9 +5,8 @@
  * the shim asks meshd how the upstream path ended and fails the way a
  * direct connection would have:
  *
- *   blocking connect      waits for the verdict (at most MESH_VERDICT_TIMEOUT,
- *                         default 30 s) and returns -1 ECONNREFUSED or
- *                         ETIMEDOUT, or 0
+ *   blocking connect      waits for the verdict (at most the wait below)
+ *                         and returns -1 ECONNREFUSED or ETIMEDOUT, or 0
  *   non-blocking connect  returns what the kernel said (EINPROGRESS); then
  *                         getsockopt(SO_ERROR) waits for the verdict like
  *                         the blocking connect (the program asked for the
@@ -19,12 +18,27 @@
  *                         resets a connection it could not carry) becomes
  *                         the verdict's errno
  *
+ * The wait: min(MESH_VERDICT_TIMEOUT if set, the service's verdict_ms from
+ * the route snapshot (the longest meshd can take to judge it), 30 s),
+ * counted from the connect. A VIP-range address no published service has
+ * (a VIP whose service meshd left out because another process holds it)
+ * is asked about too, waits at most UNPUBLISHED_MS (meshd answers those at
+ * once: "unknown" for a service's VIP, "none" for an address that is no
+ * VIP of meshd's), and its descriptor passes no I/O at all until the
+ * answer is in: whoever accepted it may be that other process.
+ *
  * Protocol (text lines over a unix stream socket; daemon/control.c):
- *   shim -> meshd   W <client ip:port> <vip:port>
- *   meshd -> shim   V <client ip:port> <vip:port> <result>
- * ok and unknown (and no answer in time, or no control connection at all)
- * fail open: the connection stands. refused, reset, denied, no_endpoint,
- * tls_failure and identity_error become ECONNREFUSED; timeout ETIMEDOUT.
+ *   shim -> meshd   W <client ip:port> <vip:port> <inode>
+ *   meshd -> shim   V <client ip:port> <vip:port> <inode> <result>
+ * inode is our socket's st_ino, which meshd also learns from the kernel for
+ * the connection it accepted (sock_diag): a 4-tuple can be reused within
+ * seconds, so answers are matched on tuple AND inode, never on the tuple
+ * alone. ok and none (meshd has no verdict to give), no answer in time, or
+ * no control connection at all, fail open: the connection stands. refused,
+ * reset, denied, no_endpoint, tls_failure, identity_error, overflow and
+ * unknown (a running meshd does not hold that VIP:port, so whatever
+ * accepted the connection is not meshd) become ECONNREFUSED; timeout
+ * ETIMEDOUT.
  *
  * Thread model: ONE control connection per process, not one per thread. A
  * descriptor connected in one thread is often read or polled in another (a
@@ -44,7 +58,7 @@
  * descriptor awaiting or holding a verdict, 0 otherwise. Every hook tests it
  * first; an unmarked descriptor costs that one load and branch, no syscall,
  * no lock, errno untouched. A slot is freed (and the mark cleared) as soon
- * as its verdict is ok/unknown, when a failure has been reported once, when
+ * as its verdict is ok/none, when a failure has been reported once, when
  * data arrives on the descriptor (meshd forwards bytes only after the whole
  * path is up, i.e. after "ok"), when the control connection goes away, and
  * when our wait times out.
@@ -96,6 +110,7 @@
 #define VSLOTS      1024     /* verdicts pending or not yet reported */
 #define SLICE_MS    100      /* a reader re-checks its world this often */
 #define DEFAULT_MS  30000
+#define UNPUBLISHED_MS 3000  /* meshd answers "unknown" at once for these */
 
 enum { VS_FREE, VS_PENDING, VS_FAILED };
 
@@ -108,6 +123,9 @@ struct vslot {
 	uint32_t caddr, vaddr; /* network order */
 	uint16_t cport, vport; /* network order */
 	int      err;          /* VS_FAILED: ECONNREFUSED or ETIMEDOUT */
+	int      guard;        /* unpublished VIP-range address: I/O waits */
+	long     wait_ms;      /* how long the verdict may take */
+	long     deadline;     /* now_ms() at the connect + wait_ms */
 	char     result[16];   /* meshd's word (debug) */
 };
 
@@ -383,7 +401,9 @@ static const struct {
 	int         err;
 } results[] = {
 	{ "ok", 0 },
-	{ "unknown", 0 },
+	{ "none", 0 },
+	{ "unknown", ECONNREFUSED },
+	{ "overflow", ECONNREFUSED },
 	{ "refused", ECONNREFUSED },
 	{ "reset", ECONNREFUSED },
 	{ "denied", ECONNREFUSED },
@@ -438,6 +458,13 @@ static void handle_line(const char *line)
 	if (parse_hostport(&p, ' ', &caddr, &cport) == -1 ||
 	    parse_hostport(&p, ' ', &vaddr, &vport) == -1)
 		return;
+	unsigned long long ino = 0;
+	const char *d = p;
+	for (; *d >= '0' && *d <= '9'; d++)
+		ino = ino * 10 + (unsigned long long)(*d - '0');
+	if (d == p || *d != ' ')
+		return;
+	p = d + 1;
 	int err = 0;
 	const char *word = "unrecognized";
 	for (size_t i = 0; i < sizeof results / sizeof results[0]; i++)
@@ -449,7 +476,8 @@ static void handle_line(const char *line)
 	for (unsigned i = 0; i < slots_hi; i++) {
 		struct vslot *s = &slots[i];
 		if (s->state != VS_PENDING || s->caddr != caddr ||
-		    s->cport != cport || s->vaddr != vaddr || s->vport != vport)
+		    s->cport != cport || s->vaddr != vaddr || s->vport != vport ||
+		    (unsigned long long)s->ino != ino)
 			continue;
 		size_t n = strlen(word);
 		if (n >= sizeof s->result)
@@ -564,11 +592,11 @@ static void wait_slot(unsigned idx, unsigned gen, long deadline)
 /*
  * The one place a verdict is consumed. Under the lock: find fd's slot,
  * drop it if the descriptor is no longer the socket it was made for, then
- * either check without waiting (wait_ms == 0) or wait at most wait_ms.
- * Returns the errno to report (ECONNREFUSED/ETIMEDOUT) once, or 0: pass.
- * `what` completes the debug line ("connect fails with").
+ * either check without waiting, or (`wait`, or a guarded slot) wait until
+ * the slot's deadline. Returns the errno to report (ECONNREFUSED/ETIMEDOUT)
+ * once, or 0: pass. `what` completes the debug line ("connect fails with").
  */
-static int settle(int fd, long wait_ms, const char *what)
+static int settle(int fd, int wait, const char *what)
 {
 	int saved = errno;
 	int ret = 0;
@@ -584,14 +612,15 @@ static int settle(int fd, long wait_ms, const char *what)
 		goto out;
 	}
 	unsigned gen = s->gen;
+	wait = wait || s->guard;
 	if (s->state == VS_PENDING) {
-		if (wait_ms > 0)
-			wait_slot(idx, gen, now_ms() + wait_ms);
+		if (wait && now_ms() < s->deadline)
+			wait_slot(idx, gen, s->deadline);
 		else if (!reading)
 			pump();
 	}
 	if (s->gen != gen || s->state == VS_FREE)
-		goto out;         /* ok, unknown or dropped: nothing to say */
+		goto out;         /* ok, none or dropped: nothing to say */
 	if (s->state == VS_FAILED) {
 		ret = s->err;
 		if (shim_debug) {
@@ -606,12 +635,12 @@ static int settle(int fd, long wait_ms, const char *what)
 			shim_line_end(&l);
 		}
 		slot_free(idx);
-	} else if (wait_ms > 0) {
+	} else if (wait) {
 		if (shim_debug) {
 			struct shim_line l;
 			line_verdict(&l, s);
 			shim_line_str(&l, "no answer within ");
-			shim_line_uint(&l, (unsigned long)wait_ms);
+			shim_line_uint(&l, (unsigned long)s->wait_ms);
 			shim_line_str(&l, " ms (fails open: the connection stands)");
 			shim_line_end(&l);
 		}
@@ -631,7 +660,8 @@ static void settle_data(int fd)
 	if (!enter())
 		return;
 	int i = slot_of(fd);
-	if (i >= 0 && slots[i].state == VS_PENDING) {
+	/* Not for a guarded slot: its bytes may come from someone else. */
+	if (i >= 0 && slots[i].state == VS_PENDING && !slots[i].guard) {
 		if (shim_debug) {
 			struct shim_line l;
 			line_verdict(&l, &slots[i]);
@@ -753,7 +783,7 @@ static long connect_again(int fd, long rc, int *err)
 		return rc;                   /* still connecting */
 	if (rc >= 0 || *err == EISCONN || *err == ECONNRESET || *err == EPIPE) {
 		/* Connected (or reset): the program wants the result now. */
-		int e = settle(fd, timeout_ms, "connect fails with");
+		int e = settle(fd, 1, "connect fails with");
 		if (e) {
 			*err = e;
 			return -1;
@@ -790,13 +820,9 @@ static int local_v4(int fd, uint32_t *addr, uint16_t *port)
 	return -1;
 }
 
-static char *put_hostport(char *p, uint32_t addr, uint16_t port)
+static char *put_uint(char *p, unsigned long long v)
 {
-	char tmp[8];
-	inet_ntop(AF_INET, &addr, p, INET_ADDRSTRLEN);
-	p += strlen(p);
-	*p++ = ':';
-	unsigned v = ntohs(port);
+	char tmp[24];
 	int n = 0;
 	do {
 		tmp[n++] = (char)('0' + v % 10);
@@ -805,6 +831,14 @@ static char *put_hostport(char *p, uint32_t addr, uint16_t port)
 	while (n)
 		*p++ = tmp[--n];
 	return p;
+}
+
+static char *put_hostport(char *p, uint32_t addr, uint16_t port)
+{
+	inet_ntop(AF_INET, &addr, p, INET_ADDRSTRLEN);
+	p += strlen(p);
+	*p++ = ':';
+	return put_uint(p, ntohs(port));
 }
 
 long verdict_after_connect(int fd, const struct verdict_dest *d, int again,
@@ -852,16 +886,25 @@ long verdict_after_connect(int fd, const struct verdict_dest *d, int again,
 	s->vaddr = d->vip;
 	s->vport = d->vport;
 	s->err = 0;
+	s->guard = d->unpublished;
+	s->wait_ms = timeout_ms;
+	if (d->unpublished && s->wait_ms > UNPUBLISHED_MS)
+		s->wait_ms = UNPUBLISHED_MS;
+	else if (d->wait_ms && s->wait_ms > (long)d->wait_ms)
+		s->wait_ms = (long)d->wait_ms;
+	s->deadline = now_ms() + s->wait_ms;
 	s->result[0] = '\0';
 	mark_set(fd, idx);
 
-	char line[64];
+	char line[96];
 	char *p = line;
 	*p++ = 'W';
 	*p++ = ' ';
 	p = put_hostport(p, caddr, cport);
 	*p++ = ' ';
 	p = put_hostport(p, d->vip, d->vport);
+	*p++ = ' ';
+	p = put_uint(p, (unsigned long long)st.st_ino);
 	*p++ = '\n';
 	size_t len = (size_t)(p - line);
 	ssize_t n;
@@ -898,8 +941,8 @@ long verdict_after_connect(int fd, const struct verdict_dest *d, int again,
 	errno = saved;
 	if (!blocking)
 		return rc;
-	int e = settle(fd, timeout_ms, rc > 0 ? "send fails with"
-	                                      : "connect fails with");
+	int e = settle(fd, 1, rc > 0 ? "send fails with"
+	                             : "connect fails with");
 	if (e) {
 		*err = e;
 		return -1;
@@ -929,7 +972,7 @@ static ssize_t io_after(int fd, ssize_t r, int input, const char *what)
 	} else if (r == -1 && (errno == ECONNRESET || errno == EPIPE) &&
 	           shim_fd_marked(fd)) {
 		int orig = errno;
-		int e = settle(fd, timeout_ms, what);
+		int e = settle(fd, 1, what);
 		errno = e ? e : orig;
 	}
 	return r;
@@ -1179,7 +1222,7 @@ SLOW static int slow_getsockopt(int fd, int level, int name, void *val,
 	int kerr;
 	memcpy(&kerr, val, sizeof kerr);
 	if (kerr == 0 || kerr == ECONNRESET || kerr == EPIPE) {
-		int e = settle(fd, timeout_ms, "SO_ERROR reports");
+		int e = settle(fd, 1, "SO_ERROR reports");
 		if (e)
 			memcpy(val, &e, sizeof e);
 	} else {
