@@ -9,6 +9,7 @@
  * to drain_timeout, then exit 0), SIGUSR1 reopens the traffic log.
  */
 #include "mesh.h"
+#include "bounds.h"
 #include "log.h"
 
 #include <fcntl.h>
@@ -36,6 +37,17 @@ static void print_errors(const char *errs)
 	fputs(errs, stderr);
 	if (*errs && errs[strlen(errs) - 1] != '\n')
 		fputc('\n', stderr);
+}
+
+/* The per-source connection limits in force, "auto" resolved against the
+ * descriptor limit (bounds.h), so that the operator sees the numbers. */
+static void log_limits(const struct config *c)
+{
+	log_info("limits: max_connections_per_uid %u%s, max_connections_per_peer %u%s "
+	         "(descriptor limit %u)",
+	         bounds_auto(c->max_conns_per_uid), c->max_conns_per_uid ? "" : " (auto)",
+	         bounds_auto(c->max_conns_per_peer), c->max_conns_per_peer ? "" : " (auto)",
+	         bounds_nofile());
 }
 
 static uint32_t prev_from_config(const char *name, void *arg)
@@ -121,6 +133,9 @@ static void reload(struct daemon *d)
 		return;
 	}
 	struct gen *old = d->gen;
+	if (old->cfg->max_conns_per_uid != g->cfg->max_conns_per_uid ||
+	    old->cfg->max_conns_per_peer != g->cfg->max_conns_per_peer)
+		log_limits(g->cfg);
 	bool log_moved = strcmp(old->cfg->log, g->cfg->log) != 0;
 	bool snap_moved = strcmp(old->cfg->snapshot, g->cfg->snapshot) != 0;
 	if (strcmp(old->cfg->control, g->cfg->control) != 0 ||
@@ -264,6 +279,14 @@ int main(int argc, char **argv)
 		gen_unref(d->gen);
 		return 0;
 	}
+	/* Before any worker starts: the limit is process-wide, and bounds_auto
+	 * and the reserve are computed from it. As HAProxy and nginx do, take
+	 * what the hard limit allows (systemd's soft default is 1024). */
+	char nofile_msg[160];
+	bounds_raise_nofile(nofile_msg, sizeof nofile_msg);
+	log_info("%s; the last %u kept in reserve for reload and the control socket", nofile_msg,
+	         bounds_reserve());
+	log_limits(d->gen->cfg);
 	signal(SIGPIPE, SIG_IGN);
 	const struct config *c = d->gen->cfg;
 	d->gen->cfg->generation = d->generation = 1;
