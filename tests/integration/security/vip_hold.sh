@@ -18,9 +18,12 @@
 #     reserve, accepted or connected, is reset, the reserve stays free
 #     (descriptors <= 1024 - 64 + 1) and a reload still opens the config,
 #     the certificates and the snapshot.
-# Before (meshd of main): nobody's 1,030 connections took all 1,024
-# descriptors, accept paused, root's curl hung until its timeout and the
-# SIGHUP reload failed ("Too many open files" on the config).
+# Before (meshd of main, measured with the same holder): nobody's 1,030
+# connections took all 1,024 descriptors and accept paused; the ones left
+# in the backlog hung instead of being refused. On near (served locally,
+# so nothing churns) root's curl timed out (30 s) and the SIGHUP reload
+# was rejected ("a.ini:0: file: cannot open: Too many open files"). On
+# hello only churn (B's upstream backlog timing streams out) let root in.
 . "$(dirname "$0")/../lib.sh"
 
 make_certs "$TD" client hello batch
@@ -105,7 +108,7 @@ note "meshd A holds $n descriptors"
 check "meshd A's descriptors stay far below the limit ($n < 300)" test "$n" -lt 300
 reload_hosts "reloads (SIGHUP) while nobody holds its connections" a
 check "the reload opened the config and certificates" \
-	grep -q "reloaded $T/a.ini (generation 2)" "$T/a.err"
+	wait_grep "$T/a.err" "reloaded $T/a.ini \(generation 2\)" 5
 check_hello "root after the reload"
 release
 check "nobody's connections close" wait_closed 60
@@ -142,9 +145,10 @@ def state(c):
         return type(e).__name__
 print("five:", " ".join(state(c) for c in held))
 t0 = time.monotonic()
-six = socket.create_connection((vip, port), timeout=5)
-six.settimeout(5)
 try:
+    # the reset may come before connect() returns, or after
+    six = socket.create_connection((vip, port), timeout=5)
+    six.settimeout(5)
     r = "closed" if six.recv(1) == b"" else "data"
 except OSError as e:
     r = type(e).__name__
@@ -180,7 +184,7 @@ check_rec "some are carried, the rest refused, none hanging" "$HOLD" \
 check_rec "refused quickly (slowest within 3 s)" "$HOLD" '.slowest_refusal_s < 3'
 REFUSED_TOTAL=$((REFUSED_TOTAL + $(jget "$HOLD" '.refused // 0')))
 reload_hosts "reloads while nobody holds everything but the reserve" a
-check "the reload opened the config and certificates" grep -q "reloaded $T/a.ini (generation 6)" "$T/a.err"
+check "the reload opened the config and certificates" wait_grep "$T/a.err" "reloaded $T/a.ini \(generation 6\)" 5
 check "meshd warns that connections are refused for the reserve" \
 	grep -q 'descriptors in use reached the reserve (limit 1024, 64 kept' "$T/a.err"
 nwarn=$(grep -c 'descriptors in use reached the reserve' "$T/a.err" || true)
