@@ -51,7 +51,6 @@ wait_grep "$T/a.err" 'reached the reserve' 5 || true
 check "meshd says it refuses for the reserve, and what to do" \
 	grep -q 'descriptors in use reached the reserve (limit 48, 16 kept for reload and the control socket).*raise LimitNOFILE / ulimit -n' "$T/a.err"
 check_eq "it says so once" 1 "$(grep -c 'reached the reserve' "$T/a.err" || true)"
-n=$(find "/proc/$(meshd_pid a)/fd" -mindepth 1 -maxdepth 1 | wc -l)
 # Descriptors numbered 32..47 are the reserve (an inherited one above 47
 # is not meshd's).
 inres=$(find "/proc/$(meshd_pid a)/fd" -mindepth 1 -maxdepth 1 -printf '%f\n' | awk '$1 >= 32 && $1 < 48' | wc -l)
