@@ -143,10 +143,33 @@ bool bounds_fd_ok(int fd)
 	return fd >= 0 && (unsigned)fd + bounds_reserve() < nofile;
 }
 
+bool bounds_fd_ok_control(int fd)
+{
+	return fd >= 0 && (unsigned)fd + bounds_reserve() / 2 < nofile;
+}
+
 unsigned bounds_auto(unsigned configured)
 {
 	if (configured)
 		return configured;
 	unsigned q = nofile / 4;
 	return q < 16 ? 16 : q;
+}
+
+static pthread_mutex_t reserve_lock = PTHREAD_MUTEX_INITIALIZER;
+static unsigned long reserve_count;
+static double reserve_warned = -1e9;
+
+unsigned long bounds_reserve_refused(double now)
+{
+	unsigned long n = 0;
+	pthread_mutex_lock(&reserve_lock);
+	reserve_count++;
+	if (now - reserve_warned >= 10.0) {
+		n = reserve_count;
+		reserve_count = 0;
+		reserve_warned = now;
+	}
+	pthread_mutex_unlock(&reserve_lock);
+	return n;
 }

@@ -57,8 +57,17 @@ unsigned bounds_reserve(void);
 /* fd is a descriptor just opened: false when it lies in the reserve (the
  * caller closes it and refuses what it was for). */
 bool bounds_fd_ok(int fd);
+/* For accepts on the control socket, which may use the reserve: false only
+ * in its last half, left to reload (config, certificates, snapshot). */
+bool bounds_fd_ok_control(int fd);
 /* A per-source limit configured as "auto" (0): a quarter of the descriptor
  * limit; otherwise the configured value. */
 unsigned bounds_auto(unsigned configured);
+
+/* Count one connection refused because its descriptor lay in the reserve.
+ * Returns 0, or, at most once per 10 s across all workers, the number
+ * refused since the last time it returned non-zero: the caller then warns
+ * (one line per 10 s however hard the flood). */
+unsigned long bounds_reserve_refused(double now);
 
 #endif

@@ -654,9 +654,10 @@ static void accept_cb(struct ev_loop *loop, ev_io *io, int revents)
 			}
 			return;
 		}
-		if (!bounds_fd_ok(fd)) {
-			/* The reserve is for what must not fail (links, the log,
-			 * reloads); without a verdict the shim fails open. */
+		if (!bounds_fd_ok_control(fd)) {
+			/* The second half of the reserve is for what must not fail
+			 * (links, the log, reloads); the first half may serve
+			 * the shims. Without a verdict the shim fails open. */
 			close(fd);
 			if (ev_now(loop) - ctl->pause_warned > WARN_EVERY) {
 				ctl->pause_warned = ev_now(loop);

@@ -2,8 +2,14 @@
  * Listening sockets: one per service VIP:port, and the mesh (inbound) port.
  * listener_sync reconciles the open set with a config: sockets that stay are
  * kept open (a reload never refuses a connection on an unchanged VIP), new
- * ones are bound, removed ones closed. When accept fails for lack of file
- * descriptors the listener pauses briefly instead of spinning, and says so.
+ * ones are bound, removed ones closed.
+ *
+ * Descriptors: a connection whose descriptor lies in the reserve (bounds.h)
+ * is reset at once, so the reserve stays free for reload and the control
+ * socket and the program sees a refusal rather than a hang. When accept
+ * fails for lack of file descriptors all the same (the reserve spent by
+ * something else) the listener pauses briefly instead of spinning, and
+ * says so.
  *
  * A VIP:port another process holds (bound while meshd was down, say) cannot
  * be listened on: listener_sync says who holds it, and listener_held() is
@@ -15,6 +21,7 @@
  * control socket.
  */
 #include "mesh.h"
+#include "bounds.h"
 #include "log.h"
 
 #include <arpa/inet.h>
@@ -112,6 +119,32 @@ static void pause_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	ev_io_start(loop, &l->io);
 }
 
+/* A connection accepted into the reserve: reset it. A VIP one goes through
+ * the session path for its overflow record (aggregated when it floods) and
+ * the shim's verdict; a mesh-port one is only counted. */
+static void refuse_reserved(struct ev_loop *loop, struct listener *l, int fd,
+                            const struct sockaddr_storage *peer)
+{
+	char detail[160];
+	snprintf(detail, sizeof detail, "descriptor %d lies in the reserve (limit %u, the last "
+	         "%u kept for reload and the control socket)", fd, bounds_nofile(),
+	         bounds_reserve());
+	unsigned long n = bounds_reserve_refused(ev_now(loop));
+	if (n)
+		log_warn("refused %lu connection(s): descriptors in use reached the reserve "
+		         "(limit %u, %u kept for reload and the control socket), last on %s:%u; "
+		         "raise LimitNOFILE / ulimit -n, or lower max_connections_per_uid",
+		         n, bounds_nofile(), bounds_reserve(),
+		         l->kind == LISTEN_VIP ? l->service : "mesh port", l->port);
+	if (l->kind == LISTEN_VIP) {
+		outbound_refuse(l->m, l, fd, peer, "overflow", detail);
+		return;
+	}
+	struct linger lg = { .l_onoff = 1, .l_linger = 0 };
+	setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+	close(fd);
+}
+
 static void accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
 	(void)revents;
@@ -141,6 +174,10 @@ static void accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 				ev_timer_start(loop, &l->pause);
 			}
 			return;
+		}
+		if (!bounds_fd_ok(fd)) {
+			refuse_reserved(loop, l, fd, &peer);
+			continue;
 		}
 		if (l->kind == LISTEN_VIP)
 			outbound_accept(l->m, l, fd, &peer);

@@ -7,14 +7,24 @@
  * SIGHUP reloads (a bad file is rejected and the running config keeps
  * serving), SIGTERM/SIGINT drain (stop accepting, let connections finish up
  * to drain_timeout, then exit 0), SIGUSR1 reopens the traffic log.
+ *
+ * At start meshd raises its descriptor limit to the hard limit (bounds.h)
+ * and refuses to run on files and directories other users control
+ * (check_paths, pathsafe.h): `meshd -t` makes the same check, and a reload
+ * onto unsafe paths is rejected.
  */
 #include "mesh.h"
+#include "bounds.h"
 #include "log.h"
+#include "pathsafe.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <malloc.h>
 #include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,6 +46,17 @@ static void print_errors(const char *errs)
 	fputs(errs, stderr);
 	if (*errs && errs[strlen(errs) - 1] != '\n')
 		fputc('\n', stderr);
+}
+
+/* The per-source connection limits in force, "auto" resolved against the
+ * descriptor limit (bounds.h), so that the operator sees the numbers. */
+static void log_limits(const struct config *c)
+{
+	log_info("limits: max_connections_per_uid %u%s, max_connections_per_peer %u%s "
+	         "(descriptor limit %u)",
+	         bounds_auto(c->max_conns_per_uid), c->max_conns_per_uid ? "" : " (auto)",
+	         bounds_auto(c->max_conns_per_peer), c->max_conns_per_peer ? "" : " (auto)",
+	         bounds_nofile());
 }
 
 static uint32_t prev_from_config(const char *name, void *arg)
@@ -85,6 +106,134 @@ static struct gen *gen_load(const char *path, const struct config *cur, char **e
 		return NULL;
 	}
 	return g;
+}
+
+/* Append "line\n" to *buf, unless the same line is there already (the
+ * snapshot and the control socket usually share one directory). */
+static void add_line(char **buf, const char *line)
+{
+	size_t old = *buf ? strlen(*buf) : 0, n = strlen(line);
+	if (*buf) {
+		for (const char *p = *buf; (p = strstr(p, line)) != NULL; p++)
+			if ((p == *buf || p[-1] == '\n') && p[n] == '\n')
+				return;
+	}
+	char *nb = realloc(*buf, old + n + 2);
+	if (!nb)
+		return;
+	memcpy(nb + old, line, n);
+	nb[old + n] = '\n';
+	nb[old + n + 1] = '\0';
+	*buf = nb;
+}
+
+/* Say each line of buf (which it consumes; NULL: nothing to say). */
+enum say { SAY_STDERR, SAY_WARN, SAY_ERROR, SAY_ERROR_INDENTED };
+static void say_lines(char *buf, enum say how)
+{
+	if (!buf)
+		return;
+	char *save = NULL;
+	for (char *line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		switch (how) {
+		case SAY_STDERR:
+			fprintf(stderr, "meshd: %s\n", line);
+			break;
+		case SAY_WARN:
+			log_warn("%s", line);
+			break;
+		case SAY_ERROR:
+			log_error("%s", line);
+			break;
+		case SAY_ERROR_INDENTED:
+			log_error("  %s", line);
+			break;
+		}
+	}
+}
+
+/* The lock may be opened by meshd's user alone: anyone who can open it can
+ * flock it and keep every later meshd from starting. */
+static bool lock_file_safe(const struct stat *st, char *why, size_t len)
+{
+	if (!S_ISREG(st->st_mode)) {
+		snprintf(why, len, "is not a regular file");
+		return false;
+	}
+	if (st->st_uid != geteuid()) {
+		snprintf(why, len, "is owned by uid %u", (unsigned)st->st_uid);
+		return false;
+	}
+	if (st->st_mode & 077) {
+		snprintf(why, len, "can be opened by others (mode %04o)",
+		         (unsigned)(st->st_mode & 07777));
+		return false;
+	}
+	return true;
+}
+
+static void lock_path(const struct config *c, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s.lock", c->snapshot);
+}
+
+static void judge(char **errs, char **warns, const char *what, const char *path,
+                  enum pathsafe_verdict v, const char *why)
+{
+	char line[8192];
+	if (v == PATHSAFE_OK)
+		return;
+	snprintf(line, sizeof line, "%s: %s %s: %s", v == PATHSAFE_UNSAFE ? "unsafe" : "warning",
+	         what, path, why);
+	add_line(v == PATHSAFE_UNSAFE ? errs : warns, line);
+}
+
+/*
+ * Who else controls the files meshd relies on (rules in pathsafe.c): the
+ * config, CA, certificates and keys it believes, and the directories it
+ * creates the snapshot, lock, control socket and traffic log in. "unsafe:"
+ * lines go to *errs (start-up and -t fail, a reload is rejected),
+ * "warning:" lines to *warns. Start-up, -t and reload all call this, so -t
+ * catches what start-up would refuse.
+ */
+static void check_paths(const struct config *c, char **errs, char **warns)
+{
+	char why[1024], p[4200];
+	struct stat st;
+	judge(errs, warns, "configuration", c->path,
+	      pathsafe_check_file(c->path, PATHSAFE_READ, why, sizeof why), why);
+	judge(errs, warns, "CA", c->ca, pathsafe_check_file(c->ca, PATHSAFE_READ, why, sizeof why),
+	      why);
+	for (unsigned i = 0; i < c->nidentities; i++) {
+		const struct cfg_identity *id = &c->identities[i];
+		judge(errs, warns, "certificate", id->cert,
+		      pathsafe_check_file(id->cert, PATHSAFE_READ, why, sizeof why), why);
+		judge(errs, warns, "private key", id->key,
+		      pathsafe_check_file(id->key, PATHSAFE_SECRET, why, sizeof why), why);
+	}
+	judge(errs, warns, "route snapshot", c->snapshot,
+	      pathsafe_check_dir_of(c->snapshot, why, sizeof why), why);
+	judge(errs, warns, "control socket", c->control,
+	      pathsafe_check_dir_of(c->control, why, sizeof why), why);
+	snprintf(p, sizeof p, "%s.vips", c->snapshot);
+	if (lstat(p, &st) == 0)
+		judge(errs, warns, "previous VIPs", p,
+		      pathsafe_check_file(p, PATHSAFE_READ, why, sizeof why), why);
+	if (strcmp(c->log, "-") != 0) {
+		judge(errs, warns, "traffic log", c->log,
+		      pathsafe_check_dir_of(c->log, why, sizeof why), why);
+		if (lstat(c->log, &st) == 0)
+			judge(errs, warns, "traffic log", c->log,
+			      pathsafe_check_file(c->log, PATHSAFE_APPEND, why, sizeof why), why);
+	}
+	/* take_lock replaces an unsafe lock rather than failing: say so. */
+	lock_path(c, p, sizeof p);
+	if (lstat(p, &st) == 0 && !lock_file_safe(&st, why, sizeof why)) {
+		char line[8192];
+		snprintf(line, sizeof line, "warning: lock %s %s; meshd will replace it at start", p,
+		         why);
+		add_line(warns, line);
+	}
 }
 
 /* The whole daemon, as the main thread sees it. */
@@ -142,7 +291,21 @@ static void reload(struct daemon *d)
 		free(errs);
 		return;
 	}
+	char *unsafe = NULL, *warns = NULL;
+	check_paths(g->cfg, &unsafe, &warns);
+	say_lines(warns, SAY_WARN);
+	free(warns);
+	if (unsafe) {
+		log_error("reload rejected, keeping the running configuration:");
+		say_lines(unsafe, SAY_ERROR_INDENTED);
+		free(unsafe);
+		gen_unref(g);
+		return;
+	}
 	struct gen *old = d->gen;
+	if (old->cfg->max_conns_per_uid != g->cfg->max_conns_per_uid ||
+	    old->cfg->max_conns_per_peer != g->cfg->max_conns_per_peer)
+		log_limits(g->cfg);
 	bool log_moved = strcmp(old->cfg->log, g->cfg->log) != 0;
 	bool snap_moved = strcmp(old->cfg->snapshot, g->cfg->snapshot) != 0;
 	if (strcmp(old->cfg->control, g->cfg->control) != 0 ||
@@ -212,23 +375,122 @@ static void signal_cb(struct ev_loop *loop, ev_signal *w, int revents)
 	}
 }
 
-/* One meshd per snapshot: a second one would share VIP ports with the
- * first through SO_REUSEPORT and split its traffic. */
+/*
+ * Who holds a flock on (dev, ino), from /proc/locks: 1 with *pid and *uid
+ * (its effective uid; a holder running as root or as us wins over
+ * others), 0 when nobody does, -1 when it cannot be told.
+ */
+static int lock_holder(dev_t dev, ino_t ino, pid_t *pid, uid_t *uid)
+{
+	FILE *f = fopen("/proc/locks", "re");
+	if (!f)
+		return -1;
+	char line[256];
+	int found = 0;
+	while (fgets(line, sizeof line, f)) {
+		/* "1: FLOCK  ADVISORY  WRITE 1234 00:2e:5678 0 EOF"; a waiter's
+		 * line has "->" after the number and holds nothing. */
+		char type[16], rw[16], where[64];
+		int p;
+		if (strstr(line, "->") || sscanf(line, "%*d: %15s %*s %15s %d %63s", type, rw, &p,
+		                                  where) != 4)
+			continue;
+		unsigned maj, min;
+		unsigned long long in;
+		if (sscanf(where, "%x:%x:%llu", &maj, &min, &in) != 3 || maj != major(dev) ||
+		    min != minor(dev) || in != (unsigned long long)ino)
+			continue;
+		char sp[64], buf[256];
+		snprintf(sp, sizeof sp, "/proc/%d/status", p);
+		FILE *sf = fopen(sp, "re");
+		unsigned ruid, e = (unsigned)-1;
+		while (sf && fgets(buf, sizeof buf, sf))
+			if (sscanf(buf, "Uid: %u %u", &ruid, &e) == 2)
+				break;
+		if (sf)
+			fclose(sf);
+		if (found && *uid != (uid_t)-1 && (*uid == 0 || *uid == geteuid()))
+			continue; /* a trusted holder already found */
+		found = 1;
+		*pid = p;
+		*uid = (uid_t)e;
+	}
+	fclose(f);
+	return found;
+}
+
+/*
+ * One meshd per snapshot: a second one would share VIP ports with the
+ * first through SO_REUSEPORT and split its traffic. The lock is created
+ * 0600 with O_EXCL | O_NOFOLLOW, so no one else can open (and flock) it
+ * or point it elsewhere. An existing lock others could open (an older
+ * meshd made it 0644, or someone planted it) is replaced: unlinked and
+ * created afresh, so whoever holds the old one holds nothing that
+ * matters. Unless its holder is root or our own user: that is a running
+ * meshd (an older one), and starting beside it is what the lock prevents.
+ * The directory itself has passed check_paths, so only root or we can
+ * make names in it.
+ */
 static int take_lock(struct daemon *d)
 {
-	char path[4200];
-	snprintf(path, sizeof path, "%s.lock", d->gen->cfg->snapshot);
-	d->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-	if (d->lock_fd == -1) {
-		log_error("cannot open %s: %m", path);
-		return -1;
+	char path[4200], why[200];
+	lock_path(d->gen->cfg, path, sizeof path);
+	for (int tries = 0; tries < 4; tries++) {
+		int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+		struct stat st;
+		if (fd == -1 && errno == EEXIST) {
+			if (lstat(path, &st) == -1) {
+				if (errno == ENOENT)
+					continue;
+				log_error("cannot examine lock %s: %m", path);
+				return -1;
+			}
+			if (!lock_file_safe(&st, why, sizeof why)) {
+				pid_t pid = 0;
+				uid_t uid = (uid_t)-1;
+				int held = lock_holder(st.st_dev, st.st_ino, &pid, &uid);
+				if (held == 1 && (uid == 0 || uid == geteuid())) {
+					log_error("another meshd is running with routes %s (lock %s held by "
+					          "pid %d)", d->gen->cfg->snapshot, path, (int)pid);
+					return -1;
+				}
+				if (unlink(path) == -1 && errno != ENOENT) {
+					log_error("cannot replace lock %s (it %s): %m", path, why);
+					return -1;
+				}
+				char holder[96] = "";
+				if (held == 1)
+					snprintf(holder, sizeof holder, ", held by pid %d (uid %d)", (int)pid,
+					         (int)uid);
+				log_warn("replaced lock %s: it %s%s; a lock others can open lets them "
+				         "keep meshd from starting", path, why, holder);
+				continue;
+			}
+			fd = open(path, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+			struct stat fst;
+			if (fd != -1 && (fstat(fd, &fst) == -1 || fst.st_ino != st.st_ino ||
+			                 fst.st_dev != st.st_dev)) {
+				close(fd); /* replaced between lstat and open: look again */
+				continue;
+			}
+			if (fd == -1 && errno == ENOENT)
+				continue;
+		}
+		if (fd == -1) {
+			log_error("cannot open %s: %m", path);
+			return -1;
+		}
+		if (flock(fd, LOCK_EX | LOCK_NB) == -1) {
+			log_error("another meshd is running with routes %s (lock %s held)",
+			          d->gen->cfg->snapshot, path);
+			close(fd);
+			return -1;
+		}
+		d->lock_fd = fd;
+		return 0;
 	}
-	if (flock(d->lock_fd, LOCK_EX | LOCK_NB) == -1) {
-		log_error("another meshd is running with routes %s (lock %s held)",
-		          d->gen->cfg->snapshot, path);
-		return -1;
-	}
-	return 0;
+	log_error("cannot take lock %s: it keeps changing under us", path);
+	return -1;
 }
 
 static unsigned worker_count(const struct config *c)
@@ -281,11 +543,39 @@ int main(int argc, char **argv)
 		free(errs);
 		return 1;
 	}
+	char *unsafe = NULL, *warns = NULL;
+	check_paths(d->gen->cfg, &unsafe, &warns);
 	if (test) {
+		say_lines(warns, SAY_STDERR);
+		free(warns);
+		if (unsafe) {
+			say_lines(unsafe, SAY_STDERR);
+			fprintf(stderr, "meshd: configuration file %s test failed\n", path);
+			free(unsafe);
+			gen_unref(d->gen);
+			return 1;
+		}
 		printf("meshd: configuration file %s test is successful\n", path);
 		gen_unref(d->gen);
 		return 0;
 	}
+	say_lines(warns, SAY_WARN);
+	free(warns);
+	if (unsafe) {
+		say_lines(unsafe, SAY_ERROR);
+		log_error("refusing to start: other users could control files meshd relies on");
+		free(unsafe);
+		gen_unref(d->gen);
+		return 1;
+	}
+	/* Before any worker starts: the limit is process-wide, and bounds_auto
+	 * and the reserve are computed from it. As HAProxy and nginx do, take
+	 * what the hard limit allows (systemd's soft default is 1024). */
+	char nofile_msg[160];
+	bounds_raise_nofile(nofile_msg, sizeof nofile_msg);
+	log_info("%s; the last %u kept in reserve for reload and the control socket", nofile_msg,
+	         bounds_reserve());
+	log_limits(d->gen->cfg);
 	signal(SIGPIPE, SIG_IGN);
 	const struct config *c = d->gen->cfg;
 	d->gen->cfg->generation = d->generation = 1;

@@ -59,6 +59,9 @@ enum sess_state {
 
 enum sess_kind { SESS_OUTBOUND, SESS_INBOUND };
 
+struct quota;
+#define SESSION_QUOTAS 4
+
 struct session {
 	struct meshd    *m;
 	struct gen      *gen;
@@ -113,6 +116,13 @@ struct session {
 
 	const char      *result;
 	char             detail[160];
+
+	/* Quota units this session holds (bounds.h: per uid, per service ...),
+	 * taken with session_take and given back once, when it ends. */
+	struct {
+		struct quota *q;
+		uint64_t      key;
+	}                held[SESSION_QUOTAS];
 };
 
 struct control;
@@ -154,6 +164,12 @@ void outbound_accept(struct meshd *m, struct listener *l, int fd,
                      const struct sockaddr_storage *peer);
 void inbound_accept(struct meshd *m, struct listener *l, int fd,
                     const struct sockaddr_storage *peer);
+/* A VIP connection meshd will not carry (its descriptor lies in the
+ * reserve): recorded with `result` and `detail`, told to a waiting shim,
+ * and reset. */
+void outbound_refuse(struct meshd *m, struct listener *l, int fd,
+                     const struct sockaddr_storage *peer, const char *result,
+                     const char *detail);
 struct session *session_new(struct meshd *m, enum sess_kind kind, int fd);
 /* End the session: record it, close both sides (resetting the caller when
  * `reset`), and queue it for freeing after the current callback. */
@@ -162,6 +178,9 @@ void session_end(struct session *s, const char *result, bool reset);
 void session_end_relay(struct session *s, enum relay_end why, const char *detail);
 void session_set_detail(struct session *s, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+/* One unit of q for key, held by s until it ends (session_end gives back
+ * all it holds, exactly once). False when key is at its limit (0: none). */
+bool session_take(struct session *s, struct quota *q, uint64_t key, unsigned limit);
 void session_reap(struct meshd *m);
 void session_abort_all(struct meshd *m);
 uint64_t mesh_random(struct meshd *m);

@@ -19,6 +19,7 @@
  *   +------------------------------------+
  */
 #include "mesh.h"
+#include "bounds.h"
 #include "link.h"
 #include "log.h"
 
@@ -319,20 +320,41 @@ static void attempt_next(struct session *s)
 		attempt_failed(s, connect_errno_result(errno));
 		return;
 	}
+	if (!bounds_fd_ok(fd)) {
+		/* The descriptors left are the reserve (reload, control socket):
+		 * refuse rather than spend them. Another endpoint would need a
+		 * descriptor too, so this is not an attempt that failed. */
+		close(fd);
+		session_set_detail(s, "no descriptor for %s outside the reserve (descriptor %d, "
+		                   "limit %u, the last %u kept for reload and the control socket)",
+		                   s->endpoint, fd, bounds_nofile(), bounds_reserve());
+		unsigned long n = bounds_reserve_refused(ev_now(s->m->loop));
+		if (n)
+			log_warn("refused %lu connection(s): descriptors in use reached the reserve "
+			         "(limit %u, %u kept for reload and the control socket); raise "
+			         "LimitNOFILE / ulimit -n, or lower max_connections_per_uid",
+			         n, bounds_nofile(), bounds_reserve());
+		session_end(s, "overflow", true);
+		return;
+	}
 	side_init(&s->relay.side[1], fd, out_side_cb, s);
 	s->state = S_CONNECTING;
 	side_watch(s->m->loop, &s->relay.side[1], EV_WRITE);
 	arm_timer(s, svc->connect_timeout);
 }
 
-void outbound_accept(struct meshd *m, struct listener *l, int fd,
-                     const struct sockaddr_storage *peer)
+/* A session for a VIP connection just accepted, known to the shim's
+ * questions (control_track), or NULL (out of memory: fd is closed). */
+static struct session *accepted(struct meshd *m, struct listener *l, int fd,
+                                const struct sockaddr_storage *peer)
 {
 	struct session *s = session_new(m, SESS_OUTBOUND, fd);
 	if (!s) {
 		log_error("out of memory for a connection to %s:%u; refused", l->service, l->port);
+		struct linger lg = { .l_onoff = 1, .l_linger = 0 };
+		setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
 		close(fd);
-		return;
+		return NULL;
 	}
 	s->id = mesh_random(m);
 	s->port = l->port;
@@ -346,6 +368,29 @@ void outbound_accept(struct meshd *m, struct listener *l, int fd,
 	net_sockaddr_str((const struct sockaddr *)local, vip, sizeof vip);
 	snprintf(s->tuple, sizeof s->tuple, "%s %s", s->client, vip);
 	control_track(s);
+	return s;
+}
+
+void outbound_refuse(struct meshd *m, struct listener *l, int fd,
+                     const struct sockaddr_storage *peer, const char *result,
+                     const char *detail)
+{
+	/* No identity lookup: this is the path that sheds load, and the
+	 * record's source (the client address) is enough to aggregate it. */
+	struct session *s = accepted(m, l, fd, peer);
+	if (!s)
+		return;
+	session_set_detail(s, "%s", detail);
+	session_end(s, result, true);
+}
+
+void outbound_accept(struct meshd *m, struct listener *l, int fd,
+                     const struct sockaddr_storage *peer)
+{
+	struct session *s = accepted(m, l, fd, peer);
+	if (!s)
+		return;
+	const struct sockaddr_storage *local = &l->addr.ss;
 
 	s->svc = config_service(s->gen->cfg, s->svc_name);
 	if (!s->svc) {
@@ -373,5 +418,28 @@ void outbound_accept(struct meshd *m, struct listener *l, int fd,
 	}
 	s->identity = id->name;
 	snprintf(s->source, sizeof s->source, "%s", id->spiffe);
+
+	/* Connection limits (README "Security model"): one uid may hold only
+	 * its share of the descriptors, so that another user's idle
+	 * connections cannot deny root's programs; a service may cap what
+	 * this host sends it. Both are counted across workers and given back
+	 * when the session ends (session.c). */
+	const struct config *cfg = s->gen->cfg;
+	unsigned per_uid = bounds_auto(cfg->max_conns_per_uid);
+	if (!session_take(s, &quota_uid, c.uid, per_uid)) {
+		session_set_detail(s, "uid %u already holds %u connections (max_connections_per_uid = "
+		                   "%u%s)", (unsigned)c.uid, per_uid, per_uid,
+		                   cfg->max_conns_per_uid ? "" : ", auto");
+		session_end(s, "overflow", true);
+		return;
+	}
+	if (s->svc->max_connections &&
+	    !session_take(s, &quota_service, quota_key(s->svc->name), s->svc->max_connections)) {
+		session_set_detail(s, "service %s already has %u connections from this host "
+		                   "(max_connections = %u)", s->svc->name, s->svc->max_connections,
+		                   s->svc->max_connections);
+		session_end(s, "overflow", true);
+		return;
+	}
 	attempt_next(s);
 }

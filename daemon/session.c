@@ -4,8 +4,12 @@
  * A session is never freed inside its own callback: session_end unlinks it
  * from the live list and queues it; an ev_prepare watcher frees the queue
  * after the loop iteration's callbacks have run.
+ *
+ * Quotas (bounds.h) a session took are given back when it ends: the count
+ * is of connections meshd holds, and an ended session holds no descriptor.
  */
 #include "mesh.h"
+#include "bounds.h"
 #include "log.h"
 
 #include <stdarg.h>
@@ -78,6 +82,31 @@ void session_set_detail(struct session *s, const char *fmt, ...)
 	va_end(ap);
 }
 
+bool session_take(struct session *s, struct quota *q, uint64_t key, unsigned limit)
+{
+	for (unsigned i = 0; i < SESSION_QUOTAS; i++) {
+		if (s->held[i].q)
+			continue;
+		if (!quota_take(q, key, limit))
+			return false;
+		s->held[i].q = q;
+		s->held[i].key = key;
+		return true;
+	}
+	return false; /* a caller taking more kinds than SESSION_QUOTAS: a bug */
+}
+
+/* Clearing each slot as it is given back makes a second call a no-op. */
+static void give_back(struct session *s)
+{
+	for (unsigned i = 0; i < SESSION_QUOTAS; i++) {
+		if (!s->held[i].q)
+			continue;
+		quota_give(s->held[i].q, s->held[i].key);
+		s->held[i].q = NULL;
+	}
+}
+
 void session_end(struct session *s, const char *result, bool reset)
 {
 	if (s->state == S_CLOSED)
@@ -98,6 +127,7 @@ void session_end(struct session *s, const char *result, bool reset)
 	side_close(s->m->loop, &s->relay.side[0], reset);
 	side_close(s->m->loop, &s->relay.side[1], reset);
 	s->state = S_CLOSED;
+	give_back(s);
 
 	struct meshd *m = s->m;
 	if (s->prev)
@@ -128,6 +158,7 @@ void session_reap(struct meshd *m)
 	while (m->reap) {
 		struct session *s = m->reap;
 		m->reap = s->reap_next;
+		give_back(s); /* already done by session_end; never twice */
 		relay_free(&s->relay);
 		gen_unref(s->gen);
 		free(s);

@@ -319,6 +319,8 @@ for n in client bench iperf; do
 	cat "$T/certs/$n.pem" "$T/certs/$n.key" >"$T/certs/$n.haproxy.pem"
 done
 chmod -R a+rX "$T/certs"
+# ...but not meshd's keys: it refuses a private key other users can read.
+chmod 600 "$T"/certs/*.key
 
 # ---------------------------------------------------------------- servers
 

@@ -8,7 +8,9 @@
 
 [[ $(id -u) -eq 0 ]] || die "needs root to mount a small tmpfs"
 mkdir -p "$T/full"
-mount -t tmpfs -o size=64k tmpfs "$T/full" || die "cannot mount a tmpfs on $T/full"
+# mode=0755: a fresh tmpfs is 1777, and meshd refuses to keep its log in a
+# directory others can create names in (sticky or not; pathsafe.c).
+mount -t tmpfs -o size=64k,mode=0755 tmpfs "$T/full" || die "cannot mount a tmpfs on $T/full"
 on_exit 'umount "$T/full"'
 
 make_certs "$TD" client hello

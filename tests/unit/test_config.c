@@ -696,6 +696,54 @@ static void test_err_mesh_values(void **state)
 	check_one_error(MESH "[service.a]\nports = 80\nretries = -1\n", "retries", "invalid retries");
 }
 
+/* The connection limits meshd enforces (outbound.c): max_connections_per_uid
+ * and _per_peer default to auto (0, resolved against the descriptor limit
+ * by bounds_auto), take a count or "auto", and refuse 0; a service's
+ * max_connections defaults to none (0) and takes "none", 0 or a count. */
+static void test_connection_limits(void **state)
+{
+	struct config *c;
+	const struct cfg_service *web;
+
+	(void)state;
+	c = load_ok(MESH WEB_ID WEB_SVC);
+	assert_int_equal(c->max_conns_per_uid, 0);
+	assert_int_equal(c->max_conns_per_peer, 0);
+	web = config_service(c, "web");
+	assert_non_null(web);
+	assert_int_equal(web->max_connections, 0);
+	config_unref(c);
+
+	c = load_ok(MESH "max_connections_per_uid = auto\nmax_connections_per_peer = 300\n" WEB_ID
+	            WEB_SVC "max_connections = none\n");
+	assert_int_equal(c->max_conns_per_uid, 0);
+	assert_int_equal(c->max_conns_per_peer, 300);
+	assert_int_equal(config_service(c, "web")->max_connections, 0);
+	config_unref(c);
+
+	c = load_ok(MESH "max_connections_per_uid = 200\n" WEB_ID WEB_SVC "max_connections = 0\n");
+	assert_int_equal(c->max_conns_per_uid, 200);
+	assert_int_equal(config_service(c, "web")->max_connections, 0);
+	config_unref(c);
+
+	c = load_ok(MESH "max_connections_per_uid = 10000000\n" WEB_ID WEB_SVC
+	            "max_connections = 5\n");
+	assert_int_equal(c->max_conns_per_uid, 10000000);
+	assert_int_equal(config_service(c, "web")->max_connections, 5);
+	config_unref(c);
+
+	check_one_error(MESH "max_connections_per_uid = 0\n", "max_connections_per_uid",
+	                "invalid max_connections_per_uid '0' (1..10000000 or auto)");
+	check_one_error(MESH "max_connections_per_uid = 10000001\n", "max_connections_per_uid",
+	                "1..10000000 or auto");
+	check_one_error(MESH "max_connections_per_peer = lots\n", "max_connections_per_peer",
+	                "invalid max_connections_per_peer 'lots'");
+	check_one_error(MESH WEB_ID WEB_SVC "max_connections = auto\n", "max_connections",
+	                "invalid max_connections 'auto' (0..10000000 or none)");
+	check_one_error(MESH WEB_ID WEB_SVC "max_connections = -1\n", "max_connections",
+	                "invalid max_connections");
+}
+
 static void test_err_cannot_open(void **state)
 {
 	char *errs = NULL;
@@ -1127,6 +1175,7 @@ int main(void)
 		cmocka_unit_test(test_err_identities),
 		cmocka_unit_test(test_err_service_identity),
 		cmocka_unit_test(test_err_mesh_values),
+		cmocka_unit_test(test_connection_limits),
 		cmocka_unit_test(test_err_cannot_open),
 		cmocka_unit_test(test_multiple_errors),
 		cmocka_unit_test(test_comments_bom_crlf),
