@@ -10,7 +10,7 @@ ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 C=$ROOT/tests/fuzz/corpus
 MKSNAP=$ROOT/build/mksnap
 [[ -x $MKSNAP ]] || { echo "make_seeds: build $MKSNAP first (make tools)" >&2; exit 1; }
-mkdir -p "$C/snapshot" "$C/proto" "$C/config" "$C/ctlproto"
+mkdir -p "$C/snapshot" "$C/proto" "$C/config" "$C/ctlproto" "$C/record"
 
 # Snapshots as meshd and mksnap write them.
 "$MKSNAP" "$C/snapshot/two_services" mesh hello=127.77.0.2:80,8080 db=127.77.0.3:5432 \
@@ -100,4 +100,9 @@ printf 'W 127.0.0.1:40000 127.77.0.2:80 123456' >"$C/ctlproto/question"
 printf 'V 127.0.0.1:40000 127.77.0.2:80 123456 refused' >"$C/ctlproto/answer"
 printf 'W 127.0.0.1:1 127.77.0.2:65535 0\nV 255.255.255.255:65535 127.0.0.9:8080 18446744073709551615 identity_error\n' \
 	>"$C/ctlproto/both"
+# Record fields (daemon/record.h): what programs and peers name themselves.
+printf 'curl' >"$C/record/ascii"
+printf '\xff\xfecurl\xc3' >"$C/record/invalid"
+printf 'caf\xc3\xa9 \xe6\x97\xa5\xe6\x9c\xac \xf0\x9f\x98\x80 "q" \\ \t\x01\x7f' >"$C/record/mixed"
+printf '\xed\xa0\x80\xc0\xaf\xf4\x90\x80\x80\xe0\x80' >"$C/record/overlong_surrogate"
 echo "make_seeds: wrote $(find "$C" -type f | wc -l) seeds under $C"
