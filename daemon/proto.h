@@ -40,6 +40,7 @@
 #ifndef MESHD_PROTO_H
 #define MESHD_PROTO_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -127,5 +128,16 @@ void proto_status_encode(unsigned char out[PROTO_STATUS_LEN], enum proto_status 
 int proto_status_decode(const unsigned char *buf, size_t len);
 
 const char *proto_status_name(int st);
+
+/* Checks of the link frames that a peer could get wrong or abuse. Any frame
+ * for stream id 0 is a protocol error (ids start at 1). */
+/* A WINDOW frame giving `add` bytes more to a sender that holds `credit`
+ * of at most `window`: false when the sum would pass the window, which
+ * also catches a sum that would wrap around 2^32. */
+bool proto_credit_ok(uint32_t credit, uint32_t add, uint32_t window);
+/* The id of an OPEN on a receiver whose last OPEN had id `last` (0: none
+ * yet): ids are never 0 and always increase (a caller counts up from 1),
+ * so an OPEN can name no stream in use and reuse no ended one. */
+bool proto_open_id_ok(uint32_t id, uint32_t last);
 
 #endif
