@@ -99,6 +99,7 @@ const char *link_peer(const struct link *l);      /* the other side's spiffe URI
 const char *link_sni(const struct link *l);       /* receiver: identity asked for */
 const char *link_addr(const struct link *l);      /* receiver: caller ip:port */
 bool link_up(const struct link *l);               /* TLS is up (a stream opened now reuses it) */
+unsigned link_streams(const struct link *l);       /* streams open on it now */
 void stream_attach(struct stream *st, struct relay *r, int idx);
 /* DATA from b: bytes taken (> 0), 0 when out of credit or room (a
  * STREAM_CREDIT follows), -2 when the link is gone. */

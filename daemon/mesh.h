@@ -102,6 +102,10 @@ struct session {
 	char             peer[160];        /* spiffe URI the other side presented */
 	bool             tls_up;
 	bool             reused;           /* the link carried earlier streams */
+	/* inbound: holds a unit of quota_peer (bounds.h) under this key,
+	 * given back by session_end */
+	bool             peer_quota;
+	uint64_t         peer_quota_key;
 
 	const char      *result;
 	char             detail[160];

@@ -6,6 +6,7 @@
  * after the loop iteration's callbacks have run.
  */
 #include "mesh.h"
+#include "bounds.h"
 #include "log.h"
 
 #include <stdarg.h>
@@ -98,6 +99,11 @@ void session_end(struct session *s, const char *result, bool reset)
 	side_close(s->m->loop, &s->relay.side[0], reset);
 	side_close(s->m->loop, &s->relay.side[1], reset);
 	s->state = S_CLOSED;
+	/* The peer identity's stream (inbound.c) is over. */
+	if (s->peer_quota) {
+		quota_give(&quota_peer, s->peer_quota_key);
+		s->peer_quota = false;
+	}
 
 	struct meshd *m = s->m;
 	if (s->prev)
