@@ -138,11 +138,11 @@ def open_held(n, nlinks, service, svc_port, hold):
     per = (n + nlinks - 1) // nlinks
     codes = {}
     links_closed = 0
-    socks = []
     sent = 0
+    # Every link first: their handshakes come before the streams.
+    socks = [link() for _ in range(nlinks)]
     for li in range(nlinks):
-        s = link()
-        socks.append(s)
+        s = socks[li]
         want = min(per, n - sent)
         ids = [1 + 2 * i for i in range(want)]
         # In batches: each OPEN of the batch is sent, then every STATUS read.
