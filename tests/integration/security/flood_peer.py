@@ -11,8 +11,11 @@
 #   open_held N LINKS SERVICE SVC_PORT HOLD_SECS
 #                                      N OPENs spread over LINKS links, read
 #                                      every STATUS, hold the streams
-#   handshake N BIND HOLD_SECS         N TCP connections from address BIND
-#                                      that never send a byte
+#   handshake N BIND[,BIND...] HOLD_SECS
+#                                      N TCP connections from each address
+#                                      BIND (taking turns) that never send
+#                                      a byte
+# Environment: BIND=ADDR makes the TLS links come from ADDR.
 #   window_wrap SERVICE SVC_PORT       WINDOW credit that would wrap 2^32
 #   stream0 SERVICE SVC_PORT           a frame for stream id 0
 #   reuse_id SERVICE SVC_PORT          an OPEN for an id already in use
@@ -47,7 +50,7 @@ def ctx():
 CTX = ctx()
 
 
-def link(timeout=10, bind=None):
+def link(timeout=10, bind=os.environ.get("BIND")):
     raw = socket.create_connection((host, port), timeout=timeout,
                                    source_address=(bind, 0) if bind else None)
     s = CTX.wrap_socket(raw, server_hostname="hello")
@@ -172,57 +175,61 @@ def open_held(n, nlinks, service, svc_port, hold):
     time.sleep(hold)
 
 
-def handshake(n, bind, hold):
+def handshake(n, binds, hold):
     # Plain TCP, never a byte: what costs B a descriptor and a handshake
     # slot until its handshake timeout.
-    socks = []
+    socks = {}   # fd -> (socket, connect time)
     refused = 0
-    for _ in range(n):
+    early_reset = 0
+    errors = {}
+    for i in range(n * len(binds)):
         c = socket.socket()
-        c.setblocking(True)
         c.settimeout(3)
-        c.bind((bind, 0))
+        c.bind((binds[i % len(binds)], 0))
         try:
             c.connect((host, port))
-            socks.append(c)
-        except OSError:
+            socks[c.fileno()] = (c, time.time())
+        except ConnectionResetError:
+            early_reset += 1  # B's RST came before connect() returned
+            c.close()
+        except OSError as e:
             refused += 1
+            errors[str(e)] = errors.get(str(e), 0) + 1
             c.close()
-    time.sleep(0.5)
+    time.sleep(0.3)
     # B closes what it refuses at once (RST): readable, with an error.
-    held = []
-    reset = 0
-    for c in socks:
-        r, _, _ = select.select([c], [], [], 0)
-        if r:
-            try:
-                reset += 0 if c.recv(1) else 1
-            except OSError:
-                reset += 1
-            c.close()
-        else:
-            held.append(c)
-    print("connected", len(socks))
+    # (poll: more than 1024 descriptors.)
+    p = select.poll()
+    for fd in socks:
+        p.register(fd, select.POLLIN)
+    reset = early_reset
+    for fd, _ in p.poll(0):
+        c, _ = socks.pop(fd)
+        p.unregister(fd)
+        c.close()
+        reset += 1
+    print("connected", len(socks) + reset)
     print("refused", refused)
+    for e in errors:
+        print("error", errors[e], e)
     print("reset", reset)
-    print("held", len(held))
+    print("held", len(socks))
+    for b in binds:
+        print("held_from", b, sum(1 for c, _ in socks.values() if c.getsockname()[0] == b))
     sys.stdout.flush()
+    # The held ones: B closes each at its handshake timeout.
     t0 = time.time()
-    closed_at = []
-    left = list(held)
-    while left and time.time() - t0 < hold:
-        r, _, _ = select.select(left, [], [], 0.1)
-        for c in r:
-            try:
-                c.recv(1)
-            except OSError:
-                pass
-            closed_at.append(time.time() - t0)
-            left.remove(c)
+    waits = []
+    while socks and time.time() - t0 < hold:
+        for fd, _ in p.poll(100):
+            c, t = socks.pop(fd)
+            p.unregister(fd)
+            waits.append(time.time() - t)
             c.close()
-    print("closed_by_b", len(closed_at))
-    print("still_open", len(left))
-    print("last_close_s", "%.2f" % (max(closed_at) if closed_at else -1))
+    print("closed_by_b", len(waits))
+    print("still_open", len(socks))
+    print("longest_s", "%.2f" % (max(waits) if waits else -1))
+    print("shortest_s", "%.2f" % (min(waits) if waits else -1))
 
 
 def open_ok(s, sid, service, svc_port):
@@ -301,7 +308,7 @@ if mode == "open_flood":
 elif mode == "open_held":
     open_held(int(args[0]), int(args[1]), args[2], int(args[3]), float(args[4]))
 elif mode == "handshake":
-    handshake(int(args[0]), args[1], float(args[2]))
+    handshake(int(args[0]), args[1].split(","), float(args[2]))
 elif mode == "no_read":
     no_read(args[0], int(args[1]), args[2], int(args[3]))
 elif mode in ("window_wrap", "stream0", "reuse_id"):
