@@ -19,6 +19,7 @@
 #   window_wrap SERVICE SVC_PORT       WINDOW credit that would wrap 2^32
 #   stream0 SERVICE SVC_PORT           a frame for stream id 0
 #   reuse_id SERVICE SVC_PORT          an OPEN for an id already in use
+#   old_id SERVICE SVC_PORT            an OPEN for an id below the last one
 #   no_read ECHO_SVC ECHO_PORT SINK_SVC SINK_PORT
 #                                      a link that stops reading: a stream to
 #                                      an echo upstream fills B's queue, then
@@ -249,6 +250,9 @@ def bad_frame(service, svc_port, what):
         s.sendall(frame(FIN, 0))
     elif what == "reuse_id":
         s.sendall(frame(OPEN, 1, header(service, 0x5001, svc_port)))
+    elif what == "old_id":
+        print("status5", open_ok(s, 5, service, svc_port))
+        s.sendall(frame(OPEN, 3, header(service, 0x5003, svc_port)))
     print("closed", link_closed(s))
 
 
@@ -311,7 +315,7 @@ elif mode == "handshake":
     handshake(int(args[0]), args[1].split(","), float(args[2]))
 elif mode == "no_read":
     no_read(args[0], int(args[1]), args[2], int(args[3]))
-elif mode in ("window_wrap", "stream0", "reuse_id"):
+elif mode in ("window_wrap", "stream0", "reuse_id", "old_id"):
     bad_frame(args[0], int(args[1]), mode)
 else:
     sys.exit("unknown mode " + mode)
