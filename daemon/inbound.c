@@ -137,11 +137,12 @@ static void header_received(struct session *s, const struct proto_hdr *h)
 		return;
 	}
 	/* Each stream costs an upstream descriptor: one peer identity, over
-	 * all its links and all workers, may hold only so many. */
+	 * all its links and all workers, may hold only so many (its links
+	 * count too, link.c). */
 	unsigned per_peer = bounds_auto(c->max_conns_per_peer);
 	uint64_t pkey = quota_key(s->source);
 	if (!quota_take(&quota_peer, pkey, per_peer)) {
-		session_set_detail(s, "%s has %u open streams (max_connections_per_peer)",
+		session_set_detail(s, "%s holds %u links and streams (max_connections_per_peer)",
 		                   s->source, per_peer);
 		refuse(s, PROTO_ST_UNAVAILABLE, "overflow");
 		return;

@@ -69,6 +69,8 @@ struct link {
 	bool            overflow;       /* queue passed LINK_OUT_HARD: fail at loop end */
 	bool            hs_held;        /* receiver: holds a handshake slot (quota_handshake) */
 	uint64_t        hs_key;         /* its per-source key */
+	bool            peer_held;      /* receiver: holds a unit of quota_peer */
+	uint64_t        peer_key;
 	enum link_state state;
 	int             fd;
 	SSL            *ssl;
@@ -317,6 +319,10 @@ static void close_link(struct link *l, bool notify)
 	ev_timer_stop(m->loop, &l->timer);
 	ev_timer_stop(m->loop, &l->resume);
 	handshake_over(l);
+	if (l->peer_held) {
+		quota_give(&quota_peer, l->peer_key);
+		l->peer_held = false;
+	}
 	if (l->ssl) {
 		if (notify) {
 			ERR_clear_error();
@@ -408,6 +414,17 @@ static void became_up(struct link *l)
 	if (l->receiver) {
 		const char *sni = SSL_get_servername(l->ssl, TLSEXT_NAMETYPE_host_name);
 		snprintf(l->sni, sizeof l->sni, "%s", sni ? sni : "");
+		/* A link holds a descriptor for its peer even with no stream:
+		 * it counts in the peer identity's quota with its streams, so
+		 * idle links cannot take what streams are refused. */
+		unsigned limit = bounds_auto(l->gen->cfg->max_conns_per_peer);
+		l->peer_key = quota_key(l->peer);
+		if (!quota_take(&quota_peer, l->peer_key, limit)) {
+			link_fail(l, "overflow", "link from %s refused: %s holds %u links and streams "
+			          "(max_connections_per_peer)", l->addr, l->peer, limit);
+			return;
+		}
+		l->peer_held = true;
 	}
 	l->state = L_UP;
 	arm(l, 0);

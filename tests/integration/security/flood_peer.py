@@ -11,6 +11,7 @@
 #   open_held N LINKS SERVICE SVC_PORT HOLD_SECS
 #                                      N OPENs spread over LINKS links, read
 #                                      every STATUS, hold the streams
+#   links N HOLD_SECS                  N links without a stream, held
 #   handshake N BIND[,BIND...] HOLD_SECS
 #                                      N TCP connections from each address
 #                                      BIND (taking turns) that never send
@@ -176,6 +177,31 @@ def open_held(n, nlinks, service, svc_port, hold):
     time.sleep(hold)
 
 
+def links(n, hold):
+    # Idle links: B sends nothing on one (no session tickets), so a link
+    # that is readable has been closed by B.
+    socks, failed = [], 0
+    for _ in range(n):
+        try:
+            socks.append(link())
+        except (OSError, ssl.SSLError):
+            failed += 1
+    time.sleep(0.5)
+    held = 0
+    for s in socks:
+        s.setblocking(False)
+        try:
+            s.recv(1)
+        except ssl.SSLWantReadError:
+            held += 1
+        except (OSError, ssl.SSLError):
+            pass
+    print("links_held", held)
+    print("links_refused", n - held)
+    sys.stdout.flush()
+    time.sleep(hold)
+
+
 def handshake(n, binds, hold):
     # Plain TCP, never a byte: what costs B a descriptor and a handshake
     # slot until its handshake timeout.
@@ -311,6 +337,8 @@ if mode == "open_flood":
     open_flood(float(args[0]), args[1], int(args[2]))
 elif mode == "open_held":
     open_held(int(args[0]), int(args[1]), args[2], int(args[3]), float(args[4]))
+elif mode == "links":
+    links(int(args[0]), float(args[1]))
 elif mode == "handshake":
     handshake(int(args[0]), args[1].split(","), float(args[2]))
 elif mode == "no_read":

@@ -5,14 +5,16 @@
 # which costs host B an upstream socket (mute's upstream holds every
 # connection and never answers). meshd B runs with 1,024 descriptors
 # (prlimit), so that the descriptor reserve (1024/16 = 64) is in play.
-#   1. max_connections_per_peer = 100: 100 streams are accepted, the 1,400
+#   1. max_connections_per_peer = 100 (links and streams of one peer
+#      identity): 97 streams are accepted (100 less the 3 links), the 1,403
 #      beyond get STATUS unavailable and overflow records (aggregated: at
-#      most 100 per 10 s). Bound: B holds at most 100 upstream sockets for
-#      rogue: descriptors <= baseline + 100 + 3 links + 10. Host A (identity
-#      client, its own quota) is served meanwhile. Once rogue lets go, its
-#      quota is back: 100 accepted again. (Before: all 1,500 got an
-#      upstream socket until B ran out of descriptors, 1,024, and every
-#      other caller was refused.)
+#      most 100 per 10 s). Bound: B holds at most 100 descriptors for rogue:
+#      descriptors <= baseline + 100 + 10. Host A (identity client, its own
+#      quota) is served meanwhile. Once rogue lets go, its quota is back:
+#      99 accepted on one link. 150 links without streams: 100 are kept,
+#      the rest closed (overflow). (Before: all 1,500 got an upstream
+#      socket until B ran out of descriptors, 1,024, and every other
+#      caller was refused.)
 #   2. max_connections_per_peer = 4000 (reload): now the descriptor reserve
 #      stops it: no descriptor numbered 960 or above is used for an
 #      upstream, the rest are refused (overflow, "reserve"), a reload still
@@ -85,11 +87,12 @@ fd0=$(fds_b)
 held p1 1500 3
 fd1=$(fds_b)
 note "B's descriptors: $fd0 before, $fd1 while rogue holds its streams"
-check_eq "1: 100 of rogue's streams are accepted (max_connections_per_peer)" 100 "$(status_count p1 0)"
-check_eq "1: the 1400 beyond get STATUS unavailable (7)" 1400 "$(status_count p1 7)"
+check_eq "1: 97 of rogue's streams are accepted (max_connections_per_peer, less 3 links)" 97 \
+	"$(status_count p1 0)"
+check_eq "1: the 1403 beyond get STATUS unavailable (7)" 1403 "$(status_count p1 7)"
 check_eq "1: no link is ended for it" "links_closed 0" "$(grep '^links_closed' "$T/p1.out")"
-check "1: B holds at most 100 upstream sockets for rogue ($fd0 -> $fd1 descriptors, bound +113)" \
-	test "$fd1" -le $((fd0 + 113))
+check "1: B holds at most 100 descriptors for rogue ($fd0 -> $fd1, bound +110)" \
+	test "$fd1" -le $((fd0 + 110))
 check "1: and does hold them (at least +100)" test "$fd1" -ge $((fd0 + 100))
 get_record r "$T/b.log" ".result == \"overflow\" and .source == \"$ROGUE\""
 check_rec "1: B records a refused one as overflow, naming the limit" "$r" \
@@ -98,9 +101,24 @@ check_hello "1: host A's request while rogue is at its quota"
 kill_proc "$HELD_PID"
 check "1: B lets go of rogue's upstream sockets" wait_fds_below $((fd0 + 10))
 held p1b 150 1
-check_eq "1: rogue's quota is back once its streams ended: 100 accepted again" 100 "$(status_count p1b 0)"
-check_eq "1: and 50 refused" 50 "$(status_count p1b 7)"
+check_eq "1: rogue's quota is back once its streams ended: 99 accepted on one link" 99 \
+	"$(status_count p1b 0)"
+check_eq "1: and 51 refused" 51 "$(status_count p1b 7)"
 kill_proc "$HELD_PID"
+wait_fds_below $((fd0 + 10)) || true
+# Idle links count too: a peer cannot hold descriptors with links alone.
+spawn idle "$T/idle.out" timeout 60 "$PY" "$(dirname "$0")/flood_peer.py" "$T/certs/ca.pem" \
+	"$T/certs/rogue.pem" "$T/certs/rogue.key" "127.0.0.2:$MESHPORT" links 150 30
+idle_pid=$LAST_PID
+wait_grep "$T/idle.out" '^links_refused' 30 || true
+fd1=$(fds_b)
+note "idle: $(tr '\n' ' ' <"$T/idle.out"); B's descriptors $fd1"
+check_eq "1: of 150 idle links, 100 are kept" "links_held 100" "$(grep '^links_held' "$T/idle.out")"
+check "1: B's descriptors stay <= baseline + 110 ($fd0 -> $fd1)" test "$fd1" -le $((fd0 + 110))
+get_record r "$T/b.log" ".result == \"overflow\" and .source == \"$ROGUE\" and (.detail | test(\"link from\"))"
+check_rec "1: a refused link has an overflow record" "$r" '.detail | test("max_connections_per_peer")'
+check_hello "1: host A's request while rogue holds 100 idle links"
+kill_proc "$idle_pid"
 wait_fds_below $((fd0 + 10)) || true
 
 # ---------------------------------------------------------------- 2
@@ -129,7 +147,8 @@ stop_meshd b
 n=$(count_records "$T/b.log" ".event == \"close\" and .result == \"overflow\" and .source == \"$ROGUE\"")
 agg=$(records "$T/b.log" ".event == \"aggregate\" and .result == \"overflow\" and .source == \"$ROGUE\"" |
 	jq -s 'map(.count) | add // 0')
-want=$(($(status_count p1 7) + $(status_count p1b 7) + ${ref:-0}))
+want=$(($(status_count p1 7) + $(status_count p1b 7) + ${ref:-0} +
+	$(awk '$1 == "links_refused" { print $2 }' "$T/idle.out")))
 note "B: $n overflow records for rogue + $agg in aggregates; rogue was refused $want times"
 check_eq "B: overflow records + aggregate counts = rogue's refusals" "$want" "$((n + agg))"
 check "B: at most 100 overflow records per 10 s window ($n)" test "$n" -le 300
