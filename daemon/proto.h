@@ -34,6 +34,9 @@
  *   WINDOW  payload = u32 credit the receiver gives back
  * A stream is over when both FINs have passed, or at a RST, or at a non-OK
  * STATUS. Frames for a stream id the receiver no longer knows are dropped.
+ * Stream ids start at 1 and each OPEN's id is higher than the last: a
+ * frame for stream 0, an OPEN whose id does not increase, or WINDOW credit
+ * beyond STREAM_WINDOW is a protocol error that ends the link.
  * A receiver that gets a higher version answers with its own version and
  * PROTO_ST_BAD_VERSION, so a newer caller can tell.
  */
