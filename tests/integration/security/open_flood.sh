@@ -84,12 +84,15 @@ wait_port 127.0.0.1 "$SINKPORT" 10 || die "sink upstream did not start"
 check_hello "before the floods"
 
 ROGUE=spiffe://$TD/svc/rogue
-peer() { # MODE ARGS...
-	"$PY" "$(dirname "$0")/flood_peer.py" "$T/certs/ca.pem" "$T/certs/rogue.pem" \
-		"$T/certs/rogue.key" "127.0.0.2:$MESHPORT" "$@"
+# peer NAME MODE ARGS...: flood_peer.py as rogue, in the background (its
+# output in $T/NAME.out, its pid in LAST_PID).
+peer() {
+	local name=$1
+	shift
+	spawn "$name" "$T/$name.out" timeout 60 "$PY" "$(dirname "$0")/flood_peer.py" "$T/certs/ca.pem" \
+		"$T/certs/rogue.pem" "$T/certs/rogue.key" "127.0.0.2:$MESHPORT" "$@"
 }
 rss_b() { awk '/^VmRSS:/ { print $2 }' "/proc/$(meshd_pid b)/status"; }
-fds_b() { find "/proc/$(meshd_pid b)/fd" -mindepth 1 -maxdepth 1 | wc -l; }
 # timed_hello DESC: check_hello, and within 2 s.
 timed_hello() {
 	local t0 ms st=0 body
@@ -105,8 +108,7 @@ timed_hello() {
 rss0=$(rss_b)
 mark=$(since "$T/b.log")
 bytes0=$(stat -c %s "$T/b.log")
-spawn flood "$T/flood.out" timeout 30 "$PY" "$(dirname "$0")/flood_peer.py" "$T/certs/ca.pem" \
-	"$T/certs/rogue.pem" "$T/certs/rogue.key" "127.0.0.2:$MESHPORT" open_flood 4 nosuch "$PORT"
+peer flood open_flood 4 nosuch "$PORT"
 flood_pid=$LAST_PID
 rss_max=$rss0
 sleep 0.5
@@ -136,8 +138,7 @@ mark_a=$(since "$T/b.log")
 bytes_a=$(stat -c %s "$T/b.log")
 
 # ---------------------------------------------------------------- (b)
-spawn held "$T/held.out" timeout 60 "$PY" "$(dirname "$0")/flood_peer.py" "$T/certs/ca.pem" \
-	"$T/certs/rogue.pem" "$T/certs/rogue.key" "127.0.0.2:$MESHPORT" open_held 600 1 mute "$PORT2" 30
+peer held open_held 600 1 mute "$PORT2" 30
 held_pid=$LAST_PID
 wait_grep "$T/held.out" '^links_closed' 30 || true
 note "(b) $(tr '\n' ' ' <"$T/held.out")"
@@ -154,8 +155,7 @@ kill_proc "$held_pid"
 
 # ---------------------------------------------------------------- (c)
 rss0=$(rss_b)
-spawn noread "$T/noread.out" timeout 60 "$PY" "$(dirname "$0")/flood_peer.py" "$T/certs/ca.pem" \
-	"$T/certs/rogue.pem" "$T/certs/rogue.key" "127.0.0.2:$MESHPORT" no_read echo "$PORT2" sink "$PORT2"
+peer noread no_read echo "$PORT2" sink "$PORT2"
 noread_pid=$LAST_PID
 rss_max=$rss0
 wait_grep "$T/noread.out" '^paused' 30 || true
