@@ -11,11 +11,14 @@
  *     v --unknown service--> STATUS no_service -> END no_endpoint
  *     v --not allowed--> STATUS denied -> END denied
  *     v --draining--> STATUS unavailable -> END refused
+ *     v --link over max_streams_per_link, peer over max_connections_per_peer,
+ *       or no descriptor outside the reserve--> STATUS unavailable -> END overflow
  *   UP_CONNECT --refused/timeout--> STATUS -> END refused/timeout
  *     v
  *   STATUS ok, RELAY
  */
 #include "mesh.h"
+#include "bounds.h"
 #include "link.h"
 #include "log.h"
 
@@ -110,6 +113,15 @@ static void header_received(struct session *s, const struct proto_hdr *h)
 		refuse(s, PROTO_ST_UNAVAILABLE, "refused");
 		return;
 	}
+	/* A caller opens another link beyond LINK_MAX_STREAMS (256); more on
+	 * one link is a peer that does not behave (link.c ends its link if it
+	 * keeps at it). */
+	if (s->stream.link && link_streams(s->stream.link) > c->max_streams_per_link) {
+		session_set_detail(s, "link from %s already has %u streams (max_streams_per_link)",
+		                   s->client, c->max_streams_per_link);
+		refuse(s, PROTO_ST_UNAVAILABLE, "overflow");
+		return;
+	}
 	/* The caller verified our certificate for the identity it asked for in
 	 * SNI; it must be the identity that serves this service. */
 	const char *sni = s->stream.link ? link_sni(s->stream.link) : "";
@@ -130,6 +142,16 @@ static void header_received(struct session *s, const struct proto_hdr *h)
 		refuse(s, PROTO_ST_DENIED, "denied");
 		return;
 	}
+	/* Each stream costs an upstream descriptor: one peer identity, over
+	 * all its links and all workers, may hold only so many (its links
+	 * count too, link.c). */
+	unsigned per_peer = bounds_auto(c->max_conns_per_peer);
+	if (!session_take(s, &quota_peer, quota_key(s->source), per_peer)) {
+		session_set_detail(s, "%s holds %u links and streams (max_connections_per_peer)",
+		                   s->source, per_peer);
+		refuse(s, PROTO_ST_UNAVAILABLE, "overflow");
+		return;
+	}
 	config_addr_str(&up->addr, s->endpoint, sizeof s->endpoint);
 	char err[128];
 	int fd = net_connect(&up->addr, err, sizeof err);
@@ -137,6 +159,14 @@ static void header_received(struct session *s, const struct proto_hdr *h)
 		session_set_detail(s, "upstream %s: %s", s->endpoint, err);
 		refuse(s, errno == ETIMEDOUT ? PROTO_ST_TIMEOUT : PROTO_ST_REFUSED,
 		       errno == ETIMEDOUT ? "timeout" : "refused");
+		return;
+	}
+	if (!bounds_fd_ok(fd)) {
+		/* What is left is for links, reloads and the log. */
+		close(fd);
+		session_set_detail(s, "upstream %s: descriptor %d is in the reserve (limit %u)",
+		                   s->endpoint, fd, bounds_nofile());
+		refuse(s, PROTO_ST_UNAVAILABLE, "overflow");
 		return;
 	}
 	side_init(&s->relay.side[1], fd, in_side_cb, s);

@@ -1,6 +1,7 @@
 /* Links: many streams over one mutual-TLS connection (see link.h). */
 #include "link.h"
 #include "mesh.h"
+#include "bounds.h"
 #include "hash.h"
 #include "log.h"
 
@@ -10,11 +11,40 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/socket.h>
 #include <openssl/err.h>
 
 #define container_of(p, T, m) ((T *)((char *)(p) - offsetof(T, m)))
 #define LINK_BUCKETS 64
 #define LINK_OUT_HIGH (256 * 1024) /* queued bytes above which streams wait */
+/* Queued bytes above which we stop reading the link: a peer that sends
+ * without reading our answers cannot make us queue more. Above what DATA
+ * alone can queue (LINK_OUT_HIGH + one frame), so that two busy meshd
+ * never both stop reading and wait for each other. */
+#define LINK_OUT_STOP (LINK_OUT_HIGH + 64 * 1024)
+/* Queued bytes that end the link: only frames made without reading (RST,
+ * FIN, WINDOW of local streams) can pass LINK_OUT_STOP; this much means
+ * something is wrong, and the queue must never grow without bound. */
+#define LINK_OUT_HARD (4 * 1024 * 1024)
+/* A link whose peer reads nothing of what we queued for this long is ended:
+ * a meshd always reads its links, so such a peer is stuck or hostile, and
+ * what it holds (queue, streams, upstream connections) would otherwise
+ * stay until the streams' idle timeout. */
+#define LINK_STALL_TIMEOUT 10.0
+/* Work one link may do in one loop iteration: then the other links,
+ * listeners and timers get their turn, and the sessions ended meanwhile
+ * are freed, before the rest is read. */
+#define LINK_READ_FRAMES 64
+#define LINK_READ_BYTES (256 * 1024)
+/* A receiver link whose peer keeps opening streams we refuse (unknown
+ * service, not allowed, over a limit) is ended: more than this many
+ * refusals in a window, and far more than the streams accepted in it. */
+#define LINK_REFUSED_MAX 1024
+#define LINK_REFUSED_RATIO 4
+#define LINK_REFUSED_WINDOW 10.0
+/* A caller link stops taking streams before its ids would wrap: the
+ * receiver requires increasing ids. */
+#define LINK_LAST_ID 0xfffff000u
 #define LINK_OUT_EAGER (32 * 1024) /* queued bytes written at once, not at loop end */
 #define LINK_OUT_INITIAL (64 * 1024)
 #define LINK_FRAME_DATA STREAM_FRAME_DATA
@@ -22,7 +52,6 @@
 #define LINK_MAX_STREAMS 256       /* per caller link; more open another link */
 #define LINK_IDLE_CALLER 60.0
 #define LINK_IDLE_RECEIVER 75.0    /* longer: the caller normally closes first */
-#define LINK_HANDSHAKE_TIMEOUT 10.0
 
 enum link_state { L_CONNECTING, L_HANDSHAKE, L_UP, L_DEAD };
 
@@ -35,15 +64,26 @@ struct link {
 	bool            closing;        /* close once the queue is written */
 	bool            write_failed;   /* an eager flush failed: fail at loop end */
 	bool            dirty;          /* on the worker's flush list */
+	bool            blocked;        /* the kernel took not all: timer = stall */
+	bool            read_paused;    /* queue over LINK_OUT_STOP: not reading */
+	bool            overflow;       /* queue passed LINK_OUT_HARD: fail at loop end */
+	bool            hs_held;        /* receiver: holds a handshake slot (quota_handshake) */
+	uint64_t        hs_key;         /* its per-source key */
+	bool            peer_held;      /* receiver: holds a unit of quota_peer */
+	uint64_t        peer_key;
 	enum link_state state;
 	int             fd;
 	SSL            *ssl;
 	ev_io           io;
 	int             events;
-	ev_timer        timer;          /* connect + handshake, then idle */
+	ev_timer        timer;          /* connect + handshake, then idle or stall */
+	ev_timer        resume;         /* read on next iteration (budget used up) */
 	double          connect_timeout;
 	unsigned        nstreams;
 	uint32_t        next_id;
+	uint32_t        last_open;      /* receiver: the highest stream id opened */
+	unsigned        refused, accepted; /* receiver: answers in this window */
+	ev_tstamp       answers_since;
 	struct stream  *bucket[LINK_BUCKETS];
 	struct stream  *waiters;        /* streams waiting for output room */
 	/* output queue: frames, written by link_flush */
@@ -69,12 +109,20 @@ struct link {
 
 static void link_io_cb(struct ev_loop *loop, ev_io *w, int revents);
 static void link_timer_cb(struct ev_loop *loop, ev_timer *w, int revents);
+static void link_resume_cb(struct ev_loop *loop, ev_timer *w, int revents);
 static void link_read(struct link *l);
 
 /* ------------------------------------------------------------ helpers */
 
+static size_t queued(const struct link *l)
+{
+	return l->olen - l->ooff;
+}
+
 static void link_watch(struct link *l, int events)
 {
+	if (l->read_paused)
+		events &= ~EV_READ;
 	if (l->fd == -1 || events == l->events)
 		return;
 	ev_io_stop(l->m->loop, &l->io);
@@ -108,7 +156,7 @@ static void insert(struct link *l, struct stream *st)
 	st->hnext = l->bucket[b];
 	l->bucket[b] = st;
 	l->nstreams++;
-	if (l->state == L_UP)
+	if (l->state == L_UP && !l->blocked)
 		arm(l, 0); /* not idle (a connecting link keeps its connect timer) */
 }
 
@@ -165,11 +213,18 @@ static int queue_room(struct link *l, size_t n)
 	return 0;
 }
 
-/* Queue a frame (header + payload). Control frames are never refused: they
- * are small and bounded by the number of streams. */
+/* Queue a frame (header + payload). DATA waits below LINK_OUT_HIGH
+ * (stream_write), and we stop reading above LINK_OUT_STOP, so control frames
+ * stay few; past LINK_OUT_HARD even they are refused and the link ends at
+ * the end of the loop iteration (its streams are in their callbacks now). */
 static int queue(struct link *l, enum proto_frame type, uint32_t id, const void *p,
                  uint32_t n)
 {
+	if (queued(l) + PROTO_FRAME_HDR + n > LINK_OUT_HARD) {
+		l->overflow = true;
+		mark_dirty(l);
+		return -1;
+	}
 	if (queue_room(l, PROTO_FRAME_HDR + n) == -1)
 		return -1;
 	proto_frame_hdr(l->out + l->olen, type, n, id);
@@ -182,21 +237,32 @@ static int queue(struct link *l, enum proto_frame type, uint32_t id, const void 
 
 static void close_link(struct link *l, bool notify);
 
-/* The link failed: every stream hears it, then the link goes. */
-static void link_fail(struct link *l, const char *result, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+/* Receiver: the handshake is over (done or failed): its slot goes back. */
+static void handshake_over(struct link *l)
+{
+	if (!l->hs_held)
+		return;
+	l->hs_held = false;
+	quota_give(&quota_handshake, l->hs_key);
+	quota_give(&quota_handshake, 0);
+}
 
-static void link_fail(struct link *l, const char *result, const char *fmt, ...)
+/* The link failed: every stream hears it, then the link goes. A receiver
+ * link that never came up has a record of its own (its streams' records
+ * say it otherwise); so has one that the peer's conduct ended (`own`),
+ * even when no stream was open. */
+static void vlink_fail(struct link *l, bool own, const char *result, const char *fmt,
+                       va_list ap) __attribute__((format(printf, 4, 0)));
+
+static void vlink_fail(struct link *l, bool own, const char *result, const char *fmt,
+                       va_list ap)
 {
 	if (l->state == L_DEAD)
 		return;
 	char detail[160];
-	va_list ap;
-	va_start(ap, fmt);
 	vsnprintf(detail, sizeof detail, fmt, ap);
-	va_end(ap);
 	bool was_up = l->state == L_UP;
-	if (l->receiver && !was_up)
+	if (l->receiver && (!was_up || own))
 		inbound_link_failed(l->m, l->addr, l->peer, result, detail);
 	l->state = L_DEAD;
 	for (unsigned b = 0; b < LINK_BUCKETS; b++)
@@ -208,6 +274,42 @@ static void link_fail(struct link *l, const char *result, const char *fmt, ...)
 	close_link(l, false);
 }
 
+static void link_fail(struct link *l, const char *result, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void link_fail(struct link *l, const char *result, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vlink_fail(l, false, result, fmt, ap);
+	va_end(ap);
+}
+
+static void link_end(struct link *l, const char *result, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void link_end(struct link *l, const char *result, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vlink_fail(l, true, result, fmt, ap);
+	va_end(ap);
+}
+
+/* The peer broke the protocol or a bound: the link ends, with a record. */
+static void protocol_error(struct link *l, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void protocol_error(struct link *l, const char *fmt, ...)
+{
+	char what[128];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof what, fmt, ap);
+	va_end(ap);
+	link_end(l, "protocol_error", "link with %s: %s", l->addr, what);
+}
+
 /* Close the connection and queue the link for freeing (link_reap). */
 static void close_link(struct link *l, bool notify)
 {
@@ -215,6 +317,12 @@ static void close_link(struct link *l, bool notify)
 	l->state = L_DEAD;
 	ev_io_stop(m->loop, &l->io);
 	ev_timer_stop(m->loop, &l->timer);
+	ev_timer_stop(m->loop, &l->resume);
+	handshake_over(l);
+	if (l->peer_held) {
+		quota_give(&quota_peer, l->peer_key);
+		l->peer_held = false;
+	}
 	if (l->ssl) {
 		if (notify) {
 			ERR_clear_error();
@@ -250,7 +358,7 @@ static void maybe_idle(struct link *l)
 			close_link(l, false);
 		return;
 	}
-	if (l->state == L_UP) {
+	if (l->state == L_UP && !l->blocked) {
 		arm(l, l->receiver ? LINK_IDLE_RECEIVER : LINK_IDLE_CALLER);
 		if (l->ooff == l->olen && l->out) {
 			/* No streams: the queue's memory goes back. */
@@ -274,6 +382,7 @@ static struct link *link_new(struct meshd *m, int fd, const char *key)
 	l->next_id = 1;
 	ev_io_init(&l->io, link_io_cb, fd, 0);
 	ev_init(&l->timer, link_timer_cb);
+	ev_init(&l->resume, link_resume_cb);
 	l->next = m->links;
 	if (m->links)
 		m->links->prev = l;
@@ -285,6 +394,7 @@ static struct link *link_new(struct meshd *m, int fd, const char *key)
 
 static void became_up(struct link *l)
 {
+	handshake_over(l);
 	const unsigned char *alpn;
 	unsigned alen;
 	SSL_get0_alpn_selected(l->ssl, &alpn, &alen);
@@ -305,6 +415,17 @@ static void became_up(struct link *l)
 	if (l->receiver) {
 		const char *sni = SSL_get_servername(l->ssl, TLSEXT_NAMETYPE_host_name);
 		snprintf(l->sni, sizeof l->sni, "%s", sni ? sni : "");
+		/* A link holds a descriptor for its peer even with no stream:
+		 * it counts in the peer identity's quota with its streams, so
+		 * idle links cannot take what streams are refused. */
+		unsigned limit = bounds_auto(l->gen->cfg->max_conns_per_peer);
+		l->peer_key = quota_key(l->peer);
+		if (!quota_take(&quota_peer, l->peer_key, limit)) {
+			link_fail(l, "overflow", "link from %s refused: %s holds %u links and streams "
+			          "(max_connections_per_peer)", l->addr, l->peer, limit);
+			return;
+		}
+		l->peer_held = true;
 	}
 	l->state = L_UP;
 	arm(l, 0);
@@ -349,6 +470,30 @@ static void wake_waiters(struct link *l)
 	}
 }
 
+/* After a flush: while something is left that the kernel would not take,
+ * the link's timer watches for a peer that reads nothing (re-armed
+ * whenever some was written); once all is written, the idle timer is back.
+ * Reading resumes, if it had stopped, under LINK_OUT_HIGH (OpenSSL may
+ * hold records it read ahead, which epoll will not report: read them on
+ * the next iteration). */
+static void backlog_check(struct link *l, bool progressed)
+{
+	if (queued(l) > 0) {
+		if (!l->blocked || progressed)
+			arm(l, LINK_STALL_TIMEOUT);
+		l->blocked = true;
+	} else if (l->blocked) {
+		l->blocked = false;
+		arm(l, 0);
+		maybe_idle(l);
+	}
+	if (l->read_paused && queued(l) <= LINK_OUT_HIGH) {
+		l->read_paused = false;
+		ev_timer_set(&l->resume, 0., 0.);
+		ev_timer_start(l->m->loop, &l->resume);
+	}
+}
+
 static void link_flush(struct link *l, bool eager)
 {
 	if (l->state != L_UP)
@@ -357,15 +502,22 @@ static void link_flush(struct link *l, bool eager)
 		link_fail(l, "reset", "link to %s: write failed", l->addr);
 		return;
 	}
+	if (l->overflow && !eager) {
+		protocol_error(l, "the peer does not read (%zu bytes queued)", queued(l));
+		return;
+	}
+	bool progressed = false;
 	while (l->ooff < l->olen) {
 		ERR_clear_error();
 		int n = SSL_write(l->ssl, l->out + l->ooff, (int)(l->olen - l->ooff));
 		if (n > 0) {
 			l->ooff += (size_t)n;
+			progressed = true;
 			continue;
 		}
 		int e = SSL_get_error(l->ssl, n);
 		if (e == SSL_ERROR_WANT_WRITE) {
+			backlog_check(l, progressed);
 			link_watch(l, EV_READ | EV_WRITE);
 			return;
 		}
@@ -386,6 +538,7 @@ static void link_flush(struct link *l, bool eager)
 		return;
 	}
 	l->ooff = l->olen = 0;
+	backlog_check(l, progressed);
 	if (eager)
 		return;
 	if (l->closing && !l->nstreams) {
@@ -415,11 +568,6 @@ static void deliver(struct stream *st, enum stream_event ev, int code, const cha
 	st->cb(st, ev, code, NULL, detail);
 }
 
-static void protocol_error(struct link *l, const char *what)
-{
-	link_fail(l, "protocol_error", "link with %s: %s", l->addr, what);
-}
-
 /* A whole control frame (or an empty DATA) has arrived. */
 static void dispatch(struct link *l)
 {
@@ -442,11 +590,23 @@ static void dispatch(struct link *l)
 		}
 		return;
 	case PROTO_FRAME_OPEN:
-		if (!l->receiver || st) {
+		if (!l->receiver) {
 			protocol_error(l, "unexpected OPEN");
 			return;
 		}
+		if (st || !proto_open_id_ok(l->fid, l->last_open)) {
+			protocol_error(l, "OPEN for stream %u (%s)", l->fid,
+			               st ? "in use" : "ids must increase");
+			return;
+		}
+		l->last_open = l->fid;
 		inbound_stream(l->m, l, l->fid, l->small, l->flen);
+		/* Each refusal is cheap, but a peer that opens nothing but
+		 * refused streams only costs us: end its link. */
+		if (l->state == L_UP && l->refused > LINK_REFUSED_MAX &&
+		    l->refused > LINK_REFUSED_RATIO * l->accepted)
+			protocol_error(l, "too many refused streams (%u refused, %u accepted in %.0f s)",
+			               l->refused, l->accepted, LINK_REFUSED_WINDOW);
 		return;
 	case PROTO_FRAME_STATUS: {
 		if (l->receiver) {
@@ -469,11 +629,11 @@ static void dispatch(struct link *l)
 		if (st) {
 			uint32_t add = proto_get32(l->small);
 			bool was_blocked = st->credit == 0;
-			st->credit += add;
-			if (st->credit > STREAM_WINDOW) {
-				protocol_error(l, "credit beyond the window");
+			if (!proto_credit_ok(st->credit, add, STREAM_WINDOW)) {
+				protocol_error(l, "credit beyond the window (%u + %u)", st->credit, add);
 				return;
 			}
+			st->credit += add;
 			if (was_blocked && !st->waiting)
 				deliver(st, STREAM_CREDIT, 0, NULL);
 		}
@@ -517,9 +677,35 @@ static void flush_delivery(struct link *l)
 		deliver(st, STREAM_DATA, 0, NULL);
 }
 
+/* Stop reading: our answers pile up because the peer does not read them. */
+static void pause_reading(struct link *l)
+{
+	l->read_paused = true;
+	link_watch(l, l->events);
+	ev_timer_stop(l->m->loop, &l->resume);
+}
+
 static void link_read(struct link *l)
 {
+	unsigned frames = 0;
+	size_t bytes = 0;
 	while (l->state == L_UP) {
+		if (queued(l) > LINK_OUT_STOP) {
+			flush_delivery(l);
+			pause_reading(l);
+			return;
+		}
+		if (frames >= LINK_READ_FRAMES || bytes >= LINK_READ_BYTES) {
+			/* Our share of this iteration is used up. What is left in
+			 * the socket wakes us again; what OpenSSL already holds
+			 * would not, hence the timer. */
+			flush_delivery(l);
+			if (SSL_has_pending(l->ssl)) {
+				ev_timer_set(&l->resume, 0., 0.);
+				ev_timer_start(l->m->loop, &l->resume);
+			}
+			return;
+		}
 		if (!l->in_payload) {
 			int n = ssl_read_or_fail(l, l->fh + l->fhlen, PROTO_FRAME_HDR - l->fhlen);
 			if (n <= 0) {
@@ -527,6 +713,7 @@ static void link_read(struct link *l)
 				return;
 			}
 			l->fhlen += (unsigned)n;
+			bytes += (size_t)n;
 			if (l->fhlen < PROTO_FRAME_HDR)
 				continue;
 			l->fhlen = 0;
@@ -535,8 +722,13 @@ static void link_read(struct link *l)
 			l->ftype = f.type;
 			l->flen = l->fleft = f.len;
 			l->fid = f.stream;
+			frames++;
 			if (l->undelivered && (l->ftype != PROTO_FRAME_DATA || l->fid != l->undelivered))
 				flush_delivery(l);
+			if (l->fid == 0) {
+				protocol_error(l, "frame for stream id 0");
+				return;
+			}
 			if (bad) {
 				protocol_error(l, "control frame too long");
 				return;
@@ -554,6 +746,7 @@ static void link_read(struct link *l)
 				return;
 			}
 			l->fleft -= (uint32_t)n;
+			bytes += (size_t)n;
 			if (l->fleft == 0) {
 				l->in_payload = false;
 				dispatch(l);
@@ -571,6 +764,7 @@ static void link_read(struct link *l)
 				return;
 			}
 			l->fleft -= (uint32_t)n;
+			bytes += (size_t)n;
 			if (l->fleft == 0)
 				l->in_payload = false;
 			continue;
@@ -600,6 +794,7 @@ static void link_read(struct link *l)
 		b->end += (uint32_t)n;
 		st->relay->side[st->idx].bytes_read += (uint64_t)n;
 		l->fleft -= (uint32_t)n;
+		bytes += (size_t)n;
 		if (l->fleft == 0)
 			l->in_payload = false;
 		/* One delivery per frame (or when TLS holds nothing more), not
@@ -642,6 +837,15 @@ static void link_io_cb(struct ev_loop *loop, ev_io *w, int revents)
 	}
 }
 
+static void link_resume_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	(void)loop;
+	(void)revents;
+	struct link *l = container_of(w, struct link, resume);
+	if (l->state == L_UP && !l->read_paused)
+		link_read(l);
+}
+
 static void link_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	(void)loop;
@@ -653,11 +857,14 @@ static void link_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 		return;
 	case L_HANDSHAKE:
 		link_fail(l, l->receiver ? "tls_failure" : "timeout",
-		          "no TLS handshake %s %s within %.0f s", l->receiver ? "from" : "with",
-		          l->addr, l->receiver ? LINK_HANDSHAKE_TIMEOUT : l->connect_timeout);
+		          "no TLS handshake %s %s within %g s", l->receiver ? "from" : "with",
+		          l->addr, l->receiver ? l->gen->cfg->handshake_timeout : l->connect_timeout);
 		return;
 	case L_UP:
-		if (!l->nstreams)
+		if (l->blocked)
+			link_end(l, "timeout", "link with %s: the peer read nothing of %zu queued "
+			         "bytes for %.0f s", l->addr, queued(l), LINK_STALL_TIMEOUT);
+		else if (!l->nstreams)
 			close_link(l, true); /* idle */
 		return;
 	case L_DEAD:
@@ -674,7 +881,8 @@ struct link *link_get(struct meshd *m, const char *key, const struct cfg_addr *d
 {
 	for (struct link *l = m->links; l; l = l->next)
 		if (!l->receiver && !l->retired && l->state != L_DEAD && l->gen == m->gen &&
-		    l->nstreams < LINK_MAX_STREAMS && strcmp(l->key, key) == 0) {
+		    l->nstreams < LINK_MAX_STREAMS && l->next_id < LINK_LAST_ID &&
+		    strcmp(l->key, key) == 0) {
 			*fresh = false;
 			return l;
 		}
@@ -724,16 +932,62 @@ void stream_open(struct link *l, struct stream *st, const unsigned char *hdr, si
 		link_fail(l, "reset", "out of memory for the link queue");
 }
 
+/* Close an accepted connection at once, with a RST (no FIN handshake, no
+ * TIME_WAIT), and leave a record (aggregated when they come in floods). */
+static void refuse_accept(struct meshd *m, int fd, const char *addr, const char *why)
+{
+	struct linger lg = { 1, 0 };
+	setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+	close(fd);
+	inbound_link_failed(m, addr, "", "overflow", why);
+}
+
 void link_accept(struct meshd *m, int fd, const struct sockaddr_storage *peer)
 {
+	const struct config *c = m->gen->cfg;
+	char addr[64], why[256];
+	net_sockaddr_str((const struct sockaddr *)peer, addr, sizeof addr);
+	if (!bounds_fd_ok(fd)) {
+		snprintf(why, sizeof why, "connection from %s refused: descriptor %d is in the "
+		         "reserve (limit %u)", addr, fd, bounds_nofile());
+		refuse_accept(m, fd, addr, why);
+		return;
+	}
+	/* A handshake costs a descriptor and TLS state until it ends or times
+	 * out, and needs no certificate to start: cap them, and per source
+	 * address (without the port) so one source cannot take them all. */
+	char ip[64];
+	snprintf(ip, sizeof ip, "%s", addr);
+	char *colon = strrchr(ip, ':');
+	if (colon)
+		*colon = '\0';
+	uint64_t key = quota_key(ip);
+	if (!quota_take(&quota_handshake, 0, c->max_handshakes)) {
+		snprintf(why, sizeof why, "connection from %s refused: %u TLS handshakes in "
+		         "progress (max_handshakes)", addr, c->max_handshakes);
+		refuse_accept(m, fd, addr, why);
+		return;
+	}
+	if (!quota_take(&quota_handshake, key, c->max_handshakes_per_source)) {
+		quota_give(&quota_handshake, 0);
+		snprintf(why, sizeof why, "connection from %s refused: %u TLS handshakes in "
+		         "progress from %s (max_handshakes_per_source)", addr,
+		         c->max_handshakes_per_source, ip);
+		refuse_accept(m, fd, addr, why);
+		return;
+	}
 	struct link *l = link_new(m, fd, "");
 	if (!l) {
+		quota_give(&quota_handshake, key);
+		quota_give(&quota_handshake, 0);
 		log_error("out of memory for an inbound connection; refused");
 		close(fd);
 		return;
 	}
+	l->hs_held = true;
+	l->hs_key = key;
 	l->receiver = true;
-	net_sockaddr_str((const struct sockaddr *)peer, l->addr, sizeof l->addr);
+	snprintf(l->addr, sizeof l->addr, "%s", addr);
 	char err[128];
 	l->ssl = tls_server_new(m->gen->tls, fd, err, sizeof err);
 	if (!l->ssl) {
@@ -742,7 +996,7 @@ void link_accept(struct meshd *m, int fd, const struct sockaddr_storage *peer)
 		return;
 	}
 	l->state = L_HANDSHAKE;
-	arm(l, LINK_HANDSHAKE_TIMEOUT);
+	arm(l, c->handshake_timeout);
 	handshake(l);
 }
 
@@ -755,6 +1009,11 @@ void stream_accept(struct link *l, struct stream *st, uint32_t id, stream_cb cb,
 	st->cb = cb;
 	st->owner = owner;
 	insert(l, st);
+}
+
+unsigned link_streams(const struct link *l)
+{
+	return l->nstreams;
 }
 
 bool link_up(const struct link *l)
@@ -875,7 +1134,19 @@ void stream_status(struct stream *st, int code)
 		return;
 	unsigned char wire[PROTO_STATUS_LEN];
 	proto_status_encode(wire, (enum proto_status)code);
-	queue(st->link, PROTO_FRAME_STATUS, st->id, wire, sizeof wire);
+	struct link *l = st->link;
+	ev_tstamp now = ev_now(l->m->loop);
+	if (now - l->answers_since >= LINK_REFUSED_WINDOW) {
+		l->answers_since = now;
+		l->refused = l->accepted = 0;
+	}
+	/* What the peer asked for that we refuse counts against its link
+	 * (dispatch); our own upstream failing, or a drain, does not. */
+	if (code == PROTO_ST_OK)
+		l->accepted++;
+	else if (code != PROTO_ST_REFUSED && code != PROTO_ST_TIMEOUT && !l->m->draining)
+		l->refused++;
+	queue(l, PROTO_FRAME_STATUS, st->id, wire, sizeof wire);
 	if (code != PROTO_ST_OK)
 		st->fin_sent = st->fin_recv = true;
 }

@@ -22,6 +22,19 @@
  * streams stop taking bytes from their sockets while it is over
  * LINK_OUT_HIGH and resume when it drains (STREAM_CREDIT).
  *
+ * Hostile peers (README "Security model"): a link is read for at most 64
+ * frames or 256 KiB per loop iteration, so one link cannot starve the
+ * others; it is not read at all while its queue is over LINK_OUT_STOP (a
+ * peer that does not read our answers cannot make us queue more), and it
+ * ends when its peer reads nothing for LINK_STALL_TIMEOUT. A receiver
+ * takes at most max_streams_per_link streams per link and ends a link
+ * whose OPENs are mostly refused; its links and streams count in their
+ * peer identity's max_connections_per_peer; handshakes on the mesh port
+ * are capped (max_handshakes, max_handshakes_per_source) and time out
+ * after handshake_timeout. Anything against proto.h (stream id 0, an OPEN
+ * id that does not increase, credit beyond the window) ends the link as a
+ * protocol error, with a record.
+ *
  * Lifetime: a link with no streams closes after an idle time (caller 60 s,
  * receiver 75 s, so the caller normally closes first). A reload retires the
  * caller's links (no new streams: new certificates); a drain retires all.
@@ -99,6 +112,7 @@ const char *link_peer(const struct link *l);      /* the other side's spiffe URI
 const char *link_sni(const struct link *l);       /* receiver: identity asked for */
 const char *link_addr(const struct link *l);      /* receiver: caller ip:port */
 bool link_up(const struct link *l);               /* TLS is up (a stream opened now reuses it) */
+unsigned link_streams(const struct link *l);       /* streams open on it now */
 void stream_attach(struct stream *st, struct relay *r, int idx);
 /* DATA from b: bytes taken (> 0), 0 when out of credit or room (a
  * STREAM_CREDIT follows), -2 when the link is gone. */

@@ -126,3 +126,13 @@ const char *proto_status_name(int st)
 	};
 	return (st >= 0 && st < PROTO_ST_MAX) ? names[st] : "invalid";
 }
+
+bool proto_credit_ok(uint32_t credit, uint32_t add, uint32_t window)
+{
+	return credit <= window && add <= window - credit;
+}
+
+bool proto_open_id_ok(uint32_t id, uint32_t last)
+{
+	return id != 0 && id > last;
+}

@@ -34,12 +34,16 @@
  *   WINDOW  payload = u32 credit the receiver gives back
  * A stream is over when both FINs have passed, or at a RST, or at a non-OK
  * STATUS. Frames for a stream id the receiver no longer knows are dropped.
+ * Stream ids start at 1 and each OPEN's id is higher than the last: a
+ * frame for stream 0, an OPEN whose id does not increase, or WINDOW credit
+ * beyond STREAM_WINDOW is a protocol error that ends the link.
  * A receiver that gets a higher version answers with its own version and
  * PROTO_ST_BAD_VERSION, so a newer caller can tell.
  */
 #ifndef MESHD_PROTO_H
 #define MESHD_PROTO_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -143,5 +147,16 @@ void proto_status_encode(unsigned char out[PROTO_STATUS_LEN], enum proto_status 
 int proto_status_decode(const unsigned char *buf, size_t len);
 
 const char *proto_status_name(int st);
+
+/* Checks of the link frames that a peer could get wrong or abuse. Any frame
+ * for stream id 0 is a protocol error (ids start at 1). */
+/* A WINDOW frame giving `add` bytes more to a sender that holds `credit`
+ * of at most `window`: false when the sum would pass the window, which
+ * also catches a sum that would wrap around 2^32. */
+bool proto_credit_ok(uint32_t credit, uint32_t add, uint32_t window);
+/* The id of an OPEN on a receiver whose last OPEN had id `last` (0: none
+ * yet): ids are never 0 and always increase (a caller counts up from 1),
+ * so an OPEN can name no stream in use and reuse no ended one. */
+bool proto_open_id_ok(uint32_t id, uint32_t last);
 
 #endif

@@ -1,6 +1,7 @@
 /* Host-to-host header and status codec: round trip, truncation at every
  * length, oversized and malformed fields, version mismatch; the frame
- * header of the link protocol and the reuse flag. */
+ * header of the link protocol and the reuse flag; the checks of WINDOW
+ * credit (no wrap past 2^32) and of OPEN stream ids (never 0, increasing). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -203,6 +204,36 @@ static void frame_decode(void **state)
 	assert_int_equal(f.len, 4);
 }
 
+static void credit_within_window(void **state)
+{
+	(void)state;
+	const uint32_t W = 1024 * 1024;
+	assert_true(proto_credit_ok(0, W, W));          /* all of it back */
+	assert_true(proto_credit_ok(W, 0, W));          /* an empty WINDOW */
+	assert_true(proto_credit_ok(W - 10, 10, W));
+	assert_false(proto_credit_ok(W - 10, 11, W));   /* one byte too many */
+	assert_false(proto_credit_ok(W, 1, W));
+	/* What a u32 sum would wrap to a small, "valid" credit. */
+	assert_false(proto_credit_ok(W, 0xffffffffu, W));
+	assert_false(proto_credit_ok(1, 0xffffffffu, W));
+	assert_false(proto_credit_ok(0, 0xffffffffu, W));
+	assert_false(proto_credit_ok(W / 2, 0x100000000ull - W / 2 + 5, W));
+	/* A credit already beyond the window is never made valid. */
+	assert_false(proto_credit_ok(W + 1, 0, W));
+}
+
+static void open_ids_increase(void **state)
+{
+	(void)state;
+	assert_false(proto_open_id_ok(0, 0));           /* id 0 is no stream */
+	assert_true(proto_open_id_ok(1, 0));            /* the first */
+	assert_true(proto_open_id_ok(3, 1));            /* gaps are fine */
+	assert_false(proto_open_id_ok(3, 3));           /* the same again */
+	assert_false(proto_open_id_ok(2, 3));           /* going back */
+	assert_true(proto_open_id_ok(0xffffffffu, 0xfffffffeu));
+	assert_false(proto_open_id_ok(1, 0xffffffffu)); /* no wrap around */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -216,6 +247,8 @@ int main(void)
 		cmocka_unit_test(reused_flag_round_trip),
 		cmocka_unit_test(frame_header_layout),
 		cmocka_unit_test(frame_decode),
+		cmocka_unit_test(credit_within_window),
+		cmocka_unit_test(open_ids_increase),
 	};
 	return cmocka_run_group_tests_name("proto", tests, NULL, NULL);
 }
