@@ -6,7 +6,7 @@
  * meshd and breaking later. The kernel tells us who is asking (SO_PEERCRED),
  * and /proc/PID/comm names the program for the traffic record.
  *
- * Text lines, one per message:
+ * Text lines, one per message (shim/ctlproto.h: the codec both sides use):
  *   shim -> meshd   W <client ip:port> <vip:port> <inode>
  *   meshd -> shim   V <client ip:port> <vip:port> <inode> <result>
  * inode is the inode of the shim's socket (fstat st_ino), which is what
@@ -31,9 +31,11 @@
  *
  * The question can arrive before meshd accepted the connection or after it
  * already has its verdict: pending questions wait in a table keyed by the
- * 4-tuple, and recent verdicts are kept in a ring (hashed the same way) for
- * late questions. A verdict is only told to a process of the caller's own
- * uid (or root).
+ * 4-tuple's text ("client vip:port", the session's s->tuple: ctlproto
+ * accepts one spelling of each field, the one net_sockaddr_str writes, so
+ * a question's own bytes are that text), and recent verdicts are kept in a
+ * ring (hashed the same way) for late questions. A verdict is only told to
+ * a process of the caller's own uid (or root).
  *
  * Anyone may connect, so everything a connection can make meshd hold is
  * bounded (README "Security model"):
@@ -63,6 +65,7 @@
  */
 #include "mesh.h"
 #include "bounds.h"
+#include "ctlproto.h"
 #include "log.h"
 
 #include <arpa/inet.h>
@@ -113,9 +116,9 @@ struct watch {
 	struct watch    *cprev, *cnext;   /* the connection's list */
 	struct ctl_conn *conn;
 	ev_tstamp        since;
-	uint64_t         inode;
+	struct ctlproto_tuple q;          /* the question, inode included */
 	unsigned         bucket;
-	char             tuple[TUPLE_MAX];
+	char             tuple[TUPLE_MAX]; /* its key text */
 };
 
 struct recent {
@@ -182,86 +185,39 @@ static uint64_t held_key(uint32_t vip_net, uint16_t port)
 	return (uint64_t)ntohl(vip_net) << 16 | port;
 }
 
-/* ---- the question parser (pure) ---------------------------------------- */
+/* ---- questions and answers (ctlproto) ---------------------------------- */
 
-/* "a.b.c.d:port" up to `end`; canonical form appended to out. */
-static const char *parse_hostport(const char *p, char end, char *out, size_t len,
-                                  uint32_t *addr, uint16_t *port)
+/* A question line (without its '\n'): the parsed question and its key text
+ * (the bytes between "W " and the inode: one spelling, so they are what
+ * net_sockaddr_str wrote into the session's tuple). 0, or -1. */
+static int question_parse(const char *line, size_t len, struct ctlproto_tuple *q,
+                          char tuple[TUPLE_MAX])
 {
-	const char *colon = NULL, *q = p;
-	while (*q && *q != end) {
-		if (*q == ':')
-			colon = q;
-		q++;
-	}
-	if (*q != end || !colon || colon == p || colon - p > 15 || q - colon < 2 || q - colon > 6)
-		return NULL;
-	char host[16];
-	memcpy(host, p, (size_t)(colon - p));
-	host[colon - p] = '\0';
-	struct in_addr a;
-	if (inet_pton(AF_INET, host, &a) != 1)
-		return NULL;
-	unsigned long v = 0;
-	for (const char *d = colon + 1; d < q; d++) {
-		if (*d < '0' || *d > '9')
-			return NULL;
-		v = v * 10 + (unsigned long)(*d - '0');
-	}
-	if (v == 0 || v > 65535)
-		return NULL;
-	char ip[INET_ADDRSTRLEN];
-	inet_ntop(AF_INET, &a, ip, sizeof ip);
-	size_t used = strlen(out);
-	snprintf(out + used, len - used, "%s:%lu", ip, v);
-	*addr = a.s_addr;
-	*port = (uint16_t)v;
-	return q;
-}
-
-int control_parse_question(const char *line, char *tuple, size_t tuple_len, uint64_t *inode,
-                           uint32_t *vip, uint16_t *vport)
-{
-	uint32_t caddr;
-	uint16_t cport;
-	if (tuple_len < TUPLE_MAX || line[0] != 'W' || line[1] != ' ')
+	if (ctlproto_parse_question(line, len, q) == -1)
 		return -1;
-	tuple[0] = '\0';
-	const char *p = parse_hostport(line + 2, ' ', tuple, tuple_len, &caddr, &cport);
-	if (!p)
-		return -1;
-	strcat(tuple, " ");
-	p = parse_hostport(p + 1, ' ', tuple, tuple_len, vip, vport);
-	if (!p)
-		return -1;
-	p++;
-	uint64_t v = 0;
-	const char *d = p;
-	for (; *d >= '0' && *d <= '9'; d++) {
-		uint64_t digit = (uint64_t)(*d - '0');
-		if (v > UINT64_MAX / 10 || (v == UINT64_MAX / 10 && digit > UINT64_MAX % 10))
-			return -1;
-		v = v * 10 + digit;
-	}
-	if (d == p || *d || v == 0)
-		return -1;
-	*inode = v;
+	const char *sp = memrchr(line, ' ', len);
+	size_t n = (size_t)(sp - line) - 2;
+	if (n >= TUPLE_MAX)
+		return -1; /* cannot happen: two IPv4 host:ports */
+	memcpy(tuple, line + 2, n);
+	tuple[n] = '\0';
 	return 0;
 }
 
-/* ---- tables (under lock) ----------------------------------------------- */
-
-static void reply(struct ctl_conn *c, const char *tuple, uint64_t inode, const char *result)
+static void reply(struct ctl_conn *c, const struct ctlproto_tuple *q, const char *result)
 {
-	char line[TUPLE_MAX + 48];
-	int n = snprintf(line, sizeof line, "V %s %llu %s\n", tuple, (unsigned long long)inode,
-	                 result);
+	char line[CTLPROTO_LINE_MAX];
+	size_t n = ctlproto_format_answer(line, sizeof line, q, result);
+	if (n == 0)
+		return; /* not a result word: no answer, the shim fails open */
 	/* Replies are tiny and the shim reads them promptly; a full socket
 	 * buffer means a stuck reader, which loses its answer (it fails open)
 	 * and costs us nothing. */
-	ssize_t w = send(c->fd, line, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
+	ssize_t w = send(c->fd, line, n, MSG_NOSIGNAL | MSG_DONTWAIT);
 	(void)w;
 }
+
+/* ---- tables (under lock) ----------------------------------------------- */
 
 static bool may_know(const struct ctl_conn *c, uint32_t uid)
 {
@@ -344,15 +300,15 @@ void control_verdict(struct session *s, const char *result)
 	for (struct watch *w = ctl->bucket[tuple_hash(ctl, s->tuple)], *next; w; w = next) {
 		next = w->bnext;
 		if (strcmp(w->tuple, s->tuple) != 0 ||
-		    (s->caller_inode && w->inode != s->caller_inode))
+		    (s->caller_inode && w->q.inode != s->caller_inode))
 			continue;
 		if (may_know(w->conn, s->uid)) {
-			reply(w->conn, w->tuple, w->inode, result);
+			reply(w->conn, &w->q, result);
 			s->ctl_pid = w->conn->pid;
 			memcpy(s->ctl_program, w->conn->program, sizeof s->ctl_program);
 			told = true;
 		} else {
-			reply(w->conn, w->tuple, w->inode, "none");
+			reply(w->conn, &w->q, "none");
 		}
 		watch_free(ctl, w);
 	}
@@ -426,21 +382,23 @@ static bool in_sorted(const uint64_t *v, unsigned n, uint64_t k)
 
 enum q_outcome { Q_DONE, Q_OVER_CONN, Q_OVER_UID };
 
-/* Under lock. Answer now if we can, else file the question. */
-static enum q_outcome handle_question(struct control *ctl, struct ctl_conn *c, const char *tuple,
-                                      uint64_t inode, uint32_t vip, uint16_t port)
+/* Under lock. Answer now if we can, else file the question q (tuple: its
+ * key text). */
+static enum q_outcome handle_question(struct control *ctl, struct ctl_conn *c,
+                                      const struct ctlproto_tuple *q, const char *tuple)
 {
+	uint64_t inode = q->inode;
 	/* A live connection with its verdict in: the question came late (a
 	 * stream on an open link can be faster than the question). */
 	struct session *live = live_find(ctl, tuple, inode);
 	if (live) {
 		if (!may_know(c, live->uid)) {
-			reply(c, tuple, inode, "none");
+			reply(c, q, "none");
 			return Q_DONE;
 		}
 		live->ctl_pid = c->pid;
 		memcpy(live->ctl_program, c->program, sizeof live->ctl_program);
-		reply(c, tuple, inode, live->ctl_verdict);
+		reply(c, q, live->ctl_verdict);
 		/* Its verdict went to the ring too: it is answered now. */
 		int i = recent_find(ctl, tuple, inode);
 		if (i != -1)
@@ -450,10 +408,10 @@ static enum q_outcome handle_question(struct control *ctl, struct ctl_conn *c, c
 	int i = recent_find(ctl, tuple, inode);
 	if (i != -1) {
 		if (may_know(c, ctl->recent[i].uid)) {
-			reply(c, tuple, inode, ctl->recent[i].result);
+			reply(c, q, ctl->recent[i].result);
 			recent_unlink(ctl, i);
 		} else {
-			reply(c, tuple, inode, "none");
+			reply(c, q, "none");
 		}
 		return Q_DONE;
 	}
@@ -461,9 +419,9 @@ static enum q_outcome handle_question(struct control *ctl, struct ctl_conn *c, c
 	 * was not meshd. While draining, listeners close worker by worker,
 	 * so a question may be about a connection another worker took. */
 	if (ctl->held_known && !(ctl->w0 && ctl->w0->draining) &&
-	    !in_sorted(ctl->held, ctl->nheld, held_key(vip, port))) {
-		bool ours = in_sorted(ctl->vips, ctl->nvips, held_key(vip, 0));
-		reply(c, tuple, inode, ours ? "unknown" : "none");
+	    !in_sorted(ctl->held, ctl->nheld, held_key(q->vaddr, ntohs(q->vport)))) {
+		bool ours = in_sorted(ctl->vips, ctl->nvips, held_key(q->vaddr, 0));
+		reply(c, q, ours ? "unknown" : "none");
 		return Q_DONE;
 	}
 	if (ctl->max_pending_conn && c->npending >= ctl->max_pending_conn)
@@ -473,11 +431,11 @@ static enum q_outcome handle_question(struct control *ctl, struct ctl_conn *c, c
 	struct watch *w = calloc(1, sizeof *w);
 	if (!w) {
 		quota_give(&quota_ctl_pending, c->uid);
-		reply(c, tuple, inode, "none");
+		reply(c, q, "none");
 		return Q_DONE;
 	}
 	snprintf(w->tuple, sizeof w->tuple, "%s", tuple);
-	w->inode = inode;
+	w->q = *q;
 	w->conn = c;
 	w->since = ev_now(ctl->loop);
 	w->bucket = tuple_hash(ctl, w->tuple);
@@ -560,19 +518,15 @@ static void conn_cb(struct ev_loop *loop, ev_io *io, int revents)
 		return;
 	}
 	c->rlen += (unsigned)n;
-	c->rbuf[c->rlen] = '\0';
 	enum q_outcome out = Q_DONE;
 	unsigned bad = 0;
 	char *start = c->rbuf, *end = c->rbuf + c->rlen, *nl;
 	pthread_mutex_lock(&ctl->lock);
 	while (out == Q_DONE && (nl = memchr(start, '\n', (size_t)(end - start)))) {
-		*nl = '\0';
+		struct ctlproto_tuple q;
 		char tuple[TUPLE_MAX];
-		uint64_t inode;
-		uint32_t vip;
-		uint16_t port;
-		if (control_parse_question(start, tuple, sizeof tuple, &inode, &vip, &port) == 0)
-			out = handle_question(ctl, c, tuple, inode, vip, port);
+		if (question_parse(start, (size_t)(nl - start), &q, tuple) == 0)
+			out = handle_question(ctl, c, &q, tuple);
 		else
 			bad++;
 		start = nl + 1;
@@ -712,7 +666,7 @@ static void sweep_cb(struct ev_loop *loop, ev_timer *t, int revents)
 	pthread_mutex_lock(&ctl->lock);
 	for (struct ctl_conn *c = ctl->conns; c; c = c->next) {
 		while (c->first && now - c->first->since >= ctl->ttl) {
-			reply(c, c->first->tuple, c->first->inode, "none");
+			reply(c, &c->first->q, "none");
 			watch_free(ctl, c->first);
 		}
 	}
@@ -836,7 +790,7 @@ void control_close(struct control *ctl)
 	while (ctl->conns) {
 		struct ctl_conn *c = ctl->conns;
 		for (struct watch *w = c->first; w; w = w->cnext)
-			reply(c, w->tuple, w->inode, "none");
+			reply(c, &w->q, "none");
 		conn_close(ctl, c);
 	}
 	pthread_mutex_unlock(&ctl->lock);

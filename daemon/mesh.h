@@ -226,11 +226,6 @@ const char *control_path(const struct control *ctl);
  * (main.c's publish): w0's listeners are the VIP:ports meshd holds, w0's
  * config gives the control socket's limits and how long questions wait. */
 void control_configure(struct control *ctl, const struct meshd *w0);
-/* A shim's question "W <client ip:port> <vip:port> <inode>": fills tuple
- * ("client vip", the session's tuple format), the socket inode and the VIP
- * (network order) and port (host order). 0, or -1 when malformed. */
-int control_parse_question(const char *line, char *tuple, size_t tuple_len, uint64_t *inode,
-                           uint32_t *vip, uint16_t *vport);
 /* Tell a waiting shim how this outbound connection went (once). */
 void control_verdict(struct session *s, const char *result);
 /* An outbound session joins/leaves the index the shim's questions search

@@ -79,7 +79,7 @@ int ctlproto_parse_question(const char *line, size_t len, struct ctlproto_tuple 
 {
 	struct cursor c = { line, line + len };
 	struct ctlproto_tuple t;
-	if (!line || get_tuple(&c, 'W', &t) == -1 || c.p != c.end)
+	if (!line || get_tuple(&c, 'W', &t) == -1 || c.p != c.end || t.inode == 0)
 		return -1;
 	*q = t;
 	return 0;
@@ -168,7 +168,7 @@ static int tuple_ok(const struct ctlproto_tuple *t)
 size_t ctlproto_format_question(char *out, size_t cap, const struct ctlproto_tuple *q)
 {
 	struct out o = { out, cap, 0 };
-	if (!tuple_ok(q))
+	if (!tuple_ok(q) || q->inode == 0)
 		return 0;
 	put_tuple(&o, 'W', q);
 	put_bytes(&o, "\n", 1);

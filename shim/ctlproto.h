@@ -7,7 +7,9 @@
  *   meshd -> shim   V <client a.b.c.d:port> <vip a.b.c.d:port> <inode> <word>
  *
  * <inode> is the st_ino of the shim's socket (decimal), so an answer names
- * the very socket that asked, not only a tuple the kernel may reuse; <word>
+ * the very socket that asked, not only a tuple the kernel may reuse; a
+ * question's is never 0 (no socket has inode 0, and meshd's tables use 0
+ * for a connection whose inode it could not learn, which matches any); <word>
  * is a result word ([a-z0-9_], 1..CTLPROTO_WORD_MAX). One space between
  * fields, nothing before or after, each line ends with '\n' on the wire;
  * the parsers take a line without its '\n'. Every field has exactly one
@@ -35,7 +37,8 @@ struct ctlproto_tuple {
 };
 
 /* Parse a question (line without '\n', len bytes, need not be
- * NUL-terminated). Returns 0, or -1 if it is not exactly one question. */
+ * NUL-terminated). Returns 0, or -1 if it is not exactly one question
+ * (inode 0 included). */
 int ctlproto_parse_question(const char *line, size_t len, struct ctlproto_tuple *q);
 
 /* Parse an answer; word receives the result word, NUL-terminated. Returns
@@ -45,7 +48,8 @@ int ctlproto_parse_answer(const char *line, size_t len, struct ctlproto_tuple *a
 
 /* Format a question or an answer, with its '\n', into out (no NUL).
  * Return the length, or 0 when cap is too small (CTLPROTO_LINE_MAX always
- * suffices) or the word is not a valid result word. */
+ * suffices), a port is 0, a question's inode is 0 or the word is not a
+ * valid result word: what the parsers would refuse is never written. */
 size_t ctlproto_format_question(char *out, size_t cap, const struct ctlproto_tuple *q);
 size_t ctlproto_format_answer(char *out, size_t cap, const struct ctlproto_tuple *a,
                               const char *word);

@@ -27,7 +27,8 @@
  * VIP of meshd's), and its descriptor passes no I/O at all until the
  * answer is in: whoever accepted it may be that other process.
  *
- * Protocol (text lines over a unix stream socket; daemon/control.c):
+ * Protocol (text lines over a unix stream socket; daemon/control.c;
+ * shim/ctlproto.c reads and writes them for both sides):
  *   shim -> meshd   W <client ip:port> <vip:port> <inode>
  *   meshd -> shim   V <client ip:port> <vip:port> <inode> <result>
  * inode is our socket's st_ino, which meshd also learns from the kernel for
@@ -92,6 +93,7 @@
  */
 #undef _FORTIFY_SOURCE   /* we define read/recv ourselves */
 #include "shim.h"
+#include "ctlproto.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -413,71 +415,26 @@ static const struct {
 	{ "timeout", ETIMEDOUT },
 };
 
-/* "a.b.c.d:port" followed by `end`; advances *p past it. */
-static int parse_hostport(const char **p, char end, uint32_t *addr,
-                          uint16_t *port)
+/* One answer line from meshd (without its '\n'; shim/ctlproto.h). */
+static void handle_line(const char *line, size_t len)
 {
-	const char *s = *p;
-	const char *colon = NULL;
-	const char *q = s;
-	while (*q && *q != end) {
-		if (*q == ':')
-			colon = q;
-		q++;
-	}
-	if (*q != end || !colon || colon - s > 15 || colon == s)
-		return -1;
-	char host[16];
-	memcpy(host, s, (size_t)(colon - s));
-	host[colon - s] = '\0';
-	struct in_addr a;
-	if (inet_pton(AF_INET, host, &a) != 1)
-		return -1;
-	unsigned long v = 0;
-	const char *d = colon + 1;
-	if (d == q)
-		return -1;
-	for (; d < q; d++) {
-		if (*d < '0' || *d > '9' || (v = v * 10 + (unsigned long)(*d - '0')) > 65535)
-			return -1;
-	}
-	*addr = a.s_addr;
-	*port = htons((uint16_t)v);
-	*p = q + (*q ? 1 : 0);
-	return 0;
-}
-
-static void handle_line(const char *line)
-{
-	uint32_t caddr, vaddr;
-	uint16_t cport, vport;
-	const char *p = line;
-	if (p[0] != 'V' || p[1] != ' ')
+	struct ctlproto_tuple a;
+	char got[CTLPROTO_WORD_MAX + 1];
+	if (ctlproto_parse_answer(line, len, &a, got) == -1)
 		return;
-	p += 2;
-	if (parse_hostport(&p, ' ', &caddr, &cport) == -1 ||
-	    parse_hostport(&p, ' ', &vaddr, &vport) == -1)
-		return;
-	unsigned long long ino = 0;
-	const char *d = p;
-	for (; *d >= '0' && *d <= '9'; d++)
-		ino = ino * 10 + (unsigned long long)(*d - '0');
-	if (d == p || *d != ' ')
-		return;
-	p = d + 1;
 	int err = 0;
 	const char *word = "unrecognized";
 	for (size_t i = 0; i < sizeof results / sizeof results[0]; i++)
-		if (strcmp(p, results[i].word) == 0) {
+		if (strcmp(got, results[i].word) == 0) {
 			word = results[i].word;
 			err = results[i].err;
 			break;
 		}
 	for (unsigned i = 0; i < slots_hi; i++) {
 		struct vslot *s = &slots[i];
-		if (s->state != VS_PENDING || s->caddr != caddr ||
-		    s->cport != cport || s->vaddr != vaddr || s->vport != vport ||
-		    (unsigned long long)s->ino != ino)
+		if (s->state != VS_PENDING || s->caddr != a.caddr ||
+		    s->cport != a.cport || s->vaddr != a.vaddr || s->vport != a.vport ||
+		    (uint64_t)s->ino != a.inode)
 			continue;
 		size_t n = strlen(word);
 		if (n >= sizeof s->result)
@@ -526,11 +483,9 @@ static void pump(void)
 			break;
 		}
 		rlen += (size_t)n;
-		rbuf[rlen] = '\0';
 		char *start = rbuf, *nl;
 		while ((nl = memchr(start, '\n', rlen - (size_t)(start - rbuf)))) {
-			*nl = '\0';
-			handle_line(start);
+			handle_line(start, (size_t)(nl - start));
 			start = nl + 1;
 		}
 		rlen -= (size_t)(start - rbuf);
@@ -820,27 +775,6 @@ static int local_v4(int fd, uint32_t *addr, uint16_t *port)
 	return -1;
 }
 
-static char *put_uint(char *p, unsigned long long v)
-{
-	char tmp[24];
-	int n = 0;
-	do {
-		tmp[n++] = (char)('0' + v % 10);
-		v /= 10;
-	} while (v);
-	while (n)
-		*p++ = tmp[--n];
-	return p;
-}
-
-static char *put_hostport(char *p, uint32_t addr, uint16_t port)
-{
-	inet_ntop(AF_INET, &addr, p, INET_ADDRSTRLEN);
-	p += strlen(p);
-	*p++ = ':';
-	return put_uint(p, ntohs(port));
-}
-
 long verdict_after_connect(int fd, const struct verdict_dest *d, int again,
                            long rc, int *err)
 {
@@ -858,6 +792,18 @@ long verdict_after_connect(int fd, const struct verdict_dest *d, int again,
 	uint16_t cport;
 	struct stat st;
 	if (local_v4(fd, &caddr, &cport) == -1 || fstat(fd, &st) == -1) {
+		errno = saved;
+		return rc;
+	}
+	/* The question, written before anything is marked: a tuple the codec
+	 * will not write (a port 0) is one meshd could not have accepted. */
+	struct ctlproto_tuple q = {
+		.caddr = caddr, .cport = cport, .vaddr = d->vip, .vport = d->vport,
+		.inode = (uint64_t)st.st_ino,
+	};
+	char line[CTLPROTO_LINE_MAX];
+	size_t len = ctlproto_format_question(line, sizeof line, &q);
+	if (len == 0) {
 		errno = saved;
 		return rc;
 	}
@@ -896,17 +842,6 @@ long verdict_after_connect(int fd, const struct verdict_dest *d, int again,
 	s->result[0] = '\0';
 	mark_set(fd, idx);
 
-	char line[96];
-	char *p = line;
-	*p++ = 'W';
-	*p++ = ' ';
-	p = put_hostport(p, caddr, cport);
-	*p++ = ' ';
-	p = put_hostport(p, d->vip, d->vport);
-	*p++ = ' ';
-	p = put_uint(p, (unsigned long long)st.st_ino);
-	*p++ = '\n';
-	size_t len = (size_t)(p - line);
 	ssize_t n;
 	do
 		n = real_send(ctl_fd, line, len, MSG_DONTWAIT | MSG_NOSIGNAL);

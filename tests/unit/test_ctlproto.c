@@ -95,6 +95,17 @@ static void test_limits(void **state)
 	assert_int_equal(ctlproto_format_answer(out, sizeof out - 1, &t, word), 0);
 	assert_int_equal(ctlproto_format_question(out, 10, &t), 0);
 
+	/* The largest question parses and formats back. */
+	static const char qmax[] = "W 255.255.255.255:65535 255.255.255.255:65535 "
+	                           "18446744073709551615";
+	assert_int_equal(q(qmax, &t), 0);
+	assert_true(t.inode == UINT64_MAX);
+	assert_int_equal(t.caddr, 0xffffffffu);
+	assert_int_equal(t.vport, 0xffff);
+	assert_int_equal(ctlproto_format_question(out, sizeof out, &t), sizeof qmax);
+	assert_memory_equal(out, qmax, sizeof qmax - 1);
+	assert_int_equal(ctlproto_format_question(out, sizeof qmax - 1, &t), 0);
+
 	/* One past each limit. */
 	assert_int_equal(q("W 1.2.3.4:5 6.7.8.9:10 18446744073709551616", &t), -1);
 	assert_int_equal(q("W 1.2.3.4:65536 6.7.8.9:10 1", &t), -1);
@@ -142,6 +153,14 @@ static void test_rejects(void **state)
 		"W [::1]:5 6.7.8.9:10 1",              /* IPv6 */
 		"W 1.2.3.4:5 6.7.8.9:10 1\r",
 		"W 1.2.3.4:5 6.7.8.9:10 99999999999999999999",
+		/* From meshd's former parser's tests (tests/unit/test_control.c). */
+		"W 1.2.3.4:5 6.7.8.9:10 0",            /* inode 0: no socket has it */
+		"W 1.2.3.4:5 6.7.8.9:10 12x",
+		"W 1.2.3.4:0080000 6.7.8.9:10 1",      /* too many digits */
+		"W :5 6.7.8.9:10 1",                   /* no address */
+		"W 1234567890123456:5 6.7.8.9:10 1",
+		"W 1.2.3.4:-1 6.7.8.9:10 1",
+		"V 1.2.3.4:5 6.7.8.9:10 1",            /* an answer's verb */
 	};
 	struct ctlproto_tuple t;
 	for (size_t i = 0; i < sizeof bad_q / sizeof bad_q[0]; i++)
@@ -202,6 +221,10 @@ static void test_format_rejects(void **state)
 	assert_int_equal(ctlproto_format_question(out, sizeof out, &t), 0);
 	t.cport = htons(5);
 	assert_true(ctlproto_format_question(out, sizeof out, &t) > 0);
+	t.inode = 0;   /* a question must name a socket; an answer may say 0 */
+	assert_int_equal(ctlproto_format_question(out, sizeof out, &t), 0);
+	assert_true(ctlproto_format_answer(out, sizeof out, &t, "none") > 0);
+	t.inode = 1;
 	assert_int_equal(ctlproto_format_answer(out, sizeof out, &t, ""), 0);
 	assert_int_equal(ctlproto_format_answer(out, sizeof out, &t, "Bad"), 0);
 	assert_int_equal(ctlproto_format_answer(out, sizeof out, &t, NULL), 0);
