@@ -40,7 +40,10 @@ endpoints = local
 upstream = 127.0.0.1:$BACKPORT
 identity = client
 allow = client, batch"
-confs() { write_confs allow="client, batch" a_extra="$BATCH" "$@"; }
+# B's upstream gets 200 connects at once and its backlog is 128: a dropped
+# SYN is sent again after 1 s, so B's connect_timeout must be longer than
+# that, or B gives up, A retries, and the upstream counts both.
+confs() { write_confs allow="client, batch" a_extra="$BATCH" b_hello="connect_timeout = 5s" "$@"; }
 confs a_mesh="max_connections_per_uid = 200"
 
 REAL_MESHD=$MESHD
