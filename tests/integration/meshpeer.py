@@ -22,14 +22,21 @@ def header(service, conn_id, port, program="peer.py", uid=0xffffffff, pid=0):
                        int(port), conn_id, pid, uid, len(svc), len(prog)) + svc + prog
 
 
-def connect(ca, cert, key, host="127.0.0.2", port=0, sni="hello", timeout=10):
+def context(ca, cert, key):
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     ctx.load_verify_locations(ca)
     ctx.load_cert_chain(cert, key)
     ctx.check_hostname = False
     ctx.set_alpn_protocols([ALPN])
-    return ctx.wrap_socket(socket.create_connection((host, int(port)), timeout=timeout),
-                           server_hostname=sni)
+    return ctx
+
+
+def connect(ca, cert, key, host="127.0.0.2", port=0, sni="hello", timeout=10,
+            ctx=None, bind=None):
+    """A TLS link to meshd; a flood passes one ctx for all its links."""
+    raw = socket.create_connection((host, int(port)), timeout=timeout,
+                                   source_address=(bind, 0) if bind else None)
+    return (ctx or context(ca, cert, key)).wrap_socket(raw, server_hostname=sni)
 
 
 def recv_exact(s, n):
