@@ -42,7 +42,12 @@ int proto_hdr_encode(const struct proto_hdr *h, unsigned char *out, size_t cap)
 	out[24] = (unsigned char)sl;
 	out[25] = (unsigned char)pl;
 	memcpy(out + PROTO_FIXED_LEN, h->service, sl);
-	memcpy(out + PROTO_FIXED_LEN + sl, h->program, pl);
+	/* A program may name itself anything (prctl PR_SET_NAME): control
+	 * bytes, which the receiver refuses as a malformed header, go as '?'. */
+	for (size_t i = 0; i < pl; i++) {
+		unsigned char c = (unsigned char)h->program[i];
+		out[PROTO_FIXED_LEN + sl + i] = c < 0x20 || c == 0x7f ? '?' : c;
+	}
 	return (int)len;
 }
 

@@ -400,6 +400,11 @@ vip_range     = $3
 snapshot      = $T/$1.routes
 idle_timeout  = 1h
 drain_timeout = 1s
+; The held-connections test is one uid (and, on B, one peer identity)
+; holding up to 10,000 connections: above the auto limits (a quarter of
+; the descriptor limit), which would refuse the rest as overflow.
+max_connections_per_uid  = 100000
+max_connections_per_peer = 100000
 @WORKERS@
 EOF
 	}

@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <cmocka.h>
 
@@ -204,6 +205,22 @@ static void frame_decode(void **state)
 	assert_int_equal(f.len, 4);
 }
 
+/* A program named with control bytes still gets a header the receiver
+ * accepts: they travel as '?'. */
+static void program_control_bytes_encoded(void **state)
+{
+	(void)state;
+	struct proto_hdr h, back;
+	unsigned char wire[PROTO_HDR_MAX];
+	memset(&h, 0, sizeof h);
+	snprintf(h.service, sizeof h.service, "hello");
+	memcpy(h.program, "a\tb\001c\177", 7);
+	int n = proto_hdr_encode(&h, wire, sizeof wire);
+	assert_true(n > 0);
+	assert_int_equal(proto_hdr_decode(&back, wire, (size_t)n), n);
+	assert_string_equal(back.program, "a?b?c?");
+}
+
 static void credit_within_window(void **state)
 {
 	(void)state;
@@ -247,6 +264,7 @@ int main(void)
 		cmocka_unit_test(reused_flag_round_trip),
 		cmocka_unit_test(frame_header_layout),
 		cmocka_unit_test(frame_decode),
+		cmocka_unit_test(program_control_bytes_encoded),
 		cmocka_unit_test(credit_within_window),
 		cmocka_unit_test(open_ids_increase),
 	};

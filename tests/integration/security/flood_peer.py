@@ -268,30 +268,32 @@ def no_read(echo_svc, echo_port, sink_svc, sink_port):
         time.sleep(1.5)
         # Streams B accepts and whose upstream resets them at once: a
         # STATUS and a RST each for B to queue (control frames: not held
-        # back like DATA), and no refusal.
+        # back like DATA), and no refusal; then filler for a stream that
+        # does not exist, which B reads and drops unless it stopped
+        # reading. Repeated until B stops reading (our writes block) or
+        # 20 s pass: on a loaded machine the echo may come back late.
         sid = 13
-        for _ in range(48):
+        while time.time() - t0 < 20:
             ids = [sid + 2 * i for i in range(256)]
             sid += 512
             s.sendall(b"".join(frame(OPEN, i, header(sink_svc, i, sink_port)) for i in ids))
-        # Filler for a stream that does not exist: B reads and drops it,
-        # unless it stopped reading.
-        for _ in range(4000):
-            s.sendall(frame(DATA, 0x7ffffff1, chunk))
+            for _ in range(200):
+                s.sendall(frame(DATA, 0x7ffffff1, chunk))
     except socket.timeout:
         paused = True
     except (ssl.SSLError, OSError) as e:
         print("error", e)
     print("paused", paused)
-    print("paused_after_s", "%.1f" % (time.time() - t0))
+    t_pause = time.time()
+    print("paused_after_s", "%.1f" % (t_pause - t0))
     sys.stdout.flush()
     # B ends the link with a RST (it has our unread bytes): TCP_INFO's
     # first byte is the state, 7 = TCP_CLOSE.
     closed = None
-    while time.time() - t0 < 30:
+    while time.time() - t_pause < 30:
         st = s.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 8)[0]
         if st == 7:
-            closed = time.time() - t0
+            closed = time.time() - t_pause
             break
         time.sleep(0.1)
     print("ended_after_s", "%.1f" % closed if closed is not None else "never")
