@@ -71,15 +71,15 @@ void identity_close(void)
 	nl_fd = -1;
 }
 
-/* Query one (family, src, dst) tuple; 1 found, 0 not found, -1 error. */
-static int query(int family, const void *src, uint16_t sport, const void *dst,
-                 uint16_t dport, struct caller *out, char *err, size_t errlen)
+/*
+ * Send one exact (no NLM_F_DUMP) inet_diag_req_v2 for a TCP socket of this
+ * family and id, and read the first answer: 1 with *m, 0 when the kernel
+ * knows no such socket (ENOENT, or no answer), -1 with err. Which answers
+ * to trust is the caller's business.
+ */
+static int diag_first(int fd, int family, uint32_t states, const struct inet_diag_sockid *id,
+                      struct inet_diag_msg *m, char *err, size_t errlen)
 {
-	int fd = nl_socket();
-	if (fd == -1) {
-		snprintf(err, errlen, "sock_diag socket: %s", strerror(errno));
-		return -1;
-	}
 	struct {
 		struct nlmsghdr nlh;
 		struct inet_diag_req_v2 r;
@@ -90,17 +90,10 @@ static int query(int family, const void *src, uint16_t sport, const void *dst,
 	req.nlh.nlmsg_flags = NLM_F_REQUEST;
 	req.r.sdiag_family = (uint8_t)family;
 	req.r.sdiag_protocol = IPPROTO_TCP;
-	/* A lookup by exact 4-tuple (no NLM_F_DUMP) ignores the state mask
-	 * on the kernels we know; it is set anyway, and the state of the
-	 * answer is checked below whatever the kernel did with it. */
-	req.r.idiag_states = OWNED_STATES;
-	req.r.id.idiag_sport = sport;
-	req.r.id.idiag_dport = dport;
+	req.r.idiag_states = states;
+	req.r.id = *id;
 	req.r.id.idiag_cookie[0] = INET_DIAG_NOCOOKIE;
 	req.r.id.idiag_cookie[1] = INET_DIAG_NOCOOKIE;
-	size_t alen = family == AF_INET ? 4 : 16;
-	memcpy(req.r.id.idiag_src, src, alen);
-	memcpy(req.r.id.idiag_dst, dst, alen);
 
 	struct sockaddr_nl nl = { .nl_family = AF_NETLINK };
 	ssize_t n;
@@ -131,14 +124,37 @@ static int query(int family, const void *src, uint16_t sport, const void *dst,
 			return -1;
 		}
 		if (h->nlmsg_type == SOCK_DIAG_BY_FAMILY) {
-			struct inet_diag_msg *m = NLMSG_DATA(h);
-			out->uid = m->idiag_uid;
-			out->inode = m->idiag_inode;
-			out->state = m->idiag_state;
+			memcpy(m, NLMSG_DATA(h), sizeof *m);
 			return 1;
 		}
 	}
 	return 0;
+}
+
+/* Query one (family, src, dst) tuple; 1 found, 0 not found, -1 error. */
+static int query(int family, const void *src, uint16_t sport, const void *dst,
+                 uint16_t dport, struct caller *out, char *err, size_t errlen)
+{
+	int fd = nl_socket();
+	if (fd == -1) {
+		snprintf(err, errlen, "sock_diag socket: %s", strerror(errno));
+		return -1;
+	}
+	struct inet_diag_sockid id = { .idiag_sport = sport, .idiag_dport = dport };
+	size_t alen = family == AF_INET ? 4 : 16;
+	memcpy(id.idiag_src, src, alen);
+	memcpy(id.idiag_dst, dst, alen);
+	/* A lookup by exact 4-tuple ignores the state mask on the kernels we
+	 * know; it is set anyway, and the state of the answer is checked by
+	 * identity_lookup() whatever the kernel did with it. */
+	struct inet_diag_msg m;
+	int rc = diag_first(fd, family, OWNED_STATES, &id, &m, err, errlen);
+	if (rc == 1) {
+		out->uid = m.idiag_uid;
+		out->inode = m.idiag_inode;
+		out->state = m.idiag_state;
+	}
+	return rc;
 }
 
 int identity_lookup(const struct sockaddr_storage *peer, const struct sockaddr_storage *local,
@@ -192,62 +208,20 @@ int identity_lookup(const struct sockaddr_storage *peer, const struct sockaddr_s
 static int listener_query(int nl, int family, const void *addr, uint16_t port,
                           struct listener_owner *out, char *err, size_t errlen)
 {
-	struct {
-		struct nlmsghdr nlh;
-		struct inet_diag_req_v2 r;
-	} req;
-	memset(&req, 0, sizeof req);
-	req.nlh.nlmsg_len = sizeof req;
-	req.nlh.nlmsg_type = SOCK_DIAG_BY_FAMILY;
-	req.nlh.nlmsg_flags = NLM_F_REQUEST;
-	req.r.sdiag_family = (uint8_t)family;
-	req.r.sdiag_protocol = IPPROTO_TCP;
-	req.r.idiag_states = 1u << TCP_LISTEN;
 	/* An exact request is looked up as an incoming segment from dst to
 	 * src would be: with the peer all zero, that finds the listener that
 	 * would take a connection to addr:port. */
-	req.r.id.idiag_sport = htons(port);
-	req.r.id.idiag_cookie[0] = INET_DIAG_NOCOOKIE;
-	req.r.id.idiag_cookie[1] = INET_DIAG_NOCOOKIE;
-	memcpy(req.r.id.idiag_src, addr, family == AF_INET ? 4 : 16);
-	struct sockaddr_nl sa = { .nl_family = AF_NETLINK };
-	ssize_t n;
-	do
-		n = sendto(nl, &req, sizeof req, 0, (struct sockaddr *)&sa, sizeof sa);
-	while (n == -1 && errno == EINTR);
-	if (n == -1) {
-		snprintf(err, errlen, "sock_diag send: %s", strerror(errno));
-		return -1;
-	}
-	union {
-		char buf[8192];
-		struct nlmsghdr align;
-	} u;
-	do
-		n = recv(nl, u.buf, sizeof u.buf, 0);
-	while (n == -1 && errno == EINTR);
-	if (n == -1) {
-		snprintf(err, errlen, "sock_diag recv: %s", strerror(errno));
-		return -1;
-	}
-	for (struct nlmsghdr *h = &u.align; NLMSG_OK(h, (size_t)n); h = NLMSG_NEXT(h, n)) {
-		if (h->nlmsg_type == NLMSG_ERROR) {
-			struct nlmsgerr *e = NLMSG_DATA(h);
-			if (e->error == -ENOENT)
-				return 0;
-			snprintf(err, errlen, "sock_diag: %s", strerror(-e->error));
-			return -1;
-		}
-		if (h->nlmsg_type == SOCK_DIAG_BY_FAMILY) {
-			struct inet_diag_msg *m = NLMSG_DATA(h);
-			if (m->idiag_state != TCP_LISTEN)
-				return 0;
-			out->uid = m->idiag_uid;
-			out->inode = m->idiag_inode;
-			return 1;
-		}
-	}
-	return 0;
+	struct inet_diag_sockid id = { .idiag_sport = htons(port) };
+	memcpy(id.idiag_src, addr, family == AF_INET ? 4 : 16);
+	struct inet_diag_msg m;
+	int rc = diag_first(nl, family, 1u << TCP_LISTEN, &id, &m, err, errlen);
+	if (rc != 1)
+		return rc;
+	if (m.idiag_state != TCP_LISTEN)
+		return 0;
+	out->uid = m.idiag_uid;
+	out->inode = m.idiag_inode;
+	return 1;
 }
 
 /* One process with "socket:[inode]" among its descriptors, or 0. */

@@ -33,45 +33,19 @@ wait_port 127.0.0.1 "$BACKPORT2" 10 || die "mute server did not start"
 
 cat >"$T/peer.py" <<'PY'
 import socket, ssl, struct, sys
+import meshpeer
+from meshpeer import DATA, FIN, RST, OPEN, STATUS, WINDOW, frame
 
 ca, cert, key, port, svc_port, case = sys.argv[1:7]
 mute_port = int(sys.argv[7])
-ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-ctx.load_verify_locations(ca)
-ctx.load_cert_chain(cert, key)
-ctx.check_hostname = False
-ctx.set_alpn_protocols(["libmesh/2"])
-s = ctx.wrap_socket(socket.create_connection(("127.0.0.2", int(port)), timeout=10),
-                    server_hostname="hello")
+s = meshpeer.connect(ca, cert, key, "127.0.0.2", port, "hello")
 assert s.selected_alpn_protocol() == "libmesh/2", s.selected_alpn_protocol()
 
-DATA, FIN, RST, OPEN, STATUS, WINDOW = range(6)
-
-def frame(t, sid, payload=b""):
-    return struct.pack(">II", (t << 24) | len(payload), sid) + payload
-
 def header(service, conn_id, port=None):
-    svc, prog = service.encode(), b"peer.py"
-    return struct.pack(">2sBBHHQIIBB", b"LM", 2, 0, 26 + len(svc) + len(prog),
-                       port or int(svc_port), conn_id, 0, 0xffffffff, len(svc),
-                       len(prog)) + svc + prog
-
-def recv_exact(n):
-    b = b""
-    while len(b) < n:
-        c = s.recv(n - len(b))
-        if not c:
-            return None
-        b += c
-    return b
+    return meshpeer.header(service, conn_id, port or int(svc_port))
 
 def read_frame():
-    h = recv_exact(8)
-    if h is None:
-        return None
-    w, sid = struct.unpack(">II", h)
-    n = w & 0xffffff
-    return (w >> 24, sid, recv_exact(n) if n else b"")
+    return meshpeer.read_frame(s)
 
 def link_closed():
     # True when B ends the link; False when it is still open after 10 s.

@@ -28,8 +28,8 @@
 #                                      then filler; reports whether B stopped
 #                                      reading and when it ended the link
 import os, resource, select, socket, ssl, struct, sys, time
-
-DATA, FIN, RST, OPEN, STATUS, WINDOW = range(6)
+import meshpeer
+from meshpeer import DATA, FIN, RST, OPEN, STATUS, WINDOW, frame, read_frame, recv_exact
 
 ca, cert, key, target, mode = sys.argv[1:6]
 args = sys.argv[6:]
@@ -40,53 +40,17 @@ soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
 resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
-def ctx():
-    c = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    c.load_verify_locations(ca)
-    c.load_cert_chain(cert, key)
-    c.check_hostname = False
-    c.set_alpn_protocols(["libmesh/2"])
-    return c
-
-
-CTX = ctx()
+CTX = meshpeer.context(ca, cert, key)
 
 
 def link(timeout=10, bind=os.environ.get("BIND")):
-    raw = socket.create_connection((host, port), timeout=timeout,
-                                   source_address=(bind, 0) if bind else None)
-    s = CTX.wrap_socket(raw, server_hostname="hello")
+    s = meshpeer.connect(ca, cert, key, host, port, "hello", timeout, ctx=CTX, bind=bind)
     assert s.selected_alpn_protocol() == "libmesh/2"
     return s
 
 
-def frame(t, sid, payload=b""):
-    return struct.pack(">II", (t << 24) | len(payload), sid) + payload
-
-
 def header(service, conn_id, svc_port):
-    svc, prog = service.encode(), b"flood_peer"
-    return struct.pack(">2sBBHHQIIBB", b"LM", 2, 0, 26 + len(svc) + len(prog),
-                       svc_port, conn_id, 0, 0xffffffff, len(svc), len(prog)) + svc + prog
-
-
-def recv_exact(s, n):
-    b = b""
-    while len(b) < n:
-        c = s.recv(n - len(b))
-        if not c:
-            return None
-        b += c
-    return b
-
-
-def read_frame(s):
-    h = recv_exact(s, 8)
-    if h is None:
-        return None
-    w, sid = struct.unpack(">II", h)
-    n = w & 0xffffff
-    return (w >> 24, sid, recv_exact(s, n) if n else b"")
+    return meshpeer.header(service, conn_id, svc_port, program="flood_peer")
 
 
 def link_closed(s, secs=10):

@@ -18,49 +18,20 @@ start_meshd b "$T/b.ini"
 start_upstream up http 127.0.0.1 "$BACKPORT"
 
 cat >"$T/peer.py" <<'PY'
-import socket, ssl, struct, sys
+import sys
+from meshpeer import DATA, FIN, OPEN, connect, frame, header, read_frame
 
 ca, cert, key, port, svc_port, conn_id, pid, uid, prog = sys.argv[1:10]
-ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-ctx.load_verify_locations(ca)
-ctx.load_cert_chain(cert, key)
-ctx.check_hostname = False
-ctx.set_alpn_protocols(["libmesh/2"])
-s = ctx.wrap_socket(socket.create_connection(("127.0.0.2", int(port)), timeout=10),
-                    server_hostname="hello")
-DATA, FIN, RST, OPEN, STATUS, WINDOW = range(6)
-
-def frame(t, sid, payload=b""):
-    return struct.pack(">II", (t << 24) | len(payload), sid) + payload
-
-def recv_exact(n):
-    b = b""
-    while len(b) < n:
-        c = s.recv(n - len(b))
-        if not c:
-            return None
-        b += c
-    return b
-
-def read_frame():
-    h = recv_exact(8)
-    if h is None:
-        return None
-    w, sid = struct.unpack(">II", h)
-    n = w & 0xffffff
-    return (w >> 24, sid, recv_exact(n) if n else b"")
-
-svc, prog = b"hello", prog.encode()
-hdr = struct.pack(">2sBBHHQIIBB", b"LM", 2, 0, 26 + len(svc) + len(prog), int(svc_port),
-                  int(conn_id, 16), int(pid), int(uid), len(svc), len(prog)) + svc + prog
-s.sendall(frame(OPEN, 1, hdr))
-t, sid, p = read_frame()
+s = connect(ca, cert, key, "127.0.0.2", port, "hello")
+s.sendall(frame(OPEN, 1, header("hello", int(conn_id, 16), svc_port, program=prog,
+                                uid=int(uid), pid=int(pid))))
+t, sid, p = read_frame(s)
 print("status", p[3])
 if p[3] == 0:
     s.sendall(frame(DATA, 1, b"GET / HTTP/1.0\r\nHost: hello\r\n\r\n") + frame(FIN, 1))
     body, fin = b"", False
     while not fin:
-        f = read_frame()
+        f = read_frame(s)
         if f is None:
             break
         t, sid, p = f

@@ -48,38 +48,17 @@ check_eq "a valid UTF-8 name is served too" "body hello from upstream" "$(grep '
 # 2. A peer's headers with such names: the program (a claim B records),
 # and the service (B records what was asked for, and says it is not served).
 cat >"$T/peer.py" <<'PY'
-import socket, ssl, struct, sys
+import sys
+from meshpeer import OPEN, STATUS, connect, frame, header, read_frame
 
 ca, cert, key, port, svc_port = sys.argv[1:6]
-ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-ctx.load_verify_locations(ca)
-ctx.load_cert_chain(cert, key)
-ctx.check_hostname = False
-ctx.set_alpn_protocols(["libmesh/2"])
-s = ctx.wrap_socket(socket.create_connection(("127.0.0.2", int(port)), timeout=10),
-                    server_hostname="hello")
-
-def frame(t, sid, payload=b""):
-    return struct.pack(">II", (t << 24) | len(payload), sid) + payload
-
-def recv_exact(n):
-    b = b""
-    while len(b) < n:
-        c = s.recv(n - len(b))
-        if not c:
-            return None
-        b += c
-    return b
+s = connect(ca, cert, key, "127.0.0.2", port, "hello")
 
 def status(sid, svc, prog, conn_id):
-    hdr = struct.pack(">2sBBHHQIIBB", b"LM", 2, 0, 26 + len(svc) + len(prog), int(svc_port),
-                      conn_id, 7, 0xffffffff, len(svc), len(prog)) + svc + prog
-    s.sendall(frame(3, sid, hdr))
+    s.sendall(frame(OPEN, sid, header(svc, conn_id, svc_port, program=prog, pid=7)))
     while True:
-        h = recv_exact(8)
-        w, fsid = struct.unpack(">II", h)
-        p = recv_exact(w & 0xffffff) if w & 0xffffff else b""
-        if w >> 24 == 4 and fsid == sid:
+        t, fsid, p = read_frame(s)
+        if t == STATUS and fsid == sid:
             return p[3]
 
 # Invalid UTF-8 of every kind: stray continuation, overlong, surrogate,
