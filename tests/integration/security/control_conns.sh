@@ -22,6 +22,7 @@
 #   EMFILE (whichever its limit reaches first), says so, and does not spin
 #   (< 0.5 s CPU over 2 s); once nobody lets go, root is served again.
 . "$(dirname "$0")/../lib.sh"
+HERE=$(cd "$(dirname "$0")" && pwd)
 
 NOBODY_UID=$(id -u nobody) || die "no user nobody"
 NOBODY_GID=$(id -g nobody) || die "no group for nobody"
@@ -61,19 +62,9 @@ cpu_2s() {
 }
 nfds() { find "/proc/$PID_A/fd" -mindepth 1 -maxdepth 1 | wc -l; }
 
-cat >"$T/probe.py" <<'PYEOF'
-import errno, socket, sys, time
-t = time.monotonic()
-try:
-    socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=20).close()
-    r = "connected"
-except OSError as e:
-    r = errno.errorcode.get(e.errno, str(e.errno)) if e.errno else "timeout"
-print(r, "%.2f" % (time.monotonic() - t))
-PYEOF
 root_checks() {
 	local out
-	out=$(mesh_client timeout 40 "$PY" "$T/probe.py" dead "$PORT2" 2>&1) || true
+	out=$(mesh_client timeout 40 "$PY" "$HERE/../connect_probe.py" dead "$PORT2" 20 2>&1) || true
 	note "$1: root's connect to dead: $out"
 	check_eq "$1: root's verdicts work: connect to dead is refused" ECONNREFUSED "$(awk '{ print $1 }' <<<"$out")"
 	check "$1:   within 2 s" awk -v t="$(awk '{ print $2 }' <<<"$out")" 'BEGIN { exit !(t < 2) }'

@@ -26,6 +26,7 @@
 # hello is served. The complaint is logged once per uid per 10 s, not per
 # line.
 . "$(dirname "$0")/../lib.sh"
+HERE=$(cd "$(dirname "$0")" && pwd)
 
 FLOOD_S=${FLOOD_S:-6}
 THREADS=${THREADS:-8}
@@ -53,20 +54,10 @@ VIP=$(mesh_resolve hello) || die "hello does not resolve"
 
 rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$(meshd_pid a)/status"; }
 
-cat >"$T/probe.py" <<'PYEOF'
-import errno, socket, sys, time
-t = time.monotonic()
-try:
-    socket.create_connection((sys.argv[1], int(sys.argv[2]))).close()
-    r = "connected"
-except OSError as e:
-    r = errno.errorcode.get(e.errno, str(e.errno))
-print(r, "%.2f" % (time.monotonic() - t))
-PYEOF
 # root_checks WHEN: root's verdicts and traffic.
 root_checks() {
 	local out
-	out=$(mesh_client timeout 40 "$PY" "$T/probe.py" dead "$PORT2" 2>&1) || true
+	out=$(mesh_client timeout 40 "$PY" "$HERE/../connect_probe.py" dead "$PORT2" 2>&1) || true
 	note "$1: root's connect to dead: $out"
 	check_eq "$1: root's connect to dead is refused (ECONNREFUSED)" ECONNREFUSED "$(awk '{ print $1 }' <<<"$out")"
 	check "$1:   within 2 s" awk -v t="$(awk '{ print $2 }' <<<"$out")" 'BEGIN { exit !(t < 2) }'

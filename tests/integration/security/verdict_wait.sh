@@ -10,6 +10,7 @@
 # --max-time 5 keeps its word (< 7 s). After SIGCONT root's programs are
 # served and verdicts work again.
 . "$(dirname "$0")/../lib.sh"
+HERE=$(cd "$(dirname "$0")" && pwd)
 
 make_certs "$TD" client hello
 write_confs a_extra="[service.quick]
@@ -39,25 +40,15 @@ PYEOF
 note "verdict_ms in the snapshot: $(tr '\n' ' ' <<<"$vms")"
 check_eq "quick's verdict_ms is published" "quick 2975" "$(grep '^quick ' <<<"$vms")"
 
-cat >"$T/probe.py" <<'PYEOF'
-import errno, socket, sys, time
-t = time.monotonic()
-try:
-    socket.create_connection((sys.argv[1], int(sys.argv[2]))).close()
-    r = "connected"
-except OSError as e:
-    r = errno.errorcode.get(e.errno, str(e.errno))
-print(r, "%.2f" % (time.monotonic() - t))
-PYEOF
 
 # Blocking connect refused while meshd runs (no endpoint answers): fast.
-out=$(mesh_client timeout 40 "$PY" "$T/probe.py" quick "$PORT2" 2>&1) || true
+out=$(mesh_client timeout 40 "$PY" "$HERE/../connect_probe.py" quick "$PORT2" 2>&1) || true
 note "meshd running: $out"
 check_eq "meshd running: blocking connect to quick is refused" ECONNREFUSED "$(awk '{ print $1 }' <<<"$out")"
 
 signal_meshd a STOP
-out=$(mesh_client timeout 40 "$PY" "$T/probe.py" quick "$PORT2" 2>&1) || true
-out60=$(MESH_VERDICT_TIMEOUT=60 mesh_client timeout 40 "$PY" "$T/probe.py" quick "$PORT2" 2>&1) || true
+out=$(mesh_client timeout 40 "$PY" "$HERE/../connect_probe.py" quick "$PORT2" 2>&1) || true
+out60=$(MESH_VERDICT_TIMEOUT=60 mesh_client timeout 40 "$PY" "$HERE/../connect_probe.py" quick "$PORT2" 2>&1) || true
 st=0
 t0=$(date +%s.%N)
 mesh_client curl -q -sS --noproxy '*' --max-time 5 -o /dev/null "http://quick:$PORT2/" 2>"$T/curl.err" || st=$?
@@ -77,7 +68,7 @@ check "curl --max-time 5 against a frozen meshd ends within 7 s" awk -v a="$t0" 
 # up to three tries, a second apart.
 for try in 1 2 3; do
 	sleep "$([[ $try == 1 ]] && echo 0.5 || echo 1)"
-	out=$(mesh_client timeout 40 "$PY" "$T/probe.py" quick "$PORT2" 2>&1) || true
+	out=$(mesh_client timeout 40 "$PY" "$HERE/../connect_probe.py" quick "$PORT2" 2>&1) || true
 	[[ $(awk '{ print $1 }' <<<"$out") == ECONNREFUSED ]] && break
 	note "after SIGCONT, try $try: $out"
 done
