@@ -63,7 +63,12 @@
  * list are under `lock`; the connection list, the held set and the limits
  * are the main thread's alone.
  */
-#include "mesh.h"
+#include "gen.h"
+#include "worker.h"
+#include "listener.h"
+#include "session.h"
+#include "control.h"
+#include "snapshot_pub.h"
 #include "bounds.h"
 #include "ctlproto.h"
 #include "log.h"

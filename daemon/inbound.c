@@ -17,7 +17,11 @@
  *     v
  *   STATUS ok, RELAY
  */
-#include "mesh.h"
+#include "gen.h"
+#include "worker.h"
+#include "listener.h"
+#include "session.h"
+#include "inbound.h"
 #include "bounds.h"
 #include "link.h"
 #include "log.h"

@@ -1,6 +1,11 @@
 /* Links: many streams over one mutual-TLS connection (see link.h). */
+#include "gen.h"
+#include "worker.h"
+#include "listener.h"
+#include "inbound.h"
 #include "link.h"
-#include "mesh.h"
+#include "proto.h"
+#include "tls.h"
 #include "bounds.h"
 #include "hash.h"
 #include "log.h"

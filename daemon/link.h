@@ -134,12 +134,4 @@ void link_retire(struct link *l);
 unsigned link_close_idle(struct meshd *m); /* out of descriptors: drop idle links */
 void link_free_all(struct meshd *m);
 
-/* inbound.c: an OPEN frame arrived on a receiver link. */
-void inbound_stream(struct meshd *m, struct link *l, uint32_t id,
-                    const unsigned char *hdr, size_t len);
-/* inbound.c: a receiver link failed before it carried a stream (stranger,
- * wrong certificate, handshake timeout): record it. */
-void inbound_link_failed(struct meshd *m, const char *client, const char *source,
-                         const char *result, const char *detail);
-
 #endif

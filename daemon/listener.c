@@ -20,7 +20,11 @@
  * does, and worker 0 runs on the main thread with the snapshot and the
  * control socket.
  */
-#include "mesh.h"
+#include "worker.h"
+#include "listener.h"
+#include "outbound.h"
+#include "inbound.h"
+#include "identity.h"
 #include "bounds.h"
 #include "log.h"
 

@@ -13,7 +13,12 @@
  * (check_paths, pathsafe.h): `meshd -t` makes the same check, and a reload
  * onto unsafe paths is rejected.
  */
-#include "mesh.h"
+#include "gen.h"
+#include "worker.h"
+#include "listener.h"
+#include "control.h"
+#include "snapshot_pub.h"
+#include "tls.h"
 #include "bounds.h"
 #include "log.h"
 #include "pathsafe.h"

@@ -18,7 +18,13 @@
  *   |                               BACKOFF (--denied--> END denied)
  *   +------------------------------------+
  */
-#include "mesh.h"
+#include "gen.h"
+#include "worker.h"
+#include "listener.h"
+#include "session.h"
+#include "outbound.h"
+#include "control.h"
+#include "identity.h"
 #include "bounds.h"
 #include "link.h"
 #include "log.h"

@@ -7,7 +7,9 @@
  * records what the calling host's header says about its caller sits under
  * "claimed", apart from what this host knows.
  */
-#include "mesh.h"
+#include "gen.h"
+#include "worker.h"
+#include "session.h"
 #include "log.h"
 #include "record.h"
 

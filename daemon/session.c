@@ -8,7 +8,12 @@
  * Quotas (bounds.h) a session took are given back when it ends: the count
  * is of connections meshd holds, and an ended session holds no descriptor.
  */
-#include "mesh.h"
+#include "gen.h"
+#include "worker.h"
+#include "session.h"
+#include "control.h"
+#include "record.h"
+#include "tls.h"
 #include "bounds.h"
 #include "log.h"
 

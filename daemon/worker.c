@@ -12,7 +12,12 @@
  *   RUNNING --drain--> DRAINING (listeners closed, idle links closed)
  *        --last session ends or drain timeout--> loop returns
  */
-#include "mesh.h"
+#include "gen.h"
+#include "worker.h"
+#include "listener.h"
+#include "session.h"
+#include "record.h"
+#include "identity.h"
 #include "log.h"
 
 #include <pthread.h>

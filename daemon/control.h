@@ -1,0 +1,30 @@
+/*
+ * The shim's control socket (control.c): connect verdicts for programs
+ * waiting in the shim, and the caller's pid/program they tell meshd.
+ */
+#ifndef MESHD_CONTROL_H
+#define MESHD_CONTROL_H
+
+#include <stddef.h>
+
+struct ev_loop;
+struct meshd;
+struct session;
+
+struct control;
+
+struct control *control_open(struct ev_loop *loop, const char *path, char *err, size_t len);
+void control_close(struct control *ctl);
+const char *control_path(const struct control *ctl);
+/* The generation in force, from the main thread after worker 0 applied it
+ * (main.c's publish): w0's listeners are the VIP:ports meshd holds, w0's
+ * config gives the control socket's limits and how long questions wait. */
+void control_configure(struct control *ctl, const struct meshd *w0);
+/* Tell a waiting shim how this outbound connection went (once). */
+void control_verdict(struct session *s, const char *result);
+/* An outbound session joins/leaves the index the shim's questions search
+ * (leaving also copies what the shim told us into pid/program). */
+void control_track(struct session *s);
+void control_untrack(struct session *s);
+
+#endif

@@ -1,0 +1,25 @@
+/*
+ * One config generation: the config, its TLS contexts and the per-service
+ * endpoint cursors, reference counted. Sessions hold a reference to the
+ * generation they started with, so a reload never changes an established
+ * connection.
+ */
+#ifndef MESHD_GEN_H
+#define MESHD_GEN_H
+
+#include <stdint.h>
+
+struct config;
+struct tls_env;
+
+struct gen {
+	int             refs;
+	struct config  *cfg;
+	struct tls_env *tls;
+	uint64_t       *cursors;     /* one per service, for upstream_pick */
+};
+
+struct gen *gen_ref(struct gen *g);
+void gen_unref(struct gen *g);
+
+#endif
