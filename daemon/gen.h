@@ -19,6 +19,10 @@ struct gen {
 	uint64_t       *cursors;     /* one per service, for upstream_pick */
 };
 
+/* Build a complete generation from the file (cur: the running config, whose
+ * VIPs are kept; NULL at start, when a previous run's SNAPSHOT.vips is
+ * used), or NULL with *errs (malloc'd). */
+struct gen *gen_load(const char *path, const struct config *cur, char **errs);
 struct gen *gen_ref(struct gen *g);
 void gen_unref(struct gen *g);
 

@@ -1,6 +1,6 @@
 /*
  * What outbound and inbound sessions share: creation, the live list (for
- * drain), the single end path (record, close, reap) and generation refs.
+ * drain), the single end path (record, close, reap).
  * A session is never freed inside its own callback: session_end unlinks it
  * from the live list and queues it; an ev_prepare watcher frees the queue
  * after the loop iteration's callbacks have run.
@@ -23,22 +23,6 @@
 #include <string.h>
 #include <sys/random.h>
 #include <openssl/ssl.h>
-
-struct gen *gen_ref(struct gen *g)
-{
-	__atomic_add_fetch(&g->refs, 1, __ATOMIC_RELAXED);
-	return g;
-}
-
-void gen_unref(struct gen *g)
-{
-	if (!g || __atomic_sub_fetch(&g->refs, 1, __ATOMIC_ACQ_REL) != 0)
-		return;
-	tls_env_free(g->tls);
-	config_unref(g->cfg);
-	free(g->cursors);
-	free(g);
-}
 
 uint64_t mesh_random(struct meshd *m)
 {
