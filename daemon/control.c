@@ -159,7 +159,7 @@ struct control {
 	ev_timer         sweep;
 	/* main thread only */
 	struct ctl_conn *conns;
-	const struct meshd *w0;
+	const struct worker *w0;
 	uint64_t        *held;            /* sorted vip:port keys worker 0 listens on */
 	unsigned         nheld;
 	uint64_t        *vips;            /* sorted keys (port 0) of the services' VIPs */
@@ -684,7 +684,7 @@ static int cmp_u64(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-void control_configure(struct control *ctl, const struct meshd *w0)
+void control_configure(struct control *ctl, const struct worker *w0)
 {
 	if (!ctl)
 		return;

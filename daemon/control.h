@@ -8,7 +8,7 @@
 #include <stddef.h>
 
 struct ev_loop;
-struct meshd;
+struct worker;
 struct session;
 
 struct control;
@@ -19,7 +19,7 @@ const char *control_path(const struct control *ctl);
 /* The generation in force, from the main thread after worker 0 applied it
  * (main.c's publish): w0's listeners are the VIP:ports meshd holds, w0's
  * config gives the control socket's limits and how long questions wait. */
-void control_configure(struct control *ctl, const struct meshd *w0);
+void control_configure(struct control *ctl, const struct worker *w0);
 /* Tell a waiting shim how this outbound connection went (once). */
 void control_verdict(struct session *s, const char *result);
 /* An outbound session joins/leaves the index the shim's questions search

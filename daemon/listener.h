@@ -14,7 +14,7 @@
 
 #include "config.h"
 
-struct meshd;
+struct worker;
 
 enum listener_kind { LISTEN_VIP, LISTEN_INBOUND };
 
@@ -27,17 +27,17 @@ struct listener {
 	char             service[CFG_NAME_MAX + 1];
 	uint16_t         port;
 	bool             mark;       /* reconcile scratch */
-	struct meshd    *m;
+	struct worker    *m;
 	struct listener *next;
 };
 
-int listener_sync(struct meshd *m, const struct config *c, char **err);
-void listener_close_all(struct meshd *m);
+int listener_sync(struct worker *m, const struct config *c, char **err);
+void listener_close_all(struct worker *m);
 /* Does m listen on vip:port (port in host order)? On worker 0, from the
  * main thread: whether meshd holds it. */
-bool listener_held(const struct meshd *m, struct in_addr vip, uint16_t port);
+bool listener_held(const struct worker *m, struct in_addr vip, uint16_t port);
 /* m listens on every VIP:port of s. */
-bool listener_service_held(const struct meshd *m, const struct cfg_service *s);
+bool listener_service_held(const struct worker *m, const struct cfg_service *s);
 /* Helpers that never log: a nonblocking socket connecting to addr.
  * Returns fd (connect in progress or done) or -1 with err filled. */
 int net_connect(const struct cfg_addr *a, char *err, size_t len);

@@ -198,7 +198,7 @@ struct daemon {
 	struct ev_loop *loop;
 	struct gen     *gen;               /* newest generation */
 	uint64_t        generation;
-	struct meshd   *w;                 /* workers; w[0] runs on this thread */
+	struct worker   *w;                 /* workers; w[0] runs on this thread */
 	unsigned        nw;
 	struct control *ctl;
 	bool            draining;

@@ -351,7 +351,7 @@ static void attempt_next(struct session *s)
 
 /* A session for a VIP connection just accepted, known to the shim's
  * questions (control_track), or NULL (out of memory: fd is closed). */
-static struct session *accepted(struct meshd *m, struct listener *l, int fd,
+static struct session *accepted(struct worker *m, struct listener *l, int fd,
                                 const struct sockaddr_storage *peer)
 {
 	struct session *s = session_new(m, SESS_OUTBOUND, fd);
@@ -377,7 +377,7 @@ static struct session *accepted(struct meshd *m, struct listener *l, int fd,
 	return s;
 }
 
-void outbound_refuse(struct meshd *m, struct listener *l, int fd,
+void outbound_refuse(struct worker *m, struct listener *l, int fd,
                      const struct sockaddr_storage *peer, const char *result,
                      const char *detail)
 {
@@ -390,7 +390,7 @@ void outbound_refuse(struct meshd *m, struct listener *l, int fd,
 	session_end(s, result, true);
 }
 
-void outbound_accept(struct meshd *m, struct listener *l, int fd,
+void outbound_accept(struct worker *m, struct listener *l, int fd,
                      const struct sockaddr_storage *peer)
 {
 	struct session *s = accepted(m, l, fd, peer);

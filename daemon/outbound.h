@@ -7,15 +7,15 @@
 
 #include <sys/socket.h>
 
-struct meshd;
+struct worker;
 struct listener;
 
-void outbound_accept(struct meshd *m, struct listener *l, int fd,
+void outbound_accept(struct worker *m, struct listener *l, int fd,
                      const struct sockaddr_storage *peer);
 /* A VIP connection meshd will not carry (its descriptor lies in the
  * reserve): recorded with `result` and `detail`, told to a waiting shim,
  * and reset. */
-void outbound_refuse(struct meshd *m, struct listener *l, int fd,
+void outbound_refuse(struct worker *m, struct listener *l, int fd,
                      const struct sockaddr_storage *peer, const char *result,
                      const char *detail);
 

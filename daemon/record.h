@@ -9,7 +9,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-struct meshd;
+struct worker;
 struct session;
 
 /* Escape the NUL-terminated `in` as the inside of a JSON string (no
@@ -28,9 +28,9 @@ void record_close(const struct session *s);
 /* A refusal (a session that ended before the relay): false when its
  * source has used its burst for this window (it is counted, and written
  * later as one "aggregate" record). */
-bool record_admit(struct meshd *m, const struct session *s);
+bool record_admit(struct worker *m, const struct session *s);
 /* Write the aggregates of windows that are over (all: every pending one). */
-void record_flush_floods(struct meshd *m, bool all);
-void record_floods_free(struct meshd *m);
+void record_flush_floods(struct worker *m, bool all);
+void record_floods_free(struct worker *m);
 
 #endif

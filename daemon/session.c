@@ -24,7 +24,7 @@
 #include <sys/random.h>
 #include <openssl/ssl.h>
 
-uint64_t mesh_random(struct meshd *m)
+uint64_t mesh_random(struct worker *m)
 {
 	/* splitmix64 seeded from getrandom at start-up: ids need to be unique
 	 * across hosts, not secret. */
@@ -36,7 +36,7 @@ uint64_t mesh_random(struct meshd *m)
 	return z ^ (z >> 31);
 }
 
-struct session *session_new(struct meshd *m, enum sess_kind kind, int fd)
+struct session *session_new(struct worker *m, enum sess_kind kind, int fd)
 {
 	struct session *s = calloc(1, sizeof *s);
 	if (!s)
@@ -118,7 +118,7 @@ void session_end(struct session *s, const char *result, bool reset)
 	s->state = S_CLOSED;
 	give_back(s);
 
-	struct meshd *m = s->m;
+	struct worker *m = s->m;
 	if (s->prev)
 		s->prev->next = s->next;
 	else
@@ -142,7 +142,7 @@ void session_end_relay(struct session *s, enum relay_end why, const char *detail
 		session_end(s, "reset", true);
 }
 
-void session_reap(struct meshd *m)
+void session_reap(struct worker *m)
 {
 	while (m->reap) {
 		struct session *s = m->reap;
@@ -154,7 +154,7 @@ void session_reap(struct meshd *m)
 	}
 }
 
-void session_abort_all(struct meshd *m)
+void session_abort_all(struct worker *m)
 {
 	while (m->sessions) {
 		session_set_detail(m->sessions, "drain timeout");

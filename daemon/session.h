@@ -16,7 +16,7 @@
 #include "relay.h"
 #include "upstream.h"
 
-struct meshd;
+struct worker;
 struct gen;
 struct listener;
 
@@ -38,7 +38,7 @@ struct quota;
 #define SESSION_QUOTAS 4
 
 struct session {
-	struct meshd    *m;
+	struct worker    *m;
 	struct gen      *gen;
 	struct session  *prev, *next;      /* meshd live list */
 	struct session  *reap_next;
@@ -100,7 +100,7 @@ struct session {
 	}                held[SESSION_QUOTAS];
 };
 
-struct session *session_new(struct meshd *m, enum sess_kind kind, int fd);
+struct session *session_new(struct worker *m, enum sess_kind kind, int fd);
 /* End the session: record it, close both sides (resetting the caller when
  * `reset`), and queue it for freeing after the current callback. */
 void session_end(struct session *s, const char *result, bool reset);
@@ -111,8 +111,8 @@ void session_set_detail(struct session *s, const char *fmt, ...)
 /* One unit of q for key, held by s until it ends (session_end gives back
  * all it holds, exactly once). False when key is at its limit (0: none). */
 bool session_take(struct session *s, struct quota *q, uint64_t key, unsigned limit);
-void session_reap(struct meshd *m);
-void session_abort_all(struct meshd *m);
-uint64_t mesh_random(struct meshd *m);
+void session_reap(struct worker *m);
+void session_abort_all(struct worker *m);
+uint64_t mesh_random(struct worker *m);
 
 #endif

@@ -19,7 +19,7 @@ struct control;
 struct record_floods;
 
 /* One worker: an event loop and everything it serves (worker.c). */
-struct meshd {
+struct worker {
 	unsigned         index;            /* 0 runs in the main thread */
 	struct ev_loop  *loop;
 	struct gen      *gen;              /* the generation new connections use */
@@ -49,11 +49,11 @@ struct meshd {
 	bool             threaded;
 };
 
-int worker_init(struct meshd *m, unsigned index, struct ev_loop *loop, struct control *ctl);
-int worker_start(struct meshd *m, struct gen *g);
-void worker_post_gen(struct meshd *m, struct gen *g);
-void worker_post_drain(struct meshd *m);
-int worker_wait_applied(struct meshd *w, unsigned n, uint64_t generation, double secs);
-void worker_finish(struct meshd *m);
+int worker_init(struct worker *m, unsigned index, struct ev_loop *loop, struct control *ctl);
+int worker_start(struct worker *m, struct gen *g);
+void worker_post_gen(struct worker *m, struct gen *g);
+void worker_post_drain(struct worker *m);
+int worker_wait_applied(struct worker *w, unsigned n, uint64_t generation, double secs);
+void worker_finish(struct worker *m);
 
 #endif
