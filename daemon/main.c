@@ -16,7 +16,7 @@
 #include "gen.h"
 #include "worker.h"
 #include "listener.h"
-#include "control.h"
+#include "shimctl.h"
 #include "snapshot_pub.h"
 #include "tls.h"
 #include "bounds.h"

@@ -23,7 +23,7 @@
 #include "listener.h"
 #include "session.h"
 #include "outbound.h"
-#include "control.h"
+#include "shimctl.h"
 #include "identity.h"
 #include "bounds.h"
 #include "link.h"

@@ -11,7 +11,7 @@
 #include "gen.h"
 #include "worker.h"
 #include "session.h"
-#include "control.h"
+#include "shimctl.h"
 #include "record.h"
 #include "tls.h"
 #include "bounds.h"

@@ -67,7 +67,7 @@
 #include "worker.h"
 #include "listener.h"
 #include "session.h"
-#include "control.h"
+#include "shimctl.h"
 #include "snapshot_pub.h"
 #include "bounds.h"
 #include "ctlproto.h"

@@ -1,9 +1,9 @@
 /*
- * The shim's control socket (control.c): connect verdicts for programs
+ * The shim's control socket (shimctl.c): connect verdicts for programs
  * waiting in the shim, and the caller's pid/program they tell meshd.
  */
-#ifndef MESHD_CONTROL_H
-#define MESHD_CONTROL_H
+#ifndef MESHD_SHIMCTL_H
+#define MESHD_SHIMCTL_H
 
 #include <stddef.h>
 
