@@ -200,7 +200,7 @@ struct daemon {
 	uint64_t        generation;
 	struct worker   *w;                 /* workers; w[0] runs on this thread */
 	unsigned        nw;
-	struct control *ctl;
+	struct shimctl *ctl;
 	bool            draining;
 	int             lock_fd;
 };
@@ -222,8 +222,8 @@ static unsigned publish(struct daemon *d)
 {
 	char *err = NULL;
 	unsigned left = 0;
-	control_configure(d->ctl, &d->w[0]);
-	if (snapshot_publish(d->gen->cfg, control_path(d->ctl), d->generation, w0_holds, &d->w[0],
+	shimctl_configure(d->ctl, &d->w[0]);
+	if (snapshot_publish(d->gen->cfg, shimctl_path(d->ctl), d->generation, w0_holds, &d->w[0],
 	                     &left, &err) == -1) {
 		log_error("%s; programs will not resolve mesh names", err);
 		free(err);
@@ -543,7 +543,7 @@ int main(int argc, char **argv)
 	}
 	d->loop = ev_default_loop(EVFLAG_AUTO);
 	char err[256];
-	d->ctl = control_open(d->loop, c->control, err, sizeof err);
+	d->ctl = shimctl_open(d->loop, c->control, err, sizeof err);
 	if (!d->ctl)
 		log_error("%s; connects to VIPs will not report upstream failures", err);
 
@@ -602,7 +602,7 @@ int main(int argc, char **argv)
 	ev_timer_stop(d->loop, &trim);
 	for (unsigned i = 0; i < d->nw; i++)
 		worker_finish(&d->w[i]);
-	control_close(d->ctl);
+	shimctl_close(d->ctl);
 	snapshot_unpublish(d->gen->cfg);
 	log_info("stopped");
 	traffic_close();

@@ -65,7 +65,7 @@ static void start_relay(struct session *s)
 {
 	ev_timer_stop(s->m->loop, &s->timer);
 	s->t_connected = ev_time();
-	control_verdict(s, "ok");
+	shimctl_verdict(s, "ok");
 	s->state = S_RELAY;
 	s->relay.done = relay_done;
 	s->relay.owner = s;
@@ -350,7 +350,7 @@ static void attempt_next(struct session *s)
 }
 
 /* A session for a VIP connection just accepted, known to the shim's
- * questions (control_track), or NULL (out of memory: fd is closed). */
+ * questions (shimctl_track), or NULL (out of memory: fd is closed). */
 static struct session *accepted(struct worker *m, struct listener *l, int fd,
                                 const struct sockaddr_storage *peer)
 {
@@ -373,7 +373,7 @@ static struct session *accepted(struct worker *m, struct listener *l, int fd,
 	net_sockaddr_str((const struct sockaddr *)peer, s->client, sizeof s->client);
 	net_sockaddr_str((const struct sockaddr *)local, vip, sizeof vip);
 	snprintf(s->tuple, sizeof s->tuple, "%s %s", s->client, vip);
-	control_track(s);
+	shimctl_track(s);
 	return s;
 }
 

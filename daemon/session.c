@@ -102,8 +102,8 @@ void session_end(struct session *s, const char *result, bool reset)
 		return;
 	s->result = result;
 	if (s->kind == SESS_OUTBOUND) {
-		control_verdict(s, result);
-		control_untrack(s);
+		shimctl_verdict(s, result);
+		shimctl_untrack(s);
 	}
 	relay_stop(&s->relay);
 	ev_timer_stop(s->m->loop, &s->timer);

@@ -11,20 +11,20 @@ struct ev_loop;
 struct worker;
 struct session;
 
-struct control;
+struct shimctl;
 
-struct control *control_open(struct ev_loop *loop, const char *path, char *err, size_t len);
-void control_close(struct control *ctl);
-const char *control_path(const struct control *ctl);
+struct shimctl *shimctl_open(struct ev_loop *loop, const char *path, char *err, size_t len);
+void shimctl_close(struct shimctl *ctl);
+const char *shimctl_path(const struct shimctl *ctl);
 /* The generation in force, from the main thread after worker 0 applied it
  * (main.c's publish): w0's listeners are the VIP:ports meshd holds, w0's
  * config gives the control socket's limits and how long questions wait. */
-void control_configure(struct control *ctl, const struct worker *w0);
+void shimctl_configure(struct shimctl *ctl, const struct worker *w0);
 /* Tell a waiting shim how this outbound connection went (once). */
-void control_verdict(struct session *s, const char *result);
+void shimctl_verdict(struct session *s, const char *result);
 /* An outbound session joins/leaves the index the shim's questions search
  * (leaving also copies what the shim told us into pid/program). */
-void control_track(struct session *s);
-void control_untrack(struct session *s);
+void shimctl_track(struct session *s);
+void shimctl_untrack(struct session *s);
 
 #endif

@@ -128,7 +128,7 @@ static void flood_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	record_flush_floods(container_of(w, struct worker, flood_timer), false);
 }
 
-int worker_init(struct worker *m, unsigned index, struct ev_loop *loop, struct control *ctl)
+int worker_init(struct worker *m, unsigned index, struct ev_loop *loop, struct shimctl *ctl)
 {
 	memset(m, 0, sizeof *m);
 	m->index = index;

@@ -15,7 +15,7 @@ struct listener;
 struct session;
 struct link;
 
-struct control;
+struct shimctl;
 struct record_floods;
 
 /* One worker: an event loop and everything it serves (worker.c). */
@@ -34,7 +34,7 @@ struct worker {
 	struct link     *links;            /* host-to-host links (link.c) */
 	struct link     *link_dirty;       /* links with frames to write */
 	struct link     *link_reap;        /* dead links, freed before the loop blocks */
-	struct control  *ctl;              /* the shim's control socket (shared) */
+	struct shimctl  *ctl;              /* the shim's control socket (shared) */
 	struct record_floods *floods;      /* refusal floods being counted (record.c) */
 	ev_timer         flood_timer;
 	uint64_t         rng;
@@ -49,7 +49,7 @@ struct worker {
 	bool             threaded;
 };
 
-int worker_init(struct worker *m, unsigned index, struct ev_loop *loop, struct control *ctl);
+int worker_init(struct worker *m, unsigned index, struct ev_loop *loop, struct shimctl *ctl);
 int worker_start(struct worker *m, struct gen *g);
 void worker_post_gen(struct worker *m, struct gen *g);
 void worker_post_drain(struct worker *m);
