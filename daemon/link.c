@@ -1,10 +1,10 @@
-/* Links: many streams over one mutual-TLS connection (see link.h). */
+/* Links: many streams over one mutual-TLS connection (see link.h); this
+ * file is the connection, stream.c the streams on it. */
 #include "gen.h"
 #include "worker.h"
 #include "listener.h"
 #include "inbound.h"
-#include "link.h"
-#include "proto.h"
+#include "link_int.h"
 #include "tls.h"
 #include "bounds.h"
 #include "hash.h"
@@ -20,97 +20,6 @@
 #include <openssl/err.h>
 
 #define container_of(p, T, m) ((T *)((char *)(p) - offsetof(T, m)))
-#define LINK_BUCKETS 64
-#define LINK_OUT_HIGH (256 * 1024) /* queued bytes above which streams wait */
-/* Queued bytes above which we stop reading the link: a peer that sends
- * without reading our answers cannot make us queue more. Above what DATA
- * alone can queue (LINK_OUT_HIGH + one frame), so that two busy meshd
- * never both stop reading and wait for each other. */
-#define LINK_OUT_STOP (LINK_OUT_HIGH + 64 * 1024)
-/* Queued bytes that end the link: only frames made without reading (RST,
- * FIN, WINDOW of local streams) can pass LINK_OUT_STOP; this much means
- * something is wrong, and the queue must never grow without bound. */
-#define LINK_OUT_HARD (4 * 1024 * 1024)
-/* A link whose peer reads nothing of what we queued for this long is ended:
- * a meshd always reads its links, so such a peer is stuck or hostile, and
- * what it holds (queue, streams, upstream connections) would otherwise
- * stay until the streams' idle timeout. */
-#define LINK_STALL_TIMEOUT 10.0
-/* Work one link may do in one loop iteration: then the other links,
- * listeners and timers get their turn, and the sessions ended meanwhile
- * are freed, before the rest is read. */
-#define LINK_READ_FRAMES 64
-#define LINK_READ_BYTES (256 * 1024)
-/* A receiver link whose peer keeps opening streams we refuse (unknown
- * service, not allowed, over a limit) is ended: more than this many
- * refusals in a window, and far more than the streams accepted in it. */
-#define LINK_REFUSED_MAX 1024
-#define LINK_REFUSED_RATIO 4
-#define LINK_REFUSED_WINDOW 10.0
-/* A caller link stops taking streams before its ids would wrap: the
- * receiver requires increasing ids. */
-#define LINK_LAST_ID 0xfffff000u
-#define LINK_OUT_EAGER (32 * 1024) /* queued bytes written at once, not at loop end */
-#define LINK_OUT_INITIAL (64 * 1024)
-#define LINK_FRAME_DATA STREAM_FRAME_DATA
-#define LINK_DIRECT_MIN 4096       /* smaller DATA waits to leave with others */
-#define LINK_MAX_STREAMS 256       /* per caller link; more open another link */
-#define LINK_IDLE_CALLER 60.0
-#define LINK_IDLE_RECEIVER 75.0    /* longer: the caller normally closes first */
-
-enum link_state { L_CONNECTING, L_HANDSHAKE, L_UP, L_DEAD };
-
-struct link {
-	struct worker   *m;
-	struct gen     *gen;            /* whose certificates made it (a reference:
-	                                 * the TLS callbacks use its contexts) */
-	bool            receiver;
-	bool            retired;        /* no new streams; close when empty */
-	bool            closing;        /* close once the queue is written */
-	bool            write_failed;   /* an eager flush failed: fail at loop end */
-	bool            dirty;          /* on the worker's flush list */
-	bool            blocked;        /* the kernel took not all: timer = stall */
-	bool            read_paused;    /* queue over LINK_OUT_STOP: not reading */
-	bool            overflow;       /* queue passed LINK_OUT_HARD: fail at loop end */
-	bool            hs_held;        /* receiver: holds a handshake slot (quota_handshake) */
-	uint64_t        hs_key;         /* its per-source key */
-	bool            peer_held;      /* receiver: holds a unit of quota_peer */
-	uint64_t        peer_key;
-	enum link_state state;
-	int             fd;
-	SSL            *ssl;
-	ev_io           io;
-	int             events;
-	ev_timer        timer;          /* connect + handshake, then idle or stall */
-	ev_timer        resume;         /* read on next iteration (budget used up) */
-	double          connect_timeout;
-	unsigned        nstreams;
-	uint32_t        next_id;
-	uint32_t        last_open;      /* receiver: the highest stream id opened */
-	unsigned        refused, accepted; /* receiver: answers in this window */
-	ev_tstamp       answers_since;
-	struct stream  *bucket[LINK_BUCKETS];
-	struct stream  *waiters;        /* streams waiting for output room */
-	/* output queue: frames, written by link_flush */
-	unsigned char  *out;
-	size_t          ooff, olen, ocap;
-	/* input: the frame being read */
-	unsigned char   fh[PROTO_FRAME_HDR];
-	unsigned        fhlen;
-	bool            in_payload;
-	uint8_t         ftype;
-	uint32_t        fid, flen, fleft;
-	uint32_t        undelivered;    /* stream with DATA not yet told (0: none) */
-	unsigned char   small[PROTO_HDR_MAX];
-	struct link    *prev, *next;    /* the worker's links */
-	struct link    *dnext;          /* flush list */
-	struct link    *rnext;          /* reap list */
-	char            addr[64];       /* endpoint (caller) or caller's ip:port */
-	char            peer[160];      /* the other side's spiffe URI */
-	char            expect[160];    /* caller: the URI the peer must present */
-	char            sni[CFG_NAME_MAX + 1];
-	char            key[];
-};
 
 static void link_io_cb(struct ev_loop *loop, ev_io *w, int revents);
 static void link_timer_cb(struct ev_loop *loop, ev_timer *w, int revents);
@@ -124,7 +33,7 @@ static size_t queued(const struct link *l)
 	return l->olen - l->ooff;
 }
 
-static void link_watch(struct link *l, int events)
+void link_watch(struct link *l, int events)
 {
 	if (l->read_paused)
 		events &= ~EV_READ;
@@ -138,7 +47,7 @@ static void link_watch(struct link *l, int events)
 	}
 }
 
-static void arm(struct link *l, double secs)
+void link_arm(struct link *l, double secs)
 {
 	ev_timer_stop(l->m->loop, &l->timer);
 	if (secs > 0) {
@@ -147,44 +56,7 @@ static void arm(struct link *l, double secs)
 	}
 }
 
-static struct stream *find(struct link *l, uint32_t id)
-{
-	for (struct stream *st = l->bucket[id % LINK_BUCKETS]; st; st = st->hnext)
-		if (st->id == id)
-			return st;
-	return NULL;
-}
-
-static void insert(struct link *l, struct stream *st)
-{
-	unsigned b = st->id % LINK_BUCKETS;
-	st->hnext = l->bucket[b];
-	l->bucket[b] = st;
-	l->nstreams++;
-	if (l->state == L_UP && !l->blocked)
-		arm(l, 0); /* not idle (a connecting link keeps its connect timer) */
-}
-
-static void unlink_stream(struct link *l, struct stream *st)
-{
-	for (struct stream **p = &l->bucket[st->id % LINK_BUCKETS]; *p; p = &(*p)->hnext)
-		if (*p == st) {
-			*p = st->hnext;
-			l->nstreams--;
-			break;
-		}
-	if (st->waiting) {
-		for (struct stream **p = &l->waiters; *p; p = &(*p)->wnext)
-			if (*p == st) {
-				*p = st->wnext;
-				break;
-			}
-		st->waiting = false;
-	}
-	st->link = NULL;
-}
-
-static void mark_dirty(struct link *l)
+void link_mark_dirty(struct link *l)
 {
 	if (l->dirty || l->state == L_DEAD)
 		return;
@@ -194,7 +66,7 @@ static void mark_dirty(struct link *l)
 }
 
 /* Room for n more queued bytes. */
-static int queue_room(struct link *l, size_t n)
+int link_queue_room(struct link *l, size_t n)
 {
 	size_t need = l->olen + n;
 	if (need > l->ocap) {
@@ -222,21 +94,21 @@ static int queue_room(struct link *l, size_t n)
  * (stream_write), and we stop reading above LINK_OUT_STOP, so control frames
  * stay few; past LINK_OUT_HARD even they are refused and the link ends at
  * the end of the loop iteration (its streams are in their callbacks now). */
-static int queue(struct link *l, enum proto_frame type, uint32_t id, const void *p,
+int link_queue(struct link *l, enum proto_frame type, uint32_t id, const void *p,
                  uint32_t n)
 {
 	if (queued(l) + PROTO_FRAME_HDR + n > LINK_OUT_HARD) {
 		l->overflow = true;
-		mark_dirty(l);
+		link_mark_dirty(l);
 		return -1;
 	}
-	if (queue_room(l, PROTO_FRAME_HDR + n) == -1)
+	if (link_queue_room(l, PROTO_FRAME_HDR + n) == -1)
 		return -1;
 	proto_frame_hdr(l->out + l->olen, type, n, id);
 	if (n)
 		memcpy(l->out + l->olen + PROTO_FRAME_HDR, p, n);
 	l->olen += PROTO_FRAME_HDR + n;
-	mark_dirty(l);
+	link_mark_dirty(l);
 	return 0;
 }
 
@@ -273,16 +145,13 @@ static void vlink_fail(struct link *l, bool own, const char *result, const char 
 	for (unsigned b = 0; b < LINK_BUCKETS; b++)
 		while (l->bucket[b]) {
 			struct stream *st = l->bucket[b];
-			unlink_stream(l, st);
+			stream_unlink(l, st);
 			st->cb(st, STREAM_FAILED, 0, result, detail);
 		}
 	close_link(l, false);
 }
 
-static void link_fail(struct link *l, const char *result, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void link_fail(struct link *l, const char *result, const char *fmt, ...)
+void link_fail(struct link *l, const char *result, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
@@ -302,10 +171,7 @@ static void link_end(struct link *l, const char *result, const char *fmt, ...)
 }
 
 /* The peer broke the protocol or a bound: the link ends, with a record. */
-static void protocol_error(struct link *l, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
-static void protocol_error(struct link *l, const char *fmt, ...)
+void link_protocol_error(struct link *l, const char *fmt, ...)
 {
 	char what[128];
 	va_list ap;
@@ -350,7 +216,7 @@ static void close_link(struct link *l, bool notify)
 	m->link_reap = l;
 }
 
-static void maybe_idle(struct link *l)
+void link_maybe_idle(struct link *l)
 {
 	if (l->nstreams || l->state == L_DEAD)
 		return;
@@ -358,13 +224,13 @@ static void maybe_idle(struct link *l)
 		/* Close once the last FIN or RST is written (link_flush). */
 		l->closing = true;
 		if (l->state == L_UP)
-			mark_dirty(l);
+			link_mark_dirty(l);
 		else
 			close_link(l, false);
 		return;
 	}
 	if (l->state == L_UP && !l->blocked) {
-		arm(l, l->receiver ? LINK_IDLE_RECEIVER : LINK_IDLE_CALLER);
+		link_arm(l, l->receiver ? LINK_IDLE_RECEIVER : LINK_IDLE_CALLER);
 		if (l->ooff == l->olen && l->out) {
 			/* No streams: the queue's memory goes back. */
 			free(l->out);
@@ -433,10 +299,10 @@ static void became_up(struct link *l)
 		l->peer_held = true;
 	}
 	l->state = L_UP;
-	arm(l, 0);
+	link_arm(l, 0);
 	link_watch(l, EV_READ);
-	mark_dirty(l); /* OPEN frames queued while connecting */
-	maybe_idle(l);
+	link_mark_dirty(l); /* OPEN frames queued while connecting */
+	link_maybe_idle(l);
 	/* The handshake's last read may have brought frames too (read-ahead):
 	 * epoll will not say so, the socket being drained. */
 	link_read(l);
@@ -485,12 +351,12 @@ static void backlog_check(struct link *l, bool progressed)
 {
 	if (queued(l) > 0) {
 		if (!l->blocked || progressed)
-			arm(l, LINK_STALL_TIMEOUT);
+			link_arm(l, LINK_STALL_TIMEOUT);
 		l->blocked = true;
 	} else if (l->blocked) {
 		l->blocked = false;
-		arm(l, 0);
-		maybe_idle(l);
+		link_arm(l, 0);
+		link_maybe_idle(l);
 	}
 	if (l->read_paused && queued(l) <= LINK_OUT_HIGH) {
 		l->read_paused = false;
@@ -499,7 +365,7 @@ static void backlog_check(struct link *l, bool progressed)
 	}
 }
 
-static void link_flush(struct link *l, bool eager)
+void link_flush(struct link *l, bool eager)
 {
 	if (l->state != L_UP)
 		return;
@@ -508,7 +374,7 @@ static void link_flush(struct link *l, bool eager)
 		return;
 	}
 	if (l->overflow && !eager) {
-		protocol_error(l, "the peer does not read (%zu bytes queued)", queued(l));
+		link_protocol_error(l, "the peer does not read (%zu bytes queued)", queued(l));
 		return;
 	}
 	bool progressed = false;
@@ -534,7 +400,7 @@ static void link_flush(struct link *l, bool eager)
 			/* Called from a stream's write: the streams hear of it
 			 * from the loop-end flush, not inside their own pump. */
 			l->write_failed = true;
-			mark_dirty(l);
+			link_mark_dirty(l);
 			return;
 		}
 		char why[160];
@@ -567,88 +433,6 @@ void link_flush_all(struct worker *m)
 
 /* ------------------------------------------------------------ input */
 
-/* Tell a stream what arrived for it. */
-static void deliver(struct stream *st, enum stream_event ev, int code, const char *detail)
-{
-	st->cb(st, ev, code, NULL, detail);
-}
-
-/* A whole control frame (or an empty DATA) has arrived. */
-static void dispatch(struct link *l)
-{
-	struct stream *st = find(l, l->fid);
-	switch (l->ftype) {
-	case PROTO_FRAME_DATA:
-		return;
-	case PROTO_FRAME_FIN:
-		if (st && !st->fin_recv) {
-			st->fin_recv = true;
-			deliver(st, STREAM_FIN, 0, NULL);
-		}
-		return;
-	case PROTO_FRAME_RST:
-		if (st) {
-			st->fin_recv = st->fin_sent = true; /* over: no RST back */
-			unlink_stream(l, st);
-			deliver(st, STREAM_RESET, 0, "peer reset the stream");
-			maybe_idle(l);
-		}
-		return;
-	case PROTO_FRAME_OPEN:
-		if (!l->receiver) {
-			protocol_error(l, "unexpected OPEN");
-			return;
-		}
-		if (st || !proto_open_id_ok(l->fid, l->last_open)) {
-			protocol_error(l, "OPEN for stream %u (%s)", l->fid,
-			               st ? "in use" : "ids must increase");
-			return;
-		}
-		l->last_open = l->fid;
-		inbound_stream(l->m, l, l->fid, l->small, l->flen);
-		/* Each refusal is cheap, but a peer that opens nothing but
-		 * refused streams only costs us: end its link. */
-		if (l->state == L_UP && l->refused > LINK_REFUSED_MAX &&
-		    l->refused > LINK_REFUSED_RATIO * l->accepted)
-			protocol_error(l, "too many refused streams (%u refused, %u accepted in %.0f s)",
-			               l->refused, l->accepted, LINK_REFUSED_WINDOW);
-		return;
-	case PROTO_FRAME_STATUS: {
-		if (l->receiver) {
-			protocol_error(l, "unexpected STATUS");
-			return;
-		}
-		if (!st)
-			return;
-		int code = proto_status_decode(l->small, l->flen);
-		if (code != PROTO_ST_OK)
-			st->fin_recv = st->fin_sent = true; /* a refusal ends the stream */
-		deliver(st, STREAM_STATUS, code, NULL);
-		return;
-	}
-	case PROTO_FRAME_WINDOW:
-		if (l->flen != PROTO_WINDOW_LEN) {
-			protocol_error(l, "bad WINDOW");
-			return;
-		}
-		if (st) {
-			uint32_t add = proto_get32(l->small);
-			bool was_blocked = st->credit == 0;
-			if (!proto_credit_ok(st->credit, add, STREAM_WINDOW)) {
-				protocol_error(l, "credit beyond the window (%u + %u)", st->credit, add);
-				return;
-			}
-			st->credit += add;
-			if (was_blocked && !st->waiting)
-				deliver(st, STREAM_CREDIT, 0, NULL);
-		}
-		return;
-	default:
-		protocol_error(l, "unknown frame type");
-		return;
-	}
-}
-
 static int ssl_read_or_fail(struct link *l, void *p, uint32_t n)
 {
 	ERR_clear_error();
@@ -670,18 +454,6 @@ static int ssl_read_or_fail(struct link *l, void *p, uint32_t n)
 
 static __thread unsigned char discard[16384];
 
-/* DATA is told to its stream once per batch of records read, so the relay
- * writes it out in one large write instead of one per record. */
-static void flush_delivery(struct link *l)
-{
-	if (!l->undelivered)
-		return;
-	struct stream *st = find(l, l->undelivered);
-	l->undelivered = 0;
-	if (st)
-		deliver(st, STREAM_DATA, 0, NULL);
-}
-
 /* Stop reading: our answers pile up because the peer does not read them. */
 static void pause_reading(struct link *l)
 {
@@ -696,7 +468,7 @@ static void link_read(struct link *l)
 	size_t bytes = 0;
 	while (l->state == L_UP) {
 		if (queued(l) > LINK_OUT_STOP) {
-			flush_delivery(l);
+			stream_flush_delivery(l);
 			pause_reading(l);
 			return;
 		}
@@ -704,7 +476,7 @@ static void link_read(struct link *l)
 			/* Our share of this iteration is used up. What is left in
 			 * the socket wakes us again; what OpenSSL already holds
 			 * would not, hence the timer. */
-			flush_delivery(l);
+			stream_flush_delivery(l);
 			if (SSL_has_pending(l->ssl)) {
 				ev_timer_set(&l->resume, 0., 0.);
 				ev_timer_start(l->m->loop, &l->resume);
@@ -714,7 +486,7 @@ static void link_read(struct link *l)
 		if (!l->in_payload) {
 			int n = ssl_read_or_fail(l, l->fh + l->fhlen, PROTO_FRAME_HDR - l->fhlen);
 			if (n <= 0) {
-				flush_delivery(l);
+				stream_flush_delivery(l);
 				return;
 			}
 			l->fhlen += (unsigned)n;
@@ -729,17 +501,17 @@ static void link_read(struct link *l)
 			l->fid = f.stream;
 			frames++;
 			if (l->undelivered && (l->ftype != PROTO_FRAME_DATA || l->fid != l->undelivered))
-				flush_delivery(l);
+				stream_flush_delivery(l);
 			if (l->fid == 0) {
-				protocol_error(l, "frame for stream id 0");
+				link_protocol_error(l, "frame for stream id 0");
 				return;
 			}
 			if (bad) {
-				protocol_error(l, "control frame too long");
+				link_protocol_error(l, "control frame too long");
 				return;
 			}
 			if (l->flen == 0) {
-				dispatch(l);
+				stream_dispatch(l);
 				continue;
 			}
 			l->in_payload = true;
@@ -747,25 +519,25 @@ static void link_read(struct link *l)
 		if (l->ftype != PROTO_FRAME_DATA) {
 			int n = ssl_read_or_fail(l, l->small + (l->flen - l->fleft), l->fleft);
 			if (n <= 0) {
-				flush_delivery(l);
+				stream_flush_delivery(l);
 				return;
 			}
 			l->fleft -= (uint32_t)n;
 			bytes += (size_t)n;
 			if (l->fleft == 0) {
 				l->in_payload = false;
-				dispatch(l);
+				stream_dispatch(l);
 			}
 			continue;
 		}
 		/* DATA: straight into the stream's relay buffer. */
-		struct stream *st = find(l, l->fid);
+		struct stream *st = stream_find(l, l->fid);
 		if (!st || !st->relay || st->fin_recv) {
 			/* A stream we already closed: drop its bytes. */
 			uint32_t want = l->fleft < sizeof discard ? l->fleft : (uint32_t)sizeof discard;
 			int n = ssl_read_or_fail(l, discard, want);
 			if (n <= 0) {
-				flush_delivery(l);
+				stream_flush_delivery(l);
 				return;
 			}
 			l->fleft -= (uint32_t)n;
@@ -785,7 +557,7 @@ static void link_read(struct link *l)
 		}
 		uint32_t room = b->cap - b->end;
 		if (room == 0) {
-			protocol_error(l, "DATA beyond the stream's window");
+			link_protocol_error(l, "DATA beyond the stream's window");
 			return;
 		}
 		uint32_t want = l->fleft < room ? l->fleft : room;
@@ -793,7 +565,7 @@ static void link_read(struct link *l)
 		if (n <= 0) {
 			if (buf_len(b) == 0)
 				buf_free(b);
-			flush_delivery(l);
+			stream_flush_delivery(l);
 			return;
 		}
 		b->end += (uint32_t)n;
@@ -805,7 +577,7 @@ static void link_read(struct link *l)
 		/* One delivery per frame (or when TLS holds nothing more), not
 		 * per TLS record: fewer, larger writes to the application. */
 		if (!SSL_has_pending(l->ssl) || b->end == b->cap)
-			deliver(st, STREAM_DATA, 0, NULL);
+			stream_deliver(st, STREAM_DATA, 0, NULL);
 		else
 			l->undelivered = st->id;
 	}
@@ -824,7 +596,7 @@ static void link_io_cb(struct ev_loop *loop, ev_io *w, int revents)
 			return;
 		}
 		l->state = L_HANDSHAKE;
-		arm(l, l->connect_timeout); /* the handshake gets as long again */
+		link_arm(l, l->connect_timeout); /* the handshake gets as long again */
 		handshake(l);
 		return;
 	}
@@ -917,24 +689,8 @@ struct link *link_get(struct worker *m, const char *key, const struct cfg_addr *
 	snprintf(l->expect, sizeof l->expect, "%s", peer_spiffe);
 	l->state = L_CONNECTING;
 	link_watch(l, EV_WRITE);
-	arm(l, connect_timeout); /* then as long again for the handshake */
+	link_arm(l, connect_timeout); /* then as long again for the handshake */
 	return l;
-}
-
-void stream_open(struct link *l, struct stream *st, const unsigned char *hdr, size_t hlen,
-                 stream_cb cb, void *owner)
-{
-	memset(st, 0, sizeof *st);
-	st->link = l;
-	st->id = l->next_id++;
-	if (l->next_id == 0)
-		l->next_id = 1;
-	st->credit = STREAM_WINDOW;
-	st->cb = cb;
-	st->owner = owner;
-	insert(l, st);
-	if (queue(l, PROTO_FRAME_OPEN, st->id, hdr, (uint32_t)hlen) == -1)
-		link_fail(l, "reset", "out of memory for the link queue");
 }
 
 /* Close an accepted connection at once, with a RST (no FIN handshake, no
@@ -1001,19 +757,8 @@ void link_accept(struct worker *m, int fd, const struct sockaddr_storage *peer)
 		return;
 	}
 	l->state = L_HANDSHAKE;
-	arm(l, c->handshake_timeout);
+	link_arm(l, c->handshake_timeout);
 	handshake(l);
-}
-
-void stream_accept(struct link *l, struct stream *st, uint32_t id, stream_cb cb, void *owner)
-{
-	memset(st, 0, sizeof *st);
-	st->link = l;
-	st->id = id;
-	st->credit = STREAM_WINDOW;
-	st->cb = cb;
-	st->owner = owner;
-	insert(l, st);
 }
 
 unsigned link_streams(const struct link *l)
@@ -1041,147 +786,6 @@ const char *link_addr(const struct link *l)
 	return l->addr;
 }
 
-void stream_attach(struct stream *st, struct relay *r, int idx)
-{
-	st->relay = r;
-	st->idx = idx;
-}
-
-/* A large DATA frame when nothing is queued: its header goes into the
- * headroom before the payload (bytes already sent) and one SSL_write sends
- * it straight from the relay buffer. 0 when sent (or its unsent tail
- * queued), -1 when the caller must queue it. */
-static int direct_write(struct link *l, uint32_t id, struct buf *b, uint32_t n)
-{
-	if (n < LINK_DIRECT_MIN || b->start < PROTO_FRAME_HDR || l->state != L_UP ||
-	    l->ooff != l->olen || l->write_failed)
-		return -1;
-	unsigned char *f = (unsigned char *)b->data + b->start - PROTO_FRAME_HDR;
-	uint32_t len = PROTO_FRAME_HDR + n;
-	proto_frame_hdr(f, PROTO_FRAME_DATA, n, id);
-	ERR_clear_error();
-	int w = SSL_write(l->ssl, f, (int)len);
-	if (w > 0) {
-		if ((uint32_t)w < len) {
-			/* Part went: queue the rest as it is (no new header). */
-			if (queue_room(l, len - (uint32_t)w) == -1) {
-				l->write_failed = true;
-				mark_dirty(l);
-				return 0;
-			}
-			memcpy(l->out + l->olen, f + w, len - (uint32_t)w);
-			l->olen += len - (uint32_t)w;
-			mark_dirty(l);
-		}
-		return 0;
-	}
-	int e = SSL_get_error(l->ssl, w);
-	if (e == SSL_ERROR_WANT_WRITE) {
-		/* OpenSSL keeps the record; the queue's flush retries it with
-		 * the same bytes first (SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER). */
-		link_watch(l, EV_READ | EV_WRITE);
-		return -1;
-	}
-	if (e == SSL_ERROR_WANT_READ)
-		return -1;
-	l->write_failed = true; /* the loop-end flush fails the link */
-	mark_dirty(l);
-	return 0;
-}
-
-int stream_write(struct stream *st, struct buf *b)
-{
-	struct link *l = st->link;
-	if (!l || l->state == L_DEAD)
-		return -2;
-	int total = 0;
-	while (buf_len(b) && st->credit && l->olen - l->ooff < LINK_OUT_HIGH) {
-		uint32_t n = buf_len(b);
-		if (n > st->credit)
-			n = st->credit;
-		/* A frame fills one TLS record exactly (16 KiB): a 32 KiB read
-		 * goes out as two records, not two and an 8-byte third. */
-		if (n > LINK_FRAME_DATA)
-			n = LINK_FRAME_DATA;
-		if (direct_write(l, st->id, b, n) == 0) {
-			/* written from the relay buffer */
-		} else if (queue(l, PROTO_FRAME_DATA, st->id, b->data + b->start, n) == -1)
-			break;
-		st->credit -= n;
-		total += (int)n;
-		/* b may be freed once empty: consume last. */
-		buf_consume(b, n);
-		/* Bulk: write as it comes rather than hold a big queue to the
-		 * end of the loop iteration (small frames still leave together). */
-		if (l->olen - l->ooff >= LINK_OUT_EAGER)
-			link_flush(l, true);
-	}
-	if (buf_len(b) && st->credit && !st->waiting) {
-		/* Out of link room (not credit): wait for the flush. */
-		st->waiting = true;
-		st->wnext = l->waiters;
-		l->waiters = st;
-	}
-	return total;
-}
-
-void stream_fin(struct stream *st)
-{
-	if (!st->link || st->fin_sent)
-		return;
-	st->fin_sent = true;
-	queue(st->link, PROTO_FRAME_FIN, st->id, NULL, 0);
-}
-
-void stream_status(struct stream *st, int code)
-{
-	if (!st->link)
-		return;
-	unsigned char wire[PROTO_STATUS_LEN];
-	proto_status_encode(wire, (enum proto_status)code);
-	struct link *l = st->link;
-	ev_tstamp now = ev_now(l->m->loop);
-	if (now - l->answers_since >= LINK_REFUSED_WINDOW) {
-		l->answers_since = now;
-		l->refused = l->accepted = 0;
-	}
-	/* What the peer asked for that we refuse counts against its link
-	 * (dispatch); our own upstream failing, or a drain, does not. */
-	if (code == PROTO_ST_OK)
-		l->accepted++;
-	else if (code != PROTO_ST_REFUSED && code != PROTO_ST_TIMEOUT && !l->m->draining)
-		l->refused++;
-	queue(l, PROTO_FRAME_STATUS, st->id, wire, sizeof wire);
-	if (code != PROTO_ST_OK)
-		st->fin_sent = st->fin_recv = true;
-}
-
-void stream_consumed(struct stream *st, uint32_t n)
-{
-	if (!st->link || st->fin_recv)
-		return;
-	st->consumed += n;
-	/* Credit back in batches: half a window, so a request/response
-	 * exchange rarely sends any WINDOW frame at all. */
-	if (st->consumed >= STREAM_WINDOW / 2) {
-		unsigned char v[PROTO_WINDOW_LEN];
-		proto_put32(v, st->consumed);
-		st->consumed = 0;
-		queue(st->link, PROTO_FRAME_WINDOW, st->id, v, sizeof v);
-	}
-}
-
-void stream_close(struct stream *st)
-{
-	struct link *l = st->link;
-	if (!l)
-		return;
-	if (!(st->fin_sent && st->fin_recv) && l->state != L_DEAD)
-		queue(l, PROTO_FRAME_RST, st->id, NULL, 0);
-	unlink_stream(l, st);
-	maybe_idle(l);
-}
-
 void link_reap(struct worker *m)
 {
 	while (m->link_reap) {
@@ -1197,7 +801,7 @@ void link_retire(struct link *l)
 {
 	l->retired = true;
 	if (!l->nstreams && l->state != L_DEAD)
-		maybe_idle(l);
+		link_maybe_idle(l);
 }
 
 void link_retire_all(struct worker *m, bool receivers_too)
@@ -1208,7 +812,7 @@ void link_retire_all(struct worker *m, bool receivers_too)
 			continue;
 		l->retired = true;
 		if (!l->nstreams && l->state != L_DEAD)
-			maybe_idle(l);
+			link_maybe_idle(l);
 	}
 }
 
