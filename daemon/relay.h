@@ -29,12 +29,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define RELAY_BUF_SIZE (32 * 1024)
-
-struct buf {
-	char    *data;
-	uint32_t start, end, cap;
-};
+#include "buf.h"
 
 /* Side flags. */
 #define SIDE_F_EOF        0x01   /* read returned EOF / close_notify */
@@ -85,19 +80,6 @@ void side_watch(struct ev_loop *loop, struct side *s, int events);
 /* Stop the watcher, close fd (with RST when `reset`); a stream
  * side closes its stream (reset unless finished both ways). */
 void side_close(struct ev_loop *loop, struct side *s, bool reset);
-
-static inline uint32_t buf_len(const struct buf *b) { return b->end - b->start; }
-static inline uint32_t buf_room(const struct buf *b) { return b->cap - b->end; }
-/* Take a buffer if b has none (buffers exist only while they hold bytes). */
-int buf_reserve(struct buf *b);
-/* Room for n more bytes at the end: compact, else grow (up to max). */
-int buf_make_room(struct buf *b, uint32_t n, uint32_t max);
-/* Give b's buffer back (to a per-thread free list). */
-void buf_free(struct buf *b);
-/* Free this thread's spare buffers (a worker stopping). */
-void buf_trim(void);
-void buf_consume(struct buf *b, uint32_t n);
-void buf_compact(struct buf *b);
 
 /* Prepare: buffers allocated, both sides already initialised by the owner. */
 int relay_init(struct relay *r, struct ev_loop *loop, relay_done_cb done, void *owner);
