@@ -18,9 +18,9 @@ int buf_reserve(struct buf *b)
 {
 	if (b->data)
 		return 0;
-	b->data = buf_free_n ? buf_free_list[--buf_free_n] : malloc(RELAY_BUF_SIZE);
+	b->data = buf_free_n ? buf_free_list[--buf_free_n] : malloc(BUF_SIZE);
 	b->start = b->end = 0;
-	b->cap = b->data ? RELAY_BUF_SIZE : 0;
+	b->cap = b->data ? BUF_SIZE : 0;
 	return b->data ? 0 : -1;
 }
 
@@ -28,7 +28,7 @@ void buf_free(struct buf *b)
 {
 	if (b->data) {
 		/* Only standard buffers are kept; grown ones go back at once. */
-		if (b->cap == RELAY_BUF_SIZE && buf_free_n < BUF_FREE_MAX)
+		if (b->cap == BUF_SIZE && buf_free_n < BUF_FREE_MAX)
 			buf_free_list[buf_free_n++] = b->data;
 		else
 			free(b->data);

@@ -8,7 +8,7 @@
 
 #include <stdint.h>
 
-#define RELAY_BUF_SIZE (32 * 1024)
+#define BUF_SIZE (32 * 1024)
 
 struct buf {
 	char    *data;

@@ -226,7 +226,7 @@ static int interest(const struct relay *r, int j)
 	const struct side *s = &r->side[j];
 	const struct buf *in = &r->buf[j], *out = &r->buf[1 - j];
 	int ev = 0;
-	bool want_r = !(s->flags & SIDE_F_EOF) && buf_len(in) < RELAY_BUF_SIZE;
+	bool want_r = !(s->flags & SIDE_F_EOF) && buf_len(in) < BUF_SIZE;
 	bool want_w = buf_len(out) ||
 	              (!(s->flags & SIDE_F_SHUT) && (r->side[1 - j].flags & SIDE_F_EOF));
 	if (want_r)
