@@ -433,7 +433,7 @@ void link_flush_all(struct worker *m)
 
 /* ------------------------------------------------------------ input */
 
-static int ssl_read_or_fail(struct link *l, void *p, uint32_t n)
+int link_ssl_read(struct link *l, void *p, uint32_t n)
 {
 	ERR_clear_error();
 	int r = SSL_read(l->ssl, p, (int)n);
@@ -451,8 +451,6 @@ static int ssl_read_or_fail(struct link *l, void *p, uint32_t n)
 	}
 	return -1;
 }
-
-static __thread unsigned char discard[16384];
 
 /* Stop reading: our answers pile up because the peer does not read them. */
 static void pause_reading(struct link *l)
@@ -484,7 +482,7 @@ static void link_read(struct link *l)
 			return;
 		}
 		if (!l->in_payload) {
-			int n = ssl_read_or_fail(l, l->fh + l->fhlen, PROTO_FRAME_HDR - l->fhlen);
+			int n = link_ssl_read(l, l->fh + l->fhlen, PROTO_FRAME_HDR - l->fhlen);
 			if (n <= 0) {
 				stream_flush_delivery(l);
 				return;
@@ -517,7 +515,7 @@ static void link_read(struct link *l)
 			l->in_payload = true;
 		}
 		if (l->ftype != PROTO_FRAME_DATA) {
-			int n = ssl_read_or_fail(l, l->small + (l->flen - l->fleft), l->fleft);
+			int n = link_ssl_read(l, l->small + (l->flen - l->fleft), l->fleft);
 			if (n <= 0) {
 				stream_flush_delivery(l);
 				return;
@@ -531,55 +529,10 @@ static void link_read(struct link *l)
 			continue;
 		}
 		/* DATA: straight into the stream's relay buffer. */
-		struct stream *st = stream_find(l, l->fid);
-		if (!st || !st->relay || st->fin_recv) {
-			/* A stream we already closed: drop its bytes. */
-			uint32_t want = l->fleft < sizeof discard ? l->fleft : (uint32_t)sizeof discard;
-			int n = ssl_read_or_fail(l, discard, want);
-			if (n <= 0) {
-				stream_flush_delivery(l);
-				return;
-			}
-			l->fleft -= (uint32_t)n;
-			bytes += (size_t)n;
-			if (l->fleft == 0)
-				l->in_payload = false;
-			continue;
-		}
-		/* The buffer starts small and grows (to the window at most) only
-		 * while the application reads slower than the link delivers. */
-		struct buf *b = &st->relay->buf[st->idx];
-		uint32_t need = l->fleft < LINK_FRAME_DATA ? l->fleft : LINK_FRAME_DATA;
-		if (buf_reserve(b) == -1 ||
-		    (b->cap - b->end < need && buf_make_room(b, need, STREAM_WINDOW) == -1)) {
-			link_fail(l, "reset", "out of memory for a stream buffer");
+		int n = stream_read_data(l);
+		if (n < 0)
 			return;
-		}
-		uint32_t room = b->cap - b->end;
-		if (room == 0) {
-			link_protocol_error(l, "DATA beyond the stream's window");
-			return;
-		}
-		uint32_t want = l->fleft < room ? l->fleft : room;
-		int n = ssl_read_or_fail(l, b->data + b->end, want);
-		if (n <= 0) {
-			if (buf_len(b) == 0)
-				buf_free(b);
-			stream_flush_delivery(l);
-			return;
-		}
-		b->end += (uint32_t)n;
-		st->relay->side[st->idx].bytes_read += (uint64_t)n;
-		l->fleft -= (uint32_t)n;
 		bytes += (size_t)n;
-		if (l->fleft == 0)
-			l->in_payload = false;
-		/* One delivery per frame (or when TLS holds nothing more), not
-		 * per TLS record: fewer, larger writes to the application. */
-		if (!SSL_has_pending(l->ssl) || b->end == b->cap)
-			stream_deliver(st, STREAM_DATA, 0, NULL);
-		else
-			l->undelivered = st->id;
 	}
 }
 

@@ -125,6 +125,9 @@ void link_protocol_error(struct link *l, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 void link_maybe_idle(struct link *l);
 void link_flush(struct link *l, bool eager);
+/* SSL_read: bytes read (> 0), 0 when TLS has nothing more now, -1 when the
+ * link failed (closed by the peer, or an error). */
+int link_ssl_read(struct link *l, void *p, uint32_t n);
 
 /* stream.c */
 struct stream *stream_find(struct link *l, uint32_t id);
@@ -132,5 +135,6 @@ void stream_unlink(struct link *l, struct stream *st);
 void stream_deliver(struct stream *st, enum stream_event ev, int code, const char *detail);
 void stream_dispatch(struct link *l);
 void stream_flush_delivery(struct link *l);
+int stream_read_data(struct link *l);
 
 #endif

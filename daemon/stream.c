@@ -142,6 +142,63 @@ void stream_flush_delivery(struct link *l)
 		stream_deliver(st, STREAM_DATA, 0, NULL);
 }
 
+static __thread unsigned char discard[16384];
+
+/* Read what the link holds of the DATA frame being read, straight into its
+ * stream's relay buffer. Returns the bytes read (> 0), or -1 when the link
+ * is to stop reading for now (nothing more to read, or it failed). */
+int stream_read_data(struct link *l)
+{
+	struct stream *st = stream_find(l, l->fid);
+	if (!st || !st->relay || st->fin_recv) {
+		/* A stream we already closed: drop its bytes. */
+		uint32_t want = l->fleft < sizeof discard ? l->fleft : (uint32_t)sizeof discard;
+		int n = link_ssl_read(l, discard, want);
+		if (n <= 0) {
+			stream_flush_delivery(l);
+			return -1;
+		}
+		l->fleft -= (uint32_t)n;
+		if (l->fleft == 0)
+			l->in_payload = false;
+		return n;
+	}
+	/* The buffer starts small and grows (to the window at most) only
+	 * while the application reads slower than the link delivers. */
+	struct buf *b = &st->relay->buf[st->idx];
+	uint32_t need = l->fleft < LINK_FRAME_DATA ? l->fleft : LINK_FRAME_DATA;
+	if (buf_reserve(b) == -1 ||
+	    (b->cap - b->end < need && buf_make_room(b, need, STREAM_WINDOW) == -1)) {
+		link_fail(l, "reset", "out of memory for a stream buffer");
+		return -1;
+	}
+	uint32_t room = b->cap - b->end;
+	if (room == 0) {
+		link_protocol_error(l, "DATA beyond the stream's window");
+		return -1;
+	}
+	uint32_t want = l->fleft < room ? l->fleft : room;
+	int n = link_ssl_read(l, b->data + b->end, want);
+	if (n <= 0) {
+		if (buf_len(b) == 0)
+			buf_free(b);
+		stream_flush_delivery(l);
+		return -1;
+	}
+	b->end += (uint32_t)n;
+	st->relay->side[st->idx].bytes_read += (uint64_t)n;
+	l->fleft -= (uint32_t)n;
+	if (l->fleft == 0)
+		l->in_payload = false;
+	/* One delivery per frame (or when TLS holds nothing more), not
+	 * per TLS record: fewer, larger writes to the application. */
+	if (!SSL_has_pending(l->ssl) || b->end == b->cap)
+		stream_deliver(st, STREAM_DATA, 0, NULL);
+	else
+		l->undelivered = st->id;
+	return n;
+}
+
 /* ------------------------------------------------------------ API */
 
 void stream_open(struct link *l, struct stream *st, const unsigned char *hdr, size_t hlen,
