@@ -196,8 +196,9 @@ static void in_stream_cb(struct stream *st, enum stream_event ev, int code,
 	}
 }
 
-void inbound_stream(struct worker *m, struct link *l, uint32_t id,
-                    const unsigned char *wire, size_t len)
+/* An OPEN frame arrived on a receiver link (link_receiver_ops). */
+static void inbound_stream(struct worker *m, struct link *l, uint32_t id,
+                           const unsigned char *wire, size_t len)
 {
 	struct session *s = session_new(m, SESS_INBOUND, -1);
 	if (!s) {
@@ -228,8 +229,10 @@ void inbound_stream(struct worker *m, struct link *l, uint32_t id,
 	header_received(s, &h);
 }
 
-void inbound_link_failed(struct worker *m, const char *client, const char *source,
-                         const char *result, const char *detail)
+/* A receiver link failed before it carried a stream (stranger, wrong
+ * certificate, handshake timeout): record it (link_receiver_ops). */
+static void inbound_link_failed(struct worker *m, const char *client, const char *source,
+                                const char *result, const char *detail)
 {
 	struct session *s = session_new(m, SESS_INBOUND, -1);
 	if (!s)
@@ -240,6 +243,11 @@ void inbound_link_failed(struct worker *m, const char *client, const char *sourc
 	session_set_detail(s, "%s", detail);
 	session_end(s, result, false);
 }
+
+static const struct link_receiver_ops inbound_link_ops = {
+	.on_stream = inbound_stream,
+	.on_failed = inbound_link_failed,
+};
 
 static void in_side_cb(struct side *sd, int revents)
 {
@@ -262,5 +270,5 @@ void inbound_accept(struct worker *m, struct listener *l, int fd,
                     const struct sockaddr_storage *peer)
 {
 	(void)l;
-	link_accept(m, fd, peer);
+	link_accept(m, fd, peer, &inbound_link_ops);
 }

@@ -3,7 +3,6 @@
 #include "gen.h"
 #include "worker.h"
 #include "listener.h"
-#include "inbound.h"
 #include "link_int.h"
 #include "tls.h"
 #include "bounds.h"
@@ -140,7 +139,7 @@ static void vlink_fail(struct link *l, bool own, const char *result, const char 
 	vsnprintf(detail, sizeof detail, fmt, ap);
 	bool was_up = l->state == L_UP;
 	if (l->receiver && (!was_up || own))
-		inbound_link_failed(l->m, l->addr, l->peer, result, detail);
+		l->rops->on_failed(l->m, l->addr, l->peer, result, detail);
 	l->state = L_DEAD;
 	for (unsigned b = 0; b < LINK_BUCKETS; b++)
 		while (l->bucket[b]) {
@@ -648,15 +647,17 @@ struct link *link_get(struct worker *m, const char *key, const struct cfg_addr *
 
 /* Close an accepted connection at once, with a RST (no FIN handshake, no
  * TIME_WAIT), and leave a record (aggregated when they come in floods). */
-static void refuse_accept(struct worker *m, int fd, const char *addr, const char *why)
+static void refuse_accept(struct worker *m, const struct link_receiver_ops *ops, int fd,
+                          const char *addr, const char *why)
 {
 	struct linger lg = { 1, 0 };
 	setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
 	close(fd);
-	inbound_link_failed(m, addr, "", "overflow", why);
+	ops->on_failed(m, addr, "", "overflow", why);
 }
 
-void link_accept(struct worker *m, int fd, const struct sockaddr_storage *peer)
+void link_accept(struct worker *m, int fd, const struct sockaddr_storage *peer,
+                 const struct link_receiver_ops *ops)
 {
 	const struct config *c = m->gen->cfg;
 	char addr[64], why[256];
@@ -664,7 +665,7 @@ void link_accept(struct worker *m, int fd, const struct sockaddr_storage *peer)
 	if (!bounds_fd_ok(fd)) {
 		snprintf(why, sizeof why, "connection from %s refused: descriptor %d is in the "
 		         "reserve (limit %u)", addr, fd, bounds_nofile());
-		refuse_accept(m, fd, addr, why);
+		refuse_accept(m, ops, fd, addr, why);
 		return;
 	}
 	/* A handshake costs a descriptor and TLS state until it ends or times
@@ -679,7 +680,7 @@ void link_accept(struct worker *m, int fd, const struct sockaddr_storage *peer)
 	if (!quota_take(&quota_handshake, 0, c->max_handshakes)) {
 		snprintf(why, sizeof why, "connection from %s refused: %u TLS handshakes in "
 		         "progress (max_handshakes)", addr, c->max_handshakes);
-		refuse_accept(m, fd, addr, why);
+		refuse_accept(m, ops, fd, addr, why);
 		return;
 	}
 	if (!quota_take(&quota_handshake, key, c->max_handshakes_per_source)) {
@@ -687,7 +688,7 @@ void link_accept(struct worker *m, int fd, const struct sockaddr_storage *peer)
 		snprintf(why, sizeof why, "connection from %s refused: %u TLS handshakes in "
 		         "progress from %s (max_handshakes_per_source)", addr,
 		         c->max_handshakes_per_source, ip);
-		refuse_accept(m, fd, addr, why);
+		refuse_accept(m, ops, fd, addr, why);
 		return;
 	}
 	struct link *l = link_new(m, fd, "");
@@ -701,6 +702,7 @@ void link_accept(struct worker *m, int fd, const struct sockaddr_storage *peer)
 	l->hs_held = true;
 	l->hs_key = key;
 	l->receiver = true;
+	l->rops = ops;
 	snprintf(l->addr, sizeof l->addr, "%s", addr);
 	char err[128];
 	l->ssl = tls_server_new(m->gen->tls, fd, err, sizeof err);

@@ -43,6 +43,7 @@
 #define MESHD_LINK_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
 
@@ -102,8 +103,22 @@ struct link *link_get(struct worker *m, const char *key, const struct cfg_addr *
 /* Caller: open a stream on l with the encoded header (OPEN frame). */
 void stream_open(struct link *l, struct stream *st, const unsigned char *hdr, size_t hlen,
                  stream_cb cb, void *owner);
-/* Receiver: accepted TCP connection on the mesh port. */
-void link_accept(struct worker *m, int fd, const struct sockaddr_storage *peer);
+/* Receiver: what the layer above does with a receiver link's streams and
+ * failures (inbound.c gives it; the link never calls up by name). */
+struct link_receiver_ops {
+	/* An OPEN frame arrived for id, with its header: take the stream
+	 * (stream_accept) and answer it (stream_status). */
+	void (*on_stream)(struct worker *m, struct link *l, uint32_t id,
+	                  const unsigned char *hdr, size_t len);
+	/* A receiver link failed before it carried a stream (stranger, wrong
+	 * certificate, handshake timeout), the peer's conduct ended it, or a
+	 * connection was refused before TLS: record it. */
+	void (*on_failed)(struct worker *m, const char *client, const char *source,
+	                  const char *result, const char *detail);
+};
+/* Receiver: accepted TCP connection on the mesh port; ops outlives it. */
+void link_accept(struct worker *m, int fd, const struct sockaddr_storage *peer,
+                 const struct link_receiver_ops *ops);
 /* Receiver: take stream id from an OPEN frame. */
 void stream_accept(struct link *l, struct stream *st, uint32_t id, stream_cb cb, void *owner);
 

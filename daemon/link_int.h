@@ -76,6 +76,7 @@ struct link {
 	uint64_t        hs_key;         /* its per-source key */
 	bool            peer_held;      /* receiver: holds a unit of quota_peer */
 	uint64_t        peer_key;
+	const struct link_receiver_ops *rops; /* receiver: the layer above */
 	enum link_state state;
 	int             fd;
 	SSL            *ssl;

@@ -1,7 +1,6 @@
 /* Streams: the application connections a link carries, each with its own
  * credit (see link.h); link.c reads and writes the frames. */
 #include "worker.h"
-#include "inbound.h"
 #include "link_int.h"
 
 #include <string.h>
@@ -86,7 +85,7 @@ void stream_dispatch(struct link *l)
 			return;
 		}
 		l->last_open = l->fid;
-		inbound_stream(l->m, l, l->fid, l->small, l->flen);
+		l->rops->on_stream(l->m, l, l->fid, l->small, l->flen);
 		/* Each refusal is cheap, but a peer that opens nothing but
 		 * refused streams only costs us: end its link. */
 		if (l->state == L_UP && l->refused > LINK_REFUSED_MAX &&
