@@ -185,10 +185,7 @@ static void in_stream_cb(struct stream *st, enum stream_event ev, int code,
 	(void)code;
 	(void)result;
 	struct session *s = st->owner;
-	if (s->state == S_RELAY) {
-		relay_stream_event(&s->relay, 0, (int)ev, detail);
-		return;
-	}
+	/* Once relaying, the stream tells the relay, not us (stream_attach). */
 	if (ev == STREAM_FAILED || ev == STREAM_RESET) {
 		/* The caller gave up (or the link died) while we connected. */
 		session_set_detail(s, "%s", detail ? detail : "caller reset");
@@ -215,7 +212,7 @@ static void inbound_stream(struct worker *m, struct link *l, uint32_t id,
 	snprintf(s->source, sizeof s->source, "%s", link_peer(l));
 	snprintf(s->peer, sizeof s->peer, "%s", link_peer(l));
 	stream_accept(l, &s->stream, id, in_stream_cb, s);
-	s->relay.side[0].st = &s->stream;
+	relay_side_stream(&s->relay, 0, &stream_relay_ops, &s->stream);
 	struct proto_hdr h;
 	int rc = proto_hdr_decode(&h, wire, len);
 	if (rc != (int)len) {

@@ -145,7 +145,7 @@ static void vlink_fail(struct link *l, bool own, const char *result, const char 
 		while (l->bucket[b]) {
 			struct stream *st = l->bucket[b];
 			stream_unlink(l, st);
-			st->cb(st, STREAM_FAILED, 0, result, detail);
+			stream_deliver(st, STREAM_FAILED, 0, result, detail);
 		}
 	close_link(l, false);
 }
@@ -336,7 +336,7 @@ static void wake_waiters(struct link *l)
 		struct stream *st = l->waiters;
 		l->waiters = st->wnext;
 		st->waiting = false;
-		st->cb(st, STREAM_CREDIT, 0, NULL, NULL);
+		stream_deliver(st, STREAM_CREDIT, 0, NULL, NULL);
 	}
 }
 

@@ -47,8 +47,6 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
-#include "relay.h"
-
 /* Bytes a stream may have in flight towards its receiver: the most its
  * input buffer grows to when the application reads slowly. 1 MiB keeps one
  * stream near the speed of a plain TCP connection on loopback (128 KiB
@@ -57,13 +55,16 @@
 
 /* DATA payload per frame: a frame then fills one TLS record (16 KiB). A
  * relay reading for a stream reads a multiple of it, after a frame
- * header's worth of headroom, so that a full frame can be written straight
- * from the relay buffer (no copy) when the link's queue is empty. */
+ * header's worth of headroom (stream_relay_ops), so that a full frame can
+ * be written straight from the relay buffer (no copy) when the link's
+ * queue is empty. */
 #define STREAM_FRAME_DATA (16384 - 8)
 
 struct link;
 struct worker;
 struct cfg_addr;
+struct relay;
+struct buf;
 
 enum stream_event {
 	STREAM_FAILED,   /* the link failed: result and detail say why */
@@ -74,6 +75,9 @@ enum stream_event {
 	STREAM_RESET,    /* the peer reset the stream (detail) */
 };
 
+/* What happens on a stream, told to its owner until stream_attach; from
+ * then on the relay hears it instead (relay_side_data, _eof, _writable,
+ * _reset), so bytes never pass through the owner. */
 struct stream;
 typedef void (*stream_cb)(struct stream *st, enum stream_event ev, int code,
                           const char *result, const char *detail);
@@ -87,7 +91,7 @@ struct stream {
 	bool           fin_sent, fin_recv;
 	uint32_t       credit;       /* bytes we may still send */
 	uint32_t       consumed;     /* bytes written out, not yet credited back */
-	struct relay  *relay;        /* where DATA goes: relay->buf[idx] */
+	struct relay  *relay;        /* once attached: takes its bytes and events (side idx) */
 	int            idx;
 	stream_cb      cb;
 	void          *owner;
@@ -128,9 +132,16 @@ const char *link_sni(const struct link *l);       /* receiver: identity asked fo
 const char *link_addr(const struct link *l);      /* receiver: caller ip:port */
 bool link_up(const struct link *l);               /* TLS is up (a stream opened now reuses it) */
 unsigned link_streams(const struct link *l);       /* streams open on it now */
+/* The relay r pumps this stream as its side idx from now on: DATA goes
+ * into r's buffer, events to r (the session gave r stream_relay_ops and
+ * this stream with relay_side_stream). */
 void stream_attach(struct stream *st, struct relay *r, int idx);
-/* DATA from b: bytes taken (> 0), 0 when out of credit or room (a
- * STREAM_CREDIT follows), -2 when the link is gone. */
+/* What the relay calls for a side that is a stream: stream_write,
+ * stream_fin, stream_consumed and stream_close, with a frame header's
+ * headroom and whole frames per read. */
+extern const struct relay_stream_ops stream_relay_ops;
+/* DATA from b: bytes taken (> 0), 0 when out of credit or room (the relay
+ * hears relay_side_writable when there is some), -2 when the link is gone. */
 int stream_write(struct stream *st, struct buf *b);
 void stream_fin(struct stream *st);
 /* Receiver: answer the OPEN; a refusal also ends the stream. */

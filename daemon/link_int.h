@@ -133,7 +133,8 @@ int link_ssl_read(struct link *l, void *p, uint32_t n);
 /* stream.c */
 struct stream *stream_find(struct link *l, uint32_t id);
 void stream_unlink(struct link *l, struct stream *st);
-void stream_deliver(struct stream *st, enum stream_event ev, int code, const char *detail);
+void stream_deliver(struct stream *st, enum stream_event ev, int code, const char *result,
+                    const char *detail);
 void stream_dispatch(struct link *l);
 void stream_flush_delivery(struct link *l);
 int stream_read_data(struct link *l);

@@ -69,8 +69,8 @@ static void start_relay(struct session *s)
 	s->state = S_RELAY;
 	s->relay.done = relay_done;
 	s->relay.owner = s;
-	if (s->relay.side[1].st)
-		stream_attach(s->relay.side[1].st, &s->relay, 1);
+	if (s->relay.side[1].stream)
+		stream_attach(s->relay.side[1].stream, &s->relay, 1);
 	relay_start(&s->relay, s->svc->idle_timeout);
 }
 
@@ -188,10 +188,7 @@ static void out_stream_cb(struct stream *st, enum stream_event ev, int code,
                           const char *result, const char *detail)
 {
 	struct session *s = st->owner;
-	if (s->state == S_RELAY) {
-		relay_stream_event(&s->relay, 1, (int)ev, detail);
-		return;
-	}
+	/* Once relaying, the stream tells the relay, not us (stream_attach). */
 	if (s->state != S_WAIT_STATUS)
 		return;
 	switch (ev) {
@@ -312,7 +309,7 @@ static void attempt_next(struct session *s)
 		}
 		side_init(&s->relay.side[1], -1, out_side_cb, s);
 		stream_open(l, &s->stream, wire, (size_t)n, out_stream_cb, s);
-		s->relay.side[1].st = &s->stream;
+		relay_side_stream(&s->relay, 1, &stream_relay_ops, &s->stream);
 		s->state = S_WAIT_STATUS;
 		/* A new link needs its connect and handshake (each bounded by the
 		 * connect timeout in link.c); then the peer connects its upstream,

@@ -14,9 +14,6 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "link.h"
-#include "proto.h"
-
 #define container_of(p, T, m) ((T *)((char *)(p) - offsetof(T, m)))
 #define PUMP_ROUNDS 16
 
@@ -53,9 +50,10 @@ void side_watch(struct ev_loop *loop, struct side *s, int events)
 
 void side_close(struct ev_loop *loop, struct side *s, bool reset)
 {
-	if (s->st) {
-		stream_close(s->st);
-		s->st = NULL;
+	if (s->ops) {
+		s->ops->close(s->stream);
+		s->ops = NULL;
+		s->stream = NULL;
 	}
 	if (s->fd == -1)
 		return;
@@ -103,15 +101,16 @@ static int relay_read(struct side *src, struct side *dst, struct buf *b, char *d
 	}
 	buf_compact(b);
 	uint32_t room = buf_room(b);
-	if (dst->st) {
+	if (dst->ops) {
 		/* For a stream: headroom for a frame header, and whole frames,
-		 * so each can leave straight from here (link.c). */
-		if (b->start == b->end && b->start < PROTO_FRAME_HDR) {
-			b->start = b->end = PROTO_FRAME_HDR;
+		 * so each can leave straight from here (stream.c). */
+		uint32_t head = dst->ops->headroom, unit = dst->ops->unit;
+		if (b->start == b->end && b->start < head) {
+			b->start = b->end = head;
 			room = buf_room(b);
 		}
-		if (room >= STREAM_FRAME_DATA)
-			room -= room % STREAM_FRAME_DATA;
+		if (room >= unit)
+			room -= room % unit;
 	}
 	int n = room ? side_recv(src, b->data + b->end, room, detail, dlen) : -1;
 	if (n > 0) {
@@ -129,12 +128,12 @@ static int side_write(struct side *s, struct buf *b, char *detail, size_t len)
 	uint32_t n0 = buf_len(b);
 	if (n0 == 0)
 		return 0;
-	if (s->st) {
-		int n = stream_write(s->st, b);
+	if (s->ops) {
+		int n = s->ops->write(s->stream, b);
 		if (n > 0)
 			return n;
 		if (n == 0) {
-			s->flags &= ~SIDE_F_WREADY; /* STREAM_CREDIT sets it again */
+			s->flags &= ~SIDE_F_WREADY; /* relay_side_writable sets it again */
 			return -1;
 		}
 		snprintf(detail, len, "link lost");
@@ -163,8 +162,8 @@ static int side_write(struct side *s, struct buf *b, char *detail, size_t len)
  * -2 error. */
 static int side_shutdown(struct side *s, char *detail, size_t len)
 {
-	if (s->st) {
-		stream_fin(s->st);
+	if (s->ops) {
+		s->ops->fin(s->stream);
 		return 1;
 	}
 	if (shutdown(s->fd, SHUT_WR) == -1 && errno != ENOTCONN) {
@@ -176,8 +175,8 @@ static int side_shutdown(struct side *s, char *detail, size_t len)
 
 static bool can_read(const struct side *s)
 {
-	if (s->st)
-		return false; /* its link delivers */
+	if (s->ops)
+		return false; /* its stream pushes */
 	return s->flags & SIDE_F_RREADY;
 }
 
@@ -202,8 +201,8 @@ static int pump_dir(struct relay *r, int i)
 		int n = side_write(dst, b, r->detail, sizeof r->detail);
 		if (n > 0) {
 			progress = 1;
-			if (src->st)
-				stream_consumed(src->st, (uint32_t)n);
+			if (src->ops)
+				src->ops->consumed(src->stream, (uint32_t)n);
 		}
 		else if (n == -2)
 			return -1;
@@ -324,7 +323,7 @@ void relay_start(struct relay *r, double idle_timeout)
 		 * socket just connected: the watcher tells when it has
 		 * something, which saves a read that would only say EAGAIN. A
 		 * stream side is fed by its link. */
-		if (i == 0 && !sd->st)
+		if (i == 0 && !sd->ops)
 			sd->flags |= SIDE_F_RREADY;
 		else
 			sd->flags &= ~SIDE_F_RREADY;
@@ -336,27 +335,67 @@ void relay_start(struct relay *r, double idle_timeout)
 	relay_pump(r);
 }
 
-void relay_stream_event(struct relay *r, int i, int ev, const char *detail)
+void relay_side_stream(struct relay *r, int i, const struct relay_stream_ops *ops, void *stream)
 {
-	struct side *s = &r->side[i];
+	r->side[i].ops = ops;
+	r->side[i].stream = stream;
+}
+
+int relay_side_room(struct relay *r, int i, uint32_t want, uint32_t max, char **at)
+{
+	struct buf *b = &r->buf[i];
+	if (buf_reserve(b) == -1 || (buf_room(b) < want && buf_make_room(b, want, max) == -1))
+		return -1;
+	*at = b->data + b->end;
+	return (int)buf_room(b);
+}
+
+bool relay_side_push(struct relay *r, int i, uint32_t n)
+{
+	struct buf *b = &r->buf[i];
+	b->end += n;
+	r->side[i].bytes_read += n;
+	return b->end == b->cap;
+}
+
+void relay_side_unused(struct relay *r, int i)
+{
+	if (buf_len(&r->buf[i]) == 0)
+		buf_free(&r->buf[i]);
+}
+
+/* The stream of side i reported something that sets `flag`: pump. */
+static void side_event(struct relay *r, int i, unsigned flag)
+{
 	if (!r->running)
 		return;
-	switch (ev) {
-	case STREAM_DATA:
-		break;
-	case STREAM_FIN:
-		s->flags |= SIDE_F_EOF;
-		break;
-	case STREAM_CREDIT:
-		s->flags |= SIDE_F_WREADY;
-		break;
-	default: /* STREAM_RESET, STREAM_FAILED */
-		snprintf(r->detail, sizeof r->detail, "%s", detail ? detail : "link lost");
-		finish(r, RELAY_RESET);
-		return;
-	}
+	r->side[i].flags |= flag;
 	r->last_activity = ev_now(r->loop);
 	relay_pump(r);
+}
+
+void relay_side_data(struct relay *r, int i)
+{
+	side_event(r, i, 0);
+}
+
+void relay_side_eof(struct relay *r, int i)
+{
+	side_event(r, i, SIDE_F_EOF);
+}
+
+void relay_side_writable(struct relay *r, int i)
+{
+	side_event(r, i, SIDE_F_WREADY);
+}
+
+void relay_side_reset(struct relay *r, int i, const char *detail)
+{
+	(void)i;
+	if (!r->running)
+		return;
+	snprintf(r->detail, sizeof r->detail, "%s", detail ? detail : "link lost");
+	finish(r, RELAY_RESET);
 }
 
 void relay_stop(struct relay *r)

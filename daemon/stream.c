@@ -2,6 +2,7 @@
  * credit (see link.h); link.c reads and writes the frames. */
 #include "worker.h"
 #include "link_int.h"
+#include "relay.h"
 
 #include <string.h>
 #include <openssl/err.h>
@@ -47,10 +48,31 @@ void stream_unlink(struct link *l, struct stream *st)
 
 /* ------------------------------------------------------------ input */
 
-/* Tell a stream what arrived for it. */
-void stream_deliver(struct stream *st, enum stream_event ev, int code, const char *detail)
+/* Tell a stream what happened to it: its owner until it is attached to a
+ * relay, then the relay, which pumps its bytes from there on (a STATUS
+ * after that is one too many: the stream ends). */
+void stream_deliver(struct stream *st, enum stream_event ev, int code, const char *result,
+                    const char *detail)
 {
-	st->cb(st, ev, code, NULL, detail);
+	struct relay *r = st->relay;
+	if (!r) {
+		st->cb(st, ev, code, result, detail);
+		return;
+	}
+	switch (ev) {
+	case STREAM_DATA:
+		relay_side_data(r, st->idx);
+		return;
+	case STREAM_FIN:
+		relay_side_eof(r, st->idx);
+		return;
+	case STREAM_CREDIT:
+		relay_side_writable(r, st->idx);
+		return;
+	default: /* STREAM_RESET, STREAM_FAILED, STREAM_STATUS */
+		relay_side_reset(r, st->idx, detail);
+		return;
+	}
 }
 
 /* A whole control frame (or an empty DATA) has arrived. */
@@ -63,14 +85,14 @@ void stream_dispatch(struct link *l)
 	case PROTO_FRAME_FIN:
 		if (st && !st->fin_recv) {
 			st->fin_recv = true;
-			stream_deliver(st, STREAM_FIN, 0, NULL);
+			stream_deliver(st, STREAM_FIN, 0, NULL, NULL);
 		}
 		return;
 	case PROTO_FRAME_RST:
 		if (st) {
 			st->fin_recv = st->fin_sent = true; /* over: no RST back */
 			stream_unlink(l, st);
-			stream_deliver(st, STREAM_RESET, 0, "peer reset the stream");
+			stream_deliver(st, STREAM_RESET, 0, NULL, "peer reset the stream");
 			link_maybe_idle(l);
 		}
 		return;
@@ -103,7 +125,7 @@ void stream_dispatch(struct link *l)
 		int code = proto_status_decode(l->small, l->flen);
 		if (code != PROTO_ST_OK)
 			st->fin_recv = st->fin_sent = true; /* a refusal ends the stream */
-		stream_deliver(st, STREAM_STATUS, code, NULL);
+		stream_deliver(st, STREAM_STATUS, code, NULL, NULL);
 		return;
 	}
 	case PROTO_FRAME_WINDOW:
@@ -120,7 +142,7 @@ void stream_dispatch(struct link *l)
 			}
 			st->credit += add;
 			if (was_blocked && !st->waiting)
-				stream_deliver(st, STREAM_CREDIT, 0, NULL);
+				stream_deliver(st, STREAM_CREDIT, 0, NULL, NULL);
 		}
 		return;
 	default:
@@ -138,7 +160,7 @@ void stream_flush_delivery(struct link *l)
 	struct stream *st = stream_find(l, l->undelivered);
 	l->undelivered = 0;
 	if (st)
-		stream_deliver(st, STREAM_DATA, 0, NULL);
+		stream_deliver(st, STREAM_DATA, 0, NULL, NULL);
 }
 
 static __thread unsigned char discard[16384];
@@ -164,35 +186,32 @@ int stream_read_data(struct link *l)
 	}
 	/* The buffer starts small and grows (to the window at most) only
 	 * while the application reads slower than the link delivers. */
-	struct buf *b = &st->relay->buf[st->idx];
 	uint32_t need = l->fleft < LINK_FRAME_DATA ? l->fleft : LINK_FRAME_DATA;
-	if (buf_reserve(b) == -1 ||
-	    (b->cap - b->end < need && buf_make_room(b, need, STREAM_WINDOW) == -1)) {
+	char *at;
+	int room = relay_side_room(st->relay, st->idx, need, STREAM_WINDOW, &at);
+	if (room == -1) {
 		link_fail(l, "reset", "out of memory for a stream buffer");
 		return -1;
 	}
-	uint32_t room = b->cap - b->end;
 	if (room == 0) {
 		link_protocol_error(l, "DATA beyond the stream's window");
 		return -1;
 	}
-	uint32_t want = l->fleft < room ? l->fleft : room;
-	int n = link_ssl_read(l, b->data + b->end, want);
+	uint32_t want = l->fleft < (uint32_t)room ? l->fleft : (uint32_t)room;
+	int n = link_ssl_read(l, at, want);
 	if (n <= 0) {
-		if (buf_len(b) == 0)
-			buf_free(b);
+		relay_side_unused(st->relay, st->idx);
 		stream_flush_delivery(l);
 		return -1;
 	}
-	b->end += (uint32_t)n;
-	st->relay->side[st->idx].bytes_read += (uint64_t)n;
+	bool full = relay_side_push(st->relay, st->idx, (uint32_t)n);
 	l->fleft -= (uint32_t)n;
 	if (l->fleft == 0)
 		l->in_payload = false;
 	/* One delivery per frame (or when TLS holds nothing more), not
 	 * per TLS record: fewer, larger writes to the application. */
-	if (!SSL_has_pending(l->ssl) || b->end == b->cap)
-		stream_deliver(st, STREAM_DATA, 0, NULL);
+	if (!SSL_has_pending(l->ssl) || full)
+		stream_deliver(st, STREAM_DATA, 0, NULL, NULL);
 	else
 		l->undelivered = st->id;
 	return n;
@@ -367,3 +386,33 @@ void stream_close(struct stream *st)
 	stream_unlink(l, st);
 	link_maybe_idle(l);
 }
+
+/* The relay's view of a stream side (relay_side_stream). */
+static int relay_write(void *st, struct buf *b)
+{
+	return stream_write(st, b);
+}
+
+static void relay_fin(void *st)
+{
+	stream_fin(st);
+}
+
+static void relay_consumed(void *st, uint32_t n)
+{
+	stream_consumed(st, n);
+}
+
+static void relay_close(void *st)
+{
+	stream_close(st);
+}
+
+const struct relay_stream_ops stream_relay_ops = {
+	.write = relay_write,
+	.fin = relay_fin,
+	.consumed = relay_consumed,
+	.close = relay_close,
+	.headroom = PROTO_FRAME_HDR,
+	.unit = STREAM_FRAME_DATA,
+};
