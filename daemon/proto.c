@@ -1,5 +1,5 @@
-/* Host-to-host header, status and frame-header codec (see proto.h). Pure:
- * no I/O. */
+/* Host-to-host header, status, frame-header and WINDOW codec (see
+ * proto.h). Pure: no I/O. */
 #include "proto.h"
 
 #include <string.h>
@@ -93,6 +93,19 @@ int proto_frame_decode(struct proto_frame_in *f, const unsigned char *buf, size_
 	f->stream = get32(buf + 4);
 	if (f->type != PROTO_FRAME_DATA && f->len > PROTO_CONTROL_MAX)
 		return PROTO_BAD;
+	return 0;
+}
+
+void proto_window_encode(unsigned char out[PROTO_WINDOW_LEN], uint32_t credit)
+{
+	put32(out, credit);
+}
+
+int proto_window_decode(const unsigned char *buf, size_t len, uint32_t *credit)
+{
+	if (len != PROTO_WINDOW_LEN)
+		return PROTO_BAD;
+	*credit = get32(buf);
 	return 0;
 }
 

@@ -142,6 +142,11 @@ int proto_hdr_decode(struct proto_hdr *h, const unsigned char *buf, size_t len);
  * caller can say which frame it was). */
 int proto_frame_decode(struct proto_frame_in *f, const unsigned char *buf, size_t len);
 
+/* A WINDOW payload: the credit given back. Decode returns 0, or PROTO_BAD
+ * when the payload is not PROTO_WINDOW_LEN bytes (a protocol error). */
+void proto_window_encode(unsigned char out[PROTO_WINDOW_LEN], uint32_t credit);
+int proto_window_decode(const unsigned char *buf, size_t len, uint32_t *credit);
+
 void proto_status_encode(unsigned char out[PROTO_STATUS_LEN], enum proto_status st);
 /* Returns the status code (>= 0), PROTO_NEED_MORE, PROTO_BAD or PROTO_BAD_VER. */
 int proto_status_decode(const unsigned char *buf, size_t len);

@@ -128,13 +128,13 @@ void stream_dispatch(struct link *l)
 		stream_deliver(st, STREAM_STATUS, code, NULL, NULL);
 		return;
 	}
-	case PROTO_FRAME_WINDOW:
-		if (l->flen != PROTO_WINDOW_LEN) {
+	case PROTO_FRAME_WINDOW: {
+		uint32_t add;
+		if (proto_window_decode(l->small, l->flen, &add) != 0) {
 			link_protocol_error(l, "bad WINDOW");
 			return;
 		}
 		if (st) {
-			uint32_t add = proto_get32(l->small);
 			bool was_blocked = st->credit == 0;
 			if (!proto_credit_ok(st->credit, add, STREAM_WINDOW)) {
 				link_protocol_error(l, "credit beyond the window (%u + %u)", st->credit, add);
@@ -145,6 +145,7 @@ void stream_dispatch(struct link *l)
 				stream_deliver(st, STREAM_CREDIT, 0, NULL, NULL);
 		}
 		return;
+	}
 	default:
 		link_protocol_error(l, "unknown frame type");
 		return;
@@ -370,7 +371,7 @@ void stream_consumed(struct stream *st, uint32_t n)
 	 * exchange rarely sends any WINDOW frame at all. */
 	if (st->consumed >= STREAM_WINDOW / 2) {
 		unsigned char v[PROTO_WINDOW_LEN];
-		proto_put32(v, st->consumed);
+		proto_window_encode(v, st->consumed);
 		st->consumed = 0;
 		link_queue(st->link, PROTO_FRAME_WINDOW, st->id, v, sizeof v);
 	}

@@ -3,10 +3,11 @@
  * feeds meshd (daemon/proto.c). The input is read three ways, as the link
  * reads a TLS stream: as a stream header (proto_hdr_decode), as a status
  * (proto_status_decode), and as a sequence of frames (proto_frame_decode,
- * then each OPEN, STATUS and WINDOW payload as link.c's dispatch decodes
- * it). Besides memory errors it checks what the callers rely on: a decoded
- * header re-encodes to exactly the bytes it came from, every shorter
- * prefix of it is "need more", a status code is in range, and a frame
+ * then each OPEN, STATUS and WINDOW payload as stream.c's dispatch
+ * decodes it). Besides memory errors it checks what the callers rely on:
+ * a decoded header re-encodes to exactly the bytes it came from, every shorter
+ * prefix of it is "need more", a status code is in range, a WINDOW
+ * payload decodes only at its exact length and re-encodes, and a frame
  * that is not DATA never claims more payload than a receiver buffers.
  */
 #include <stdint.h>
@@ -50,6 +51,19 @@ static void status(const uint8_t *d, size_t n)
 	}
 }
 
+static void window(const uint8_t *d, size_t n)
+{
+	uint32_t credit;
+	int rc = proto_window_decode(d, n, &credit);
+	CHECK(rc == 0 || rc == PROTO_BAD);
+	CHECK((rc == 0) == (n == PROTO_WINDOW_LEN));
+	if (rc == 0) {
+		unsigned char again[PROTO_WINDOW_LEN];
+		proto_window_encode(again, credit);
+		CHECK(memcmp(again, d, PROTO_WINDOW_LEN) == 0);
+	}
+}
+
 static void frames(const uint8_t *d, size_t n)
 {
 	while (n > 0) {
@@ -83,8 +97,8 @@ static void frames(const uint8_t *d, size_t n)
 				header(small, have);
 			else if (f.type == PROTO_FRAME_STATUS)
 				status(small, have);
-			else if (f.type == PROTO_FRAME_WINDOW && have == PROTO_WINDOW_LEN)
-				(void)proto_get32(small);
+			else if (f.type == PROTO_FRAME_WINDOW)
+				window(small, have);
 			free(small);
 		}
 		d += have;

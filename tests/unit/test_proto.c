@@ -1,7 +1,8 @@
 /* Host-to-host header and status codec: round trip, truncation at every
  * length, oversized and malformed fields, version mismatch; the frame
- * header of the link protocol and the reuse flag; the checks of WINDOW
- * credit (no wrap past 2^32) and of OPEN stream ids (never 0, increasing). */
+ * header of the link protocol and the reuse flag; the WINDOW payload and
+ * the checks of its credit (no wrap past 2^32) and of OPEN stream ids
+ * (never 0, increasing). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -239,6 +240,32 @@ static void credit_within_window(void **state)
 	assert_false(proto_credit_ok(W + 1, 0, W));
 }
 
+/* The WINDOW payload, as stream.c sends and reads it: a big-endian u32,
+ * and exactly PROTO_WINDOW_LEN bytes of it. */
+static void window_codec(void **state)
+{
+	(void)state;
+	unsigned char v[PROTO_WINDOW_LEN + 1];
+	uint32_t credit = 0;
+	proto_window_encode(v, 0x01020304);
+	const unsigned char want[PROTO_WINDOW_LEN] = { 1, 2, 3, 4 };
+	assert_memory_equal(v, want, sizeof want);
+	assert_int_equal(proto_window_decode(v, PROTO_WINDOW_LEN, &credit), 0);
+	assert_int_equal(credit, 0x01020304u);
+	const uint32_t samples[] = { 0, 1, 512 * 1024, 0xffffffffu };
+	for (size_t i = 0; i < sizeof samples / sizeof samples[0]; i++) {
+		proto_window_encode(v, samples[i]);
+		assert_int_equal(proto_window_decode(v, PROTO_WINDOW_LEN, &credit), 0);
+		assert_int_equal(credit, samples[i]);
+	}
+	/* Shorter or longer is a protocol error, and credit is left alone. */
+	credit = 77;
+	for (size_t n = 0; n <= sizeof v; n++)
+		if (n != PROTO_WINDOW_LEN)
+			assert_int_equal(proto_window_decode(v, n, &credit), PROTO_BAD);
+	assert_int_equal(credit, 77);
+}
+
 static void open_ids_increase(void **state)
 {
 	(void)state;
@@ -266,6 +293,7 @@ int main(void)
 		cmocka_unit_test(frame_decode),
 		cmocka_unit_test(program_control_bytes_encoded),
 		cmocka_unit_test(credit_within_window),
+		cmocka_unit_test(window_codec),
 		cmocka_unit_test(open_ids_increase),
 	};
 	return cmocka_run_group_tests_name("proto", tests, NULL, NULL);
