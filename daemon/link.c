@@ -94,7 +94,7 @@ int link_queue_room(struct link *l, size_t n)
  * stay few; past LINK_OUT_HARD even they are refused and the link ends at
  * the end of the loop iteration (its streams are in their callbacks now). */
 int link_queue(struct link *l, enum proto_frame type, uint32_t id, const void *p,
-                 uint32_t n)
+               uint32_t n)
 {
 	if (queued(l) + PROTO_FRAME_HDR + n > LINK_OUT_HARD) {
 		l->overflow = true;

@@ -103,7 +103,7 @@ void stream_dispatch(struct link *l)
 		}
 		if (st || !proto_open_id_ok(l->fid, l->last_open)) {
 			link_protocol_error(l, "OPEN for stream %u (%s)", l->fid,
-			               st ? "in use" : "ids must increase");
+			                    st ? "in use" : "ids must increase");
 			return;
 		}
 		l->last_open = l->fid;
@@ -112,8 +112,8 @@ void stream_dispatch(struct link *l)
 		 * refused streams only costs us: end its link. */
 		if (l->state == L_UP && l->refused > LINK_REFUSED_MAX &&
 		    l->refused > LINK_REFUSED_RATIO * l->accepted)
-			link_protocol_error(l, "too many refused streams (%u refused, %u accepted in %.0f s)",
-			               l->refused, l->accepted, LINK_REFUSED_WINDOW);
+			link_protocol_error(l, "too many refused streams (%u refused, %u accepted "
+			                    "in %.0f s)", l->refused, l->accepted, LINK_REFUSED_WINDOW);
 		return;
 	case PROTO_FRAME_STATUS: {
 		if (l->receiver) {
