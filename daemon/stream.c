@@ -1,5 +1,8 @@
 /* Streams: the application connections a link carries, each with its own
- * credit (see link.h); link.c reads and writes the frames. */
+ * credit (see link.h). link.c owns the connection, its output queue and
+ * the frame reader; this file the streams' id table, what each frame
+ * means for its stream (DATA straight into the stream's relay buffer), and
+ * the stream calls its owner and the relay make. */
 #include "worker.h"
 #include "link_int.h"
 #include "relay.h"
