@@ -24,7 +24,7 @@
 #include "listener.h"
 #include "outbound.h"
 #include "inbound.h"
-#include "identity.h"
+#include "peercred.h"
 #include "bounds.h"
 #include "log.h"
 

@@ -24,7 +24,7 @@
 #include "session.h"
 #include "outbound.h"
 #include "shimctl.h"
-#include "identity.h"
+#include "peercred.h"
 #include "bounds.h"
 #include "link.h"
 #include "log.h"

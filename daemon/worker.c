@@ -17,7 +17,7 @@
 #include "listener.h"
 #include "session.h"
 #include "record.h"
-#include "identity.h"
+#include "peercred.h"
 #include "log.h"
 
 #include <pthread.h>

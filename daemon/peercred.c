@@ -21,7 +21,7 @@
  *     LISTEN and SYN_RECV are a server's sockets, never a caller's.
  * Anything else is an error: there is no default uid.
  */
-#include "identity.h"
+#include "peercred.h"
 
 #include <dirent.h>
 #include <errno.h>
