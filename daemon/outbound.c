@@ -406,12 +406,12 @@ void outbound_accept(struct worker *m, struct listener *l, int fd,
 	}
 	struct caller c;
 	char err[160];
-	if (identity_lookup(peer, local, &c, err, sizeof err) == -1) {
+	if (peercred_lookup(peer, local, &c, err, sizeof err) == -1) {
 		session_set_detail(s, "%s", err);
 		session_end(s, "identity_error", true);
 		return;
 	}
-	/* The kernel vouched for a live socket with an owner (identity.c);
+	/* The kernel vouched for a live socket with an owner (peercred.c);
 	 * its inode ties later questions about this caller to the socket. */
 	s->caller_known = true;
 	s->uid = c.uid;
