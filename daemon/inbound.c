@@ -25,6 +25,7 @@
 #include "bounds.h"
 #include "link.h"
 #include "log.h"
+#include "policy.h"
 
 #include <errno.h>
 #include <stdio.h>

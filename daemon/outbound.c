@@ -25,6 +25,7 @@
 #include "outbound.h"
 #include "shimctl.h"
 #include "peercred.h"
+#include "policy.h"
 #include "bounds.h"
 #include "link.h"
 #include "log.h"

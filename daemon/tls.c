@@ -5,6 +5,7 @@
  */
 #include "tls.h"
 #include "config.h"
+#include "policy.h"
 #include "proto.h"
 
 #include <stdbool.h>
@@ -234,35 +235,6 @@ SSL *tls_server_new(struct tls_env *e, int fd, char *err, size_t len)
 	}
 	SSL_set_accept_state(ssl);
 	return ssl;
-}
-
-/* The SPIFFE ID's characters (SPIFFE ID spec, section 2): trust domain
- * [a-z0-9.-_], path segments [A-Za-z0-9.-_], none empty, none "." or "..". */
-static bool spiffe_id_ok(const unsigned char *d, size_t n)
-{
-	size_t i = 9, seg = 0;
-	if (n <= 9 || memcmp(d, "spiffe://", 9) != 0)
-		return false;
-	for (; i < n && d[i] != '/'; i++)
-		if (!((d[i] >= 'a' && d[i] <= 'z') || (d[i] >= '0' && d[i] <= '9') ||
-		      d[i] == '.' || d[i] == '-' || d[i] == '_'))
-			return false;
-	if (i == 9 || i == n)
-		return false; /* no trust domain, or no path (a workload has one) */
-	for (size_t start = ++i; i <= n; i++) {
-		if (i == n || d[i] == '/') {
-			seg = i - start;
-			if (seg == 0 || (seg == 1 && d[start] == '.') ||
-			    (seg == 2 && d[start] == '.' && d[start + 1] == '.'))
-				return false;
-			start = i + 1;
-			continue;
-		}
-		if (!((d[i] >= 'a' && d[i] <= 'z') || (d[i] >= 'A' && d[i] <= 'Z') ||
-		      (d[i] >= '0' && d[i] <= '9') || d[i] == '.' || d[i] == '-' || d[i] == '_'))
-			return false;
-	}
-	return true;
 }
 
 /* An X.509-SVID names its identity in exactly one URI SAN, the SPIFFE ID

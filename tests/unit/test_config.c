@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "policy.h"
 
 static char g_dir[256];             /* realpath of the temp directory */
 static char g_path[PATH_MAX];       /* the last config file written */

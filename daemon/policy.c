@@ -1,0 +1,69 @@
+/*
+ * Identity decisions (see policy.h): local uid to mesh identity, the allow
+ * lists, what a SPIFFE ID may look like.
+ */
+#include "policy.h"
+#include "config.h"
+
+#include <stdbool.h>
+#include <string.h>
+
+/* An identity that lists the uid wins over the one with uids = *. */
+const struct cfg_identity *config_identity_for_uid(const struct config *c, uid_t uid)
+{
+	const struct cfg_identity *any = NULL;
+
+	if (!c)
+		return NULL;
+	for (unsigned i = 0; i < c->nidentities; i++) {
+		const struct cfg_identity *id = &c->identities[i];
+		if (id->any_uid)
+			any = id;
+		for (unsigned j = 0; j < id->nuids; j++)
+			if (id->uids[j] == uid)
+				return id;
+	}
+	return any;
+}
+
+/* "*" admits any authenticated identity; no identity (NULL) is never allowed. */
+bool config_allows(const struct cfg_service *s, const char *identity_name)
+{
+	if (!s || !identity_name)
+		return false;
+	if (s->allow_any)
+		return true;
+	for (unsigned i = 0; i < s->nallow; i++)
+		if (strcmp(s->allow[i], identity_name) == 0)
+			return true;
+	return false;
+}
+
+/* The SPIFFE ID's characters (SPIFFE ID spec, section 2): trust domain
+ * [a-z0-9.-_], path segments [A-Za-z0-9.-_], none empty, none "." or "..". */
+bool spiffe_id_ok(const unsigned char *d, size_t n)
+{
+	size_t i = 9, seg = 0;
+	if (n <= 9 || memcmp(d, "spiffe://", 9) != 0)
+		return false;
+	for (; i < n && d[i] != '/'; i++)
+		if (!((d[i] >= 'a' && d[i] <= 'z') || (d[i] >= '0' && d[i] <= '9') ||
+		      d[i] == '.' || d[i] == '-' || d[i] == '_'))
+			return false;
+	if (i == 9 || i == n)
+		return false; /* no trust domain, or no path (a workload has one) */
+	for (size_t start = ++i; i <= n; i++) {
+		if (i == n || d[i] == '/') {
+			seg = i - start;
+			if (seg == 0 || (seg == 1 && d[start] == '.') ||
+			    (seg == 2 && d[start] == '.' && d[start + 1] == '.'))
+				return false;
+			start = i + 1;
+			continue;
+		}
+		if (!((d[i] >= 'a' && d[i] <= 'z') || (d[i] >= 'A' && d[i] <= 'Z') ||
+		      (d[i] >= '0' && d[i] <= '9') || d[i] == '.' || d[i] == '-' || d[i] == '_'))
+			return false;
+	}
+	return true;
+}

@@ -1,0 +1,24 @@
+/*
+ * Who is calling and may they: the mesh's identity decisions in one place,
+ * pure (no I/O, no OpenSSL, no logging). peercred.c finds which uid owns a
+ * caller's socket and tls.c reads the URIs a certificate carries; what
+ * those stand for, and whether that caller may call a service, is decided
+ * here.
+ */
+#ifndef MESHD_POLICY_H
+#define MESHD_POLICY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+struct config;
+struct cfg_identity;
+struct cfg_service;
+
+/* The identity that local uid speaks as, or NULL. */
+const struct cfg_identity *config_identity_for_uid(const struct config *c, uid_t uid);
+bool config_allows(const struct cfg_service *s, const char *identity_name);
+bool spiffe_id_ok(const unsigned char *d, size_t n);
+
+#endif
