@@ -142,7 +142,7 @@ static void header_received(struct session *s, const struct proto_hdr *h)
 	    strncmp(s->source + 9, c->trust_domain, strlen(c->trust_domain)) == 0 &&
 	    strncmp(s->source + 9 + strlen(c->trust_domain), "/svc/", 5) == 0)
 		caller = s->source + plen;
-	if (!caller || !config_allows(svc, caller)) {
+	if (!caller || !policy_allows(svc, caller)) {
 		session_set_detail(s, "%s may not call %s", s->source, svc->name);
 		refuse(s, PROTO_ST_DENIED, "denied");
 		return;

@@ -254,7 +254,7 @@ static void attempt_next(struct session *s)
 	const struct cfg_addr *dst;
 	if (e->local) {
 		/* Served on this host: the same allow list as for remote callers. */
-		if (!config_allows(svc, s->identity)) {
+		if (!policy_allows(svc, s->identity)) {
 			session_set_detail(s, "%s may not call %s", s->source, svc->name);
 			session_end(s, "denied", true);
 			return;
@@ -417,7 +417,7 @@ void outbound_accept(struct worker *m, struct listener *l, int fd,
 	s->caller_known = true;
 	s->uid = c.uid;
 	s->caller_inode = c.inode;
-	const struct cfg_identity *id = config_identity_for_uid(s->gen->cfg, c.uid);
+	const struct cfg_identity *id = policy_identity_for_uid(s->gen->cfg, c.uid);
 	if (!id) {
 		session_set_detail(s, "uid %u has no identity", (unsigned)c.uid);
 		session_end(s, "identity_error", true);

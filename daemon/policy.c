@@ -9,7 +9,7 @@
 #include <string.h>
 
 /* An identity that lists the uid wins over the one with uids = *. */
-const struct cfg_identity *config_identity_for_uid(const struct config *c, uid_t uid)
+const struct cfg_identity *policy_identity_for_uid(const struct config *c, uid_t uid)
 {
 	const struct cfg_identity *any = NULL;
 
@@ -27,7 +27,7 @@ const struct cfg_identity *config_identity_for_uid(const struct config *c, uid_t
 }
 
 /* "*" admits any authenticated identity; no identity (NULL) is never allowed. */
-bool config_allows(const struct cfg_service *s, const char *identity_name)
+bool policy_allows(const struct cfg_service *s, const char *identity_name)
 {
 	if (!s || !identity_name)
 		return false;
@@ -41,7 +41,7 @@ bool config_allows(const struct cfg_service *s, const char *identity_name)
 
 /* The SPIFFE ID's characters (SPIFFE ID spec, section 2): trust domain
  * [a-z0-9.-_], path segments [A-Za-z0-9.-_], none empty, none "." or "..". */
-bool spiffe_id_ok(const unsigned char *d, size_t n)
+bool policy_spiffe_id_ok(const unsigned char *d, size_t n)
 {
 	size_t i = 9, seg = 0;
 	if (n <= 9 || memcmp(d, "spiffe://", 9) != 0)

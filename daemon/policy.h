@@ -17,8 +17,8 @@ struct cfg_identity;
 struct cfg_service;
 
 /* The identity that local uid speaks as, or NULL. */
-const struct cfg_identity *config_identity_for_uid(const struct config *c, uid_t uid);
-bool config_allows(const struct cfg_service *s, const char *identity_name);
-bool spiffe_id_ok(const unsigned char *d, size_t n);
+const struct cfg_identity *policy_identity_for_uid(const struct config *c, uid_t uid);
+bool policy_allows(const struct cfg_service *s, const char *identity_name);
+bool policy_spiffe_id_ok(const unsigned char *d, size_t n);
 
 #endif

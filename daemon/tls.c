@@ -271,7 +271,7 @@ static int cert_spiffe(X509 *x, char *buf, size_t len, char *why, size_t wlen)
 	}
 	const unsigned char *d = ASN1_STRING_get0_data(uri);
 	int n = ASN1_STRING_length(uri);
-	if (n <= 0 || (size_t)n >= len || !spiffe_id_ok(d, (size_t)n)) {
+	if (n <= 0 || (size_t)n >= len || !policy_spiffe_id_ok(d, (size_t)n)) {
 		snprintf(why, wlen, "certificate's URI SAN is not a %sSPIFFE ID",
 		         n > 0 && (size_t)n >= len ? "short enough " : "well-formed ");
 		goto out;
