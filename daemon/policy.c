@@ -6,6 +6,7 @@
 #include "config.h"
 
 #include <stdbool.h>
+#include <stdio.h>
 #include <string.h>
 
 /* An identity that lists the uid wins over the one with uids = *. */
@@ -66,4 +67,31 @@ bool policy_spiffe_id_ok(const unsigned char *d, size_t n)
 			return false;
 	}
 	return true;
+}
+
+/* An X.509-SVID names its identity in exactly one URI SAN, the SPIFFE ID
+ * (X.509-SVID spec, section 2): a certificate with two would let whoever
+ * reads "the first spiffe:// URI" and whoever reads "the URI" disagree on
+ * who it is, so anything but one well-formed SPIFFE ID is refused, with
+ * the reason in why. */
+int policy_svid_id(int nuri, const unsigned char *uri, int n, char *buf, size_t len,
+                   char *why, size_t wlen)
+{
+	buf[0] = '\0';
+	if (nuri != 1) {
+		if (nuri == 0)
+			snprintf(why, wlen, "certificate has no URI SAN (a SPIFFE ID is required)");
+		else
+			snprintf(why, wlen, "certificate has %d URI SANs; SPIFFE requires exactly one",
+			         nuri);
+		return -1;
+	}
+	if (n <= 0 || (size_t)n >= len || !policy_spiffe_id_ok(uri, (size_t)n)) {
+		snprintf(why, wlen, "certificate's URI SAN is not a %sSPIFFE ID",
+		         n > 0 && (size_t)n >= len ? "short enough " : "well-formed ");
+		return -1;
+	}
+	memcpy(buf, uri, (size_t)n);
+	buf[n] = '\0';
+	return 0;
 }
