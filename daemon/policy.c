@@ -95,3 +95,23 @@ int policy_svid_id(int nuri, const unsigned char *uri, int n, char *buf, size_t 
 	buf[n] = '\0';
 	return 0;
 }
+
+/* The caller's SNI names the identity whose certificate it verified: the
+ * stream is for this service only if that is the one serving it. */
+bool policy_sni_ok(const struct cfg_service *s, const char *sni)
+{
+	return strcmp(sni, s->identity) == 0;
+}
+
+/* spiffe://TD/svc/NAME in our trust domain TD stands for identity NAME
+ * (the inverse of what config.c makes of [identity.NAME]); anything else
+ * names no identity of ours. */
+const char *policy_spiffe_name(const char *trust_domain, const char *uri)
+{
+	size_t plen = strlen("spiffe://") + strlen(trust_domain) + strlen("/svc/");
+	if (strncmp(uri, "spiffe://", 9) == 0 &&
+	    strncmp(uri + 9, trust_domain, strlen(trust_domain)) == 0 &&
+	    strncmp(uri + 9 + strlen(trust_domain), "/svc/", 5) == 0)
+		return uri + plen;
+	return NULL;
+}

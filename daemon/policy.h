@@ -28,4 +28,12 @@ bool policy_spiffe_id_ok(const unsigned char *d, size_t n);
 int policy_svid_id(int nuri, const unsigned char *uri, int n, char *buf, size_t len,
                    char *why, size_t wlen);
 
+/* Whether a stream a caller opened after asking for identity `sni` (its
+ * TLS SNI, "" when none) may be for service s. */
+bool policy_sni_ok(const struct cfg_service *s, const char *sni);
+
+/* The identity name a spiffe:// URI stands for in trust_domain (a pointer
+ * into uri), or NULL when it is not spiffe://<trust_domain>/svc/NAME. */
+const char *policy_spiffe_name(const char *trust_domain, const char *uri);
+
 #endif
