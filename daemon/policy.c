@@ -115,3 +115,10 @@ const char *policy_spiffe_name(const char *trust_domain, const char *uri)
 		return uri + plen;
 	return NULL;
 }
+
+/* A caller's link is to the host it chose only if the peer proved the
+ * identity that serves the service: the SPIFFE ID itself, compared whole. */
+bool policy_peer_ok(const char *peer, const char *expect)
+{
+	return strcmp(peer, expect) == 0;
+}

@@ -36,4 +36,8 @@ bool policy_sni_ok(const struct cfg_service *s, const char *sni);
  * into uri), or NULL when it is not spiffe://<trust_domain>/svc/NAME. */
 const char *policy_spiffe_name(const char *trust_domain, const char *uri);
 
+/* Whether the SPIFFE ID a peer presented, `peer`, is the one we connected
+ * to reach, `expect` (the serving identity's, cfg_service.peer_spiffe). */
+bool policy_peer_ok(const char *peer, const char *expect);
+
 #endif
