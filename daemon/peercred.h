@@ -4,7 +4,9 @@
  * loopback TCP connection; a NETLINK_SOCK_DIAG query by 4-tuple returns that
  * socket's owner uid and inode. Only a live socket that still has an owner
  * answers (see peercred.c): a caller that already closed its socket is an
- * error, never uid 0. Helpers fill an error buffer and never log.
+ * error, never uid 0. Helpers fill an error buffer and never log. Which
+ * mesh identity that uid speaks as is policy.c's to say; the owner of a
+ * listener is found here too (for "cannot listen on VIP:port": who has it).
  */
 #ifndef MESHD_PEERCRED_H
 #define MESHD_PEERCRED_H

@@ -1,6 +1,7 @@
 /*
- * Identity decisions (see policy.h): local uid to mesh identity, the allow
- * lists, what a SPIFFE ID may look like.
+ * Identity decisions (see policy.h): a local uid's identity, what a peer
+ * certificate's URI SANs stand for, the allow lists, and the checks that
+ * a link's two ends are the identities the service wants.
  */
 #include "policy.h"
 #include "config.h"
@@ -27,17 +28,31 @@ const struct cfg_identity *policy_identity_for_uid(const struct config *c, uid_t
 	return any;
 }
 
-/* "*" admits any authenticated identity; no identity (NULL) is never allowed. */
-bool policy_allows(const struct cfg_service *s, const char *identity_name)
+/* An X.509-SVID names its identity in exactly one URI SAN, the SPIFFE ID
+ * (X.509-SVID spec, section 2): a certificate with two would let whoever
+ * reads "the first spiffe:// URI" and whoever reads "the URI" disagree on
+ * who it is, so anything but one well-formed SPIFFE ID is refused, with
+ * the reason in why. */
+int policy_svid_id(int nuri, const unsigned char *uri, int n, char *buf, size_t len,
+                   char *why, size_t wlen)
 {
-	if (!s || !identity_name)
-		return false;
-	if (s->allow_any)
-		return true;
-	for (unsigned i = 0; i < s->nallow; i++)
-		if (strcmp(s->allow[i], identity_name) == 0)
-			return true;
-	return false;
+	buf[0] = '\0';
+	if (nuri != 1) {
+		if (nuri == 0)
+			snprintf(why, wlen, "certificate has no URI SAN (a SPIFFE ID is required)");
+		else
+			snprintf(why, wlen, "certificate has %d URI SANs; SPIFFE requires exactly one",
+			         nuri);
+		return -1;
+	}
+	if (n <= 0 || (size_t)n >= len || !policy_spiffe_id_ok(uri, (size_t)n)) {
+		snprintf(why, wlen, "certificate's URI SAN is not a %sSPIFFE ID",
+		         n > 0 && (size_t)n >= len ? "short enough " : "well-formed ");
+		return -1;
+	}
+	memcpy(buf, uri, (size_t)n);
+	buf[n] = '\0';
+	return 0;
 }
 
 /* The SPIFFE ID's characters (SPIFFE ID spec, section 2): trust domain
@@ -69,40 +84,6 @@ bool policy_spiffe_id_ok(const unsigned char *d, size_t n)
 	return true;
 }
 
-/* An X.509-SVID names its identity in exactly one URI SAN, the SPIFFE ID
- * (X.509-SVID spec, section 2): a certificate with two would let whoever
- * reads "the first spiffe:// URI" and whoever reads "the URI" disagree on
- * who it is, so anything but one well-formed SPIFFE ID is refused, with
- * the reason in why. */
-int policy_svid_id(int nuri, const unsigned char *uri, int n, char *buf, size_t len,
-                   char *why, size_t wlen)
-{
-	buf[0] = '\0';
-	if (nuri != 1) {
-		if (nuri == 0)
-			snprintf(why, wlen, "certificate has no URI SAN (a SPIFFE ID is required)");
-		else
-			snprintf(why, wlen, "certificate has %d URI SANs; SPIFFE requires exactly one",
-			         nuri);
-		return -1;
-	}
-	if (n <= 0 || (size_t)n >= len || !policy_spiffe_id_ok(uri, (size_t)n)) {
-		snprintf(why, wlen, "certificate's URI SAN is not a %sSPIFFE ID",
-		         n > 0 && (size_t)n >= len ? "short enough " : "well-formed ");
-		return -1;
-	}
-	memcpy(buf, uri, (size_t)n);
-	buf[n] = '\0';
-	return 0;
-}
-
-/* The caller's SNI names the identity whose certificate it verified: the
- * stream is for this service only if that is the one serving it. */
-bool policy_sni_ok(const struct cfg_service *s, const char *sni)
-{
-	return strcmp(sni, s->identity) == 0;
-}
-
 /* spiffe://TD/svc/NAME in our trust domain TD stands for identity NAME
  * (the inverse of what config.c makes of [identity.NAME]); anything else
  * names no identity of ours. */
@@ -114,6 +95,26 @@ const char *policy_spiffe_name(const char *trust_domain, const char *uri)
 	    strncmp(uri + 9 + strlen(trust_domain), "/svc/", 5) == 0)
 		return uri + plen;
 	return NULL;
+}
+
+/* "*" admits any authenticated identity; no identity (NULL) is never allowed. */
+bool policy_allows(const struct cfg_service *s, const char *identity_name)
+{
+	if (!s || !identity_name)
+		return false;
+	if (s->allow_any)
+		return true;
+	for (unsigned i = 0; i < s->nallow; i++)
+		if (strcmp(s->allow[i], identity_name) == 0)
+			return true;
+	return false;
+}
+
+/* The caller's SNI names the identity whose certificate it verified: the
+ * stream is for this service only if that is the one serving it. */
+bool policy_sni_ok(const struct cfg_service *s, const char *sni)
+{
+	return strcmp(sni, s->identity) == 0;
 }
 
 /* A caller's link is to the host it chose only if the peer proved the
