@@ -5,6 +5,7 @@
 #include "listener.h"
 #include "link_int.h"
 #include "tls.h"
+#include "policy.h"
 #include "bounds.h"
 #include "hash.h"
 #include "log.h"
@@ -277,7 +278,7 @@ static void became_up(struct link *l)
 		link_fail(l, "identity_error", "%s presented no spiffe identity: %s", l->addr, why);
 		return;
 	}
-	if (!l->receiver && strcmp(l->peer, l->expect) != 0) {
+	if (!l->receiver && !policy_peer_ok(l->peer, l->expect)) {
 		link_fail(l, "identity_error", "peer %s is %s, expected %s", l->addr, l->peer,
 		          l->expect);
 		return;
