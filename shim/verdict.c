@@ -551,7 +551,7 @@ static void wait_slot(unsigned idx, unsigned gen, long deadline)
  * the slot's deadline. Returns the errno to report (ECONNREFUSED/ETIMEDOUT)
  * once, or 0: pass. `what` completes the debug line ("connect fails with").
  */
-static int settle(int fd, int wait, const char *what)
+static int verdict_settle(int fd, int wait, const char *what)
 {
 	int saved = errno;
 	int ret = 0;
@@ -609,7 +609,7 @@ out:
 
 /* Data arrived on fd: meshd relays only once the path is up, so the
  * verdict can only be ok; stop checking. */
-static void settle_data(int fd)
+static void verdict_settle_data(int fd)
 {
 	int saved = errno;
 	if (!enter())
@@ -630,7 +630,7 @@ static void settle_data(int fd)
 }
 
 /* The kernel reported its own failure for fd: no verdict applies. */
-static void settle_forget(int fd)
+static void verdict_settle_forget(int fd)
 {
 	int saved = errno;
 	if (!enter())
@@ -738,14 +738,14 @@ static long connect_again(int fd, long rc, int *err)
 		return rc;                   /* still connecting */
 	if (rc >= 0 || *err == EISCONN || *err == ECONNRESET || *err == EPIPE) {
 		/* Connected (or reset): the program wants the result now. */
-		int e = settle(fd, 1, "connect fails with");
+		int e = verdict_settle(fd, 1, "connect fails with");
 		if (e) {
 			*err = e;
 			return -1;
 		}
 		return rc;
 	}
-	settle_forget(fd);               /* the kernel's own failure */
+	verdict_settle_forget(fd);       /* the kernel's own failure */
 	return rc;
 }
 
@@ -876,8 +876,8 @@ long verdict_after_connect(int fd, const struct verdict_dest *d, int again,
 	errno = saved;
 	if (!blocking)
 		return rc;
-	int e = settle(fd, 1, rc > 0 ? "send fails with"
-	                             : "connect fails with");
+	int e = verdict_settle(fd, 1, rc > 0 ? "send fails with"
+	                                     : "connect fails with");
 	if (e) {
 		*err = e;
 		return -1;
@@ -896,18 +896,18 @@ long verdict_after_connect(int fd, const struct verdict_dest *d, int again,
  */
 static int io_before(int fd, const char *what)
 {
-	return settle(fd, 0, what);
+	return verdict_settle(fd, 0, what);
 }
 
 static ssize_t io_after(int fd, ssize_t r, int input, const char *what)
 {
 	if (r > 0) {
 		if (input && shim_fd_marked(fd))
-			settle_data(fd);
+			verdict_settle_data(fd);
 	} else if (r == -1 && (errno == ECONNRESET || errno == EPIPE) &&
 	           shim_fd_marked(fd)) {
 		int orig = errno;
-		int e = settle(fd, 1, what);
+		int e = verdict_settle(fd, 1, what);
 		errno = e ? e : orig;
 	}
 	return r;
@@ -1157,11 +1157,11 @@ SLOW static int slow_getsockopt(int fd, int level, int name, void *val,
 	int kerr;
 	memcpy(&kerr, val, sizeof kerr);
 	if (kerr == 0 || kerr == ECONNRESET || kerr == EPIPE) {
-		int e = settle(fd, 1, "SO_ERROR reports");
+		int e = verdict_settle(fd, 1, "SO_ERROR reports");
 		if (e)
 			memcpy(val, &e, sizeof e);
 	} else {
-		settle_forget(fd);   /* the kernel's own failure stands */
+		verdict_settle_forget(fd);   /* the kernel's own failure stands */
 	}
 	errno = saved;
 	return r;
