@@ -1,9 +1,9 @@
 /*
  * Internal interface of libmesh.so, shared by libmesh.c (init, real_*
  * symbols, route snapshot, debug output), resolve.c (name hooks),
- * intercept.c (connect/getpeername/TCP Fast Open hooks, the per-fd table)
- * and verdict.c (faithful failure: the control connection to meshd and the
- * I/O hooks). Nothing declared here is exported:
+ * intercept.c (connect/getpeername/TCP Fast Open hooks, the per-fd table),
+ * verdict.c (faithful failure: the control connection to meshd) and
+ * iohooks.c (the I/O hooks). Nothing declared here is exported:
  * the version script exports only the hooks, and everything in this header is
  * hidden so calls between the shim's files never go through the PLT (a
  * program or another preloaded library cannot interpose on them).
@@ -66,7 +66,7 @@ extern struct hostent *(*real_gethostbyaddr)(const void *, socklen_t, int);
 extern int (*real_gethostbyaddr_r)(const void *, socklen_t, int,
                                    struct hostent *, char *, size_t,
                                    struct hostent **, int *);
-/* The I/O family (verdict.c hooks them; everything in the shim that does
+/* The I/O family (iohooks.c hooks them; everything in the shim that does
  * I/O on a descriptor calls these, never the hooks). */
 extern ssize_t (*real_read)(int, void *, size_t);
 extern ssize_t (*real_write)(int, const void *, size_t);
@@ -190,6 +190,19 @@ struct verdict_dest {
  * return and sets *err to the errno to leave. */
 long verdict_after_connect(int fd, const struct verdict_dest *d, int again,
                            long rc, int *err);
+
+/*
+ * For the I/O hooks (iohooks.c), on a marked descriptor.
+ *   verdict_settle(fd, wait, what)  the errno to report instead of the
+ *                                   call (once), or 0; `wait` waits for
+ *                                   the verdict; `what` completes the debug
+ *                                   line ("read fails with")
+ *   verdict_settle_data(fd)         data arrived: the verdict can only be ok
+ *   verdict_settle_forget(fd)       the kernel failed the connect itself
+ */
+int  verdict_settle(int fd, int wait, const char *what);
+void verdict_settle_data(int fd);
+void verdict_settle_forget(int fd);
 
 /* intercept.c: the connect half of MSG_FASTOPEN sends (redirect, verdict). */
 ssize_t intercept_sendto_fastopen(int fd, const void *buf, size_t n, int flags,
