@@ -22,7 +22,8 @@
 
 #pragma GCC visibility push(hidden)
 
-/* Marks the hook definitions; the version script repeats the list. */
+/* Marks the hook definitions; the version script repeats the list
+ * (tests/unit/check_exports.sh checks that the two agree). */
 #define SHIM_EXPORT __attribute__((visibility("default")))
 
 /*
