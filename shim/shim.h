@@ -1,10 +1,10 @@
 /*
  * Internal interface of libmesh.so, shared by libmesh.c (init, real_*
- * symbols, route snapshot, debug output), resolve.c (name hooks),
- * intercept.c (connect/getpeername/TCP Fast Open hooks, the per-fd table),
- * verdict.c (faithful failure: the control connection to meshd) and
- * iohooks.c (the I/O hooks). Nothing declared here is exported:
- * the version script exports only the hooks, and everything in this header is
+ * symbols, route snapshot), debug.c (MESH_DEBUG lines), resolve.c (name
+ * hooks), intercept.c (connect/getpeername/TCP Fast Open hooks, the per-fd
+ * table), verdict.c (faithful failure: the control connection to meshd) and
+ * iohooks.c (the I/O hooks). Nothing declared here is exported: the
+ * version script exports only the hooks, and everything in this header is
  * hidden so calls between the shim's files never go through the PLT (a
  * program or another preloaded library cannot interpose on them).
  */
@@ -224,7 +224,7 @@ const struct snap_view *shim_snap_get(struct shim_snap_ref *ref);
 void shim_snap_put(struct shim_snap_ref *ref);
 
 /*
- * Debug output without stdio: a line is assembled in a stack buffer and
+ * Debug output without stdio (debug.c): a line is assembled in a stack buffer and
  * written with one write(2) so lines from threads do not interleave. Call
  * these only under `if (shim_debug)`, so that the normal path does no
  * formatting. None of them changes errno.
