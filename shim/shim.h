@@ -1,12 +1,13 @@
 /*
  * Internal interface of libmesh.so, shared by libmesh.c (init, real_*
- * symbols, route snapshot), debug.c (MESH_DEBUG lines), resolve.c (name
- * hooks), intercept.c (connect/getpeername/TCP Fast Open hooks, the per-fd
- * table), verdict.c (faithful failure: the control connection to meshd) and
- * iohooks.c (the I/O hooks). Nothing declared here is exported: the
- * version script exports only the hooks, and everything in this header is
- * hidden so calls between the shim's files never go through the PLT (a
- * program or another preloaded library cannot interpose on them).
+ * symbols), routes.c (the route snapshot), debug.c (MESH_DEBUG lines),
+ * resolve.c (name hooks), intercept.c (connect/getpeername/TCP Fast Open
+ * hooks, the per-fd table), verdict.c (faithful failure: the control
+ * connection to meshd) and iohooks.c (the I/O hooks). Nothing declared
+ * here is exported: the version script exports only the hooks, and
+ * everything in this header is hidden so calls between the shim's files
+ * never go through the PLT (a program or another preloaded library cannot
+ * interpose on them).
  */
 #ifndef LIBMESH_SHIM_H
 #define LIBMESH_SHIM_H
@@ -211,7 +212,7 @@ ssize_t intercept_sendto_fastopen(int fd, const void *buf, size_t n, int flags,
 ssize_t intercept_sendmsg_fastopen(int fd, const struct msghdr *msg, int flags);
 
 /*
- * The current route snapshot. shim_snap_get() re-checks the file at most
+ * The current route snapshot (routes.c). shim_snap_get() re-checks the file at most
  * every 100 ms and returns a validated view, or NULL when there is none (no
  * daemon, unreadable or malformed file): every hook then passes through.
  * The view stays valid until the matching shim_snap_put(ref); hold it only
@@ -222,6 +223,13 @@ struct shim_snap_ref {
 };
 const struct snap_view *shim_snap_get(struct shim_snap_ref *ref);
 void shim_snap_put(struct shim_snap_ref *ref);
+
+/* routes.c's part of init (the file's path, MESH_SNAPSHOT), of the atfork
+ * child handler, and of the constructor (a first refresh, so that threads
+ * started later find the routes already copied). */
+void shim_snap_init(void);
+void shim_snap_atfork_child(void);
+void shim_snap_refresh(void);
 
 /*
  * Debug output without stdio (debug.c): a line is assembled in a stack buffer and
