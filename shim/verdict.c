@@ -52,8 +52,8 @@
  * others sleep on a condition variable. Whoever reads a line files it in the
  * table of pending verdicts (keyed by the tuple meshd echoes back) and
  * broadcasts, so every waiter finds its own answer whichever thread read
- * it. Non-blocking checks (the I/O hooks) take the lock, drain the socket
- * with MSG_DONTWAIT unless a reader is active, and never wait.
+ * it. Non-blocking checks (the I/O hooks, iohooks.c) take the lock, drain
+ * the socket with MSG_DONTWAIT unless a reader is active, and never wait.
  *
  * Marking: the per-fd table (shim.h) holds `vmark` = pending slot + 1 for a
  * descriptor awaiting or holding a verdict, 0 otherwise. Every hook tests it
