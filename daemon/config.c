@@ -163,6 +163,21 @@ static char *join3(const char *a, const char *b, const char *c)
 
 /* ---- pure helpers shared with the daemon ------------------------------ */
 
+/* A TCP port: decimal digits only (no sign, no spaces), 1..65535. */
+static int parse_port(const char *s, unsigned long *port)
+{
+	size_t n = strspn(s, "0123456789");
+	unsigned long v;
+
+	if (n == 0 || s[n] != '\0')
+		return -1;
+	v = strtoul(s, NULL, 10);   /* digits only: ULONG_MAX when too long */
+	if (v == 0 || v > 65535)
+		return -1;
+	*port = v;
+	return 0;
+}
+
 int config_parse_addr(const char *text, struct cfg_addr *out)
 {
 	char host[INET6_ADDRSTRLEN + 1];
@@ -187,7 +202,7 @@ int config_parse_addr(const char *text, struct cfg_addr *out)
 		port = end + 2;
 		if (inet_pton(AF_INET6, host, &sin6->sin6_addr) != 1)
 			return -1;
-		if (!parse_ulong(port, 65535, &p) || p == 0)
+		if (parse_port(port, &p) == -1)
 			return -1;
 		sin6->sin6_family = AF_INET6;
 		sin6->sin6_port = htons((uint16_t)p);
@@ -207,7 +222,7 @@ int config_parse_addr(const char *text, struct cfg_addr *out)
 		port = colon + 1;
 		if (inet_pton(AF_INET, host, &sin->sin_addr) != 1)
 			return -1;
-		if (!parse_ulong(port, 65535, &p) || p == 0)
+		if (parse_port(port, &p) == -1)
 			return -1;
 		sin->sin_family = AF_INET;
 		sin->sin_port = htons((uint16_t)p);
