@@ -112,31 +112,6 @@ static char *next_token(char **cursor)
 	return start;
 }
 
-static bool addr_eq(const struct cfg_addr *a, const struct cfg_addr *b)
-{
-	if (a->ss.ss_family != b->ss.ss_family)
-		return false;
-	if (a->ss.ss_family == AF_INET) {
-		const struct sockaddr_in *x = (const void *)&a->ss, *y = (const void *)&b->ss;
-		return x->sin_port == y->sin_port && x->sin_addr.s_addr == y->sin_addr.s_addr;
-	}
-	if (a->ss.ss_family == AF_INET6) {
-		const struct sockaddr_in6 *x = (const void *)&a->ss, *y = (const void *)&b->ss;
-		return x->sin6_port == y->sin6_port &&
-		       memcmp(&x->sin6_addr, &y->sin6_addr, sizeof(x->sin6_addr)) == 0;
-	}
-	return false;
-}
-
-static uint16_t addr_port(const struct cfg_addr *a)
-{
-	if (a->ss.ss_family == AF_INET)
-		return ntohs(((const struct sockaddr_in *)(const void *)&a->ss)->sin_port);
-	if (a->ss.ss_family == AF_INET6)
-		return ntohs(((const struct sockaddr_in6 *)(const void *)&a->ss)->sin6_port);
-	return 0;
-}
-
 /* Room for one more element of a list being parsed: the array doubled
  * (from 4), or NULL (the old array is still valid) when out of memory. */
 static void *grow(void *arr, unsigned *cap, size_t size)
@@ -162,74 +137,6 @@ static char *join3(const char *a, const char *b, const char *c)
 }
 
 /* ---- pure helpers shared with the daemon ------------------------------ */
-
-/* A TCP port: decimal digits only (no sign, no spaces), 1..65535. */
-static int parse_port(const char *s, unsigned long *port)
-{
-	size_t n = strspn(s, "0123456789");
-	unsigned long v;
-
-	if (n == 0 || s[n] != '\0')
-		return -1;
-	v = strtoul(s, NULL, 10);   /* digits only: ULONG_MAX when too long */
-	if (v == 0 || v > 65535)
-		return -1;
-	*port = v;
-	return 0;
-}
-
-int config_parse_addr(const char *text, struct cfg_addr *out)
-{
-	char host[INET6_ADDRSTRLEN + 1];
-	const char *port;
-	unsigned long p;
-	size_t hl;
-
-	if (!text || !out)
-		return -1;
-	memset(out, 0, sizeof(*out));
-	if (text[0] == '[') {
-		const char *end = strchr(text, ']');
-		struct sockaddr_in6 *sin6 = (void *)&out->ss;
-
-		if (!end || end[1] != ':')
-			return -1;
-		hl = (size_t)(end - text - 1);
-		if (hl == 0 || hl >= sizeof(host))
-			return -1;
-		memcpy(host, text + 1, hl);
-		host[hl] = '\0';
-		port = end + 2;
-		if (inet_pton(AF_INET6, host, &sin6->sin6_addr) != 1)
-			return -1;
-		if (parse_port(port, &p) == -1)
-			return -1;
-		sin6->sin6_family = AF_INET6;
-		sin6->sin6_port = htons((uint16_t)p);
-		out->len = sizeof(*sin6);
-		return 0;
-	} else {
-		const char *colon = strchr(text, ':');
-		struct sockaddr_in *sin = (void *)&out->ss;
-
-		if (!colon || strchr(colon + 1, ':'))
-			return -1;
-		hl = (size_t)(colon - text);
-		if (hl == 0 || hl >= sizeof(host))
-			return -1;
-		memcpy(host, text, hl);
-		host[hl] = '\0';
-		port = colon + 1;
-		if (inet_pton(AF_INET, host, &sin->sin_addr) != 1)
-			return -1;
-		if (parse_port(port, &p) == -1)
-			return -1;
-		sin->sin_family = AF_INET;
-		sin->sin_port = htons((uint16_t)p);
-		out->len = sizeof(*sin);
-		return 0;
-	}
-}
 
 int config_parse_duration(const char *text, double *seconds)
 {
@@ -270,26 +177,6 @@ int config_parse_duration(const char *text, double *seconds)
 		return -1;
 	*seconds = v;
 	return 0;
-}
-
-const char *config_addr_str(const struct cfg_addr *a, char *buf, size_t len)
-{
-	char host[INET6_ADDRSTRLEN];
-
-	if (!buf || len == 0)
-		return "";
-	if (a && a->ss.ss_family == AF_INET) {
-		const struct sockaddr_in *sin = (const void *)&a->ss;
-		inet_ntop(AF_INET, &sin->sin_addr, host, sizeof(host));
-		snprintf(buf, len, "%s:%u", host, (unsigned)ntohs(sin->sin_port));
-	} else if (a && a->ss.ss_family == AF_INET6) {
-		const struct sockaddr_in6 *sin6 = (const void *)&a->ss;
-		inet_ntop(AF_INET6, &sin6->sin6_addr, host, sizeof(host));
-		snprintf(buf, len, "[%s]:%u", host, (unsigned)ntohs(sin6->sin6_port));
-	} else {
-		snprintf(buf, len, "?");
-	}
-	return buf;
 }
 
 /* ---- load state ------------------------------------------------------- */
@@ -822,15 +709,6 @@ static int p_suffix(struct load *L, void *obj, const struct cfg_key *k,
 		return -1;
 	}
 	return set_string(obj, k->off, val, why, whylen);
-}
-
-static bool is_loopback(const struct cfg_addr *a)
-{
-	if (a->ss.ss_family == AF_INET)
-		return (ntohl(((const struct sockaddr_in *)(const void *)&a->ss)->sin_addr.s_addr) >> 24) == 127;
-	if (a->ss.ss_family == AF_INET6)
-		return IN6_IS_ADDR_LOOPBACK(&((const struct sockaddr_in6 *)(const void *)&a->ss)->sin6_addr);
-	return false;
 }
 
 /* ADDR:PORT or "off"; `aux` is the bool that says whether it is on. */

@@ -78,13 +78,10 @@
 #include <sys/types.h>
 #include <netinet/in.h>
 
+#include "net.h"
+
 #define CFG_MAX_PORTS 16
 #define CFG_NAME_MAX  63
-
-struct cfg_addr {
-	struct sockaddr_storage ss;
-	socklen_t len;
-};
 
 enum cfg_lb {
 	CFG_LB_ROUND_ROBIN = 0,
@@ -206,10 +203,8 @@ const struct cfg_identity *config_identity_for_uid(const struct config *c, uid_t
 const struct cfg_upstream *config_upstream(const struct cfg_service *s, uint16_t port);
 bool config_allows(const struct cfg_service *s, const char *identity_name);
 
-/* Helpers shared with the rest of the daemon (pure, no logging). */
-int config_parse_addr(const char *text, struct cfg_addr *out);  /* 0 / -1 */
+/* Helpers shared with the rest of the daemon (pure, no logging); the
+ * address helpers are in net.h. */
 int config_parse_duration(const char *text, double *seconds);   /* 0 / -1 */
-/* "127.0.0.1:80" / "[::1]:80" into buf (size >= 64). */
-const char *config_addr_str(const struct cfg_addr *a, char *buf, size_t len);
 
 #endif

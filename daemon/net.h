@@ -1,0 +1,29 @@
+/*
+ * Address helpers that never log (net.c). struct cfg_addr is the address
+ * type of the whole daemon: what the config holds and what sockets connect
+ * to or listen on.
+ */
+#ifndef MESHD_NET_H
+#define MESHD_NET_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+struct cfg_addr {
+	struct sockaddr_storage ss;
+	socklen_t len;
+};
+
+int config_parse_addr(const char *text, struct cfg_addr *out);  /* 0 / -1 */
+/* "127.0.0.1:80" / "[::1]:80" into buf (size >= 64). */
+const char *config_addr_str(const struct cfg_addr *a, char *buf, size_t len);
+/* Same family, address and port. */
+bool addr_eq(const struct cfg_addr *a, const struct cfg_addr *b);
+/* The port in host order, 0 when a is neither IPv4 nor IPv6. */
+uint16_t addr_port(const struct cfg_addr *a);
+/* 127.0.0.0/8 or ::1. */
+bool is_loopback(const struct cfg_addr *a);
+
+#endif
