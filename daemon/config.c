@@ -723,11 +723,11 @@ static int p_listen(struct load *L, void *obj, const struct cfg_key *k,
 		*FIELD(obj, k->aux, bool) = false;
 		return 0;
 	}
-	if (config_parse_addr(val, &a) == -1) {
+	if (net_parse_addr(val, &a) == -1) {
 		snprintf(why, whylen, "invalid address '%.64s' (expected IPv4:PORT, [IPv6]:PORT or off)", val);
 		return -1;
 	}
-	if ((k->flags & CFG_F_LOOPBACK) && !is_loopback(&a)) {
+	if ((k->flags & CFG_F_LOOPBACK) && !net_addr_is_loopback(&a)) {
 		snprintf(why, whylen, "'%.64s' is not a loopback address (the %s listener stays local)",
 		         val, k->name);
 		return -1;
@@ -1143,14 +1143,14 @@ static int endpoint_elem(char *tok, const void *kept, unsigned n, void *elem, vo
 	}
 	if (strcmp(tok, "local") == 0) {
 		e.local = true;
-	} else if (config_parse_addr(tok, &e.addr) == -1) {
+	} else if (net_parse_addr(tok, &e.addr) == -1) {
 		snprintf(why, whylen,
 		         "invalid endpoint '%.64s' (expected IPv4:PORT, [IPv6]:PORT or local, optional *WEIGHT)",
 		         tok);
 		return -1;
 	}
 	for (unsigned i = 0; i < n; i++) {
-		if (eps[i].local == e.local && (e.local || addr_eq(&eps[i].addr, &e.addr))) {
+		if (eps[i].local == e.local && (e.local || net_addr_eq(&eps[i].addr, &e.addr))) {
 			snprintf(why, whylen, "endpoint '%.64s' listed twice", tok);
 			return -1;
 		}
@@ -1188,12 +1188,12 @@ static int intercept_elem(char *tok, const void *kept, unsigned n, void *elem, v
 	struct cfg_addr *a = elem;
 
 	(void)ctx;
-	if (config_parse_addr(tok, a) == -1) {
+	if (net_parse_addr(tok, a) == -1) {
 		snprintf(why, whylen, "invalid address '%.64s' (expected IPv4:PORT or [IPv6]:PORT)", tok);
 		return -1;
 	}
 	for (unsigned i = 0; i < n; i++) {
-		if (addr_eq(&as[i], a)) {
+		if (net_addr_eq(&as[i], a)) {
 			snprintf(why, whylen, "'%.64s' listed twice", tok);
 			return -1;
 		}
@@ -1238,7 +1238,7 @@ static int upstream_elem(char *tok, const void *kept, unsigned n, void *elem, vo
 		}
 		u->port = (uint16_t)p;
 	}
-	if (config_parse_addr(addr, &u->addr) == -1) {
+	if (net_parse_addr(addr, &u->addr) == -1) {
 		snprintf(why, whylen,
 		         "invalid upstream '%.64s' (expected ADDR:PORT or PORT=ADDR:PORT)", addr);
 		return -1;
@@ -1545,11 +1545,11 @@ static void validate_services(struct load *L, const struct key_meta *sm)
 					add_error(L, m->line[SK_UPSTREAM], "upstream",
 					          "port %u is not one of ports", (unsigned)s->upstreams[u].port);
 			for (unsigned x = 0; x < s->nintercepts; x++) {
-				uint16_t p = addr_port(&s->intercepts[x]);
+				uint16_t p = net_addr_port(&s->intercepts[x]);
 				if (!has_port(s, p))
 					add_error(L, m->line[SK_INTERCEPT], "intercept",
 					          "%s: port %u is not one of ports",
-					          config_addr_str(&s->intercepts[x], a, sizeof(a)), (unsigned)p);
+					          net_addr_str(&s->intercepts[x], a, sizeof(a)), (unsigned)p);
 			}
 		}
 		/* An intercepted address routes to exactly one service. */
@@ -1557,10 +1557,10 @@ static void validate_services(struct load *L, const struct key_meta *sm)
 			for (unsigned j = 0; j < i; j++) {
 				const struct cfg_service *o = &c->services[j];
 				for (unsigned y = 0; y < o->nintercepts; y++) {
-					if (addr_eq(&o->intercepts[y], &s->intercepts[x])) {
+					if (net_addr_eq(&o->intercepts[y], &s->intercepts[x])) {
 						add_error(L, m->line[SK_INTERCEPT], "intercept",
 						          "%s is already intercepted by service '%s'",
-						          config_addr_str(&s->intercepts[x], a, sizeof(a)), o->name);
+						          net_addr_str(&s->intercepts[x], a, sizeof(a)), o->name);
 					}
 				}
 			}

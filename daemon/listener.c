@@ -288,7 +288,7 @@ int listener_sync(struct meshd *m, const struct config *c, char **err)
 						describe_holder(sin, holder, sizeof holder);
 					snprintf(line, sizeof line,
 					         "service %s: cannot listen on %s: %s%s; not published",
-					         s->name, config_addr_str(&a, as, sizeof as), why, holder);
+					         s->name, net_addr_str(&a, as, sizeof as), why, holder);
 					*err = append_err(*err, line);
 					failures++;
 					continue;
@@ -319,7 +319,7 @@ int listener_sync(struct meshd *m, const struct config *c, char **err)
 		m->inbound = listener_open(m, LISTEN_INBOUND, &c->inbound, why, sizeof why);
 		if (!m->inbound) {
 			snprintf(line, sizeof line, "mesh port: cannot listen on %s: %s",
-			         config_addr_str(&c->inbound, as, sizeof as), why);
+			         net_addr_str(&c->inbound, as, sizeof as), why);
 			*err = append_err(*err, line);
 			failures++;
 		} else {

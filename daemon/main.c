@@ -633,7 +633,7 @@ int main(int argc, char **argv)
 	else
 		snprintf(nsv, sizeof nsv, "%u services", c->nservices);
 	if (c->inbound_on && d->w[0].inbound)
-		config_addr_str(&c->inbound, ib, sizeof ib);
+		net_addr_str(&c->inbound, ib, sizeof ib);
 	else if (c->inbound_on)
 		snprintf(ib, sizeof ib, "NOT LISTENING");
 	log_info("meshd %s ready: host %s, %s, %u worker(s), mesh port %s, routes %s, "

@@ -26,7 +26,7 @@ static int parse_port(const char *s, unsigned long *port)
 	return 0;
 }
 
-int config_parse_addr(const char *text, struct cfg_addr *out)
+int net_parse_addr(const char *text, struct cfg_addr *out)
 {
 	char host[INET6_ADDRSTRLEN + 1];
 	const char *port;
@@ -79,7 +79,7 @@ int config_parse_addr(const char *text, struct cfg_addr *out)
 	}
 }
 
-const char *config_addr_str(const struct cfg_addr *a, char *buf, size_t len)
+const char *net_addr_str(const struct cfg_addr *a, char *buf, size_t len)
 {
 	char host[INET6_ADDRSTRLEN];
 
@@ -99,7 +99,7 @@ const char *config_addr_str(const struct cfg_addr *a, char *buf, size_t len)
 	return buf;
 }
 
-bool addr_eq(const struct cfg_addr *a, const struct cfg_addr *b)
+bool net_addr_eq(const struct cfg_addr *a, const struct cfg_addr *b)
 {
 	if (a->ss.ss_family != b->ss.ss_family)
 		return false;
@@ -115,7 +115,7 @@ bool addr_eq(const struct cfg_addr *a, const struct cfg_addr *b)
 	return false;
 }
 
-uint16_t addr_port(const struct cfg_addr *a)
+uint16_t net_addr_port(const struct cfg_addr *a)
 {
 	if (a->ss.ss_family == AF_INET)
 		return ntohs(((const struct sockaddr_in *)(const void *)&a->ss)->sin_port);
@@ -124,7 +124,7 @@ uint16_t addr_port(const struct cfg_addr *a)
 	return 0;
 }
 
-bool is_loopback(const struct cfg_addr *a)
+bool net_addr_is_loopback(const struct cfg_addr *a)
 {
 	if (a->ss.ss_family == AF_INET)
 		return (ntohl(((const struct sockaddr_in *)(const void *)&a->ss)->sin_addr.s_addr) >> 24) == 127;

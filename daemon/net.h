@@ -16,14 +16,14 @@ struct cfg_addr {
 	socklen_t len;
 };
 
-int config_parse_addr(const char *text, struct cfg_addr *out);  /* 0 / -1 */
+int net_parse_addr(const char *text, struct cfg_addr *out);  /* 0 / -1 */
 /* "127.0.0.1:80" / "[::1]:80" into buf (size >= 64). */
-const char *config_addr_str(const struct cfg_addr *a, char *buf, size_t len);
+const char *net_addr_str(const struct cfg_addr *a, char *buf, size_t len);
 /* Same family, address and port. */
-bool addr_eq(const struct cfg_addr *a, const struct cfg_addr *b);
+bool net_addr_eq(const struct cfg_addr *a, const struct cfg_addr *b);
 /* The port in host order, 0 when a is neither IPv4 nor IPv6. */
-uint16_t addr_port(const struct cfg_addr *a);
+uint16_t net_addr_port(const struct cfg_addr *a);
 /* 127.0.0.0/8 or ::1. */
-bool is_loopback(const struct cfg_addr *a);
+bool net_addr_is_loopback(const struct cfg_addr *a);
 
 #endif
