@@ -30,6 +30,7 @@
  *     so an identity allowed here need not be defined in this file.
  */
 #include "config.h"
+#include "config_state.h"
 #include "hash.h"
 
 #include <arpa/inet.h>
@@ -45,33 +46,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define WHY_MAX     256
-#define MAX_KEYS    32
-#define CUR_NONE    (-1)   /* before the first section header */
-#define CUR_VOID    (-2)   /* inside an invalid section: keys are skipped */
-
 /* ---- small helpers ---------------------------------------------------- */
-
-static bool is_digit(char ch) { return ch >= '0' && ch <= '9'; }
-static bool is_lower(char ch) { return ch >= 'a' && ch <= 'z'; }
-static bool is_space(char ch) { return ch == ' ' || ch == '\t' || ch == '\r' || ch == '\n' || ch == '\f' || ch == '\v'; }
 
 static const char *skip_space(const char *s)
 {
 	while (is_space(*s))
 		s++;
 	return s;
-}
-
-/* [a-z0-9-]{1,63} */
-static bool is_name(const char *s)
-{
-	size_t n = 0;
-
-	for (; s[n]; n++)
-		if (!is_lower(s[n]) && !is_digit(s[n]) && s[n] != '-')
-			return false;
-	return n >= 1 && n <= CFG_NAME_MAX;
 }
 
 /* Decimal digits only, no sign, no spaces, value <= max. */
@@ -123,19 +104,6 @@ static void *grow(void *arr, unsigned *cap, size_t size)
 	return p;
 }
 
-static char *join3(const char *a, const char *b, const char *c)
-{
-	size_t la = strlen(a), lb = strlen(b), lc = strlen(c);
-	char *s = malloc(la + lb + lc + 1);
-
-	if (!s)
-		return NULL;
-	memcpy(s, a, la);
-	memcpy(s + la, b, lb);
-	memcpy(s + la + lb, c, lc + 1);
-	return s;
-}
-
 /* ---- pure helpers shared with the daemon ------------------------------ */
 
 int config_parse_duration(const char *text, double *seconds)
@@ -179,105 +147,7 @@ int config_parse_duration(const char *text, double *seconds)
 	return 0;
 }
 
-/* ---- load state ------------------------------------------------------- */
-
-enum sec_kind { SEC_MESH, SEC_IDENTITY, SEC_SERVICE };
-
-/* What the current line asked inih to do, so a missing handler call can be
- * recognised as a line inih rejected. */
-enum line_kind { LINE_OTHER, LINE_KV, LINE_CONT };
-
-struct raw_kv {
-	char *key;
-	char *val;
-	int   line;
-};
-
-struct raw_sec {
-	char          *name;   /* between the brackets: "service.web" */
-	const char    *sub;    /* after the dot: "web" (points into name) */
-	enum sec_kind  kind;
-	int            line;
-	struct raw_kv *kv;
-	unsigned       nkv, capkv;
-};
-
-struct load_err {
-	int       line;
-	unsigned  seq;
-	char     *msg;
-};
-
-enum key_state { KEY_UNSET = 0, KEY_OK, KEY_BAD };
-
-/* Where each table key was written and whether it parsed. */
-struct key_meta {
-	int           line[MAX_KEYS];
-	unsigned char state[MAX_KEYS];
-};
-
-struct load {
-	const char     *path;       /* as the caller wrote it, for messages */
-	char           *dir;        /* absolute directory of the file */
-	FILE           *fp;
-	char           *buf;
-	size_t          bufcap;
-	int             lineno;
-	enum line_kind  kind;
-	bool            handled;
-	char            snippet[48];
-	struct raw_sec *secs;
-	unsigned        nsecs, capsecs;
-	int             cur;        /* index into secs, CUR_NONE or CUR_VOID */
-	int             last_kv;    /* key that continuation lines extend, or -1 */
-	bool            prev_key;   /* mirrors inih's prev_name: a key since the header */
-	struct load_err *errs;
-	unsigned        nerrs, caperrs;
-	bool            oom;
-	struct config  *c;
-};
-
-__attribute__((format(printf, 4, 5)))
-static void add_error(struct load *L, int line, const char *key, const char *fmt, ...)
-{
-	char why[WHY_MAX + 64];
-	struct load_err *e;
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	vsnprintf(why, sizeof(why), fmt, ap);
-	va_end(ap);
-	if (L->nerrs == L->caperrs) {
-		unsigned cap = L->caperrs ? L->caperrs * 2 : 16;
-		struct load_err *ne = realloc(L->errs, cap * sizeof(*ne));
-		if (!ne) {
-			L->oom = true;
-			return;
-		}
-		L->errs = ne;
-		L->caperrs = cap;
-	}
-	e = &L->errs[L->nerrs];
-	n = snprintf(NULL, 0, "%s:%d: %s: %s", L->path, line, key, why);
-	e->msg = n < 0 ? NULL : malloc((size_t)n + 1);
-	if (!e->msg) {
-		L->oom = true;
-		return;
-	}
-	snprintf(e->msg, (size_t)n + 1, "%s:%d: %s: %s", L->path, line, key, why);
-	e->line = line;
-	e->seq = L->nerrs++;
-}
-
-static char *ld_strdup(struct load *L, const char *s)
-{
-	char *d = strdup(s);
-
-	if (!d)
-		L->oom = true;
-	return d;
-}
+/* ---- phase 1: reading ------------------------------------------------- */
 
 /* "[service.web]" for section-level messages. */
 static const char *sec_label(const char *name, char *buf, size_t len)
@@ -285,8 +155,6 @@ static const char *sec_label(const char *name, char *buf, size_t len)
 	snprintf(buf, len, "[%s]", name);
 	return buf;
 }
-
-/* ---- phase 1: reading ------------------------------------------------- */
 
 /* inih rejected the previous line if it was a key line and no handler ran. */
 static void finish_line(struct load *L)
