@@ -22,6 +22,24 @@ bool is_name(const char *s)
 	return n >= 1 && n <= CFG_NAME_MAX;
 }
 
+/* Decimal digits only, no sign, no spaces, value <= max. */
+bool parse_ulong(const char *s, unsigned long max, unsigned long *out)
+{
+	unsigned long v = 0;
+
+	if (!*s)
+		return false;
+	for (; *s; s++) {
+		if (!is_digit(*s))
+			return false;
+		if (v > (max - (unsigned long)(*s - '0')) / 10)
+			return false;
+		v = v * 10 + (unsigned long)(*s - '0');
+	}
+	*out = v;
+	return true;
+}
+
 char *join3(const char *a, const char *b, const char *c)
 {
 	size_t la = strlen(a), lb = strlen(b), lc = strlen(c);

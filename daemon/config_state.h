@@ -82,6 +82,8 @@ static inline bool is_space(char ch) { return ch == ' ' || ch == '\t' || ch == '
 
 /* [a-z0-9-]{1,63} */
 bool is_name(const char *s);
+/* Decimal digits only, no sign, no spaces, value <= max. */
+bool parse_ulong(const char *s, unsigned long max, unsigned long *out);
 /* a, b and c in one malloc'ed string, or NULL. */
 char *join3(const char *a, const char *b, const char *c);
 

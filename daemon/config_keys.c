@@ -1,0 +1,499 @@
+/*
+ * Phase 2 of a config load: one table per section ([mesh], [identity.NAME],
+ * [service.NAME]) whose rows {key, parser, offset, flags, default} drive
+ * parsing, defaults, inheritance from [mesh] and the required-key check,
+ * and the parsers of single values the rows name (the list-valued keys'
+ * are in config_lists.c). A parser fills the field its row points at, or
+ * fills `why` and returns -1; apply_table() makes that a
+ * "file:line: key: reason" line.
+ */
+#include "config_keys.h"
+#include "config_lists.h"
+#include "config_state.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+int config_parse_duration(const char *text, double *seconds)
+{
+	const char *p = text;
+	double v = 0, mul, scale = 0.1;
+	int digits = 0, frac = 0;
+
+	if (!text || !seconds)
+		return -1;
+	for (; is_digit(*p); p++) {
+		if (++digits > 12)
+			return -1;
+		v = v * 10 + (*p - '0');
+	}
+	if (digits == 0)
+		return -1;
+	if (*p == '.') {
+		for (p++; is_digit(*p); p++, scale /= 10) {
+			if (++frac > 9)
+				return -1;
+			v += (*p - '0') * scale;
+		}
+		if (frac == 0)
+			return -1;
+	}
+	if (*p == '\0' || strcmp(p, "s") == 0)
+		mul = 1;
+	else if (strcmp(p, "ms") == 0)
+		mul = 0.001;
+	else if (strcmp(p, "m") == 0)
+		mul = 60;
+	else if (strcmp(p, "h") == 0)
+		mul = 3600;
+	else
+		return -1;
+	v *= mul;
+	if (!(v > 0))
+		return -1;
+	*seconds = v;
+	return 0;
+}
+
+#define FIELD(obj, off, type) ((type *)(void *)((char *)(obj) + (off)))
+
+static int set_string(void *obj, size_t off, const char *val, char *why, size_t whylen)
+{
+	char *d = strdup(val);
+
+	if (!d) {
+		snprintf(why, whylen, "out of memory");
+		return -1;
+	}
+	free(*FIELD(obj, off, char *));
+	*FIELD(obj, off, char *) = d;
+	return 0;
+}
+
+static int p_host(struct load *L, void *obj, const struct cfg_key *k,
+                  const char *val, char *why, size_t whylen)
+{
+	(void)L;
+	if (!*val || strlen(val) > 255) {
+		snprintf(why, whylen, "host must be 1..255 characters");
+		return -1;
+	}
+	for (const char *p = val; *p; p++) {
+		if ((unsigned char)*p <= ' ' || *p == 0x7f) {
+			snprintf(why, whylen, "host '%.64s' contains whitespace or control characters", val);
+			return -1;
+		}
+	}
+	return set_string(obj, k->off, val, why, whylen);
+}
+
+/* A path meshd writes (traffic log, route snapshot); relative paths are
+ * relative to the config file like every other path, "-" stays as is. */
+static int p_outpath(struct load *L, void *obj, const struct cfg_key *k,
+                     const char *val, char *why, size_t whylen)
+{
+	if (!*val) {
+		snprintf(why, whylen, "empty value");
+		return -1;
+	}
+	if (val[0] == '/' || strcmp(val, "-") == 0)
+		return set_string(obj, k->off, val, why, whylen);
+	char *abs = join3(L->dir, "/", val);
+	if (!abs) {
+		snprintf(why, whylen, "out of memory");
+		return -1;
+	}
+	int rc = set_string(obj, k->off, abs, why, whylen);
+	free(abs);
+	return rc;
+}
+
+/* A readable regular file; relative paths are relative to the config file. */
+static int p_file(struct load *L, void *obj, const struct cfg_key *k,
+                  const char *val, char *why, size_t whylen)
+{
+	struct stat st;
+	char *abs;
+
+	if (!*val) {
+		snprintf(why, whylen, "empty value");
+		return -1;
+	}
+	abs = val[0] == '/' ? strdup(val) : join3(L->dir, "/", val);
+	if (!abs) {
+		snprintf(why, whylen, "out of memory");
+		return -1;
+	}
+	if (access(abs, R_OK) == -1 || stat(abs, &st) == -1) {
+		snprintf(why, whylen, "cannot read '%.160s': %s", abs, strerror(errno));
+		free(abs);
+		return -1;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		snprintf(why, whylen, "'%.160s' is not a regular file", abs);
+		free(abs);
+		return -1;
+	}
+	free(*FIELD(obj, k->off, char *));
+	*FIELD(obj, k->off, char *) = abs;
+	return 0;
+}
+
+/* [a-z0-9.-]+ */
+static int p_trust_domain(struct load *L, void *obj, const struct cfg_key *k,
+                          const char *val, char *why, size_t whylen)
+{
+	(void)L;
+	if (!*val || strlen(val) > 255) {
+		snprintf(why, whylen, "trust domain must be 1..255 characters");
+		return -1;
+	}
+	for (const char *p = val; *p; p++) {
+		if (!is_lower(*p) && !is_digit(*p) && *p != '.' && *p != '-') {
+			snprintf(why, whylen, "invalid trust domain '%.64s' (use a-z, 0-9, '.', '-')", val);
+			return -1;
+		}
+	}
+	return set_string(obj, k->off, val, why, whylen);
+}
+
+/* [a-z0-9.-]*, no leading or trailing dot; "" (or a literal "") is none. */
+static int p_suffix(struct load *L, void *obj, const struct cfg_key *k,
+                    const char *val, char *why, size_t whylen)
+{
+	size_t n;
+
+	(void)L;
+	if (strcmp(val, "\"\"") == 0)
+		val = "";
+	n = strlen(val);
+	if (n > 253) {
+		snprintf(why, whylen, "suffix longer than 253 characters");
+		return -1;
+	}
+	for (const char *p = val; *p; p++) {
+		if (!is_lower(*p) && !is_digit(*p) && *p != '.' && *p != '-') {
+			snprintf(why, whylen, "invalid suffix '%.64s' (use a-z, 0-9, '.', '-')", val);
+			return -1;
+		}
+	}
+	if (n && (val[0] == '.' || val[n - 1] == '.' || strstr(val, ".."))) {
+		snprintf(why, whylen, "invalid suffix '%.64s' (no leading, trailing or double dot)", val);
+		return -1;
+	}
+	return set_string(obj, k->off, val, why, whylen);
+}
+
+/* ADDR:PORT or "off"; `aux` is the bool that says whether it is on. */
+static int p_listen(struct load *L, void *obj, const struct cfg_key *k,
+                    const char *val, char *why, size_t whylen)
+{
+	struct cfg_addr a;
+
+	(void)L;
+	if (strcmp(val, "off") == 0) {
+		memset(FIELD(obj, k->off, struct cfg_addr), 0, sizeof(a));
+		*FIELD(obj, k->aux, bool) = false;
+		return 0;
+	}
+	if (net_parse_addr(val, &a) == -1) {
+		snprintf(why, whylen, "invalid address '%.64s' (expected IPv4:PORT, [IPv6]:PORT or off)", val);
+		return -1;
+	}
+	if ((k->flags & CFG_F_LOOPBACK) && !net_addr_is_loopback(&a)) {
+		snprintf(why, whylen, "'%.64s' is not a loopback address (the %s listener stays local)",
+		         val, k->name);
+		return -1;
+	}
+	*FIELD(obj, k->off, struct cfg_addr) = a;
+	*FIELD(obj, k->aux, bool) = true;
+	return 0;
+}
+
+/* IPv4 CIDR, prefix 8..30, host bits clear; `aux` is the prefix. */
+static int p_cidr(struct load *L, void *obj, const struct cfg_key *k,
+                  const char *val, char *why, size_t whylen)
+{
+	const char *slash = strchr(val, '/');
+	char host[INET_ADDRSTRLEN];
+	struct in_addr net;
+	unsigned long prefix;
+	uint32_t mask;
+	size_t n;
+
+	(void)L;
+	n = slash ? (size_t)(slash - val) : 0;
+	if (!slash || n == 0 || n >= sizeof(host)) {
+		snprintf(why, whylen, "invalid range '%.64s' (expected IPv4 CIDR like 127.77.0.0/16)", val);
+		return -1;
+	}
+	memcpy(host, val, n);
+	host[n] = '\0';
+	if (inet_pton(AF_INET, host, &net) != 1 || !parse_ulong(slash + 1, 32, &prefix)) {
+		snprintf(why, whylen, "invalid range '%.64s' (expected IPv4 CIDR like 127.77.0.0/16)", val);
+		return -1;
+	}
+	if (prefix < 8 || prefix > 30) {
+		snprintf(why, whylen, "prefix /%lu out of range (8..30)", prefix);
+		return -1;
+	}
+	mask = ~0u << (32 - prefix);
+	if (ntohl(net.s_addr) & ~mask) {
+		struct in_addr fixed = { .s_addr = htonl(ntohl(net.s_addr) & mask) };
+		char buf[INET_ADDRSTRLEN];
+		inet_ntop(AF_INET, &fixed, buf, sizeof(buf));
+		snprintf(why, whylen, "host bits set in '%.64s' (network address is %s/%lu)",
+		         val, buf, prefix);
+		return -1;
+	}
+	if ((ntohl(net.s_addr) >> 24) != 127) {
+		/* VIPs are loopback addresses (meshd listens on them, and the
+		 * shim never answers a name with anything else). */
+		snprintf(why, whylen, "'%.64s' is not inside 127.0.0.0/8 (VIPs are loopback addresses)",
+		         val);
+		return -1;
+	}
+	*FIELD(obj, k->off, struct in_addr) = net;
+	*FIELD(obj, k->aux, unsigned) = (unsigned)prefix;
+	return 0;
+}
+
+static int p_duration(struct load *L, void *obj, const struct cfg_key *k,
+                      const char *val, char *why, size_t whylen)
+{
+	double s;
+
+	(void)L;
+	if (config_parse_duration(val, &s) == -1) {
+		snprintf(why, whylen, "invalid duration '%.64s' (a number > 0 with ms, s, m or h; bare = seconds)",
+		         val);
+		return -1;
+	}
+	*FIELD(obj, k->off, double) = s;
+	return 0;
+}
+
+static int p_retries(struct load *L, void *obj, const struct cfg_key *k,
+                     const char *val, char *why, size_t whylen)
+{
+	unsigned long v;
+
+	(void)L;
+	if (!parse_ulong(val, 10, &v)) {
+		snprintf(why, whylen, "invalid retries '%.64s' (0..10)", val);
+		return -1;
+	}
+	*FIELD(obj, k->off, unsigned) = (unsigned)v;
+	return 0;
+}
+
+static int p_workers(struct load *L, void *obj, const struct cfg_key *k,
+                     const char *val, char *why, size_t whylen)
+{
+	unsigned long v;
+
+	(void)L;
+	if (strcmp(val, "auto") == 0) {
+		*FIELD(obj, k->off, unsigned) = 0;
+		return 0;
+	}
+	if (!parse_ulong(val, 64, &v) || v == 0) {
+		snprintf(why, whylen, "invalid workers '%.64s' (1..64 or auto)", val);
+		return -1;
+	}
+	*FIELD(obj, k->off, unsigned) = (unsigned)v;
+	return 0;
+}
+
+/* A limit: a count 1..10000000; k->aux != 0 also takes "auto" (stored as
+ * 0, resolved at start-up from the descriptor limit). */
+static int p_limit(struct load *L, void *obj, const struct cfg_key *k,
+                   const char *val, char *why, size_t whylen)
+{
+	unsigned long v;
+
+	(void)L;
+	if (k->aux && strcmp(val, "auto") == 0) {
+		*FIELD(obj, k->off, unsigned) = 0;
+		return 0;
+	}
+	if (!parse_ulong(val, 10000000, &v) || v == 0) {
+		snprintf(why, whylen, "invalid %s '%.64s' (1..10000000%s)", k->name, val,
+		         k->aux ? " or auto" : "");
+		return -1;
+	}
+	*FIELD(obj, k->off, unsigned) = (unsigned)v;
+	return 0;
+}
+
+/* A service's max_connections: a count, or 0 / "none" for no limit. */
+static int p_maxconn(struct load *L, void *obj, const struct cfg_key *k,
+                     const char *val, char *why, size_t whylen)
+{
+	unsigned long v;
+
+	(void)L;
+	if (strcmp(val, "none") == 0) {
+		*FIELD(obj, k->off, unsigned) = 0;
+		return 0;
+	}
+	if (!parse_ulong(val, 10000000, &v)) {
+		snprintf(why, whylen, "invalid max_connections '%.64s' (0..10000000 or none)", val);
+		return -1;
+	}
+	*FIELD(obj, k->off, unsigned) = (unsigned)v;
+	return 0;
+}
+
+static int p_lb(struct load *L, void *obj, const struct cfg_key *k,
+                const char *val, char *why, size_t whylen)
+{
+	(void)L;
+	if (strcmp(val, "round_robin") == 0) {
+		*FIELD(obj, k->off, enum cfg_lb) = CFG_LB_ROUND_ROBIN;
+		return 0;
+	}
+	snprintf(why, whylen, "unknown lb '%.64s' (accepted: round_robin)", val);
+	return -1;
+}
+
+static int p_name(struct load *L, void *obj, const struct cfg_key *k,
+                  const char *val, char *why, size_t whylen)
+{
+	(void)L;
+	if (!is_name(val)) {
+		snprintf(why, whylen, "invalid name '%.64s' (1..63 characters of a-z, 0-9, '-')", val);
+		return -1;
+	}
+	return set_string(obj, k->off, val, why, whylen);
+}
+
+static int p_vip(struct load *L, void *obj, const struct cfg_key *k,
+                 const char *val, char *why, size_t whylen)
+{
+	struct cfg_service *s = obj;
+	struct in_addr a;
+
+	(void)L;
+	(void)k;
+	if (inet_pton(AF_INET, val, &a) != 1) {
+		snprintf(why, whylen, "invalid vip '%.64s' (expected an IPv4 address)", val);
+		return -1;
+	}
+	s->vip = a;
+	s->vip_fixed = true;
+	return 0;
+}
+
+#define CO(f)  offsetof(struct config, f)
+#define IO(f)  offsetof(struct cfg_identity, f)
+#define SO(f)  offsetof(struct cfg_service, f)
+
+const struct cfg_key mesh_keys[MK_COUNT] = {
+	[MK_TRUST_DOMAIN]    = { "trust_domain", p_trust_domain, CO(trust_domain), 0, CFG_F_REQUIRED, NULL, 0, 0 },
+	[MK_HOST]            = { "host", p_host, CO(host), 0, 0, NULL /* gethostname() */, 0, 0 },
+	[MK_CA]              = { "ca", p_file, CO(ca), 0, CFG_F_REQUIRED, NULL, 0, 0 },
+	[MK_INBOUND]         = { "inbound", p_listen, CO(inbound), CO(inbound_on), 0, "0.0.0.0:15443", 0, 0 },
+	[MK_ADMIN]           = { "admin", p_listen, CO(admin), CO(admin_on), CFG_F_LOOPBACK, "127.0.0.1:15000", 0, 0 },
+	[MK_LOG]             = { "log", p_outpath, CO(log), 0, 0, "/var/log/libmesh/traffic.log", 0, 0 },
+	[MK_VIP_RANGE]       = { "vip_range", p_cidr, CO(vip_net), CO(vip_prefix), 0, "127.77.0.0/16", 0, 0 },
+	[MK_SNAPSHOT]        = { "snapshot", p_outpath, CO(snapshot), 0, 0, "/run/libmesh/routes", 0, 0 },
+	[MK_SUFFIX]          = { "suffix", p_suffix, CO(suffix), 0, 0, "mesh", 0, 0 },
+	[MK_CONNECT_TIMEOUT] = { "connect_timeout", p_duration, CO(connect_timeout), 0, 0, "1s", 0, 0 },
+	[MK_RETRIES]         = { "retries", p_retries, CO(retries), 0, 0, "2", 0, 0 },
+	[MK_IDLE_TIMEOUT]    = { "idle_timeout", p_duration, CO(idle_timeout), 0, 0, "1h", 0, 0 },
+	[MK_DRAIN_TIMEOUT]   = { "drain_timeout", p_duration, CO(drain_timeout), 0, 0, "30s", 0, 0 },
+	[MK_WORKERS]         = { "workers", p_workers, CO(workers), 0, 0, "1", 0, 0 },
+	[MK_CONTROL]         = { "control", p_outpath, CO(control), 0, 0, NULL /* SNAPSHOT.ctl */, 0, 0 },
+	[MK_HANDSHAKE_TIMEOUT] = { "handshake_timeout", p_duration, CO(handshake_timeout), 0, 0, "3s", 0, 0 },
+	[MK_MAX_HANDSHAKES]  = { "max_handshakes", p_limit, CO(max_handshakes), 0, 0, "256", 0, 0 },
+	[MK_MAX_HANDSHAKES_PER_SOURCE] = { "max_handshakes_per_source", p_limit,
+	                         CO(max_handshakes_per_source), 0, 0, "32", 0, 0 },
+	[MK_MAX_STREAMS_PER_LINK] = { "max_streams_per_link", p_limit, CO(max_streams_per_link), 0, 0,
+	                         "512", 0, 0 },
+	[MK_MAX_CONNS_PER_UID] = { "max_connections_per_uid", p_limit, CO(max_conns_per_uid), 1, 0,
+	                         "auto", 0, 0 },
+	[MK_MAX_CONNS_PER_PEER] = { "max_connections_per_peer", p_limit, CO(max_conns_per_peer), 1, 0,
+	                         "auto", 0, 0 },
+	[MK_MAX_CONTROL_PER_UID] = { "max_control_per_uid", p_limit, CO(max_control_per_uid), 0, 0,
+	                         "128", 0, 0 },
+	[MK_MAX_PENDING_PER_CONTROL] = { "max_pending_per_control", p_limit,
+	                         CO(max_pending_per_control), 0, 0, "1024", 0, 0 },
+	[MK_MAX_PENDING_PER_UID] = { "max_pending_per_uid", p_limit, CO(max_pending_per_uid), 0, 0,
+	                         "8192", 0, 0 },
+};
+
+const struct cfg_key identity_keys[IK_COUNT] = {
+	[IK_UIDS] = { "uids", p_uids, IO(uids), 0, CFG_F_REQUIRED, NULL, 0, 0 },
+	[IK_CERT] = { "cert", p_file, IO(cert), 0, CFG_F_REQUIRED, NULL, 0, 0 },
+	[IK_KEY]  = { "key", p_file, IO(key), 0, CFG_F_REQUIRED, NULL, 0, 0 },
+};
+
+const struct cfg_key service_keys[SK_COUNT] = {
+	[SK_PORTS]           = { "ports", p_ports, SO(ports), 0, CFG_F_REQUIRED, NULL, 0, 0 },
+	[SK_ENDPOINTS]       = { "endpoints", p_endpoints, SO(endpoints), 0, 0, NULL, 0, 0 },
+	[SK_INTERCEPT]       = { "intercept", p_intercepts, SO(intercepts), 0, 0, NULL, 0, 0 },
+	[SK_VIP]             = { "vip", p_vip, SO(vip), 0, 0, NULL /* assigned */, 0, 0 },
+	[SK_CONNECT_TIMEOUT] = { "connect_timeout", p_duration, SO(connect_timeout), 0, CFG_F_INHERIT, NULL,
+	                         CO(connect_timeout), sizeof(double) },
+	[SK_RETRIES]         = { "retries", p_retries, SO(retries), 0, CFG_F_INHERIT, NULL,
+	                         CO(retries), sizeof(unsigned) },
+	[SK_IDLE_TIMEOUT]    = { "idle_timeout", p_duration, SO(idle_timeout), 0, CFG_F_INHERIT, NULL,
+	                         CO(idle_timeout), sizeof(double) },
+	[SK_LB]              = { "lb", p_lb, SO(lb), 0, 0, "round_robin", 0, 0 },
+	[SK_IDENTITY]        = { "identity", p_name, SO(identity), 0, 0, NULL /* service name */, 0, 0 },
+	[SK_UPSTREAM]        = { "upstream", p_upstream, SO(upstreams), 0, 0, NULL, 0, 0 },
+	[SK_ALLOW]           = { "allow", p_allow, SO(allow), 0, 0, NULL /* deny all */, 0, 0 },
+	[SK_MAX_CONNECTIONS] = { "max_connections", p_maxconn, SO(max_connections), 0, 0, "none", 0, 0 },
+};
+
+/* Parse one section through its table: values, unknown keys, defaults,
+ * required keys, inheritance from [mesh]. */
+void apply_table(struct load *L, const struct cfg_key *tab, unsigned ntab,
+                 const struct raw_sec *sec, const char *secname, int secline,
+                 void *obj, struct key_meta *meta)
+{
+	char why[WHY_MAX];
+
+	memset(meta, 0, sizeof(*meta));
+	for (unsigned i = 0; sec && i < sec->nkv; i++) {
+		const struct raw_kv *kv = &sec->kv[i];
+		unsigned j;
+
+		for (j = 0; j < ntab; j++)
+			if (strcmp(tab[j].name, kv->key) == 0)
+				break;
+		if (j == ntab) {
+			add_error(L, kv->line, kv->key, "unknown key in [%s]", secname);
+			continue;
+		}
+		meta->line[j] = kv->line;
+		why[0] = '\0';
+		if (tab[j].parse(L, obj, &tab[j], kv->val, why, sizeof(why)) == 0) {
+			meta->state[j] = KEY_OK;
+		} else {
+			meta->state[j] = KEY_BAD;
+			add_error(L, kv->line, kv->key, "%s", why);
+		}
+	}
+	for (unsigned j = 0; j < ntab; j++) {
+		if (meta->state[j] != KEY_UNSET)
+			continue;
+		meta->line[j] = secline;
+		if (tab[j].flags & CFG_F_REQUIRED) {
+			meta->state[j] = KEY_BAD;
+			add_error(L, secline, tab[j].name, "missing (required in [%s])", secname);
+		} else if (tab[j].flags & CFG_F_INHERIT) {
+			memcpy((char *)obj + tab[j].off, (char *)L->c + tab[j].inherit, tab[j].size);
+		} else if (tab[j].def &&
+		           tab[j].parse(L, obj, &tab[j], tab[j].def, why, sizeof(why)) == -1) {
+			add_error(L, secline, tab[j].name, "default '%s': %s", tab[j].def, why);
+		}
+	}
+}
