@@ -1,0 +1,18 @@
+/*
+ * VIPs (vip.c): how services get their virtual addresses, stable across
+ * reloads and restarts.
+ */
+#ifndef MESHD_VIP_H
+#define MESHD_VIP_H
+
+#include "config.h"
+
+struct load;
+struct key_meta;
+
+/* Phase 4 of a config load: a VIP for every service of L->c (`sm`: the
+ * services' key_meta); a full range or a bad fixed VIP is an error. */
+void assign_vips(struct load *L, config_prev_vip_fn prev, void *prev_arg,
+                 const struct key_meta *sm);
+
+#endif
