@@ -65,7 +65,7 @@ static const char *sec_label(const char *name, char *buf, size_t len)
 static void finish_line(struct load *L)
 {
 	if (L->kind == LINE_KV && !L->handled)
-		add_error(L, L->lineno, L->snippet, "malformed line, expected \"key = value\"");
+		cfg_error(L, L->lineno, L->snippet, "malformed line, expected \"key = value\"");
 	L->kind = LINE_OTHER;
 }
 
@@ -94,7 +94,7 @@ static void section_header(struct load *L, const char *t)
 	L->last_kv = -1;
 	L->cur = CUR_VOID;
 	if (!close) {
-		add_error(L, L->lineno, L->snippet, "malformed section header, missing ']'");
+		cfg_error(L, L->lineno, L->snippet, "malformed section header, missing ']'");
 		return;
 	}
 	s = skip_space(t + 1);
@@ -113,7 +113,7 @@ static void section_header(struct load *L, const char *t)
 
 	rest = skip_space(close + 1);
 	if (*rest && *rest != ';' && *rest != '#')
-		add_error(L, L->lineno, label, "unexpected text after ']'");
+		cfg_error(L, L->lineno, label, "unexpected text after ']'");
 
 	if (strcmp(name, "mesh") == 0) {
 		kind = SEC_MESH;
@@ -122,18 +122,18 @@ static void section_header(struct load *L, const char *t)
 	} else if (strncmp(name, "service.", 8) == 0) {
 		kind = SEC_SERVICE;
 	} else if (strcmp(name, "identity") == 0 || strcmp(name, "service") == 0) {
-		add_error(L, L->lineno, label, "section needs a name: [%s.NAME]", name);
+		cfg_error(L, L->lineno, label, "section needs a name: [%s.NAME]", name);
 		free(name);
 		return;
 	} else {
-		add_error(L, L->lineno, label,
+		cfg_error(L, L->lineno, label,
 		          "unknown section (expected [mesh], [identity.NAME] or [service.NAME])");
 		free(name);
 		return;
 	}
 	for (unsigned i = 0; i < L->nsecs; i++) {
 		if (strcmp(L->secs[i].name, name) == 0) {
-			add_error(L, L->lineno, label, "duplicate section (first at line %d)",
+			cfg_error(L, L->lineno, label, "duplicate section (first at line %d)",
 			          L->secs[i].line);
 			free(name);
 			return;
@@ -156,8 +156,8 @@ static void section_header(struct load *L, const char *t)
 	sec->kind = kind;
 	sec->line = L->lineno;
 	sec->sub = kind == SEC_MESH ? name : strchr(name, '.') + 1;
-	if (kind != SEC_MESH && !is_name(sec->sub))
-		add_error(L, L->lineno, label,
+	if (kind != SEC_MESH && !cfg_is_name(sec->sub))
+		cfg_error(L, L->lineno, label,
 		          "invalid name '%.64s' (1..63 characters of a-z, 0-9, '-')", sec->sub);
 	L->cur = (int)L->nsecs++;
 }
@@ -202,7 +202,7 @@ static char *line_reader(char *str, int num, void *stream)
 	t = skip_space(s);
 	snprintf(L->snippet, sizeof(L->snippet), "%s", t);
 	if (strlen(s) != len) {
-		add_error(L, L->lineno, "line", "contains a NUL byte");
+		cfg_error(L, L->lineno, "line", "contains a NUL byte");
 		L->last_kv = -1;
 		return blank_line(str, num);
 	}
@@ -231,7 +231,7 @@ static char *line_reader(char *str, int num, void *stream)
 	}
 	tl = strlen(t);
 	if (tl + 3 > (size_t)num) {
-		add_error(L, L->lineno, "line",
+		cfg_error(L, L->lineno, "line",
 		          "too long (at most %d characters); continue long lists on indented lines",
 		          num - 3);
 		L->prev_key = true;   /* swallow its continuation lines */
@@ -266,8 +266,8 @@ static int add_kv(struct load *L, struct raw_sec *sec, const char *key, const ch
 		sec->capkv = cap;
 	}
 	kv = &sec->kv[sec->nkv];
-	kv->key = ld_strdup(L, key);
-	kv->val = ld_strdup(L, val);
+	kv->key = cfg_strdup(L, key);
+	kv->val = cfg_strdup(L, val);
 	kv->line = L->lineno;
 	if (!kv->key || !kv->val) {
 		free(kv->key);
@@ -300,7 +300,7 @@ static int ini_handler_fn(void *user, const char *section, const char *name,
 	if (L->kind == LINE_CONT) {
 		if (L->cur >= 0 && L->last_kv >= 0) {
 			struct raw_kv *kv = &L->secs[L->cur].kv[L->last_kv];
-			char *joined = join3(kv->val, " ", value);
+			char *joined = cfg_join3(kv->val, " ", value);
 			if (!joined) {
 				L->oom = true;
 				return 1;
@@ -315,17 +315,17 @@ static int ini_handler_fn(void *user, const char *section, const char *name,
 	if (L->cur == CUR_VOID)
 		return 1;
 	if (L->cur == CUR_NONE) {
-		add_error(L, L->lineno, name, "key outside of any section");
+		cfg_error(L, L->lineno, name, "key outside of any section");
 		return 1;
 	}
 	if (!*name) {
-		add_error(L, L->lineno, L->snippet, "missing key name before '='");
+		cfg_error(L, L->lineno, L->snippet, "missing key name before '='");
 		return 1;
 	}
 	sec = &L->secs[L->cur];
 	for (unsigned i = 0; i < sec->nkv; i++) {
 		if (strcmp(sec->kv[i].key, name) == 0) {
-			add_error(L, L->lineno, name, "duplicate key (first at line %d)",
+			cfg_error(L, L->lineno, name, "duplicate key (first at line %d)",
 			          sec->kv[i].line);
 			return 1;
 		}
@@ -348,12 +348,12 @@ static void free_identity(struct cfg_identity *id)
 static void free_service(struct cfg_service *s)
 {
 	free(s->name);
-	free_endpoints(s->endpoints, s->nendpoints);
+	cfg_free_endpoints(s->endpoints, s->nendpoints);
 	free(s->intercepts);
 	free(s->identity);
 	free(s->peer_spiffe);
 	free(s->upstreams);
-	free_strv(s->allow, s->nallow);
+	cfg_free_strv(s->allow, s->nallow);
 }
 
 static void config_free(struct config *c)
@@ -495,20 +495,20 @@ static void build(struct load *L, config_prev_vip_fn prev, void *prev_arg)
 			nsvc++;
 	}
 	if (!mesh)
-		add_error(L, 0, "[mesh]", "missing section (trust_domain and ca are required)");
-	apply_table(L, mesh_keys, MK_COUNT, mesh, "mesh", mesh ? mesh->line : 0, c, &mm);
+		cfg_error(L, 0, "[mesh]", "missing section (trust_domain and ca are required)");
+	cfg_apply_table(L, cfg_mesh_keys, MK_COUNT, mesh, "mesh", mesh ? mesh->line : 0, c, &mm);
 	if (mm.state[MK_HOST] == KEY_UNSET) {
 		char h[256];
 		if (gethostname(h, sizeof(h)) == -1) {
-			add_error(L, 0, "host", "gethostname: %s", strerror(errno));
+			cfg_error(L, 0, "host", "gethostname: %s", strerror(errno));
 		} else {
 			h[sizeof(h) - 1] = '\0';
-			c->host = ld_strdup(L, h);
+			c->host = cfg_strdup(L, h);
 		}
 	}
 	if (mm.state[MK_CONTROL] == KEY_UNSET && c->snapshot) {
 		/* The control socket sits next to the snapshot, which names it. */
-		char *ctl = join3(c->snapshot, ".ctl", "");
+		char *ctl = cfg_join3(c->snapshot, ".ctl", "");
 		if (!ctl)
 			L->oom = true;
 		c->control = ctl;
@@ -530,27 +530,27 @@ static void build(struct load *L, config_prev_vip_fn prev, void *prev_arg)
 			struct key_meta *m = &im[c->nidentities++];
 
 			id->line = sec->line;
-			id->name = ld_strdup(L, sec->sub);
-			apply_table(L, identity_keys, IK_COUNT, sec, sec->name, sec->line, id, m);
+			id->name = cfg_strdup(L, sec->sub);
+			cfg_apply_table(L, cfg_identity_keys, IK_COUNT, sec, sec->name, sec->line, id, m);
 			id->spiffe = make_spiffe(L, c->trust_domain, id->name);
 		} else if (sec->kind == SEC_SERVICE) {
 			struct cfg_service *s = &c->services[c->nservices];
 			struct key_meta *m = &sm[c->nservices++];
 
 			s->line = sec->line;
-			s->name = ld_strdup(L, sec->sub);
-			apply_table(L, service_keys, SK_COUNT, sec, sec->name, sec->line, s, m);
+			s->name = cfg_strdup(L, sec->sub);
+			cfg_apply_table(L, cfg_service_keys, SK_COUNT, sec, sec->name, sec->line, s, m);
 			if (m->state[SK_IDENTITY] == KEY_UNSET && s->name)
-				s->identity = ld_strdup(L, s->name);
+				s->identity = cfg_strdup(L, s->name);
 			s->peer_spiffe = make_spiffe(L, c->trust_domain, s->identity);
 		}
 	}
 	if (L->oom)
 		goto out;
-	validate_identities(L, im);
-	validate_services(L, sm);
+	config_check_identities(L, im);
+	config_check_services(L, sm);
 	if (mm.state[MK_VIP_RANGE] != KEY_BAD)
-		assign_vips(L, prev, prev_arg, sm);
+		vip_assign(L, prev, prev_arg, sm);
 out:
 	free(im);
 	free(sm);
@@ -573,11 +573,11 @@ struct config *config_load(const char *path, config_prev_vip_fn prev,
 	}
 	c->refs = 1;
 	if (!path || !(L.fp = fopen(path, "re"))) {
-		add_error(&L, 0, "file", "cannot open: %s", path ? strerror(errno) : "no path");
+		cfg_error(&L, 0, "file", "cannot open: %s", path ? strerror(errno) : "no path");
 		goto fail;
 	}
 	if (resolve_paths(&L, path) == -1) {
-		add_error(&L, 0, "file", "cannot resolve path: %s", strerror(errno));
+		cfg_error(&L, 0, "file", "cannot resolve path: %s", strerror(errno));
 		goto fail;
 	}
 	rc = ini_parse_stream(line_reader, &L, ini_handler_fn, &L);
@@ -585,7 +585,7 @@ struct config *config_load(const char *path, config_prev_vip_fn prev,
 	if (rc == -2)
 		L.oom = true;
 	if (ferror(L.fp))
-		add_error(&L, L.lineno, "file", "read error: %s", strerror(errno));
+		cfg_error(&L, L.lineno, "file", "read error: %s", strerror(errno));
 	fclose(L.fp);
 	L.fp = NULL;
 	if (L.oom)

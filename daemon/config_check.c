@@ -28,7 +28,7 @@ static bool has_port(const struct cfg_service *s, uint16_t port)
 	return false;
 }
 
-void validate_identities(struct load *L, const struct key_meta *im)
+void config_check_identities(struct load *L, const struct key_meta *im)
 {
 	struct config *c = L->c;
 	const struct cfg_identity *any = NULL;
@@ -42,7 +42,7 @@ void validate_identities(struct load *L, const struct key_meta *im)
 			continue;
 		if (id->any_uid) {
 			if (any)
-				add_error(L, line, "uids", "'*' is already used by identity '%s'", any->name);
+				cfg_error(L, line, "uids", "'*' is already used by identity '%s'", any->name);
 			else
 				any = id;
 		}
@@ -51,7 +51,7 @@ void validate_identities(struct load *L, const struct key_meta *im)
 				const struct cfg_identity *o = &c->identities[j];
 				for (unsigned v = 0; v < o->nuids; v++) {
 					if (o->uids[v] == id->uids[u]) {
-						add_error(L, line, "uids", "uid %lu already belongs to identity '%s'",
+						cfg_error(L, line, "uids", "uid %lu already belongs to identity '%s'",
 						          (unsigned long)id->uids[u], o->name);
 						reported = true;
 						break;
@@ -62,7 +62,7 @@ void validate_identities(struct load *L, const struct key_meta *im)
 	}
 }
 
-void validate_services(struct load *L, const struct key_meta *sm)
+void config_check_services(struct load *L, const struct key_meta *sm)
 {
 	struct config *c = L->c;
 	char a[64];
@@ -73,14 +73,14 @@ void validate_services(struct load *L, const struct key_meta *sm)
 		bool ports_ok = m->state[SK_PORTS] == KEY_OK;
 
 		if (s->identity && s->nupstreams && !find_identity(c, s->identity))
-			add_error(L, m->line[SK_IDENTITY], "identity",
+			cfg_error(L, m->line[SK_IDENTITY], "identity",
 			          "no [identity.%s] in this file; this host serves '%s' (upstream) and must present that identity's certificate",
 			          s->identity, s->name);
 		if (m->state[SK_ENDPOINTS] == KEY_OK && m->state[SK_UPSTREAM] != KEY_BAD &&
 		    !s->nupstreams) {
 			for (unsigned e = 0; e < s->nendpoints; e++) {
 				if (s->endpoints[e].local) {
-					add_error(L, m->line[SK_ENDPOINTS], "endpoints",
+					cfg_error(L, m->line[SK_ENDPOINTS], "endpoints",
 					          "'local' needs an upstream in [service.%s]", s->name);
 					break;
 				}
@@ -89,12 +89,12 @@ void validate_services(struct load *L, const struct key_meta *sm)
 		if (ports_ok) {
 			for (unsigned u = 0; u < s->nupstreams; u++)
 				if (s->upstreams[u].port && !has_port(s, s->upstreams[u].port))
-					add_error(L, m->line[SK_UPSTREAM], "upstream",
+					cfg_error(L, m->line[SK_UPSTREAM], "upstream",
 					          "port %u is not one of ports", (unsigned)s->upstreams[u].port);
 			for (unsigned x = 0; x < s->nintercepts; x++) {
 				uint16_t p = net_addr_port(&s->intercepts[x]);
 				if (!has_port(s, p))
-					add_error(L, m->line[SK_INTERCEPT], "intercept",
+					cfg_error(L, m->line[SK_INTERCEPT], "intercept",
 					          "%s: port %u is not one of ports",
 					          net_addr_str(&s->intercepts[x], a, sizeof(a)), (unsigned)p);
 			}
@@ -105,7 +105,7 @@ void validate_services(struct load *L, const struct key_meta *sm)
 				const struct cfg_service *o = &c->services[j];
 				for (unsigned y = 0; y < o->nintercepts; y++) {
 					if (net_addr_eq(&o->intercepts[y], &s->intercepts[x])) {
-						add_error(L, m->line[SK_INTERCEPT], "intercept",
+						cfg_error(L, m->line[SK_INTERCEPT], "intercept",
 						          "%s is already intercepted by service '%s'",
 						          net_addr_str(&s->intercepts[x], a, sizeof(a)), o->name);
 					}

@@ -10,7 +10,7 @@
 struct load;
 struct key_meta;
 
-void validate_identities(struct load *L, const struct key_meta *im);
-void validate_services(struct load *L, const struct key_meta *sm);
+void config_check_identities(struct load *L, const struct key_meta *im);
+void config_check_services(struct load *L, const struct key_meta *sm);
 
 #endif

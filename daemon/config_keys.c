@@ -4,7 +4,7 @@
  * parsing, defaults, inheritance from [mesh] and the required-key check,
  * and the parsers of single values the rows name (the list-valued keys'
  * are in config_lists.c). A parser fills the field its row points at, or
- * fills `why` and returns -1; apply_table() makes that a
+ * fills `why` and returns -1; cfg_apply_table() makes that a
  * "file:line: key: reason" line.
  */
 #include "config_keys.h"
@@ -104,7 +104,7 @@ static int p_outpath(struct load *L, void *obj, const struct cfg_key *k,
 	}
 	if (val[0] == '/' || strcmp(val, "-") == 0)
 		return set_string(obj, k->off, val, why, whylen);
-	char *abs = join3(L->dir, "/", val);
+	char *abs = cfg_join3(L->dir, "/", val);
 	if (!abs) {
 		snprintf(why, whylen, "out of memory");
 		return -1;
@@ -125,7 +125,7 @@ static int p_file(struct load *L, void *obj, const struct cfg_key *k,
 		snprintf(why, whylen, "empty value");
 		return -1;
 	}
-	abs = val[0] == '/' ? strdup(val) : join3(L->dir, "/", val);
+	abs = val[0] == '/' ? strdup(val) : cfg_join3(L->dir, "/", val);
 	if (!abs) {
 		snprintf(why, whylen, "out of memory");
 		return -1;
@@ -235,7 +235,7 @@ static int p_cidr(struct load *L, void *obj, const struct cfg_key *k,
 	}
 	memcpy(host, val, n);
 	host[n] = '\0';
-	if (inet_pton(AF_INET, host, &net) != 1 || !parse_ulong(slash + 1, 32, &prefix)) {
+	if (inet_pton(AF_INET, host, &net) != 1 || !cfg_parse_ulong(slash + 1, 32, &prefix)) {
 		snprintf(why, whylen, "invalid range '%.64s' (expected IPv4 CIDR like 127.77.0.0/16)", val);
 		return -1;
 	}
@@ -285,7 +285,7 @@ static int p_retries(struct load *L, void *obj, const struct cfg_key *k,
 	unsigned long v;
 
 	(void)L;
-	if (!parse_ulong(val, 10, &v)) {
+	if (!cfg_parse_ulong(val, 10, &v)) {
 		snprintf(why, whylen, "invalid retries '%.64s' (0..10)", val);
 		return -1;
 	}
@@ -303,7 +303,7 @@ static int p_workers(struct load *L, void *obj, const struct cfg_key *k,
 		*FIELD(obj, k->off, unsigned) = 0;
 		return 0;
 	}
-	if (!parse_ulong(val, 64, &v) || v == 0) {
+	if (!cfg_parse_ulong(val, 64, &v) || v == 0) {
 		snprintf(why, whylen, "invalid workers '%.64s' (1..64 or auto)", val);
 		return -1;
 	}
@@ -323,7 +323,7 @@ static int p_limit(struct load *L, void *obj, const struct cfg_key *k,
 		*FIELD(obj, k->off, unsigned) = 0;
 		return 0;
 	}
-	if (!parse_ulong(val, 10000000, &v) || v == 0) {
+	if (!cfg_parse_ulong(val, 10000000, &v) || v == 0) {
 		snprintf(why, whylen, "invalid %s '%.64s' (1..10000000%s)", k->name, val,
 		         k->aux ? " or auto" : "");
 		return -1;
@@ -343,7 +343,7 @@ static int p_maxconn(struct load *L, void *obj, const struct cfg_key *k,
 		*FIELD(obj, k->off, unsigned) = 0;
 		return 0;
 	}
-	if (!parse_ulong(val, 10000000, &v)) {
+	if (!cfg_parse_ulong(val, 10000000, &v)) {
 		snprintf(why, whylen, "invalid max_connections '%.64s' (0..10000000 or none)", val);
 		return -1;
 	}
@@ -367,7 +367,7 @@ static int p_name(struct load *L, void *obj, const struct cfg_key *k,
                   const char *val, char *why, size_t whylen)
 {
 	(void)L;
-	if (!is_name(val)) {
+	if (!cfg_is_name(val)) {
 		snprintf(why, whylen, "invalid name '%.64s' (1..63 characters of a-z, 0-9, '-')", val);
 		return -1;
 	}
@@ -395,7 +395,7 @@ static int p_vip(struct load *L, void *obj, const struct cfg_key *k,
 #define IO(f)  offsetof(struct cfg_identity, f)
 #define SO(f)  offsetof(struct cfg_service, f)
 
-const struct cfg_key mesh_keys[MK_COUNT] = {
+const struct cfg_key cfg_mesh_keys[MK_COUNT] = {
 	[MK_TRUST_DOMAIN]    = { "trust_domain", p_trust_domain, CO(trust_domain), 0, CFG_F_REQUIRED, NULL, 0, 0 },
 	[MK_HOST]            = { "host", p_host, CO(host), 0, 0, NULL /* gethostname() */, 0, 0 },
 	[MK_CA]              = { "ca", p_file, CO(ca), 0, CFG_F_REQUIRED, NULL, 0, 0 },
@@ -429,16 +429,16 @@ const struct cfg_key mesh_keys[MK_COUNT] = {
 	                         "8192", 0, 0 },
 };
 
-const struct cfg_key identity_keys[IK_COUNT] = {
-	[IK_UIDS] = { "uids", p_uids, IO(uids), 0, CFG_F_REQUIRED, NULL, 0, 0 },
+const struct cfg_key cfg_identity_keys[IK_COUNT] = {
+	[IK_UIDS] = { "uids", cfg_list_uids, IO(uids), 0, CFG_F_REQUIRED, NULL, 0, 0 },
 	[IK_CERT] = { "cert", p_file, IO(cert), 0, CFG_F_REQUIRED, NULL, 0, 0 },
 	[IK_KEY]  = { "key", p_file, IO(key), 0, CFG_F_REQUIRED, NULL, 0, 0 },
 };
 
-const struct cfg_key service_keys[SK_COUNT] = {
-	[SK_PORTS]           = { "ports", p_ports, SO(ports), 0, CFG_F_REQUIRED, NULL, 0, 0 },
-	[SK_ENDPOINTS]       = { "endpoints", p_endpoints, SO(endpoints), 0, 0, NULL, 0, 0 },
-	[SK_INTERCEPT]       = { "intercept", p_intercepts, SO(intercepts), 0, 0, NULL, 0, 0 },
+const struct cfg_key cfg_service_keys[SK_COUNT] = {
+	[SK_PORTS]           = { "ports", cfg_list_ports, SO(ports), 0, CFG_F_REQUIRED, NULL, 0, 0 },
+	[SK_ENDPOINTS]       = { "endpoints", cfg_list_endpoints, SO(endpoints), 0, 0, NULL, 0, 0 },
+	[SK_INTERCEPT]       = { "intercept", cfg_list_intercepts, SO(intercepts), 0, 0, NULL, 0, 0 },
 	[SK_VIP]             = { "vip", p_vip, SO(vip), 0, 0, NULL /* assigned */, 0, 0 },
 	[SK_CONNECT_TIMEOUT] = { "connect_timeout", p_duration, SO(connect_timeout), 0, CFG_F_INHERIT, NULL,
 	                         CO(connect_timeout), sizeof(double) },
@@ -448,16 +448,16 @@ const struct cfg_key service_keys[SK_COUNT] = {
 	                         CO(idle_timeout), sizeof(double) },
 	[SK_LB]              = { "lb", p_lb, SO(lb), 0, 0, "round_robin", 0, 0 },
 	[SK_IDENTITY]        = { "identity", p_name, SO(identity), 0, 0, NULL /* service name */, 0, 0 },
-	[SK_UPSTREAM]        = { "upstream", p_upstream, SO(upstreams), 0, 0, NULL, 0, 0 },
-	[SK_ALLOW]           = { "allow", p_allow, SO(allow), 0, 0, NULL /* deny all */, 0, 0 },
+	[SK_UPSTREAM]        = { "upstream", cfg_list_upstream, SO(upstreams), 0, 0, NULL, 0, 0 },
+	[SK_ALLOW]           = { "allow", cfg_list_allow, SO(allow), 0, 0, NULL /* deny all */, 0, 0 },
 	[SK_MAX_CONNECTIONS] = { "max_connections", p_maxconn, SO(max_connections), 0, 0, "none", 0, 0 },
 };
 
 /* Parse one section through its table: values, unknown keys, defaults,
  * required keys, inheritance from [mesh]. */
-void apply_table(struct load *L, const struct cfg_key *tab, unsigned ntab,
-                 const struct raw_sec *sec, const char *secname, int secline,
-                 void *obj, struct key_meta *meta)
+void cfg_apply_table(struct load *L, const struct cfg_key *tab, unsigned ntab,
+                     const struct raw_sec *sec, const char *secname, int secline,
+                     void *obj, struct key_meta *meta)
 {
 	char why[WHY_MAX];
 
@@ -470,7 +470,7 @@ void apply_table(struct load *L, const struct cfg_key *tab, unsigned ntab,
 			if (strcmp(tab[j].name, kv->key) == 0)
 				break;
 		if (j == ntab) {
-			add_error(L, kv->line, kv->key, "unknown key in [%s]", secname);
+			cfg_error(L, kv->line, kv->key, "unknown key in [%s]", secname);
 			continue;
 		}
 		meta->line[j] = kv->line;
@@ -479,7 +479,7 @@ void apply_table(struct load *L, const struct cfg_key *tab, unsigned ntab,
 			meta->state[j] = KEY_OK;
 		} else {
 			meta->state[j] = KEY_BAD;
-			add_error(L, kv->line, kv->key, "%s", why);
+			cfg_error(L, kv->line, kv->key, "%s", why);
 		}
 	}
 	for (unsigned j = 0; j < ntab; j++) {
@@ -488,12 +488,12 @@ void apply_table(struct load *L, const struct cfg_key *tab, unsigned ntab,
 		meta->line[j] = secline;
 		if (tab[j].flags & CFG_F_REQUIRED) {
 			meta->state[j] = KEY_BAD;
-			add_error(L, secline, tab[j].name, "missing (required in [%s])", secname);
+			cfg_error(L, secline, tab[j].name, "missing (required in [%s])", secname);
 		} else if (tab[j].flags & CFG_F_INHERIT) {
 			memcpy((char *)obj + tab[j].off, (char *)L->c + tab[j].inherit, tab[j].size);
 		} else if (tab[j].def &&
 		           tab[j].parse(L, obj, &tab[j], tab[j].def, why, sizeof(why)) == -1) {
-			add_error(L, secline, tab[j].name, "default '%s': %s", tab[j].def, why);
+			cfg_error(L, secline, tab[j].name, "default '%s': %s", tab[j].def, why);
 		}
 	}
 }

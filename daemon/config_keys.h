@@ -46,14 +46,14 @@ enum { IK_UIDS, IK_CERT, IK_KEY, IK_COUNT };
 enum { SK_PORTS, SK_ENDPOINTS, SK_INTERCEPT, SK_VIP, SK_CONNECT_TIMEOUT, SK_RETRIES,
        SK_IDLE_TIMEOUT, SK_LB, SK_IDENTITY, SK_UPSTREAM, SK_ALLOW, SK_MAX_CONNECTIONS, SK_COUNT };
 
-extern const struct cfg_key mesh_keys[MK_COUNT];
-extern const struct cfg_key identity_keys[IK_COUNT];
-extern const struct cfg_key service_keys[SK_COUNT];
+extern const struct cfg_key cfg_mesh_keys[MK_COUNT];
+extern const struct cfg_key cfg_identity_keys[IK_COUNT];
+extern const struct cfg_key cfg_service_keys[SK_COUNT];
 
 /* Parse one section through its table: values, unknown keys, defaults,
  * required keys, inheritance from [mesh]. */
-void apply_table(struct load *L, const struct cfg_key *tab, unsigned ntab,
-                 const struct raw_sec *sec, const char *secname, int secline,
-                 void *obj, struct key_meta *meta);
+void cfg_apply_table(struct load *L, const struct cfg_key *tab, unsigned ntab,
+                     const struct raw_sec *sec, const char *secname, int secline,
+                     void *obj, struct key_meta *meta);
 
 #endif

@@ -144,7 +144,7 @@ static int uid_elem(char *tok, const void *kept, unsigned n, void *elem, void *c
 		return 0;
 	}
 	if (is_digit(tok[0])) {
-		if (!parse_ulong(tok, (unsigned long)(uid_t)-2, &v)) {
+		if (!cfg_parse_ulong(tok, (unsigned long)(uid_t)-2, &v)) {
 			snprintf(why, whylen, "invalid uid '%.64s'", tok);
 			return -1;
 		}
@@ -170,8 +170,8 @@ static int uid_elem(char *tok, const void *kept, unsigned n, void *elem, void *c
 	return 1;
 }
 
-int p_uids(struct load *L, void *obj, const struct cfg_key *k,
-           const char *val, char *why, size_t whylen)
+int cfg_list_uids(struct load *L, void *obj, const struct cfg_key *k,
+                  const char *val, char *why, size_t whylen)
 {
 	struct cfg_identity *id = obj;
 	void *uids;
@@ -203,7 +203,7 @@ static int port_elem(char *tok, const void *kept, unsigned n, void *elem, void *
 	unsigned long p;
 
 	(void)ctx;
-	if (!parse_ulong(tok, 65535, &p) || p == 0) {
+	if (!cfg_parse_ulong(tok, 65535, &p) || p == 0) {
 		snprintf(why, whylen, "invalid port '%.64s' (1..65535)", tok);
 		return -1;
 	}
@@ -221,8 +221,8 @@ static int port_elem(char *tok, const void *kept, unsigned n, void *elem, void *
 	return 1;
 }
 
-int p_ports(struct load *L, void *obj, const struct cfg_key *k,
-            const char *val, char *why, size_t whylen)
+int cfg_list_ports(struct load *L, void *obj, const struct cfg_key *k,
+                   const char *val, char *why, size_t whylen)
 {
 	struct cfg_service *s = obj;
 	void *ports;
@@ -244,7 +244,7 @@ int p_ports(struct load *L, void *obj, const struct cfg_key *k,
 	return 0;
 }
 
-void free_endpoints(struct cfg_endpoint *e, unsigned n)
+void cfg_free_endpoints(struct cfg_endpoint *e, unsigned n)
 {
 	for (unsigned i = 0; i < n; i++)
 		free(e[i].text);
@@ -253,7 +253,7 @@ void free_endpoints(struct cfg_endpoint *e, unsigned n)
 
 static void drop_endpoints(void *e, unsigned n)
 {
-	free_endpoints(e, n);
+	cfg_free_endpoints(e, n);
 }
 
 static int endpoint_elem(char *tok, const void *kept, unsigned n, void *elem, void *ctx,
@@ -267,7 +267,7 @@ static int endpoint_elem(char *tok, const void *kept, unsigned n, void *elem, vo
 	(void)ctx;
 	if (star) {
 		*star = '\0';
-		if (!parse_ulong(star + 1, 1000, &w) || w == 0) {
+		if (!cfg_parse_ulong(star + 1, 1000, &w) || w == 0) {
 			snprintf(why, whylen, "invalid weight '%.32s' in '%.64s*%.32s' (1..1000)",
 			         star + 1, tok, star + 1);
 			return -1;
@@ -296,8 +296,8 @@ static int endpoint_elem(char *tok, const void *kept, unsigned n, void *elem, vo
 	return 1;
 }
 
-int p_endpoints(struct load *L, void *obj, const struct cfg_key *k,
-                const char *val, char *why, size_t whylen)
+int cfg_list_endpoints(struct load *L, void *obj, const struct cfg_key *k,
+                       const char *val, char *why, size_t whylen)
 {
 	struct cfg_service *s = obj;
 	void *eps;
@@ -308,7 +308,7 @@ int p_endpoints(struct load *L, void *obj, const struct cfg_key *k,
 	if (parse_list(val, sizeof(struct cfg_endpoint), endpoint_elem, NULL, drop_endpoints,
 	               &eps, &n, NULL, why, whylen) == -1)
 		return -1;
-	free_endpoints(s->endpoints, s->nendpoints);
+	cfg_free_endpoints(s->endpoints, s->nendpoints);
 	s->endpoints = eps;
 	s->nendpoints = n;
 	return 0;
@@ -334,8 +334,8 @@ static int intercept_elem(char *tok, const void *kept, unsigned n, void *elem, v
 	return 1;
 }
 
-int p_intercepts(struct load *L, void *obj, const struct cfg_key *k,
-                 const char *val, char *why, size_t whylen)
+int cfg_list_intercepts(struct load *L, void *obj, const struct cfg_key *k,
+                        const char *val, char *why, size_t whylen)
 {
 	struct cfg_service *s = obj;
 	void *as;
@@ -365,7 +365,7 @@ static int upstream_elem(char *tok, const void *kept, unsigned n, void *elem, vo
 	if (eq) {
 		*eq = '\0';
 		addr = eq + 1;
-		if (!parse_ulong(tok, 65535, &p) || p == 0) {
+		if (!cfg_parse_ulong(tok, 65535, &p) || p == 0) {
 			snprintf(why, whylen, "invalid port '%.64s' before '=' (1..65535)", tok);
 			return -1;
 		}
@@ -388,8 +388,8 @@ static int upstream_elem(char *tok, const void *kept, unsigned n, void *elem, vo
 	return 1;
 }
 
-int p_upstream(struct load *L, void *obj, const struct cfg_key *k,
-               const char *val, char *why, size_t whylen)
+int cfg_list_upstream(struct load *L, void *obj, const struct cfg_key *k,
+                      const char *val, char *why, size_t whylen)
 {
 	struct cfg_service *s = obj;
 	void *ups;
@@ -411,7 +411,7 @@ int p_upstream(struct load *L, void *obj, const struct cfg_key *k,
 	return 0;
 }
 
-void free_strv(char **v, unsigned n)
+void cfg_free_strv(char **v, unsigned n)
 {
 	for (unsigned i = 0; i < n; i++)
 		free(v[i]);
@@ -420,7 +420,7 @@ void free_strv(char **v, unsigned n)
 
 static void drop_strv(void *v, unsigned n)
 {
-	free_strv(v, n);
+	cfg_free_strv(v, n);
 }
 
 /* Identity names or '*' (ctx: bool *any). Syntax only: callers are defined
@@ -434,7 +434,7 @@ static int allow_elem(char *tok, const void *kept, unsigned n, void *elem, void 
 		*(bool *)ctx = true;
 		return 0;
 	}
-	if (!is_name(tok)) {
+	if (!cfg_is_name(tok)) {
 		snprintf(why, whylen, "invalid identity name '%.64s' (1..63 characters of a-z, 0-9, '-')",
 		         tok);
 		return -1;
@@ -452,8 +452,8 @@ static int allow_elem(char *tok, const void *kept, unsigned n, void *elem, void 
 	return 1;
 }
 
-int p_allow(struct load *L, void *obj, const struct cfg_key *k,
-            const char *val, char *why, size_t whylen)
+int cfg_list_allow(struct load *L, void *obj, const struct cfg_key *k,
+                   const char *val, char *why, size_t whylen)
 {
 	struct cfg_service *s = obj;
 	void *names;
@@ -467,10 +467,10 @@ int p_allow(struct load *L, void *obj, const struct cfg_key *k,
 		return -1;
 	if (any && n) {
 		snprintf(why, whylen, "'*' cannot be combined with names");
-		free_strv(names, n);
+		cfg_free_strv(names, n);
 		return -1;
 	}
-	free_strv(s->allow, s->nallow);
+	cfg_free_strv(s->allow, s->nallow);
 	s->allow = names;
 	s->nallow = n;
 	s->allow_any = any;

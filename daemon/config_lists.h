@@ -13,21 +13,21 @@
 struct load;
 struct cfg_key;
 
-int p_uids(struct load *L, void *obj, const struct cfg_key *k,
-           const char *val, char *why, size_t whylen);
-int p_ports(struct load *L, void *obj, const struct cfg_key *k,
-            const char *val, char *why, size_t whylen);
-int p_endpoints(struct load *L, void *obj, const struct cfg_key *k,
-                const char *val, char *why, size_t whylen);
-int p_intercepts(struct load *L, void *obj, const struct cfg_key *k,
-                 const char *val, char *why, size_t whylen);
-int p_upstream(struct load *L, void *obj, const struct cfg_key *k,
-               const char *val, char *why, size_t whylen);
-int p_allow(struct load *L, void *obj, const struct cfg_key *k,
-            const char *val, char *why, size_t whylen);
+int cfg_list_uids(struct load *L, void *obj, const struct cfg_key *k,
+                  const char *val, char *why, size_t whylen);
+int cfg_list_ports(struct load *L, void *obj, const struct cfg_key *k,
+                   const char *val, char *why, size_t whylen);
+int cfg_list_endpoints(struct load *L, void *obj, const struct cfg_key *k,
+                       const char *val, char *why, size_t whylen);
+int cfg_list_intercepts(struct load *L, void *obj, const struct cfg_key *k,
+                        const char *val, char *why, size_t whylen);
+int cfg_list_upstream(struct load *L, void *obj, const struct cfg_key *k,
+                      const char *val, char *why, size_t whylen);
+int cfg_list_allow(struct load *L, void *obj, const struct cfg_key *k,
+                   const char *val, char *why, size_t whylen);
 
 /* What the list parsers allocate, for freeing a config. */
-void free_endpoints(struct cfg_endpoint *e, unsigned n);
-void free_strv(char **v, unsigned n);
+void cfg_free_endpoints(struct cfg_endpoint *e, unsigned n);
+void cfg_free_strv(char **v, unsigned n);
 
 #endif

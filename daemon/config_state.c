@@ -12,7 +12,7 @@
 #include <string.h>
 
 /* [a-z0-9-]{1,63} */
-bool is_name(const char *s)
+bool cfg_is_name(const char *s)
 {
 	size_t n = 0;
 
@@ -23,7 +23,7 @@ bool is_name(const char *s)
 }
 
 /* Decimal digits only, no sign, no spaces, value <= max. */
-bool parse_ulong(const char *s, unsigned long max, unsigned long *out)
+bool cfg_parse_ulong(const char *s, unsigned long max, unsigned long *out)
 {
 	unsigned long v = 0;
 
@@ -40,7 +40,7 @@ bool parse_ulong(const char *s, unsigned long max, unsigned long *out)
 	return true;
 }
 
-char *join3(const char *a, const char *b, const char *c)
+char *cfg_join3(const char *a, const char *b, const char *c)
 {
 	size_t la = strlen(a), lb = strlen(b), lc = strlen(c);
 	char *s = malloc(la + lb + lc + 1);
@@ -53,7 +53,7 @@ char *join3(const char *a, const char *b, const char *c)
 	return s;
 }
 
-void add_error(struct load *L, int line, const char *key, const char *fmt, ...)
+void cfg_error(struct load *L, int line, const char *key, const char *fmt, ...)
 {
 	char why[WHY_MAX + 64];
 	struct load_err *e;
@@ -85,7 +85,7 @@ void add_error(struct load *L, int line, const char *key, const char *fmt, ...)
 	e->seq = L->nerrs++;
 }
 
-char *ld_strdup(struct load *L, const char *s)
+char *cfg_strdup(struct load *L, const char *s)
 {
 	char *d = strdup(s);
 

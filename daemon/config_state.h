@@ -81,18 +81,18 @@ static inline bool is_lower(char ch) { return ch >= 'a' && ch <= 'z'; }
 static inline bool is_space(char ch) { return ch == ' ' || ch == '\t' || ch == '\r' || ch == '\n' || ch == '\f' || ch == '\v'; }
 
 /* [a-z0-9-]{1,63} */
-bool is_name(const char *s);
+bool cfg_is_name(const char *s);
 /* Decimal digits only, no sign, no spaces, value <= max. */
-bool parse_ulong(const char *s, unsigned long max, unsigned long *out);
+bool cfg_parse_ulong(const char *s, unsigned long max, unsigned long *out);
 /* a, b and c in one malloc'ed string, or NULL. */
-char *join3(const char *a, const char *b, const char *c);
+char *cfg_join3(const char *a, const char *b, const char *c);
 
 /* ---- the error list --------------------------------------------------- */
 
 /* One "file:line: key: reason" (reason from fmt); out of memory sets L->oom. */
-void add_error(struct load *L, int line, const char *key, const char *fmt, ...)
+void cfg_error(struct load *L, int line, const char *key, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 /* strdup that sets L->oom when it fails. */
-char *ld_strdup(struct load *L, const char *s);
+char *cfg_strdup(struct load *L, const char *s);
 
 #endif

@@ -57,8 +57,8 @@ static void vip_take(struct vip_pool *p, struct cfg_service *s, uint32_t off)
 
 /* Fixed VIPs first, then each service's previous VIP, then FNV-1a of the
  * name with linear probing, in name order so file order does not matter. */
-void assign_vips(struct load *L, config_prev_vip_fn prev, void *prev_arg,
-                 const struct key_meta *sm)
+void vip_assign(struct load *L, config_prev_vip_fn prev, void *prev_arg,
+                const struct key_meta *sm)
 {
 	struct config *c = L->c;
 	struct vip_pool pool;
@@ -87,10 +87,10 @@ void assign_vips(struct load *L, config_prev_vip_fn prev, void *prev_arg,
 		off = vip_offset(&pool, s->vip);
 		if (!off) {
 			if (ntohl(s->vip.s_addr) - pool.net >= pool.size)
-				add_error(L, sm[i].line[SK_VIP], "vip", "%s is outside vip_range %s/%u",
+				cfg_error(L, sm[i].line[SK_VIP], "vip", "%s is outside vip_range %s/%u",
 				          vbuf, range, c->vip_prefix);
 			else
-				add_error(L, sm[i].line[SK_VIP], "vip",
+				cfg_error(L, sm[i].line[SK_VIP], "vip",
 				          "%s is reserved in vip_range %s/%u (network, broadcast or first address)",
 				          vbuf, range, c->vip_prefix);
 			continue;
@@ -100,7 +100,7 @@ void assign_vips(struct load *L, config_prev_vip_fn prev, void *prev_arg,
 			for (unsigned j = 0; j < i; j++)
 				if (c->services[j].vip_fixed && c->services[j].vip.s_addr == s->vip.s_addr)
 					owner = c->services[j].name;
-			add_error(L, sm[i].line[SK_VIP], "vip", "%s is already used by service '%s'",
+			cfg_error(L, sm[i].line[SK_VIP], "vip", "%s is already used by service '%s'",
 			          vbuf, owner);
 			continue;
 		}
@@ -139,7 +139,7 @@ void assign_vips(struct load *L, config_prev_vip_fn prev, void *prev_arg,
 			char label[CFG_NAME_MAX + 32];
 
 			snprintf(label, sizeof(label), "[service.%s]", s->name);
-			add_error(L, s->line, label,
+			cfg_error(L, s->line, label,
 			          "no free VIP: vip_range %s/%u is full (%u usable addresses)",
 			          range, c->vip_prefix, pool.usable);
 			continue;

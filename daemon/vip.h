@@ -12,7 +12,7 @@ struct key_meta;
 
 /* Phase 4 of a config load: a VIP for every service of L->c (`sm`: the
  * services' key_meta); a full range or a bad fixed VIP is an error. */
-void assign_vips(struct load *L, config_prev_vip_fn prev, void *prev_arg,
-                 const struct key_meta *sm);
+void vip_assign(struct load *L, config_prev_vip_fn prev, void *prev_arg,
+                const struct key_meta *sm);
 
 #endif
