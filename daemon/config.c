@@ -5,22 +5,25 @@
  *
  * A load runs in phases, and none of them stops at the first problem:
  *
- *   1. read      inih splits "key = value" lines. A line reader in front of
- *                it counts lines (Debian's inih does not pass line numbers),
- *                owns the [section] headers (inih truncates long ones and
- *                never reports empty ones) and notices lines inih rejected.
- *                Raw values are kept with their line.
- *   2. parse     one table per section, {key, parser, offset, flags,
- *                default}, drives parsing, defaults, inheritance from [mesh]
- *                and the required-key check.
- *   3. validate  checks between keys and sections (ports, identities, uids,
- *                intercepts).
- *   4. VIPs      fixed ones, then the previous ones (stable across reloads),
- *                then a hash of the name with linear probing.
+ *   1. read      (here) inih splits "key = value" lines. A line reader in
+ *                front of it counts lines (Debian's inih does not pass line
+ *                numbers), owns the [section] headers (inih truncates long
+ *                ones and never reports empty ones) and notices lines inih
+ *                rejected. Raw values are kept with their line.
+ *   2. parse     (config_keys.c, config_lists.c) one table per section,
+ *                {key, parser, offset, flags, default}, drives parsing,
+ *                defaults, inheritance from [mesh] and the required-key
+ *                check.
+ *   3. validate  (config_check.c) checks between keys and sections (ports,
+ *                identities, uids, intercepts).
+ *   4. VIPs      (vip.c) fixed ones, then the previous ones (stable across
+ *                reloads), then a hash of the name with linear probing.
  *
- * Every problem becomes one "file:line: key: reason" line; they are sorted
- * by line. This file never logs: the caller decides what to say. A loaded
- * config has its identities and services sorted by name (lookups bisect).
+ * build() below runs phases 2 to 4; the state they share, struct load, and
+ * the error list are in config_state.c. Every problem becomes one
+ * "file:line: key: reason" line; they are sorted by line. No config file
+ * logs: the caller decides what to say. A loaded config has its identities
+ * and services sorted by name (lookups bisect).
  *
  * Two reading rules inih does not give by itself:
  *   - An indented line continues the previous key's value (for long lists),
@@ -43,7 +46,7 @@
 #include <string.h>
 #include <unistd.h>
 
-/* ---- small helpers ---------------------------------------------------- */
+/* ---- phase 1: reading ------------------------------------------------- */
 
 static const char *skip_space(const char *s)
 {
@@ -51,8 +54,6 @@ static const char *skip_space(const char *s)
 		s++;
 	return s;
 }
-
-/* ---- phase 1: reading ------------------------------------------------- */
 
 /* "[service.web]" for section-level messages. */
 static const char *sec_label(const char *name, char *buf, size_t len)
