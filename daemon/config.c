@@ -44,7 +44,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 /* ---- phase 1: reading ------------------------------------------------- */
 
@@ -498,22 +497,6 @@ static void build(struct load *L, config_prev_vip_fn prev, void *prev_arg)
 	if (!mesh)
 		cfg_error(L, 0, "[mesh]", "missing section (trust_domain and ca are required)");
 	cfg_apply_table(L, cfg_mesh_keys, MK_COUNT, mesh, "mesh", mesh ? mesh->line : 0, c, &mm);
-	if (mm.state[MK_HOST] == KEY_UNSET) {
-		char h[256];
-		if (gethostname(h, sizeof(h)) == -1) {
-			cfg_error(L, 0, "host", "gethostname: %s", strerror(errno));
-		} else {
-			h[sizeof(h) - 1] = '\0';
-			c->host = cfg_strdup(L, h);
-		}
-	}
-	if (mm.state[MK_CONTROL] == KEY_UNSET && c->snapshot) {
-		/* The control socket sits next to the snapshot, which names it. */
-		char *ctl = cfg_join3(c->snapshot, ".ctl", "");
-		if (!ctl)
-			L->oom = true;
-		c->control = ctl;
-	}
 
 	c->identities = nid ? calloc(nid, sizeof(*c->identities)) : NULL;
 	c->services = nsvc ? calloc(nsvc, sizeof(*c->services)) : NULL;
@@ -541,8 +524,6 @@ static void build(struct load *L, config_prev_vip_fn prev, void *prev_arg)
 			s->line = sec->line;
 			s->name = cfg_strdup(L, sec->sub);
 			cfg_apply_table(L, cfg_service_keys, SK_COUNT, sec, sec->name, sec->line, s, m);
-			if (m->state[SK_IDENTITY] == KEY_UNSET && s->name)
-				s->identity = cfg_strdup(L, s->name);
 			s->peer_spiffe = make_spiffe(L, c->trust_domain, s->identity);
 		}
 	}

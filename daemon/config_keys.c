@@ -391,6 +391,46 @@ static int p_vip(struct load *L, void *obj, const struct cfg_key *k,
 	return 0;
 }
 
+/* ---- defaults computed from other keys (a row's .fill) ---------------- */
+
+static void fill_host(struct load *L, void *obj)
+{
+	struct config *c = obj;
+	char h[256];
+
+	if (gethostname(h, sizeof(h)) == -1) {
+		cfg_error(L, 0, "host", "gethostname: %s", strerror(errno));
+	} else {
+		h[sizeof(h) - 1] = '\0';
+		c->host = cfg_strdup(L, h);
+	}
+}
+
+/* The control socket sits next to the snapshot, which names it. */
+static void fill_control(struct load *L, void *obj)
+{
+	struct config *c = obj;
+	char *ctl;
+
+	if (!c->snapshot)
+		return;
+	ctl = cfg_join3(c->snapshot, ".ctl", "");
+	if (!ctl)
+		L->oom = true;
+	c->control = ctl;
+}
+
+/* A service is served under its own name unless it says otherwise. */
+static void fill_identity(struct load *L, void *obj)
+{
+	struct cfg_service *s = obj;
+
+	if (s->name)
+		s->identity = cfg_strdup(L, s->name);
+}
+
+/* ---- the tables ------------------------------------------------------- */
+
 #define CO(f)  offsetof(struct config, f)
 #define IO(f)  offsetof(struct cfg_identity, f)
 #define SO(f)  offsetof(struct cfg_service, f)
@@ -398,7 +438,8 @@ static int p_vip(struct load *L, void *obj, const struct cfg_key *k,
 const struct cfg_key cfg_mesh_keys[MK_COUNT] = {
 	[MK_TRUST_DOMAIN] = { .name = "trust_domain", .parse = p_trust_domain, .off = CO(trust_domain),
 	                      .flags = CFG_F_REQUIRED },
-	[MK_HOST] = { .name = "host", .parse = p_host, .off = CO(host) /* default: gethostname() */ },
+	[MK_HOST] = { .name = "host", .parse = p_host, .off = CO(host), .fill = fill_host,
+	              .def_doc = "gethostname()" },
 	[MK_CA] = { .name = "ca", .parse = p_file, .off = CO(ca), .flags = CFG_F_REQUIRED },
 	[MK_INBOUND] = { .name = "inbound", .parse = p_listen, .off = CO(inbound), .aux = CO(inbound_on),
 	                 .def = "0.0.0.0:15443" },
@@ -419,8 +460,8 @@ const struct cfg_key cfg_mesh_keys[MK_COUNT] = {
 	[MK_DRAIN_TIMEOUT] = { .name = "drain_timeout", .parse = p_duration, .off = CO(drain_timeout),
 	                       .def = "30s" },
 	[MK_WORKERS] = { .name = "workers", .parse = p_workers, .off = CO(workers), .def = "1" },
-	[MK_CONTROL] = { .name = "control", .parse = p_outpath, .off = CO(control)
-	                 /* default: SNAPSHOT.ctl */ },
+	[MK_CONTROL] = { .name = "control", .parse = p_outpath, .off = CO(control), .fill = fill_control,
+	                 .def_doc = "SNAPSHOT.ctl" },
 	[MK_HANDSHAKE_TIMEOUT] = { .name = "handshake_timeout", .parse = p_duration,
 	                           .off = CO(handshake_timeout), .def = "3s" },
 	[MK_MAX_HANDSHAKES] = { .name = "max_handshakes", .parse = p_limit, .off = CO(max_handshakes),
@@ -450,9 +491,12 @@ const struct cfg_key cfg_identity_keys[IK_COUNT] = {
 const struct cfg_key cfg_service_keys[SK_COUNT] = {
 	[SK_PORTS] = { .name = "ports", .parse = cfg_list_ports, .off = SO(ports),
 	               .flags = CFG_F_REQUIRED },
-	[SK_ENDPOINTS] = { .name = "endpoints", .parse = cfg_list_endpoints, .off = SO(endpoints) },
-	[SK_INTERCEPT] = { .name = "intercept", .parse = cfg_list_intercepts, .off = SO(intercepts) },
-	[SK_VIP] = { .name = "vip", .parse = p_vip, .off = SO(vip) /* default: assigned (vip.c) */ },
+	[SK_ENDPOINTS] = { .name = "endpoints", .parse = cfg_list_endpoints, .off = SO(endpoints),
+	                   .def_doc = "none" },
+	[SK_INTERCEPT] = { .name = "intercept", .parse = cfg_list_intercepts, .off = SO(intercepts),
+	                   .def_doc = "none" },
+	/* Unset, phase 4 (vip.c) assigns one. */
+	[SK_VIP] = { .name = "vip", .parse = p_vip, .off = SO(vip), .def_doc = "derived from name" },
 	[SK_CONNECT_TIMEOUT] = { .name = "connect_timeout", .parse = p_duration, .off = SO(connect_timeout),
 	                         .flags = CFG_F_INHERIT, .inherit = CO(connect_timeout),
 	                         .size = sizeof(double) },
@@ -462,10 +506,12 @@ const struct cfg_key cfg_service_keys[SK_COUNT] = {
 	                      .flags = CFG_F_INHERIT, .inherit = CO(idle_timeout),
 	                      .size = sizeof(double) },
 	[SK_LB] = { .name = "lb", .parse = p_lb, .off = SO(lb), .def = "round_robin" },
-	[SK_IDENTITY] = { .name = "identity", .parse = p_name, .off = SO(identity)
-	                  /* default: the service name */ },
-	[SK_UPSTREAM] = { .name = "upstream", .parse = cfg_list_upstream, .off = SO(upstreams) },
-	[SK_ALLOW] = { .name = "allow", .parse = cfg_list_allow, .off = SO(allow) /* default: deny all */ },
+	[SK_IDENTITY] = { .name = "identity", .parse = p_name, .off = SO(identity),
+	                  .fill = fill_identity, .def_doc = "NAME" },
+	[SK_UPSTREAM] = { .name = "upstream", .parse = cfg_list_upstream, .off = SO(upstreams),
+	                  .def_doc = "none" },
+	[SK_ALLOW] = { .name = "allow", .parse = cfg_list_allow, .off = SO(allow),
+	               .def_doc = "none: deny all" },
 	[SK_MAX_CONNECTIONS] = { .name = "max_connections", .parse = p_maxconn, .off = SO(max_connections),
 	                         .def = "none" },
 };
@@ -513,4 +559,9 @@ void cfg_apply_table(struct load *L, const struct cfg_key *tab, unsigned ntab,
 			cfg_error(L, secline, tab[j].name, "default '%s': %s", tab[j].def, why);
 		}
 	}
+	/* Last, the defaults computed from other keys: every value they may
+	 * depend on (control's snapshot, say) is in by now. */
+	for (unsigned j = 0; j < ntab; j++)
+		if (meta->state[j] == KEY_UNSET && tab[j].fill)
+			tab[j].fill(L, obj);
 }

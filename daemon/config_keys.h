@@ -23,13 +23,24 @@ typedef int (*cfg_parse_fn)(struct load *L, void *obj, const struct cfg_key *k,
 #define CFG_F_INHERIT   0x2u   /* unset: copy the [mesh] value at `inherit` */
 #define CFG_F_LOOPBACK  0x4u   /* address must be a loopback address */
 
+/*
+ * One key of a section. Its default is exactly one of: CFG_F_REQUIRED (none,
+ * the key must be given), CFG_F_INHERIT (the [mesh] value), `def` (a value
+ * `parse` reads as if it had been written), or `def_doc` (said in words:
+ * `fill` computes it, or the field stays empty). config.h's key reference
+ * shows the same default.
+ */
 struct cfg_key {
 	const char   *name;
 	cfg_parse_fn  parse;
 	size_t        off;      /* field in the section's struct */
 	size_t        aux;      /* second field for parsers that need one */
 	unsigned      flags;
-	const char   *def;      /* default, parsed by `parse`; NULL: none or special */
+	const char   *def;      /* default, parsed by `parse` */
+	/* Unset and no `def`: computes the default from keys parsed before
+	 * (runs after every other default of the section). */
+	void        (*fill)(struct load *L, void *obj);
+	const char   *def_doc;  /* the default in words, where `def` cannot say it */
 	size_t        inherit;  /* CFG_F_INHERIT: field in struct config */
 	size_t        size;     /* CFG_F_INHERIT: bytes to copy */
 };
