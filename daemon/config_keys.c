@@ -279,72 +279,21 @@ static int p_duration(struct load *L, void *obj, const struct cfg_key *k,
 	return 0;
 }
 
-static int p_retries(struct load *L, void *obj, const struct cfg_key *k,
-                     const char *val, char *why, size_t whylen)
-{
-	unsigned long v;
-
-	(void)L;
-	if (!cfg_parse_ulong(val, 10, &v)) {
-		snprintf(why, whylen, "invalid retries '%.64s' (0..10)", val);
-		return -1;
-	}
-	*FIELD(obj, k->off, unsigned) = (unsigned)v;
-	return 0;
-}
-
-static int p_workers(struct load *L, void *obj, const struct cfg_key *k,
-                     const char *val, char *why, size_t whylen)
-{
-	unsigned long v;
-
-	(void)L;
-	if (strcmp(val, "auto") == 0) {
-		*FIELD(obj, k->off, unsigned) = 0;
-		return 0;
-	}
-	if (!cfg_parse_ulong(val, 64, &v) || v == 0) {
-		snprintf(why, whylen, "invalid workers '%.64s' (1..64 or auto)", val);
-		return -1;
-	}
-	*FIELD(obj, k->off, unsigned) = (unsigned)v;
-	return 0;
-}
-
-/* A limit: a count 1..10000000; k->aux != 0 also takes "auto" (stored as
- * 0, resolved at start-up from the descriptor limit). */
-static int p_limit(struct load *L, void *obj, const struct cfg_key *k,
+/* A count in k->min..k->max; k->zero, when set, is a word that stands for
+ * 0 ("auto": resolved at start-up, "none": no limit). */
+static int p_count(struct load *L, void *obj, const struct cfg_key *k,
                    const char *val, char *why, size_t whylen)
 {
 	unsigned long v;
 
 	(void)L;
-	if (k->aux && strcmp(val, "auto") == 0) {
+	if (k->zero && strcmp(val, k->zero) == 0) {
 		*FIELD(obj, k->off, unsigned) = 0;
 		return 0;
 	}
-	if (!cfg_parse_ulong(val, 10000000, &v) || v == 0) {
-		snprintf(why, whylen, "invalid %s '%.64s' (1..10000000%s)", k->name, val,
-		         k->aux ? " or auto" : "");
-		return -1;
-	}
-	*FIELD(obj, k->off, unsigned) = (unsigned)v;
-	return 0;
-}
-
-/* A service's max_connections: a count, or 0 / "none" for no limit. */
-static int p_maxconn(struct load *L, void *obj, const struct cfg_key *k,
-                     const char *val, char *why, size_t whylen)
-{
-	unsigned long v;
-
-	(void)L;
-	if (strcmp(val, "none") == 0) {
-		*FIELD(obj, k->off, unsigned) = 0;
-		return 0;
-	}
-	if (!cfg_parse_ulong(val, 10000000, &v)) {
-		snprintf(why, whylen, "invalid max_connections '%.64s' (0..10000000 or none)", val);
+	if (!cfg_parse_ulong(val, k->max, &v) || v < k->min) {
+		snprintf(why, whylen, "invalid %s '%.64s' (%lu..%lu%s%s)", k->name, val, k->min, k->max,
+		         k->zero ? " or " : "", k->zero ? k->zero : "");
 		return -1;
 	}
 	*FIELD(obj, k->off, unsigned) = (unsigned)v;
@@ -431,6 +380,10 @@ static void fill_identity(struct load *L, void *obj)
 
 /* ---- the tables ------------------------------------------------------- */
 
+/* The bounds on what hostile input can make meshd hold, and a service's
+ * max_connections, are counts up to this. */
+#define LIMIT_MAX 10000000ul
+
 #define CO(f)  offsetof(struct config, f)
 #define IO(f)  offsetof(struct cfg_identity, f)
 #define SO(f)  offsetof(struct cfg_service, f)
@@ -454,32 +407,41 @@ const struct cfg_key cfg_mesh_keys[MK_COUNT] = {
 	[MK_SUFFIX] = { .name = "suffix", .parse = p_suffix, .off = CO(suffix), .def = "mesh" },
 	[MK_CONNECT_TIMEOUT] = { .name = "connect_timeout", .parse = p_duration, .off = CO(connect_timeout),
 	                         .def = "1s" },
-	[MK_RETRIES] = { .name = "retries", .parse = p_retries, .off = CO(retries), .def = "2" },
+	[MK_RETRIES] = { .name = "retries", .parse = p_count, .off = CO(retries), .min = 0, .max = 10,
+	                 .def = "2" },
 	[MK_IDLE_TIMEOUT] = { .name = "idle_timeout", .parse = p_duration, .off = CO(idle_timeout),
 	                      .def = "1h" },
 	[MK_DRAIN_TIMEOUT] = { .name = "drain_timeout", .parse = p_duration, .off = CO(drain_timeout),
 	                       .def = "30s" },
-	[MK_WORKERS] = { .name = "workers", .parse = p_workers, .off = CO(workers), .def = "1" },
+	[MK_WORKERS] = { .name = "workers", .parse = p_count, .off = CO(workers), .min = 1, .max = 64,
+	                 .zero = "auto", .def = "1" },
 	[MK_CONTROL] = { .name = "control", .parse = p_outpath, .off = CO(control), .fill = fill_control,
 	                 .def_doc = "SNAPSHOT.ctl" },
 	[MK_HANDSHAKE_TIMEOUT] = { .name = "handshake_timeout", .parse = p_duration,
 	                           .off = CO(handshake_timeout), .def = "3s" },
-	[MK_MAX_HANDSHAKES] = { .name = "max_handshakes", .parse = p_limit, .off = CO(max_handshakes),
-	                        .def = "256" },
-	[MK_MAX_HANDSHAKES_PER_SOURCE] = { .name = "max_handshakes_per_source", .parse = p_limit,
-	                                   .off = CO(max_handshakes_per_source), .def = "32" },
-	[MK_MAX_STREAMS_PER_LINK] = { .name = "max_streams_per_link", .parse = p_limit,
-	                              .off = CO(max_streams_per_link), .def = "512" },
-	[MK_MAX_CONNS_PER_UID] = { .name = "max_connections_per_uid", .parse = p_limit,
-	                           .off = CO(max_conns_per_uid), .aux = 1, .def = "auto" },
-	[MK_MAX_CONNS_PER_PEER] = { .name = "max_connections_per_peer", .parse = p_limit,
-	                            .off = CO(max_conns_per_peer), .aux = 1, .def = "auto" },
-	[MK_MAX_CONTROL_PER_UID] = { .name = "max_control_per_uid", .parse = p_limit,
-	                             .off = CO(max_control_per_uid), .def = "128" },
-	[MK_MAX_PENDING_PER_CONTROL] = { .name = "max_pending_per_control", .parse = p_limit,
-	                                 .off = CO(max_pending_per_control), .def = "1024" },
-	[MK_MAX_PENDING_PER_UID] = { .name = "max_pending_per_uid", .parse = p_limit,
-	                             .off = CO(max_pending_per_uid), .def = "8192" },
+	[MK_MAX_HANDSHAKES] = { .name = "max_handshakes", .parse = p_count, .off = CO(max_handshakes),
+	                        .min = 1, .max = LIMIT_MAX, .def = "256" },
+	[MK_MAX_HANDSHAKES_PER_SOURCE] = { .name = "max_handshakes_per_source", .parse = p_count,
+	                                   .off = CO(max_handshakes_per_source),
+	                                   .min = 1, .max = LIMIT_MAX, .def = "32" },
+	[MK_MAX_STREAMS_PER_LINK] = { .name = "max_streams_per_link", .parse = p_count,
+	                              .off = CO(max_streams_per_link),
+	                              .min = 1, .max = LIMIT_MAX, .def = "512" },
+	[MK_MAX_CONNS_PER_UID] = { .name = "max_connections_per_uid", .parse = p_count,
+	                           .off = CO(max_conns_per_uid),
+	                           .min = 1, .max = LIMIT_MAX, .zero = "auto", .def = "auto" },
+	[MK_MAX_CONNS_PER_PEER] = { .name = "max_connections_per_peer", .parse = p_count,
+	                            .off = CO(max_conns_per_peer),
+	                            .min = 1, .max = LIMIT_MAX, .zero = "auto", .def = "auto" },
+	[MK_MAX_CONTROL_PER_UID] = { .name = "max_control_per_uid", .parse = p_count,
+	                             .off = CO(max_control_per_uid),
+	                             .min = 1, .max = LIMIT_MAX, .def = "128" },
+	[MK_MAX_PENDING_PER_CONTROL] = { .name = "max_pending_per_control", .parse = p_count,
+	                                 .off = CO(max_pending_per_control),
+	                                 .min = 1, .max = LIMIT_MAX, .def = "1024" },
+	[MK_MAX_PENDING_PER_UID] = { .name = "max_pending_per_uid", .parse = p_count,
+	                             .off = CO(max_pending_per_uid),
+	                             .min = 1, .max = LIMIT_MAX, .def = "8192" },
 };
 
 const struct cfg_key cfg_identity_keys[IK_COUNT] = {
@@ -500,7 +462,7 @@ const struct cfg_key cfg_service_keys[SK_COUNT] = {
 	[SK_CONNECT_TIMEOUT] = { .name = "connect_timeout", .parse = p_duration, .off = SO(connect_timeout),
 	                         .flags = CFG_F_INHERIT, .inherit = CO(connect_timeout),
 	                         .size = sizeof(double) },
-	[SK_RETRIES] = { .name = "retries", .parse = p_retries, .off = SO(retries),
+	[SK_RETRIES] = { .name = "retries", .parse = p_count, .off = SO(retries), .min = 0, .max = 10,
 	                 .flags = CFG_F_INHERIT, .inherit = CO(retries), .size = sizeof(unsigned) },
 	[SK_IDLE_TIMEOUT] = { .name = "idle_timeout", .parse = p_duration, .off = SO(idle_timeout),
 	                      .flags = CFG_F_INHERIT, .inherit = CO(idle_timeout),
@@ -512,8 +474,8 @@ const struct cfg_key cfg_service_keys[SK_COUNT] = {
 	                  .def_doc = "none" },
 	[SK_ALLOW] = { .name = "allow", .parse = cfg_list_allow, .off = SO(allow),
 	               .def_doc = "none: deny all" },
-	[SK_MAX_CONNECTIONS] = { .name = "max_connections", .parse = p_maxconn, .off = SO(max_connections),
-	                         .def = "none" },
+	[SK_MAX_CONNECTIONS] = { .name = "max_connections", .parse = p_count, .off = SO(max_connections),
+	                         .min = 0, .max = LIMIT_MAX, .zero = "none", .def = "none" },
 };
 
 /* Parse one section through its table: values, unknown keys, defaults,
