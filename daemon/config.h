@@ -8,7 +8,9 @@
  * started with (config_ref/config_unref).
  *
  * Sections and keys (defaults in brackets) -- README.md "Configuration" is
- * the user-facing reference and must match this table:
+ * the user-facing reference and must match this table, and this table must
+ * match the key tables of config_keys.c, which are what the loader does
+ * (tests/unit/test_config_keys.c checks every key and default):
  *
  * [mesh]
  *   trust_domain   = example.org          [required]
@@ -59,7 +61,7 @@
  *                    (what callers expect the peer to present, and which
  *                     certificate the serving meshd presents for it)
  *   upstream       = local address that serves the service on this host:
- *                    ADDR:PORT (all ports), or a list of PORT=ADDR:PORT
+ *                    ADDR:PORT (all ports), or a list of PORT=ADDR:PORT [none]
  *   allow          = identities that may call it, or "*"  [none: deny all]
  *   max_connections= open connections to it from this host, beyond which
  *                    new ones are refused (result overflow); "none" or 0

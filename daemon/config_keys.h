@@ -28,7 +28,7 @@ typedef int (*cfg_parse_fn)(struct load *L, void *obj, const struct cfg_key *k,
  * the key must be given), CFG_F_INHERIT (the [mesh] value), `def` (a value
  * `parse` reads as if it had been written), or `def_doc` (said in words:
  * `fill` computes it, or the field stays empty). config.h's key reference
- * shows the same default.
+ * shows the same default (tests/unit/test_config_keys.c checks it).
  */
 struct cfg_key {
 	const char   *name;
