@@ -17,7 +17,11 @@
  *     v
  *   STATUS ok, RELAY
  */
-#include "mesh.h"
+#include "gen.h"
+#include "worker.h"
+#include "listener.h"
+#include "session.h"
+#include "inbound.h"
 #include "bounds.h"
 #include "link.h"
 #include "log.h"
@@ -192,7 +196,7 @@ static void in_stream_cb(struct stream *st, enum stream_event ev, int code,
 	}
 }
 
-void inbound_stream(struct meshd *m, struct link *l, uint32_t id,
+void inbound_stream(struct worker *m, struct link *l, uint32_t id,
                     const unsigned char *wire, size_t len)
 {
 	struct session *s = session_new(m, SESS_INBOUND, -1);
@@ -224,7 +228,7 @@ void inbound_stream(struct meshd *m, struct link *l, uint32_t id,
 	header_received(s, &h);
 }
 
-void inbound_link_failed(struct meshd *m, const char *client, const char *source,
+void inbound_link_failed(struct worker *m, const char *client, const char *source,
                          const char *result, const char *detail)
 {
 	struct session *s = session_new(m, SESS_INBOUND, -1);
@@ -254,7 +258,7 @@ static void in_side_cb(struct side *sd, int revents)
 	upstream_connected(s);
 }
 
-void inbound_accept(struct meshd *m, struct listener *l, int fd,
+void inbound_accept(struct worker *m, struct listener *l, int fd,
                     const struct sockaddr_storage *peer)
 {
 	(void)l;

@@ -1,6 +1,11 @@
 /* Links: many streams over one mutual-TLS connection (see link.h). */
+#include "gen.h"
+#include "worker.h"
+#include "listener.h"
+#include "inbound.h"
 #include "link.h"
-#include "mesh.h"
+#include "proto.h"
+#include "tls.h"
 #include "bounds.h"
 #include "hash.h"
 #include "log.h"
@@ -56,7 +61,7 @@
 enum link_state { L_CONNECTING, L_HANDSHAKE, L_UP, L_DEAD };
 
 struct link {
-	struct meshd   *m;
+	struct worker   *m;
 	struct gen     *gen;            /* whose certificates made it (a reference:
 	                                 * the TLS callbacks use its contexts) */
 	bool            receiver;
@@ -313,7 +318,7 @@ static void protocol_error(struct link *l, const char *fmt, ...)
 /* Close the connection and queue the link for freeing (link_reap). */
 static void close_link(struct link *l, bool notify)
 {
-	struct meshd *m = l->m;
+	struct worker *m = l->m;
 	l->state = L_DEAD;
 	ev_io_stop(m->loop, &l->io);
 	ev_timer_stop(m->loop, &l->timer);
@@ -369,7 +374,7 @@ static void maybe_idle(struct link *l)
 	}
 }
 
-static struct link *link_new(struct meshd *m, int fd, const char *key)
+static struct link *link_new(struct worker *m, int fd, const char *key)
 {
 	size_t kl = strlen(key) + 1;
 	struct link *l = calloc(1, sizeof *l + kl);
@@ -549,7 +554,7 @@ static void link_flush(struct link *l, bool eager)
 	wake_waiters(l);
 }
 
-void link_flush_all(struct meshd *m)
+void link_flush_all(struct worker *m)
 {
 	/* Waking writers can queue more; loop until nothing is left dirty. */
 	while (m->link_dirty) {
@@ -874,7 +879,7 @@ static void link_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 
 /* ------------------------------------------------------------ API */
 
-struct link *link_get(struct meshd *m, const char *key, const struct cfg_addr *dst,
+struct link *link_get(struct worker *m, const char *key, const struct cfg_addr *dst,
                       const char *endpoint, const char *identity,
                       const char *serving_identity, const char *peer_spiffe,
                       double connect_timeout, bool *fresh, char *err, size_t len)
@@ -934,7 +939,7 @@ void stream_open(struct link *l, struct stream *st, const unsigned char *hdr, si
 
 /* Close an accepted connection at once, with a RST (no FIN handshake, no
  * TIME_WAIT), and leave a record (aggregated when they come in floods). */
-static void refuse_accept(struct meshd *m, int fd, const char *addr, const char *why)
+static void refuse_accept(struct worker *m, int fd, const char *addr, const char *why)
 {
 	struct linger lg = { 1, 0 };
 	setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
@@ -942,7 +947,7 @@ static void refuse_accept(struct meshd *m, int fd, const char *addr, const char 
 	inbound_link_failed(m, addr, "", "overflow", why);
 }
 
-void link_accept(struct meshd *m, int fd, const struct sockaddr_storage *peer)
+void link_accept(struct worker *m, int fd, const struct sockaddr_storage *peer)
 {
 	const struct config *c = m->gen->cfg;
 	char addr[64], why[256];
@@ -1177,7 +1182,7 @@ void stream_close(struct stream *st)
 	maybe_idle(l);
 }
 
-void link_reap(struct meshd *m)
+void link_reap(struct worker *m)
 {
 	while (m->link_reap) {
 		struct link *l = m->link_reap;
@@ -1195,7 +1200,7 @@ void link_retire(struct link *l)
 		maybe_idle(l);
 }
 
-void link_retire_all(struct meshd *m, bool receivers_too)
+void link_retire_all(struct worker *m, bool receivers_too)
 {
 	for (struct link *l = m->links, *next; l; l = next) {
 		next = l->next;
@@ -1207,7 +1212,7 @@ void link_retire_all(struct meshd *m, bool receivers_too)
 	}
 }
 
-unsigned link_close_idle(struct meshd *m)
+unsigned link_close_idle(struct worker *m)
 {
 	unsigned n = 0;
 	for (struct link *l = m->links, *next; l; l = next) {
@@ -1220,7 +1225,7 @@ unsigned link_close_idle(struct meshd *m)
 	return n;
 }
 
-void link_free_all(struct meshd *m)
+void link_free_all(struct worker *m)
 {
 	while (m->links)
 		link_fail(m->links, "reset", "meshd stopping");

@@ -61,7 +61,7 @@
 #define STREAM_FRAME_DATA (16384 - 8)
 
 struct link;
-struct meshd;
+struct worker;
 struct cfg_addr;
 
 enum stream_event {
@@ -95,7 +95,7 @@ struct stream {
 /* Caller: an open link for key that can take a stream, or a new one
  * (connecting). NULL when the TCP connect fails at once (errno set, err
  * filled) or TLS cannot be set up (errno EPROTO). *fresh says which. */
-struct link *link_get(struct meshd *m, const char *key, const struct cfg_addr *dst,
+struct link *link_get(struct worker *m, const char *key, const struct cfg_addr *dst,
                       const char *endpoint, const char *identity,
                       const char *serving_identity, const char *peer_spiffe,
                       double connect_timeout, bool *fresh, char *err, size_t len);
@@ -103,7 +103,7 @@ struct link *link_get(struct meshd *m, const char *key, const struct cfg_addr *d
 void stream_open(struct link *l, struct stream *st, const unsigned char *hdr, size_t hlen,
                  stream_cb cb, void *owner);
 /* Receiver: accepted TCP connection on the mesh port. */
-void link_accept(struct meshd *m, int fd, const struct sockaddr_storage *peer);
+void link_accept(struct worker *m, int fd, const struct sockaddr_storage *peer);
 /* Receiver: take stream id from an OPEN frame. */
 void stream_accept(struct link *l, struct stream *st, uint32_t id, stream_cb cb, void *owner);
 
@@ -126,20 +126,12 @@ void stream_consumed(struct stream *st, uint32_t n);
 void stream_close(struct stream *st);
 
 /* Worker hooks. */
-void link_flush_all(struct meshd *m);   /* ev_prepare: write what was queued */
-void link_reap(struct meshd *m);        /* free links that died */
-void link_retire_all(struct meshd *m, bool receivers_too);
+void link_flush_all(struct worker *m);   /* ev_prepare: write what was queued */
+void link_reap(struct worker *m);        /* free links that died */
+void link_retire_all(struct worker *m, bool receivers_too);
 /* No new streams on l (it did not answer in time); it closes when empty. */
 void link_retire(struct link *l);
-unsigned link_close_idle(struct meshd *m); /* out of descriptors: drop idle links */
-void link_free_all(struct meshd *m);
-
-/* inbound.c: an OPEN frame arrived on a receiver link. */
-void inbound_stream(struct meshd *m, struct link *l, uint32_t id,
-                    const unsigned char *hdr, size_t len);
-/* inbound.c: a receiver link failed before it carried a stream (stranger,
- * wrong certificate, handshake timeout): record it. */
-void inbound_link_failed(struct meshd *m, const char *client, const char *source,
-                         const char *result, const char *detail);
+unsigned link_close_idle(struct worker *m); /* out of descriptors: drop idle links */
+void link_free_all(struct worker *m);
 
 #endif

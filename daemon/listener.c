@@ -20,7 +20,11 @@
  * does, and worker 0 runs on the main thread with the snapshot and the
  * control socket.
  */
-#include "mesh.h"
+#include "worker.h"
+#include "listener.h"
+#include "outbound.h"
+#include "inbound.h"
+#include "identity.h"
 #include "bounds.h"
 #include "log.h"
 
@@ -186,7 +190,7 @@ static void accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 	}
 }
 
-static struct listener *listener_open(struct meshd *m, enum listener_kind kind,
+static struct listener *listener_open(struct worker *m, enum listener_kind kind,
                                       const struct cfg_addr *a, char *err, size_t len)
 {
 	int fd = net_listen(a, err, len);
@@ -208,7 +212,7 @@ static struct listener *listener_open(struct meshd *m, enum listener_kind kind,
 	return l;
 }
 
-static void listener_free(struct meshd *m, struct listener *l)
+static void listener_free(struct worker *m, struct listener *l)
 {
 	ev_io_stop(m->loop, &l->io);
 	ev_timer_stop(m->loop, &l->pause);
@@ -258,7 +262,7 @@ static void describe_holder(const struct sockaddr_in *sin, char *out, size_t len
  * *err (one line each) but do not stop the others: the daemon serves what
  * it can and says what it could not. Returns the number of failures.
  */
-int listener_sync(struct meshd *m, const struct config *c, char **err)
+int listener_sync(struct worker *m, const struct config *c, char **err)
 {
 	int failures = 0;
 	char why[160], line[480], as[64];
@@ -329,7 +333,7 @@ int listener_sync(struct meshd *m, const struct config *c, char **err)
 	return failures;
 }
 
-bool listener_held(const struct meshd *m, struct in_addr vip, uint16_t port)
+bool listener_held(const struct worker *m, struct in_addr vip, uint16_t port)
 {
 	for (const struct listener *l = m->listeners; l; l = l->next) {
 		const struct sockaddr_in *sin = (const struct sockaddr_in *)&l->addr.ss;
@@ -340,7 +344,7 @@ bool listener_held(const struct meshd *m, struct in_addr vip, uint16_t port)
 	return false;
 }
 
-bool listener_service_held(const struct meshd *m, const struct cfg_service *s)
+bool listener_service_held(const struct worker *m, const struct cfg_service *s)
 {
 	for (unsigned p = 0; p < s->nports; p++)
 		if (!listener_held(m, s->vip, s->ports[p]))
@@ -348,7 +352,7 @@ bool listener_service_held(const struct meshd *m, const struct cfg_service *s)
 	return true;
 }
 
-void listener_close_all(struct meshd *m)
+void listener_close_all(struct worker *m)
 {
 	while (m->listeners) {
 		struct listener *l = m->listeners;

@@ -13,7 +13,12 @@
  * (check_paths, pathsafe.h): `meshd -t` makes the same check, and a reload
  * onto unsafe paths is rejected.
  */
-#include "mesh.h"
+#include "gen.h"
+#include "worker.h"
+#include "listener.h"
+#include "shimctl.h"
+#include "snapshot_pub.h"
+#include "tls.h"
 #include "bounds.h"
 #include "log.h"
 #include "pathsafe.h"
@@ -57,55 +62,6 @@ static void log_limits(const struct config *c)
 	         bounds_auto(c->max_conns_per_uid), c->max_conns_per_uid ? "" : " (auto)",
 	         bounds_auto(c->max_conns_per_peer), c->max_conns_per_peer ? "" : " (auto)",
 	         bounds_nofile());
-}
-
-static uint32_t prev_from_config(const char *name, void *arg)
-{
-	const struct cfg_service *s = config_service(arg, name);
-	return s ? s->vip.s_addr : 0;
-}
-
-/* Build a complete generation from the file, or NULL with *errs. */
-static const char *snapshot_vips_path(const struct config *c, char *buf, size_t len)
-{
-	snprintf(buf, len, "%s.vips", c->snapshot);
-	return buf;
-}
-
-static struct gen *gen_load(const char *path, const struct config *cur, char **errs)
-{
-	char vips[4200];
-	struct config *c = config_load(path, cur ? prev_from_config : NULL, (void *)cur, errs);
-	if (c && !cur && access(snapshot_vips_path(c, vips, sizeof vips), R_OK) == 0) {
-		/* First start: keep the VIPs a previous run handed out. */
-		char *snap = strdup(c->snapshot);
-		config_unref(c);
-		c = snap ? config_load(path, snapshot_prev_vip, snap, errs) : NULL;
-		free(snap);
-	}
-	if (!c)
-		return NULL;
-	struct gen *g = calloc(1, sizeof *g);
-	if (!g) {
-		config_unref(c);
-		*errs = strdup("out of memory");
-		return NULL;
-	}
-	g->refs = 1;
-	g->cfg = c;
-	g->cursors = calloc(c->nservices ? c->nservices : 1, sizeof *g->cursors);
-	char *terr = NULL;
-	g->tls = tls_env_new(c, &terr);
-	if (!g->tls || !g->cursors) {
-		size_t n = strlen(path) + (terr ? strlen(terr) : 20) + 16;
-		*errs = malloc(n);
-		if (*errs)
-			snprintf(*errs, n, "%s:0: tls: %s", path, terr ? terr : "out of memory");
-		free(terr);
-		gen_unref(g);
-		return NULL;
-	}
-	return g;
 }
 
 /* Append "line\n" to *buf, unless the same line is there already (the
@@ -242,9 +198,9 @@ struct daemon {
 	struct ev_loop *loop;
 	struct gen     *gen;               /* newest generation */
 	uint64_t        generation;
-	struct meshd   *w;                 /* workers; w[0] runs on this thread */
+	struct worker   *w;                 /* workers; w[0] runs on this thread */
 	unsigned        nw;
-	struct control *ctl;
+	struct shimctl *ctl;
 	bool            draining;
 	int             lock_fd;
 };
@@ -266,8 +222,8 @@ static unsigned publish(struct daemon *d)
 {
 	char *err = NULL;
 	unsigned left = 0;
-	control_configure(d->ctl, &d->w[0]);
-	if (snapshot_publish(d->gen->cfg, control_path(d->ctl), d->generation, w0_holds, &d->w[0],
+	shimctl_configure(d->ctl, &d->w[0]);
+	if (snapshot_publish(d->gen->cfg, shimctl_path(d->ctl), d->generation, w0_holds, &d->w[0],
 	                     &left, &err) == -1) {
 		log_error("%s; programs will not resolve mesh names", err);
 		free(err);
@@ -587,7 +543,7 @@ int main(int argc, char **argv)
 	}
 	d->loop = ev_default_loop(EVFLAG_AUTO);
 	char err[256];
-	d->ctl = control_open(d->loop, c->control, err, sizeof err);
+	d->ctl = shimctl_open(d->loop, c->control, err, sizeof err);
 	if (!d->ctl)
 		log_error("%s; connects to VIPs will not report upstream failures", err);
 
@@ -646,7 +602,7 @@ int main(int argc, char **argv)
 	ev_timer_stop(d->loop, &trim);
 	for (unsigned i = 0; i < d->nw; i++)
 		worker_finish(&d->w[i]);
-	control_close(d->ctl);
+	shimctl_close(d->ctl);
 	snapshot_unpublish(d->gen->cfg);
 	log_info("stopped");
 	traffic_close();

@@ -18,7 +18,13 @@
  *   |                               BACKOFF (--denied--> END denied)
  *   +------------------------------------+
  */
-#include "mesh.h"
+#include "gen.h"
+#include "worker.h"
+#include "listener.h"
+#include "session.h"
+#include "outbound.h"
+#include "shimctl.h"
+#include "identity.h"
 #include "bounds.h"
 #include "link.h"
 #include "log.h"
@@ -59,7 +65,7 @@ static void start_relay(struct session *s)
 {
 	ev_timer_stop(s->m->loop, &s->timer);
 	s->t_connected = ev_time();
-	control_verdict(s, "ok");
+	shimctl_verdict(s, "ok");
 	s->state = S_RELAY;
 	s->relay.done = relay_done;
 	s->relay.owner = s;
@@ -344,8 +350,8 @@ static void attempt_next(struct session *s)
 }
 
 /* A session for a VIP connection just accepted, known to the shim's
- * questions (control_track), or NULL (out of memory: fd is closed). */
-static struct session *accepted(struct meshd *m, struct listener *l, int fd,
+ * questions (shimctl_track), or NULL (out of memory: fd is closed). */
+static struct session *accepted(struct worker *m, struct listener *l, int fd,
                                 const struct sockaddr_storage *peer)
 {
 	struct session *s = session_new(m, SESS_OUTBOUND, fd);
@@ -367,11 +373,11 @@ static struct session *accepted(struct meshd *m, struct listener *l, int fd,
 	net_sockaddr_str((const struct sockaddr *)peer, s->client, sizeof s->client);
 	net_sockaddr_str((const struct sockaddr *)local, vip, sizeof vip);
 	snprintf(s->tuple, sizeof s->tuple, "%s %s", s->client, vip);
-	control_track(s);
+	shimctl_track(s);
 	return s;
 }
 
-void outbound_refuse(struct meshd *m, struct listener *l, int fd,
+void outbound_refuse(struct worker *m, struct listener *l, int fd,
                      const struct sockaddr_storage *peer, const char *result,
                      const char *detail)
 {
@@ -384,7 +390,7 @@ void outbound_refuse(struct meshd *m, struct listener *l, int fd,
 	session_end(s, result, true);
 }
 
-void outbound_accept(struct meshd *m, struct listener *l, int fd,
+void outbound_accept(struct worker *m, struct listener *l, int fd,
                      const struct sockaddr_storage *peer)
 {
 	struct session *s = accepted(m, l, fd, peer);

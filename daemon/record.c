@@ -7,7 +7,9 @@
  * records what the calling host's header says about its caller sits under
  * "claimed", apart from what this host knows.
  */
-#include "mesh.h"
+#include "gen.h"
+#include "worker.h"
+#include "session.h"
 #include "log.h"
 #include "record.h"
 
@@ -361,7 +363,7 @@ static void flood_source(const struct session *s, char *buf, size_t len)
 	}
 }
 
-static void flood_write(const struct meshd *m, struct flood *f)
+static void flood_write(const struct worker *m, struct flood *f)
 {
 	struct jbuf j;
 	begin(&j, "aggregate");
@@ -384,7 +386,7 @@ static void flood_reset(struct record_floods *t, struct flood *f, ev_tstamp now)
 	f->start = now;
 }
 
-bool record_admit(struct meshd *m, const struct session *s)
+bool record_admit(struct worker *m, const struct session *s)
 {
 	if (!m->floods && !(m->floods = calloc(1, sizeof *m->floods)))
 		return true;
@@ -437,7 +439,7 @@ bool record_admit(struct meshd *m, const struct session *s)
 	return false;
 }
 
-void record_flush_floods(struct meshd *m, bool all)
+void record_flush_floods(struct worker *m, bool all)
 {
 	struct record_floods *t = m->floods;
 	if (!t || !t->active)
@@ -452,7 +454,7 @@ void record_flush_floods(struct meshd *m, bool all)
 	}
 }
 
-void record_floods_free(struct meshd *m)
+void record_floods_free(struct worker *m)
 {
 	record_flush_floods(m, true);
 	free(m->floods);

@@ -9,6 +9,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+struct worker;
+struct session;
+
 /* Escape the NUL-terminated `in` as the inside of a JSON string (no
  * quotes) into out, which has room for cap bytes and is NUL-terminated
  * when cap > 0. Valid UTF-8 is kept as it is; each maximal invalid
@@ -19,5 +22,15 @@
  * inside one. Returns the number of bytes written (without the NUL); *cut
  * (when cut is not NULL) says whether some of the input did not fit. */
 size_t record_json_escape(char *out, size_t cap, const char *in, bool *cut);
+
+/* One JSON line for the session's end */
+void record_close(const struct session *s);
+/* A refusal (a session that ended before the relay): false when its
+ * source has used its burst for this window (it is counted, and written
+ * later as one "aggregate" record). */
+bool record_admit(struct worker *m, const struct session *s);
+/* Write the aggregates of windows that are over (all: every pending one). */
+void record_flush_floods(struct worker *m, bool all);
+void record_floods_free(struct worker *m);
 
 #endif

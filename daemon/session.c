@@ -1,6 +1,6 @@
 /*
  * What outbound and inbound sessions share: creation, the live list (for
- * drain), the single end path (record, close, reap) and generation refs.
+ * drain), the single end path (record, close, reap).
  * A session is never freed inside its own callback: session_end unlinks it
  * from the live list and queues it; an ev_prepare watcher frees the queue
  * after the loop iteration's callbacks have run.
@@ -8,7 +8,12 @@
  * Quotas (bounds.h) a session took are given back when it ends: the count
  * is of connections meshd holds, and an ended session holds no descriptor.
  */
-#include "mesh.h"
+#include "gen.h"
+#include "worker.h"
+#include "session.h"
+#include "shimctl.h"
+#include "record.h"
+#include "tls.h"
 #include "bounds.h"
 #include "log.h"
 
@@ -19,23 +24,7 @@
 #include <sys/random.h>
 #include <openssl/ssl.h>
 
-struct gen *gen_ref(struct gen *g)
-{
-	__atomic_add_fetch(&g->refs, 1, __ATOMIC_RELAXED);
-	return g;
-}
-
-void gen_unref(struct gen *g)
-{
-	if (!g || __atomic_sub_fetch(&g->refs, 1, __ATOMIC_ACQ_REL) != 0)
-		return;
-	tls_env_free(g->tls);
-	config_unref(g->cfg);
-	free(g->cursors);
-	free(g);
-}
-
-uint64_t mesh_random(struct meshd *m)
+uint64_t mesh_random(struct worker *m)
 {
 	/* splitmix64 seeded from getrandom at start-up: ids need to be unique
 	 * across hosts, not secret. */
@@ -47,7 +36,7 @@ uint64_t mesh_random(struct meshd *m)
 	return z ^ (z >> 31);
 }
 
-struct session *session_new(struct meshd *m, enum sess_kind kind, int fd)
+struct session *session_new(struct worker *m, enum sess_kind kind, int fd)
 {
 	struct session *s = calloc(1, sizeof *s);
 	if (!s)
@@ -113,8 +102,8 @@ void session_end(struct session *s, const char *result, bool reset)
 		return;
 	s->result = result;
 	if (s->kind == SESS_OUTBOUND) {
-		control_verdict(s, result);
-		control_untrack(s);
+		shimctl_verdict(s, result);
+		shimctl_untrack(s);
 	}
 	relay_stop(&s->relay);
 	ev_timer_stop(s->m->loop, &s->timer);
@@ -129,7 +118,7 @@ void session_end(struct session *s, const char *result, bool reset)
 	s->state = S_CLOSED;
 	give_back(s);
 
-	struct meshd *m = s->m;
+	struct worker *m = s->m;
 	if (s->prev)
 		s->prev->next = s->next;
 	else
@@ -153,7 +142,7 @@ void session_end_relay(struct session *s, enum relay_end why, const char *detail
 		session_end(s, "reset", true);
 }
 
-void session_reap(struct meshd *m)
+void session_reap(struct worker *m)
 {
 	while (m->reap) {
 		struct session *s = m->reap;
@@ -165,7 +154,7 @@ void session_reap(struct meshd *m)
 	}
 }
 
-void session_abort_all(struct meshd *m)
+void session_abort_all(struct worker *m)
 {
 	while (m->sessions) {
 		session_set_detail(m->sessions, "drain timeout");

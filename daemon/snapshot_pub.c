@@ -5,7 +5,8 @@
  * handed out in a file of their own, so they stay with their services across
  * restarts (every configured service's, published or not).
  */
-#include "mesh.h"
+#include "snapshot_pub.h"
+#include "config.h"
 #include "snapshot.h"
 #include "log.h"
 

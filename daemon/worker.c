@@ -12,7 +12,12 @@
  *   RUNNING --drain--> DRAINING (listeners closed, idle links closed)
  *        --last session ends or drain timeout--> loop returns
  */
-#include "mesh.h"
+#include "gen.h"
+#include "worker.h"
+#include "listener.h"
+#include "session.h"
+#include "record.h"
+#include "identity.h"
 #include "log.h"
 
 #include <pthread.h>
@@ -25,7 +30,7 @@
 static pthread_mutex_t applied_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t applied_cond = PTHREAD_COND_INITIALIZER;
 
-static void sync_listeners(struct meshd *m)
+static void sync_listeners(struct worker *m)
 {
 	char *err = NULL;
 	if (listener_sync(m, m->gen->cfg, &err) > 0 && m->index == 0) {
@@ -36,7 +41,7 @@ static void sync_listeners(struct meshd *m)
 	free(err);
 }
 
-static void mark_applied(struct meshd *m, uint64_t generation)
+static void mark_applied(struct worker *m, uint64_t generation)
 {
 	pthread_mutex_lock(&applied_lock);
 	m->applied = generation;
@@ -45,7 +50,7 @@ static void mark_applied(struct meshd *m, uint64_t generation)
 }
 
 /* Switch this worker to generation g (takes over the caller's reference). */
-static void apply_gen(struct meshd *m, struct gen *g)
+static void apply_gen(struct worker *m, struct gen *g)
 {
 	struct gen *old = m->gen;
 	m->gen = g;
@@ -58,7 +63,7 @@ static void apply_gen(struct meshd *m, struct gen *g)
 	mark_applied(m, g->cfg->generation);
 }
 
-static void drain_check(struct meshd *m)
+static void drain_check(struct worker *m)
 {
 	if (m->draining && m->nsessions == 0)
 		ev_break(m->loop, EVBREAK_ALL);
@@ -68,13 +73,13 @@ static void drain_timeout_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	(void)loop;
 	(void)revents;
-	struct meshd *m = container_of(w, struct meshd, drain_timer);
+	struct worker *m = container_of(w, struct worker, drain_timer);
 	log_warn("drain timeout: closing %u remaining connection(s)", m->nsessions);
 	session_abort_all(m);
 	drain_check(m);
 }
 
-static void start_drain(struct meshd *m)
+static void start_drain(struct worker *m)
 {
 	if (m->draining)
 		return;
@@ -91,7 +96,7 @@ static void wake_cb(struct ev_loop *loop, ev_async *w, int revents)
 {
 	(void)loop;
 	(void)revents;
-	struct meshd *m = container_of(w, struct meshd, wake);
+	struct worker *m = container_of(w, struct worker, wake);
 	pthread_mutex_lock(&m->lock);
 	struct gen *g = m->pending_gen;
 	bool drain = m->pending_drain;
@@ -107,7 +112,7 @@ static void reaper_cb(struct ev_loop *loop, ev_prepare *w, int revents)
 {
 	(void)loop;
 	(void)revents;
-	struct meshd *m = container_of(w, struct meshd, reaper);
+	struct worker *m = container_of(w, struct worker, reaper);
 	/* Every frame queued by this iteration's callbacks leaves now, in one
 	 * write per link, before the loop waits. */
 	link_flush_all(m);
@@ -120,10 +125,10 @@ static void flood_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	(void)loop;
 	(void)revents;
-	record_flush_floods(container_of(w, struct meshd, flood_timer), false);
+	record_flush_floods(container_of(w, struct worker, flood_timer), false);
 }
 
-int worker_init(struct meshd *m, unsigned index, struct ev_loop *loop, struct control *ctl)
+int worker_init(struct worker *m, unsigned index, struct ev_loop *loop, struct shimctl *ctl)
 {
 	memset(m, 0, sizeof *m);
 	m->index = index;
@@ -141,7 +146,7 @@ int worker_init(struct meshd *m, unsigned index, struct ev_loop *loop, struct co
 	return 0;
 }
 
-static void worker_cleanup(struct meshd *m)
+static void worker_cleanup(struct worker *m)
 {
 	session_abort_all(m);
 	listener_close_all(m);
@@ -159,13 +164,13 @@ static void worker_cleanup(struct meshd *m)
 
 static void *worker_main(void *arg)
 {
-	struct meshd *m = arg;
+	struct worker *m = arg;
 	ev_run(m->loop, 0);
 	worker_cleanup(m);
 	return NULL;
 }
 
-int worker_start(struct meshd *m, struct gen *g)
+int worker_start(struct worker *m, struct gen *g)
 {
 	gen_ref(g);
 	if (m->index == 0) {
@@ -188,7 +193,7 @@ int worker_start(struct meshd *m, struct gen *g)
 	return 0;
 }
 
-void worker_post_gen(struct meshd *m, struct gen *g)
+void worker_post_gen(struct worker *m, struct gen *g)
 {
 	if (m->index == 0) {
 		apply_gen(m, gen_ref(g));
@@ -202,7 +207,7 @@ void worker_post_gen(struct meshd *m, struct gen *g)
 	ev_async_send(m->loop, &m->wake);
 }
 
-void worker_post_drain(struct meshd *m)
+void worker_post_drain(struct worker *m)
 {
 	if (m->index == 0) {
 		start_drain(m);
@@ -216,7 +221,7 @@ void worker_post_drain(struct meshd *m)
 
 /* Wait until every worker runs `generation` (bounded: a reload must not
  * hang the daemon). Returns 0, or -1 on timeout. */
-int worker_wait_applied(struct meshd *w, unsigned n, uint64_t generation, double secs)
+int worker_wait_applied(struct worker *w, unsigned n, uint64_t generation, double secs)
 {
 	struct timespec until;
 	clock_gettime(CLOCK_REALTIME, &until);
@@ -230,7 +235,7 @@ int worker_wait_applied(struct meshd *w, unsigned n, uint64_t generation, double
 	return rc == 0 ? 0 : -1;
 }
 
-void worker_finish(struct meshd *m)
+void worker_finish(struct worker *m)
 {
 	if (m->threaded) {
 		pthread_join(m->thread, NULL);

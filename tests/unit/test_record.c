@@ -21,7 +21,9 @@
 #include <cmocka.h>
 
 #include "log.h"
-#include "mesh.h"
+#include "gen.h"
+#include "session.h"
+#include "tls.h"
 #include "record.h"
 
 #define FFFD "\xef\xbf\xbd"

@@ -57,13 +57,18 @@
  *                            tuples cannot pile into one chain
  * Complaints are logged at most once per uid every 10 s.
  *
- * Threads: accept, reads, the sweep and control_configure run on the main
- * thread (worker 0's loop); control_verdict/track/untrack run on every
+ * Threads: accept, reads, the sweep and shimctl_configure run on the main
+ * thread (worker 0's loop); shimctl_verdict/track/untrack run on every
  * worker. The watch, live and recent tables and every connection's watch
  * list are under `lock`; the connection list, the held set and the limits
  * are the main thread's alone.
  */
-#include "mesh.h"
+#include "gen.h"
+#include "worker.h"
+#include "listener.h"
+#include "session.h"
+#include "shimctl.h"
+#include "snapshot_pub.h"
 #include "bounds.h"
 #include "ctlproto.h"
 #include "log.h"
@@ -89,7 +94,7 @@
 #define RBUF 1024
 #define ACCEPTS_PER_EVENT 64
 #define ACCEPT_PAUSE 0.1
-#define TTL_DEFAULT 32.0         /* until control_configure */
+#define TTL_DEFAULT 32.0         /* until shimctl_configure */
 #define TTL_MARGIN 2.0
 #define TTL_WAIT_MAX 30.0        /* the shim's own upper bound */
 #define WARN_EVERY 10.0
@@ -108,7 +113,7 @@ struct ctl_conn {
 	unsigned         npending;
 	struct watch    *first, *last;    /* its pending questions, oldest first */
 	struct ctl_conn *prev, *next;     /* ctl->conns (main thread) */
-	struct control  *ctl;
+	struct shimctl  *ctl;
 };
 
 struct watch {
@@ -137,7 +142,7 @@ struct warned {
 	bool             used;
 };
 
-struct control {
+struct shimctl {
 	ev_io            io;
 	ev_timer         pause;           /* accept back-off */
 	ev_tstamp        pause_warned;
@@ -154,7 +159,7 @@ struct control {
 	ev_timer         sweep;
 	/* main thread only */
 	struct ctl_conn *conns;
-	const struct meshd *w0;
+	const struct worker *w0;
 	uint64_t        *held;            /* sorted vip:port keys worker 0 listens on */
 	unsigned         nheld;
 	uint64_t        *vips;            /* sorted keys (port 0) of the services' VIPs */
@@ -170,7 +175,7 @@ struct control {
 static struct quota quota_ctl_conns = QUOTA_INIT("uid");
 static struct quota quota_ctl_pending = QUOTA_INIT("uid");
 
-static unsigned tuple_hash(const struct control *ctl, const char *t)
+static unsigned tuple_hash(const struct shimctl *ctl, const char *t)
 {
 	uint32_t h = 2166136261u;
 	for (int i = 0; i < 4; i++)
@@ -224,7 +229,7 @@ static bool may_know(const struct ctl_conn *c, uint32_t uid)
 	return c->uid == 0 || uid == PROTO_UID_UNKNOWN || c->uid == uid;
 }
 
-static void watch_free(struct control *ctl, struct watch *w)
+static void watch_free(struct shimctl *ctl, struct watch *w)
 {
 	for (struct watch **pp = &ctl->bucket[w->bucket]; *pp; pp = &(*pp)->bnext)
 		if (*pp == w) {
@@ -245,7 +250,7 @@ static void watch_free(struct control *ctl, struct watch *w)
 	free(w);
 }
 
-static void recent_unlink(struct control *ctl, int i)
+static void recent_unlink(struct shimctl *ctl, int i)
 {
 	struct recent *r = &ctl->recent[i];
 	for (int *pp = &ctl->rbucket[r->bucket]; *pp != -1; pp = &ctl->recent[*pp].bnext)
@@ -256,7 +261,7 @@ static void recent_unlink(struct control *ctl, int i)
 	r->result = NULL;
 }
 
-static void recent_put(struct control *ctl, const char *tuple, uint64_t inode,
+static void recent_put(struct shimctl *ctl, const char *tuple, uint64_t inode,
                        const char *result, uint32_t uid)
 {
 	size_t n = strlen(tuple);
@@ -276,7 +281,7 @@ static void recent_put(struct control *ctl, const char *tuple, uint64_t inode,
 }
 
 /* The recent verdict for (tuple, inode), or -1. */
-static int recent_find(struct control *ctl, const char *tuple, uint64_t inode)
+static int recent_find(struct shimctl *ctl, const char *tuple, uint64_t inode)
 {
 	for (int i = ctl->rbucket[tuple_hash(ctl, tuple)]; i != -1; i = ctl->recent[i].bnext) {
 		const struct recent *r = &ctl->recent[i];
@@ -286,9 +291,9 @@ static int recent_find(struct control *ctl, const char *tuple, uint64_t inode)
 	return -1;
 }
 
-void control_verdict(struct session *s, const char *result)
+void shimctl_verdict(struct session *s, const char *result)
 {
-	struct control *ctl = s->m->ctl;
+	struct shimctl *ctl = s->m->ctl;
 	if (!ctl || s->verdict_told || !s->tuple[0])
 		return;
 	s->verdict_told = true;
@@ -320,7 +325,7 @@ void control_verdict(struct session *s, const char *result)
 /* A live session for (tuple, inode) whose verdict is known. Sessions without
  * a verdict are not looked at: their inode and uid are still being written
  * by their worker, and their verdict will find the question's watch. */
-static struct session *live_find(struct control *ctl, const char *tuple, uint64_t inode)
+static struct session *live_find(struct shimctl *ctl, const char *tuple, uint64_t inode)
 {
 	for (struct session *s = ctl->live[tuple_hash(ctl, tuple)]; s; s = s->ctl_next)
 		if (s->ctl_verdict && (s->caller_inode == 0 || s->caller_inode == inode) &&
@@ -329,9 +334,9 @@ static struct session *live_find(struct control *ctl, const char *tuple, uint64_
 	return NULL;
 }
 
-void control_track(struct session *s)
+void shimctl_track(struct session *s)
 {
-	struct control *ctl = s->m->ctl;
+	struct shimctl *ctl = s->m->ctl;
 	if (!ctl || !s->tuple[0])
 		return;
 	pthread_mutex_lock(&ctl->lock);
@@ -342,9 +347,9 @@ void control_track(struct session *s)
 	pthread_mutex_unlock(&ctl->lock);
 }
 
-void control_untrack(struct session *s)
+void shimctl_untrack(struct session *s)
 {
-	struct control *ctl = s->m->ctl;
+	struct shimctl *ctl = s->m->ctl;
 	if (!ctl || !s->ctl_listed)
 		return;
 	pthread_mutex_lock(&ctl->lock);
@@ -384,7 +389,7 @@ enum q_outcome { Q_DONE, Q_OVER_CONN, Q_OVER_UID };
 
 /* Under lock. Answer now if we can, else file the question q (tuple: its
  * key text). */
-static enum q_outcome handle_question(struct control *ctl, struct ctl_conn *c,
+static enum q_outcome handle_question(struct shimctl *ctl, struct ctl_conn *c,
                                       const struct ctlproto_tuple *q, const char *tuple)
 {
 	uint64_t inode = q->inode;
@@ -452,7 +457,7 @@ static enum q_outcome handle_question(struct control *ctl, struct ctl_conn *c,
 }
 
 /* Log about uid at most once per WARN_EVERY (main thread). */
-static bool warn_due(struct control *ctl, uint32_t uid, unsigned *quiet)
+static bool warn_due(struct shimctl *ctl, uint32_t uid, unsigned *quiet)
 {
 	ev_tstamp now = ev_now(ctl->loop);
 	struct warned *slot = NULL, *oldest = &ctl->warned[0];
@@ -481,9 +486,9 @@ static bool warn_due(struct control *ctl, uint32_t uid, unsigned *quiet)
 	return true;
 }
 
-/* Close c and drop its questions; under lock (control_verdict may be
+/* Close c and drop its questions; under lock (shimctl_verdict may be
  * replying on it). Frees c: the caller returns at once. */
-static void conn_close(struct control *ctl, struct ctl_conn *c)
+static void conn_close(struct shimctl *ctl, struct ctl_conn *c)
 {
 	while (c->first)
 		watch_free(ctl, c->first);
@@ -504,7 +509,7 @@ static void conn_cb(struct ev_loop *loop, ev_io *io, int revents)
 	(void)loop;
 	(void)revents;
 	struct ctl_conn *c = container_of(io, struct ctl_conn, io);
-	struct control *ctl = c->ctl;
+	struct shimctl *ctl = c->ctl;
 	/* One read per callback: whatever else is waiting stays in the
 	 * kernel's buffer and the level-triggered watcher comes back to it
 	 * after the loop has served everyone else. */
@@ -580,14 +585,14 @@ static void read_comm(uint32_t pid, char *out, size_t len)
 static void pause_cb(struct ev_loop *loop, ev_timer *t, int revents)
 {
 	(void)revents;
-	struct control *ctl = container_of(t, struct control, pause);
+	struct shimctl *ctl = container_of(t, struct shimctl, pause);
 	ev_io_start(loop, &ctl->io);
 }
 
 static void accept_cb(struct ev_loop *loop, ev_io *io, int revents)
 {
 	(void)revents;
-	struct control *ctl = container_of(io, struct control, io);
+	struct shimctl *ctl = container_of(io, struct shimctl, io);
 	for (int i = 0; i < ACCEPTS_PER_EVENT; i++) {
 		int fd = accept4(ctl->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd == -1) {
@@ -661,7 +666,7 @@ static void accept_cb(struct ev_loop *loop, ev_io *io, int revents)
 static void sweep_cb(struct ev_loop *loop, ev_timer *t, int revents)
 {
 	(void)revents;
-	struct control *ctl = container_of(t, struct control, sweep);
+	struct shimctl *ctl = container_of(t, struct shimctl, sweep);
 	ev_tstamp now = ev_now(loop);
 	pthread_mutex_lock(&ctl->lock);
 	for (struct ctl_conn *c = ctl->conns; c; c = c->next) {
@@ -679,7 +684,7 @@ static int cmp_u64(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-void control_configure(struct control *ctl, const struct meshd *w0)
+void shimctl_configure(struct shimctl *ctl, const struct worker *w0)
 {
 	if (!ctl)
 		return;
@@ -723,7 +728,7 @@ void control_configure(struct control *ctl, const struct meshd *w0)
 	ctl->max_pending_uid = cfg->max_pending_per_uid;
 }
 
-struct control *control_open(struct ev_loop *loop, const char *path, char *err, size_t len)
+struct shimctl *shimctl_open(struct ev_loop *loop, const char *path, char *err, size_t len)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	if (strlen(path) >= sizeof sa.sun_path) {
@@ -744,7 +749,7 @@ struct control *control_open(struct ev_loop *loop, const char *path, char *err, 
 	}
 	/* Every local program may ask; answers are limited to its own uid. */
 	chmod(path, 0666);
-	struct control *ctl = calloc(1, sizeof *ctl);
+	struct shimctl *ctl = calloc(1, sizeof *ctl);
 	if (!ctl || !(ctl->path = strdup(path))) {
 		free(ctl);
 		close(fd);
@@ -771,13 +776,13 @@ struct control *control_open(struct ev_loop *loop, const char *path, char *err, 
 	return ctl;
 }
 
-const char *control_path(const struct control *ctl)
+const char *shimctl_path(const struct shimctl *ctl)
 {
 	return ctl ? ctl->path : NULL;
 }
 
 /* Called after every worker has stopped. */
-void control_close(struct control *ctl)
+void shimctl_close(struct shimctl *ctl)
 {
 	if (!ctl)
 		return;

@@ -21,7 +21,8 @@
 #include <unistd.h>
 
 #include "ctlproto.h"
-#include "mesh.h"
+#include "listener.h"
+#include "snapshot_pub.h"
 #include "snapshot.h"
 
 /* ---- the key a question and a session share ------------------------- */

@@ -1,0 +1,48 @@
+/*
+ * VIP and mesh-port listeners of one worker: opened, reconciled on reload,
+ * paused on EMFILE; plus the socket helpers that never log (net_*).
+ */
+#ifndef MESHD_LISTENER_H
+#define MESHD_LISTENER_H
+
+#include <ev.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include "config.h"
+
+struct worker;
+
+enum listener_kind { LISTEN_VIP, LISTEN_INBOUND };
+
+struct listener {
+	ev_io            io;
+	ev_timer         pause;      /* EMFILE back-off */
+	int              fd;
+	enum listener_kind kind;
+	struct cfg_addr  addr;
+	char             service[CFG_NAME_MAX + 1];
+	uint16_t         port;
+	bool             mark;       /* reconcile scratch */
+	struct worker    *m;
+	struct listener *next;
+};
+
+int listener_sync(struct worker *m, const struct config *c, char **err);
+void listener_close_all(struct worker *m);
+/* Does m listen on vip:port (port in host order)? On worker 0, from the
+ * main thread: whether meshd holds it. */
+bool listener_held(const struct worker *m, struct in_addr vip, uint16_t port);
+/* m listens on every VIP:port of s. */
+bool listener_service_held(const struct worker *m, const struct cfg_service *s);
+/* Helpers that never log: a nonblocking socket connecting to addr.
+ * Returns fd (connect in progress or done) or -1 with err filled. */
+int net_connect(const struct cfg_addr *a, char *err, size_t len);
+/* The outcome of a non-blocking connect once writable: 0 or an errno. */
+int net_connect_error(int fd);
+const char *net_sockaddr_str(const struct sockaddr *sa, char *buf, size_t len);
+
+#endif

@@ -1,0 +1,59 @@
+/*
+ * One worker: an event loop and everything it serves (listeners, sessions,
+ * links), and how the main thread hands it a new generation or a drain.
+ */
+#ifndef MESHD_WORKER_H
+#define MESHD_WORKER_H
+
+#include <ev.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+struct gen;
+struct listener;
+struct session;
+struct link;
+
+struct shimctl;
+struct record_floods;
+
+/* One worker: an event loop and everything it serves (worker.c). */
+struct worker {
+	unsigned         index;            /* 0 runs in the main thread */
+	struct ev_loop  *loop;
+	struct gen      *gen;              /* the generation new connections use */
+	struct listener *listeners;        /* VIP listeners */
+	struct listener *inbound;
+	struct session  *sessions;
+	unsigned         nsessions;
+	struct session  *reap;
+	ev_prepare       reaper;           /* frees ended sessions before the loop blocks */
+	bool             draining;
+	ev_timer         drain_timer;
+	struct link     *links;            /* host-to-host links (link.c) */
+	struct link     *link_dirty;       /* links with frames to write */
+	struct link     *link_reap;        /* dead links, freed before the loop blocks */
+	struct shimctl  *ctl;              /* the shim's control socket (shared) */
+	struct record_floods *floods;      /* refusal floods being counted (record.c) */
+	ev_timer         flood_timer;
+	uint64_t         rng;
+
+	/* main thread -> worker */
+	ev_async         wake;
+	pthread_mutex_t  lock;
+	struct gen      *pending_gen;
+	bool             pending_drain;
+	uint64_t         applied;          /* generation in force (applied_lock) */
+	pthread_t        thread;
+	bool             threaded;
+};
+
+int worker_init(struct worker *m, unsigned index, struct ev_loop *loop, struct shimctl *ctl);
+int worker_start(struct worker *m, struct gen *g);
+void worker_post_gen(struct worker *m, struct gen *g);
+void worker_post_drain(struct worker *m);
+int worker_wait_applied(struct worker *w, unsigned n, uint64_t generation, double secs);
+void worker_finish(struct worker *m);
+
+#endif
