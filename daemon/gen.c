@@ -9,6 +9,7 @@
 #include "config.h"
 #include "snapshot_pub.h"
 #include "tls.h"
+#include "vip.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,13 +20,6 @@ static uint32_t prev_from_config(const char *name, void *arg)
 {
 	const struct cfg_service *s = config_service(arg, name);
 	return s ? s->vip.s_addr : 0;
-}
-
-/* SNAPSHOT.vips: the VIPs a previous run handed out. */
-static const char *snapshot_vips_path(const struct config *c, char *buf, size_t len)
-{
-	snprintf(buf, len, "%s.vips", c->snapshot);
-	return buf;
 }
 
 struct gen *gen_load(const char *path, const struct config *cur, char **errs)

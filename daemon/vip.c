@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static int cmp_svc_name(const void *a, const void *b)
 {
@@ -156,4 +157,54 @@ void vip_assign(struct load *L, config_prev_vip_fn prev, void *prev_arg,
 out:
 	free(order);
 	free(pool.taken);
+}
+
+/* SNAPSHOT.vips: the VIPs a previous run handed out. */
+const char *snapshot_vips_path(const struct config *c, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s.vips", c->snapshot);
+	return buf;
+}
+
+/*
+ * VIPs handed out are also kept in SNAPSHOT.vips ("name a.b.c.d" lines),
+ * which outlives meshd: the snapshot itself is removed on a clean stop (so
+ * that the shim falls through to libc while no daemon runs), but a VIP must
+ * stay with its service across restarts.
+ */
+void write_vips(const struct config *c)
+{
+	char path[4200], tmp[4300];
+	snprintf(path, sizeof path, "%s.vips", c->snapshot);
+	snprintf(tmp, sizeof tmp, "%s.tmp.%d", path, (int)getpid());
+	FILE *f = fopen(tmp, "w");
+	if (!f)
+		return;
+	for (unsigned i = 0; i < c->nservices; i++) {
+		char ip[INET_ADDRSTRLEN];
+		inet_ntop(AF_INET, &c->services[i].vip, ip, sizeof ip);
+		fprintf(f, "%s %s\n", c->services[i].name, ip);
+	}
+	if (fclose(f) != 0 || rename(tmp, path) == -1)
+		unlink(tmp);
+}
+
+uint32_t snapshot_prev_vip(const char *name, void *arg)
+{
+	char path[4200], line[256], n[128], ip[64];
+	snprintf(path, sizeof path, "%s.vips", (const char *)arg);
+	FILE *f = fopen(path, "re");
+	uint32_t vip = 0;
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof line, f)) {
+		struct in_addr a;
+		if (sscanf(line, "%127s %63s", n, ip) == 2 && strcmp(n, name) == 0 &&
+		    inet_pton(AF_INET, ip, &a) == 1) {
+			vip = a.s_addr;
+			break;
+		}
+	}
+	fclose(f);
+	return vip;
 }
