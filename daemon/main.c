@@ -22,6 +22,7 @@
 #include "bounds.h"
 #include "log.h"
 #include "pathsafe.h"
+#include "vip.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -171,7 +172,7 @@ static void check_paths(const struct config *c, char **errs, char **warns)
 	      pathsafe_check_dir_of(c->snapshot, why, sizeof why), why);
 	judge(errs, warns, "control socket", c->control,
 	      pathsafe_check_dir_of(c->control, why, sizeof why), why);
-	snprintf(p, sizeof p, "%s.vips", c->snapshot);
+	vip_file_path(c->snapshot, p, sizeof p);
 	if (lstat(p, &st) == 0)
 		judge(errs, warns, "previous VIPs", p,
 		      pathsafe_check_file(p, PATHSAFE_READ, why, sizeof why), why);

@@ -1,9 +1,9 @@
 /*
  * Publishes the route snapshot for libmesh.so: encode (shim/snapshot.c),
  * write to a temporary file beside the target, fsync-free rename. Readers
- * only ever see a whole old file or a whole new one. Also keeps the VIPs it
- * handed out in a file of their own, so they stay with their services across
- * restarts (every configured service's, published or not).
+ * only ever see a whole old file or a whole new one. After each publish
+ * vip.c keeps every configured service's VIP (published or not) in a file
+ * of their own, so they stay with their services across restarts.
  */
 #include "snapshot_pub.h"
 #include "config.h"
@@ -127,7 +127,7 @@ int snapshot_publish(const struct config *c, const char *control, uint64_t gener
 		unlink(tmp);
 		goto fail;
 	}
-	write_vips(c);
+	vip_save(c);
 	free(buf);
 	free(svcs);
 	free(icpts);

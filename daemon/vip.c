@@ -1,10 +1,14 @@
 /*
- * Phase 4 of a config load: every service gets a VIP inside vip_range.
- * Fixed ones (vip =) first, then the one each service had before (from the
- * previous generation or, on a first start, a previous run), so a VIP stays
- * with its service across reloads and restarts, then a hash of the name
- * with linear probing. The network address, the broadcast address and the
- * range's first host address are never handed out.
+ * Service VIPs. Assignment is phase 4 of a config load: every service gets a
+ * VIP inside vip_range. Fixed ones (vip =) first, then the one each service
+ * had before (from the previous generation or, on a first start, a
+ * previous run), so a VIP stays with its service across reloads and
+ * restarts, then a hash of the name with linear probing. The network
+ * address, the broadcast address and the range's first host address are
+ * never handed out.
+ *
+ * What a previous run handed out is the persistence file, SNAPSHOT.vips,
+ * written after every publish and read on a first start.
  */
 #include "vip.h"
 #include "config_keys.h"
@@ -16,6 +20,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+/* ---- assignment (phase 4 of a config load) ---------------------------- */
 
 static int cmp_svc_name(const void *a, const void *b)
 {
@@ -159,10 +165,11 @@ out:
 	free(pool.taken);
 }
 
-/* SNAPSHOT.vips: the VIPs a previous run handed out. */
-const char *snapshot_vips_path(const struct config *c, char *buf, size_t len)
+/* ---- the persistence file -------------------------------------------- */
+
+const char *vip_file_path(const char *snapshot, char *buf, size_t len)
 {
-	snprintf(buf, len, "%s.vips", c->snapshot);
+	snprintf(buf, len, "%s.vips", snapshot);
 	return buf;
 }
 
@@ -172,10 +179,10 @@ const char *snapshot_vips_path(const struct config *c, char *buf, size_t len)
  * that the shim falls through to libc while no daemon runs), but a VIP must
  * stay with its service across restarts.
  */
-void write_vips(const struct config *c)
+void vip_save(const struct config *c)
 {
 	char path[4200], tmp[4300];
-	snprintf(path, sizeof path, "%s.vips", c->snapshot);
+	vip_file_path(c->snapshot, path, sizeof path);
 	snprintf(tmp, sizeof tmp, "%s.tmp.%d", path, (int)getpid());
 	FILE *f = fopen(tmp, "w");
 	if (!f)
@@ -189,10 +196,10 @@ void write_vips(const struct config *c)
 		unlink(tmp);
 }
 
-uint32_t snapshot_prev_vip(const char *name, void *arg)
+uint32_t vip_prev(const char *name, void *arg)
 {
 	char path[4200], line[256], n[128], ip[64];
-	snprintf(path, sizeof path, "%s.vips", (const char *)arg);
+	vip_file_path(arg, path, sizeof path);
 	FILE *f = fopen(path, "re");
 	uint32_t vip = 0;
 	if (!f)

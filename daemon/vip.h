@@ -1,6 +1,6 @@
 /*
  * VIPs (vip.c): how services get their virtual addresses, stable across
- * reloads and restarts.
+ * reloads (the previous generation) and restarts (the persistence file).
  */
 #ifndef MESHD_VIP_H
 #define MESHD_VIP_H
@@ -18,11 +18,12 @@ struct key_meta;
 void vip_assign(struct load *L, config_prev_vip_fn prev, void *prev_arg,
                 const struct key_meta *sm);
 
-/* SNAPSHOT.vips: the VIPs a previous run handed out. */
-const char *snapshot_vips_path(const struct config *c, char *buf, size_t len);
-/* Keep every service's VIP in SNAPSHOT.vips (after a publish). */
-void write_vips(const struct config *c);
-/* VIPs of a previously published snapshot, for stable assignment. */
-uint32_t snapshot_prev_vip(const char *name, void *arg);
+/* The persistence file of the snapshot at `snapshot`: SNAPSHOT.vips. */
+const char *vip_file_path(const char *snapshot, char *buf, size_t len);
+/* Keep every service's VIP in the persistence file (after a publish). */
+void vip_save(const struct config *c);
+/* A config_prev_vip_fn: the VIP `name` had in the persistence file of the
+ * snapshot path `arg`, or 0. */
+uint32_t vip_prev(const char *name, void *arg);
 
 #endif
