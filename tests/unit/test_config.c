@@ -1,7 +1,8 @@
 /*
- * Unit tests of daemon/config.c: values and defaults of a valid file, one
- * test per kind of error (each checks the reported line), error collection,
- * VIP assignment and stability, and the lookup helpers.
+ * Unit tests of the config loader (daemon/config*.c, vip.c) and the address
+ * helpers of net.c: values and defaults of a valid file, one test per kind
+ * of error (each checks the reported line), error collection, VIP
+ * assignment and stability, and the lookup helpers.
  *
  * Every test writes its INI text to a fresh mkstemps() file inside a
  * temporary directory that also holds placeholder certs/ files (config.c
