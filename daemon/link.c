@@ -2,7 +2,7 @@
  * file is the connection, stream.c the streams on it. */
 #include "gen.h"
 #include "worker.h"
-#include "listener.h"
+#include "net.h"
 #include "link_int.h"
 #include "tls.h"
 #include "policy.h"
