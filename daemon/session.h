@@ -14,7 +14,7 @@
 #include "link.h"
 #include "proto.h"
 #include "relay.h"
-#include "upstream.h"
+#include "endpoint.h"
 
 struct worker;
 struct gen;

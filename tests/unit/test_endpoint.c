@@ -8,7 +8,7 @@
 #include <cmocka.h>
 
 #include "config.h"
-#include "upstream.h"
+#include "endpoint.h"
 
 static struct cfg_endpoint eps[4];
 static struct cfg_service svc;

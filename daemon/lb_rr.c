@@ -1,5 +1,5 @@
-/* Endpoint selection (see upstream.h). */
-#include "upstream.h"
+/* Endpoint selection (see endpoint.h). */
+#include "endpoint.h"
 #include "config.h"
 
 static int tried_at(const uint8_t *tried, unsigned i)

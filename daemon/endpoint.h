@@ -5,8 +5,8 @@
  * upstream_pick(); round robin honours weights (an endpoint of weight 3 gets
  * three turns in each cycle).
  */
-#ifndef MESHD_UPSTREAM_H
-#define MESHD_UPSTREAM_H
+#ifndef MESHD_ENDPOINT_H
+#define MESHD_ENDPOINT_H
 
 #include <stdint.h>
 
