@@ -25,6 +25,7 @@
 #include "outbound.h"
 #include "shimctl.h"
 #include "identity.h"
+#include "backoff.h"
 #include "bounds.h"
 #include "link.h"
 #include "log.h"
@@ -107,13 +108,8 @@ static void attempt_failed(struct session *s, const char *result)
 		session_end(s, result, true);
 		return;
 	}
-	/* Exponential backoff with jitter: 5, 10, 20 ... ms, capped at 250. */
-	double base = 0.005 * (double)(1u << (s->attempts - 1 < 6 ? s->attempts - 1 : 6));
-	if (base > 0.25)
-		base = 0.25;
-	double jitter = (double)(mesh_random(s->m) % 1000) / 1000.0;
 	s->state = S_BACKOFF;
-	arm_timer(s, base * (0.5 + jitter));
+	arm_timer(s, backoff_delay(s->attempts, mesh_random(s->m)));
 }
 
 static void status_received(struct session *s, int st)
