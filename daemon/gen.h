@@ -16,7 +16,7 @@ struct gen {
 	int             refs;
 	struct config  *cfg;
 	struct tls_env *tls;
-	uint64_t       *cursors;     /* one per service, for upstream_pick */
+	uint64_t       *cursors;     /* one per service, for lb_rr_pick */
 };
 
 /* Build a complete generation from the file (cur: the running config, whose

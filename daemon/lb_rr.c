@@ -4,10 +4,10 @@
 
 static int tried_at(const uint8_t *tried, unsigned i)
 {
-	return i < UPSTREAM_MAX_TRIED && tried[i];
+	return i < ENDPOINT_MAX_TRIED && tried[i];
 }
 
-int upstream_pick(const struct cfg_service *s, uint64_t *cursor,
+int lb_rr_pick(const struct cfg_service *s, uint64_t *cursor,
                   const uint8_t *tried)
 {
 	uint64_t total = 0;

@@ -95,7 +95,7 @@ static void attempt_failed(struct session *s, const char *result)
 		          (unsigned long long)s->id, s->endpoint, s->detail);
 		s->reused = false;
 		s->attempts--;
-		if (s->ep < UPSTREAM_MAX_TRIED)
+		if (s->ep < ENDPOINT_MAX_TRIED)
 			s->tried[s->ep] = 0;
 		s->detail[0] = '\0';
 		attempt_next(s);
@@ -228,12 +228,12 @@ static void attempt_next(struct session *s)
 {
 	const struct cfg_service *svc = s->svc;
 	uint64_t *cursor = &s->gen->cursors[svc - s->gen->cfg->services];
-	int ep = upstream_pick(svc, cursor, s->tried);
+	int ep = lb_rr_pick(svc, cursor, s->tried);
 	if (ep < 0 && svc->nendpoints) {
 		/* Every endpoint failed once: go round again (a peer restarting
 		 * is back within the backoff) until the attempts run out. */
 		memset(s->tried, 0, sizeof s->tried);
-		ep = upstream_pick(svc, cursor, s->tried);
+		ep = lb_rr_pick(svc, cursor, s->tried);
 	}
 	if (ep < 0) {
 		if (!s->result)
@@ -241,7 +241,7 @@ static void attempt_next(struct session *s)
 		session_end(s, s->result ? s->result : "no_endpoint", true);
 		return;
 	}
-	if (ep < UPSTREAM_MAX_TRIED)
+	if (ep < ENDPOINT_MAX_TRIED)
 		s->tried[ep] = 1;
 	s->ep = ep;
 	s->attempts++;

@@ -83,7 +83,7 @@ struct session {
 	/* attempts (outbound) */
 	unsigned         attempts;
 	int              ep;
-	uint8_t          tried[UPSTREAM_MAX_TRIED];
+	uint8_t          tried[ENDPOINT_MAX_TRIED];
 	char             endpoint[64];
 	char             peer[160];        /* spiffe URI the other side presented */
 	bool             tls_up;

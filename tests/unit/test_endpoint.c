@@ -26,24 +26,24 @@ static void setup_eps(unsigned n, const unsigned *weights)
 static void round_robin_cycles(void **state)
 {
 	(void)state;
-	uint8_t tried[UPSTREAM_MAX_TRIED] = { 0 };
+	uint8_t tried[ENDPOINT_MAX_TRIED] = { 0 };
 	uint64_t cur = 0;
 	setup_eps(3, NULL);
 	for (int round = 0; round < 3; round++)
 		for (int i = 0; i < 3; i++)
-			assert_int_equal(upstream_pick(&svc, &cur, tried), i);
+			assert_int_equal(lb_rr_pick(&svc, &cur, tried), i);
 }
 
 static void weights_share(void **state)
 {
 	(void)state;
-	uint8_t tried[UPSTREAM_MAX_TRIED] = { 0 };
+	uint8_t tried[ENDPOINT_MAX_TRIED] = { 0 };
 	uint64_t cur = 0;
 	unsigned w[] = { 3, 1 };
 	int count[2] = { 0, 0 };
 	setup_eps(2, w);
 	for (int i = 0; i < 400; i++)
-		count[upstream_pick(&svc, &cur, tried)]++;
+		count[lb_rr_pick(&svc, &cur, tried)]++;
 	assert_int_equal(count[0], 300);
 	assert_int_equal(count[1], 100);
 }
@@ -51,39 +51,39 @@ static void weights_share(void **state)
 static void skips_tried_and_exhausts(void **state)
 {
 	(void)state;
-	uint8_t tried[UPSTREAM_MAX_TRIED] = { 0 };
+	uint8_t tried[ENDPOINT_MAX_TRIED] = { 0 };
 	uint64_t cur = 0;
 	setup_eps(3, NULL);
-	int a = upstream_pick(&svc, &cur, tried);
+	int a = lb_rr_pick(&svc, &cur, tried);
 	tried[a] = 1;
-	int b = upstream_pick(&svc, &cur, tried);
+	int b = lb_rr_pick(&svc, &cur, tried);
 	assert_int_not_equal(a, b);
 	tried[b] = 1;
-	int c = upstream_pick(&svc, &cur, tried);
+	int c = lb_rr_pick(&svc, &cur, tried);
 	assert_int_not_equal(c, a);
 	assert_int_not_equal(c, b);
 	tried[c] = 1;
-	assert_int_equal(upstream_pick(&svc, &cur, tried), -1);
+	assert_int_equal(lb_rr_pick(&svc, &cur, tried), -1);
 }
 
 static void no_endpoints(void **state)
 {
 	(void)state;
-	uint8_t tried[UPSTREAM_MAX_TRIED] = { 0 };
+	uint8_t tried[ENDPOINT_MAX_TRIED] = { 0 };
 	uint64_t cur = 0;
 	setup_eps(0, NULL);
-	assert_int_equal(upstream_pick(&svc, &cur, tried), -1);
+	assert_int_equal(lb_rr_pick(&svc, &cur, tried), -1);
 }
 
 static void heavy_tried_endpoint_skipped(void **state)
 {
 	(void)state;
-	uint8_t tried[UPSTREAM_MAX_TRIED] = { 0 };
+	uint8_t tried[ENDPOINT_MAX_TRIED] = { 0 };
 	uint64_t cur = 0;
 	unsigned w[] = { 1000, 1 };
 	setup_eps(2, w);
 	tried[0] = 1;
-	assert_int_equal(upstream_pick(&svc, &cur, tried), 1);
+	assert_int_equal(lb_rr_pick(&svc, &cur, tried), 1);
 }
 
 int main(void)
