@@ -1,12 +1,13 @@
 /*
  * One config generation: a config loaded from the file, the TLS contexts
- * built from it and the per-service endpoint cursors, reference counted.
+ * built from it and the per-service endpoint sets, reference counted.
  * The main thread builds one per start or reload; every worker and every
  * session holds a reference, so a reload never changes an established
  * connection, and the last reference frees it.
  */
 #include "gen.h"
 #include "config.h"
+#include "endpoint.h"
 #include "snapshot_pub.h"
 #include "tls.h"
 
@@ -26,6 +27,30 @@ static const char *snapshot_vips_path(const struct config *c, char *buf, size_t 
 {
 	snprintf(buf, len, "%s.vips", c->snapshot);
 	return buf;
+}
+
+static void endpoints_free(struct endpoint_set *sets, unsigned n)
+{
+	if (!sets)
+		return;
+	for (unsigned i = 0; i < n; i++)
+		endpoint_set_clear(&sets[i]);
+	free(sets);
+}
+
+/* One endpoint set per service, in config order, or NULL. */
+static struct endpoint_set *endpoints_new(const struct config *c)
+{
+	struct endpoint_set *sets = calloc(c->nservices ? c->nservices : 1, sizeof *sets);
+	if (!sets)
+		return NULL;
+	for (unsigned i = 0; i < c->nservices; i++) {
+		if (endpoint_set_init(&sets[i], &c->services[i]) == -1) {
+			endpoints_free(sets, i);
+			return NULL;
+		}
+	}
+	return sets;
 }
 
 struct gen *gen_load(const char *path, const struct config *cur, char **errs)
@@ -49,10 +74,10 @@ struct gen *gen_load(const char *path, const struct config *cur, char **errs)
 	}
 	g->refs = 1;
 	g->cfg = c;
-	g->cursors = calloc(c->nservices ? c->nservices : 1, sizeof *g->cursors);
+	g->endpoints = endpoints_new(c);
 	char *terr = NULL;
 	g->tls = tls_env_new(c, &terr);
-	if (!g->tls || !g->cursors) {
+	if (!g->tls || !g->endpoints) {
 		size_t n = strlen(path) + (terr ? strlen(terr) : 20) + 16;
 		*errs = malloc(n);
 		if (*errs)
@@ -75,7 +100,12 @@ void gen_unref(struct gen *g)
 	if (!g || __atomic_sub_fetch(&g->refs, 1, __ATOMIC_ACQ_REL) != 0)
 		return;
 	tls_env_free(g->tls);
+	endpoints_free(g->endpoints, g->cfg->nservices);
 	config_unref(g->cfg);
-	free(g->cursors);
 	free(g);
+}
+
+struct endpoint_set *gen_endpoints(struct gen *g, const struct cfg_service *svc)
+{
+	return &g->endpoints[svc - g->cfg->services];
 }

@@ -26,6 +26,7 @@
 #include "shimctl.h"
 #include "identity.h"
 #include "backoff.h"
+#include "endpoint.h"
 #include "bounds.h"
 #include "link.h"
 #include "log.h"
@@ -227,13 +228,13 @@ static void out_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 static void attempt_next(struct session *s)
 {
 	const struct cfg_service *svc = s->svc;
-	uint64_t *cursor = &s->gen->cursors[svc - s->gen->cfg->services];
-	int ep = lb_rr_pick(svc, cursor, s->tried);
+	struct endpoint_set *set = gen_endpoints(s->gen, svc);
+	int ep = endpoint_pick(set, s->tried);
 	if (ep < 0 && svc->nendpoints) {
 		/* Every endpoint failed once: go round again (a peer restarting
 		 * is back within the backoff) until the attempts run out. */
 		memset(s->tried, 0, sizeof s->tried);
-		ep = lb_rr_pick(svc, cursor, s->tried);
+		ep = endpoint_pick(set, s->tried);
 	}
 	if (ep < 0) {
 		if (!s->result)

@@ -12,38 +12,47 @@
 
 static struct cfg_endpoint eps[4];
 static struct cfg_service svc;
+static struct endpoint_set set;
 
 static void setup_eps(unsigned n, const unsigned *weights)
 {
+	endpoint_set_clear(&set);
 	memset(eps, 0, sizeof eps);
 	memset(&svc, 0, sizeof svc);
 	for (unsigned i = 0; i < n; i++)
 		eps[i].weight = weights ? weights[i] : 1;
 	svc.endpoints = eps;
 	svc.nendpoints = n;
+	svc.lb = CFG_LB_ROUND_ROBIN;
+	assert_int_equal(endpoint_set_init(&set, &svc), 0);
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	endpoint_set_clear(&set);
+	return 0;
 }
 
 static void round_robin_cycles(void **state)
 {
 	(void)state;
 	uint8_t tried[ENDPOINT_MAX_TRIED] = { 0 };
-	uint64_t cur = 0;
 	setup_eps(3, NULL);
 	for (int round = 0; round < 3; round++)
 		for (int i = 0; i < 3; i++)
-			assert_int_equal(lb_rr_pick(&svc, &cur, tried), i);
+			assert_int_equal(endpoint_pick(&set, tried), i);
 }
 
 static void weights_share(void **state)
 {
 	(void)state;
 	uint8_t tried[ENDPOINT_MAX_TRIED] = { 0 };
-	uint64_t cur = 0;
 	unsigned w[] = { 3, 1 };
 	int count[2] = { 0, 0 };
 	setup_eps(2, w);
 	for (int i = 0; i < 400; i++)
-		count[lb_rr_pick(&svc, &cur, tried)]++;
+		count[endpoint_pick(&set, tried)]++;
 	assert_int_equal(count[0], 300);
 	assert_int_equal(count[1], 100);
 }
@@ -52,38 +61,35 @@ static void skips_tried_and_exhausts(void **state)
 {
 	(void)state;
 	uint8_t tried[ENDPOINT_MAX_TRIED] = { 0 };
-	uint64_t cur = 0;
 	setup_eps(3, NULL);
-	int a = lb_rr_pick(&svc, &cur, tried);
+	int a = endpoint_pick(&set, tried);
 	tried[a] = 1;
-	int b = lb_rr_pick(&svc, &cur, tried);
+	int b = endpoint_pick(&set, tried);
 	assert_int_not_equal(a, b);
 	tried[b] = 1;
-	int c = lb_rr_pick(&svc, &cur, tried);
+	int c = endpoint_pick(&set, tried);
 	assert_int_not_equal(c, a);
 	assert_int_not_equal(c, b);
 	tried[c] = 1;
-	assert_int_equal(lb_rr_pick(&svc, &cur, tried), -1);
+	assert_int_equal(endpoint_pick(&set, tried), -1);
 }
 
 static void no_endpoints(void **state)
 {
 	(void)state;
 	uint8_t tried[ENDPOINT_MAX_TRIED] = { 0 };
-	uint64_t cur = 0;
 	setup_eps(0, NULL);
-	assert_int_equal(lb_rr_pick(&svc, &cur, tried), -1);
+	assert_int_equal(endpoint_pick(&set, tried), -1);
 }
 
 static void heavy_tried_endpoint_skipped(void **state)
 {
 	(void)state;
 	uint8_t tried[ENDPOINT_MAX_TRIED] = { 0 };
-	uint64_t cur = 0;
 	unsigned w[] = { 1000, 1 };
 	setup_eps(2, w);
 	tried[0] = 1;
-	assert_int_equal(lb_rr_pick(&svc, &cur, tried), 1);
+	assert_int_equal(endpoint_pick(&set, tried), 1);
 }
 
 int main(void)
@@ -95,5 +101,5 @@ int main(void)
 		cmocka_unit_test(no_endpoints),
 		cmocka_unit_test(heavy_tried_endpoint_skipped),
 	};
-	return cmocka_run_group_tests_name("upstream", tests, NULL, NULL);
+	return cmocka_run_group_tests_name("endpoint", tests, NULL, teardown);
 }
