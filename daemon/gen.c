@@ -8,6 +8,7 @@
 #include "gen.h"
 #include "config.h"
 #include "endpoint.h"
+#include "log.h"
 #include "snapshot_pub.h"
 #include "tls.h"
 
@@ -95,10 +96,36 @@ struct gen *gen_ref(struct gen *g)
 	return g;
 }
 
+/* Every session of a generation has ended before its last reference goes,
+ * so each endpoint's in-flight counts are back to 0: say so at -v, and
+ * warn about a count left over (an attempt or connection never reported
+ * done, a bug in the accounting). */
+static void endpoints_report(const struct gen *g)
+{
+	for (unsigned i = 0; g->endpoints && i < g->cfg->nservices; i++) {
+		const struct endpoint_set *set = &g->endpoints[i];
+		for (unsigned j = 0; j < set->n; j++) {
+			const struct endpoint *ep = &set->eps[j];
+			unsigned att = __atomic_load_n(&ep->attempts, __ATOMIC_RELAXED);
+			unsigned conns = __atomic_load_n(&ep->conns, __ATOMIC_RELAXED);
+			const char *last = __atomic_load_n(&ep->last_result, __ATOMIC_RELAXED);
+			log_msg(att || conns ? LOG_WARN : LOG_DEBUG,
+			        "generation %llu ends: service %s endpoint %s: %u attempt(s) and %u "
+			        "connection(s) in flight%s; last result %s, %u failure(s) in a row, "
+			        "connect ewma %.3f ms", (unsigned long long)g->cfg->generation,
+			        set->svc->name, ep->cfg->text, att, conns,
+			        att || conns ? " (never reported done)" : "", last ? last : "none",
+			        __atomic_load_n(&ep->fails, __ATOMIC_RELAXED),
+			        __atomic_load_n(&ep->connect_ewma_us, __ATOMIC_RELAXED) / 1000.0);
+		}
+	}
+}
+
 void gen_unref(struct gen *g)
 {
 	if (!g || __atomic_sub_fetch(&g->refs, 1, __ATOMIC_ACQ_REL) != 0)
 		return;
+	endpoints_report(g);
 	tls_env_free(g->tls);
 	endpoints_free(g->endpoints, g->cfg->nservices);
 	config_unref(g->cfg);

@@ -3,7 +3,8 @@
  * from the kernel, choose an endpoint, reach it (TCP, then mutual TLS with
  * the caller's certificate, then header and status), retry on other
  * endpoints while no application byte has moved, then hand both sockets to
- * the relay.
+ * the relay. The endpoint set (endpoint.h) picks each endpoint and hears
+ * how every attempt ended.
  *
  *   accept -> identify --no identity--> END identity_error (reset caller)
  *      |
@@ -63,8 +64,16 @@ static void relay_done(struct relay *r, enum relay_end why, const char *detail)
 	session_end_relay(r->owner, why, detail);
 }
 
+/* The attempt in flight is done with `result` (NULL: it says nothing
+ * about the endpoint); the balancer learns from it (endpoint.h). */
+static void attempt_done(struct session *s, const char *result)
+{
+	endpoint_attempt_done(&s->use, result, ev_time());
+}
+
 static void start_relay(struct session *s)
 {
+	attempt_done(s, "ok");
 	ev_timer_stop(s->m->loop, &s->timer);
 	s->t_connected = ev_time();
 	shimctl_verdict(s, "ok");
@@ -79,6 +88,9 @@ static void start_relay(struct session *s)
 /* The current attempt failed with `result`; try another endpoint. */
 static void attempt_failed(struct session *s, const char *result)
 {
+	/* A reused link that went stale without an answer is the link's
+	 * failure, not the endpoint's (see below). */
+	attempt_done(s, s->reused && !s->tls_up ? NULL : result);
 	struct ev_loop *loop = s->m->loop;
 	ev_timer_stop(loop, &s->timer);
 	side_close(loop, &s->relay.side[1], false);
@@ -129,6 +141,7 @@ static void status_received(struct session *s, int st)
 		return;
 	case PROTO_ST_DENIED:
 		session_set_detail(s, "%s denied %s", s->endpoint, s->source);
+		attempt_done(s, "denied");
 		session_end(s, "denied", true);
 		return;
 	case PROTO_ST_TIMEOUT:
@@ -268,6 +281,9 @@ static void attempt_next(struct session *s)
 		dst = &e->addr;
 		snprintf(s->endpoint, sizeof s->endpoint, "%s", e->text);
 	}
+	/* The attempt begins: every way it ends reports to the endpoint set
+	 * (attempt_done, or session_end's endpoint_release). */
+	endpoint_attempt_start(&s->use, set, (unsigned)ep, ev_time());
 	char err[160];
 	if (!e->local) {
 		char key[256];
@@ -283,6 +299,7 @@ static void attempt_next(struct session *s)
 		if (!l) {
 			if (errno == EPROTO) {
 				session_set_detail(s, "%s", err);
+				attempt_done(s, "tls_failure");
 				session_end(s, "tls_failure", true);
 				return;
 			}

@@ -84,6 +84,7 @@ struct session {
 	unsigned         attempts;
 	int              ep;
 	uint8_t          tried[ENDPOINT_MAX_TRIED];
+	struct endpoint_use use;           /* the attempt in flight, then the connection (endpoint.h) */
 	char             endpoint[64];
 	char             peer[160];        /* spiffe URI the other side presented */
 	bool             tls_up;
