@@ -1,8 +1,8 @@
 /*
  * One config generation: the config, its TLS contexts and the per-service
- * endpoint sets (endpoint.h), reference counted. Sessions hold a reference to the
- * generation they started with, so a reload never changes an established
- * connection.
+ * endpoint sets (endpoint.h), reference counted. Sessions hold a reference
+ * to the generation they started with, so a reload never changes an
+ * established connection.
  */
 #ifndef MESHD_GEN_H
 #define MESHD_GEN_H
