@@ -23,8 +23,9 @@ int endpoint_set_init(struct endpoint_set *set, const struct cfg_service *svc)
 {
 	memset(set, 0, sizeof *set);
 	set->svc = svc;
-	set->lb = (unsigned)svc->lb < sizeof lbs / sizeof lbs[0] && lbs[svc->lb] ? lbs[svc->lb]
-	                                                                          : &lb_rr;
+	set->lb = (unsigned)svc->lb < sizeof lbs / sizeof lbs[0] ? lbs[svc->lb] : NULL;
+	if (!set->lb)
+		set->lb = &lb_rr; /* config.c accepts no other value today */
 	set->eps = calloc(svc->nendpoints ? svc->nendpoints : 1, sizeof *set->eps);
 	if (!set->eps)
 		return -1;

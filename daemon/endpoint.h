@@ -35,15 +35,15 @@ struct endpoint_set;
  * recent outcome are read and written with relaxed atomics: they are what
  * the balancer knows, and nothing else is ordered by them. */
 struct endpoint {
-	const struct cfg_endpoint *cfg;   /* address, weight, local */
-	struct endpoint_set *set;         /* the set it belongs to */
+	const struct cfg_endpoint *cfg; /* address, weight, local */
+	struct endpoint_set *set;       /* the set it belongs to */
 	/* in flight */
-	unsigned     attempts;            /* attempts begun and not done */
-	unsigned     conns;               /* connections carried through it now */
+	unsigned attempts; /* attempts begun and not done */
+	unsigned conns;    /* connections carried through it now */
 	/* recent outcome, of the attempts that said something about it */
-	const char  *last_result;         /* record word ("ok", "refused" ...); NULL before one */
-	unsigned     fails;               /* attempts in a row that did not connect */
-	uint32_t     connect_ewma_us;     /* connect latency EWMA, microseconds; 0 before a success */
+	const char *last_result;  /* record word ("ok", "refused" ...); NULL before one */
+	unsigned fails;           /* attempts in a row that did not connect */
+	uint32_t connect_ewma_us; /* connect latency EWMA, microseconds; 0 before a success */
 };
 
 /* A balancer. pick returns the index in set->eps of the endpoint for the
@@ -54,8 +54,8 @@ struct endpoint {
  * (aborted, a reused link gone stale); latency is in seconds since the
  * attempt began. */
 struct lb_ops {
-	const char *name;                 /* as in the config's lb = */
-	int  (*pick)(struct endpoint_set *set, const uint8_t *tried);
+	const char *name; /* as in the config's lb = */
+	int (*pick)(struct endpoint_set *set, const uint8_t *tried);
 	void (*attempt_start)(struct endpoint *ep);
 	void (*attempt_done)(struct endpoint *ep, const char *result, double latency);
 };
@@ -64,17 +64,17 @@ struct lb_ops {
 struct endpoint_set {
 	const struct cfg_service *svc;
 	const struct lb_ops *lb;
-	uint64_t         cursor;          /* lb_rr's place in its weighted cycle */
-	unsigned         n;
+	uint64_t cursor; /* lb_rr's place in its weighted cycle */
+	unsigned n;
 	struct endpoint *eps;
 };
 
 /* One connection's use of an endpoint: the attempt in flight, then, when
  * it connected, the connection. Zeroed: none. */
 struct endpoint_use {
-	struct endpoint *ep;              /* NULL: none */
-	double           t_start;         /* when the attempt began */
-	bool             connected;       /* ep->conns counts this one */
+	struct endpoint *ep; /* NULL: none */
+	double t_start;      /* when the attempt began */
+	bool connected;      /* ep->conns counts this one */
 };
 
 /* The set of svc with the balancer its config names, or -1 (out of
