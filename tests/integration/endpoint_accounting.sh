@@ -62,23 +62,7 @@ start_upstream up http 127.0.0.1 "$BACKPORT"
 
 # A listener that never accepts, its queue already full: SYNs to it are
 # dropped, so connects hang (as in upstream_timeout.sh).
-cat >"$T/full.py" <<'PY'
-import socket, sys, time
-s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(0)
-fillers = []
-for _ in range(2):
-    c = socket.socket(); c.setblocking(False)
-    try:
-        c.connect(("127.0.0.1", int(sys.argv[1])))
-    except BlockingIOError:
-        pass
-    fillers.append(c)
-time.sleep(0.3)
-open(sys.argv[2], "w").write("full\n")
-time.sleep(120)
-PY
-spawn full "$T/full.log" "$PY" "$T/full.py" "$BACKPORT2" "$T/full.ready"
+spawn full "$T/full.log" "$PY" "$(dirname "$0")/full_listener.py" "$BACKPORT2" "$T/full.ready"
 wait_file "$T/full.ready" 10 || die "the full listener did not start"
 
 # connect NAME [HOLD_S]: one connection to NAME:$PORT under the shim; print
