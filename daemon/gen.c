@@ -1,12 +1,14 @@
 /*
  * One config generation: a config loaded from the file, the TLS contexts
- * built from it and the per-service endpoint cursors, reference counted.
+ * built from it and the per-service endpoint sets, reference counted.
  * The main thread builds one per start or reload; every worker and every
  * session holds a reference, so a reload never changes an established
  * connection, and the last reference frees it.
  */
 #include "gen.h"
 #include "config.h"
+#include "endpoint.h"
+#include "log.h"
 #include "tls.h"
 #include "vip.h"
 
@@ -19,6 +21,30 @@ static uint32_t prev_from_config(const char *name, void *arg)
 {
 	const struct cfg_service *s = config_service(arg, name);
 	return s ? s->vip.s_addr : 0;
+}
+
+static void endpoints_free(struct endpoint_set *sets, unsigned n)
+{
+	if (!sets)
+		return;
+	for (unsigned i = 0; i < n; i++)
+		endpoint_set_clear(&sets[i]);
+	free(sets);
+}
+
+/* One endpoint set per service, in config order, or NULL. */
+static struct endpoint_set *endpoints_new(const struct config *c)
+{
+	struct endpoint_set *sets = calloc(c->nservices ? c->nservices : 1, sizeof *sets);
+	if (!sets)
+		return NULL;
+	for (unsigned i = 0; i < c->nservices; i++) {
+		if (endpoint_set_init(&sets[i], &c->services[i]) == -1) {
+			endpoints_free(sets, i);
+			return NULL;
+		}
+	}
+	return sets;
 }
 
 struct gen *gen_load(const char *path, const struct config *cur, char **errs)
@@ -42,10 +68,10 @@ struct gen *gen_load(const char *path, const struct config *cur, char **errs)
 	}
 	g->refs = 1;
 	g->cfg = c;
-	g->cursors = calloc(c->nservices ? c->nservices : 1, sizeof *g->cursors);
+	g->endpoints = endpoints_new(c);
 	char *terr = NULL;
 	g->tls = tls_env_new(c, &terr);
-	if (!g->tls || !g->cursors) {
+	if (!g->tls || !g->endpoints) {
 		size_t n = strlen(path) + (terr ? strlen(terr) : 20) + 16;
 		*errs = malloc(n);
 		if (*errs)
@@ -63,12 +89,43 @@ struct gen *gen_ref(struct gen *g)
 	return g;
 }
 
+/* Every session of a generation has ended before its last reference goes,
+ * so each endpoint's in-flight counts are back to 0: say so at -v, and
+ * warn about a count left over (an attempt or connection never reported
+ * done, a bug in the accounting). */
+static void endpoints_report(const struct gen *g)
+{
+	for (unsigned i = 0; g->endpoints && i < g->cfg->nservices; i++) {
+		const struct endpoint_set *set = &g->endpoints[i];
+		for (unsigned j = 0; j < set->n; j++) {
+			const struct endpoint *ep = &set->eps[j];
+			unsigned att = __atomic_load_n(&ep->attempts, __ATOMIC_RELAXED);
+			unsigned conns = __atomic_load_n(&ep->conns, __ATOMIC_RELAXED);
+			const char *last = __atomic_load_n(&ep->last_result, __ATOMIC_RELAXED);
+			log_msg(att || conns ? LOG_WARN : LOG_DEBUG,
+			        "generation %llu ends: service %s endpoint %s: %u attempt(s) and %u "
+			        "connection(s) in flight%s; last result %s, %u failure(s) in a row, "
+			        "connect ewma %.3f ms", (unsigned long long)g->cfg->generation,
+			        set->svc->name, ep->cfg->text, att, conns,
+			        att || conns ? " (never reported done)" : "", last ? last : "none",
+			        __atomic_load_n(&ep->fails, __ATOMIC_RELAXED),
+			        __atomic_load_n(&ep->connect_ewma_us, __ATOMIC_RELAXED) / 1000.0);
+		}
+	}
+}
+
 void gen_unref(struct gen *g)
 {
 	if (!g || __atomic_sub_fetch(&g->refs, 1, __ATOMIC_ACQ_REL) != 0)
 		return;
+	endpoints_report(g);
 	tls_env_free(g->tls);
+	endpoints_free(g->endpoints, g->cfg->nservices);
 	config_unref(g->cfg);
-	free(g->cursors);
 	free(g);
+}
+
+struct endpoint_set *gen_endpoints(struct gen *g, const struct cfg_service *svc)
+{
+	return &g->endpoints[svc - g->cfg->services];
 }

@@ -1,8 +1,8 @@
 /*
  * One config generation: the config, its TLS contexts and the per-service
- * endpoint cursors, reference counted. Sessions hold a reference to the
- * generation they started with, so a reload never changes an established
- * connection.
+ * endpoint sets (endpoint.h), reference counted. Sessions hold a reference
+ * to the generation they started with, so a reload never changes an
+ * established connection.
  */
 #ifndef MESHD_GEN_H
 #define MESHD_GEN_H
@@ -10,13 +10,15 @@
 #include <stdint.h>
 
 struct config;
+struct cfg_service;
 struct tls_env;
+struct endpoint_set;
 
 struct gen {
 	int             refs;
 	struct config  *cfg;
 	struct tls_env *tls;
-	uint64_t       *cursors;     /* one per service, for upstream_pick */
+	struct endpoint_set *endpoints; /* one per service, in config order */
 };
 
 /* Build a complete generation from the file (cur: the running config, whose
@@ -25,5 +27,7 @@ struct gen {
 struct gen *gen_load(const char *path, const struct config *cur, char **errs);
 struct gen *gen_ref(struct gen *g);
 void gen_unref(struct gen *g);
+/* The endpoint set of svc, one of g's services. */
+struct endpoint_set *gen_endpoints(struct gen *g, const struct cfg_service *svc);
 
 #endif

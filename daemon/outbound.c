@@ -3,7 +3,8 @@
  * from the kernel, choose an endpoint, reach it (TCP, then mutual TLS with
  * the caller's certificate, then header and status), retry on other
  * endpoints while no application byte has moved, then hand both sockets to
- * the relay.
+ * the relay. The endpoint set (endpoint.h) picks each endpoint and hears
+ * how every attempt ended.
  *
  *   accept -> identify --no identity--> END identity_error (reset caller)
  *      |
@@ -26,6 +27,8 @@
 #include "shimctl.h"
 #include "peercred.h"
 #include "policy.h"
+#include "backoff.h"
+#include "endpoint.h"
 #include "bounds.h"
 #include "link.h"
 #include "log.h"
@@ -62,8 +65,16 @@ static void relay_done(struct relay *r, enum relay_end why, const char *detail)
 	session_end_relay(r->owner, why, detail);
 }
 
+/* The attempt in flight is done with `result` (NULL: it says nothing
+ * about the endpoint); the balancer learns from it (endpoint.h). */
+static void attempt_done(struct session *s, const char *result)
+{
+	endpoint_attempt_done(&s->use, result, ev_time());
+}
+
 static void start_relay(struct session *s)
 {
+	attempt_done(s, "ok");
 	ev_timer_stop(s->m->loop, &s->timer);
 	s->t_connected = ev_time();
 	shimctl_verdict(s, "ok");
@@ -78,6 +89,9 @@ static void start_relay(struct session *s)
 /* The current attempt failed with `result`; try another endpoint. */
 static void attempt_failed(struct session *s, const char *result)
 {
+	/* A reused link that went stale without an answer is the link's
+	 * failure, not the endpoint's (see below). */
+	attempt_done(s, s->reused && !s->tls_up ? NULL : result);
 	struct ev_loop *loop = s->m->loop;
 	ev_timer_stop(loop, &s->timer);
 	side_close(loop, &s->relay.side[1], false);
@@ -95,7 +109,7 @@ static void attempt_failed(struct session *s, const char *result)
 		          (unsigned long long)s->id, s->endpoint, s->detail);
 		s->reused = false;
 		s->attempts--;
-		if (s->ep < UPSTREAM_MAX_TRIED)
+		if (s->ep < ENDPOINT_MAX_TRIED)
 			s->tried[s->ep] = 0;
 		s->detail[0] = '\0';
 		attempt_next(s);
@@ -108,13 +122,8 @@ static void attempt_failed(struct session *s, const char *result)
 		session_end(s, result, true);
 		return;
 	}
-	/* Exponential backoff with jitter: 5, 10, 20 ... ms, capped at 250. */
-	double base = 0.005 * (double)(1u << (s->attempts - 1 < 6 ? s->attempts - 1 : 6));
-	if (base > 0.25)
-		base = 0.25;
-	double jitter = (double)(mesh_random(s->m) % 1000) / 1000.0;
 	s->state = S_BACKOFF;
-	arm_timer(s, base * (0.5 + jitter));
+	arm_timer(s, backoff_delay(s->attempts, mesh_random(s->m)));
 }
 
 static void status_received(struct session *s, int st)
@@ -133,6 +142,7 @@ static void status_received(struct session *s, int st)
 		return;
 	case PROTO_ST_DENIED:
 		session_set_detail(s, "%s denied %s", s->endpoint, s->source);
+		attempt_done(s, "denied");
 		session_end(s, "denied", true);
 		return;
 	case PROTO_ST_TIMEOUT:
@@ -229,13 +239,13 @@ static void out_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 static void attempt_next(struct session *s)
 {
 	const struct cfg_service *svc = s->svc;
-	uint64_t *cursor = &s->gen->cursors[svc - s->gen->cfg->services];
-	int ep = upstream_pick(svc, cursor, s->tried);
+	struct endpoint_set *set = gen_endpoints(s->gen, svc);
+	int ep = endpoint_pick(set, s->tried);
 	if (ep < 0 && svc->nendpoints) {
 		/* Every endpoint failed once: go round again (a peer restarting
 		 * is back within the backoff) until the attempts run out. */
 		memset(s->tried, 0, sizeof s->tried);
-		ep = upstream_pick(svc, cursor, s->tried);
+		ep = endpoint_pick(set, s->tried);
 	}
 	if (ep < 0) {
 		if (!s->result)
@@ -243,7 +253,7 @@ static void attempt_next(struct session *s)
 		session_end(s, s->result ? s->result : "no_endpoint", true);
 		return;
 	}
-	if (ep < UPSTREAM_MAX_TRIED)
+	if (ep < ENDPOINT_MAX_TRIED)
 		s->tried[ep] = 1;
 	s->ep = ep;
 	s->attempts++;
@@ -269,6 +279,9 @@ static void attempt_next(struct session *s)
 		dst = &e->addr;
 		snprintf(s->endpoint, sizeof s->endpoint, "%s", e->text);
 	}
+	/* The attempt begins: every way it ends reports to the endpoint set
+	 * (attempt_done, or session_end's endpoint_release). */
+	endpoint_attempt_start(&s->use, set, (unsigned)ep, ev_time());
 	char err[160];
 	if (!e->local) {
 		char key[256];
@@ -284,6 +297,7 @@ static void attempt_next(struct session *s)
 		if (!l) {
 			if (errno == EPROTO) {
 				session_set_detail(s, "%s", err);
+				attempt_done(s, "tls_failure");
 				session_end(s, "tls_failure", true);
 				return;
 			}

@@ -15,6 +15,7 @@
 #include "record.h"
 #include "tls.h"
 #include "bounds.h"
+#include "endpoint.h"
 #include "log.h"
 
 #include <stdarg.h>
@@ -117,6 +118,9 @@ void session_end(struct session *s, const char *result, bool reset)
 	side_close(s->m->loop, &s->relay.side[1], reset);
 	s->state = S_CLOSED;
 	give_back(s);
+	/* An attempt cut short here (drain, abort) says nothing about its
+	 * endpoint; a connection that ends is no longer in flight there. */
+	endpoint_release(&s->use, ev_time());
 
 	struct worker *m = s->m;
 	if (s->prev)

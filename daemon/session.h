@@ -14,7 +14,7 @@
 #include "link.h"
 #include "proto.h"
 #include "relay.h"
-#include "upstream.h"
+#include "endpoint.h"
 
 struct worker;
 struct gen;
@@ -83,7 +83,8 @@ struct session {
 	/* attempts (outbound) */
 	unsigned         attempts;
 	int              ep;
-	uint8_t          tried[UPSTREAM_MAX_TRIED];
+	uint8_t          tried[ENDPOINT_MAX_TRIED];
+	struct endpoint_use use;           /* the attempt in flight, then the connection (endpoint.h) */
 	char             endpoint[64];
 	char             peer[160];        /* spiffe URI the other side presented */
 	bool             tls_up;

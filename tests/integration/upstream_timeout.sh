@@ -15,23 +15,7 @@ start_meshd b "$T/b.ini"
 
 # A listener with a backlog of 0 that never accepts, already holding one
 # connection: every further SYN is dropped and connects hang.
-cat >"$T/full.py" <<'PY'
-import socket, sys, time
-s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(0)
-fillers = []
-for _ in range(2):
-    c = socket.socket(); c.setblocking(False)
-    try:
-        c.connect(("127.0.0.1", int(sys.argv[1])))
-    except BlockingIOError:
-        pass
-    fillers.append(c)
-time.sleep(0.3)
-open(sys.argv[2], "w").write("full\n")
-time.sleep(60)
-PY
-spawn full "$T/full.log" "$PY" "$T/full.py" "$BACKPORT" "$T/full.ready"
+spawn full "$T/full.log" "$PY" "$(dirname "$0")/full_listener.py" "$BACKPORT" "$T/full.ready"
 wait_file "$T/full.ready" 10 || die "the full listener did not start"
 
 got=$(mesh_client "$PY" -c '

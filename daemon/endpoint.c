@@ -1,0 +1,112 @@
+/*
+ * Endpoint sets and the attempt accounting every balancer shares (see
+ * endpoint.h): in-flight counts, the recent outcome. What to make of them
+ * (ejection, least loaded) belongs to a balancer, behind struct lb_ops.
+ */
+#include "endpoint.h"
+#include "config.h"
+#include "lb_rr.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* The balancer for each value of the config's lb =. */
+static const struct lb_ops *const lbs[] = {
+	[CFG_LB_ROUND_ROBIN] = &lb_rr,
+};
+
+/* The weight of a new latency sample in the EWMA: 1/8, as in TCP's
+ * smoothed round-trip time (RFC 6298). */
+#define EWMA_DIV 8
+
+int endpoint_set_init(struct endpoint_set *set, const struct cfg_service *svc)
+{
+	memset(set, 0, sizeof *set);
+	set->svc = svc;
+	set->lb = (unsigned)svc->lb < sizeof lbs / sizeof lbs[0] ? lbs[svc->lb] : NULL;
+	if (!set->lb)
+		set->lb = &lb_rr; /* config.c accepts no other value today */
+	set->eps = calloc(svc->nendpoints ? svc->nendpoints : 1, sizeof *set->eps);
+	if (!set->eps)
+		return -1;
+	set->n = svc->nendpoints;
+	for (unsigned i = 0; i < set->n; i++) {
+		set->eps[i].cfg = &svc->endpoints[i];
+		set->eps[i].set = set;
+	}
+	return 0;
+}
+
+void endpoint_set_clear(struct endpoint_set *set)
+{
+	free(set->eps);
+	memset(set, 0, sizeof *set);
+}
+
+int endpoint_pick(struct endpoint_set *set, const uint8_t *tried)
+{
+	return set->lb->pick(set, tried);
+}
+
+void endpoint_attempt_start(struct endpoint_use *u, struct endpoint_set *set, unsigned i,
+                            double now)
+{
+	struct endpoint *ep = &set->eps[i];
+	u->ep = ep;
+	u->t_start = now;
+	u->connected = false;
+	__atomic_add_fetch(&ep->attempts, 1, __ATOMIC_RELAXED);
+	if (set->lb->attempt_start)
+		set->lb->attempt_start(ep);
+}
+
+static void ewma_add(uint32_t *avg, double secs)
+{
+	double us = secs > 0 ? secs * 1e6 : 0;
+	uint32_t sample = us < 4e9 ? (uint32_t)us : 4000000000u;
+	if (sample == 0)
+		sample = 1; /* 0 means "no sample yet" */
+	uint32_t old = __atomic_load_n(avg, __ATOMIC_RELAXED), next;
+	do {
+		/* Between old and sample, so never 0 once there is one. */
+		next = old ? (uint32_t)((int64_t)old + ((int64_t)sample - old) / EWMA_DIV) : sample;
+	} while (!__atomic_compare_exchange_n(avg, &old, next, true, __ATOMIC_RELAXED,
+	                                      __ATOMIC_RELAXED));
+}
+
+void endpoint_attempt_done(struct endpoint_use *u, const char *result, double now)
+{
+	struct endpoint *ep = u->ep;
+	if (!ep || u->connected)
+		return;
+	double latency = now - u->t_start;
+	__atomic_sub_fetch(&ep->attempts, 1, __ATOMIC_RELAXED);
+	if (result && strcmp(result, "ok") == 0) {
+		/* Counted as a connection before the balancer hears of it. */
+		__atomic_add_fetch(&ep->conns, 1, __ATOMIC_RELAXED);
+		u->connected = true;
+		__atomic_store_n(&ep->fails, 0, __ATOMIC_RELAXED);
+		ewma_add(&ep->connect_ewma_us, latency);
+	} else if (result) {
+		__atomic_add_fetch(&ep->fails, 1, __ATOMIC_RELAXED);
+	}
+	if (result)
+		__atomic_store_n(&ep->last_result, result, __ATOMIC_RELAXED);
+	if (ep->set->lb->attempt_done)
+		ep->set->lb->attempt_done(ep, result, latency);
+	if (!u->connected)
+		u->ep = NULL;
+}
+
+void endpoint_release(struct endpoint_use *u, double now)
+{
+	if (!u->ep)
+		return;
+	if (!u->connected) {
+		endpoint_attempt_done(u, NULL, now);
+		return;
+	}
+	__atomic_sub_fetch(&u->ep->conns, 1, __ATOMIC_RELAXED);
+	u->ep = NULL;
+	u->connected = false;
+}

@@ -1,0 +1,101 @@
+/*
+ * Where the endpoint is chosen. Each service of a config generation has an
+ * endpoint set: its endpoints with what this host knows of them, and the
+ * balancer (struct lb_ops) that picks among them. The set lives in the
+ * generation (gen.c builds it, frees it with the generation) and is shared
+ * by every worker, so its counters are atomics.
+ *
+ * Every attempt a connection makes is reported here, once when it begins
+ * and once when it is done, whatever ended it, so the balancer learns from
+ * outcomes (nginx's peer.get / peer.free, HAProxy's lb_ops) instead of the
+ * caller's state machine deciding about endpoints.
+ *
+ *   endpoint_pick -> endpoint_attempt_start -> endpoint_attempt_done
+ *                                                 | "ok": a connection
+ *                                                 v
+ *                                              endpoint_release (session end)
+ *
+ * Pure: no I/O, no clock (callers pass the time), no logging.
+ */
+#ifndef MESHD_ENDPOINT_H
+#define MESHD_ENDPOINT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct cfg_service;
+struct cfg_endpoint;
+struct endpoint_set;
+
+/* A connection's tried set has one byte per endpoint; only the first
+ * ENDPOINT_MAX_TRIED are tracked (beyond that, endpoints may repeat). */
+#define ENDPOINT_MAX_TRIED 64
+
+/* One endpoint of a service as this generation sees it. Counters and the
+ * recent outcome are read and written with relaxed atomics: they are what
+ * the balancer knows, and nothing else is ordered by them. */
+struct endpoint {
+	const struct cfg_endpoint *cfg; /* address, weight, local */
+	struct endpoint_set *set;       /* the set it belongs to */
+	/* in flight */
+	unsigned attempts; /* attempts begun and not done */
+	unsigned conns;    /* connections carried through it now */
+	/* recent outcome, of the attempts that said something about it */
+	const char *last_result;  /* record word ("ok", "refused" ...); NULL before one */
+	unsigned fails;           /* attempts in a row that did not connect */
+	uint32_t connect_ewma_us; /* connect latency EWMA, microseconds; 0 before a success */
+};
+
+/* A balancer. pick returns the index in set->eps of the endpoint for the
+ * next attempt, skipping those marked in tried, or -1 when every one was
+ * tried. attempt_start and attempt_done (may be NULL) hear about each
+ * attempt after endpoint.c has counted it: result is the attempt's record
+ * word, or NULL when the attempt ended without a word on the endpoint
+ * (aborted, a reused link gone stale); latency is in seconds since the
+ * attempt began. */
+struct lb_ops {
+	const char *name; /* as in the config's lb = */
+	int (*pick)(struct endpoint_set *set, const uint8_t *tried);
+	void (*attempt_start)(struct endpoint *ep);
+	void (*attempt_done)(struct endpoint *ep, const char *result, double latency);
+};
+
+/* One service's endpoints (in config order) and its balancer. */
+struct endpoint_set {
+	const struct cfg_service *svc;
+	const struct lb_ops *lb;
+	uint64_t cursor; /* lb_rr's place in its weighted cycle */
+	unsigned n;
+	struct endpoint *eps;
+};
+
+/* One connection's use of an endpoint: the attempt in flight, then, when
+ * it connected, the connection. Zeroed: none. */
+struct endpoint_use {
+	struct endpoint *ep; /* NULL: none */
+	double t_start;      /* when the attempt began */
+	bool connected;      /* ep->conns counts this one */
+};
+
+/* The set of svc with the balancer its config names, or -1 (out of
+ * memory). endpoint_set_clear frees what init allocated. */
+int endpoint_set_init(struct endpoint_set *set, const struct cfg_service *svc);
+void endpoint_set_clear(struct endpoint_set *set);
+
+/* The endpoint for the next attempt (an index in set->eps), or -1 when
+ * every endpoint is marked in tried. */
+int endpoint_pick(struct endpoint_set *set, const uint8_t *tried);
+
+/* An attempt on set->eps[i] begins at `now` (u must be free: zeroed or
+ * released). */
+void endpoint_attempt_start(struct endpoint_use *u, struct endpoint_set *set, unsigned i,
+                            double now);
+/* The attempt in u is done with `result` (see struct lb_ops; "ok": u now
+ * holds a connection). Nothing when u holds no attempt, so that a path
+ * which already reported does not report twice. */
+void endpoint_attempt_done(struct endpoint_use *u, const char *result, double now);
+/* The connection owning u ends: an attempt still in flight is done without
+ * a word on the endpoint, a connection is given back. u is free after. */
+void endpoint_release(struct endpoint_use *u, double now);
+
+#endif

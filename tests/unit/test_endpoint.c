@@ -1,0 +1,249 @@
+/* Endpoint choice: round robin order, weights, skipping tried endpoints,
+ * exhaustion; and the attempt accounting every balancer shares: in-flight
+ * attempts and connections, the recent outcome, each attempt reported to
+ * the balancer once. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "config.h"
+#include "endpoint.h"
+#include "lb_rr.h"
+
+static struct cfg_endpoint eps[4];
+static struct cfg_service svc;
+static struct endpoint_set set;
+
+static void setup_eps(unsigned n, const unsigned *weights)
+{
+	endpoint_set_clear(&set);
+	memset(eps, 0, sizeof eps);
+	memset(&svc, 0, sizeof svc);
+	for (unsigned i = 0; i < n; i++)
+		eps[i].weight = weights ? weights[i] : 1;
+	svc.endpoints = eps;
+	svc.nendpoints = n;
+	svc.lb = CFG_LB_ROUND_ROBIN;
+	assert_int_equal(endpoint_set_init(&set, &svc), 0);
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	endpoint_set_clear(&set);
+	return 0;
+}
+
+static void round_robin_cycles(void **state)
+{
+	(void)state;
+	uint8_t tried[ENDPOINT_MAX_TRIED] = { 0 };
+	setup_eps(3, NULL);
+	for (int round = 0; round < 3; round++)
+		for (int i = 0; i < 3; i++)
+			assert_int_equal(endpoint_pick(&set, tried), i);
+}
+
+static void weighted_order(void **state)
+{
+	(void)state;
+	uint8_t tried[ENDPOINT_MAX_TRIED] = { 0 };
+	unsigned w[] = { 2, 1 };
+	const int want[] = { 0, 0, 1, 0, 0, 1, 0, 0, 1 };
+	setup_eps(2, w);
+	assert_ptr_equal(set.lb, &lb_rr);
+	assert_string_equal(set.lb->name, "round_robin");
+	for (unsigned i = 0; i < sizeof want / sizeof want[0]; i++)
+		assert_int_equal(endpoint_pick(&set, tried), want[i]);
+}
+
+static void weights_share(void **state)
+{
+	(void)state;
+	uint8_t tried[ENDPOINT_MAX_TRIED] = { 0 };
+	unsigned w[] = { 3, 1 };
+	int count[2] = { 0, 0 };
+	setup_eps(2, w);
+	for (int i = 0; i < 400; i++)
+		count[endpoint_pick(&set, tried)]++;
+	assert_int_equal(count[0], 300);
+	assert_int_equal(count[1], 100);
+}
+
+static void skips_tried_and_exhausts(void **state)
+{
+	(void)state;
+	uint8_t tried[ENDPOINT_MAX_TRIED] = { 0 };
+	setup_eps(3, NULL);
+	int a = endpoint_pick(&set, tried);
+	tried[a] = 1;
+	int b = endpoint_pick(&set, tried);
+	assert_int_not_equal(a, b);
+	tried[b] = 1;
+	int c = endpoint_pick(&set, tried);
+	assert_int_not_equal(c, a);
+	assert_int_not_equal(c, b);
+	tried[c] = 1;
+	assert_int_equal(endpoint_pick(&set, tried), -1);
+}
+
+static void no_endpoints(void **state)
+{
+	(void)state;
+	uint8_t tried[ENDPOINT_MAX_TRIED] = { 0 };
+	setup_eps(0, NULL);
+	assert_int_equal(endpoint_pick(&set, tried), -1);
+}
+
+static void heavy_tried_endpoint_skipped(void **state)
+{
+	(void)state;
+	uint8_t tried[ENDPOINT_MAX_TRIED] = { 0 };
+	unsigned w[] = { 1000, 1 };
+	setup_eps(2, w);
+	tried[0] = 1;
+	assert_int_equal(endpoint_pick(&set, tried), 1);
+}
+
+/* A balancer that picks as lb_rr does and counts what it hears. */
+static unsigned heard_start, heard_done;
+static const char *heard_result;
+static double heard_latency;
+
+static int spy_pick(struct endpoint_set *es, const uint8_t *tried)
+{
+	return lb_rr.pick(es, tried);
+}
+
+static void spy_start(struct endpoint *ep)
+{
+	(void)ep;
+	heard_start++;
+}
+
+static void spy_done(struct endpoint *ep, const char *result, double latency)
+{
+	(void)ep;
+	heard_done++;
+	heard_result = result;
+	heard_latency = latency;
+}
+
+static const struct lb_ops spy = {
+	.name = "spy",
+	.pick = spy_pick,
+	.attempt_start = spy_start,
+	.attempt_done = spy_done,
+};
+
+static void setup_spy(unsigned n)
+{
+	setup_eps(n, NULL);
+	set.lb = &spy;
+	heard_start = heard_done = 0;
+	heard_result = NULL;
+	heard_latency = -1;
+}
+
+static void in_flight_counts_start_and_done(void **state)
+{
+	(void)state;
+	struct endpoint_use a = { 0 }, b = { 0 };
+	setup_spy(2);
+	endpoint_attempt_start(&a, &set, 0, 10.0);
+	endpoint_attempt_start(&b, &set, 0, 10.5);
+	assert_int_equal(set.eps[0].attempts, 2);
+	assert_int_equal(set.eps[1].attempts, 0);
+	assert_int_equal(heard_start, 2);
+
+	endpoint_attempt_done(&a, "refused", 10.25);
+	assert_int_equal(set.eps[0].attempts, 1);
+	assert_int_equal(heard_done, 1);
+	assert_string_equal(heard_result, "refused");
+	assert_float_equal(heard_latency, 0.25, 1e-9);
+	assert_null(a.ep);
+
+	/* Once per attempt: a second report of the same one is nothing. */
+	endpoint_attempt_done(&a, "timeout", 11.0);
+	endpoint_release(&a, 11.0);
+	assert_int_equal(set.eps[0].attempts, 1);
+	assert_int_equal(heard_done, 1);
+
+	endpoint_attempt_done(&b, "ok", 10.502);
+	assert_int_equal(set.eps[0].attempts, 0);
+	assert_int_equal(set.eps[0].conns, 1);
+	assert_true(b.connected);
+	assert_int_equal(heard_done, 2);
+	endpoint_attempt_done(&b, "reset", 12.0); /* connected: no attempt left */
+	assert_int_equal(heard_done, 2);
+	endpoint_release(&b, 20.0);
+	assert_int_equal(set.eps[0].conns, 0);
+	assert_null(b.ep);
+	endpoint_release(&b, 20.0);
+	assert_int_equal(set.eps[0].conns, 0);
+}
+
+static void release_ends_an_attempt_without_a_word(void **state)
+{
+	(void)state;
+	struct endpoint_use u = { 0 };
+	setup_spy(1);
+	endpoint_attempt_start(&u, &set, 0, 1.0);
+	endpoint_attempt_done(&u, "refused", 1.1);
+	endpoint_attempt_start(&u, &set, 0, 2.0);
+	endpoint_release(&u, 3.0); /* drain, abort: the session ended */
+	assert_int_equal(set.eps[0].attempts, 0);
+	assert_int_equal(set.eps[0].conns, 0);
+	assert_int_equal(heard_done, 2);
+	assert_null(heard_result);
+	/* The outcome is the last attempt that said something. */
+	assert_string_equal(set.eps[0].last_result, "refused");
+	assert_int_equal(set.eps[0].fails, 1);
+}
+
+static void outcome_fails_in_a_row_and_latency(void **state)
+{
+	(void)state;
+	struct endpoint_use u = { 0 };
+	setup_eps(1, NULL);
+	assert_null(set.eps[0].last_result);
+	const char *seq[] = { "refused", "timeout", "reset", "tls_failure", "denied" };
+	for (unsigned i = 0; i < 5; i++) {
+		endpoint_attempt_start(&u, &set, 0, i);
+		endpoint_attempt_done(&u, seq[i], i + 0.5);
+		assert_int_equal(set.eps[0].fails, i + 1);
+		assert_string_equal(set.eps[0].last_result, seq[i]);
+	}
+	assert_int_equal(set.eps[0].connect_ewma_us, 0); /* no success yet */
+	endpoint_attempt_start(&u, &set, 0, 100.0);
+	endpoint_attempt_done(&u, "ok", 100.008); /* 8 ms: the first sample is the mean */
+	assert_int_equal(set.eps[0].fails, 0);
+	assert_string_equal(set.eps[0].last_result, "ok");
+	assert_in_range(set.eps[0].connect_ewma_us, 7990, 8010);
+	endpoint_release(&u, 101.0);
+	endpoint_attempt_start(&u, &set, 0, 200.0);
+	endpoint_attempt_done(&u, "ok", 200.016); /* 16 ms moves it by 1/8 of the gap */
+	assert_in_range(set.eps[0].connect_ewma_us, 8990, 9010);
+	endpoint_release(&u, 201.0);
+	assert_int_equal(set.eps[0].conns, 0);
+	assert_int_equal(set.eps[0].attempts, 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(round_robin_cycles),
+		cmocka_unit_test(weighted_order),
+		cmocka_unit_test(weights_share),
+		cmocka_unit_test(skips_tried_and_exhausts),
+		cmocka_unit_test(no_endpoints),
+		cmocka_unit_test(heavy_tried_endpoint_skipped),
+		cmocka_unit_test(in_flight_counts_start_and_done),
+		cmocka_unit_test(release_ends_an_attempt_without_a_word),
+		cmocka_unit_test(outcome_fails_in_a_row_and_latency),
+	};
+	return cmocka_run_group_tests_name("endpoint", tests, NULL, teardown);
+}
