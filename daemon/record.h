@@ -12,17 +12,6 @@
 struct worker;
 struct session;
 
-/* Escape the NUL-terminated `in` as the inside of a JSON string (no
- * quotes) into out, which has room for cap bytes and is NUL-terminated
- * when cap > 0. Valid UTF-8 is kept as it is; each maximal invalid
- * subpart (a stray continuation byte, an overlong form, a surrogate, a
- * code point above U+10FFFF, a sequence cut short) becomes U+FFFD; '"' and
- * '\' are escaped, and so are the control characters (U+0000..U+001F and
- * DEL). The output is cut only between whole characters or escapes, never
- * inside one. Returns the number of bytes written (without the NUL); *cut
- * (when cut is not NULL) says whether some of the input did not fit. */
-size_t record_json_escape(char *out, size_t cap, const char *in, bool *cut);
-
 /* One JSON line for the session's end */
 void record_close(const struct session *s);
 /* A refusal (a session that ended before the relay): false when its

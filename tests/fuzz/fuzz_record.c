@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "record.h"
+#include "json.h"
 
 #define CHECK(c) do { if (!(c)) __builtin_trap(); } while (0)
 

@@ -25,6 +25,7 @@
 #include "session.h"
 #include "tls.h"
 #include "record.h"
+#include "json.h"
 
 #define FFFD "\xef\xbf\xbd"
 
