@@ -50,7 +50,7 @@ static size_t utf8_char(const unsigned char *p, size_t *bad)
 	return need;
 }
 
-size_t record_json_escape(char *out, size_t cap, const char *in, bool *cut)
+size_t json_escape(char *out, size_t cap, const char *in, bool *cut)
 {
 	const unsigned char *p = (const unsigned char *)in;
 	size_t n = 0;

@@ -18,6 +18,6 @@
  * DEL). The output is cut only between whole characters or escapes, never
  * inside one. Returns the number of bytes written (without the NUL); *cut
  * (when cut is not NULL) says whether some of the input did not fit. */
-size_t record_json_escape(char *out, size_t cap, const char *in, bool *cut);
+size_t json_escape(char *out, size_t cap, const char *in, bool *cut);
 
 #endif

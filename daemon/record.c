@@ -3,7 +3,7 @@
  * handed to log.c in a single write. Field names are the README's
  * "Traffic records" table; the connection id is the same on both hosts.
  * Every line is valid UTF-8 JSON whatever the strings hold (program names,
- * a peer's header, certificate URIs): see record_json_escape. On inbound
+ * a peer's header, certificate URIs): see json.c. On inbound
  * records what the calling host's header says about its caller sits under
  * "claimed", apart from what this host knows.
  */
@@ -94,7 +94,7 @@ static void jstr(struct jbuf *j, const char *k, const char *v)
 	}
 	bool cut;
 	j->b[j->n++] = '"';
-	j->n += record_json_escape(j->b + j->n, jroom(j) - 1, v, &cut);
+	j->n += json_escape(j->b + j->n, jroom(j) - 1, v, &cut);
 	j->b[j->n++] = '"';
 	if (cut)
 		j->truncated = true;

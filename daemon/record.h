@@ -1,7 +1,8 @@
 /*
- * The pure parts of the traffic records (record.c), where the unit tests
- * reach them. Every record is one line of valid UTF-8 JSON whatever bytes
- * a program name, a peer's header or a certificate put in a field.
+ * Traffic records (record.c): one JSON line per connection, and the
+ * aggregation of refusal floods. Every record is one line of valid UTF-8
+ * JSON whatever bytes a program name, a peer's header or a certificate put
+ * in a field (json.h).
  */
 #ifndef MESHD_RECORD_H
 #define MESHD_RECORD_H
