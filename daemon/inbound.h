@@ -9,6 +9,8 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "result.h"
+
 struct worker;
 struct listener;
 struct link;
@@ -22,6 +24,6 @@ void inbound_stream(struct worker *m, struct link *l, uint32_t id,
 /* A receiver link failed before it carried a stream (stranger,
  * wrong certificate, handshake timeout): record it. */
 void inbound_link_failed(struct worker *m, const char *client, const char *source,
-                         const char *result, const char *detail);
+                         enum result result, const char *detail);
 
 #endif

@@ -47,6 +47,7 @@
 #include <sys/socket.h>
 
 #include "relay.h"
+#include "result.h"
 
 /* Bytes a stream may have in flight towards its receiver: the most its
  * input buffer grows to when the application reads slowly. 1 MiB keeps one
@@ -65,7 +66,7 @@ struct worker;
 struct cfg_addr;
 
 enum stream_event {
-	STREAM_FAILED,   /* the link failed: result and detail say why */
+	STREAM_FAILED,   /* the link failed: result (enum result) and detail say why */
 	STREAM_STATUS,   /* caller: the receiver's status arrived (code) */
 	STREAM_DATA,     /* bytes were appended to the relay buffer */
 	STREAM_FIN,      /* the peer half-closed */
@@ -75,7 +76,7 @@ enum stream_event {
 
 struct stream;
 typedef void (*stream_cb)(struct stream *st, enum stream_event ev, int code,
-                          const char *result, const char *detail);
+                          enum result result, const char *detail);
 
 struct stream {
 	struct link   *link;         /* NULL once closed */

@@ -65,7 +65,7 @@ static void start_relay(struct session *s)
 {
 	ev_timer_stop(s->m->loop, &s->timer);
 	s->t_connected = ev_time();
-	shimctl_verdict(s, "ok");
+	shimctl_verdict(s, RESULT_OK);
 	s->state = S_RELAY;
 	s->relay.done = relay_done;
 	s->relay.owner = s;
@@ -75,7 +75,7 @@ static void start_relay(struct session *s)
 }
 
 /* The current attempt failed with `result`; try another endpoint. */
-static void attempt_failed(struct session *s, const char *result)
+static void attempt_failed(struct session *s, enum result result)
 {
 	struct ev_loop *loop = s->m->loop;
 	ev_timer_stop(loop, &s->timer);
@@ -101,8 +101,8 @@ static void attempt_failed(struct session *s, const char *result)
 		return;
 	}
 	s->result = result;
-	log_debug("conn %016llx: attempt %u to %s failed: %s (%s)",
-	          (unsigned long long)s->id, s->attempts, s->endpoint, result, s->detail);
+	log_debug("conn %016llx: attempt %u to %s failed: %s (%s)", (unsigned long long)s->id,
+	          s->attempts, s->endpoint, result_word(result), s->detail);
 	if (s->attempts >= s->svc->retries + 1) {
 		session_end(s, result, true);
 		return;
@@ -123,7 +123,7 @@ static void status_received(struct session *s, int st)
 		snprintf(s->peer, sizeof s->peer, "%s", link_peer(s->stream.link));
 	if (st < 0) {
 		session_set_detail(s, "%s sent a malformed status", s->endpoint);
-		attempt_failed(s, "tls_failure");
+		attempt_failed(s, RESULT_TLS_FAILURE);
 		return;
 	}
 	switch (st) {
@@ -132,34 +132,22 @@ static void status_received(struct session *s, int st)
 		return;
 	case PROTO_ST_DENIED:
 		session_set_detail(s, "%s denied %s", s->endpoint, s->source);
-		session_end(s, "denied", true);
+		session_end(s, RESULT_DENIED, true);
 		return;
 	case PROTO_ST_TIMEOUT:
 		session_set_detail(s, "%s: upstream connect timed out", s->endpoint);
-		attempt_failed(s, "timeout");
+		attempt_failed(s, RESULT_TIMEOUT);
 		return;
 	case PROTO_ST_REFUSED:
 		session_set_detail(s, "%s: upstream refused", s->endpoint);
-		attempt_failed(s, "refused");
+		attempt_failed(s, RESULT_REFUSED);
 		return;
 	default:
 		session_set_detail(s, "%s answered %s", s->endpoint, proto_status_name(st));
 		if (st == PROTO_ST_UNAVAILABLE && s->stream.link)
 			link_retire(s->stream.link); /* draining: no new streams there */
-		attempt_failed(s, st == PROTO_ST_NO_SERVICE ? "no_endpoint" : "refused");
+		attempt_failed(s, result_from_status(st)); /* no_endpoint, else refused */
 		return;
-	}
-}
-
-static const char *connect_errno_result(int err)
-{
-	switch (err) {
-	case ETIMEDOUT:
-		return "timeout";
-	case ECONNRESET:
-		return "reset";
-	default:
-		return "refused";
 	}
 }
 
@@ -173,7 +161,7 @@ static void out_side_cb(struct side *sd, int revents)
 		int err = net_connect_error(sd->fd);
 		if (err) {
 			session_set_detail(s, "connect %s: %s", s->endpoint, strerror(err));
-			attempt_failed(s, connect_errno_result(err));
+			attempt_failed(s, result_from_errno(err));
 			return;
 		}
 		start_relay(s); /* a local endpoint: plain TCP */
@@ -185,7 +173,7 @@ static void out_side_cb(struct side *sd, int revents)
 }
 
 static void out_stream_cb(struct stream *st, enum stream_event ev, int code,
-                          const char *result, const char *detail)
+                          enum result result, const char *detail)
 {
 	struct session *s = st->owner;
 	if (s->state == S_RELAY) {
@@ -201,7 +189,7 @@ static void out_stream_cb(struct stream *st, enum stream_event ev, int code,
 		return;
 	case STREAM_RESET:
 		session_set_detail(s, "%s reset the stream before answering", s->endpoint);
-		attempt_failed(s, "reset");
+		attempt_failed(s, RESULT_RESET);
 		return;
 	case STREAM_STATUS:
 		status_received(s, code);
@@ -225,7 +213,7 @@ static void out_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	 * host went away): no new streams on it; the retry makes a new one. */
 	if (s->state == S_WAIT_STATUS && s->stream.link)
 		link_retire(s->stream.link);
-	attempt_failed(s, "timeout");
+	attempt_failed(s, RESULT_TIMEOUT);
 }
 
 static void attempt_next(struct session *s)
@@ -242,7 +230,7 @@ static void attempt_next(struct session *s)
 	if (ep < 0) {
 		if (!s->result)
 			session_set_detail(s, "service %s has no endpoints", svc->name);
-		session_end(s, s->result ? s->result : "no_endpoint", true);
+		session_end(s, s->result ? s->result : RESULT_NO_ENDPOINT, true);
 		return;
 	}
 	if (ep < UPSTREAM_MAX_TRIED)
@@ -255,14 +243,14 @@ static void attempt_next(struct session *s)
 		/* Served on this host: the same allow list as for remote callers. */
 		if (!config_allows(svc, s->identity)) {
 			session_set_detail(s, "%s may not call %s", s->source, svc->name);
-			session_end(s, "denied", true);
+			session_end(s, RESULT_DENIED, true);
 			return;
 		}
 		const struct cfg_upstream *u = config_upstream(svc, s->port);
 		if (!u) {
 			session_set_detail(s, "service %s has no local upstream for port %u",
 			                   svc->name, s->port);
-			session_end(s, "no_endpoint", true);
+			session_end(s, RESULT_NO_ENDPOINT, true);
 			return;
 		}
 		dst = &u->addr;
@@ -286,11 +274,11 @@ static void attempt_next(struct session *s)
 		if (!l) {
 			if (errno == EPROTO) {
 				session_set_detail(s, "%s", err);
-				session_end(s, "tls_failure", true);
+				session_end(s, RESULT_TLS_FAILURE, true);
 				return;
 			}
 			session_set_detail(s, "connect %s: %s", s->endpoint, err);
-			attempt_failed(s, connect_errno_result(errno));
+			attempt_failed(s, result_from_errno(errno));
 			return;
 		}
 		s->reused = link_up(l);
@@ -307,7 +295,7 @@ static void attempt_next(struct session *s)
 		int n = proto_hdr_encode(&h, wire, sizeof wire);
 		if (n < 0) {
 			session_set_detail(s, "cannot encode header");
-			session_end(s, "reset", true);
+			session_end(s, RESULT_RESET, true);
 			return;
 		}
 		side_init(&s->relay.side[1], -1, out_side_cb, s);
@@ -323,7 +311,7 @@ static void attempt_next(struct session *s)
 	int fd = net_connect(dst, err, sizeof err);
 	if (fd == -1) {
 		session_set_detail(s, "connect %s: %s", s->endpoint, err);
-		attempt_failed(s, connect_errno_result(errno));
+		attempt_failed(s, result_from_errno(errno));
 		return;
 	}
 	if (!bounds_fd_ok(fd)) {
@@ -340,7 +328,7 @@ static void attempt_next(struct session *s)
 			         "(limit %u, %u kept for reload and the control socket); raise "
 			         "LimitNOFILE / ulimit -n, or lower max_connections_per_uid",
 			         n, bounds_nofile(), bounds_reserve());
-		session_end(s, "overflow", true);
+		session_end(s, RESULT_OVERFLOW, true);
 		return;
 	}
 	side_init(&s->relay.side[1], fd, out_side_cb, s);
@@ -378,7 +366,7 @@ static struct session *accepted(struct worker *m, struct listener *l, int fd,
 }
 
 void outbound_refuse(struct worker *m, struct listener *l, int fd,
-                     const struct sockaddr_storage *peer, const char *result,
+                     const struct sockaddr_storage *peer, enum result result,
                      const char *detail)
 {
 	/* No identity lookup: this is the path that sheds load, and the
@@ -401,14 +389,14 @@ void outbound_accept(struct worker *m, struct listener *l, int fd,
 	s->svc = config_service(s->gen->cfg, s->svc_name);
 	if (!s->svc) {
 		session_set_detail(s, "service %s is no longer configured", s->svc_name);
-		session_end(s, "no_endpoint", true);
+		session_end(s, RESULT_NO_ENDPOINT, true);
 		return;
 	}
 	struct caller c;
 	char err[160];
 	if (identity_lookup(peer, local, &c, err, sizeof err) == -1) {
 		session_set_detail(s, "%s", err);
-		session_end(s, "identity_error", true);
+		session_end(s, RESULT_IDENTITY_ERROR, true);
 		return;
 	}
 	/* The kernel vouched for a live socket with an owner (identity.c);
@@ -419,7 +407,7 @@ void outbound_accept(struct worker *m, struct listener *l, int fd,
 	const struct cfg_identity *id = config_identity_for_uid(s->gen->cfg, c.uid);
 	if (!id) {
 		session_set_detail(s, "uid %u has no identity", (unsigned)c.uid);
-		session_end(s, "identity_error", true);
+		session_end(s, RESULT_IDENTITY_ERROR, true);
 		return;
 	}
 	s->identity = id->name;
@@ -436,7 +424,7 @@ void outbound_accept(struct worker *m, struct listener *l, int fd,
 		session_set_detail(s, "uid %u already holds %u connections (max_connections_per_uid = "
 		                   "%u%s)", (unsigned)c.uid, per_uid, per_uid,
 		                   cfg->max_conns_per_uid ? "" : ", auto");
-		session_end(s, "overflow", true);
+		session_end(s, RESULT_OVERFLOW, true);
 		return;
 	}
 	if (s->svc->max_connections &&
@@ -444,7 +432,7 @@ void outbound_accept(struct worker *m, struct listener *l, int fd,
 		session_set_detail(s, "service %s already has %u connections from this host "
 		                   "(max_connections = %u)", s->svc->name, s->svc->max_connections,
 		                   s->svc->max_connections);
-		session_end(s, "overflow", true);
+		session_end(s, RESULT_OVERFLOW, true);
 		return;
 	}
 	attempt_next(s);

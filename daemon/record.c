@@ -13,6 +13,7 @@
 #include "log.h"
 #include "record.h"
 #include "json.h"
+#include "result.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -224,7 +225,7 @@ void record_close(const struct session *s)
 		jstr(&j, "tls", "TLSv1.3");
 		jbool(&j, "reused", s->reused);
 	}
-	jstr(&j, "result", s->result ? s->result : "ok");
+	jstr(&j, "result", result_word(s->result ? s->result : RESULT_OK));
 	jstr(&j, "detail", s->detail);
 	emit(&j);
 }
@@ -250,7 +251,7 @@ void record_close(const struct session *s)
 struct flood {
 	bool        used;
 	bool        outbound;
-	const char *result;          /* a static result word */
+	enum result result;
 	char        source[160];
 	ev_tstamp   start;
 	unsigned    written;
@@ -285,7 +286,7 @@ static void flood_write(const struct worker *m, struct flood *f)
 	jstr(&j, "direction", f->outbound ? "outbound" : "inbound");
 	jstr(&j, "host", m->gen ? m->gen->cfg->host : NULL);
 	jstr(&j, "source", f->source);
-	jstr(&j, "result", f->result);
+	jstr(&j, "result", result_word(f->result));
 	jnum(&j, "count", f->suppressed);
 	jms(&j, "window_ms", FLOOD_WINDOW);
 	jstr(&j, "detail", f->detail);
@@ -310,7 +311,7 @@ bool record_admit(struct worker *m, const struct session *s)
 	char src[160];
 	flood_source(s, src, sizeof src);
 	bool outbound = s->kind == SESS_OUTBOUND;
-	const char *result = s->result ? s->result : "ok";
+	enum result result = s->result ? s->result : RESULT_OK;
 	struct flood *f = NULL, *spare = NULL;
 	for (unsigned i = 0; i < FLOOD_SLOTS; i++) {
 		struct flood *e = &t->slot[i];
@@ -319,7 +320,7 @@ bool record_admit(struct worker *m, const struct session *s)
 				spare = e;
 			continue;
 		}
-		if (e->outbound == outbound && strcmp(e->result, result) == 0 &&
+		if (e->outbound == outbound && e->result == result &&
 		    strcmp(e->source, src) == 0) {
 			f = e;
 			break;

@@ -388,7 +388,7 @@ static void hostile_fields_truncated_validly(void **state)
 		s->claimed_uid = 7;
 		s->claimed_pid = 8;
 		s->tls_up = true;
-		s->result = "denied";
+		s->result = RESULT_DENIED;
 		char *l = record_of(s);
 		assert_true(json_line_ok(l));
 		size_t n = strlen(l);
