@@ -2130,24 +2130,6 @@ const struct cfg_identity *config_identity(const struct config *c, const char *n
 	return bsearch(&key, c->identities, c->nidentities, sizeof(key), cmp_identity);
 }
 
-/* An identity that lists the uid wins over the one with uids = *. */
-const struct cfg_identity *config_identity_for_uid(const struct config *c, uid_t uid)
-{
-	const struct cfg_identity *any = NULL;
-
-	if (!c)
-		return NULL;
-	for (unsigned i = 0; i < c->nidentities; i++) {
-		const struct cfg_identity *id = &c->identities[i];
-		if (id->any_uid)
-			any = id;
-		for (unsigned j = 0; j < id->nuids; j++)
-			if (id->uids[j] == uid)
-				return id;
-	}
-	return any;
-}
-
 /* The entry for this port wins over the one for every port. */
 const struct cfg_upstream *config_upstream(const struct cfg_service *s, uint16_t port)
 {
@@ -2162,17 +2144,4 @@ const struct cfg_upstream *config_upstream(const struct cfg_service *s, uint16_t
 			all = &s->upstreams[i];
 	}
 	return all;
-}
-
-/* "*" admits any authenticated identity; no identity (NULL) is never allowed. */
-bool config_allows(const struct cfg_service *s, const char *identity_name)
-{
-	if (!s || !identity_name)
-		return false;
-	if (s->allow_any)
-		return true;
-	for (unsigned i = 0; i < s->nallow; i++)
-		if (strcmp(s->allow[i], identity_name) == 0)
-			return true;
-	return false;
 }

@@ -200,11 +200,8 @@ void config_unref(struct config *c);
 
 const struct cfg_service  *config_service(const struct config *c, const char *name);
 const struct cfg_identity *config_identity(const struct config *c, const char *name);
-/* The identity that local uid speaks as, or NULL. */
-const struct cfg_identity *config_identity_for_uid(const struct config *c, uid_t uid);
 /* The local upstream for service port `port`, or NULL. */
 const struct cfg_upstream *config_upstream(const struct cfg_service *s, uint16_t port);
-bool config_allows(const struct cfg_service *s, const char *identity_name);
 
 /* Helpers shared with the rest of the daemon (pure, no logging). */
 int config_parse_addr(const char *text, struct cfg_addr *out);  /* 0 / -1 */

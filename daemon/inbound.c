@@ -25,6 +25,7 @@
 #include "bounds.h"
 #include "link.h"
 #include "log.h"
+#include "policy.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -140,19 +141,14 @@ static void header_received(struct session *s, const struct proto_hdr *h)
 	/* The caller verified our certificate for the identity it asked for in
 	 * SNI; it must be the identity that serves this service. */
 	const char *sni = s->stream.link ? link_sni(s->stream.link) : "";
-	if (strcmp(sni, svc->identity) != 0) {
+	if (!policy_sni_ok(svc, sni)) {
 		session_set_detail(s, "caller asked for identity %s, service %s is served as %s",
 		                   *sni ? sni : "(none)", svc->name, svc->identity);
 		refuse(s, PROTO_ST_NO_SERVICE, RESULT_NO_ENDPOINT);
 		return;
 	}
-	size_t plen = strlen("spiffe://") + strlen(c->trust_domain) + strlen("/svc/");
-	const char *caller = NULL;
-	if (strncmp(s->source, "spiffe://", 9) == 0 &&
-	    strncmp(s->source + 9, c->trust_domain, strlen(c->trust_domain)) == 0 &&
-	    strncmp(s->source + 9 + strlen(c->trust_domain), "/svc/", 5) == 0)
-		caller = s->source + plen;
-	if (!caller || !config_allows(svc, caller)) {
+	const char *caller = policy_spiffe_name(c->trust_domain, s->source);
+	if (!caller || !policy_allows(svc, caller)) {
 		session_set_detail(s, "%s may not call %s", s->source, svc->name);
 		refuse(s, PROTO_ST_DENIED, RESULT_DENIED);
 		return;

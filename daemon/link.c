@@ -6,6 +6,7 @@
 #include "link.h"
 #include "proto.h"
 #include "tls.h"
+#include "policy.h"
 #include "bounds.h"
 #include "hash.h"
 #include "log.h"
@@ -412,7 +413,7 @@ static void became_up(struct link *l)
 		link_fail(l, RESULT_IDENTITY_ERROR, "%s presented no spiffe identity: %s", l->addr, why);
 		return;
 	}
-	if (!l->receiver && strcmp(l->peer, l->expect) != 0) {
+	if (!l->receiver && !policy_peer_ok(l->peer, l->expect)) {
 		link_fail(l, RESULT_IDENTITY_ERROR, "peer %s is %s, expected %s", l->addr, l->peer,
 		          l->expect);
 		return;

@@ -24,7 +24,7 @@
 #include "listener.h"
 #include "outbound.h"
 #include "inbound.h"
-#include "identity.h"
+#include "peercred.h"
 #include "bounds.h"
 #include "log.h"
 
@@ -243,7 +243,7 @@ static void describe_holder(const struct sockaddr_in *sin, char *out, size_t len
 {
 	struct listener_owner o;
 	char err[128];
-	int rc = identity_listener_owner(sin->sin_addr.s_addr, ntohs(sin->sin_port), &o, err,
+	int rc = peercred_listener_owner(sin->sin_addr.s_addr, ntohs(sin->sin_port), &o, err,
 	                                 sizeof err);
 	if (rc == 1 && o.pid)
 		snprintf(out, len, ", held by uid %u (pid %d, inode %llu)", (unsigned)o.uid,

@@ -24,7 +24,8 @@
 #include "session.h"
 #include "outbound.h"
 #include "shimctl.h"
-#include "identity.h"
+#include "peercred.h"
+#include "policy.h"
 #include "bounds.h"
 #include "link.h"
 #include "log.h"
@@ -241,7 +242,7 @@ static void attempt_next(struct session *s)
 	const struct cfg_addr *dst;
 	if (e->local) {
 		/* Served on this host: the same allow list as for remote callers. */
-		if (!config_allows(svc, s->identity)) {
+		if (!policy_allows(svc, s->identity)) {
 			session_set_detail(s, "%s may not call %s", s->source, svc->name);
 			session_end(s, RESULT_DENIED, true);
 			return;
@@ -394,17 +395,17 @@ void outbound_accept(struct worker *m, struct listener *l, int fd,
 	}
 	struct caller c;
 	char err[160];
-	if (identity_lookup(peer, local, &c, err, sizeof err) == -1) {
+	if (peercred_lookup(peer, local, &c, err, sizeof err) == -1) {
 		session_set_detail(s, "%s", err);
 		session_end(s, RESULT_IDENTITY_ERROR, true);
 		return;
 	}
-	/* The kernel vouched for a live socket with an owner (identity.c);
+	/* The kernel vouched for a live socket with an owner (peercred.c);
 	 * its inode ties later questions about this caller to the socket. */
 	s->caller_known = true;
 	s->uid = c.uid;
 	s->caller_inode = c.inode;
-	const struct cfg_identity *id = config_identity_for_uid(s->gen->cfg, c.uid);
+	const struct cfg_identity *id = policy_identity_for_uid(s->gen->cfg, c.uid);
 	if (!id) {
 		session_set_detail(s, "uid %u has no identity", (unsigned)c.uid);
 		session_end(s, RESULT_IDENTITY_ERROR, true);

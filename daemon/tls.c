@@ -5,6 +5,7 @@
  */
 #include "tls.h"
 #include "config.h"
+#include "policy.h"
 #include "proto.h"
 
 #include <stdbool.h>
@@ -236,78 +237,28 @@ SSL *tls_server_new(struct tls_env *e, int fd, char *err, size_t len)
 	return ssl;
 }
 
-/* The SPIFFE ID's characters (SPIFFE ID spec, section 2): trust domain
- * [a-z0-9.-_], path segments [A-Za-z0-9.-_], none empty, none "." or "..". */
-static bool spiffe_id_ok(const unsigned char *d, size_t n)
-{
-	size_t i = 9, seg = 0;
-	if (n <= 9 || memcmp(d, "spiffe://", 9) != 0)
-		return false;
-	for (; i < n && d[i] != '/'; i++)
-		if (!((d[i] >= 'a' && d[i] <= 'z') || (d[i] >= '0' && d[i] <= '9') ||
-		      d[i] == '.' || d[i] == '-' || d[i] == '_'))
-			return false;
-	if (i == 9 || i == n)
-		return false; /* no trust domain, or no path (a workload has one) */
-	for (size_t start = ++i; i <= n; i++) {
-		if (i == n || d[i] == '/') {
-			seg = i - start;
-			if (seg == 0 || (seg == 1 && d[start] == '.') ||
-			    (seg == 2 && d[start] == '.' && d[start + 1] == '.'))
-				return false;
-			start = i + 1;
-			continue;
-		}
-		if (!((d[i] >= 'a' && d[i] <= 'z') || (d[i] >= 'A' && d[i] <= 'Z') ||
-		      (d[i] >= '0' && d[i] <= '9') || d[i] == '.' || d[i] == '-' || d[i] == '_'))
-			return false;
-	}
-	return true;
-}
-
-/* An X.509-SVID names its identity in exactly one URI SAN, the SPIFFE ID
- * (X.509-SVID spec, section 2): a certificate with two would let whoever
- * reads "the first spiffe:// URI" and whoever reads "the URI" disagree on
- * who it is, so anything but one well-formed SPIFFE ID is refused, with
- * the reason in why. Other SAN types (DNS names) do not count. */
+/* The URI SANs of x (other SAN types, DNS names, do not count), for
+ * policy_svid_id to judge. Two subjectAltName extensions are refused here:
+ * OpenSSL returns neither, so there is no one list of URIs to judge. */
 static int cert_spiffe(X509 *x, char *buf, size_t len, char *why, size_t wlen)
 {
-	int crit = -1;
+	int crit = -1, nuri = 0, n = 0;
 	GENERAL_NAMES *names = X509_get_ext_d2i(x, NID_subject_alt_name, &crit, NULL);
-	int rc = -1, nuri = 0;
-	const ASN1_IA5STRING *uri = NULL;
-	buf[0] = '\0';
-	if (!names) {
-		snprintf(why, wlen, crit == -2 ? "certificate has more than one subjectAltName "
-		         "extension" : "certificate has no URI SAN (a SPIFFE ID is required)");
+	const unsigned char *uri = NULL;
+	if (!names && crit == -2) {
+		buf[0] = '\0';
+		snprintf(why, wlen, "certificate has more than one subjectAltName extension");
 		return -1;
 	}
-	for (int i = 0; i < sk_GENERAL_NAME_num(names); i++) {
-		GENERAL_NAME *g = sk_GENERAL_NAME_value(names, i);
+	for (int i = 0; names && i < sk_GENERAL_NAME_num(names); i++) {
+		const GENERAL_NAME *g = sk_GENERAL_NAME_value(names, i);
 		if (g->type == GEN_URI) {
 			nuri++;
-			uri = g->d.uniformResourceIdentifier;
+			uri = ASN1_STRING_get0_data(g->d.uniformResourceIdentifier);
+			n = ASN1_STRING_length(g->d.uniformResourceIdentifier);
 		}
 	}
-	if (nuri != 1) {
-		if (nuri == 0)
-			snprintf(why, wlen, "certificate has no URI SAN (a SPIFFE ID is required)");
-		else
-			snprintf(why, wlen, "certificate has %d URI SANs; SPIFFE requires exactly one",
-			         nuri);
-		goto out;
-	}
-	const unsigned char *d = ASN1_STRING_get0_data(uri);
-	int n = ASN1_STRING_length(uri);
-	if (n <= 0 || (size_t)n >= len || !spiffe_id_ok(d, (size_t)n)) {
-		snprintf(why, wlen, "certificate's URI SAN is not a %sSPIFFE ID",
-		         n > 0 && (size_t)n >= len ? "short enough " : "well-formed ");
-		goto out;
-	}
-	memcpy(buf, d, (size_t)n);
-	buf[n] = '\0';
-	rc = 0;
-out:
+	int rc = policy_svid_id(nuri, uri, n, buf, len, why, wlen);
 	GENERAL_NAMES_free(names);
 	return rc;
 }

@@ -17,7 +17,7 @@
 #include "listener.h"
 #include "session.h"
 #include "record.h"
-#include "identity.h"
+#include "peercred.h"
 #include "log.h"
 
 #include <pthread.h>
@@ -159,7 +159,7 @@ static void worker_cleanup(struct worker *m)
 	ev_timer_stop(m->loop, &m->flood_timer);
 	record_floods_free(m);
 	buf_trim();
-	identity_close();
+	peercred_close();
 }
 
 static void *worker_main(void *arg)

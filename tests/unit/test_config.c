@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "policy.h"
 
 static char g_dir[256];             /* realpath of the temp directory */
 static char g_path[PATH_MAX];       /* the last config file written */
@@ -1064,16 +1065,16 @@ static void test_allows(void **state)
 	struct config *c2;
 
 	(void)state;
-	assert_true(config_allows(web, "api"));      /* not an identity of this file */
-	assert_true(config_allows(web, "batch"));
-	assert_false(config_allows(web, "web"));
-	assert_false(config_allows(web, NULL));
-	assert_false(config_allows(api, "web"));     /* no allow: deny all */
+	assert_true(policy_allows(web, "api"));      /* not an identity of this file */
+	assert_true(policy_allows(web, "batch"));
+	assert_false(policy_allows(web, "web"));
+	assert_false(policy_allows(web, NULL));
+	assert_false(policy_allows(api, "web"));     /* no allow: deny all */
 	config_unref(c);
 
 	c2 = load_ok(MESH WEB_ID WEB_SVC);
-	assert_true(config_allows(config_service(c2, "web"), "anyone"));
-	assert_false(config_allows(config_service(c2, "web"), NULL));
+	assert_true(policy_allows(config_service(c2, "web"), "anyone"));
+	assert_false(policy_allows(config_service(c2, "web"), NULL));
 	config_unref(c2);
 }
 
@@ -1083,14 +1084,14 @@ static void test_identity_for_uid(void **state)
 	struct config *c2;
 
 	(void)state;
-	assert_string_equal(config_identity_for_uid(c, 1000)->name, "web");
-	assert_string_equal(config_identity_for_uid(c, 0)->name, "web");       /* root */
-	assert_string_equal(config_identity_for_uid(c, 4242)->name, "batch");  /* '*' */
+	assert_string_equal(policy_identity_for_uid(c, 1000)->name, "web");
+	assert_string_equal(policy_identity_for_uid(c, 0)->name, "web");       /* root */
+	assert_string_equal(policy_identity_for_uid(c, 4242)->name, "batch");  /* '*' */
 	config_unref(c);
 
 	c2 = load_ok(MESH WEB_ID WEB_SVC);
-	assert_string_equal(config_identity_for_uid(c2, 1000)->name, "web");
-	assert_null(config_identity_for_uid(c2, 1001));
+	assert_string_equal(policy_identity_for_uid(c2, 1000)->name, "web");
+	assert_null(policy_identity_for_uid(c2, 1001));
 	config_unref(c2);
 }
 

@@ -3,11 +3,13 @@
  * accepted on a VIP listener, the caller's socket is the other end of a
  * loopback TCP connection; a NETLINK_SOCK_DIAG query by 4-tuple returns that
  * socket's owner uid and inode. Only a live socket that still has an owner
- * answers (see identity.c): a caller that already closed its socket is an
- * error, never uid 0. Helpers fill an error buffer and never log.
+ * answers (see peercred.c): a caller that already closed its socket is an
+ * error, never uid 0. Helpers fill an error buffer and never log. Which
+ * mesh identity that uid speaks as is policy.c's to say; the owner of a
+ * listener is found here too (for "cannot listen on VIP:port": who has it).
  */
-#ifndef MESHD_IDENTITY_H
-#define MESHD_IDENTITY_H
+#ifndef MESHD_PEERCRED_H
+#define MESHD_PEERCRED_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -22,11 +24,11 @@ struct caller {
 
 /* A connection meshd accepted from a local client, by its addresses:
  * peer = the client's socket, local = ours (the VIP). 0 or -1 with err. */
-int identity_lookup(const struct sockaddr_storage *peer, const struct sockaddr_storage *local,
+int peercred_lookup(const struct sockaddr_storage *peer, const struct sockaddr_storage *local,
                     struct caller *out, char *err, size_t errlen);
 
 /* Close this thread's netlink socket (a worker stopping). */
-void identity_close(void);
+void peercred_close(void);
 
 /* Who holds the listening socket that takes connections to addr:port (an
  * IPv4 address in network order, port in host order): the kernel's own
@@ -39,7 +41,7 @@ struct listener_owner {
 	uint64_t inode;
 	pid_t    pid;
 };
-int identity_listener_owner(uint32_t addr, uint16_t port, struct listener_owner *out,
+int peercred_listener_owner(uint32_t addr, uint16_t port, struct listener_owner *out,
                             char *err, size_t errlen);
 
 #endif

@@ -1,5 +1,5 @@
 /*
- * Caller uid by sock_diag (see identity.h). One netlink socket per thread,
+ * Caller uid by sock_diag (see peercred.h). One netlink socket per thread,
  * opened on first use; the query is a single request/response on loopback
  * kernel state, so it is done synchronously.
  *
@@ -21,7 +21,7 @@
  *     LISTEN and SYN_RECV are a server's sockets, never a caller's.
  * Anything else is an error: there is no default uid.
  */
-#include "identity.h"
+#include "peercred.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -64,7 +64,7 @@ static int nl_socket(void)
 	return nl_fd;
 }
 
-void identity_close(void)
+void peercred_close(void)
 {
 	if (nl_fd != -1)
 		close(nl_fd);
@@ -146,7 +146,7 @@ static int query(int family, const void *src, uint16_t sport, const void *dst,
 	memcpy(id.idiag_dst, dst, alen);
 	/* A lookup by exact 4-tuple ignores the state mask on the kernels we
 	 * know; it is set anyway, and the state of the answer is checked by
-	 * identity_lookup() whatever the kernel did with it. */
+	 * peercred_lookup() whatever the kernel did with it. */
 	struct inet_diag_msg m;
 	int rc = diag_first(fd, family, OWNED_STATES, &id, &m, err, errlen);
 	if (rc == 1) {
@@ -157,7 +157,7 @@ static int query(int family, const void *src, uint16_t sport, const void *dst,
 	return rc;
 }
 
-int identity_lookup(const struct sockaddr_storage *peer, const struct sockaddr_storage *local,
+int peercred_lookup(const struct sockaddr_storage *peer, const struct sockaddr_storage *local,
                     struct caller *out, char *err, size_t errlen)
 {
 	int rc;
@@ -257,7 +257,7 @@ static pid_t socket_holder(uint64_t inode)
 	return found;
 }
 
-int identity_listener_owner(uint32_t addr, uint16_t port, struct listener_owner *out,
+int peercred_listener_owner(uint32_t addr, uint16_t port, struct listener_owner *out,
                             char *err, size_t errlen)
 {
 	int nl = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
