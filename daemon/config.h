@@ -8,7 +8,9 @@
  * started with (config_ref/config_unref).
  *
  * Sections and keys (defaults in brackets) -- README.md "Configuration" is
- * the user-facing reference and must match this table:
+ * the user-facing reference and must match this table, and this table must
+ * match the key tables of config_keys.c, which are what the loader does
+ * (tests/unit/test_config_keys.c checks every key and default):
  *
  * [mesh]
  *   trust_domain   = example.org          [required]
@@ -59,7 +61,7 @@
  *                    (what callers expect the peer to present, and which
  *                     certificate the serving meshd presents for it)
  *   upstream       = local address that serves the service on this host:
- *                    ADDR:PORT (all ports), or a list of PORT=ADDR:PORT
+ *                    ADDR:PORT (all ports), or a list of PORT=ADDR:PORT [none]
  *   allow          = identities that may call it, or "*"  [none: deny all]
  *   max_connections= open connections to it from this host, beyond which
  *                    new ones are refused (result overflow); "none" or 0
@@ -78,13 +80,10 @@
 #include <sys/types.h>
 #include <netinet/in.h>
 
+#include "net.h"
+
 #define CFG_MAX_PORTS 16
 #define CFG_NAME_MAX  63
-
-struct cfg_addr {
-	struct sockaddr_storage ss;
-	socklen_t len;
-};
 
 enum cfg_lb {
 	CFG_LB_ROUND_ROBIN = 0,
@@ -203,10 +202,8 @@ const struct cfg_identity *config_identity(const struct config *c, const char *n
 /* The local upstream for service port `port`, or NULL. */
 const struct cfg_upstream *config_upstream(const struct cfg_service *s, uint16_t port);
 
-/* Helpers shared with the rest of the daemon (pure, no logging). */
-int config_parse_addr(const char *text, struct cfg_addr *out);  /* 0 / -1 */
+/* Helpers shared with the rest of the daemon (pure, no logging); the
+ * address helpers are in net.h. */
 int config_parse_duration(const char *text, double *seconds);   /* 0 / -1 */
-/* "127.0.0.1:80" / "[::1]:80" into buf (size >= 64). */
-const char *config_addr_str(const struct cfg_addr *a, char *buf, size_t len);
 
 #endif

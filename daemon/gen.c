@@ -7,8 +7,8 @@
  */
 #include "gen.h"
 #include "config.h"
-#include "snapshot_pub.h"
 #include "tls.h"
+#include "vip.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,22 +21,15 @@ static uint32_t prev_from_config(const char *name, void *arg)
 	return s ? s->vip.s_addr : 0;
 }
 
-/* SNAPSHOT.vips: the VIPs a previous run handed out. */
-static const char *snapshot_vips_path(const struct config *c, char *buf, size_t len)
-{
-	snprintf(buf, len, "%s.vips", c->snapshot);
-	return buf;
-}
-
 struct gen *gen_load(const char *path, const struct config *cur, char **errs)
 {
 	char vips[4200];
 	struct config *c = config_load(path, cur ? prev_from_config : NULL, (void *)cur, errs);
-	if (c && !cur && access(snapshot_vips_path(c, vips, sizeof vips), R_OK) == 0) {
+	if (c && !cur && access(vip_file_path(c->snapshot, vips, sizeof vips), R_OK) == 0) {
 		/* First start: keep the VIPs a previous run handed out. */
 		char *snap = strdup(c->snapshot);
 		config_unref(c);
-		c = snap ? config_load(path, snapshot_prev_vip, snap, errs) : NULL;
+		c = snap ? config_load(path, vip_prev, snap, errs) : NULL;
 		free(snap);
 	}
 	if (!c)

@@ -163,7 +163,7 @@ static void header_received(struct session *s, const struct proto_hdr *h)
 		refuse(s, PROTO_ST_UNAVAILABLE, RESULT_OVERFLOW);
 		return;
 	}
-	config_addr_str(&up->addr, s->endpoint, sizeof s->endpoint);
+	net_addr_str(&up->addr, s->endpoint, sizeof s->endpoint);
 	char err[128];
 	int fd = net_connect(&up->addr, err, sizeof err);
 	if (fd == -1) {

@@ -32,7 +32,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,79 +41,6 @@
 #define container_of(p, T, m) ((T *)((char *)(p) - offsetof(T, m)))
 #define ACCEPTS_PER_EVENT 64
 #define EMFILE_PAUSE 0.1
-
-const char *net_sockaddr_str(const struct sockaddr *sa, char *buf, size_t len)
-{
-	char host[INET6_ADDRSTRLEN] = "?";
-	if (sa->sa_family == AF_INET) {
-		const struct sockaddr_in *s4 = (const void *)sa;
-		inet_ntop(AF_INET, &s4->sin_addr, host, sizeof host);
-		snprintf(buf, len, "%s:%u", host, ntohs(s4->sin_port));
-	} else if (sa->sa_family == AF_INET6) {
-		const struct sockaddr_in6 *s6 = (const void *)sa;
-		inet_ntop(AF_INET6, &s6->sin6_addr, host, sizeof host);
-		snprintf(buf, len, "[%s]:%u", host, ntohs(s6->sin6_port));
-	} else {
-		snprintf(buf, len, "?");
-	}
-	return buf;
-}
-
-int net_connect(const struct cfg_addr *a, char *err, size_t len)
-{
-	int fd = socket(a->ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd == -1) {
-		snprintf(err, len, "socket: %s", strerror(errno));
-		return -1;
-	}
-	int one = 1;
-	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-	if (connect(fd, (const struct sockaddr *)&a->ss, a->len) == -1 &&
-	    errno != EINPROGRESS) {
-		int e = errno;
-		snprintf(err, len, "%s", strerror(e));
-		close(fd);
-		errno = e;
-		return -1;
-	}
-	return fd;
-}
-
-int net_connect_error(int fd)
-{
-	int err = 0;
-	socklen_t el = sizeof err;
-	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &el) == -1)
-		err = errno;
-	return err;
-}
-
-static int net_listen(const struct cfg_addr *a, char *err, size_t len)
-{
-	int fd = socket(a->ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd == -1) {
-		snprintf(err, len, "socket: %s", strerror(errno));
-		return -1;
-	}
-	int one = 1;
-	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-	/* Each worker binds its own socket; the kernel spreads connections. */
-	setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
-	if (a->ss.ss_family == AF_INET6)
-		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
-	/* Accepted sockets inherit TCP_NODELAY from the listener on Linux:
-	 * one setsockopt here instead of one per connection. */
-	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-	if (bind(fd, (const struct sockaddr *)&a->ss, a->len) == -1 ||
-	    listen(fd, 1024) == -1) {
-		int e = errno;
-		snprintf(err, len, "%s", strerror(e));
-		close(fd);
-		errno = e; /* EADDRINUSE: the caller looks for the holder */
-		return -1;
-	}
-	return fd;
-}
 
 static void pause_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
@@ -292,7 +218,7 @@ int listener_sync(struct worker *m, const struct config *c, char **err)
 						describe_holder(sin, holder, sizeof holder);
 					snprintf(line, sizeof line,
 					         "service %s: cannot listen on %s: %s%s; not published",
-					         s->name, config_addr_str(&a, as, sizeof as), why, holder);
+					         s->name, net_addr_str(&a, as, sizeof as), why, holder);
 					*err = append_err(*err, line);
 					failures++;
 					continue;
@@ -323,7 +249,7 @@ int listener_sync(struct worker *m, const struct config *c, char **err)
 		m->inbound = listener_open(m, LISTEN_INBOUND, &c->inbound, why, sizeof why);
 		if (!m->inbound) {
 			snprintf(line, sizeof line, "mesh port: cannot listen on %s: %s",
-			         config_addr_str(&c->inbound, as, sizeof as), why);
+			         net_addr_str(&c->inbound, as, sizeof as), why);
 			*err = append_err(*err, line);
 			failures++;
 		} else {

@@ -1,6 +1,6 @@
 /*
  * VIP and mesh-port listeners of one worker: opened, reconciled on reload,
- * paused on EMFILE; plus the socket helpers that never log (net_*).
+ * paused on EMFILE. (The socket helpers that never log are in net.h.)
  */
 #ifndef MESHD_LISTENER_H
 #define MESHD_LISTENER_H
@@ -38,11 +38,5 @@ void listener_close_all(struct worker *m);
 bool listener_held(const struct worker *m, struct in_addr vip, uint16_t port);
 /* m listens on every VIP:port of s. */
 bool listener_service_held(const struct worker *m, const struct cfg_service *s);
-/* Helpers that never log: a nonblocking socket connecting to addr.
- * Returns fd (connect in progress or done) or -1 with err filled. */
-int net_connect(const struct cfg_addr *a, char *err, size_t len);
-/* The outcome of a non-blocking connect once writable: 0 or an errno. */
-int net_connect_error(int fd);
-const char *net_sockaddr_str(const struct sockaddr *sa, char *buf, size_t len);
 
 #endif

@@ -22,6 +22,7 @@
 #include "bounds.h"
 #include "log.h"
 #include "pathsafe.h"
+#include "vip.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -171,7 +172,7 @@ static void check_paths(const struct config *c, char **errs, char **warns)
 	      pathsafe_check_dir_of(c->snapshot, why, sizeof why), why);
 	judge(errs, warns, "control socket", c->control,
 	      pathsafe_check_dir_of(c->control, why, sizeof why), why);
-	snprintf(p, sizeof p, "%s.vips", c->snapshot);
+	vip_file_path(c->snapshot, p, sizeof p);
 	if (lstat(p, &st) == 0)
 		judge(errs, warns, "previous VIPs", p,
 		      pathsafe_check_file(p, PATHSAFE_READ, why, sizeof why), why);
@@ -589,7 +590,7 @@ int main(int argc, char **argv)
 	else
 		snprintf(nsv, sizeof nsv, "%u services", c->nservices);
 	if (c->inbound_on && d->w[0].inbound)
-		config_addr_str(&c->inbound, ib, sizeof ib);
+		net_addr_str(&c->inbound, ib, sizeof ib);
 	else if (c->inbound_on)
 		snprintf(ib, sizeof ib, "NOT LISTENING");
 	log_info("meshd %s ready: host %s, %s, %u worker(s), mesh port %s, routes %s, "

@@ -255,7 +255,7 @@ static void attempt_next(struct session *s)
 			return;
 		}
 		dst = &u->addr;
-		config_addr_str(dst, s->endpoint, sizeof s->endpoint);
+		net_addr_str(dst, s->endpoint, sizeof s->endpoint);
 	} else {
 		dst = &e->addr;
 		snprintf(s->endpoint, sizeof s->endpoint, "%s", e->text);

@@ -1,13 +1,14 @@
 /*
  * Publishes the route snapshot for libmesh.so: encode (shim/snapshot.c),
  * write to a temporary file beside the target, fsync-free rename. Readers
- * only ever see a whole old file or a whole new one. Also keeps the VIPs it
- * handed out in a file of their own, so they stay with their services across
- * restarts (every configured service's, published or not).
+ * only ever see a whole old file or a whole new one. After each publish
+ * vip.c keeps every configured service's VIP (published or not) in a file
+ * of their own, so they stay with their services across restarts.
  */
 #include "snapshot_pub.h"
 #include "config.h"
 #include "snapshot.h"
+#include "vip.h"
 #include "log.h"
 
 #include <arpa/inet.h>
@@ -18,8 +19,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-static void write_vips(const struct config *c);
 
 /*
  * The longest meshd can take to give its verdict on a connection to s:
@@ -128,7 +127,7 @@ int snapshot_publish(const struct config *c, const char *control, uint64_t gener
 		unlink(tmp);
 		goto fail;
 	}
-	write_vips(c);
+	vip_save(c);
 	free(buf);
 	free(svcs);
 	free(icpts);
@@ -145,47 +144,4 @@ fail:
 void snapshot_unpublish(const struct config *c)
 {
 	unlink(c->snapshot);
-}
-
-/*
- * VIPs handed out are also kept in SNAPSHOT.vips ("name a.b.c.d" lines),
- * which outlives meshd: the snapshot itself is removed on a clean stop (so
- * that the shim falls through to libc while no daemon runs), but a VIP must
- * stay with its service across restarts.
- */
-static void write_vips(const struct config *c)
-{
-	char path[4200], tmp[4300];
-	snprintf(path, sizeof path, "%s.vips", c->snapshot);
-	snprintf(tmp, sizeof tmp, "%s.tmp.%d", path, (int)getpid());
-	FILE *f = fopen(tmp, "w");
-	if (!f)
-		return;
-	for (unsigned i = 0; i < c->nservices; i++) {
-		char ip[INET_ADDRSTRLEN];
-		inet_ntop(AF_INET, &c->services[i].vip, ip, sizeof ip);
-		fprintf(f, "%s %s\n", c->services[i].name, ip);
-	}
-	if (fclose(f) != 0 || rename(tmp, path) == -1)
-		unlink(tmp);
-}
-
-uint32_t snapshot_prev_vip(const char *name, void *arg)
-{
-	char path[4200], line[256], n[128], ip[64];
-	snprintf(path, sizeof path, "%s.vips", (const char *)arg);
-	FILE *f = fopen(path, "re");
-	uint32_t vip = 0;
-	if (!f)
-		return 0;
-	while (fgets(line, sizeof line, f)) {
-		struct in_addr a;
-		if (sscanf(line, "%127s %63s", n, ip) == 2 && strcmp(n, name) == 0 &&
-		    inet_pton(AF_INET, ip, &a) == 1) {
-			vip = a.s_addr;
-			break;
-		}
-	}
-	fclose(f);
-	return vip;
 }

@@ -19,7 +19,5 @@ int snapshot_publish(const struct config *c, const char *control, uint64_t gener
 void snapshot_unpublish(const struct config *c);
 /* How long the shim may wait for a verdict on a connection to s (ms). */
 unsigned snapshot_verdict_ms(const struct cfg_service *s);
-/* VIPs of a previously published snapshot, for stable assignment. */
-uint32_t snapshot_prev_vip(const char *name, void *arg);
 
 #endif

@@ -479,7 +479,7 @@ SHIM_EXPORT int __connect(int fd, const struct sockaddr *addr, socklen_t len)
 /*
  * sendto/sendmsg with MSG_FASTOPEN connect and send in one call (curl
  * --tcp-fastopen on kernels without TCP_FASTOPEN_CONNECT): the same
- * redirect and the same verdict as connect. verdict.c's hooks call these
+ * redirect and the same verdict as connect. iohooks.c's hooks call these
  * only when the flag is set.
  */
 ssize_t intercept_sendto_fastopen(int fd, const void *buf, size_t n, int flags,

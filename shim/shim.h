@@ -1,12 +1,13 @@
 /*
  * Internal interface of libmesh.so, shared by libmesh.c (init, real_*
- * symbols, route snapshot, debug output), resolve.c (name hooks),
- * intercept.c (connect/getpeername/TCP Fast Open hooks, the per-fd table)
- * and verdict.c (faithful failure: the control connection to meshd and the
- * I/O hooks). Nothing declared here is exported:
- * the version script exports only the hooks, and everything in this header is
- * hidden so calls between the shim's files never go through the PLT (a
- * program or another preloaded library cannot interpose on them).
+ * symbols), routes.c (the route snapshot), debug.c (MESH_DEBUG lines),
+ * resolve.c (name hooks), intercept.c (connect/getpeername/TCP Fast Open
+ * hooks, the per-fd table), verdict.c (faithful failure: the control
+ * connection to meshd) and iohooks.c (the I/O hooks). Nothing declared
+ * here is exported: the version script exports only the hooks, and
+ * everything in this header is hidden so calls between the shim's files
+ * never go through the PLT (a program or another preloaded library cannot
+ * interpose on them).
  */
 #ifndef LIBMESH_SHIM_H
 #define LIBMESH_SHIM_H
@@ -22,7 +23,8 @@
 
 #pragma GCC visibility push(hidden)
 
-/* Marks the hook definitions; the version script repeats the list. */
+/* Marks the hook definitions; the version script repeats the list
+ * (tests/unit/check_exports.sh checks that the two agree). */
 #define SHIM_EXPORT __attribute__((visibility("default")))
 
 /*
@@ -66,7 +68,7 @@ extern struct hostent *(*real_gethostbyaddr)(const void *, socklen_t, int);
 extern int (*real_gethostbyaddr_r)(const void *, socklen_t, int,
                                    struct hostent *, char *, size_t,
                                    struct hostent **, int *);
-/* The I/O family (verdict.c hooks them; everything in the shim that does
+/* The I/O family (iohooks.c hooks them; everything in the shim that does
  * I/O on a descriptor calls these, never the hooks). */
 extern ssize_t (*real_read)(int, void *, size_t);
 extern ssize_t (*real_write)(int, const void *, size_t);
@@ -191,13 +193,26 @@ struct verdict_dest {
 long verdict_after_connect(int fd, const struct verdict_dest *d, int again,
                            long rc, int *err);
 
+/*
+ * For the I/O hooks (iohooks.c), on a marked descriptor.
+ *   verdict_settle(fd, wait, what)  the errno to report instead of the
+ *                                   call (once), or 0; `wait` waits for
+ *                                   the verdict; `what` completes the debug
+ *                                   line ("read fails with")
+ *   verdict_settle_data(fd)         data arrived: the verdict can only be ok
+ *   verdict_settle_forget(fd)       the kernel failed the connect itself
+ */
+int  verdict_settle(int fd, int wait, const char *what);
+void verdict_settle_data(int fd);
+void verdict_settle_forget(int fd);
+
 /* intercept.c: the connect half of MSG_FASTOPEN sends (redirect, verdict). */
 ssize_t intercept_sendto_fastopen(int fd, const void *buf, size_t n, int flags,
                                   const struct sockaddr *sa, socklen_t len);
 ssize_t intercept_sendmsg_fastopen(int fd, const struct msghdr *msg, int flags);
 
 /*
- * The current route snapshot. shim_snap_get() re-checks the file at most
+ * The current route snapshot (routes.c). shim_snap_get() re-checks the file at most
  * every 100 ms and returns a validated view, or NULL when there is none (no
  * daemon, unreadable or malformed file): every hook then passes through.
  * The view stays valid until the matching shim_snap_put(ref); hold it only
@@ -209,8 +224,15 @@ struct shim_snap_ref {
 const struct snap_view *shim_snap_get(struct shim_snap_ref *ref);
 void shim_snap_put(struct shim_snap_ref *ref);
 
+/* routes.c's part of init (the file's path, MESH_SNAPSHOT), of the atfork
+ * child handler, and of the constructor (a first refresh, so that threads
+ * started later find the routes already copied). */
+void shim_snap_init(void);
+void shim_snap_atfork_child(void);
+void shim_snap_refresh(void);
+
 /*
- * Debug output without stdio: a line is assembled in a stack buffer and
+ * Debug output without stdio (debug.c): a line is assembled in a stack buffer and
  * written with one write(2) so lines from threads do not interleave. Call
  * these only under `if (shim_debug)`, so that the normal path does no
  * formatting. None of them changes errno.

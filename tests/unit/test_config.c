@@ -1,7 +1,8 @@
 /*
- * Unit tests of daemon/config.c: values and defaults of a valid file, one
- * test per kind of error (each checks the reported line), error collection,
- * VIP assignment and stability, and the lookup helpers.
+ * Unit tests of the config loader (daemon/config*.c, vip.c) and the address
+ * helpers of net.c: values and defaults of a valid file, one test per kind
+ * of error (each checks the reported line), error collection, VIP
+ * assignment and stability, and the lookup helpers.
  *
  * Every test writes its INI text to a fresh mkstemps() file inside a
  * temporary directory that also holds placeholder certs/ files (config.c
@@ -186,7 +187,7 @@ static uint32_t ip(const char *s)
 static const char *addr_str(const struct cfg_addr *a)
 {
 	static char buf[128];
-	return config_addr_str(a, buf, sizeof(buf));
+	return net_addr_str(a, buf, sizeof(buf));
 }
 
 static uint32_t fnv1a(const char *s)
@@ -1108,20 +1109,20 @@ static void test_parse_addr(void **state)
 	};
 
 	(void)state;
-	assert_int_equal(config_parse_addr("1.2.3.4:80", &a), 0);
+	assert_int_equal(net_parse_addr("1.2.3.4:80", &a), 0);
 	assert_int_equal(a.ss.ss_family, AF_INET);
 	assert_int_equal(a.len, sizeof(struct sockaddr_in));
-	assert_string_equal(config_addr_str(&a, buf, sizeof(buf)), "1.2.3.4:80");
-	assert_int_equal(config_parse_addr("[::1]:65535", &a), 0);
+	assert_string_equal(net_addr_str(&a, buf, sizeof(buf)), "1.2.3.4:80");
+	assert_int_equal(net_parse_addr("[::1]:65535", &a), 0);
 	assert_int_equal(a.ss.ss_family, AF_INET6);
 	assert_int_equal(a.len, sizeof(struct sockaddr_in6));
-	assert_string_equal(config_addr_str(&a, buf, sizeof(buf)), "[::1]:65535");
-	assert_int_equal(config_parse_addr("[2001:DB8::a]:1", &a), 0);
-	assert_string_equal(config_addr_str(&a, buf, sizeof(buf)), "[2001:db8::a]:1");
+	assert_string_equal(net_addr_str(&a, buf, sizeof(buf)), "[::1]:65535");
+	assert_int_equal(net_parse_addr("[2001:DB8::a]:1", &a), 0);
+	assert_string_equal(net_addr_str(&a, buf, sizeof(buf)), "[2001:db8::a]:1");
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-		if (config_parse_addr(bad[i], &a) != -1)
+		if (net_parse_addr(bad[i], &a) != -1)
 			fail_msg("accepted '%s'", bad[i]);
-	assert_int_equal(config_parse_addr(NULL, &a), -1);
+	assert_int_equal(net_parse_addr(NULL, &a), -1);
 }
 
 static void test_parse_duration(void **state)

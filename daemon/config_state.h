@@ -1,0 +1,98 @@
+/*
+ * What the files of one config load share (config.c, config_keys.c,
+ * config_check.c, vip.c): the load's state, the raw sections phase 1 reads,
+ * where each key was written, the error list. Internal to the loader: the
+ * rest of the daemon sees config.h only.
+ */
+#ifndef MESHD_CONFIG_STATE_H
+#define MESHD_CONFIG_STATE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#include "config.h"
+
+#define WHY_MAX     256
+#define MAX_KEYS    32
+#define CUR_NONE    (-1)   /* before the first section header */
+#define CUR_VOID    (-2)   /* inside an invalid section: keys are skipped */
+
+enum sec_kind { SEC_MESH, SEC_IDENTITY, SEC_SERVICE };
+
+/* What the current line asked inih to do, so a missing handler call can be
+ * recognised as a line inih rejected. */
+enum line_kind { LINE_OTHER, LINE_KV, LINE_CONT };
+
+struct raw_kv {
+	char *key;
+	char *val;
+	int   line;
+};
+
+struct raw_sec {
+	char          *name;   /* between the brackets: "service.web" */
+	const char    *sub;    /* after the dot: "web" (points into name) */
+	enum sec_kind  kind;
+	int            line;
+	struct raw_kv *kv;
+	unsigned       nkv, capkv;
+};
+
+struct load_err {
+	int       line;
+	unsigned  seq;
+	char     *msg;
+};
+
+enum key_state { KEY_UNSET = 0, KEY_OK, KEY_BAD };
+
+/* Where each table key was written and whether it parsed. */
+struct key_meta {
+	int           line[MAX_KEYS];
+	unsigned char state[MAX_KEYS];
+};
+
+struct load {
+	const char     *path;       /* as the caller wrote it, for messages */
+	char           *dir;        /* absolute directory of the file */
+	FILE           *fp;
+	char           *buf;
+	size_t          bufcap;
+	int             lineno;
+	enum line_kind  kind;
+	bool            handled;
+	char            snippet[48];
+	struct raw_sec *secs;
+	unsigned        nsecs, capsecs;
+	int             cur;        /* index into secs, CUR_NONE or CUR_VOID */
+	int             last_kv;    /* key that continuation lines extend, or -1 */
+	bool            prev_key;   /* mirrors inih's prev_name: a key since the header */
+	struct load_err *errs;
+	unsigned        nerrs, caperrs;
+	bool            oom;
+	struct config  *c;
+};
+
+/* ---- small helpers ---------------------------------------------------- */
+
+static inline bool is_digit(char ch) { return ch >= '0' && ch <= '9'; }
+static inline bool is_lower(char ch) { return ch >= 'a' && ch <= 'z'; }
+static inline bool is_space(char ch) { return ch == ' ' || ch == '\t' || ch == '\r' || ch == '\n' || ch == '\f' || ch == '\v'; }
+
+/* [a-z0-9-]{1,63} */
+bool cfg_is_name(const char *s);
+/* Decimal digits only, no sign, no spaces, value <= max. */
+bool cfg_parse_ulong(const char *s, unsigned long max, unsigned long *out);
+/* a, b and c in one malloc'ed string, or NULL. */
+char *cfg_join3(const char *a, const char *b, const char *c);
+
+/* ---- the error list --------------------------------------------------- */
+
+/* One "file:line: key: reason" (reason from fmt); out of memory sets L->oom. */
+void cfg_error(struct load *L, int line, const char *key, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+/* strdup that sets L->oom when it fails. */
+char *cfg_strdup(struct load *L, const char *s);
+
+#endif
