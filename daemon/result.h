@@ -43,6 +43,10 @@
 
 #include "proto.h"
 
+/* Not for clang-format, down to the matching "on": it would un-align the
+ * table's columns and indent what follows each RESULT_LIST() expansion as
+ * a continuation. */
+/* clang-format off */
 /*	name            word              status                err           flag */
 #define RESULT_LIST(X) \
 	X(OK,             "ok",             PROTO_ST_OK,          0,            "-")  \
@@ -124,6 +128,7 @@ static inline enum result result_from_status(int code)
 			return (enum result)r;
 	return RESULT_REFUSED;
 }
+/* clang-format on */
 
 /* The result a word names, or RESULT_UNSET when it names none. */
 static inline enum result result_from_word(const char *w)

@@ -54,8 +54,9 @@ static void test_words_and_flags_unique(void **state)
 static void test_words_fit(void **state)
 {
 	(void)state;
-	struct ctlproto_tuple t = { .caddr = 0x0100007f, .cport = 1, .vaddr = 0x0200007f,
-	                            .vport = 80, .inode = 1 };
+	struct ctlproto_tuple t = {
+		.caddr = 0x0100007f, .cport = 1, .vaddr = 0x0200007f, .vport = 80, .inode = 1
+	};
 	char line[CTLPROTO_LINE_MAX];
 	for (int r = RESULT_UNSET + 1; r < RESULT_COUNT; r++) {
 		const char *w = result_word((enum result)r);
@@ -69,7 +70,7 @@ static void test_words_fit(void **state)
  * it did not list got 0 (the connection stands), as an unknown word does. */
 static const struct {
 	const char *word;
-	int         err;
+	int err;
 } old_shim_table[] = {
 	{ "ok", 0 },
 	{ "none", 0 },
@@ -125,7 +126,7 @@ static void test_status(void **state)
 	assert_int_equal(result_status(RESULT_UNSET), -1);
 	/* A caller's reading, as outbound.c's switch read each code. */
 	static const struct {
-		int         code;
+		int code;
 		enum result r;
 	} caller[] = {
 		{ PROTO_ST_OK, RESULT_OK },
