@@ -32,7 +32,9 @@ BUILD_UBSAN := build-undefined
 WARN     := -Wall -Wextra -Wshadow -Wformat=2 -Wmissing-prototypes $(WERROR)
 CFLAGS   ?= -O2 -g
 CFLAGS   += -std=c11 -D_GNU_SOURCE $(WARN) -MMD -MP
-SHIM_CFLAGS := $(CFLAGS) -fPIC -fvisibility=hidden -pthread
+# -Idaemon: the shim's verdict words and errnos are daemon/result.h's (a
+# header only, pure); the shim links nothing of meshd's.
+SHIM_CFLAGS := $(CFLAGS) -fPIC -fvisibility=hidden -pthread -Idaemon
 DAEMON_CFLAGS := $(CFLAGS) $(SANFLAGS) -pthread -Ishim -Idaemon
 
 SHIM_SRC   := shim/libmesh.c shim/resolve.c shim/intercept.c shim/snapshot.c shim/verdict.c \

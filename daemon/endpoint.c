@@ -74,23 +74,23 @@ static void ewma_add(uint32_t *avg, double secs)
 	                                      __ATOMIC_RELAXED));
 }
 
-void endpoint_attempt_done(struct endpoint_use *u, const char *result, double now)
+void endpoint_attempt_done(struct endpoint_use *u, enum result result, double now)
 {
 	struct endpoint *ep = u->ep;
 	if (!ep || u->connected)
 		return;
 	double latency = now - u->t_start;
 	__atomic_sub_fetch(&ep->attempts, 1, __ATOMIC_RELAXED);
-	if (result && strcmp(result, "ok") == 0) {
+	if (result == RESULT_OK) {
 		/* Counted as a connection before the balancer hears of it. */
 		__atomic_add_fetch(&ep->conns, 1, __ATOMIC_RELAXED);
 		u->connected = true;
 		__atomic_store_n(&ep->fails, 0, __ATOMIC_RELAXED);
 		ewma_add(&ep->connect_ewma_us, latency);
-	} else if (result) {
+	} else if (result != RESULT_UNSET) {
 		__atomic_add_fetch(&ep->fails, 1, __ATOMIC_RELAXED);
 	}
-	if (result)
+	if (result != RESULT_UNSET)
 		__atomic_store_n(&ep->last_result, result, __ATOMIC_RELAXED);
 	if (ep->set->lb->attempt_done)
 		ep->set->lb->attempt_done(ep, result, latency);
@@ -103,7 +103,7 @@ void endpoint_release(struct endpoint_use *u, double now)
 	if (!u->ep)
 		return;
 	if (!u->connected) {
-		endpoint_attempt_done(u, NULL, now);
+		endpoint_attempt_done(u, RESULT_UNSET, now);
 		return;
 	}
 	__atomic_sub_fetch(&u->ep->conns, 1, __ATOMIC_RELAXED);

@@ -23,6 +23,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "result.h"
+
 struct cfg_service;
 struct cfg_endpoint;
 struct endpoint_set;
@@ -41,7 +43,7 @@ struct endpoint {
 	unsigned attempts; /* attempts begun and not done */
 	unsigned conns;    /* connections carried through it now */
 	/* recent outcome, of the attempts that said something about it */
-	const char *last_result;  /* record word ("ok", "refused" ...); NULL before one */
+	enum result last_result;   /* RESULT_UNSET before one */
 	unsigned fails;           /* attempts in a row that did not connect */
 	uint32_t connect_ewma_us; /* connect latency EWMA, microseconds; 0 before a success */
 };
@@ -49,15 +51,15 @@ struct endpoint {
 /* A balancer. pick returns the index in set->eps of the endpoint for the
  * next attempt, skipping those marked in tried, or -1 when every one was
  * tried. attempt_start and attempt_done (may be NULL) hear about each
- * attempt after endpoint.c has counted it: result is the attempt's record
- * word, or NULL when the attempt ended without a word on the endpoint
+ * attempt after endpoint.c has counted it: result is the attempt's
+ * result, or RESULT_UNSET when the attempt ended without a word on the endpoint
  * (aborted, a reused link gone stale); latency is in seconds since the
  * attempt began. */
 struct lb_ops {
 	const char *name; /* as in the config's lb = */
 	int (*pick)(struct endpoint_set *set, const uint8_t *tried);
 	void (*attempt_start)(struct endpoint *ep);
-	void (*attempt_done)(struct endpoint *ep, const char *result, double latency);
+	void (*attempt_done)(struct endpoint *ep, enum result result, double latency);
 };
 
 /* One service's endpoints (in config order) and its balancer. */
@@ -90,10 +92,10 @@ int endpoint_pick(struct endpoint_set *set, const uint8_t *tried);
  * released). */
 void endpoint_attempt_start(struct endpoint_use *u, struct endpoint_set *set, unsigned i,
                             double now);
-/* The attempt in u is done with `result` (see struct lb_ops; "ok": u now
+/* The attempt in u is done with `result` (see struct lb_ops; RESULT_OK: u now
  * holds a connection). Nothing when u holds no attempt, so that a path
  * which already reported does not report twice. */
-void endpoint_attempt_done(struct endpoint_use *u, const char *result, double now);
+void endpoint_attempt_done(struct endpoint_use *u, enum result result, double now);
 /* The connection owning u ends: an attempt still in flight is done without
  * a word on the endpoint, a connection is given back. u is free after. */
 void endpoint_release(struct endpoint_use *u, double now);

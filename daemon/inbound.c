@@ -36,7 +36,7 @@
 #define container_of(p, T, m) ((T *)((char *)(p) - offsetof(T, m)))
 
 static void in_side_cb(struct side *sd, int revents);
-static void refuse(struct session *s, enum proto_status st, const char *result);
+static void refuse(struct session *s, enum proto_status st, enum result result);
 
 static void in_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
@@ -47,11 +47,11 @@ static void in_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 		/* Tell the caller, which may retry elsewhere. */
 		session_set_detail(s, "upstream %s: connect timed out", s->endpoint);
 		side_close(s->m->loop, &s->relay.side[1], false);
-		refuse(s, PROTO_ST_TIMEOUT, "timeout");
+		refuse(s, PROTO_ST_TIMEOUT, RESULT_TIMEOUT);
 		return;
 	}
 	session_set_detail(s, "timed out in state %d", s->state);
-	session_end(s, "timeout", true);
+	session_end(s, RESULT_TIMEOUT, true);
 }
 
 static void arm_timer(struct session *s, double secs)
@@ -62,10 +62,21 @@ static void arm_timer(struct session *s, double secs)
 }
 
 /* Answer with a refusal: that also ends the stream. */
-static void refuse(struct session *s, enum proto_status st, const char *result)
+static void refuse(struct session *s, enum proto_status st, enum result result)
 {
 	stream_status(&s->stream, st);
 	session_end(s, result, false);
+}
+
+/* The local upstream's connect failed with err: the caller is told with
+ * the status of its result; a result without a status of its own (reset)
+ * is told, and recorded, as refused. */
+static void refuse_connect(struct session *s, int err)
+{
+	enum result r = result_from_errno(err);
+	if (result_status(r) < 0)
+		r = RESULT_REFUSED;
+	refuse(s, (enum proto_status)result_status(r), r);
 }
 
 static void relay_done(struct relay *r, enum relay_end why, const char *detail)
@@ -109,13 +120,13 @@ static void header_received(struct session *s, const struct proto_hdr *h)
 		port_ok |= svc->ports[i] == h->port;
 	if (!svc || !up || !port_ok) {
 		session_set_detail(s, "service %s port %u is not served here", h->service, h->port);
-		refuse(s, PROTO_ST_NO_SERVICE, "no_endpoint");
+		refuse(s, PROTO_ST_NO_SERVICE, RESULT_NO_ENDPOINT);
 		return;
 	}
 	s->svc = svc;
 	if (s->m->draining) {
 		session_set_detail(s, "draining: new connections are refused");
-		refuse(s, PROTO_ST_UNAVAILABLE, "refused");
+		refuse(s, PROTO_ST_UNAVAILABLE, RESULT_REFUSED);
 		return;
 	}
 	/* A caller opens another link beyond LINK_MAX_STREAMS (256); more on
@@ -124,7 +135,7 @@ static void header_received(struct session *s, const struct proto_hdr *h)
 	if (s->stream.link && link_streams(s->stream.link) > c->max_streams_per_link) {
 		session_set_detail(s, "link from %s already has %u streams (max_streams_per_link)",
 		                   s->client, c->max_streams_per_link);
-		refuse(s, PROTO_ST_UNAVAILABLE, "overflow");
+		refuse(s, PROTO_ST_UNAVAILABLE, RESULT_OVERFLOW);
 		return;
 	}
 	/* The caller verified our certificate for the identity it asked for in
@@ -133,13 +144,13 @@ static void header_received(struct session *s, const struct proto_hdr *h)
 	if (!policy_sni_ok(svc, sni)) {
 		session_set_detail(s, "caller asked for identity %s, service %s is served as %s",
 		                   *sni ? sni : "(none)", svc->name, svc->identity);
-		refuse(s, PROTO_ST_NO_SERVICE, "no_endpoint");
+		refuse(s, PROTO_ST_NO_SERVICE, RESULT_NO_ENDPOINT);
 		return;
 	}
 	const char *caller = policy_spiffe_name(c->trust_domain, s->source);
 	if (!caller || !policy_allows(svc, caller)) {
 		session_set_detail(s, "%s may not call %s", s->source, svc->name);
-		refuse(s, PROTO_ST_DENIED, "denied");
+		refuse(s, PROTO_ST_DENIED, RESULT_DENIED);
 		return;
 	}
 	/* Each stream costs an upstream descriptor: one peer identity, over
@@ -149,7 +160,7 @@ static void header_received(struct session *s, const struct proto_hdr *h)
 	if (!session_take(s, &quota_peer, quota_key(s->source), per_peer)) {
 		session_set_detail(s, "%s holds %u links and streams (max_connections_per_peer)",
 		                   s->source, per_peer);
-		refuse(s, PROTO_ST_UNAVAILABLE, "overflow");
+		refuse(s, PROTO_ST_UNAVAILABLE, RESULT_OVERFLOW);
 		return;
 	}
 	net_addr_str(&up->addr, s->endpoint, sizeof s->endpoint);
@@ -157,8 +168,7 @@ static void header_received(struct session *s, const struct proto_hdr *h)
 	int fd = net_connect(&up->addr, err, sizeof err);
 	if (fd == -1) {
 		session_set_detail(s, "upstream %s: %s", s->endpoint, err);
-		refuse(s, errno == ETIMEDOUT ? PROTO_ST_TIMEOUT : PROTO_ST_REFUSED,
-		       errno == ETIMEDOUT ? "timeout" : "refused");
+		refuse_connect(s, errno);
 		return;
 	}
 	if (!bounds_fd_ok(fd)) {
@@ -166,7 +176,7 @@ static void header_received(struct session *s, const struct proto_hdr *h)
 		close(fd);
 		session_set_detail(s, "upstream %s: descriptor %d is in the reserve (limit %u)",
 		                   s->endpoint, fd, bounds_nofile());
-		refuse(s, PROTO_ST_UNAVAILABLE, "overflow");
+		refuse(s, PROTO_ST_UNAVAILABLE, RESULT_OVERFLOW);
 		return;
 	}
 	side_init(&s->relay.side[1], fd, in_side_cb, s);
@@ -176,7 +186,7 @@ static void header_received(struct session *s, const struct proto_hdr *h)
 }
 
 static void in_stream_cb(struct stream *st, enum stream_event ev, int code,
-                         const char *result, const char *detail)
+                         enum result result, const char *detail)
 {
 	(void)code;
 	(void)result;
@@ -185,7 +195,7 @@ static void in_stream_cb(struct stream *st, enum stream_event ev, int code,
 	if (ev == STREAM_FAILED || ev == STREAM_RESET) {
 		/* The caller gave up (or the link died) while we connected. */
 		session_set_detail(s, "%s", detail ? detail : "caller reset");
-		session_end(s, "reset", true);
+		session_end(s, RESULT_RESET, true);
 	}
 }
 
@@ -215,7 +225,7 @@ static void inbound_stream(struct worker *m, struct link *l, uint32_t id,
 		session_set_detail(s, "%s header from %s", rc == PROTO_BAD_VER ?
 		                   "unsupported version of" : "malformed", s->client);
 		refuse(s, rc == PROTO_BAD_VER ? PROTO_ST_BAD_VERSION : PROTO_ST_BAD_REQUEST,
-		       "protocol_error");
+		       RESULT_PROTOCOL_ERROR);
 		return;
 	}
 	s->reused = h.flags & PROTO_HDR_F_REUSED;
@@ -225,7 +235,7 @@ static void inbound_stream(struct worker *m, struct link *l, uint32_t id,
 /* A receiver link failed before it carried a stream (stranger, wrong
  * certificate, handshake timeout): record it (link_receiver_ops). */
 static void inbound_link_failed(struct worker *m, const char *client, const char *source,
-                                const char *result, const char *detail)
+                                enum result result, const char *detail)
 {
 	struct session *s = session_new(m, SESS_INBOUND, -1);
 	if (!s)
@@ -252,8 +262,7 @@ static void in_side_cb(struct side *sd, int revents)
 	if (err) {
 		session_set_detail(s, "upstream %s: %s", s->endpoint, strerror(err));
 		side_close(s->m->loop, &s->relay.side[1], false);
-		refuse(s, err == ETIMEDOUT ? PROTO_ST_TIMEOUT : PROTO_ST_REFUSED,
-		       err == ETIMEDOUT ? "timeout" : "refused");
+		refuse_connect(s, err);
 		return;
 	}
 	upstream_connected(s);

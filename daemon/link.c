@@ -128,10 +128,10 @@ static void handshake_over(struct link *l)
  * link that never came up has a record of its own (its streams' records
  * say it otherwise); so has one that the peer's conduct ended (`own`),
  * even when no stream was open. */
-static void vlink_fail(struct link *l, bool own, const char *result, const char *fmt,
+static void vlink_fail(struct link *l, bool own, enum result result, const char *fmt,
                        va_list ap) __attribute__((format(printf, 4, 0)));
 
-static void vlink_fail(struct link *l, bool own, const char *result, const char *fmt,
+static void vlink_fail(struct link *l, bool own, enum result result, const char *fmt,
                        va_list ap)
 {
 	if (l->state == L_DEAD)
@@ -151,7 +151,7 @@ static void vlink_fail(struct link *l, bool own, const char *result, const char 
 	close_link(l, false);
 }
 
-void link_fail(struct link *l, const char *result, const char *fmt, ...)
+void link_fail(struct link *l, enum result result, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
@@ -159,10 +159,10 @@ void link_fail(struct link *l, const char *result, const char *fmt, ...)
 	va_end(ap);
 }
 
-static void link_end(struct link *l, const char *result, const char *fmt, ...)
+static void link_end(struct link *l, enum result result, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
-static void link_end(struct link *l, const char *result, const char *fmt, ...)
+static void link_end(struct link *l, enum result result, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
@@ -178,7 +178,7 @@ void link_protocol_error(struct link *l, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(what, sizeof what, fmt, ap);
 	va_end(ap);
-	link_end(l, "protocol_error", "link with %s: %s", l->addr, what);
+	link_end(l, RESULT_PROTOCOL_ERROR, "link with %s: %s", l->addr, what);
 }
 
 /* Close the connection and queue the link for freeing (link_reap). */
@@ -270,16 +270,16 @@ static void became_up(struct link *l)
 	unsigned alen;
 	SSL_get0_alpn_selected(l->ssl, &alpn, &alen);
 	if (alen != strlen(PROTO_ALPN) || memcmp(alpn, PROTO_ALPN, alen) != 0) {
-		link_fail(l, "tls_failure", "%s did not agree on ALPN %s", l->addr, PROTO_ALPN);
+		link_fail(l, RESULT_TLS_FAILURE, "%s did not agree on ALPN %s", l->addr, PROTO_ALPN);
 		return;
 	}
 	char why[96];
 	if (tls_peer_spiffe(l->ssl, l->peer, sizeof l->peer, why, sizeof why) == -1) {
-		link_fail(l, "identity_error", "%s presented no spiffe identity: %s", l->addr, why);
+		link_fail(l, RESULT_IDENTITY_ERROR, "%s presented no spiffe identity: %s", l->addr, why);
 		return;
 	}
 	if (!l->receiver && !policy_peer_ok(l->peer, l->expect)) {
-		link_fail(l, "identity_error", "peer %s is %s, expected %s", l->addr, l->peer,
+		link_fail(l, RESULT_IDENTITY_ERROR, "peer %s is %s, expected %s", l->addr, l->peer,
 		          l->expect);
 		return;
 	}
@@ -292,7 +292,7 @@ static void became_up(struct link *l)
 		unsigned limit = bounds_auto(l->gen->cfg->max_conns_per_peer);
 		l->peer_key = quota_key(l->peer);
 		if (!quota_take(&quota_peer, l->peer_key, limit)) {
-			link_fail(l, "overflow", "link from %s refused: %s holds %u links and streams "
+			link_fail(l, RESULT_OVERFLOW, "link from %s refused: %s holds %u links and streams "
 			          "(max_connections_per_peer)", l->addr, l->peer, limit);
 			return;
 		}
@@ -324,9 +324,9 @@ static void handshake(struct link *l)
 	char why[160];
 	tls_last_error(l->ssl, rc, why, sizeof why);
 	if (l->receiver)
-		link_fail(l, "tls_failure", "TLS handshake from %s: %s", l->addr, why);
+		link_fail(l, RESULT_TLS_FAILURE, "TLS handshake from %s: %s", l->addr, why);
 	else
-		link_fail(l, "tls_failure", "TLS with %s: %s", l->addr, why);
+		link_fail(l, RESULT_TLS_FAILURE, "TLS with %s: %s", l->addr, why);
 }
 
 /* ------------------------------------------------------------ output */
@@ -337,7 +337,7 @@ static void wake_waiters(struct link *l)
 		struct stream *st = l->waiters;
 		l->waiters = st->wnext;
 		st->waiting = false;
-		stream_deliver(st, STREAM_CREDIT, 0, NULL, NULL);
+		stream_deliver(st, STREAM_CREDIT, 0, RESULT_UNSET, NULL);
 	}
 }
 
@@ -370,7 +370,7 @@ void link_flush(struct link *l, bool eager)
 	if (l->state != L_UP)
 		return;
 	if (l->write_failed && !eager) {
-		link_fail(l, "reset", "link to %s: write failed", l->addr);
+		link_fail(l, RESULT_RESET, "link to %s: write failed", l->addr);
 		return;
 	}
 	if (l->overflow && !eager) {
@@ -405,7 +405,7 @@ void link_flush(struct link *l, bool eager)
 		}
 		char why[160];
 		tls_last_error(l->ssl, n, why, sizeof why);
-		link_fail(l, "reset", "link to %s: write: %s", l->addr, why);
+		link_fail(l, RESULT_RESET, "link to %s: write: %s", l->addr, why);
 		return;
 	}
 	l->ooff = l->olen = 0;
@@ -443,11 +443,11 @@ int link_ssl_read(struct link *l, void *p, uint32_t n)
 	if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE)
 		return 0;
 	if (e == SSL_ERROR_ZERO_RETURN || (e == SSL_ERROR_SYSCALL && r == 0))
-		link_fail(l, "reset", "link with %s closed", l->addr);
+		link_fail(l, RESULT_RESET, "link with %s closed", l->addr);
 	else {
 		char why[160];
 		tls_last_error(l->ssl, r, why, sizeof why);
-		link_fail(l, "reset", "link with %s: read: %s", l->addr, why);
+		link_fail(l, RESULT_RESET, "link with %s: read: %s", l->addr, why);
 	}
 	return -1;
 }
@@ -544,7 +544,7 @@ static void link_io_cb(struct ev_loop *loop, ev_io *w, int revents)
 	case L_CONNECTING: {
 		int err = net_connect_error(l->fd);
 		if (err) {
-			link_fail(l, err == ETIMEDOUT ? "timeout" : err == ECONNRESET ? "reset" : "refused",
+			link_fail(l, result_from_errno(err),
 			          "connect %s: %s", l->addr, strerror(err));
 			return;
 		}
@@ -583,16 +583,16 @@ static void link_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	struct link *l = container_of(w, struct link, timer);
 	switch (l->state) {
 	case L_CONNECTING:
-		link_fail(l, "timeout", "%s: no answer within the connect timeout", l->addr);
+		link_fail(l, RESULT_TIMEOUT, "%s: no answer within the connect timeout", l->addr);
 		return;
 	case L_HANDSHAKE:
-		link_fail(l, l->receiver ? "tls_failure" : "timeout",
+		link_fail(l, l->receiver ? RESULT_TLS_FAILURE : RESULT_TIMEOUT,
 		          "no TLS handshake %s %s within %g s", l->receiver ? "from" : "with",
 		          l->addr, l->receiver ? l->gen->cfg->handshake_timeout : l->connect_timeout);
 		return;
 	case L_UP:
 		if (l->blocked)
-			link_end(l, "timeout", "link with %s: the peer read nothing of %zu queued "
+			link_end(l, RESULT_TIMEOUT, "link with %s: the peer read nothing of %zu queued "
 			         "bytes for %.0f s", l->addr, queued(l), LINK_STALL_TIMEOUT);
 		else if (!l->nstreams)
 			close_link(l, true); /* idle */
@@ -654,7 +654,7 @@ static void refuse_accept(struct worker *m, const struct link_receiver_ops *ops,
 	struct linger lg = { 1, 0 };
 	setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
 	close(fd);
-	ops->on_failed(m, addr, "", "overflow", why);
+	ops->on_failed(m, addr, "", RESULT_OVERFLOW, why);
 }
 
 void link_accept(struct worker *m, int fd, const struct sockaddr_storage *peer,
@@ -709,7 +709,7 @@ void link_accept(struct worker *m, int fd, const struct sockaddr_storage *peer,
 	l->ssl = tls_server_new(m->gen->tls, fd, err, sizeof err);
 	if (!l->ssl) {
 		l->state = L_HANDSHAKE;
-		link_fail(l, "tls_failure", "%s", err);
+		link_fail(l, RESULT_TLS_FAILURE, "%s", err);
 		return;
 	}
 	l->state = L_HANDSHAKE;
@@ -788,7 +788,7 @@ unsigned link_close_idle(struct worker *m)
 void link_free_all(struct worker *m)
 {
 	while (m->links)
-		link_fail(m->links, "reset", "meshd stopping");
+		link_fail(m->links, RESULT_RESET, "meshd stopping");
 	m->link_dirty = NULL;
 	link_reap(m);
 }

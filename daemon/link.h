@@ -47,6 +47,8 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "result.h"
+
 /* Bytes a stream may have in flight towards its receiver: the most its
  * input buffer grows to when the application reads slowly. 1 MiB keeps one
  * stream near the speed of a plain TCP connection on loopback (128 KiB
@@ -67,7 +69,7 @@ struct relay;
 struct buf;
 
 enum stream_event {
-	STREAM_FAILED,   /* the link failed: result and detail say why */
+	STREAM_FAILED,   /* the link failed: result (enum result) and detail say why */
 	STREAM_STATUS,   /* caller: the receiver's status arrived (code) */
 	STREAM_DATA,     /* bytes were appended to the relay buffer */
 	STREAM_FIN,      /* the peer half-closed */
@@ -80,7 +82,7 @@ enum stream_event {
  * _reset), so bytes never pass through the owner. */
 struct stream;
 typedef void (*stream_cb)(struct stream *st, enum stream_event ev, int code,
-                          const char *result, const char *detail);
+                          enum result result, const char *detail);
 
 struct stream {
 	struct link   *link;         /* NULL once closed */
@@ -118,7 +120,7 @@ struct link_receiver_ops {
 	 * certificate, handshake timeout), the peer's conduct ended it, or a
 	 * connection was refused before TLS: record it. */
 	void (*on_failed)(struct worker *m, const char *client, const char *source,
-	                  const char *result, const char *detail);
+	                  enum result result, const char *detail);
 };
 /* Receiver: accepted TCP connection on the mesh port; ops outlives it. */
 void link_accept(struct worker *m, int fd, const struct sockaddr_storage *peer,

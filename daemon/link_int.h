@@ -120,7 +120,7 @@ void link_mark_dirty(struct link *l);
 /* Room for n more queued bytes. */
 int link_queue_room(struct link *l, size_t n);
 int link_queue(struct link *l, enum proto_frame type, uint32_t id, const void *p, uint32_t n);
-void link_fail(struct link *l, const char *result, const char *fmt, ...)
+void link_fail(struct link *l, enum result result, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 void link_protocol_error(struct link *l, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
@@ -133,7 +133,7 @@ int link_ssl_read(struct link *l, void *p, uint32_t n);
 /* stream.c */
 struct stream *stream_find(struct link *l, uint32_t id);
 void stream_unlink(struct link *l, struct stream *st);
-void stream_deliver(struct stream *st, enum stream_event ev, int code, const char *result,
+void stream_deliver(struct stream *st, enum stream_event ev, int code, enum result result,
                     const char *detail);
 void stream_dispatch(struct link *l);
 void stream_flush_delivery(struct link *l);

@@ -67,7 +67,7 @@ static void refuse_reserved(struct ev_loop *loop, struct listener *l, int fd,
 		         n, bounds_nofile(), bounds_reserve(),
 		         l->kind == LISTEN_VIP ? l->service : "mesh port", l->port);
 	if (l->kind == LISTEN_VIP) {
-		outbound_refuse(l->m, l, fd, peer, "overflow", detail);
+		outbound_refuse(l->m, l, fd, peer, RESULT_OVERFLOW, detail);
 		return;
 	}
 	struct linger lg = { .l_onoff = 1, .l_linger = 0 };

@@ -65,19 +65,19 @@ static void relay_done(struct relay *r, enum relay_end why, const char *detail)
 	session_end_relay(r->owner, why, detail);
 }
 
-/* The attempt in flight is done with `result` (NULL: it says nothing
- * about the endpoint); the balancer learns from it (endpoint.h). */
-static void attempt_done(struct session *s, const char *result)
+/* The attempt in flight is done with `result` (RESULT_UNSET: it says
+ * nothing about the endpoint); the balancer learns from it (endpoint.h). */
+static void attempt_done(struct session *s, enum result result)
 {
 	endpoint_attempt_done(&s->use, result, ev_time());
 }
 
 static void start_relay(struct session *s)
 {
-	attempt_done(s, "ok");
+	attempt_done(s, RESULT_OK);
 	ev_timer_stop(s->m->loop, &s->timer);
 	s->t_connected = ev_time();
-	shimctl_verdict(s, "ok");
+	shimctl_verdict(s, RESULT_OK);
 	s->state = S_RELAY;
 	s->relay.done = relay_done;
 	s->relay.owner = s;
@@ -87,11 +87,11 @@ static void start_relay(struct session *s)
 }
 
 /* The current attempt failed with `result`; try another endpoint. */
-static void attempt_failed(struct session *s, const char *result)
+static void attempt_failed(struct session *s, enum result result)
 {
 	/* A reused link that went stale without an answer is the link's
 	 * failure, not the endpoint's (see below). */
-	attempt_done(s, s->reused && !s->tls_up ? NULL : result);
+	attempt_done(s, s->reused && !s->tls_up ? RESULT_UNSET : result);
 	struct ev_loop *loop = s->m->loop;
 	ev_timer_stop(loop, &s->timer);
 	side_close(loop, &s->relay.side[1], false);
@@ -116,8 +116,8 @@ static void attempt_failed(struct session *s, const char *result)
 		return;
 	}
 	s->result = result;
-	log_debug("conn %016llx: attempt %u to %s failed: %s (%s)",
-	          (unsigned long long)s->id, s->attempts, s->endpoint, result, s->detail);
+	log_debug("conn %016llx: attempt %u to %s failed: %s (%s)", (unsigned long long)s->id,
+	          s->attempts, s->endpoint, result_word(result), s->detail);
 	if (s->attempts >= s->svc->retries + 1) {
 		session_end(s, result, true);
 		return;
@@ -133,7 +133,7 @@ static void status_received(struct session *s, int st)
 		snprintf(s->peer, sizeof s->peer, "%s", link_peer(s->stream.link));
 	if (st < 0) {
 		session_set_detail(s, "%s sent a malformed status", s->endpoint);
-		attempt_failed(s, "tls_failure");
+		attempt_failed(s, RESULT_TLS_FAILURE);
 		return;
 	}
 	switch (st) {
@@ -142,35 +142,23 @@ static void status_received(struct session *s, int st)
 		return;
 	case PROTO_ST_DENIED:
 		session_set_detail(s, "%s denied %s", s->endpoint, s->source);
-		attempt_done(s, "denied");
-		session_end(s, "denied", true);
+		attempt_done(s, RESULT_DENIED);
+		session_end(s, RESULT_DENIED, true);
 		return;
 	case PROTO_ST_TIMEOUT:
 		session_set_detail(s, "%s: upstream connect timed out", s->endpoint);
-		attempt_failed(s, "timeout");
+		attempt_failed(s, RESULT_TIMEOUT);
 		return;
 	case PROTO_ST_REFUSED:
 		session_set_detail(s, "%s: upstream refused", s->endpoint);
-		attempt_failed(s, "refused");
+		attempt_failed(s, RESULT_REFUSED);
 		return;
 	default:
 		session_set_detail(s, "%s answered %s", s->endpoint, proto_status_name(st));
 		if (st == PROTO_ST_UNAVAILABLE && s->stream.link)
 			link_retire(s->stream.link); /* draining: no new streams there */
-		attempt_failed(s, st == PROTO_ST_NO_SERVICE ? "no_endpoint" : "refused");
+		attempt_failed(s, result_from_status(st)); /* no_endpoint, else refused */
 		return;
-	}
-}
-
-static const char *connect_errno_result(int err)
-{
-	switch (err) {
-	case ETIMEDOUT:
-		return "timeout";
-	case ECONNRESET:
-		return "reset";
-	default:
-		return "refused";
 	}
 }
 
@@ -184,7 +172,7 @@ static void out_side_cb(struct side *sd, int revents)
 		int err = net_connect_error(sd->fd);
 		if (err) {
 			session_set_detail(s, "connect %s: %s", s->endpoint, strerror(err));
-			attempt_failed(s, connect_errno_result(err));
+			attempt_failed(s, result_from_errno(err));
 			return;
 		}
 		start_relay(s); /* a local endpoint: plain TCP */
@@ -196,7 +184,7 @@ static void out_side_cb(struct side *sd, int revents)
 }
 
 static void out_stream_cb(struct stream *st, enum stream_event ev, int code,
-                          const char *result, const char *detail)
+                          enum result result, const char *detail)
 {
 	struct session *s = st->owner;
 	/* Once relaying, the stream tells the relay, not us (stream_attach). */
@@ -209,7 +197,7 @@ static void out_stream_cb(struct stream *st, enum stream_event ev, int code,
 		return;
 	case STREAM_RESET:
 		session_set_detail(s, "%s reset the stream before answering", s->endpoint);
-		attempt_failed(s, "reset");
+		attempt_failed(s, RESULT_RESET);
 		return;
 	case STREAM_STATUS:
 		status_received(s, code);
@@ -233,7 +221,7 @@ static void out_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	 * host went away): no new streams on it; the retry makes a new one. */
 	if (s->state == S_WAIT_STATUS && s->stream.link)
 		link_retire(s->stream.link);
-	attempt_failed(s, "timeout");
+	attempt_failed(s, RESULT_TIMEOUT);
 }
 
 static void attempt_next(struct session *s)
@@ -250,7 +238,7 @@ static void attempt_next(struct session *s)
 	if (ep < 0) {
 		if (!s->result)
 			session_set_detail(s, "service %s has no endpoints", svc->name);
-		session_end(s, s->result ? s->result : "no_endpoint", true);
+		session_end(s, s->result ? s->result : RESULT_NO_ENDPOINT, true);
 		return;
 	}
 	if (ep < ENDPOINT_MAX_TRIED)
@@ -263,14 +251,14 @@ static void attempt_next(struct session *s)
 		/* Served on this host: the same allow list as for remote callers. */
 		if (!policy_allows(svc, s->identity)) {
 			session_set_detail(s, "%s may not call %s", s->source, svc->name);
-			session_end(s, "denied", true);
+			session_end(s, RESULT_DENIED, true);
 			return;
 		}
 		const struct cfg_upstream *u = config_upstream(svc, s->port);
 		if (!u) {
 			session_set_detail(s, "service %s has no local upstream for port %u",
 			                   svc->name, s->port);
-			session_end(s, "no_endpoint", true);
+			session_end(s, RESULT_NO_ENDPOINT, true);
 			return;
 		}
 		dst = &u->addr;
@@ -297,12 +285,12 @@ static void attempt_next(struct session *s)
 		if (!l) {
 			if (errno == EPROTO) {
 				session_set_detail(s, "%s", err);
-				attempt_done(s, "tls_failure");
-				session_end(s, "tls_failure", true);
+				attempt_done(s, RESULT_TLS_FAILURE);
+				session_end(s, RESULT_TLS_FAILURE, true);
 				return;
 			}
 			session_set_detail(s, "connect %s: %s", s->endpoint, err);
-			attempt_failed(s, connect_errno_result(errno));
+			attempt_failed(s, result_from_errno(errno));
 			return;
 		}
 		s->reused = link_up(l);
@@ -319,7 +307,7 @@ static void attempt_next(struct session *s)
 		int n = proto_hdr_encode(&h, wire, sizeof wire);
 		if (n < 0) {
 			session_set_detail(s, "cannot encode header");
-			session_end(s, "reset", true);
+			session_end(s, RESULT_RESET, true);
 			return;
 		}
 		side_init(&s->relay.side[1], -1, out_side_cb, s);
@@ -335,7 +323,7 @@ static void attempt_next(struct session *s)
 	int fd = net_connect(dst, err, sizeof err);
 	if (fd == -1) {
 		session_set_detail(s, "connect %s: %s", s->endpoint, err);
-		attempt_failed(s, connect_errno_result(errno));
+		attempt_failed(s, result_from_errno(errno));
 		return;
 	}
 	if (!bounds_fd_ok(fd)) {
@@ -352,7 +340,7 @@ static void attempt_next(struct session *s)
 			         "(limit %u, %u kept for reload and the control socket); raise "
 			         "LimitNOFILE / ulimit -n, or lower max_connections_per_uid",
 			         n, bounds_nofile(), bounds_reserve());
-		session_end(s, "overflow", true);
+		session_end(s, RESULT_OVERFLOW, true);
 		return;
 	}
 	side_init(&s->relay.side[1], fd, out_side_cb, s);
@@ -390,7 +378,7 @@ static struct session *accepted(struct worker *m, struct listener *l, int fd,
 }
 
 void outbound_refuse(struct worker *m, struct listener *l, int fd,
-                     const struct sockaddr_storage *peer, const char *result,
+                     const struct sockaddr_storage *peer, enum result result,
                      const char *detail)
 {
 	/* No identity lookup: this is the path that sheds load, and the
@@ -413,14 +401,14 @@ void outbound_accept(struct worker *m, struct listener *l, int fd,
 	s->svc = config_service(s->gen->cfg, s->svc_name);
 	if (!s->svc) {
 		session_set_detail(s, "service %s is no longer configured", s->svc_name);
-		session_end(s, "no_endpoint", true);
+		session_end(s, RESULT_NO_ENDPOINT, true);
 		return;
 	}
 	struct caller c;
 	char err[160];
 	if (peercred_lookup(peer, local, &c, err, sizeof err) == -1) {
 		session_set_detail(s, "%s", err);
-		session_end(s, "identity_error", true);
+		session_end(s, RESULT_IDENTITY_ERROR, true);
 		return;
 	}
 	/* The kernel vouched for a live socket with an owner (peercred.c);
@@ -431,7 +419,7 @@ void outbound_accept(struct worker *m, struct listener *l, int fd,
 	const struct cfg_identity *id = policy_identity_for_uid(s->gen->cfg, c.uid);
 	if (!id) {
 		session_set_detail(s, "uid %u has no identity", (unsigned)c.uid);
-		session_end(s, "identity_error", true);
+		session_end(s, RESULT_IDENTITY_ERROR, true);
 		return;
 	}
 	s->identity = id->name;
@@ -448,7 +436,7 @@ void outbound_accept(struct worker *m, struct listener *l, int fd,
 		session_set_detail(s, "uid %u already holds %u connections (max_connections_per_uid = "
 		                   "%u%s)", (unsigned)c.uid, per_uid, per_uid,
 		                   cfg->max_conns_per_uid ? "" : ", auto");
-		session_end(s, "overflow", true);
+		session_end(s, RESULT_OVERFLOW, true);
 		return;
 	}
 	if (s->svc->max_connections &&
@@ -456,7 +444,7 @@ void outbound_accept(struct worker *m, struct listener *l, int fd,
 		session_set_detail(s, "service %s already has %u connections from this host "
 		                   "(max_connections = %u)", s->svc->name, s->svc->max_connections,
 		                   s->svc->max_connections);
-		session_end(s, "overflow", true);
+		session_end(s, RESULT_OVERFLOW, true);
 		return;
 	}
 	attempt_next(s);

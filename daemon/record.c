@@ -3,7 +3,7 @@
  * handed to log.c in a single write. Field names are the README's
  * "Traffic records" table; the connection id is the same on both hosts.
  * Every line is valid UTF-8 JSON whatever the strings hold (program names,
- * a peer's header, certificate URIs): see record_json_escape. On inbound
+ * a peer's header, certificate URIs): see json.c. On inbound
  * records what the calling host's header says about its caller sits under
  * "claimed", apart from what this host knows.
  */
@@ -12,97 +12,13 @@
 #include "session.h"
 #include "log.h"
 #include "record.h"
+#include "json.h"
+#include "result.h"
 
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* The length of the valid UTF-8 character at p (1 to 4 bytes), or 0 when p
- * starts an invalid sequence; then *bad is the length of its maximal
- * subpart (what a decoder consumes before it knows), at least 1. p is
- * NUL-terminated and a NUL is never a continuation byte, so this never
- * reads past the end. The ranges are RFC 3629's: no overlong forms, no
- * surrogates (ED A0..BF), nothing above U+10FFFF. */
-static size_t utf8_char(const unsigned char *p, size_t *bad)
-{
-	unsigned char c = p[0], lo = 0x80, hi = 0xbf;
-	size_t need;
-	if (c < 0x80)
-		return 1;
-	if (c >= 0xc2 && c <= 0xdf) {
-		need = 2;
-	} else if (c >= 0xe0 && c <= 0xef) {
-		need = 3;
-		if (c == 0xe0)
-			lo = 0xa0;
-		else if (c == 0xed)
-			hi = 0x9f;
-	} else if (c >= 0xf0 && c <= 0xf4) {
-		need = 4;
-		if (c == 0xf0)
-			lo = 0x90;
-		else if (c == 0xf4)
-			hi = 0x8f;
-	} else {
-		*bad = 1; /* a continuation byte, C0/C1 (always overlong), F5..FF */
-		return 0;
-	}
-	for (size_t i = 1; i < need; i++) {
-		if (p[i] < lo || p[i] > hi) {
-			*bad = i;
-			return 0;
-		}
-		lo = 0x80;
-		hi = 0xbf;
-	}
-	return need;
-}
-
-size_t record_json_escape(char *out, size_t cap, const char *in, bool *cut)
-{
-	const unsigned char *p = (const unsigned char *)in;
-	size_t n = 0;
-	bool short_of_room = false;
-	if (cap == 0) {
-		if (cut)
-			*cut = *p != '\0';
-		return 0;
-	}
-	while (*p) {
-		char esc[8];
-		const char *unit = (const char *)p;
-		size_t ulen = 1, adv = 1, bad = 1;
-		size_t clen = utf8_char(p, &bad);
-		if (clen == 0) {
-			unit = "\xef\xbf\xbd"; /* U+FFFD */
-			ulen = 3;
-			adv = bad;
-		} else if (clen > 1) {
-			ulen = adv = clen;
-		} else if (*p == '"' || *p == '\\') {
-			esc[0] = '\\';
-			esc[1] = (char)*p;
-			unit = esc;
-			ulen = 2;
-		} else if (*p < 0x20 || *p == 0x7f) {
-			snprintf(esc, sizeof esc, "\\u%04x", *p);
-			unit = esc;
-			ulen = 6;
-		}
-		if (ulen > cap - 1 - n) {
-			short_of_room = true;
-			break;
-		}
-		memcpy(out + n, unit, ulen);
-		n += ulen;
-		p += adv;
-	}
-	out[n] = '\0';
-	if (cut)
-		*cut = short_of_room;
-	return n;
-}
 
 /* One record is built in b. Fields go in whole or not at all (a string
  * value may be cut, between characters), and the end of the buffer is
@@ -179,7 +95,7 @@ static void jstr(struct jbuf *j, const char *k, const char *v)
 	}
 	bool cut;
 	j->b[j->n++] = '"';
-	j->n += record_json_escape(j->b + j->n, jroom(j) - 1, v, &cut);
+	j->n += json_escape(j->b + j->n, jroom(j) - 1, v, &cut);
 	j->b[j->n++] = '"';
 	if (cut)
 		j->truncated = true;
@@ -309,7 +225,7 @@ void record_close(const struct session *s)
 		jstr(&j, "tls", "TLSv1.3");
 		jbool(&j, "reused", s->reused);
 	}
-	jstr(&j, "result", s->result ? s->result : "ok");
+	jstr(&j, "result", result_word(s->result ? s->result : RESULT_OK));
 	jstr(&j, "detail", s->detail);
 	emit(&j);
 }
@@ -335,7 +251,7 @@ void record_close(const struct session *s)
 struct flood {
 	bool        used;
 	bool        outbound;
-	const char *result;          /* a static result word */
+	enum result result;
 	char        source[160];
 	ev_tstamp   start;
 	unsigned    written;
@@ -370,7 +286,7 @@ static void flood_write(const struct worker *m, struct flood *f)
 	jstr(&j, "direction", f->outbound ? "outbound" : "inbound");
 	jstr(&j, "host", m->gen ? m->gen->cfg->host : NULL);
 	jstr(&j, "source", f->source);
-	jstr(&j, "result", f->result);
+	jstr(&j, "result", result_word(f->result));
 	jnum(&j, "count", f->suppressed);
 	jms(&j, "window_ms", FLOOD_WINDOW);
 	jstr(&j, "detail", f->detail);
@@ -395,7 +311,7 @@ bool record_admit(struct worker *m, const struct session *s)
 	char src[160];
 	flood_source(s, src, sizeof src);
 	bool outbound = s->kind == SESS_OUTBOUND;
-	const char *result = s->result ? s->result : "ok";
+	enum result result = s->result ? s->result : RESULT_OK;
 	struct flood *f = NULL, *spare = NULL;
 	for (unsigned i = 0; i < FLOOD_SLOTS; i++) {
 		struct flood *e = &t->slot[i];
@@ -404,7 +320,7 @@ bool record_admit(struct worker *m, const struct session *s)
 				spare = e;
 			continue;
 		}
-		if (e->outbound == outbound && strcmp(e->result, result) == 0 &&
+		if (e->outbound == outbound && e->result == result &&
 		    strcmp(e->source, src) == 0) {
 			f = e;
 			break;

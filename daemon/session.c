@@ -97,7 +97,7 @@ static void give_back(struct session *s)
 	}
 }
 
-void session_end(struct session *s, const char *result, bool reset)
+void session_end(struct session *s, enum result result, bool reset)
 {
 	if (s->state == S_CLOSED)
 		return;
@@ -110,7 +110,7 @@ void session_end(struct session *s, const char *result, bool reset)
 	ev_timer_stop(s->m->loop, &s->timer);
 	/* A carried connection always has its record; a refusal may be
 	 * counted into its source's aggregate instead (record.c). */
-	if (s->t_connected > 0 || strcmp(result, "ok") == 0 || record_admit(s->m, s))
+	if (s->t_connected > 0 || result == RESULT_OK || record_admit(s->m, s))
 		record_close(s);
 	/* The caller's side (side[0]) is reset on failure so the program sees
 	 * an error rather than a clean end of stream. */
@@ -139,11 +139,11 @@ void session_end_relay(struct session *s, enum relay_end why, const char *detail
 	if (detail && *detail)
 		session_set_detail(s, "%s", detail);
 	if (why == RELAY_DONE)
-		session_end(s, "ok", false);
+		session_end(s, RESULT_OK, false);
 	else if (why == RELAY_IDLE)
-		session_end(s, "timeout", false); /* idle: closed, not reset */
+		session_end(s, RESULT_TIMEOUT, false); /* idle: closed, not reset */
 	else
-		session_end(s, "reset", true);
+		session_end(s, RESULT_RESET, true);
 }
 
 void session_reap(struct worker *m)
@@ -162,7 +162,7 @@ void session_abort_all(struct worker *m)
 {
 	while (m->sessions) {
 		session_set_detail(m->sessions, "drain timeout");
-		session_end(m->sessions, "reset", true);
+		session_end(m->sessions, RESULT_RESET, true);
 	}
 	session_reap(m);
 }

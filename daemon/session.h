@@ -15,6 +15,7 @@
 #include "proto.h"
 #include "relay.h"
 #include "endpoint.h"
+#include "result.h"
 
 struct worker;
 struct gen;
@@ -75,7 +76,7 @@ struct session {
 	 * shim's late question taught us about the caller. */
 	struct session  *ctl_next;
 	bool             ctl_listed;
-	const char      *ctl_verdict;
+	enum result      ctl_verdict;      /* RESULT_UNSET: not told yet */
 	uint32_t         ctl_pid;
 	char             ctl_program[PROTO_NAME_MAX + 1];
 	const char      *identity;         /* local identity name (outbound) */
@@ -90,7 +91,7 @@ struct session {
 	bool             tls_up;
 	bool             reused;           /* the link carried earlier streams */
 
-	const char      *result;
+	enum result      result;           /* RESULT_UNSET: none yet (the record says ok) */
 	char             detail[160];
 
 	/* Quota units this session holds (bounds.h: per uid, per service ...),
@@ -104,7 +105,7 @@ struct session {
 struct session *session_new(struct worker *m, enum sess_kind kind, int fd);
 /* End the session: record it, close both sides (resetting the caller when
  * `reset`), and queue it for freeing after the current callback. */
-void session_end(struct session *s, const char *result, bool reset);
+void session_end(struct session *s, enum result result, bool reset);
 /* End a session whose relay finished: ok, timeout (idle) or reset. */
 void session_end_relay(struct session *s, enum relay_end why, const char *detail);
 void session_set_detail(struct session *s, const char *fmt, ...)

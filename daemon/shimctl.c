@@ -15,9 +15,8 @@
  * matches a connection on its tuple AND inode, and an answer is only ever
  * about the socket that asked. A connection whose inode meshd could not
  * learn (the caller lookup failed: its verdict is a refusal anyway) matches
- * on the tuple alone. result is a traffic-record result (ok, refused,
- * timeout, reset, denied, no_endpoint, tls_failure, identity_error,
- * overflow) or:
+ * on the tuple alone. result is a result word (daemon/result.h): a
+ * traffic-record result, or one of the two words for the shim only:
  *   unknown  <vip> is a configured service's VIP but meshd holds no
  *            listener on <vip:port> (another process bound it, or the port
  *            is not the service's): meshd cannot have accepted the
@@ -129,7 +128,7 @@ struct watch {
 struct recent {
 	char             tuple[TUPLE_MAX];
 	uint64_t         inode;           /* 0: the caller's inode was not learnt */
-	const char      *result;          /* NULL: empty */
+	enum result      result;          /* RESULT_UNSET: empty */
 	uint32_t         uid;
 	int              bnext;           /* next entry in its bucket, -1 */
 	unsigned         bucket;
@@ -209,10 +208,10 @@ static int question_parse(const char *line, size_t len, struct ctlproto_tuple *q
 	return 0;
 }
 
-static void reply(struct ctl_conn *c, const struct ctlproto_tuple *q, const char *result)
+static void reply(struct ctl_conn *c, const struct ctlproto_tuple *q, enum result result)
 {
 	char line[CTLPROTO_LINE_MAX];
-	size_t n = ctlproto_format_answer(line, sizeof line, q, result);
+	size_t n = ctlproto_format_answer(line, sizeof line, q, result_word(result));
 	if (n == 0)
 		return; /* not a result word: no answer, the shim fails open */
 	/* Replies are tiny and the shim reads them promptly; a full socket
@@ -258,18 +257,18 @@ static void recent_unlink(struct shimctl *ctl, int i)
 			*pp = r->bnext;
 			break;
 		}
-	r->result = NULL;
+	r->result = RESULT_UNSET;
 }
 
 static void recent_put(struct shimctl *ctl, const char *tuple, uint64_t inode,
-                       const char *result, uint32_t uid)
+                       enum result result, uint32_t uid)
 {
 	size_t n = strlen(tuple);
 	if (n >= TUPLE_MAX)
 		return; /* not an IPv4 tuple: no question can name it */
 	int i = (int)(ctl->recent_next++ % RECENT);
 	struct recent *r = &ctl->recent[i];
-	if (r->result)
+	if (r->result != RESULT_UNSET)
 		recent_unlink(ctl, i);
 	memcpy(r->tuple, tuple, n + 1);
 	r->inode = inode;
@@ -291,7 +290,7 @@ static int recent_find(struct shimctl *ctl, const char *tuple, uint64_t inode)
 	return -1;
 }
 
-void shimctl_verdict(struct session *s, const char *result)
+void shimctl_verdict(struct session *s, enum result result)
 {
 	struct shimctl *ctl = s->m->ctl;
 	if (!ctl || s->verdict_told || !s->tuple[0])
@@ -313,7 +312,7 @@ void shimctl_verdict(struct session *s, const char *result)
 			memcpy(s->ctl_program, w->conn->program, sizeof s->ctl_program);
 			told = true;
 		} else {
-			reply(w->conn, &w->q, "none");
+			reply(w->conn, &w->q, RESULT_NONE);
 		}
 		watch_free(ctl, w);
 	}
@@ -398,7 +397,7 @@ static enum q_outcome handle_question(struct shimctl *ctl, struct ctl_conn *c,
 	struct session *live = live_find(ctl, tuple, inode);
 	if (live) {
 		if (!may_know(c, live->uid)) {
-			reply(c, q, "none");
+			reply(c, q, RESULT_NONE);
 			return Q_DONE;
 		}
 		live->ctl_pid = c->pid;
@@ -416,7 +415,7 @@ static enum q_outcome handle_question(struct shimctl *ctl, struct ctl_conn *c,
 			reply(c, q, ctl->recent[i].result);
 			recent_unlink(ctl, i);
 		} else {
-			reply(c, q, "none");
+			reply(c, q, RESULT_NONE);
 		}
 		return Q_DONE;
 	}
@@ -426,7 +425,7 @@ static enum q_outcome handle_question(struct shimctl *ctl, struct ctl_conn *c,
 	if (ctl->held_known && !(ctl->w0 && ctl->w0->draining) &&
 	    !in_sorted(ctl->held, ctl->nheld, held_key(q->vaddr, ntohs(q->vport)))) {
 		bool ours = in_sorted(ctl->vips, ctl->nvips, held_key(q->vaddr, 0));
-		reply(c, q, ours ? "unknown" : "none");
+		reply(c, q, ours ? RESULT_UNKNOWN : RESULT_NONE);
 		return Q_DONE;
 	}
 	if (ctl->max_pending_conn && c->npending >= ctl->max_pending_conn)
@@ -436,7 +435,7 @@ static enum q_outcome handle_question(struct shimctl *ctl, struct ctl_conn *c,
 	struct watch *w = calloc(1, sizeof *w);
 	if (!w) {
 		quota_give(&quota_ctl_pending, c->uid);
-		reply(c, q, "none");
+		reply(c, q, RESULT_NONE);
 		return Q_DONE;
 	}
 	snprintf(w->tuple, sizeof w->tuple, "%s", tuple);
@@ -662,7 +661,7 @@ static void accept_cb(struct ev_loop *loop, ev_io *io, int revents)
 }
 
 /* Questions nobody answered within the ttl (meshd never saw a connection
- * of the asker's for them): "none", the shim has stopped waiting anyway. */
+ * of the asker's for them): RESULT_NONE, the shim has stopped waiting anyway. */
 static void sweep_cb(struct ev_loop *loop, ev_timer *t, int revents)
 {
 	(void)revents;
@@ -671,7 +670,7 @@ static void sweep_cb(struct ev_loop *loop, ev_timer *t, int revents)
 	pthread_mutex_lock(&ctl->lock);
 	for (struct ctl_conn *c = ctl->conns; c; c = c->next) {
 		while (c->first && now - c->first->since >= ctl->ttl) {
-			reply(c, &c->first->q, "none");
+			reply(c, &c->first->q, RESULT_NONE);
 			watch_free(ctl, c->first);
 		}
 	}
@@ -795,7 +794,7 @@ void shimctl_close(struct shimctl *ctl)
 	while (ctl->conns) {
 		struct ctl_conn *c = ctl->conns;
 		for (struct watch *w = c->first; w; w = w->cnext)
-			reply(c, &w->q, "none");
+			reply(c, &w->q, RESULT_NONE);
 		conn_close(ctl, c);
 	}
 	pthread_mutex_unlock(&ctl->lock);

@@ -7,6 +7,8 @@
 
 #include <stddef.h>
 
+#include "result.h"
+
 struct ev_loop;
 struct worker;
 struct session;
@@ -21,7 +23,7 @@ const char *shimctl_path(const struct shimctl *ctl);
  * config gives the control socket's limits and how long questions wait. */
 void shimctl_configure(struct shimctl *ctl, const struct worker *w0);
 /* Tell a waiting shim how this outbound connection went (once). */
-void shimctl_verdict(struct session *s, const char *result);
+void shimctl_verdict(struct session *s, enum result result);
 /* An outbound session joins/leaves the index the shim's questions search
  * (leaving also copies what the shim told us into pid/program). */
 void shimctl_track(struct session *s);

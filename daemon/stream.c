@@ -54,7 +54,7 @@ void stream_unlink(struct link *l, struct stream *st)
 /* Tell a stream what happened to it: its owner until it is attached to a
  * relay, then the relay, which pumps its bytes from there on (a STATUS
  * after that is one too many: the stream ends). */
-void stream_deliver(struct stream *st, enum stream_event ev, int code, const char *result,
+void stream_deliver(struct stream *st, enum stream_event ev, int code, enum result result,
                     const char *detail)
 {
 	struct relay *r = st->relay;
@@ -88,14 +88,14 @@ void stream_dispatch(struct link *l)
 	case PROTO_FRAME_FIN:
 		if (st && !st->fin_recv) {
 			st->fin_recv = true;
-			stream_deliver(st, STREAM_FIN, 0, NULL, NULL);
+			stream_deliver(st, STREAM_FIN, 0, RESULT_UNSET, NULL);
 		}
 		return;
 	case PROTO_FRAME_RST:
 		if (st) {
 			st->fin_recv = st->fin_sent = true; /* over: no RST back */
 			stream_unlink(l, st);
-			stream_deliver(st, STREAM_RESET, 0, NULL, "peer reset the stream");
+			stream_deliver(st, STREAM_RESET, 0, RESULT_UNSET, "peer reset the stream");
 			link_maybe_idle(l);
 		}
 		return;
@@ -128,7 +128,7 @@ void stream_dispatch(struct link *l)
 		int code = proto_status_decode(l->small, l->flen);
 		if (code != PROTO_ST_OK)
 			st->fin_recv = st->fin_sent = true; /* a refusal ends the stream */
-		stream_deliver(st, STREAM_STATUS, code, NULL, NULL);
+		stream_deliver(st, STREAM_STATUS, code, RESULT_UNSET, NULL);
 		return;
 	}
 	case PROTO_FRAME_WINDOW: {
@@ -145,7 +145,7 @@ void stream_dispatch(struct link *l)
 			}
 			st->credit += add;
 			if (was_blocked && !st->waiting)
-				stream_deliver(st, STREAM_CREDIT, 0, NULL, NULL);
+				stream_deliver(st, STREAM_CREDIT, 0, RESULT_UNSET, NULL);
 		}
 		return;
 	}
@@ -164,7 +164,7 @@ void stream_flush_delivery(struct link *l)
 	struct stream *st = stream_find(l, l->undelivered);
 	l->undelivered = 0;
 	if (st)
-		stream_deliver(st, STREAM_DATA, 0, NULL, NULL);
+		stream_deliver(st, STREAM_DATA, 0, RESULT_UNSET, NULL);
 }
 
 static __thread unsigned char discard[16384];
@@ -194,7 +194,7 @@ int stream_read_data(struct link *l)
 	char *at;
 	int room = relay_side_room(st->relay, st->idx, need, STREAM_WINDOW, &at);
 	if (room == -1) {
-		link_fail(l, "reset", "out of memory for a stream buffer");
+		link_fail(l, RESULT_RESET, "out of memory for a stream buffer");
 		return -1;
 	}
 	if (room == 0) {
@@ -215,7 +215,7 @@ int stream_read_data(struct link *l)
 	/* One delivery per frame (or when TLS holds nothing more), not
 	 * per TLS record: fewer, larger writes to the application. */
 	if (!SSL_has_pending(l->ssl) || full)
-		stream_deliver(st, STREAM_DATA, 0, NULL, NULL);
+		stream_deliver(st, STREAM_DATA, 0, RESULT_UNSET, NULL);
 	else
 		l->undelivered = st->id;
 	return n;
@@ -236,7 +236,7 @@ void stream_open(struct link *l, struct stream *st, const unsigned char *hdr, si
 	st->owner = owner;
 	insert(l, st);
 	if (link_queue(l, PROTO_FRAME_OPEN, st->id, hdr, (uint32_t)hlen) == -1)
-		link_fail(l, "reset", "out of memory for the link queue");
+		link_fail(l, RESULT_RESET, "out of memory for the link queue");
 }
 
 void stream_accept(struct link *l, struct stream *st, uint32_t id, stream_cb cb, void *owner)

@@ -93,6 +93,7 @@
  */
 #include "shim.h"
 #include "ctlproto.h"
+#include "result.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -396,38 +397,18 @@ static int ctl_connect(const char *path)
 
 /* ---- meshd's answers (under mu) ---------------------------------------- */
 
-static const struct {
-	const char *word;
-	int         err;
-} results[] = {
-	{ "ok", 0 },
-	{ "none", 0 },
-	{ "unknown", ECONNREFUSED },
-	{ "overflow", ECONNREFUSED },
-	{ "refused", ECONNREFUSED },
-	{ "reset", ECONNREFUSED },
-	{ "denied", ECONNREFUSED },
-	{ "no_endpoint", ECONNREFUSED },
-	{ "tls_failure", ECONNREFUSED },
-	{ "identity_error", ECONNREFUSED },
-	{ "timeout", ETIMEDOUT },
-};
-
-/* One answer line from meshd (without its '\n'; shim/ctlproto.h). */
+/* One answer line from meshd (without its '\n'; shim/ctlproto.h). The
+ * errno for each word is daemon/result.h's; a word it does not know lets
+ * the connection stand. */
 static void handle_line(const char *line, size_t len)
 {
 	struct ctlproto_tuple a;
 	char got[CTLPROTO_WORD_MAX + 1];
 	if (ctlproto_parse_answer(line, len, &a, got) == -1)
 		return;
-	int err = 0;
-	const char *word = "unrecognized";
-	for (size_t i = 0; i < sizeof results / sizeof results[0]; i++)
-		if (strcmp(got, results[i].word) == 0) {
-			word = results[i].word;
-			err = results[i].err;
-			break;
-		}
+	enum result r = result_from_word(got);
+	int err = result_errno(r);
+	const char *word = r != RESULT_UNSET ? result_word(r) : "unrecognized";
 	for (unsigned i = 0; i < slots_hi; i++) {
 		struct vslot *s = &slots[i];
 		if (s->state != VS_PENDING || s->caddr != a.caddr ||
@@ -444,7 +425,7 @@ static void handle_line(const char *line, size_t len)
 				struct shim_line l;
 				line_verdict(&l, s);
 				shim_line_str(&l, word);
-				shim_line_str(&l, strcmp(word, "ok") == 0
+				shim_line_str(&l, r == RESULT_OK
 				              ? " (the connection stands)"
 				              : " (fails open: the connection stands)");
 				shim_line_end(&l);

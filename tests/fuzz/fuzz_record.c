@@ -1,5 +1,5 @@
 /*
- * fuzz_record: the traffic records' JSON escaper (daemon/record.c), which
+ * fuzz_record: the traffic records' JSON escaper (daemon/json.c), which
  * writes whatever a program name, a peer's header or a certificate put in
  * a field. Whatever the bytes, the output must fit its buffer, be valid
  * UTF-8, contain no raw control character, no unescaped quote and no lone
@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "record.h"
+#include "json.h"
 
 #define CHECK(c) do { if (!(c)) __builtin_trap(); } while (0)
 
@@ -92,7 +92,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (!out)
 			break;
 		bool cut = false;
-		size_t n = record_json_escape(cap ? out : NULL, cap, in, &cut);
+		size_t n = json_escape(cap ? out : NULL, cap, in, &cut);
 		if (cap) {
 			CHECK(n < cap);
 			CHECK(out[n] == '\0');

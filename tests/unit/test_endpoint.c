@@ -110,7 +110,7 @@ static void heavy_tried_endpoint_skipped(void **state)
 
 /* A balancer that picks as lb_rr does and counts what it hears. */
 static unsigned heard_start, heard_done;
-static const char *heard_result;
+static enum result heard_result;
 static double heard_latency;
 
 static int spy_pick(struct endpoint_set *es, const uint8_t *tried)
@@ -124,7 +124,7 @@ static void spy_start(struct endpoint *ep)
 	heard_start++;
 }
 
-static void spy_done(struct endpoint *ep, const char *result, double latency)
+static void spy_done(struct endpoint *ep, enum result result, double latency)
 {
 	(void)ep;
 	heard_done++;
@@ -144,7 +144,7 @@ static void setup_spy(unsigned n)
 	setup_eps(n, NULL);
 	set.lb = &spy;
 	heard_start = heard_done = 0;
-	heard_result = NULL;
+	heard_result = RESULT_UNSET;
 	heard_latency = -1;
 }
 
@@ -159,25 +159,25 @@ static void in_flight_counts_start_and_done(void **state)
 	assert_int_equal(set.eps[1].attempts, 0);
 	assert_int_equal(heard_start, 2);
 
-	endpoint_attempt_done(&a, "refused", 10.25);
+	endpoint_attempt_done(&a, RESULT_REFUSED, 10.25);
 	assert_int_equal(set.eps[0].attempts, 1);
 	assert_int_equal(heard_done, 1);
-	assert_string_equal(heard_result, "refused");
+	assert_int_equal(heard_result, RESULT_REFUSED);
 	assert_float_equal(heard_latency, 0.25, 1e-9);
 	assert_null(a.ep);
 
 	/* Once per attempt: a second report of the same one is nothing. */
-	endpoint_attempt_done(&a, "timeout", 11.0);
+	endpoint_attempt_done(&a, RESULT_TIMEOUT, 11.0);
 	endpoint_release(&a, 11.0);
 	assert_int_equal(set.eps[0].attempts, 1);
 	assert_int_equal(heard_done, 1);
 
-	endpoint_attempt_done(&b, "ok", 10.502);
+	endpoint_attempt_done(&b, RESULT_OK, 10.502);
 	assert_int_equal(set.eps[0].attempts, 0);
 	assert_int_equal(set.eps[0].conns, 1);
 	assert_true(b.connected);
 	assert_int_equal(heard_done, 2);
-	endpoint_attempt_done(&b, "reset", 12.0); /* connected: no attempt left */
+	endpoint_attempt_done(&b, RESULT_RESET, 12.0); /* connected: no attempt left */
 	assert_int_equal(heard_done, 2);
 	endpoint_release(&b, 20.0);
 	assert_int_equal(set.eps[0].conns, 0);
@@ -192,15 +192,15 @@ static void release_ends_an_attempt_without_a_word(void **state)
 	struct endpoint_use u = { 0 };
 	setup_spy(1);
 	endpoint_attempt_start(&u, &set, 0, 1.0);
-	endpoint_attempt_done(&u, "refused", 1.1);
+	endpoint_attempt_done(&u, RESULT_REFUSED, 1.1);
 	endpoint_attempt_start(&u, &set, 0, 2.0);
 	endpoint_release(&u, 3.0); /* drain, abort: the session ended */
 	assert_int_equal(set.eps[0].attempts, 0);
 	assert_int_equal(set.eps[0].conns, 0);
 	assert_int_equal(heard_done, 2);
-	assert_null(heard_result);
+	assert_int_equal(heard_result, RESULT_UNSET);
 	/* The outcome is the last attempt that said something. */
-	assert_string_equal(set.eps[0].last_result, "refused");
+	assert_int_equal(set.eps[0].last_result, RESULT_REFUSED);
 	assert_int_equal(set.eps[0].fails, 1);
 }
 
@@ -209,23 +209,24 @@ static void outcome_fails_in_a_row_and_latency(void **state)
 	(void)state;
 	struct endpoint_use u = { 0 };
 	setup_eps(1, NULL);
-	assert_null(set.eps[0].last_result);
-	const char *seq[] = { "refused", "timeout", "reset", "tls_failure", "denied" };
+	assert_int_equal(set.eps[0].last_result, RESULT_UNSET);
+	const enum result seq[] = { RESULT_REFUSED, RESULT_TIMEOUT, RESULT_RESET, RESULT_TLS_FAILURE,
+	                            RESULT_DENIED };
 	for (unsigned i = 0; i < 5; i++) {
 		endpoint_attempt_start(&u, &set, 0, i);
 		endpoint_attempt_done(&u, seq[i], i + 0.5);
 		assert_int_equal(set.eps[0].fails, i + 1);
-		assert_string_equal(set.eps[0].last_result, seq[i]);
+		assert_int_equal(set.eps[0].last_result, seq[i]);
 	}
 	assert_int_equal(set.eps[0].connect_ewma_us, 0); /* no success yet */
 	endpoint_attempt_start(&u, &set, 0, 100.0);
-	endpoint_attempt_done(&u, "ok", 100.008); /* 8 ms: the first sample is the mean */
+	endpoint_attempt_done(&u, RESULT_OK, 100.008); /* 8 ms: the first sample is the mean */
 	assert_int_equal(set.eps[0].fails, 0);
-	assert_string_equal(set.eps[0].last_result, "ok");
+	assert_int_equal(set.eps[0].last_result, RESULT_OK);
 	assert_in_range(set.eps[0].connect_ewma_us, 7990, 8010);
 	endpoint_release(&u, 101.0);
 	endpoint_attempt_start(&u, &set, 0, 200.0);
-	endpoint_attempt_done(&u, "ok", 200.016); /* 16 ms moves it by 1/8 of the gap */
+	endpoint_attempt_done(&u, RESULT_OK, 200.016); /* 16 ms moves it by 1/8 of the gap */
 	assert_in_range(set.eps[0].connect_ewma_us, 8990, 9010);
 	endpoint_release(&u, 201.0);
 	assert_int_equal(set.eps[0].conns, 0);

@@ -1,7 +1,8 @@
-/* The traffic records' string escaper: valid UTF-8 kept byte for byte,
- * every kind of invalid sequence replaced by U+FFFD (one per maximal
- * subpart), quotes, backslashes and control characters escaped, and the
- * output bounded without ever cutting a character or an escape in two.
+/* The traffic records' string escaper (json.c, json_escape): valid UTF-8
+ * kept byte for byte, every kind of invalid sequence replaced by U+FFFD
+ * (one per maximal subpart), quotes, backslashes and control characters
+ * escaped, and the output bounded without ever cutting a character or an
+ * escape in two.
  * Then whole records (record_close into a file): the calling host's claims
  * under "claimed" on inbound records, and a record whose every field is
  * hostile and too long still one line of valid UTF-8 JSON that says it was
@@ -25,6 +26,7 @@
 #include "session.h"
 #include "tls.h"
 #include "record.h"
+#include "json.h"
 
 #define FFFD "\xef\xbf\xbd"
 
@@ -33,7 +35,7 @@ static const char *esc(const char *in)
 {
 	static char out[512];
 	bool cut = true;
-	size_t n = record_json_escape(out, sizeof out, in, &cut);
+	size_t n = json_escape(out, sizeof out, in, &cut);
 	assert_false(cut);
 	assert_int_equal(n, strlen(out));
 	return out;
@@ -115,13 +117,13 @@ static void output_bounded(void **state)
 	/* Unit boundaries of the full output: a " é \u0001 FFFD 😀 z */
 	const size_t ends[] = { 0, 1, 3, 5, 11, 14, 18, 19 };
 	char full[64];
-	size_t flen = record_json_escape(full, sizeof full, in, NULL);
+	size_t flen = json_escape(full, sizeof full, in, NULL);
 	assert_int_equal(flen, 19);
 	for (size_t cap = 0; cap <= flen + 2; cap++) {
 		char out[64];
 		memset(out, 'X', sizeof out);
 		bool cut = false;
-		size_t n = record_json_escape(out, cap, in, &cut);
+		size_t n = json_escape(out, cap, in, &cut);
 		if (cap == 0) {
 			assert_int_equal(n, 0);
 			assert_true(cut);
@@ -143,7 +145,7 @@ static void output_bounded(void **state)
 	memset(ctl, '\x02', 63);
 	ctl[63] = '\0';
 	bool cut = true;
-	assert_int_equal(record_json_escape(big, sizeof big, ctl, &cut), 6 * 63);
+	assert_int_equal(json_escape(big, sizeof big, ctl, &cut), 6 * 63);
 	assert_false(cut);
 }
 
@@ -386,7 +388,7 @@ static void hostile_fields_truncated_validly(void **state)
 		s->claimed_uid = 7;
 		s->claimed_pid = 8;
 		s->tls_up = true;
-		s->result = "denied";
+		s->result = RESULT_DENIED;
 		char *l = record_of(s);
 		assert_true(json_line_ok(l));
 		size_t n = strlen(l);
