@@ -172,6 +172,13 @@ unit: check-exports
 check-exports: $(BUILD)/libmesh.so
 	@CC="$(CC)" tests/unit/check_exports.sh $<
 
+# Part of make unit: every call between meshd's files points down the
+# layers listed in README.md's Layout section (tests/unit/check_layers.sh).
+.PHONY: check-layers
+unit: check-layers
+check-layers: $(BUILD)/meshd
+	@tests/unit/check_layers.sh $(BUILD)
+
 integration: all tools
 	@tests/integration/run.sh
 
