@@ -26,6 +26,7 @@
 #include "link.h"
 #include "log.h"
 #include "policy.h"
+#include "container.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -33,7 +34,6 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#define container_of(p, T, m) ((T *)((char *)(p) - offsetof(T, m)))
 
 static void in_side_cb(struct side *sd, int revents);
 static void refuse(struct session *s, enum proto_status st, enum result result);

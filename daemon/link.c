@@ -9,6 +9,7 @@
 #include "bounds.h"
 #include "hash.h"
 #include "log.h"
+#include "container.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -19,7 +20,6 @@
 #include <sys/socket.h>
 #include <openssl/err.h>
 
-#define container_of(p, T, m) ((T *)((char *)(p) - offsetof(T, m)))
 
 static void link_io_cb(struct ev_loop *loop, ev_io *w, int revents);
 static void link_timer_cb(struct ev_loop *loop, ev_timer *w, int revents);

@@ -27,6 +27,7 @@
 #include "peercred.h"
 #include "bounds.h"
 #include "log.h"
+#include "container.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -38,7 +39,6 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#define container_of(p, T, m) ((T *)((char *)(p) - offsetof(T, m)))
 #define ACCEPTS_PER_EVENT 64
 #define EMFILE_PAUSE 0.1
 

@@ -23,6 +23,7 @@
 #include "log.h"
 #include "pathsafe.h"
 #include "vip.h"
+#include "container.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -37,7 +38,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#define container_of(p, T, m) ((T *)((char *)(p) - offsetof(T, m)))
 
 static void usage(FILE *f)
 {

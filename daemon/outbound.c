@@ -32,6 +32,7 @@
 #include "bounds.h"
 #include "link.h"
 #include "log.h"
+#include "container.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -41,7 +42,6 @@
 #include <unistd.h>
 #include <openssl/err.h>
 
-#define container_of(p, T, m) ((T *)((char *)(p) - offsetof(T, m)))
 
 static void out_side_cb(struct side *sd, int revents);
 static void attempt_next(struct session *s);

@@ -5,6 +5,7 @@
  * each side's watcher for exactly what it is waiting on.
  */
 #include "relay.h"
+#include "container.h"
 
 #include <errno.h>
 #include <stddef.h>
@@ -14,7 +15,6 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#define container_of(p, T, m) ((T *)((char *)(p) - offsetof(T, m)))
 #define PUMP_ROUNDS 16
 
 static void side_io_cb(struct ev_loop *loop, ev_io *w, int revents)

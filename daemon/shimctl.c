@@ -71,6 +71,7 @@
 #include "bounds.h"
 #include "ctlproto.h"
 #include "log.h"
+#include "container.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -86,7 +87,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#define container_of(p, T, m) ((T *)((char *)(p) - offsetof(T, m)))
 #define BUCKETS 4096
 #define RECENT 1024
 #define TUPLE_MAX 48             /* "255.255.255.255:65535 255.255.255.255:65535" */

@@ -19,13 +19,13 @@
 #include "record.h"
 #include "peercred.h"
 #include "log.h"
+#include "container.h"
 
 #include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define container_of(p, T, m) ((T *)((char *)(p) - offsetof(T, m)))
 
 static pthread_mutex_t applied_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t applied_cond = PTHREAD_COND_INITIALIZER;
