@@ -70,53 +70,35 @@ enum result {
 	RESULT_COUNT
 };
 
-/* The word, or NULL for RESULT_UNSET (and anything not in the list). */
-static inline const char *result_word(enum result r)
+/* The list's columns as one row per result; RESULT_UNSET's row (and any
+ * value outside the list) has no word, no status, errno 0 and no flag. */
+struct result_row {
+	const char *word;
+	int         status;
+	int         err;
+	const char *flag;
+};
+
+static const struct result_row result_rows[RESULT_COUNT] = {
+	[RESULT_UNSET] = { NULL, -1, 0, NULL },
+#define RESULT_ROW(name, word, status, err, flag) [RESULT_##name] = { word, status, err, flag },
+	RESULT_LIST(RESULT_ROW)
+#undef RESULT_ROW
+};
+
+static inline const struct result_row *result_row(enum result r)
 {
-	switch (r) {
-#define RESULT_CASE(name, word, status, err, flag) case RESULT_##name: return word;
-	RESULT_LIST(RESULT_CASE)
-#undef RESULT_CASE
-	default:
-		return NULL;
-	}
+	return (unsigned)r < RESULT_COUNT ? &result_rows[r] : &result_rows[RESULT_UNSET];
 }
 
+/* The word, or NULL for RESULT_UNSET (and anything not in the list). */
+static inline const char *result_word(enum result r) { return result_row(r)->word; }
 /* The errno for the program's connect; 0 (it stands) for RESULT_UNSET,
  * which is what the shim does with a word it does not know. */
-static inline int result_errno(enum result r)
-{
-	switch (r) {
-#define RESULT_CASE(name, word, status, err, flag) case RESULT_##name: return err;
-	RESULT_LIST(RESULT_CASE)
-#undef RESULT_CASE
-	default:
-		return 0;
-	}
-}
-
-static inline const char *result_flag(enum result r)
-{
-	switch (r) {
-#define RESULT_CASE(name, word, status, err, flag) case RESULT_##name: return flag;
-	RESULT_LIST(RESULT_CASE)
-#undef RESULT_CASE
-	default:
-		return NULL;
-	}
-}
-
+static inline int result_errno(enum result r) { return result_row(r)->err; }
+static inline const char *result_flag(enum result r) { return result_row(r)->flag; }
 /* The status code (enum proto_status) that means r, or -1. */
-static inline int result_status(enum result r)
-{
-	switch (r) {
-#define RESULT_CASE(name, word, status, err, flag) case RESULT_##name: return status;
-	RESULT_LIST(RESULT_CASE)
-#undef RESULT_CASE
-	default:
-		return -1;
-	}
-}
+static inline int result_status(enum result r) { return result_row(r)->status; }
 
 /* A caller's reading of a receiver's status code: the result whose status
  * it is, else refused (unavailable, bad_request, bad_version: the
