@@ -384,6 +384,9 @@ static void fill_identity(struct load *L, void *obj)
  * max_connections, are counts up to this. */
 #define LIMIT_MAX 10000000ul
 
+/* The tables are kept out of clang-format: it would put every field of a
+ * row on a line of its own. */
+/* clang-format off */
 #define CO(f)  offsetof(struct config, f)
 #define IO(f)  offsetof(struct cfg_identity, f)
 #define SO(f)  offsetof(struct cfg_service, f)
@@ -477,6 +480,7 @@ const struct cfg_key cfg_service_keys[SK_COUNT] = {
 	[SK_MAX_CONNECTIONS] = { .name = "max_connections", .parse = p_count, .off = SO(max_connections),
 	                         .min = 0, .max = LIMIT_MAX, .zero = "none", .def = "none" },
 };
+/* clang-format on */
 
 /* Parse one section through its table: values, unknown keys, defaults,
  * required keys, inheritance from [mesh]. */

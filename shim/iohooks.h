@@ -30,6 +30,8 @@
 #ifndef LIBMESH_IOHOOKS_H
 #define LIBMESH_IOHOOKS_H
 
+/* One row per hook; kept out of clang-format, which would re-wrap the rows. */
+/* clang-format off */
 #define SHIM_IOHOOKS(X, X_CHK)                                                \
 	X(read, IN, ssize_t, (int fd, void *buf, size_t n),                   \
 	  (fd, buf, n), (SYS_read, fd, buf, n))                               \
@@ -76,5 +78,6 @@
 	  (int fd, int level, int name, void *val, socklen_t *len),           \
 	  (fd, level, name, val, len),                                        \
 	  (SYS_getsockopt, fd, level, name, val, len))
+/* clang-format on */
 
 #endif
