@@ -8,8 +8,8 @@
 
 struct quota_entry {
 	struct quota_entry *next;
-	uint64_t            key;
-	unsigned            count;
+	uint64_t key;
+	unsigned count;
 };
 
 struct quota quota_uid = QUOTA_INIT("uid");

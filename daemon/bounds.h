@@ -27,12 +27,15 @@
 struct quota_entry;
 
 struct quota {
-	pthread_mutex_t     lock;
+	pthread_mutex_t lock;
 	struct quota_entry *bucket[1024];
-	const char         *what;   /* for messages: "uid", "peer identity" ... */
+	const char *what; /* for messages: "uid", "peer identity" ... */
 };
 
-#define QUOTA_INIT(name) { PTHREAD_MUTEX_INITIALIZER, { 0 }, name }
+#define QUOTA_INIT(name)                               \
+	{                                              \
+		PTHREAD_MUTEX_INITIALIZER, { 0 }, name \
+	}
 
 /* Open VIP connections per local uid; inbound streams per peer identity;
  * open connections per service (outbound, max_connections); handshakes

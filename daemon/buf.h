@@ -11,12 +11,18 @@
 #define BUF_SIZE (32 * 1024)
 
 struct buf {
-	char    *data;
+	char *data;
 	uint32_t start, end, cap;
 };
 
-static inline uint32_t buf_len(const struct buf *b) { return b->end - b->start; }
-static inline uint32_t buf_room(const struct buf *b) { return b->cap - b->end; }
+static inline uint32_t buf_len(const struct buf *b)
+{
+	return b->end - b->start;
+}
+static inline uint32_t buf_room(const struct buf *b)
+{
+	return b->cap - b->end;
+}
 /* Take a buffer if b has none (buffers exist only while they hold bytes). */
 int buf_reserve(struct buf *b);
 /* Room for n more bytes at the end: compact, else grow (up to max). */

@@ -234,7 +234,7 @@ static char *line_reader(char *str, int num, void *stream)
 		cfg_error(L, L->lineno, "line",
 		          "too long (at most %d characters); continue long lists on indented lines",
 		          num - 3);
-		L->prev_key = true;   /* swallow its continuation lines */
+		L->prev_key = true; /* swallow its continuation lines */
 		L->last_kv = -1;
 		return blank_line(str, num);
 	}
@@ -278,22 +278,21 @@ static int add_kv(struct load *L, struct raw_sec *sec, const char *key, const ch
 }
 
 #if INI_HANDLER_LINENO
-static int ini_handler_fn(void *user, const char *section, const char *name,
-                          const char *value, int lineno)
+static int ini_handler_fn(void *user, const char *section, const char *name, const char *value,
+                          int lineno)
 #else
-static int ini_handler_fn(void *user, const char *section, const char *name,
-                          const char *value)
+static int ini_handler_fn(void *user, const char *section, const char *name, const char *value)
 #endif
 {
 	struct load *L = user;
 	struct raw_sec *sec;
 
-	(void)section;    /* we track sections ourselves, untruncated */
+	(void)section; /* we track sections ourselves, untruncated */
 #if INI_HANDLER_LINENO
 	(void)lineno;
 #endif
 	L->handled = true;
-	if (!name)        /* builds with INI_CALL_HANDLER_ON_NEW_SECTION */
+	if (!name) /* builds with INI_CALL_HANDLER_ON_NEW_SECTION */
 		return 1;
 	if (!value)
 		value = "";
@@ -434,7 +433,8 @@ static char *join_errors(struct load *L)
 
 static int cmp_identity(const void *a, const void *b)
 {
-	return strcmp(((const struct cfg_identity *)a)->name, ((const struct cfg_identity *)b)->name);
+	return strcmp(((const struct cfg_identity *)a)->name,
+	              ((const struct cfg_identity *)b)->name);
 }
 
 static int cmp_service(const void *a, const void *b)
@@ -515,7 +515,8 @@ static void build(struct load *L, config_prev_vip_fn prev, void *prev_arg)
 
 			id->line = sec->line;
 			id->name = cfg_strdup(L, sec->sub);
-			cfg_apply_table(L, cfg_identity_keys, IK_COUNT, sec, sec->name, sec->line, id, m);
+			cfg_apply_table(L, cfg_identity_keys, IK_COUNT, sec, sec->name, sec->line,
+			                id, m);
 			id->spiffe = make_spiffe(L, c->trust_domain, id->name);
 		} else if (sec->kind == SEC_SERVICE) {
 			struct cfg_service *s = &c->services[c->nservices];
@@ -523,7 +524,8 @@ static void build(struct load *L, config_prev_vip_fn prev, void *prev_arg)
 
 			s->line = sec->line;
 			s->name = cfg_strdup(L, sec->sub);
-			cfg_apply_table(L, cfg_service_keys, SK_COUNT, sec, sec->name, sec->line, s, m);
+			cfg_apply_table(L, cfg_service_keys, SK_COUNT, sec, sec->name, sec->line, s,
+			                m);
 			s->peer_spiffe = make_spiffe(L, c->trust_domain, s->identity);
 		}
 	}
@@ -538,8 +540,7 @@ out:
 	free(sm);
 }
 
-struct config *config_load(const char *path, config_prev_vip_fn prev,
-                           void *prev_arg, char **errors)
+struct config *config_load(const char *path, config_prev_vip_fn prev, void *prev_arg, char **errors)
 {
 	struct load L = { .cur = CUR_NONE, .last_kv = -1 };
 	struct config *c = NULL;

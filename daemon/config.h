@@ -83,99 +83,99 @@
 #include "net.h"
 
 #define CFG_MAX_PORTS 16
-#define CFG_NAME_MAX  63
+#define CFG_NAME_MAX 63
 
 enum cfg_lb {
 	CFG_LB_ROUND_ROBIN = 0,
 };
 
 struct cfg_identity {
-	char     *name;
-	char     *spiffe;         /* spiffe://TD/svc/NAME */
-	char     *cert;
-	char     *key;
-	uid_t    *uids;
-	unsigned  nuids;
-	bool      any_uid;        /* uids = * */
-	int       line;           /* line of the section header */
+	char *name;
+	char *spiffe; /* spiffe://TD/svc/NAME */
+	char *cert;
+	char *key;
+	uid_t *uids;
+	unsigned nuids;
+	bool any_uid; /* uids = * */
+	int line;     /* line of the section header */
 };
 
 struct cfg_endpoint {
-	bool            local;    /* "local": connect the service's upstream directly */
-	struct cfg_addr addr;     /* peer meshd inbound address (when !local) */
-	char           *text;     /* as written, for records: "127.0.0.2:15443" or "local" */
-	unsigned        weight;   /* >= 1, default 1 */
+	bool local;           /* "local": connect the service's upstream directly */
+	struct cfg_addr addr; /* peer meshd inbound address (when !local) */
+	char *text;           /* as written, for records: "127.0.0.2:15443" or "local" */
+	unsigned weight;      /* >= 1, default 1 */
 };
 
 struct cfg_upstream {
-	uint16_t        port;     /* service port it serves; 0 = every port */
+	uint16_t port; /* service port it serves; 0 = every port */
 	struct cfg_addr addr;
 };
 
 struct cfg_service {
-	char     *name;
-	uint16_t  ports[CFG_MAX_PORTS];
-	unsigned  nports;
+	char *name;
+	uint16_t ports[CFG_MAX_PORTS];
+	unsigned nports;
 	struct cfg_endpoint *endpoints;
-	unsigned  nendpoints;
+	unsigned nendpoints;
 	struct cfg_addr *intercepts;
-	unsigned  nintercepts;
-	struct in_addr vip;       /* network order; always set after load */
-	bool      vip_fixed;      /* vip = given in the file */
-	double    connect_timeout;/* seconds */
-	unsigned  retries;        /* extra attempts after the first */
-	double    idle_timeout;   /* seconds */
+	unsigned nintercepts;
+	struct in_addr vip;     /* network order; always set after load */
+	bool vip_fixed;         /* vip = given in the file */
+	double connect_timeout; /* seconds */
+	unsigned retries;       /* extra attempts after the first */
+	double idle_timeout;    /* seconds */
 	enum cfg_lb lb;
-	char     *identity;       /* serving identity's name */
-	char     *peer_spiffe;    /* spiffe://TD/svc/<identity> */
+	char *identity;    /* serving identity's name */
+	char *peer_spiffe; /* spiffe://TD/svc/<identity> */
 	struct cfg_upstream *upstreams;
-	unsigned  nupstreams;
-	char    **allow;          /* identity names */
-	unsigned  nallow;
-	bool      allow_any;
-	unsigned  max_connections;/* 0 = no limit */
-	int       line;
+	unsigned nupstreams;
+	char **allow; /* identity names */
+	unsigned nallow;
+	bool allow_any;
+	unsigned max_connections; /* 0 = no limit */
+	int line;
 };
 
 struct config {
-	int       refs;           /* atomic */
-	char     *path;
-	uint64_t  generation;     /* set by the caller on swap */
+	int refs; /* atomic */
+	char *path;
+	uint64_t generation; /* set by the caller on swap */
 
-	char     *trust_domain;
-	char     *host;
-	char     *ca;
-	bool            inbound_on;
+	char *trust_domain;
+	char *host;
+	char *ca;
+	bool inbound_on;
 	struct cfg_addr inbound;
-	bool            admin_on;
+	bool admin_on;
 	struct cfg_addr admin;
-	char     *log;
-	struct in_addr vip_net;   /* network order */
-	unsigned  vip_prefix;
-	char     *snapshot;
-	char     *control;        /* unix socket for libmesh.so */
-	char     *suffix;         /* "" when none */
-	double    connect_timeout;
-	unsigned  retries;
-	double    idle_timeout;
-	double    drain_timeout;
-	unsigned  workers;        /* 0 = auto */
+	char *log;
+	struct in_addr vip_net; /* network order */
+	unsigned vip_prefix;
+	char *snapshot;
+	char *control; /* unix socket for libmesh.so */
+	char *suffix;  /* "" when none */
+	double connect_timeout;
+	unsigned retries;
+	double idle_timeout;
+	double drain_timeout;
+	unsigned workers; /* 0 = auto */
 	/* Bounds on what hostile input can make meshd hold (README "Security
 	 * model"); 0 in the *_per_uid/_per_peer ones means auto. */
-	double    handshake_timeout;
-	unsigned  max_handshakes;
-	unsigned  max_handshakes_per_source;
-	unsigned  max_streams_per_link;
-	unsigned  max_conns_per_uid;
-	unsigned  max_conns_per_peer;
-	unsigned  max_control_per_uid;
-	unsigned  max_pending_per_control;
-	unsigned  max_pending_per_uid;
+	double handshake_timeout;
+	unsigned max_handshakes;
+	unsigned max_handshakes_per_source;
+	unsigned max_streams_per_link;
+	unsigned max_conns_per_uid;
+	unsigned max_conns_per_peer;
+	unsigned max_control_per_uid;
+	unsigned max_pending_per_control;
+	unsigned max_pending_per_uid;
 
 	struct cfg_identity *identities;
-	unsigned  nidentities;
-	struct cfg_service  *services;
-	unsigned  nservices;
+	unsigned nidentities;
+	struct cfg_service *services;
+	unsigned nservices;
 };
 
 /*
@@ -191,19 +191,19 @@ typedef uint32_t (*config_prev_vip_fn)(const char *name, void *arg);
  * one "file:line: key: reason" per line (line 0 when no line applies).
  * `prev` may be NULL.
  */
-struct config *config_load(const char *path, config_prev_vip_fn prev,
-                           void *prev_arg, char **errors);
+struct config *config_load(const char *path, config_prev_vip_fn prev, void *prev_arg,
+                           char **errors);
 
 struct config *config_ref(struct config *c);
 void config_unref(struct config *c);
 
-const struct cfg_service  *config_service(const struct config *c, const char *name);
+const struct cfg_service *config_service(const struct config *c, const char *name);
 const struct cfg_identity *config_identity(const struct config *c, const char *name);
 /* The local upstream for service port `port`, or NULL. */
 const struct cfg_upstream *config_upstream(const struct cfg_service *s, uint16_t port);
 
 /* Helpers shared with the rest of the daemon (pure, no logging); the
  * address helpers are in net.h. */
-int config_parse_duration(const char *text, double *seconds);   /* 0 / -1 */
+int config_parse_duration(const char *text, double *seconds); /* 0 / -1 */
 
 #endif

@@ -42,7 +42,8 @@ void config_check_identities(struct load *L, const struct key_meta *im)
 			continue;
 		if (id->any_uid) {
 			if (any)
-				cfg_error(L, line, "uids", "'*' is already used by identity '%s'", any->name);
+				cfg_error(L, line, "uids", "'*' is already used by identity '%s'",
+				          any->name);
 			else
 				any = id;
 		}
@@ -51,8 +52,10 @@ void config_check_identities(struct load *L, const struct key_meta *im)
 				const struct cfg_identity *o = &c->identities[j];
 				for (unsigned v = 0; v < o->nuids; v++) {
 					if (o->uids[v] == id->uids[u]) {
-						cfg_error(L, line, "uids", "uid %lu already belongs to identity '%s'",
-						          (unsigned long)id->uids[u], o->name);
+						cfg_error(
+							L, line, "uids",
+							"uid %lu already belongs to identity '%s'",
+							(unsigned long)id->uids[u], o->name);
 						reported = true;
 						break;
 					}
@@ -73,15 +76,17 @@ void config_check_services(struct load *L, const struct key_meta *sm)
 		bool ports_ok = m->state[SK_PORTS] == KEY_OK;
 
 		if (s->identity && s->nupstreams && !find_identity(c, s->identity))
-			cfg_error(L, m->line[SK_IDENTITY], "identity",
-			          "no [identity.%s] in this file; this host serves '%s' (upstream) and must present that identity's certificate",
-			          s->identity, s->name);
+			cfg_error(
+				L, m->line[SK_IDENTITY], "identity",
+				"no [identity.%s] in this file; this host serves '%s' (upstream) and must present that identity's certificate",
+				s->identity, s->name);
 		if (m->state[SK_ENDPOINTS] == KEY_OK && m->state[SK_UPSTREAM] != KEY_BAD &&
 		    !s->nupstreams) {
 			for (unsigned e = 0; e < s->nendpoints; e++) {
 				if (s->endpoints[e].local) {
 					cfg_error(L, m->line[SK_ENDPOINTS], "endpoints",
-					          "'local' needs an upstream in [service.%s]", s->name);
+					          "'local' needs an upstream in [service.%s]",
+					          s->name);
 					break;
 				}
 			}
@@ -90,13 +95,15 @@ void config_check_services(struct load *L, const struct key_meta *sm)
 			for (unsigned u = 0; u < s->nupstreams; u++)
 				if (s->upstreams[u].port && !has_port(s, s->upstreams[u].port))
 					cfg_error(L, m->line[SK_UPSTREAM], "upstream",
-					          "port %u is not one of ports", (unsigned)s->upstreams[u].port);
+					          "port %u is not one of ports",
+					          (unsigned)s->upstreams[u].port);
 			for (unsigned x = 0; x < s->nintercepts; x++) {
 				uint16_t p = net_addr_port(&s->intercepts[x]);
 				if (!has_port(s, p))
 					cfg_error(L, m->line[SK_INTERCEPT], "intercept",
 					          "%s: port %u is not one of ports",
-					          net_addr_str(&s->intercepts[x], a, sizeof(a)), (unsigned)p);
+					          net_addr_str(&s->intercepts[x], a, sizeof(a)),
+					          (unsigned)p);
 			}
 		}
 		/* An intercepted address routes to exactly one service. */
@@ -105,9 +112,12 @@ void config_check_services(struct load *L, const struct key_meta *sm)
 				const struct cfg_service *o = &c->services[j];
 				for (unsigned y = 0; y < o->nintercepts; y++) {
 					if (net_addr_eq(&o->intercepts[y], &s->intercepts[x])) {
-						cfg_error(L, m->line[SK_INTERCEPT], "intercept",
-						          "%s is already intercepted by service '%s'",
-						          net_addr_str(&s->intercepts[x], a, sizeof(a)), o->name);
+						cfg_error(
+							L, m->line[SK_INTERCEPT], "intercept",
+							"%s is already intercepted by service '%s'",
+							net_addr_str(&s->intercepts[x], a,
+						                     sizeof(a)),
+							o->name);
 					}
 				}
 			}

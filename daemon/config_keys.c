@@ -76,8 +76,8 @@ static int set_string(void *obj, size_t off, const char *val, char *why, size_t 
 	return 0;
 }
 
-static int p_host(struct load *L, void *obj, const struct cfg_key *k,
-                  const char *val, char *why, size_t whylen)
+static int p_host(struct load *L, void *obj, const struct cfg_key *k, const char *val, char *why,
+                  size_t whylen)
 {
 	(void)L;
 	if (!*val || strlen(val) > 255) {
@@ -86,7 +86,8 @@ static int p_host(struct load *L, void *obj, const struct cfg_key *k,
 	}
 	for (const char *p = val; *p; p++) {
 		if ((unsigned char)*p <= ' ' || *p == 0x7f) {
-			snprintf(why, whylen, "host '%.64s' contains whitespace or control characters", val);
+			snprintf(why, whylen,
+			         "host '%.64s' contains whitespace or control characters", val);
 			return -1;
 		}
 	}
@@ -95,8 +96,8 @@ static int p_host(struct load *L, void *obj, const struct cfg_key *k,
 
 /* A path meshd writes (traffic log, route snapshot); relative paths are
  * relative to the config file like every other path, "-" stays as is. */
-static int p_outpath(struct load *L, void *obj, const struct cfg_key *k,
-                     const char *val, char *why, size_t whylen)
+static int p_outpath(struct load *L, void *obj, const struct cfg_key *k, const char *val, char *why,
+                     size_t whylen)
 {
 	if (!*val) {
 		snprintf(why, whylen, "empty value");
@@ -115,8 +116,8 @@ static int p_outpath(struct load *L, void *obj, const struct cfg_key *k,
 }
 
 /* A readable regular file; relative paths are relative to the config file. */
-static int p_file(struct load *L, void *obj, const struct cfg_key *k,
-                  const char *val, char *why, size_t whylen)
+static int p_file(struct load *L, void *obj, const struct cfg_key *k, const char *val, char *why,
+                  size_t whylen)
 {
 	struct stat st;
 	char *abs;
@@ -146,8 +147,8 @@ static int p_file(struct load *L, void *obj, const struct cfg_key *k,
 }
 
 /* [a-z0-9.-]+ */
-static int p_trust_domain(struct load *L, void *obj, const struct cfg_key *k,
-                          const char *val, char *why, size_t whylen)
+static int p_trust_domain(struct load *L, void *obj, const struct cfg_key *k, const char *val,
+                          char *why, size_t whylen)
 {
 	(void)L;
 	if (!*val || strlen(val) > 255) {
@@ -156,7 +157,8 @@ static int p_trust_domain(struct load *L, void *obj, const struct cfg_key *k,
 	}
 	for (const char *p = val; *p; p++) {
 		if (!is_lower(*p) && !is_digit(*p) && *p != '.' && *p != '-') {
-			snprintf(why, whylen, "invalid trust domain '%.64s' (use a-z, 0-9, '.', '-')", val);
+			snprintf(why, whylen,
+			         "invalid trust domain '%.64s' (use a-z, 0-9, '.', '-')", val);
 			return -1;
 		}
 	}
@@ -164,8 +166,8 @@ static int p_trust_domain(struct load *L, void *obj, const struct cfg_key *k,
 }
 
 /* [a-z0-9.-]*, no leading or trailing dot; "" (or a literal "") is none. */
-static int p_suffix(struct load *L, void *obj, const struct cfg_key *k,
-                    const char *val, char *why, size_t whylen)
+static int p_suffix(struct load *L, void *obj, const struct cfg_key *k, const char *val, char *why,
+                    size_t whylen)
 {
 	size_t n;
 
@@ -179,20 +181,22 @@ static int p_suffix(struct load *L, void *obj, const struct cfg_key *k,
 	}
 	for (const char *p = val; *p; p++) {
 		if (!is_lower(*p) && !is_digit(*p) && *p != '.' && *p != '-') {
-			snprintf(why, whylen, "invalid suffix '%.64s' (use a-z, 0-9, '.', '-')", val);
+			snprintf(why, whylen, "invalid suffix '%.64s' (use a-z, 0-9, '.', '-')",
+			         val);
 			return -1;
 		}
 	}
 	if (n && (val[0] == '.' || val[n - 1] == '.' || strstr(val, ".."))) {
-		snprintf(why, whylen, "invalid suffix '%.64s' (no leading, trailing or double dot)", val);
+		snprintf(why, whylen, "invalid suffix '%.64s' (no leading, trailing or double dot)",
+		         val);
 		return -1;
 	}
 	return set_string(obj, k->off, val, why, whylen);
 }
 
 /* ADDR:PORT or "off"; `aux` is the bool that says whether it is on. */
-static int p_listen(struct load *L, void *obj, const struct cfg_key *k,
-                    const char *val, char *why, size_t whylen)
+static int p_listen(struct load *L, void *obj, const struct cfg_key *k, const char *val, char *why,
+                    size_t whylen)
 {
 	struct cfg_addr a;
 
@@ -203,12 +207,14 @@ static int p_listen(struct load *L, void *obj, const struct cfg_key *k,
 		return 0;
 	}
 	if (net_parse_addr(val, &a) == -1) {
-		snprintf(why, whylen, "invalid address '%.64s' (expected IPv4:PORT, [IPv6]:PORT or off)", val);
+		snprintf(why, whylen,
+		         "invalid address '%.64s' (expected IPv4:PORT, [IPv6]:PORT or off)", val);
 		return -1;
 	}
 	if ((k->flags & CFG_F_LOOPBACK) && !net_addr_is_loopback(&a)) {
-		snprintf(why, whylen, "'%.64s' is not a loopback address (the %s listener stays local)",
-		         val, k->name);
+		snprintf(why, whylen,
+		         "'%.64s' is not a loopback address (the %s listener stays local)", val,
+		         k->name);
 		return -1;
 	}
 	*FIELD(obj, k->off, struct cfg_addr) = a;
@@ -217,8 +223,8 @@ static int p_listen(struct load *L, void *obj, const struct cfg_key *k,
 }
 
 /* IPv4 CIDR, prefix 8..30, host bits clear; `aux` is the prefix. */
-static int p_cidr(struct load *L, void *obj, const struct cfg_key *k,
-                  const char *val, char *why, size_t whylen)
+static int p_cidr(struct load *L, void *obj, const struct cfg_key *k, const char *val, char *why,
+                  size_t whylen)
 {
 	const char *slash = strchr(val, '/');
 	char host[INET_ADDRSTRLEN];
@@ -230,13 +236,15 @@ static int p_cidr(struct load *L, void *obj, const struct cfg_key *k,
 	(void)L;
 	n = slash ? (size_t)(slash - val) : 0;
 	if (!slash || n == 0 || n >= sizeof(host)) {
-		snprintf(why, whylen, "invalid range '%.64s' (expected IPv4 CIDR like 127.77.0.0/16)", val);
+		snprintf(why, whylen,
+		         "invalid range '%.64s' (expected IPv4 CIDR like 127.77.0.0/16)", val);
 		return -1;
 	}
 	memcpy(host, val, n);
 	host[n] = '\0';
 	if (inet_pton(AF_INET, host, &net) != 1 || !cfg_parse_ulong(slash + 1, 32, &prefix)) {
-		snprintf(why, whylen, "invalid range '%.64s' (expected IPv4 CIDR like 127.77.0.0/16)", val);
+		snprintf(why, whylen,
+		         "invalid range '%.64s' (expected IPv4 CIDR like 127.77.0.0/16)", val);
 		return -1;
 	}
 	if (prefix < 8 || prefix > 30) {
@@ -248,15 +256,15 @@ static int p_cidr(struct load *L, void *obj, const struct cfg_key *k,
 		struct in_addr fixed = { .s_addr = htonl(ntohl(net.s_addr) & mask) };
 		char buf[INET_ADDRSTRLEN];
 		inet_ntop(AF_INET, &fixed, buf, sizeof(buf));
-		snprintf(why, whylen, "host bits set in '%.64s' (network address is %s/%lu)",
-		         val, buf, prefix);
+		snprintf(why, whylen, "host bits set in '%.64s' (network address is %s/%lu)", val,
+		         buf, prefix);
 		return -1;
 	}
 	if ((ntohl(net.s_addr) >> 24) != 127) {
 		/* VIPs are loopback addresses (meshd listens on them, and the
 		 * shim never answers a name with anything else). */
-		snprintf(why, whylen, "'%.64s' is not inside 127.0.0.0/8 (VIPs are loopback addresses)",
-		         val);
+		snprintf(why, whylen,
+		         "'%.64s' is not inside 127.0.0.0/8 (VIPs are loopback addresses)", val);
 		return -1;
 	}
 	*FIELD(obj, k->off, struct in_addr) = net;
@@ -264,15 +272,17 @@ static int p_cidr(struct load *L, void *obj, const struct cfg_key *k,
 	return 0;
 }
 
-static int p_duration(struct load *L, void *obj, const struct cfg_key *k,
-                      const char *val, char *why, size_t whylen)
+static int p_duration(struct load *L, void *obj, const struct cfg_key *k, const char *val,
+                      char *why, size_t whylen)
 {
 	double s;
 
 	(void)L;
 	if (config_parse_duration(val, &s) == -1) {
-		snprintf(why, whylen, "invalid duration '%.64s' (a number > 0 with ms, s, m or h; bare = seconds)",
-		         val);
+		snprintf(
+			why, whylen,
+			"invalid duration '%.64s' (a number > 0 with ms, s, m or h; bare = seconds)",
+			val);
 		return -1;
 	}
 	*FIELD(obj, k->off, double) = s;
@@ -281,8 +291,8 @@ static int p_duration(struct load *L, void *obj, const struct cfg_key *k,
 
 /* A count in k->min..k->max; k->zero, when set, is a word that stands for
  * 0 ("auto": resolved at start-up, "none": no limit). */
-static int p_count(struct load *L, void *obj, const struct cfg_key *k,
-                   const char *val, char *why, size_t whylen)
+static int p_count(struct load *L, void *obj, const struct cfg_key *k, const char *val, char *why,
+                   size_t whylen)
 {
 	unsigned long v;
 
@@ -292,16 +302,16 @@ static int p_count(struct load *L, void *obj, const struct cfg_key *k,
 		return 0;
 	}
 	if (!cfg_parse_ulong(val, k->max, &v) || v < k->min) {
-		snprintf(why, whylen, "invalid %s '%.64s' (%lu..%lu%s%s)", k->name, val, k->min, k->max,
-		         k->zero ? " or " : "", k->zero ? k->zero : "");
+		snprintf(why, whylen, "invalid %s '%.64s' (%lu..%lu%s%s)", k->name, val, k->min,
+		         k->max, k->zero ? " or " : "", k->zero ? k->zero : "");
 		return -1;
 	}
 	*FIELD(obj, k->off, unsigned) = (unsigned)v;
 	return 0;
 }
 
-static int p_lb(struct load *L, void *obj, const struct cfg_key *k,
-                const char *val, char *why, size_t whylen)
+static int p_lb(struct load *L, void *obj, const struct cfg_key *k, const char *val, char *why,
+                size_t whylen)
 {
 	(void)L;
 	if (strcmp(val, "round_robin") == 0) {
@@ -312,19 +322,20 @@ static int p_lb(struct load *L, void *obj, const struct cfg_key *k,
 	return -1;
 }
 
-static int p_name(struct load *L, void *obj, const struct cfg_key *k,
-                  const char *val, char *why, size_t whylen)
+static int p_name(struct load *L, void *obj, const struct cfg_key *k, const char *val, char *why,
+                  size_t whylen)
 {
 	(void)L;
 	if (!cfg_is_name(val)) {
-		snprintf(why, whylen, "invalid name '%.64s' (1..63 characters of a-z, 0-9, '-')", val);
+		snprintf(why, whylen, "invalid name '%.64s' (1..63 characters of a-z, 0-9, '-')",
+		         val);
 		return -1;
 	}
 	return set_string(obj, k->off, val, why, whylen);
 }
 
-static int p_vip(struct load *L, void *obj, const struct cfg_key *k,
-                 const char *val, char *why, size_t whylen)
+static int p_vip(struct load *L, void *obj, const struct cfg_key *k, const char *val, char *why,
+                 size_t whylen)
 {
 	struct cfg_service *s = obj;
 	struct in_addr a;
@@ -485,8 +496,8 @@ const struct cfg_key cfg_service_keys[SK_COUNT] = {
 /* Parse one section through its table: values, unknown keys, defaults,
  * required keys, inheritance from [mesh]. */
 void cfg_apply_table(struct load *L, const struct cfg_key *tab, unsigned ntab,
-                     const struct raw_sec *sec, const char *secname, int secline,
-                     void *obj, struct key_meta *meta)
+                     const struct raw_sec *sec, const char *secname, int secline, void *obj,
+                     struct key_meta *meta)
 {
 	char why[WHY_MAX];
 
@@ -519,7 +530,8 @@ void cfg_apply_table(struct load *L, const struct cfg_key *tab, unsigned ntab,
 			meta->state[j] = KEY_BAD;
 			cfg_error(L, secline, tab[j].name, "missing (required in [%s])", secname);
 		} else if (tab[j].flags & CFG_F_INHERIT) {
-			memcpy((char *)obj + tab[j].off, (char *)L->c + tab[j].inherit, tab[j].size);
+			memcpy((char *)obj + tab[j].off, (char *)L->c + tab[j].inherit,
+			       tab[j].size);
 		} else if (tab[j].def &&
 		           tab[j].parse(L, obj, &tab[j], tab[j].def, why, sizeof(why)) == -1) {
 			cfg_error(L, secline, tab[j].name, "default '%s': %s", tab[j].def, why);

@@ -16,12 +16,12 @@ struct raw_sec;
 struct key_meta;
 
 struct cfg_key;
-typedef int (*cfg_parse_fn)(struct load *L, void *obj, const struct cfg_key *k,
-                            const char *val, char *why, size_t whylen);
+typedef int (*cfg_parse_fn)(struct load *L, void *obj, const struct cfg_key *k, const char *val,
+                            char *why, size_t whylen);
 
-#define CFG_F_REQUIRED  0x1u   /* missing key is an error at the section line */
-#define CFG_F_INHERIT   0x2u   /* unset: copy the [mesh] value at `inherit` */
-#define CFG_F_LOOPBACK  0x4u   /* address must be a loopback address */
+#define CFG_F_REQUIRED 0x1u /* missing key is an error at the section line */
+#define CFG_F_INHERIT 0x2u  /* unset: copy the [mesh] value at `inherit` */
+#define CFG_F_LOOPBACK 0x4u /* address must be a loopback address */
 
 /*
  * One key of a section. Its default is exactly one of: CFG_F_REQUIRED (none,
@@ -31,33 +31,67 @@ typedef int (*cfg_parse_fn)(struct load *L, void *obj, const struct cfg_key *k,
  * shows the same default (tests/unit/test_config_keys.c checks it).
  */
 struct cfg_key {
-	const char   *name;
-	cfg_parse_fn  parse;
-	size_t        off;      /* field in the section's struct */
-	size_t        aux;      /* second field for parsers that need one */
-	unsigned      flags;
+	const char *name;
+	cfg_parse_fn parse;
+	size_t off; /* field in the section's struct */
+	size_t aux; /* second field for parsers that need one */
+	unsigned flags;
 	unsigned long min, max; /* counts (p_count): the range */
-	const char   *zero;     /* counts: a word that stands for 0 ("auto", "none") */
-	const char   *def;      /* default, parsed by `parse` */
+	const char *zero;       /* counts: a word that stands for 0 ("auto", "none") */
+	const char *def;        /* default, parsed by `parse` */
 	/* Unset and no `def`: computes the default from keys parsed before
 	 * (runs after every other default of the section). */
-	void        (*fill)(struct load *L, void *obj);
-	const char   *def_doc;  /* the default in words, where `def` cannot say it */
-	size_t        inherit;  /* CFG_F_INHERIT: field in struct config */
-	size_t        size;     /* CFG_F_INHERIT: bytes to copy */
+	void (*fill)(struct load *L, void *obj);
+	const char *def_doc; /* the default in words, where `def` cannot say it */
+	size_t inherit;      /* CFG_F_INHERIT: field in struct config */
+	size_t size;         /* CFG_F_INHERIT: bytes to copy */
 };
 
-enum { MK_TRUST_DOMAIN, MK_HOST, MK_CA, MK_INBOUND, MK_ADMIN, MK_LOG, MK_VIP_RANGE,
-       MK_SNAPSHOT, MK_SUFFIX, MK_CONNECT_TIMEOUT, MK_RETRIES, MK_IDLE_TIMEOUT,
-       MK_DRAIN_TIMEOUT, MK_WORKERS, MK_CONTROL, MK_HANDSHAKE_TIMEOUT, MK_MAX_HANDSHAKES,
-       MK_MAX_HANDSHAKES_PER_SOURCE, MK_MAX_STREAMS_PER_LINK, MK_MAX_CONNS_PER_UID,
-       MK_MAX_CONNS_PER_PEER, MK_MAX_CONTROL_PER_UID, MK_MAX_PENDING_PER_CONTROL,
-       MK_MAX_PENDING_PER_UID, MK_COUNT };
+enum {
+	MK_TRUST_DOMAIN,
+	MK_HOST,
+	MK_CA,
+	MK_INBOUND,
+	MK_ADMIN,
+	MK_LOG,
+	MK_VIP_RANGE,
+	MK_SNAPSHOT,
+	MK_SUFFIX,
+	MK_CONNECT_TIMEOUT,
+	MK_RETRIES,
+	MK_IDLE_TIMEOUT,
+	MK_DRAIN_TIMEOUT,
+	MK_WORKERS,
+	MK_CONTROL,
+	MK_HANDSHAKE_TIMEOUT,
+	MK_MAX_HANDSHAKES,
+	MK_MAX_HANDSHAKES_PER_SOURCE,
+	MK_MAX_STREAMS_PER_LINK,
+	MK_MAX_CONNS_PER_UID,
+	MK_MAX_CONNS_PER_PEER,
+	MK_MAX_CONTROL_PER_UID,
+	MK_MAX_PENDING_PER_CONTROL,
+	MK_MAX_PENDING_PER_UID,
+	MK_COUNT
+};
 
 enum { IK_UIDS, IK_CERT, IK_KEY, IK_COUNT };
 
-enum { SK_PORTS, SK_ENDPOINTS, SK_INTERCEPT, SK_VIP, SK_CONNECT_TIMEOUT, SK_RETRIES,
-       SK_IDLE_TIMEOUT, SK_LB, SK_IDENTITY, SK_UPSTREAM, SK_ALLOW, SK_MAX_CONNECTIONS, SK_COUNT };
+enum {
+	SK_PORTS,
+	SK_ENDPOINTS,
+	SK_INTERCEPT,
+	SK_VIP,
+	SK_CONNECT_TIMEOUT,
+	SK_RETRIES,
+	SK_IDLE_TIMEOUT,
+	SK_LB,
+	SK_IDENTITY,
+	SK_UPSTREAM,
+	SK_ALLOW,
+	SK_MAX_CONNECTIONS,
+	SK_COUNT
+};
 
 extern const struct cfg_key cfg_mesh_keys[MK_COUNT];
 extern const struct cfg_key cfg_identity_keys[IK_COUNT];
@@ -66,7 +100,7 @@ extern const struct cfg_key cfg_service_keys[SK_COUNT];
 /* Parse one section through its table: values, unknown keys, defaults,
  * required keys, inheritance from [mesh]. */
 void cfg_apply_table(struct load *L, const struct cfg_key *tab, unsigned ntab,
-                     const struct raw_sec *sec, const char *secname, int secline,
-                     void *obj, struct key_meta *meta);
+                     const struct raw_sec *sec, const char *secname, int secline, void *obj,
+                     struct key_meta *meta);
 
 #endif

@@ -91,8 +91,8 @@ typedef int (*list_elem_fn)(char *tok, const void *kept, unsigned n, void *elem,
                             char *why, size_t whylen);
 
 static int parse_list(const char *val, size_t size, list_elem_fn one, void *ctx,
-                      void (*drop)(void *, unsigned), void **out, unsigned *nout,
-                      unsigned *ntok, char *why, size_t whylen)
+                      void (*drop)(void *, unsigned), void **out, unsigned *nout, unsigned *ntok,
+                      char *why, size_t whylen)
 {
 	char *copy = strdup(val), *cur = copy, *tok;
 	unsigned char *arr = NULL;
@@ -132,8 +132,8 @@ fail:
 }
 
 /* uids: numbers, user names, or '*' (ctx: bool *any). */
-static int uid_elem(char *tok, const void *kept, unsigned n, void *elem, void *ctx,
-                    char *why, size_t whylen)
+static int uid_elem(char *tok, const void *kept, unsigned n, void *elem, void *ctx, char *why,
+                    size_t whylen)
 {
 	const uid_t *uids = kept;
 	uid_t u;
@@ -156,7 +156,8 @@ static int uid_elem(char *tok, const void *kept, unsigned n, void *elem, void *c
 			return -1;
 		}
 		if (rc == -1) {
-			snprintf(why, whylen, "cannot look up user '%.64s': %s", tok, strerror(errno));
+			snprintf(why, whylen, "cannot look up user '%.64s': %s", tok,
+			         strerror(errno));
 			return -1;
 		}
 	}
@@ -170,8 +171,8 @@ static int uid_elem(char *tok, const void *kept, unsigned n, void *elem, void *c
 	return 1;
 }
 
-int cfg_list_uids(struct load *L, void *obj, const struct cfg_key *k,
-                  const char *val, char *why, size_t whylen)
+int cfg_list_uids(struct load *L, void *obj, const struct cfg_key *k, const char *val, char *why,
+                  size_t whylen)
 {
 	struct cfg_identity *id = obj;
 	void *uids;
@@ -180,12 +181,13 @@ int cfg_list_uids(struct load *L, void *obj, const struct cfg_key *k,
 
 	(void)L;
 	(void)k;
-	if (parse_list(val, sizeof(uid_t), uid_elem, &any, NULL, &uids, &n, &ntok, why,
-	               whylen) == -1)
+	if (parse_list(val, sizeof(uid_t), uid_elem, &any, NULL, &uids, &n, &ntok, why, whylen) ==
+	    -1)
 		return -1;
 	if (ntok == 0 || (any && n)) {
-		snprintf(why, whylen, ntok == 0 ? "empty list (give uids, user names or '*')"
-		                                : "'*' cannot be combined with other uids");
+		snprintf(why, whylen,
+		         ntok == 0 ? "empty list (give uids, user names or '*')"
+		                   : "'*' cannot be combined with other uids");
 		free(uids);
 		return -1;
 	}
@@ -196,8 +198,8 @@ int cfg_list_uids(struct load *L, void *obj, const struct cfg_key *k,
 	return 0;
 }
 
-static int port_elem(char *tok, const void *kept, unsigned n, void *elem, void *ctx,
-                     char *why, size_t whylen)
+static int port_elem(char *tok, const void *kept, unsigned n, void *elem, void *ctx, char *why,
+                     size_t whylen)
 {
 	const uint16_t *ports = kept;
 	unsigned long p;
@@ -221,8 +223,8 @@ static int port_elem(char *tok, const void *kept, unsigned n, void *elem, void *
 	return 1;
 }
 
-int cfg_list_ports(struct load *L, void *obj, const struct cfg_key *k,
-                   const char *val, char *why, size_t whylen)
+int cfg_list_ports(struct load *L, void *obj, const struct cfg_key *k, const char *val, char *why,
+                   size_t whylen)
 {
 	struct cfg_service *s = obj;
 	void *ports;
@@ -256,8 +258,8 @@ static void drop_endpoints(void *e, unsigned n)
 	cfg_free_endpoints(e, n);
 }
 
-static int endpoint_elem(char *tok, const void *kept, unsigned n, void *elem, void *ctx,
-                         char *why, size_t whylen)
+static int endpoint_elem(char *tok, const void *kept, unsigned n, void *elem, void *ctx, char *why,
+                         size_t whylen)
 {
 	const struct cfg_endpoint *eps = kept;
 	struct cfg_endpoint e = { .weight = 1 };
@@ -277,9 +279,10 @@ static int endpoint_elem(char *tok, const void *kept, unsigned n, void *elem, vo
 	if (strcmp(tok, "local") == 0) {
 		e.local = true;
 	} else if (net_parse_addr(tok, &e.addr) == -1) {
-		snprintf(why, whylen,
-		         "invalid endpoint '%.64s' (expected IPv4:PORT, [IPv6]:PORT or local, optional *WEIGHT)",
-		         tok);
+		snprintf(
+			why, whylen,
+			"invalid endpoint '%.64s' (expected IPv4:PORT, [IPv6]:PORT or local, optional *WEIGHT)",
+			tok);
 		return -1;
 	}
 	for (unsigned i = 0; i < n; i++) {
@@ -296,8 +299,8 @@ static int endpoint_elem(char *tok, const void *kept, unsigned n, void *elem, vo
 	return 1;
 }
 
-int cfg_list_endpoints(struct load *L, void *obj, const struct cfg_key *k,
-                       const char *val, char *why, size_t whylen)
+int cfg_list_endpoints(struct load *L, void *obj, const struct cfg_key *k, const char *val,
+                       char *why, size_t whylen)
 {
 	struct cfg_service *s = obj;
 	void *eps;
@@ -305,8 +308,8 @@ int cfg_list_endpoints(struct load *L, void *obj, const struct cfg_key *k,
 
 	(void)L;
 	(void)k;
-	if (parse_list(val, sizeof(struct cfg_endpoint), endpoint_elem, NULL, drop_endpoints,
-	               &eps, &n, NULL, why, whylen) == -1)
+	if (parse_list(val, sizeof(struct cfg_endpoint), endpoint_elem, NULL, drop_endpoints, &eps,
+	               &n, NULL, why, whylen) == -1)
 		return -1;
 	cfg_free_endpoints(s->endpoints, s->nendpoints);
 	s->endpoints = eps;
@@ -314,15 +317,16 @@ int cfg_list_endpoints(struct load *L, void *obj, const struct cfg_key *k,
 	return 0;
 }
 
-static int intercept_elem(char *tok, const void *kept, unsigned n, void *elem, void *ctx,
-                          char *why, size_t whylen)
+static int intercept_elem(char *tok, const void *kept, unsigned n, void *elem, void *ctx, char *why,
+                          size_t whylen)
 {
 	const struct cfg_addr *as = kept;
 	struct cfg_addr *a = elem;
 
 	(void)ctx;
 	if (net_parse_addr(tok, a) == -1) {
-		snprintf(why, whylen, "invalid address '%.64s' (expected IPv4:PORT or [IPv6]:PORT)", tok);
+		snprintf(why, whylen, "invalid address '%.64s' (expected IPv4:PORT or [IPv6]:PORT)",
+		         tok);
 		return -1;
 	}
 	for (unsigned i = 0; i < n; i++) {
@@ -334,8 +338,8 @@ static int intercept_elem(char *tok, const void *kept, unsigned n, void *elem, v
 	return 1;
 }
 
-int cfg_list_intercepts(struct load *L, void *obj, const struct cfg_key *k,
-                        const char *val, char *why, size_t whylen)
+int cfg_list_intercepts(struct load *L, void *obj, const struct cfg_key *k, const char *val,
+                        char *why, size_t whylen)
 {
 	struct cfg_service *s = obj;
 	void *as;
@@ -343,8 +347,8 @@ int cfg_list_intercepts(struct load *L, void *obj, const struct cfg_key *k,
 
 	(void)L;
 	(void)k;
-	if (parse_list(val, sizeof(struct cfg_addr), intercept_elem, NULL, NULL, &as, &n, NULL,
-	               why, whylen) == -1)
+	if (parse_list(val, sizeof(struct cfg_addr), intercept_elem, NULL, NULL, &as, &n, NULL, why,
+	               whylen) == -1)
 		return -1;
 	free(s->intercepts);
 	s->intercepts = as;
@@ -353,8 +357,8 @@ int cfg_list_intercepts(struct load *L, void *obj, const struct cfg_key *k,
 }
 
 /* ADDR:PORT for every port, and/or PORT=ADDR:PORT for one. */
-static int upstream_elem(char *tok, const void *kept, unsigned n, void *elem, void *ctx,
-                         char *why, size_t whylen)
+static int upstream_elem(char *tok, const void *kept, unsigned n, void *elem, void *ctx, char *why,
+                         size_t whylen)
 {
 	const struct cfg_upstream *ups = kept;
 	struct cfg_upstream *u = elem;
@@ -388,8 +392,8 @@ static int upstream_elem(char *tok, const void *kept, unsigned n, void *elem, vo
 	return 1;
 }
 
-int cfg_list_upstream(struct load *L, void *obj, const struct cfg_key *k,
-                      const char *val, char *why, size_t whylen)
+int cfg_list_upstream(struct load *L, void *obj, const struct cfg_key *k, const char *val,
+                      char *why, size_t whylen)
 {
 	struct cfg_service *s = obj;
 	void *ups;
@@ -397,8 +401,8 @@ int cfg_list_upstream(struct load *L, void *obj, const struct cfg_key *k,
 
 	(void)L;
 	(void)k;
-	if (parse_list(val, sizeof(struct cfg_upstream), upstream_elem, NULL, NULL, &ups, &n,
-	               NULL, why, whylen) == -1)
+	if (parse_list(val, sizeof(struct cfg_upstream), upstream_elem, NULL, NULL, &ups, &n, NULL,
+	               why, whylen) == -1)
 		return -1;
 	if (n == 0) {
 		snprintf(why, whylen, "empty value");
@@ -425,8 +429,8 @@ static void drop_strv(void *v, unsigned n)
 
 /* Identity names or '*' (ctx: bool *any). Syntax only: callers are defined
  * on their hosts. */
-static int allow_elem(char *tok, const void *kept, unsigned n, void *elem, void *ctx,
-                      char *why, size_t whylen)
+static int allow_elem(char *tok, const void *kept, unsigned n, void *elem, void *ctx, char *why,
+                      size_t whylen)
 {
 	char *const *names = kept;
 
@@ -435,8 +439,8 @@ static int allow_elem(char *tok, const void *kept, unsigned n, void *elem, void 
 		return 0;
 	}
 	if (!cfg_is_name(tok)) {
-		snprintf(why, whylen, "invalid identity name '%.64s' (1..63 characters of a-z, 0-9, '-')",
-		         tok);
+		snprintf(why, whylen,
+		         "invalid identity name '%.64s' (1..63 characters of a-z, 0-9, '-')", tok);
 		return -1;
 	}
 	for (unsigned i = 0; i < n; i++) {
@@ -452,8 +456,8 @@ static int allow_elem(char *tok, const void *kept, unsigned n, void *elem, void 
 	return 1;
 }
 
-int cfg_list_allow(struct load *L, void *obj, const struct cfg_key *k,
-                   const char *val, char *why, size_t whylen)
+int cfg_list_allow(struct load *L, void *obj, const struct cfg_key *k, const char *val, char *why,
+                   size_t whylen)
 {
 	struct cfg_service *s = obj;
 	void *names;

@@ -13,18 +13,18 @@
 struct load;
 struct cfg_key;
 
-int cfg_list_uids(struct load *L, void *obj, const struct cfg_key *k,
-                  const char *val, char *why, size_t whylen);
-int cfg_list_ports(struct load *L, void *obj, const struct cfg_key *k,
-                   const char *val, char *why, size_t whylen);
-int cfg_list_endpoints(struct load *L, void *obj, const struct cfg_key *k,
-                       const char *val, char *why, size_t whylen);
-int cfg_list_intercepts(struct load *L, void *obj, const struct cfg_key *k,
-                        const char *val, char *why, size_t whylen);
-int cfg_list_upstream(struct load *L, void *obj, const struct cfg_key *k,
-                      const char *val, char *why, size_t whylen);
-int cfg_list_allow(struct load *L, void *obj, const struct cfg_key *k,
-                   const char *val, char *why, size_t whylen);
+int cfg_list_uids(struct load *L, void *obj, const struct cfg_key *k, const char *val, char *why,
+                  size_t whylen);
+int cfg_list_ports(struct load *L, void *obj, const struct cfg_key *k, const char *val, char *why,
+                   size_t whylen);
+int cfg_list_endpoints(struct load *L, void *obj, const struct cfg_key *k, const char *val,
+                       char *why, size_t whylen);
+int cfg_list_intercepts(struct load *L, void *obj, const struct cfg_key *k, const char *val,
+                        char *why, size_t whylen);
+int cfg_list_upstream(struct load *L, void *obj, const struct cfg_key *k, const char *val,
+                      char *why, size_t whylen);
+int cfg_list_allow(struct load *L, void *obj, const struct cfg_key *k, const char *val, char *why,
+                   size_t whylen);
 
 /* What the list parsers allocate, for freeing a config. */
 void cfg_free_endpoints(struct cfg_endpoint *e, unsigned n);

@@ -13,10 +13,10 @@
 
 #include "config.h"
 
-#define WHY_MAX     256
-#define MAX_KEYS    32
-#define CUR_NONE    (-1)   /* before the first section header */
-#define CUR_VOID    (-2)   /* inside an invalid section: keys are skipped */
+#define WHY_MAX 256
+#define MAX_KEYS 32
+#define CUR_NONE (-1) /* before the first section header */
+#define CUR_VOID (-2) /* inside an invalid section: keys are skipped */
 
 enum sec_kind { SEC_MESH, SEC_IDENTITY, SEC_SERVICE };
 
@@ -27,58 +27,67 @@ enum line_kind { LINE_OTHER, LINE_KV, LINE_CONT };
 struct raw_kv {
 	char *key;
 	char *val;
-	int   line;
+	int line;
 };
 
 struct raw_sec {
-	char          *name;   /* between the brackets: "service.web" */
-	const char    *sub;    /* after the dot: "web" (points into name) */
-	enum sec_kind  kind;
-	int            line;
+	char *name;      /* between the brackets: "service.web" */
+	const char *sub; /* after the dot: "web" (points into name) */
+	enum sec_kind kind;
+	int line;
 	struct raw_kv *kv;
-	unsigned       nkv, capkv;
+	unsigned nkv, capkv;
 };
 
 struct load_err {
-	int       line;
-	unsigned  seq;
-	char     *msg;
+	int line;
+	unsigned seq;
+	char *msg;
 };
 
 enum key_state { KEY_UNSET = 0, KEY_OK, KEY_BAD };
 
 /* Where each table key was written and whether it parsed. */
 struct key_meta {
-	int           line[MAX_KEYS];
+	int line[MAX_KEYS];
 	unsigned char state[MAX_KEYS];
 };
 
 struct load {
-	const char     *path;       /* as the caller wrote it, for messages */
-	char           *dir;        /* absolute directory of the file */
-	FILE           *fp;
-	char           *buf;
-	size_t          bufcap;
-	int             lineno;
-	enum line_kind  kind;
-	bool            handled;
-	char            snippet[48];
+	const char *path; /* as the caller wrote it, for messages */
+	char *dir;        /* absolute directory of the file */
+	FILE *fp;
+	char *buf;
+	size_t bufcap;
+	int lineno;
+	enum line_kind kind;
+	bool handled;
+	char snippet[48];
 	struct raw_sec *secs;
-	unsigned        nsecs, capsecs;
-	int             cur;        /* index into secs, CUR_NONE or CUR_VOID */
-	int             last_kv;    /* key that continuation lines extend, or -1 */
-	bool            prev_key;   /* mirrors inih's prev_name: a key since the header */
+	unsigned nsecs, capsecs;
+	int cur;       /* index into secs, CUR_NONE or CUR_VOID */
+	int last_kv;   /* key that continuation lines extend, or -1 */
+	bool prev_key; /* mirrors inih's prev_name: a key since the header */
 	struct load_err *errs;
-	unsigned        nerrs, caperrs;
-	bool            oom;
-	struct config  *c;
+	unsigned nerrs, caperrs;
+	bool oom;
+	struct config *c;
 };
 
 /* ---- small helpers ---------------------------------------------------- */
 
-static inline bool is_digit(char ch) { return ch >= '0' && ch <= '9'; }
-static inline bool is_lower(char ch) { return ch >= 'a' && ch <= 'z'; }
-static inline bool is_space(char ch) { return ch == ' ' || ch == '\t' || ch == '\r' || ch == '\n' || ch == '\f' || ch == '\v'; }
+static inline bool is_digit(char ch)
+{
+	return ch >= '0' && ch <= '9';
+}
+static inline bool is_lower(char ch)
+{
+	return ch >= 'a' && ch <= 'z';
+}
+static inline bool is_space(char ch)
+{
+	return ch == ' ' || ch == '\t' || ch == '\r' || ch == '\n' || ch == '\f' || ch == '\v';
+}
 
 /* [a-z0-9-]{1,63} */
 bool cfg_is_name(const char *s);

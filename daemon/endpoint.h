@@ -43,7 +43,7 @@ struct endpoint {
 	unsigned attempts; /* attempts begun and not done */
 	unsigned conns;    /* connections carried through it now */
 	/* recent outcome, of the attempts that said something about it */
-	enum result last_result;   /* RESULT_UNSET before one */
+	enum result last_result;  /* RESULT_UNSET before one */
 	unsigned fails;           /* attempts in a row that did not connect */
 	uint32_t connect_ewma_us; /* connect latency EWMA, microseconds; 0 before a success */
 };

@@ -101,12 +101,14 @@ static void endpoints_report(const struct gen *g)
 			const struct endpoint *ep = &set->eps[j];
 			unsigned att = __atomic_load_n(&ep->attempts, __ATOMIC_RELAXED);
 			unsigned conns = __atomic_load_n(&ep->conns, __ATOMIC_RELAXED);
-			const char *last = result_word(__atomic_load_n(&ep->last_result, __ATOMIC_RELAXED));
+			const char *last =
+				result_word(__atomic_load_n(&ep->last_result, __ATOMIC_RELAXED));
 			log_msg(att || conns ? LOG_WARN : LOG_DEBUG,
 			        "generation %llu ends: service %s endpoint %s: %u attempt(s) and %u "
 			        "connection(s) in flight%s; last result %s, %u failure(s) in a row, "
-			        "connect ewma %.3f ms", (unsigned long long)g->cfg->generation,
-			        set->svc->name, ep->cfg->text, att, conns,
+			        "connect ewma %.3f ms",
+			        (unsigned long long)g->cfg->generation, set->svc->name,
+			        ep->cfg->text, att, conns,
 			        att || conns ? " (never reported done)" : "", last ? last : "none",
 			        __atomic_load_n(&ep->fails, __ATOMIC_RELAXED),
 			        __atomic_load_n(&ep->connect_ewma_us, __ATOMIC_RELAXED) / 1000.0);

@@ -15,8 +15,8 @@ struct tls_env;
 struct endpoint_set;
 
 struct gen {
-	int             refs;
-	struct config  *cfg;
+	int refs;
+	struct config *cfg;
 	struct tls_env *tls;
 	struct endpoint_set *endpoints; /* one per service, in config order */
 };

@@ -185,8 +185,8 @@ static void header_received(struct session *s, const struct proto_hdr *h)
 	arm_timer(s, svc->connect_timeout);
 }
 
-static void in_stream_cb(struct stream *st, enum stream_event ev, int code,
-                         enum result result, const char *detail)
+static void in_stream_cb(struct stream *st, enum stream_event ev, int code, enum result result,
+                         const char *detail)
 {
 	(void)code;
 	(void)result;
@@ -200,8 +200,8 @@ static void in_stream_cb(struct stream *st, enum stream_event ev, int code,
 }
 
 /* An OPEN frame arrived on a receiver link (link_receiver_ops). */
-static void inbound_stream(struct worker *m, struct link *l, uint32_t id,
-                           const unsigned char *wire, size_t len)
+static void inbound_stream(struct worker *m, struct link *l, uint32_t id, const unsigned char *wire,
+                           size_t len)
 {
 	struct session *s = session_new(m, SESS_INBOUND, -1);
 	if (!s) {
@@ -222,8 +222,9 @@ static void inbound_stream(struct worker *m, struct link *l, uint32_t id,
 	struct proto_hdr h;
 	int rc = proto_hdr_decode(&h, wire, len);
 	if (rc != (int)len) {
-		session_set_detail(s, "%s header from %s", rc == PROTO_BAD_VER ?
-		                   "unsupported version of" : "malformed", s->client);
+		session_set_detail(s, "%s header from %s",
+		                   rc == PROTO_BAD_VER ? "unsupported version of" : "malformed",
+		                   s->client);
 		refuse(s, rc == PROTO_BAD_VER ? PROTO_ST_BAD_VERSION : PROTO_ST_BAD_REQUEST,
 		       RESULT_PROTOCOL_ERROR);
 		return;

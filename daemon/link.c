@@ -94,8 +94,7 @@ int link_queue_room(struct link *l, size_t n)
  * (stream_write), and we stop reading above LINK_OUT_STOP, so control frames
  * stay few; past LINK_OUT_HARD even they are refused and the link ends at
  * the end of the loop iteration (its streams are in their callbacks now). */
-int link_queue(struct link *l, enum proto_frame type, uint32_t id, const void *p,
-               uint32_t n)
+int link_queue(struct link *l, enum proto_frame type, uint32_t id, const void *p, uint32_t n)
 {
 	if (queued(l) + PROTO_FRAME_HDR + n > LINK_OUT_HARD) {
 		l->overflow = true;
@@ -128,11 +127,10 @@ static void handshake_over(struct link *l)
  * link that never came up has a record of its own (its streams' records
  * say it otherwise); so has one that the peer's conduct ended (`own`),
  * even when no stream was open. */
-static void vlink_fail(struct link *l, bool own, enum result result, const char *fmt,
-                       va_list ap) __attribute__((format(printf, 4, 0)));
+static void vlink_fail(struct link *l, bool own, enum result result, const char *fmt, va_list ap)
+	__attribute__((format(printf, 4, 0)));
 
-static void vlink_fail(struct link *l, bool own, enum result result, const char *fmt,
-                       va_list ap)
+static void vlink_fail(struct link *l, bool own, enum result result, const char *fmt, va_list ap)
 {
 	if (l->state == L_DEAD)
 		return;
@@ -270,12 +268,14 @@ static void became_up(struct link *l)
 	unsigned alen;
 	SSL_get0_alpn_selected(l->ssl, &alpn, &alen);
 	if (alen != strlen(PROTO_ALPN) || memcmp(alpn, PROTO_ALPN, alen) != 0) {
-		link_fail(l, RESULT_TLS_FAILURE, "%s did not agree on ALPN %s", l->addr, PROTO_ALPN);
+		link_fail(l, RESULT_TLS_FAILURE, "%s did not agree on ALPN %s", l->addr,
+		          PROTO_ALPN);
 		return;
 	}
 	char why[96];
 	if (tls_peer_spiffe(l->ssl, l->peer, sizeof l->peer, why, sizeof why) == -1) {
-		link_fail(l, RESULT_IDENTITY_ERROR, "%s presented no spiffe identity: %s", l->addr, why);
+		link_fail(l, RESULT_IDENTITY_ERROR, "%s presented no spiffe identity: %s", l->addr,
+		          why);
 		return;
 	}
 	if (!l->receiver && !policy_peer_ok(l->peer, l->expect)) {
@@ -292,8 +292,10 @@ static void became_up(struct link *l)
 		unsigned limit = bounds_auto(l->gen->cfg->max_conns_per_peer);
 		l->peer_key = quota_key(l->peer);
 		if (!quota_take(&quota_peer, l->peer_key, limit)) {
-			link_fail(l, RESULT_OVERFLOW, "link from %s refused: %s holds %u links and streams "
-			          "(max_connections_per_peer)", l->addr, l->peer, limit);
+			link_fail(l, RESULT_OVERFLOW,
+			          "link from %s refused: %s holds %u links and streams "
+			          "(max_connections_per_peer)",
+			          l->addr, l->peer, limit);
 			return;
 		}
 		l->peer_held = true;
@@ -498,7 +500,8 @@ static void link_read(struct link *l)
 			l->flen = l->fleft = f.len;
 			l->fid = f.stream;
 			frames++;
-			if (l->undelivered && (l->ftype != PROTO_FRAME_DATA || l->fid != l->undelivered))
+			if (l->undelivered &&
+			    (l->ftype != PROTO_FRAME_DATA || l->fid != l->undelivered))
 				stream_flush_delivery(l);
 			if (l->fid == 0) {
 				link_protocol_error(l, "frame for stream id 0");
@@ -544,8 +547,8 @@ static void link_io_cb(struct ev_loop *loop, ev_io *w, int revents)
 	case L_CONNECTING: {
 		int err = net_connect_error(l->fd);
 		if (err) {
-			link_fail(l, result_from_errno(err),
-			          "connect %s: %s", l->addr, strerror(err));
+			link_fail(l, result_from_errno(err), "connect %s: %s", l->addr,
+			          strerror(err));
 			return;
 		}
 		l->state = L_HANDSHAKE;
@@ -588,12 +591,15 @@ static void link_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	case L_HANDSHAKE:
 		link_fail(l, l->receiver ? RESULT_TLS_FAILURE : RESULT_TIMEOUT,
 		          "no TLS handshake %s %s within %g s", l->receiver ? "from" : "with",
-		          l->addr, l->receiver ? l->gen->cfg->handshake_timeout : l->connect_timeout);
+		          l->addr,
+		          l->receiver ? l->gen->cfg->handshake_timeout : l->connect_timeout);
 		return;
 	case L_UP:
 		if (l->blocked)
-			link_end(l, RESULT_TIMEOUT, "link with %s: the peer read nothing of %zu queued "
-			         "bytes for %.0f s", l->addr, queued(l), LINK_STALL_TIMEOUT);
+			link_end(l, RESULT_TIMEOUT,
+			         "link with %s: the peer read nothing of %zu queued "
+			         "bytes for %.0f s",
+			         l->addr, queued(l), LINK_STALL_TIMEOUT);
 		else if (!l->nstreams)
 			close_link(l, true); /* idle */
 		return;
@@ -605,9 +611,9 @@ static void link_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 /* ------------------------------------------------------------ API */
 
 struct link *link_get(struct worker *m, const char *key, const struct cfg_addr *dst,
-                      const char *endpoint, const char *identity,
-                      const char *serving_identity, const char *peer_spiffe,
-                      double connect_timeout, bool *fresh, char *err, size_t len)
+                      const char *endpoint, const char *identity, const char *serving_identity,
+                      const char *peer_spiffe, double connect_timeout, bool *fresh, char *err,
+                      size_t len)
 {
 	for (struct link *l = m->links; l; l = l->next)
 		if (!l->receiver && !l->retired && l->state != L_DEAD && l->gen == m->gen &&
@@ -664,8 +670,10 @@ void link_accept(struct worker *m, int fd, const struct sockaddr_storage *peer,
 	char addr[64], why[256];
 	net_sockaddr_str((const struct sockaddr *)peer, addr, sizeof addr);
 	if (!bounds_fd_ok(fd)) {
-		snprintf(why, sizeof why, "connection from %s refused: descriptor %d is in the "
-		         "reserve (limit %u)", addr, fd, bounds_nofile());
+		snprintf(why, sizeof why,
+		         "connection from %s refused: descriptor %d is in the "
+		         "reserve (limit %u)",
+		         addr, fd, bounds_nofile());
 		refuse_accept(m, ops, fd, addr, why);
 		return;
 	}
@@ -679,16 +687,19 @@ void link_accept(struct worker *m, int fd, const struct sockaddr_storage *peer,
 		*colon = '\0';
 	uint64_t key = quota_key(ip);
 	if (!quota_take(&quota_handshake, 0, c->max_handshakes)) {
-		snprintf(why, sizeof why, "connection from %s refused: %u TLS handshakes in "
-		         "progress (max_handshakes)", addr, c->max_handshakes);
+		snprintf(why, sizeof why,
+		         "connection from %s refused: %u TLS handshakes in "
+		         "progress (max_handshakes)",
+		         addr, c->max_handshakes);
 		refuse_accept(m, ops, fd, addr, why);
 		return;
 	}
 	if (!quota_take(&quota_handshake, key, c->max_handshakes_per_source)) {
 		quota_give(&quota_handshake, 0);
-		snprintf(why, sizeof why, "connection from %s refused: %u TLS handshakes in "
-		         "progress from %s (max_handshakes_per_source)", addr,
-		         c->max_handshakes_per_source, ip);
+		snprintf(why, sizeof why,
+		         "connection from %s refused: %u TLS handshakes in "
+		         "progress from %s (max_handshakes_per_source)",
+		         addr, c->max_handshakes_per_source, ip);
 		refuse_accept(m, ops, fd, addr, why);
 		return;
 	}

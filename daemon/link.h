@@ -69,43 +69,43 @@ struct relay;
 struct buf;
 
 enum stream_event {
-	STREAM_FAILED,   /* the link failed: result (enum result) and detail say why */
-	STREAM_STATUS,   /* caller: the receiver's status arrived (code) */
-	STREAM_DATA,     /* bytes were appended to the relay buffer */
-	STREAM_FIN,      /* the peer half-closed */
-	STREAM_CREDIT,   /* the stream may write again */
-	STREAM_RESET,    /* the peer reset the stream (detail) */
+	STREAM_FAILED, /* the link failed: result (enum result) and detail say why */
+	STREAM_STATUS, /* caller: the receiver's status arrived (code) */
+	STREAM_DATA,   /* bytes were appended to the relay buffer */
+	STREAM_FIN,    /* the peer half-closed */
+	STREAM_CREDIT, /* the stream may write again */
+	STREAM_RESET,  /* the peer reset the stream (detail) */
 };
 
 /* What happens on a stream, told to its owner until stream_attach; from
  * then on the relay hears it instead (relay_side_data, _eof, _writable,
  * _reset), so bytes never pass through the owner. */
 struct stream;
-typedef void (*stream_cb)(struct stream *st, enum stream_event ev, int code,
-                          enum result result, const char *detail);
+typedef void (*stream_cb)(struct stream *st, enum stream_event ev, int code, enum result result,
+                          const char *detail);
 
 struct stream {
-	struct link   *link;         /* NULL once closed */
-	uint32_t       id;
-	struct stream *hnext;        /* the link's id table */
-	struct stream *wnext;        /* the link's list of writers waiting for room */
-	bool           waiting;
-	bool           fin_sent, fin_recv;
-	uint32_t       credit;       /* bytes we may still send */
-	uint32_t       consumed;     /* bytes written out, not yet credited back */
-	struct relay  *relay;        /* once attached: takes its bytes and events (side idx) */
-	int            idx;
-	stream_cb      cb;
-	void          *owner;
+	struct link *link; /* NULL once closed */
+	uint32_t id;
+	struct stream *hnext; /* the link's id table */
+	struct stream *wnext; /* the link's list of writers waiting for room */
+	bool waiting;
+	bool fin_sent, fin_recv;
+	uint32_t credit;     /* bytes we may still send */
+	uint32_t consumed;   /* bytes written out, not yet credited back */
+	struct relay *relay; /* once attached: takes its bytes and events (side idx) */
+	int idx;
+	stream_cb cb;
+	void *owner;
 };
 
 /* Caller: an open link for key that can take a stream, or a new one
  * (connecting). NULL when the TCP connect fails at once (errno set, err
  * filled) or TLS cannot be set up (errno EPROTO). *fresh says which. */
 struct link *link_get(struct worker *m, const char *key, const struct cfg_addr *dst,
-                      const char *endpoint, const char *identity,
-                      const char *serving_identity, const char *peer_spiffe,
-                      double connect_timeout, bool *fresh, char *err, size_t len);
+                      const char *endpoint, const char *identity, const char *serving_identity,
+                      const char *peer_spiffe, double connect_timeout, bool *fresh, char *err,
+                      size_t len);
 /* Caller: open a stream on l with the encoded header (OPEN frame). */
 void stream_open(struct link *l, struct stream *st, const unsigned char *hdr, size_t hlen,
                  stream_cb cb, void *owner);
@@ -114,8 +114,8 @@ void stream_open(struct link *l, struct stream *st, const unsigned char *hdr, si
 struct link_receiver_ops {
 	/* An OPEN frame arrived for id, with its header: take the stream
 	 * (stream_accept) and answer it (stream_status). */
-	void (*on_stream)(struct worker *m, struct link *l, uint32_t id,
-	                  const unsigned char *hdr, size_t len);
+	void (*on_stream)(struct worker *m, struct link *l, uint32_t id, const unsigned char *hdr,
+	                  size_t len);
 	/* A receiver link failed before it carried a stream (stranger, wrong
 	 * certificate, handshake timeout), the peer's conduct ended it, or a
 	 * connection was refused before TLS: record it. */
@@ -129,11 +129,11 @@ void link_accept(struct worker *m, int fd, const struct sockaddr_storage *peer,
 void stream_accept(struct link *l, struct stream *st, uint32_t id, stream_cb cb, void *owner);
 
 /* Both. */
-const char *link_peer(const struct link *l);      /* the other side's spiffe URI */
-const char *link_sni(const struct link *l);       /* receiver: identity asked for */
-const char *link_addr(const struct link *l);      /* receiver: caller ip:port */
-bool link_up(const struct link *l);               /* TLS is up (a stream opened now reuses it) */
-unsigned link_streams(const struct link *l);       /* streams open on it now */
+const char *link_peer(const struct link *l); /* the other side's spiffe URI */
+const char *link_sni(const struct link *l);  /* receiver: identity asked for */
+const char *link_addr(const struct link *l); /* receiver: caller ip:port */
+bool link_up(const struct link *l);          /* TLS is up (a stream opened now reuses it) */
+unsigned link_streams(const struct link *l); /* streams open on it now */
 /* The relay r pumps this stream as its side idx from now on: DATA goes
  * into r's buffer, events to r (the session gave r stream_relay_ops and
  * this stream with relay_side_stream). */
@@ -154,8 +154,8 @@ void stream_consumed(struct stream *st, uint32_t n);
 void stream_close(struct stream *st);
 
 /* Worker hooks. */
-void link_flush_all(struct worker *m);   /* ev_prepare: write what was queued */
-void link_reap(struct worker *m);        /* free links that died */
+void link_flush_all(struct worker *m); /* ev_prepare: write what was queued */
+void link_reap(struct worker *m);      /* free links that died */
 void link_retire_all(struct worker *m, bool receivers_too);
 /* No new streams on l (it did not answer in time); it closes when empty. */
 void link_retire(struct link *l);

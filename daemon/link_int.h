@@ -54,63 +54,63 @@
 #define LINK_OUT_EAGER (32 * 1024) /* queued bytes written at once, not at loop end */
 #define LINK_OUT_INITIAL (64 * 1024)
 #define LINK_FRAME_DATA STREAM_FRAME_DATA
-#define LINK_DIRECT_MIN 4096       /* smaller DATA waits to leave with others */
-#define LINK_MAX_STREAMS 256       /* per caller link; more open another link */
+#define LINK_DIRECT_MIN 4096 /* smaller DATA waits to leave with others */
+#define LINK_MAX_STREAMS 256 /* per caller link; more open another link */
 #define LINK_IDLE_CALLER 60.0
-#define LINK_IDLE_RECEIVER 75.0    /* longer: the caller normally closes first */
+#define LINK_IDLE_RECEIVER 75.0 /* longer: the caller normally closes first */
 enum link_state { L_CONNECTING, L_HANDSHAKE, L_UP, L_DEAD };
 
 struct link {
-	struct worker   *m;
-	struct gen     *gen;            /* whose certificates made it (a reference:
+	struct worker *m;
+	struct gen *gen; /* whose certificates made it (a reference:
 	                                 * the TLS callbacks use its contexts) */
-	bool            receiver;
-	bool            retired;        /* no new streams; close when empty */
-	bool            closing;        /* close once the queue is written */
-	bool            write_failed;   /* an eager flush failed: fail at loop end */
-	bool            dirty;          /* on the worker's flush list */
-	bool            blocked;        /* the kernel took not all: timer = stall */
-	bool            read_paused;    /* queue over LINK_OUT_STOP: not reading */
-	bool            overflow;       /* queue passed LINK_OUT_HARD: fail at loop end */
-	bool            hs_held;        /* receiver: holds a handshake slot (quota_handshake) */
-	uint64_t        hs_key;         /* its per-source key */
-	bool            peer_held;      /* receiver: holds a unit of quota_peer */
-	uint64_t        peer_key;
+	bool receiver;
+	bool retired;      /* no new streams; close when empty */
+	bool closing;      /* close once the queue is written */
+	bool write_failed; /* an eager flush failed: fail at loop end */
+	bool dirty;        /* on the worker's flush list */
+	bool blocked;      /* the kernel took not all: timer = stall */
+	bool read_paused;  /* queue over LINK_OUT_STOP: not reading */
+	bool overflow;     /* queue passed LINK_OUT_HARD: fail at loop end */
+	bool hs_held;      /* receiver: holds a handshake slot (quota_handshake) */
+	uint64_t hs_key;   /* its per-source key */
+	bool peer_held;    /* receiver: holds a unit of quota_peer */
+	uint64_t peer_key;
 	const struct link_receiver_ops *rops; /* receiver: the layer above */
 	enum link_state state;
-	int             fd;
-	SSL            *ssl;
-	ev_io           io;
-	int             events;
-	ev_timer        timer;          /* connect + handshake, then idle or stall */
-	ev_timer        resume;         /* read on next iteration (budget used up) */
-	double          connect_timeout;
-	unsigned        nstreams;
-	uint32_t        next_id;
-	uint32_t        last_open;      /* receiver: the highest stream id opened */
-	unsigned        refused, accepted; /* receiver: answers in this window */
-	ev_tstamp       answers_since;
-	struct stream  *bucket[LINK_BUCKETS];
-	struct stream  *waiters;        /* streams waiting for output room */
+	int fd;
+	SSL *ssl;
+	ev_io io;
+	int events;
+	ev_timer timer;  /* connect + handshake, then idle or stall */
+	ev_timer resume; /* read on next iteration (budget used up) */
+	double connect_timeout;
+	unsigned nstreams;
+	uint32_t next_id;
+	uint32_t last_open;         /* receiver: the highest stream id opened */
+	unsigned refused, accepted; /* receiver: answers in this window */
+	ev_tstamp answers_since;
+	struct stream *bucket[LINK_BUCKETS];
+	struct stream *waiters; /* streams waiting for output room */
 	/* output queue: frames, written by link_flush */
-	unsigned char  *out;
-	size_t          ooff, olen, ocap;
+	unsigned char *out;
+	size_t ooff, olen, ocap;
 	/* input: the frame being read */
-	unsigned char   fh[PROTO_FRAME_HDR];
-	unsigned        fhlen;
-	bool            in_payload;
-	uint8_t         ftype;
-	uint32_t        fid, flen, fleft;
-	uint32_t        undelivered;    /* stream with DATA not yet told (0: none) */
-	unsigned char   small[PROTO_HDR_MAX];
-	struct link    *prev, *next;    /* the worker's links */
-	struct link    *dnext;          /* flush list */
-	struct link    *rnext;          /* reap list */
-	char            addr[64];       /* endpoint (caller) or caller's ip:port */
-	char            peer[160];      /* the other side's spiffe URI */
-	char            expect[160];    /* caller: the URI the peer must present */
-	char            sni[CFG_NAME_MAX + 1];
-	char            key[];
+	unsigned char fh[PROTO_FRAME_HDR];
+	unsigned fhlen;
+	bool in_payload;
+	uint8_t ftype;
+	uint32_t fid, flen, fleft;
+	uint32_t undelivered; /* stream with DATA not yet told (0: none) */
+	unsigned char small[PROTO_HDR_MAX];
+	struct link *prev, *next; /* the worker's links */
+	struct link *dnext;       /* flush list */
+	struct link *rnext;       /* reap list */
+	char addr[64];            /* endpoint (caller) or caller's ip:port */
+	char peer[160];           /* the other side's spiffe URI */
+	char expect[160];         /* caller: the URI the peer must present */
+	char sni[CFG_NAME_MAX + 1];
+	char key[];
 };
 
 /* link.c */

@@ -56,16 +56,18 @@ static void refuse_reserved(struct ev_loop *loop, struct listener *l, int fd,
                             const struct sockaddr_storage *peer)
 {
 	char detail[160];
-	snprintf(detail, sizeof detail, "descriptor %d lies in the reserve (limit %u, the last "
-	         "%u kept for reload and the control socket)", fd, bounds_nofile(),
-	         bounds_reserve());
+	snprintf(detail, sizeof detail,
+	         "descriptor %d lies in the reserve (limit %u, the last "
+	         "%u kept for reload and the control socket)",
+	         fd, bounds_nofile(), bounds_reserve());
 	unsigned long n = bounds_reserve_refused(ev_now(loop));
 	if (n)
-		log_warn("refused %lu connection(s): descriptors in use reached the reserve "
-		         "(limit %u, %u kept for reload and the control socket), last on %s:%u; "
-		         "raise LimitNOFILE / ulimit -n, or lower max_connections_per_uid",
-		         n, bounds_nofile(), bounds_reserve(),
-		         l->kind == LISTEN_VIP ? l->service : "mesh port", l->port);
+		log_warn(
+			"refused %lu connection(s): descriptors in use reached the reserve "
+			"(limit %u, %u kept for reload and the control socket), last on %s:%u; "
+			"raise LimitNOFILE / ulimit -n, or lower max_connections_per_uid",
+			n, bounds_nofile(), bounds_reserve(),
+			l->kind == LISTEN_VIP ? l->service : "mesh port", l->port);
 	if (l->kind == LISTEN_VIP) {
 		outbound_refuse(l->m, l, fd, peer, RESULT_OVERFLOW, detail);
 		return;
@@ -84,8 +86,8 @@ static void accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 		/* The peer's address comes with the accept (no getpeername). */
 		struct sockaddr_storage peer;
 		socklen_t pl = sizeof peer;
-		int fd = accept4(l->fd, (struct sockaddr *)&peer, &pl,
-		                 SOCK_NONBLOCK | SOCK_CLOEXEC);
+		int fd =
+			accept4(l->fd, (struct sockaddr *)&peer, &pl, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd == -1) {
 			if (errno == EINTR || errno == ECONNABORTED)
 				continue;
@@ -95,9 +97,11 @@ static void accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 				 * the program sees a slow connect, not a refusal. */
 				if (ev_now(loop) - last_warn > 10) {
 					last_warn = ev_now(loop);
-					log_warn("accept on %s:%u paused: %s (raise the file limit, "
-					         "ulimit -n)", l->kind == LISTEN_VIP ? l->service : "mesh port",
-					         l->port, strerror(errno));
+					log_warn(
+						"accept on %s:%u paused: %s (raise the file limit, "
+						"ulimit -n)",
+						l->kind == LISTEN_VIP ? l->service : "mesh port",
+						l->port, strerror(errno));
 				}
 				ev_io_stop(loop, &l->io);
 				ev_timer_set(&l->pause, EMFILE_PAUSE, 0.);
@@ -216,9 +220,11 @@ int listener_sync(struct worker *m, const struct config *c, char **err)
 					char holder[128] = "";
 					if (e == EADDRINUSE && m->index == 0)
 						describe_holder(sin, holder, sizeof holder);
-					snprintf(line, sizeof line,
-					         "service %s: cannot listen on %s: %s%s; not published",
-					         s->name, net_addr_str(&a, as, sizeof as), why, holder);
+					snprintf(
+						line, sizeof line,
+						"service %s: cannot listen on %s: %s%s; not published",
+						s->name, net_addr_str(&a, as, sizeof as), why,
+						holder);
 					*err = append_err(*err, line);
 					failures++;
 					continue;

@@ -19,15 +19,15 @@ struct worker;
 enum listener_kind { LISTEN_VIP, LISTEN_INBOUND };
 
 struct listener {
-	ev_io            io;
-	ev_timer         pause;      /* EMFILE back-off */
-	int              fd;
+	ev_io io;
+	ev_timer pause; /* EMFILE back-off */
+	int fd;
 	enum listener_kind kind;
-	struct cfg_addr  addr;
-	char             service[CFG_NAME_MAX + 1];
-	uint16_t         port;
-	bool             mark;       /* reconcile scratch */
-	struct worker    *m;
+	struct cfg_addr addr;
+	char service[CFG_NAME_MAX + 1];
+	uint16_t port;
+	bool mark; /* reconcile scratch */
+	struct worker *m;
 	struct listener *next;
 };
 

@@ -41,10 +41,11 @@
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: meshd -c FILE [-t] [-v]\n"
-	           "  -c FILE  configuration (INI)\n"
-	           "  -t       check the configuration and exit\n"
-	           "  -v       debug messages on stderr\n");
+	fprintf(f,
+	        "usage: meshd -c FILE [-t] [-v]\n"
+	        "  -c FILE  configuration (INI)\n"
+	        "  -t       check the configuration and exit\n"
+	        "  -v       debug messages on stderr\n");
 }
 
 static void print_errors(const char *errs)
@@ -58,11 +59,12 @@ static void print_errors(const char *errs)
  * descriptor limit (bounds.h), so that the operator sees the numbers. */
 static void log_limits(const struct config *c)
 {
-	log_info("limits: max_connections_per_uid %u%s, max_connections_per_peer %u%s "
-	         "(descriptor limit %u)",
-	         bounds_auto(c->max_conns_per_uid), c->max_conns_per_uid ? "" : " (auto)",
-	         bounds_auto(c->max_conns_per_peer), c->max_conns_per_peer ? "" : " (auto)",
-	         bounds_nofile());
+	log_info(
+		"limits: max_connections_per_uid %u%s, max_connections_per_peer %u%s "
+		"(descriptor limit %u)",
+		bounds_auto(c->max_conns_per_uid), c->max_conns_per_uid ? "" : " (auto)",
+		bounds_auto(c->max_conns_per_peer), c->max_conns_per_peer ? "" : " (auto)",
+		bounds_nofile());
 }
 
 /* Append "line\n" to *buf, unless the same line is there already (the
@@ -187,23 +189,23 @@ static void check_paths(const struct config *c, char **errs, char **warns)
 	lock_path(c, p, sizeof p);
 	if (lstat(p, &st) == 0 && !lock_file_safe(&st, why, sizeof why)) {
 		char line[8192];
-		snprintf(line, sizeof line, "warning: lock %s %s; meshd will replace it at start", p,
-		         why);
+		snprintf(line, sizeof line, "warning: lock %s %s; meshd will replace it at start",
+		         p, why);
 		add_line(warns, line);
 	}
 }
 
 /* The whole daemon, as the main thread sees it. */
 struct daemon {
-	const char     *conf_path;
+	const char *conf_path;
 	struct ev_loop *loop;
-	struct gen     *gen;               /* newest generation */
-	uint64_t        generation;
-	struct worker   *w;                 /* workers; w[0] runs on this thread */
-	unsigned        nw;
+	struct gen *gen; /* newest generation */
+	uint64_t generation;
+	struct worker *w; /* workers; w[0] runs on this thread */
+	unsigned nw;
 	struct shimctl *ctl;
-	bool            draining;
-	int             lock_fd;
+	bool draining;
+	int lock_fd;
 };
 
 static bool w0_holds(const struct cfg_service *s, void *arg)
@@ -231,9 +233,10 @@ static unsigned publish(struct daemon *d)
 		return d->gen->cfg->nservices;
 	}
 	if (left)
-		log_warn("routes %s: %u of %u services left out (their VIP:ports are not ours); "
-		         "a reload (SIGHUP) tries again", d->gen->cfg->snapshot, left,
-		         d->gen->cfg->nservices);
+		log_warn(
+			"routes %s: %u of %u services left out (their VIP:ports are not ours); "
+			"a reload (SIGHUP) tries again",
+			d->gen->cfg->snapshot, left, d->gen->cfg->nservices);
 	return left;
 }
 
@@ -282,9 +285,8 @@ static void reload(struct daemon *d)
 	if (snap_moved)
 		snapshot_unpublish(old->cfg);
 	publish(d);
-	log_info("reloaded %s (generation %llu): %u services, %u identities",
-	         d->conf_path, (unsigned long long)d->generation, g->cfg->nservices,
-	         g->cfg->nidentities);
+	log_info("reloaded %s (generation %llu): %u services, %u identities", d->conf_path,
+	         (unsigned long long)d->generation, g->cfg->nservices, g->cfg->nidentities);
 	gen_unref(old);
 }
 
@@ -349,8 +351,8 @@ static int lock_holder(dev_t dev, ino_t ino, pid_t *pid, uid_t *uid)
 		 * line has "->" after the number and holds nothing. */
 		char type[16], rw[16], where[64];
 		int p;
-		if (strstr(line, "->") || sscanf(line, "%*d: %15s %*s %15s %d %63s", type, rw, &p,
-		                                  where) != 4)
+		if (strstr(line, "->") ||
+		    sscanf(line, "%*d: %15s %*s %15s %d %63s", type, rw, &p, where) != 4)
 			continue;
 		unsigned maj, min;
 		unsigned long long in;
@@ -407,8 +409,10 @@ static int take_lock(struct daemon *d)
 				uid_t uid = (uid_t)-1;
 				int held = lock_holder(st.st_dev, st.st_ino, &pid, &uid);
 				if (held == 1 && (uid == 0 || uid == geteuid())) {
-					log_error("another meshd is running with routes %s (lock %s held by "
-					          "pid %d)", d->gen->cfg->snapshot, path, (int)pid);
+					log_error(
+						"another meshd is running with routes %s (lock %s held by "
+						"pid %d)",
+						d->gen->cfg->snapshot, path, (int)pid);
 					return -1;
 				}
 				if (unlink(path) == -1 && errno != ENOENT) {
@@ -417,10 +421,12 @@ static int take_lock(struct daemon *d)
 				}
 				char holder[96] = "";
 				if (held == 1)
-					snprintf(holder, sizeof holder, ", held by pid %d (uid %d)", (int)pid,
-					         (int)uid);
-				log_warn("replaced lock %s: it %s%s; a lock others can open lets them "
-				         "keep meshd from starting", path, why, holder);
+					snprintf(holder, sizeof holder, ", held by pid %d (uid %d)",
+					         (int)pid, (int)uid);
+				log_warn(
+					"replaced lock %s: it %s%s; a lock others can open lets them "
+					"keep meshd from starting",
+					path, why, holder);
 				continue;
 			}
 			fd = open(path, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
@@ -593,8 +599,10 @@ int main(int argc, char **argv)
 		net_addr_str(&c->inbound, ib, sizeof ib);
 	else if (c->inbound_on)
 		snprintf(ib, sizeof ib, "NOT LISTENING");
-	log_info("meshd %s ready: host %s, %s, %u worker(s), mesh port %s, routes %s, "
-	         "log %s", "0.1", c->host, nsv, d->nw, ib, c->snapshot, c->log);
+	log_info(
+		"meshd %s ready: host %s, %s, %u worker(s), mesh port %s, routes %s, "
+		"log %s",
+		"0.1", c->host, nsv, d->nw, ib, c->snapshot, c->log);
 
 	/* Worker 0's loop; it returns when worker 0 has drained. */
 	ev_run(d->loop, 0);

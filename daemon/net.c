@@ -25,7 +25,7 @@ static int parse_port(const char *s, unsigned long *port)
 
 	if (n == 0 || s[n] != '\0')
 		return -1;
-	v = strtoul(s, NULL, 10);   /* digits only: ULONG_MAX when too long */
+	v = strtoul(s, NULL, 10); /* digits only: ULONG_MAX when too long */
 	if (v == 0 || v > 65535)
 		return -1;
 	*port = v;
@@ -133,9 +133,12 @@ uint16_t net_addr_port(const struct cfg_addr *a)
 bool net_addr_is_loopback(const struct cfg_addr *a)
 {
 	if (a->ss.ss_family == AF_INET)
-		return (ntohl(((const struct sockaddr_in *)(const void *)&a->ss)->sin_addr.s_addr) >> 24) == 127;
+		return (ntohl(((const struct sockaddr_in *)(const void *)&a->ss)
+		                      ->sin_addr.s_addr) >>
+		        24) == 127;
 	if (a->ss.ss_family == AF_INET6)
-		return IN6_IS_ADDR_LOOPBACK(&((const struct sockaddr_in6 *)(const void *)&a->ss)->sin6_addr);
+		return IN6_IS_ADDR_LOOPBACK(&((const struct sockaddr_in6 *)(const void *)&a->ss)
+		                                     ->sin6_addr);
 	return false;
 }
 
@@ -165,8 +168,7 @@ int net_connect(const struct cfg_addr *a, char *err, size_t len)
 	}
 	int one = 1;
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-	if (connect(fd, (const struct sockaddr *)&a->ss, a->len) == -1 &&
-	    errno != EINPROGRESS) {
+	if (connect(fd, (const struct sockaddr *)&a->ss, a->len) == -1 && errno != EINPROGRESS) {
 		int e = errno;
 		snprintf(err, len, "%s", strerror(e));
 		close(fd);
@@ -201,8 +203,7 @@ int net_listen(const struct cfg_addr *a, char *err, size_t len)
 	/* Accepted sockets inherit TCP_NODELAY from the listener on Linux:
 	 * one setsockopt here instead of one per connection. */
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-	if (bind(fd, (const struct sockaddr *)&a->ss, a->len) == -1 ||
-	    listen(fd, 1024) == -1) {
+	if (bind(fd, (const struct sockaddr *)&a->ss, a->len) == -1 || listen(fd, 1024) == -1) {
 		int e = errno;
 		snprintf(err, len, "%s", strerror(e));
 		close(fd);

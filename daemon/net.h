@@ -16,7 +16,7 @@ struct cfg_addr {
 	socklen_t len;
 };
 
-int net_parse_addr(const char *text, struct cfg_addr *out);  /* 0 / -1 */
+int net_parse_addr(const char *text, struct cfg_addr *out); /* 0 / -1 */
 /* "127.0.0.1:80" / "[::1]:80" into buf (size >= 64). */
 const char *net_addr_str(const struct cfg_addr *a, char *buf, size_t len);
 /* Same family, address and port. */

@@ -156,7 +156,7 @@ static void status_received(struct session *s, int st)
 	default:
 		session_set_detail(s, "%s answered %s", s->endpoint, proto_status_name(st));
 		if (st == PROTO_ST_UNAVAILABLE && s->stream.link)
-			link_retire(s->stream.link); /* draining: no new streams there */
+			link_retire(s->stream.link);       /* draining: no new streams there */
 		attempt_failed(s, result_from_status(st)); /* no_endpoint, else refused */
 		return;
 	}
@@ -183,8 +183,8 @@ static void out_side_cb(struct side *sd, int revents)
 	}
 }
 
-static void out_stream_cb(struct stream *st, enum stream_event ev, int code,
-                          enum result result, const char *detail)
+static void out_stream_cb(struct stream *st, enum stream_event ev, int code, enum result result,
+                          const char *detail)
 {
 	struct session *s = st->owner;
 	/* Once relaying, the stream tells the relay, not us (stream_attach). */
@@ -281,7 +281,8 @@ static void attempt_next(struct session *s)
 		if (!l && (errno == EMFILE || errno == ENFILE) && link_close_idle(s->m))
 			/* Out of descriptors: idle links are the ones we can spare. */
 			l = link_get(s->m, key, dst, s->endpoint, s->identity, svc->identity,
-			             svc->peer_spiffe, svc->connect_timeout, &fresh, err, sizeof err);
+			             svc->peer_spiffe, svc->connect_timeout, &fresh, err,
+			             sizeof err);
 		if (!l) {
 			if (errno == EPROTO) {
 				session_set_detail(s, "%s", err);
@@ -331,15 +332,17 @@ static void attempt_next(struct session *s)
 		 * refuse rather than spend them. Another endpoint would need a
 		 * descriptor too, so this is not an attempt that failed. */
 		close(fd);
-		session_set_detail(s, "no descriptor for %s outside the reserve (descriptor %d, "
+		session_set_detail(s,
+		                   "no descriptor for %s outside the reserve (descriptor %d, "
 		                   "limit %u, the last %u kept for reload and the control socket)",
 		                   s->endpoint, fd, bounds_nofile(), bounds_reserve());
 		unsigned long n = bounds_reserve_refused(ev_now(s->m->loop));
 		if (n)
-			log_warn("refused %lu connection(s): descriptors in use reached the reserve "
-			         "(limit %u, %u kept for reload and the control socket); raise "
-			         "LimitNOFILE / ulimit -n, or lower max_connections_per_uid",
-			         n, bounds_nofile(), bounds_reserve());
+			log_warn(
+				"refused %lu connection(s): descriptors in use reached the reserve "
+				"(limit %u, %u kept for reload and the control socket); raise "
+				"LimitNOFILE / ulimit -n, or lower max_connections_per_uid",
+				n, bounds_nofile(), bounds_reserve());
 		session_end(s, RESULT_OVERFLOW, true);
 		return;
 	}
@@ -378,8 +381,7 @@ static struct session *accepted(struct worker *m, struct listener *l, int fd,
 }
 
 void outbound_refuse(struct worker *m, struct listener *l, int fd,
-                     const struct sockaddr_storage *peer, enum result result,
-                     const char *detail)
+                     const struct sockaddr_storage *peer, enum result result, const char *detail)
 {
 	/* No identity lookup: this is the path that sheds load, and the
 	 * record's source (the client address) is enough to aggregate it. */
@@ -433,17 +435,20 @@ void outbound_accept(struct worker *m, struct listener *l, int fd,
 	const struct config *cfg = s->gen->cfg;
 	unsigned per_uid = bounds_auto(cfg->max_conns_per_uid);
 	if (!session_take(s, &quota_uid, c.uid, per_uid)) {
-		session_set_detail(s, "uid %u already holds %u connections (max_connections_per_uid = "
-		                   "%u%s)", (unsigned)c.uid, per_uid, per_uid,
+		session_set_detail(s,
+		                   "uid %u already holds %u connections (max_connections_per_uid = "
+		                   "%u%s)",
+		                   (unsigned)c.uid, per_uid, per_uid,
 		                   cfg->max_conns_per_uid ? "" : ", auto");
 		session_end(s, RESULT_OVERFLOW, true);
 		return;
 	}
 	if (s->svc->max_connections &&
 	    !session_take(s, &quota_service, quota_key(s->svc->name), s->svc->max_connections)) {
-		session_set_detail(s, "service %s already has %u connections from this host "
-		                   "(max_connections = %u)", s->svc->name, s->svc->max_connections,
-		                   s->svc->max_connections);
+		session_set_detail(s,
+		                   "service %s already has %u connections from this host "
+		                   "(max_connections = %u)",
+		                   s->svc->name, s->svc->max_connections, s->svc->max_connections);
 		session_end(s, RESULT_OVERFLOW, true);
 		return;
 	}

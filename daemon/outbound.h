@@ -18,7 +18,6 @@ void outbound_accept(struct worker *m, struct listener *l, int fd,
  * reserve): recorded with `result` and `detail`, told to a waiting shim,
  * and reset. */
 void outbound_refuse(struct worker *m, struct listener *l, int fd,
-                     const struct sockaddr_storage *peer, enum result result,
-                     const char *detail);
+                     const struct sockaddr_storage *peer, enum result result, const char *detail);
 
 #endif

@@ -37,8 +37,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-enum pathsafe_verdict pathsafe_judge(enum pathsafe_use use, uid_t owner, mode_t mode,
-                                     uid_t euid, bool others_reach, char *why, size_t len)
+enum pathsafe_verdict pathsafe_judge(enum pathsafe_use use, uid_t owner, mode_t mode, uid_t euid,
+                                     bool others_reach, char *why, size_t len)
 {
 	unsigned perm = (unsigned)(mode & 07777);
 	bool dir = use == PATHSAFE_DIR || use == PATHSAFE_ANCESTOR;
@@ -47,24 +47,30 @@ enum pathsafe_verdict pathsafe_judge(enum pathsafe_use use, uid_t owner, mode_t 
 		return PATHSAFE_UNSAFE;
 	}
 	if (owner != 0 && owner != euid) {
-		snprintf(why, len, "is owned by uid %u (only root or meshd's own user may own it: "
-		         "its owner can change it at will)", (unsigned)owner);
+		snprintf(why, len,
+		         "is owned by uid %u (only root or meshd's own user may own it: "
+		         "its owner can change it at will)",
+		         (unsigned)owner);
 		return PATHSAFE_UNSAFE;
 	}
 	switch (use) {
 	case PATHSAFE_DIR:
 		if (mode & (S_IWGRP | S_IWOTH)) {
-			snprintf(why, len, "is writable by %s (mode %04o): they can create the names "
-			         "meshd uses there%s", (mode & S_IWOTH) ? "others" : "its group",
-			         perm, (mode & S_ISVTX) ? ", which the sticky bit does not stop" : "");
+			snprintf(why, len,
+			         "is writable by %s (mode %04o): they can create the names "
+			         "meshd uses there%s",
+			         (mode & S_IWOTH) ? "others" : "its group", perm,
+			         (mode & S_ISVTX) ? ", which the sticky bit does not stop" : "");
 			return PATHSAFE_UNSAFE;
 		}
 		return PATHSAFE_OK;
 	case PATHSAFE_ANCESTOR:
 		if ((mode & S_IWOTH) && !(mode & S_ISVTX)) {
-			snprintf(why, len, "is writable by others without the sticky bit (mode %04o): "
-			         "they can move what is below it away and put their own in its place",
-			         perm);
+			snprintf(
+				why, len,
+				"is writable by others without the sticky bit (mode %04o): "
+				"they can move what is below it away and put their own in its place",
+				perm);
 			return PATHSAFE_UNSAFE;
 		}
 		return PATHSAFE_OK;
@@ -75,8 +81,10 @@ enum pathsafe_verdict pathsafe_judge(enum pathsafe_use use, uid_t owner, mode_t 
 			return PATHSAFE_UNSAFE;
 		}
 		if (use == PATHSAFE_SECRET && (mode & S_IROTH) && others_reach) {
-			snprintf(why, len, "is readable by others (mode %04o): any local user could "
-			         "present this identity (chmod 600 or 640)", perm);
+			snprintf(why, len,
+			         "is readable by others (mode %04o): any local user could "
+			         "present this identity (chmod 600 or 640)",
+			         perm);
 			return PATHSAFE_UNSAFE;
 		}
 		if (mode & S_IWGRP) {
@@ -86,8 +94,10 @@ enum pathsafe_verdict pathsafe_judge(enum pathsafe_use use, uid_t owner, mode_t 
 		return PATHSAFE_OK;
 	case PATHSAFE_APPEND:
 		if (S_ISREG(mode) && (mode & S_IWOTH)) {
-			snprintf(why, len, "is writable by others (mode %04o): they could forge or "
-			         "erase records", perm);
+			snprintf(why, len,
+			         "is writable by others (mode %04o): they could forge or "
+			         "erase records",
+			         perm);
 			return PATHSAFE_UNSAFE;
 		}
 		return PATHSAFE_OK;
@@ -107,8 +117,8 @@ static void worse(enum pathsafe_verdict *worst, enum pathsafe_verdict v, const c
 
 /* Judge every directory from / down to dir (absolute, canonical); dir
  * itself as `last`. *reach: whether others can search all of them. */
-static enum pathsafe_verdict walk(const char *dir, enum pathsafe_use last, bool *reach,
-                                  char *why, size_t len)
+static enum pathsafe_verdict walk(const char *dir, enum pathsafe_use last, bool *reach, char *why,
+                                  size_t len)
 {
 	enum pathsafe_verdict worst = PATHSAFE_OK;
 	char prefix[PATH_MAX], phrase[256];
@@ -215,7 +225,8 @@ enum pathsafe_verdict pathsafe_check_dir_of(const char *path, char *why, size_t 
 		if (stat(dir, &st) == 0)
 			break;
 		if (errno != ENOENT || strcmp(dir, "/") == 0 || strcmp(dir, ".") == 0) {
-			snprintf(why, len, "directory %s cannot be examined: %s", dir, strerror(errno));
+			snprintf(why, len, "directory %s cannot be examined: %s", dir,
+			         strerror(errno));
 			return PATHSAFE_UNSAFE;
 		}
 		char up[PATH_MAX];

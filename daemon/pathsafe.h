@@ -18,11 +18,11 @@
 
 /* What meshd does with the object, which decides who else may control it. */
 enum pathsafe_use {
-	PATHSAFE_DIR,       /* meshd creates names here: snapshot, lock, control socket, log */
-	PATHSAFE_ANCESTOR,  /* a directory above one meshd uses */
-	PATHSAFE_READ,      /* config, CA, certificate: meshd believes what it says */
-	PATHSAFE_SECRET,    /* a private key */
-	PATHSAFE_APPEND,    /* the traffic log */
+	PATHSAFE_DIR,      /* meshd creates names here: snapshot, lock, control socket, log */
+	PATHSAFE_ANCESTOR, /* a directory above one meshd uses */
+	PATHSAFE_READ,     /* config, CA, certificate: meshd believes what it says */
+	PATHSAFE_SECRET,   /* a private key */
+	PATHSAFE_APPEND,   /* the traffic log */
 };
 
 enum pathsafe_verdict { PATHSAFE_OK, PATHSAFE_WARN, PATHSAFE_UNSAFE };
@@ -30,8 +30,8 @@ enum pathsafe_verdict { PATHSAFE_OK, PATHSAFE_WARN, PATHSAFE_UNSAFE };
 /* The rule for one object: owner and st_mode (type bits included), meshd's
  * euid, and whether users other than the owner and group can reach it at
  * all (every directory above is searchable by others). */
-enum pathsafe_verdict pathsafe_judge(enum pathsafe_use use, uid_t owner, mode_t mode,
-                                     uid_t euid, bool others_reach, char *why, size_t len);
+enum pathsafe_verdict pathsafe_judge(enum pathsafe_use use, uid_t owner, mode_t mode, uid_t euid,
+                                     bool others_reach, char *why, size_t len);
 
 /* An existing file meshd reads or appends to (READ, SECRET, APPEND), and
  * the directories above it (and above its target when it is a symlink).

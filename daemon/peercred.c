@@ -39,20 +39,26 @@
 static __thread int nl_fd = -1;
 
 /* The states a caller's socket may be in while its owner still holds it. */
-#define OWNED_STATES                                                                     \
-	((1u << TCP_SYN_SENT) | (1u << TCP_ESTABLISHED) | (1u << TCP_FIN_WAIT1) |        \
-	 (1u << TCP_FIN_WAIT2) | (1u << TCP_CLOSE_WAIT) | (1u << TCP_LAST_ACK) |         \
+#define OWNED_STATES                                                              \
+	((1u << TCP_SYN_SENT) | (1u << TCP_ESTABLISHED) | (1u << TCP_FIN_WAIT1) | \
+	 (1u << TCP_FIN_WAIT2) | (1u << TCP_CLOSE_WAIT) | (1u << TCP_LAST_ACK) |  \
 	 (1u << TCP_CLOSING))
 
 static const char *state_name(unsigned st)
 {
 	static const char *const names[] = {
-		[TCP_ESTABLISHED] = "ESTABLISHED", [TCP_SYN_SENT] = "SYN_SENT",
-		[TCP_SYN_RECV] = "SYN_RECV",       [TCP_FIN_WAIT1] = "FIN_WAIT1",
-		[TCP_FIN_WAIT2] = "FIN_WAIT2",     [TCP_TIME_WAIT] = "TIME_WAIT",
-		[TCP_CLOSE] = "CLOSE",             [TCP_CLOSE_WAIT] = "CLOSE_WAIT",
-		[TCP_LAST_ACK] = "LAST_ACK",       [TCP_LISTEN] = "LISTEN",
-		[TCP_CLOSING] = "CLOSING",         [12] = "NEW_SYN_RECV",
+		[TCP_ESTABLISHED] = "ESTABLISHED",
+		[TCP_SYN_SENT] = "SYN_SENT",
+		[TCP_SYN_RECV] = "SYN_RECV",
+		[TCP_FIN_WAIT1] = "FIN_WAIT1",
+		[TCP_FIN_WAIT2] = "FIN_WAIT2",
+		[TCP_TIME_WAIT] = "TIME_WAIT",
+		[TCP_CLOSE] = "CLOSE",
+		[TCP_CLOSE_WAIT] = "CLOSE_WAIT",
+		[TCP_LAST_ACK] = "LAST_ACK",
+		[TCP_LISTEN] = "LISTEN",
+		[TCP_CLOSING] = "CLOSING",
+		[12] = "NEW_SYN_RECV",
 	};
 	return st < sizeof names / sizeof names[0] && names[st] ? names[st] : "unknown";
 }
@@ -132,8 +138,8 @@ static int diag_first(int fd, int family, uint32_t states, const struct inet_dia
 }
 
 /* Query one (family, src, dst) tuple; 1 found, 0 not found, -1 error. */
-static int query(int family, const void *src, uint16_t sport, const void *dst,
-                 uint16_t dport, struct caller *out, char *err, size_t errlen)
+static int query(int family, const void *src, uint16_t sport, const void *dst, uint16_t dport,
+                 struct caller *out, char *err, size_t errlen)
 {
 	int fd = nl_socket();
 	if (fd == -1) {
@@ -164,8 +170,8 @@ int peercred_lookup(const struct sockaddr_storage *peer, const struct sockaddr_s
 	if (peer->ss_family == AF_INET) {
 		const struct sockaddr_in *p = (const void *)peer, *l = (const void *)local;
 		/* The caller's socket: src = its address (our peer), dst = ours. */
-		rc = query(AF_INET, &p->sin_addr, p->sin_port, &l->sin_addr, l->sin_port,
-		           out, err, errlen);
+		rc = query(AF_INET, &p->sin_addr, p->sin_port, &l->sin_addr, l->sin_port, out, err,
+		           errlen);
 		if (rc == 0) {
 			/* An AF_INET6 client socket connected to ::ffff:VIP. */
 			struct in6_addr ps = { 0 }, ls = { 0 };
@@ -177,8 +183,8 @@ int peercred_lookup(const struct sockaddr_storage *peer, const struct sockaddr_s
 		}
 	} else if (peer->ss_family == AF_INET6) {
 		const struct sockaddr_in6 *p = (const void *)peer, *l = (const void *)local;
-		rc = query(AF_INET6, &p->sin6_addr, p->sin6_port, &l->sin6_addr,
-		           l->sin6_port, out, err, errlen);
+		rc = query(AF_INET6, &p->sin6_addr, p->sin6_port, &l->sin6_addr, l->sin6_port, out,
+		           err, errlen);
 	} else {
 		snprintf(err, errlen, "not an inet socket");
 		return -1;
@@ -191,9 +197,10 @@ int peercred_lookup(const struct sockaddr_storage *peer, const struct sockaddr_s
 		return -1;
 	if (out->state >= 32 || !(OWNED_STATES & (1u << out->state)) || out->inode == 0) {
 		/* Never a default uid: the kernel's uid 0 here means "no owner". */
-		snprintf(err, errlen, "caller socket has no owner (state %s, inode %llu): "
-		         "closed before meshd could identify it", state_name(out->state),
-		         (unsigned long long)out->inode);
+		snprintf(err, errlen,
+		         "caller socket has no owner (state %s, inode %llu): "
+		         "closed before meshd could identify it",
+		         state_name(out->state), (unsigned long long)out->inode);
 		out->uid = (uid_t)-1;
 		return -1;
 	}
@@ -257,8 +264,8 @@ static pid_t socket_holder(uint64_t inode)
 	return found;
 }
 
-int peercred_listener_owner(uint32_t addr, uint16_t port, struct listener_owner *out,
-                            char *err, size_t errlen)
+int peercred_listener_owner(uint32_t addr, uint16_t port, struct listener_owner *out, char *err,
+                            size_t errlen)
 {
 	int nl = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
 	if (nl == -1) {

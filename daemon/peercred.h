@@ -17,9 +17,9 @@
 #include <sys/types.h>
 
 struct caller {
-	uid_t    uid;
-	uint64_t inode;      /* the caller's socket, never 0 on success */
-	unsigned state;      /* its TCP state (linux/tcp.h TCP_*) */
+	uid_t uid;
+	uint64_t inode; /* the caller's socket, never 0 on success */
+	unsigned state; /* its TCP state (linux/tcp.h TCP_*) */
 };
 
 /* A connection meshd accepted from a local client, by its addresses:
@@ -37,11 +37,11 @@ void peercred_close(void);
  * socket (a /proc/PID/fd scan), 0 when none is visible. Returns 1 found,
  * 0 nobody listens there, -1 with err. */
 struct listener_owner {
-	uid_t    uid;
+	uid_t uid;
 	uint64_t inode;
-	pid_t    pid;
+	pid_t pid;
 };
-int peercred_listener_owner(uint32_t addr, uint16_t port, struct listener_owner *out,
-                            char *err, size_t errlen);
+int peercred_listener_owner(uint32_t addr, uint16_t port, struct listener_owner *out, char *err,
+                            size_t errlen);
 
 #endif

@@ -33,16 +33,16 @@ const struct cfg_identity *policy_identity_for_uid(const struct config *c, uid_t
  * reads "the first spiffe:// URI" and whoever reads "the URI" disagree on
  * who it is, so anything but one well-formed SPIFFE ID is refused, with
  * the reason in why. */
-int policy_svid_id(int nuri, const unsigned char *uri, int n, char *buf, size_t len,
-                   char *why, size_t wlen)
+int policy_svid_id(int nuri, const unsigned char *uri, int n, char *buf, size_t len, char *why,
+                   size_t wlen)
 {
 	buf[0] = '\0';
 	if (nuri != 1) {
 		if (nuri == 0)
 			snprintf(why, wlen, "certificate has no URI SAN (a SPIFFE ID is required)");
 		else
-			snprintf(why, wlen, "certificate has %d URI SANs; SPIFFE requires exactly one",
-			         nuri);
+			snprintf(why, wlen,
+			         "certificate has %d URI SANs; SPIFFE requires exactly one", nuri);
 		return -1;
 	}
 	if (n <= 0 || (size_t)n >= len || !policy_spiffe_id_ok(uri, (size_t)n)) {
@@ -63,8 +63,8 @@ bool policy_spiffe_id_ok(const unsigned char *d, size_t n)
 	if (n <= 9 || memcmp(d, "spiffe://", 9) != 0)
 		return false;
 	for (; i < n && d[i] != '/'; i++)
-		if (!((d[i] >= 'a' && d[i] <= 'z') || (d[i] >= '0' && d[i] <= '9') ||
-		      d[i] == '.' || d[i] == '-' || d[i] == '_'))
+		if (!((d[i] >= 'a' && d[i] <= 'z') || (d[i] >= '0' && d[i] <= '9') || d[i] == '.' ||
+		      d[i] == '-' || d[i] == '_'))
 			return false;
 	if (i == 9 || i == n)
 		return false; /* no trust domain, or no path (a workload has one) */

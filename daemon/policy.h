@@ -33,8 +33,8 @@ const struct cfg_identity *policy_identity_for_uid(const struct config *c, uid_t
  * not terminated) being the last of them: 0 with the ID in buf, or -1 (buf
  * empty, the reason in why) unless there is exactly one and it is a
  * well-formed spiffe:// ID shorter than len. */
-int policy_svid_id(int nuri, const unsigned char *uri, int n, char *buf, size_t len,
-                   char *why, size_t wlen);
+int policy_svid_id(int nuri, const unsigned char *uri, int n, char *buf, size_t len, char *why,
+                   size_t wlen);
 
 /* Whether d (n bytes) is a well-formed SPIFFE ID with a path. */
 bool policy_spiffe_id_ok(const unsigned char *d, size_t n);

@@ -47,18 +47,18 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define PROTO_ALPN        "libmesh/2"
-#define PROTO_VERSION     2
-#define PROTO_FIXED_LEN   26
-#define PROTO_NAME_MAX    63
-#define PROTO_HDR_MAX     (PROTO_FIXED_LEN + 2 * PROTO_NAME_MAX)
-#define PROTO_STATUS_LEN  4
+#define PROTO_ALPN "libmesh/2"
+#define PROTO_VERSION 2
+#define PROTO_FIXED_LEN 26
+#define PROTO_NAME_MAX 63
+#define PROTO_HDR_MAX (PROTO_FIXED_LEN + 2 * PROTO_NAME_MAX)
+#define PROTO_STATUS_LEN 4
 #define PROTO_UID_UNKNOWN 0xffffffffu
 #define PROTO_HDR_F_REUSED 0x01
 
-#define PROTO_FRAME_HDR   8
-#define PROTO_FRAME_MAX   ((1u << 24) - 1)
-#define PROTO_WINDOW_LEN  4
+#define PROTO_FRAME_HDR 8
+#define PROTO_FRAME_MAX ((1u << 24) - 1)
+#define PROTO_WINDOW_LEN 4
 
 enum proto_frame {
 	PROTO_FRAME_DATA = 0,
@@ -87,13 +87,13 @@ static inline uint32_t proto_get32(const unsigned char *i)
 #define PROTO_CONTROL_MAX PROTO_HDR_MAX
 
 struct proto_frame_in {
-	uint8_t  type;     /* enum proto_frame, or unknown: the caller decides */
-	uint32_t len;      /* payload bytes */
+	uint8_t type; /* enum proto_frame, or unknown: the caller decides */
+	uint32_t len; /* payload bytes */
 	uint32_t stream;
 };
 
-static inline void proto_frame_hdr(unsigned char out[PROTO_FRAME_HDR],
-                                   enum proto_frame type, uint32_t len, uint32_t stream)
+static inline void proto_frame_hdr(unsigned char out[PROTO_FRAME_HDR], enum proto_frame type,
+                                   uint32_t len, uint32_t stream)
 {
 	proto_put32(out, (uint32_t)type << 24 | (len & PROTO_FRAME_MAX));
 	proto_put32(out + 4, stream);
@@ -101,31 +101,31 @@ static inline void proto_frame_hdr(unsigned char out[PROTO_FRAME_HDR],
 
 enum proto_status {
 	PROTO_ST_OK = 0,
-	PROTO_ST_REFUSED = 1,      /* upstream refused the connection */
-	PROTO_ST_TIMEOUT = 2,      /* upstream connect timed out */
-	PROTO_ST_DENIED = 3,       /* caller identity not allowed */
-	PROTO_ST_NO_SERVICE = 4,   /* service or port not served here */
-	PROTO_ST_BAD_REQUEST = 5,  /* malformed header */
+	PROTO_ST_REFUSED = 1,     /* upstream refused the connection */
+	PROTO_ST_TIMEOUT = 2,     /* upstream connect timed out */
+	PROTO_ST_DENIED = 3,      /* caller identity not allowed */
+	PROTO_ST_NO_SERVICE = 4,  /* service or port not served here */
+	PROTO_ST_BAD_REQUEST = 5, /* malformed header */
 	PROTO_ST_BAD_VERSION = 6,
-	PROTO_ST_UNAVAILABLE = 7,  /* draining, or out of resources */
+	PROTO_ST_UNAVAILABLE = 7, /* draining, or out of resources */
 	PROTO_ST_MAX
 };
 
 struct proto_hdr {
-	uint8_t  version;
-	uint8_t  flags;
+	uint8_t version;
+	uint8_t flags;
 	uint16_t port;
 	uint64_t conn_id;
 	uint32_t pid;
 	uint32_t uid;
-	char     service[PROTO_NAME_MAX + 1];
-	char     program[PROTO_NAME_MAX + 1];
+	char service[PROTO_NAME_MAX + 1];
+	char program[PROTO_NAME_MAX + 1];
 };
 
 enum proto_rc {
-	PROTO_NEED_MORE = -3,  /* not enough bytes yet (never 0: 0 is PROTO_ST_OK) */
-	PROTO_BAD = -1,        /* malformed */
-	PROTO_BAD_VER = -2,    /* well-formed prefix, unsupported version */
+	PROTO_NEED_MORE = -3, /* not enough bytes yet (never 0: 0 is PROTO_ST_OK) */
+	PROTO_BAD = -1,       /* malformed */
+	PROTO_BAD_VER = -2,   /* well-formed prefix, unsupported version */
 };
 
 /* Encode into out (>= PROTO_HDR_MAX bytes). Returns the length, or -1 when

@@ -28,11 +28,11 @@
 #define JBUF_TAIL (sizeof ",\"truncated\":true}\n")
 
 struct jbuf {
-	char   b[2048];
+	char b[2048];
 	size_t n;
-	bool   first;
-	bool   nested;
-	bool   truncated;
+	bool first;
+	bool nested;
+	bool truncated;
 };
 
 static size_t jroom(const struct jbuf *j)
@@ -58,7 +58,7 @@ static bool jraw(struct jbuf *j, const char *fmt, ...)
 
 struct jmark {
 	size_t n;
-	bool   first;
+	bool first;
 };
 
 static struct jmark jmark(const struct jbuf *j)
@@ -187,8 +187,10 @@ void record_close(const struct session *s)
 	if (s->kind == SESS_INBOUND) {
 		/* What the calling host's header said about its caller: its
 		 * word, not ours, so apart from the facts. */
-		if (s->claims && (s->claimed_uid != PROTO_UID_UNKNOWN || s->claimed_pid ||
-		                  s->claimed_program[0]) && jopen(&j, "claimed")) {
+		if (s->claims &&
+		    (s->claimed_uid != PROTO_UID_UNKNOWN || s->claimed_pid ||
+		     s->claimed_program[0]) &&
+		    jopen(&j, "claimed")) {
 			if (s->claimed_uid != PROTO_UID_UNKNOWN)
 				jnum(&j, "uid", s->claimed_uid);
 			if (s->claimed_pid)
@@ -244,24 +246,24 @@ void record_close(const struct session *s)
  * (inbound). Each worker keeps its own table (no locks); when more than
  * FLOOD_SLOTS sources flood at once, the excess share one "*" entry.
  */
-#define FLOOD_SLOTS  64
-#define FLOOD_BURST  100
+#define FLOOD_SLOTS 64
+#define FLOOD_BURST 100
 #define FLOOD_WINDOW 10.0
 
 struct flood {
-	bool        used;
-	bool        outbound;
+	bool used;
+	bool outbound;
 	enum result result;
-	char        source[160];
-	ev_tstamp   start;
-	unsigned    written;
-	uint64_t    suppressed;
-	char        detail[160];     /* the last suppressed one's */
+	char source[160];
+	ev_tstamp start;
+	unsigned written;
+	uint64_t suppressed;
+	char detail[160]; /* the last suppressed one's */
 };
 
 struct record_floods {
-	struct flood slot[FLOOD_SLOTS + 1];   /* the last one is "*" */
-	unsigned     active;                  /* slots with suppressed > 0 */
+	struct flood slot[FLOOD_SLOTS + 1]; /* the last one is "*" */
+	unsigned active;                    /* slots with suppressed > 0 */
 };
 
 static void flood_source(const struct session *s, char *buf, size_t len)
@@ -320,8 +322,7 @@ bool record_admit(struct worker *m, const struct session *s)
 				spare = e;
 			continue;
 		}
-		if (e->outbound == outbound && e->result == result &&
-		    strcmp(e->source, src) == 0) {
+		if (e->outbound == outbound && e->result == result && strcmp(e->source, src) == 0) {
 			f = e;
 			break;
 		}

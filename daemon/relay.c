@@ -92,8 +92,7 @@ static int side_recv(struct side *s, void *p, size_t len, char *detail, size_t d
 }
 
 /* Read from src (a socket) into b, for dst. */
-static int relay_read(struct side *src, struct side *dst, struct buf *b, char *detail,
-                      size_t dlen)
+static int relay_read(struct side *src, struct side *dst, struct buf *b, char *detail, size_t dlen)
 {
 	if (buf_reserve(b) == -1) {
 		snprintf(detail, dlen, "out of memory for a buffer");
@@ -203,8 +202,7 @@ static int pump_dir(struct relay *r, int i)
 			progress = 1;
 			if (src->ops)
 				src->ops->consumed(src->stream, (uint32_t)n);
-		}
-		else if (n == -2)
+		} else if (n == -2)
 			return -1;
 	}
 	if ((src->flags & SIDE_F_EOF) && !buf_len(b) && !(dst->flags & SIDE_F_SHUT) &&

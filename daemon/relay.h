@@ -36,10 +36,10 @@
 #include "buf.h"
 
 /* Side flags. */
-#define SIDE_F_EOF        0x01   /* read returned EOF / close_notify */
-#define SIDE_F_SHUT       0x02   /* we finished writing to it */
-#define SIDE_F_RREADY     0x04   /* a read may make progress */
-#define SIDE_F_WREADY     0x08   /* a write may make progress */
+#define SIDE_F_EOF 0x01    /* read returned EOF / close_notify */
+#define SIDE_F_SHUT 0x02   /* we finished writing to it */
+#define SIDE_F_RREADY 0x04 /* a read may make progress */
+#define SIDE_F_WREADY 0x08 /* a write may make progress */
 
 struct side;
 typedef void (*side_cb)(struct side *s, int revents);
@@ -48,7 +48,7 @@ typedef void (*side_cb)(struct side *s, int revents);
 struct relay_stream_ops {
 	/* Take bytes from b (consuming them): > 0 taken, 0 none for now
 	 * (relay_side_writable follows), -2 the stream is gone. */
-	int  (*write)(void *stream, struct buf *b);
+	int (*write)(void *stream, struct buf *b);
 	void (*fin)(void *stream);                  /* half-close */
 	void (*consumed)(void *stream, uint32_t n); /* n of its bytes were written out */
 	void (*close)(void *stream);                /* reset unless finished both ways */
@@ -59,21 +59,21 @@ struct relay_stream_ops {
 };
 
 struct side {
-	int       fd;
+	int fd;
 	const struct relay_stream_ops *ops; /* a stream instead of a socket (fd -1) */
-	void     *stream;                   /* what ops act on */
-	ev_io     io;
-	int       events;      /* what io is armed for */
-	unsigned  flags;
-	side_cb   cb;
-	void     *owner;
-	uint64_t  bytes_read;  /* application bytes read from this side */
+	void *stream;                       /* what ops act on */
+	ev_io io;
+	int events; /* what io is armed for */
+	unsigned flags;
+	side_cb cb;
+	void *owner;
+	uint64_t bytes_read; /* application bytes read from this side */
 };
 
 enum relay_end {
-	RELAY_DONE = 0,        /* both directions closed cleanly */
-	RELAY_RESET,           /* a side reset or failed */
-	RELAY_IDLE,            /* idle timeout */
+	RELAY_DONE = 0, /* both directions closed cleanly */
+	RELAY_RESET,    /* a side reset or failed */
+	RELAY_IDLE,     /* idle timeout */
 };
 
 struct relay;
@@ -81,15 +81,15 @@ typedef void (*relay_done_cb)(struct relay *r, enum relay_end why, const char *d
 
 struct relay {
 	struct ev_loop *loop;
-	struct side     side[2];
-	struct buf      buf[2];   /* buf[i]: read from side[i], written to side[1-i] */
-	ev_timer        idle;
-	double          idle_timeout;
-	ev_tstamp       last_activity;
-	bool            running;
-	relay_done_cb   done;
-	void           *owner;
-	char            detail[128];
+	struct side side[2];
+	struct buf buf[2]; /* buf[i]: read from side[i], written to side[1-i] */
+	ev_timer idle;
+	double idle_timeout;
+	ev_tstamp last_activity;
+	bool running;
+	relay_done_cb done;
+	void *owner;
+	char detail[128];
 };
 
 /* Side helpers, also used by sessions before the relay starts. */

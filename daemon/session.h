@@ -23,11 +23,11 @@ struct listener;
 
 enum sess_state {
 	/* outbound */
-	S_CONNECTING,      /* TCP connect to a local upstream */
-	S_WAIT_STATUS,     /* stream opened on a link, waiting for the peer's status */
-	S_BACKOFF,         /* waiting before the next attempt */
+	S_CONNECTING,  /* TCP connect to a local upstream */
+	S_WAIT_STATUS, /* stream opened on a link, waiting for the peer's status */
+	S_BACKOFF,     /* waiting before the next attempt */
 	/* inbound */
-	S_UP_CONNECT,      /* connecting the local upstream */
+	S_UP_CONNECT, /* connecting the local upstream */
 	/* both */
 	S_RELAY,
 	S_CLOSED,
@@ -39,67 +39,67 @@ struct quota;
 #define SESSION_QUOTAS 4
 
 struct session {
-	struct worker    *m;
-	struct gen      *gen;
-	struct session  *prev, *next;      /* meshd live list */
-	struct session  *reap_next;
-	enum sess_kind   kind;
-	enum sess_state  state;
-	struct relay     relay;            /* side[0]: caller or stream, side[1]: stream or upstream */
-	struct stream    stream;           /* the host-to-host stream (link.h), when there is one */
-	ev_timer         timer;            /* connect / handshake / backoff */
+	struct worker *m;
+	struct gen *gen;
+	struct session *prev, *next; /* meshd live list */
+	struct session *reap_next;
+	enum sess_kind kind;
+	enum sess_state state;
+	struct relay relay;   /* side[0]: caller or stream, side[1]: stream or upstream */
+	struct stream stream; /* the host-to-host stream (link.h), when there is one */
+	ev_timer timer;       /* connect / handshake / backoff */
 
-	uint64_t         id;
-	ev_tstamp        t_start, t_connected;
+	uint64_t id;
+	ev_tstamp t_start, t_connected;
 	const struct cfg_service *svc;
-	char             svc_name[CFG_NAME_MAX + 1];
-	uint16_t         port;
+	char svc_name[CFG_NAME_MAX + 1];
+	uint16_t port;
 
 	/* caller */
-	bool             caller_known;
-	uint32_t         uid;
-	uint32_t         pid;
-	char             program[PROTO_NAME_MAX + 1];
-	uint64_t         caller_inode;     /* the caller's socket (outbound; sock_diag), never 0 once known */
+	bool caller_known;
+	uint32_t uid;
+	uint32_t pid;
+	char program[PROTO_NAME_MAX + 1];
+	uint64_t caller_inode; /* the caller's socket (outbound; sock_diag), never 0 once known */
 	/* inbound: what the calling host's header says about its caller. Its
 	 * claims, recorded as such and never used for a decision (the caller
 	 * fields above stay unknown on inbound sessions). */
-	bool             claims;           /* a header was read: the claimed_* fields are its */
-	uint32_t         claimed_uid;      /* PROTO_UID_UNKNOWN when not claimed */
-	uint32_t         claimed_pid;      /* 0 when not claimed */
-	char             claimed_program[PROTO_NAME_MAX + 1];
-	char             source[160];      /* spiffe URI */
-	char             client[64];       /* ip:port of the TCP peer */
-	char             tuple[136];       /* "client vip:port", the shim's key (outbound) */
-	bool             verdict_told;
+	bool claims;          /* a header was read: the claimed_* fields are its */
+	uint32_t claimed_uid; /* PROTO_UID_UNKNOWN when not claimed */
+	uint32_t claimed_pid; /* 0 when not claimed */
+	char claimed_program[PROTO_NAME_MAX + 1];
+	char source[160]; /* spiffe URI */
+	char client[64];  /* ip:port of the TCP peer */
+	char tuple[136];  /* "client vip:port", the shim's key (outbound) */
+	bool verdict_told;
 	/* control.c's, under its lock: the live-session index and what a
 	 * shim's late question taught us about the caller. */
-	struct session  *ctl_next;
-	bool             ctl_listed;
-	enum result      ctl_verdict;      /* RESULT_UNSET: not told yet */
-	uint32_t         ctl_pid;
-	char             ctl_program[PROTO_NAME_MAX + 1];
-	const char      *identity;         /* local identity name (outbound) */
+	struct session *ctl_next;
+	bool ctl_listed;
+	enum result ctl_verdict; /* RESULT_UNSET: not told yet */
+	uint32_t ctl_pid;
+	char ctl_program[PROTO_NAME_MAX + 1];
+	const char *identity; /* local identity name (outbound) */
 
 	/* attempts (outbound) */
-	unsigned         attempts;
-	int              ep;
-	uint8_t          tried[ENDPOINT_MAX_TRIED];
-	struct endpoint_use use;           /* the attempt in flight, then the connection (endpoint.h) */
-	char             endpoint[64];
-	char             peer[160];        /* spiffe URI the other side presented */
-	bool             tls_up;
-	bool             reused;           /* the link carried earlier streams */
+	unsigned attempts;
+	int ep;
+	uint8_t tried[ENDPOINT_MAX_TRIED];
+	struct endpoint_use use; /* the attempt in flight, then the connection (endpoint.h) */
+	char endpoint[64];
+	char peer[160]; /* spiffe URI the other side presented */
+	bool tls_up;
+	bool reused; /* the link carried earlier streams */
 
-	enum result      result;           /* RESULT_UNSET: none yet (the record says ok) */
-	char             detail[160];
+	enum result result; /* RESULT_UNSET: none yet (the record says ok) */
+	char detail[160];
 
 	/* Quota units this session holds (bounds.h: per uid, per service ...),
 	 * taken with session_take and given back once, when it ends. */
 	struct {
 		struct quota *q;
-		uint64_t      key;
-	}                held[SESSION_QUOTAS];
+		uint64_t key;
+	} held[SESSION_QUOTAS];
 };
 
 struct session *session_new(struct worker *m, enum sess_kind kind, int fd);

@@ -89,84 +89,84 @@
 
 #define BUCKETS 4096
 #define RECENT 1024
-#define TUPLE_MAX 48             /* "255.255.255.255:65535 255.255.255.255:65535" */
+#define TUPLE_MAX 48 /* "255.255.255.255:65535 255.255.255.255:65535" */
 #define RBUF 1024
 #define ACCEPTS_PER_EVENT 64
 #define ACCEPT_PAUSE 0.1
-#define TTL_DEFAULT 32.0         /* until shimctl_configure */
+#define TTL_DEFAULT 32.0 /* until shimctl_configure */
 #define TTL_MARGIN 2.0
-#define TTL_WAIT_MAX 30.0        /* the shim's own upper bound */
+#define TTL_WAIT_MAX 30.0 /* the shim's own upper bound */
 #define WARN_EVERY 10.0
 #define WARN_SLOTS 16
 
 struct watch;
 
 struct ctl_conn {
-	ev_io            io;
-	int              fd;
-	uint32_t         pid;
-	uint32_t         uid;
-	char             program[PROTO_NAME_MAX + 1];
-	char             rbuf[RBUF];
-	unsigned         rlen;
-	unsigned         npending;
-	struct watch    *first, *last;    /* its pending questions, oldest first */
-	struct ctl_conn *prev, *next;     /* ctl->conns (main thread) */
-	struct shimctl  *ctl;
+	ev_io io;
+	int fd;
+	uint32_t pid;
+	uint32_t uid;
+	char program[PROTO_NAME_MAX + 1];
+	char rbuf[RBUF];
+	unsigned rlen;
+	unsigned npending;
+	struct watch *first, *last;   /* its pending questions, oldest first */
+	struct ctl_conn *prev, *next; /* ctl->conns (main thread) */
+	struct shimctl *ctl;
 };
 
 struct watch {
-	struct watch    *bnext;           /* bucket chain */
-	struct watch    *cprev, *cnext;   /* the connection's list */
+	struct watch *bnext;         /* bucket chain */
+	struct watch *cprev, *cnext; /* the connection's list */
 	struct ctl_conn *conn;
-	ev_tstamp        since;
-	struct ctlproto_tuple q;          /* the question, inode included */
-	unsigned         bucket;
-	char             tuple[TUPLE_MAX]; /* its key text */
+	ev_tstamp since;
+	struct ctlproto_tuple q; /* the question, inode included */
+	unsigned bucket;
+	char tuple[TUPLE_MAX]; /* its key text */
 };
 
 struct recent {
-	char             tuple[TUPLE_MAX];
-	uint64_t         inode;           /* 0: the caller's inode was not learnt */
-	enum result      result;          /* RESULT_UNSET: empty */
-	uint32_t         uid;
-	int              bnext;           /* next entry in its bucket, -1 */
-	unsigned         bucket;
+	char tuple[TUPLE_MAX];
+	uint64_t inode;     /* 0: the caller's inode was not learnt */
+	enum result result; /* RESULT_UNSET: empty */
+	uint32_t uid;
+	int bnext; /* next entry in its bucket, -1 */
+	unsigned bucket;
 };
 
 struct warned {
-	uint32_t         uid;
-	ev_tstamp        at;
-	unsigned         quiet;           /* events not logged since `at` */
-	bool             used;
+	uint32_t uid;
+	ev_tstamp at;
+	unsigned quiet; /* events not logged since `at` */
+	bool used;
 };
 
 struct shimctl {
-	ev_io            io;
-	ev_timer         pause;           /* accept back-off */
-	ev_tstamp        pause_warned;
-	int              fd;
-	char            *path;
-	struct ev_loop  *loop;            /* the main thread's */
-	uint32_t         seed;
-	pthread_mutex_t  lock;
-	struct watch    *bucket[BUCKETS];
-	int              rbucket[BUCKETS];
-	struct recent    recent[RECENT];
-	unsigned         recent_next;
-	struct session  *live[BUCKETS];   /* outbound sessions by tuple */
-	ev_timer         sweep;
+	ev_io io;
+	ev_timer pause; /* accept back-off */
+	ev_tstamp pause_warned;
+	int fd;
+	char *path;
+	struct ev_loop *loop; /* the main thread's */
+	uint32_t seed;
+	pthread_mutex_t lock;
+	struct watch *bucket[BUCKETS];
+	int rbucket[BUCKETS];
+	struct recent recent[RECENT];
+	unsigned recent_next;
+	struct session *live[BUCKETS]; /* outbound sessions by tuple */
+	ev_timer sweep;
 	/* main thread only */
 	struct ctl_conn *conns;
 	const struct worker *w0;
-	uint64_t        *held;            /* sorted vip:port keys worker 0 listens on */
-	unsigned         nheld;
-	uint64_t        *vips;            /* sorted keys (port 0) of the services' VIPs */
-	unsigned         nvips;
-	bool             held_known;
-	double           ttl;
-	unsigned         max_conns_uid, max_pending_conn, max_pending_uid;
-	struct warned    warned[WARN_SLOTS];
+	uint64_t *held; /* sorted vip:port keys worker 0 listens on */
+	unsigned nheld;
+	uint64_t *vips; /* sorted keys (port 0) of the services' VIPs */
+	unsigned nvips;
+	bool held_known;
+	double ttl;
+	unsigned max_conns_uid, max_pending_conn, max_pending_uid;
+	struct warned warned[WARN_SLOTS];
 };
 
 /* Control connections and pending questions per uid (all under `lock` or
@@ -260,8 +260,8 @@ static void recent_unlink(struct shimctl *ctl, int i)
 	r->result = RESULT_UNSET;
 }
 
-static void recent_put(struct shimctl *ctl, const char *tuple, uint64_t inode,
-                       enum result result, uint32_t uid)
+static void recent_put(struct shimctl *ctl, const char *tuple, uint64_t inode, enum result result,
+                       uint32_t uid)
 {
 	size_t n = strlen(tuple);
 	if (n >= TUPLE_MAX)
@@ -548,16 +548,20 @@ static void conn_cb(struct ev_loop *loop, ev_io *io, int revents)
 	unsigned quiet;
 	if (!c && warn_due(ctl, uid, &quiet)) {
 		if (out == Q_OVER_CONN)
-			log_warn("control: pid %u (uid %u) has %u unanswered questions on one "
-			         "connection (max_pending_per_control); closed it (%u more since)",
-			         pid, uid, npending, quiet);
+			log_warn(
+				"control: pid %u (uid %u) has %u unanswered questions on one "
+				"connection (max_pending_per_control); closed it (%u more since)",
+				pid, uid, npending, quiet);
 		else if (out == Q_OVER_UID)
-			log_warn("control: uid %u has %u unanswered questions (max_pending_per_uid); "
-			         "closed the connection of pid %u (%u more since)",
-			         uid, quota_count(&quota_ctl_pending, uid), pid, quiet);
+			log_warn(
+				"control: uid %u has %u unanswered questions (max_pending_per_uid); "
+				"closed the connection of pid %u (%u more since)",
+				uid, quota_count(&quota_ctl_pending, uid), pid, quiet);
 		else
-			log_warn("control: pid %u (uid %u) sent a line of more than %u bytes; closed "
-			         "its connection (%u more since)", pid, uid, RBUF - 2, quiet);
+			log_warn(
+				"control: pid %u (uid %u) sent a line of more than %u bytes; closed "
+				"its connection (%u more since)",
+				pid, uid, RBUF - 2, quiet);
 	}
 	if (!c)
 		return;
@@ -603,8 +607,10 @@ static void accept_cb(struct ev_loop *loop, ev_io *io, int revents)
 				 * waiting on it fails open after its wait. */
 				if (ev_now(loop) - ctl->pause_warned > WARN_EVERY) {
 					ctl->pause_warned = ev_now(loop);
-					log_warn("control socket %s: accept paused: %s (raise the file "
-					         "limit, ulimit -n)", ctl->path, strerror(errno));
+					log_warn(
+						"control socket %s: accept paused: %s (raise the file "
+						"limit, ulimit -n)",
+						ctl->path, strerror(errno));
 				}
 				ev_io_stop(loop, &ctl->io);
 				ev_timer_set(&ctl->pause, ACCEPT_PAUSE, 0.);
@@ -619,8 +625,10 @@ static void accept_cb(struct ev_loop *loop, ev_io *io, int revents)
 			close(fd);
 			if (ev_now(loop) - ctl->pause_warned > WARN_EVERY) {
 				ctl->pause_warned = ev_now(loop);
-				log_warn("control socket %s: descriptors short (fd %d in the reserve); "
-				         "new shim connections are refused", ctl->path, fd);
+				log_warn(
+					"control socket %s: descriptors short (fd %d in the reserve); "
+					"new shim connections are refused",
+					ctl->path, fd);
 			}
 			continue;
 		}
@@ -634,10 +642,11 @@ static void accept_cb(struct ev_loop *loop, ev_io *io, int revents)
 			close(fd);
 			unsigned quiet;
 			if (warn_due(ctl, cred.uid, &quiet))
-				log_warn("control: uid %u has %u control connections "
-				         "(max_control_per_uid); closed a new one of pid %d (%u more since)",
-				         (unsigned)cred.uid, quota_count(&quota_ctl_conns, cred.uid),
-				         (int)cred.pid, quiet);
+				log_warn(
+					"control: uid %u has %u control connections "
+					"(max_control_per_uid); closed a new one of pid %d (%u more since)",
+					(unsigned)cred.uid, quota_count(&quota_ctl_conns, cred.uid),
+					(int)cred.pid, quiet);
 			continue;
 		}
 		struct ctl_conn *c = calloc(1, sizeof *c);

@@ -115,8 +115,10 @@ void stream_dispatch(struct link *l)
 		 * refused streams only costs us: end its link. */
 		if (l->state == L_UP && l->refused > LINK_REFUSED_MAX &&
 		    l->refused > LINK_REFUSED_RATIO * l->accepted)
-			link_protocol_error(l, "too many refused streams (%u refused, %u accepted "
-			                    "in %.0f s)", l->refused, l->accepted, LINK_REFUSED_WINDOW);
+			link_protocol_error(l,
+			                    "too many refused streams (%u refused, %u accepted "
+			                    "in %.0f s)",
+			                    l->refused, l->accepted, LINK_REFUSED_WINDOW);
 		return;
 	case PROTO_FRAME_STATUS: {
 		if (l->receiver) {
@@ -140,7 +142,8 @@ void stream_dispatch(struct link *l)
 		if (st) {
 			bool was_blocked = st->credit == 0;
 			if (!proto_credit_ok(st->credit, add, STREAM_WINDOW)) {
-				link_protocol_error(l, "credit beyond the window (%u + %u)", st->credit, add);
+				link_protocol_error(l, "credit beyond the window (%u + %u)",
+				                    st->credit, add);
 				return;
 			}
 			st->credit += add;

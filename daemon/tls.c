@@ -16,16 +16,16 @@
 #include <openssl/x509v3.h>
 
 struct tls_ident {
-	char     *name;
-	X509     *cert;
+	char *name;
+	X509 *cert;
 	EVP_PKEY *key;
-	SSL_CTX  *client;
+	SSL_CTX *client;
 };
 
 struct tls_env {
 	struct tls_ident *ids;
-	unsigned          nids;
-	SSL_CTX          *server;
+	unsigned nids;
+	SSL_CTX *server;
 };
 
 static const unsigned char alpn_wire[] = "\x09" PROTO_ALPN;
@@ -59,8 +59,9 @@ static int common_setup(SSL_CTX *ctx, const char *ca)
 	SSL_CTX_set_default_read_buffer_len(ctx, TLS_READ_BUFFER);
 	/* AES-128-GCM first: the fastest with AES-NI, and as strong as the
 	 * mesh needs; the others stay acceptable to peers. */
-	SSL_CTX_set_ciphersuites(ctx, "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:"
-	                              "TLS_CHACHA20_POLY1305_SHA256");
+	SSL_CTX_set_ciphersuites(ctx,
+	                         "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:"
+	                         "TLS_CHACHA20_POLY1305_SHA256");
 	SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
 	SSL_CTX_set_num_tickets(ctx, 0);
 	return 0;
@@ -84,8 +85,7 @@ static int servername_cb(SSL *ssl, int *alert, void *arg)
 		*alert = SSL_AD_UNRECOGNIZED_NAME;
 		return SSL_TLSEXT_ERR_ALERT_FATAL;
 	}
-	if (SSL_use_certificate(ssl, id->cert) != 1 ||
-	    SSL_use_PrivateKey(ssl, id->key) != 1) {
+	if (SSL_use_certificate(ssl, id->cert) != 1 || SSL_use_PrivateKey(ssl, id->key) != 1) {
 		*alert = SSL_AD_INTERNAL_ERROR;
 		return SSL_TLSEXT_ERR_ALERT_FATAL;
 	}
@@ -98,8 +98,8 @@ static int alpn_cb(SSL *ssl, const unsigned char **out, unsigned char *outlen,
 	(void)ssl;
 	(void)arg;
 	unsigned char *sel;
-	if (SSL_select_next_proto(&sel, outlen, alpn_wire, sizeof alpn_wire - 1,
-	                          in, inlen) != OPENSSL_NPN_NEGOTIATED)
+	if (SSL_select_next_proto(&sel, outlen, alpn_wire, sizeof alpn_wire - 1, in, inlen) !=
+	    OPENSSL_NPN_NEGOTIATED)
 		return SSL_TLSEXT_ERR_ALERT_FATAL;
 	*out = sel;
 	return SSL_TLSEXT_ERR_OK;
@@ -206,8 +206,8 @@ void tls_env_free(struct tls_env *e)
 	free(e);
 }
 
-SSL *tls_client_new(struct tls_env *e, const char *id_name,
-                    const char *expect_identity, int fd, char *err, size_t len)
+SSL *tls_client_new(struct tls_env *e, const char *id_name, const char *expect_identity, int fd,
+                    char *err, size_t len)
 {
 	struct tls_ident *id = find_ident(e, id_name);
 	if (!id) {
@@ -294,7 +294,8 @@ const char *tls_last_error(SSL *ssl, int ret, char *buf, size_t len)
 		long v = SSL_get_verify_result(ssl);
 		if (v != X509_V_OK && strlen(buf) + 40 < len) {
 			size_t n = strlen(buf);
-			snprintf(buf + n, len - n, " (verify: %s)", X509_verify_cert_error_string(v));
+			snprintf(buf + n, len - n, " (verify: %s)",
+			         X509_verify_cert_error_string(v));
 		}
 	}
 	ERR_clear_error();

@@ -27,8 +27,8 @@ void tls_env_free(struct tls_env *e);
 
 /* A client SSL for `fd` speaking as identity `id_name` to a peer that must
  * present spiffe URI `expect`. NULL on failure (message in err). */
-SSL *tls_client_new(struct tls_env *e, const char *id_name,
-                    const char *expect_identity, int fd, char *err, size_t len);
+SSL *tls_client_new(struct tls_env *e, const char *id_name, const char *expect_identity, int fd,
+                    char *err, size_t len);
 SSL *tls_server_new(struct tls_env *e, int fd, char *err, size_t len);
 
 /* The peer certificate's SPIFFE ID into buf. -1 (buf empty, the reason in

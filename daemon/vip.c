@@ -32,11 +32,11 @@ static int cmp_svc_name(const void *a, const void *b)
 }
 
 struct vip_pool {
-	uint32_t  net;     /* host order */
-	uint32_t  size;    /* addresses in the range */
-	uint32_t  usable;  /* size - 3: not network, not broadcast, not .1 */
-	uint32_t  free;
-	uint8_t  *taken;   /* bit per offset */
+	uint32_t net;    /* host order */
+	uint32_t size;   /* addresses in the range */
+	uint32_t usable; /* size - 3: not network, not broadcast, not .1 */
+	uint32_t free;
+	uint8_t *taken; /* bit per offset */
 };
 
 /* Offset into the range of a usable address, or 0. */
@@ -64,8 +64,7 @@ static void vip_take(struct vip_pool *p, struct cfg_service *s, uint32_t off)
 
 /* Fixed VIPs first, then each service's previous VIP, then FNV-1a of the
  * name with linear probing, in name order so file order does not matter. */
-void vip_assign(struct load *L, config_prev_vip_fn prev, void *prev_arg,
-                const struct key_meta *sm)
+void vip_assign(struct load *L, config_prev_vip_fn prev, void *prev_arg, const struct key_meta *sm)
 {
 	struct config *c = L->c;
 	struct vip_pool pool;
@@ -94,21 +93,24 @@ void vip_assign(struct load *L, config_prev_vip_fn prev, void *prev_arg,
 		off = vip_offset(&pool, s->vip);
 		if (!off) {
 			if (ntohl(s->vip.s_addr) - pool.net >= pool.size)
-				cfg_error(L, sm[i].line[SK_VIP], "vip", "%s is outside vip_range %s/%u",
-				          vbuf, range, c->vip_prefix);
-			else
 				cfg_error(L, sm[i].line[SK_VIP], "vip",
-				          "%s is reserved in vip_range %s/%u (network, broadcast or first address)",
-				          vbuf, range, c->vip_prefix);
+				          "%s is outside vip_range %s/%u", vbuf, range,
+				          c->vip_prefix);
+			else
+				cfg_error(
+					L, sm[i].line[SK_VIP], "vip",
+					"%s is reserved in vip_range %s/%u (network, broadcast or first address)",
+					vbuf, range, c->vip_prefix);
 			continue;
 		}
 		if (vip_taken(&pool, off)) {
 			const char *owner = "?";
 			for (unsigned j = 0; j < i; j++)
-				if (c->services[j].vip_fixed && c->services[j].vip.s_addr == s->vip.s_addr)
+				if (c->services[j].vip_fixed &&
+				    c->services[j].vip.s_addr == s->vip.s_addr)
 					owner = c->services[j].name;
-			cfg_error(L, sm[i].line[SK_VIP], "vip", "%s is already used by service '%s'",
-			          vbuf, owner);
+			cfg_error(L, sm[i].line[SK_VIP], "vip",
+			          "%s is already used by service '%s'", vbuf, owner);
 			continue;
 		}
 		vip_take(&pool, s, off);

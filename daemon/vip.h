@@ -15,8 +15,7 @@ struct key_meta;
 
 /* Phase 4 of a config load: a VIP for every service of L->c (`sm`: the
  * services' key_meta); a full range or a bad fixed VIP is an error. */
-void vip_assign(struct load *L, config_prev_vip_fn prev, void *prev_arg,
-                const struct key_meta *sm);
+void vip_assign(struct load *L, config_prev_vip_fn prev, void *prev_arg, const struct key_meta *sm);
 
 /* The persistence file of the snapshot at `snapshot`: SNAPSHOT.vips. */
 const char *vip_file_path(const char *snapshot, char *buf, size_t len);

@@ -20,33 +20,33 @@ struct record_floods;
 
 /* One worker: an event loop and everything it serves (worker.c). */
 struct worker {
-	unsigned         index;            /* 0 runs in the main thread */
-	struct ev_loop  *loop;
-	struct gen      *gen;              /* the generation new connections use */
-	struct listener *listeners;        /* VIP listeners */
+	unsigned index; /* 0 runs in the main thread */
+	struct ev_loop *loop;
+	struct gen *gen;            /* the generation new connections use */
+	struct listener *listeners; /* VIP listeners */
 	struct listener *inbound;
-	struct session  *sessions;
-	unsigned         nsessions;
-	struct session  *reap;
-	ev_prepare       reaper;           /* frees ended sessions before the loop blocks */
-	bool             draining;
-	ev_timer         drain_timer;
-	struct link     *links;            /* host-to-host links (link.c) */
-	struct link     *link_dirty;       /* links with frames to write */
-	struct link     *link_reap;        /* dead links, freed before the loop blocks */
-	struct shimctl  *ctl;              /* the shim's control socket (shared) */
-	struct record_floods *floods;      /* refusal floods being counted (record.c) */
-	ev_timer         flood_timer;
-	uint64_t         rng;
+	struct session *sessions;
+	unsigned nsessions;
+	struct session *reap;
+	ev_prepare reaper; /* frees ended sessions before the loop blocks */
+	bool draining;
+	ev_timer drain_timer;
+	struct link *links;           /* host-to-host links (link.c) */
+	struct link *link_dirty;      /* links with frames to write */
+	struct link *link_reap;       /* dead links, freed before the loop blocks */
+	struct shimctl *ctl;          /* the shim's control socket (shared) */
+	struct record_floods *floods; /* refusal floods being counted (record.c) */
+	ev_timer flood_timer;
+	uint64_t rng;
 
 	/* main thread -> worker */
-	ev_async         wake;
-	pthread_mutex_t  lock;
-	struct gen      *pending_gen;
-	bool             pending_drain;
-	uint64_t         applied;          /* generation in force (applied_lock) */
-	pthread_t        thread;
-	bool             threaded;
+	ev_async wake;
+	pthread_mutex_t lock;
+	struct gen *pending_gen;
+	bool pending_drain;
+	uint64_t applied; /* generation in force (applied_lock) */
+	pthread_t thread;
+	bool threaded;
 };
 
 int worker_init(struct worker *m, unsigned index, struct ev_loop *loop, struct shimctl *ctl);

@@ -23,7 +23,7 @@ static int get_uint(struct cursor *c, uint64_t max, uint64_t *out)
 	while (c->p < c->end && *c->p >= '0' && *c->p <= '9') {
 		unsigned d = (unsigned)(*c->p - '0');
 		if (c->p > s && v == 0)
-			return -1;   /* leading zero */
+			return -1; /* leading zero */
 		if (v > (max - d) / 10)
 			return -1;
 		v = v * 10 + d;
@@ -65,9 +65,12 @@ static int get_hostport(struct cursor *c, uint32_t *addr, uint16_t *port)
 static int get_tuple(struct cursor *c, char verb, struct ctlproto_tuple *t)
 {
 	return get_char(c, verb) == -1 || get_char(c, ' ') == -1 ||
-	       get_hostport(c, &t->caddr, &t->cport) == -1 || get_char(c, ' ') == -1 ||
-	       get_hostport(c, &t->vaddr, &t->vport) == -1 || get_char(c, ' ') == -1 ||
-	       get_uint(c, UINT64_MAX, &t->inode) == -1 ? -1 : 0;
+	                       get_hostport(c, &t->caddr, &t->cport) == -1 ||
+	                       get_char(c, ' ') == -1 ||
+	                       get_hostport(c, &t->vaddr, &t->vport) == -1 ||
+	                       get_char(c, ' ') == -1 || get_uint(c, UINT64_MAX, &t->inode) == -1
+	               ? -1
+	               : 0;
 }
 
 static int word_char(char ch)
@@ -107,9 +110,9 @@ int ctlproto_parse_answer(const char *line, size_t len, struct ctlproto_tuple *a
 /* ---- formatting -------------------------------------------------------- */
 
 struct out {
-	char  *p;
+	char *p;
 	size_t left;
-	int    full;
+	int full;
 };
 
 static void put_bytes(struct out *o, const char *s, size_t n)

@@ -29,11 +29,11 @@
 #define CTLPROTO_LINE_MAX (2 + 2 * 22 + 20 + 1 + CTLPROTO_WORD_MAX + 1)
 
 struct ctlproto_tuple {
-	uint32_t caddr;   /* client address, network order */
-	uint16_t cport;   /* client port, network order */
-	uint32_t vaddr;   /* VIP, network order */
-	uint16_t vport;   /* VIP port, network order */
-	uint64_t inode;   /* the asking socket's inode */
+	uint32_t caddr; /* client address, network order */
+	uint16_t cport; /* client port, network order */
+	uint32_t vaddr; /* VIP, network order */
+	uint16_t vport; /* VIP port, network order */
+	uint64_t inode; /* the asking socket's inode */
 };
 
 /* Parse a question (line without '\n', len bytes, need not be

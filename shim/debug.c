@@ -21,7 +21,7 @@ void shim_line_start(struct shim_line *l)
 
 void shim_line_str(struct shim_line *l, const char *s)
 {
-	size_t room = sizeof l->buf - 1 - l->len;   /* keep one for '\n' */
+	size_t room = sizeof l->buf - 1 - l->len; /* keep one for '\n' */
 	size_t n = s ? strlen(s) : 0;
 	if (n > room)
 		n = room;
@@ -52,16 +52,14 @@ void shim_line_addr(struct shim_line *l, int family, const void *addr)
 	errno = saved;
 }
 
-void shim_line_sockaddr(struct shim_line *l, const struct sockaddr *sa,
-                        socklen_t len)
+void shim_line_sockaddr(struct shim_line *l, const struct sockaddr *sa, socklen_t len)
 {
 	if (sa && sa->sa_family == AF_INET && len >= sizeof(struct sockaddr_in)) {
 		const struct sockaddr_in *in = (const void *)sa;
 		shim_line_addr(l, AF_INET, &in->sin_addr);
 		shim_line_str(l, ":");
 		shim_line_uint(l, ntohs(in->sin_port));
-	} else if (sa && sa->sa_family == AF_INET6 &&
-	           len >= sizeof(struct sockaddr_in6)) {
+	} else if (sa && sa->sa_family == AF_INET6 && len >= sizeof(struct sockaddr_in6)) {
 		const struct sockaddr_in6 *in6 = (const void *)sa;
 		shim_line_str(l, "[");
 		shim_line_addr(l, AF_INET6, &in6->sin6_addr);

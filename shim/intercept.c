@@ -43,8 +43,7 @@
 
 struct shim_fd_table *_Atomic shim_fds;
 
-_Static_assert(sizeof(struct sockaddr_in6) <= 7 * sizeof(unsigned),
-               "shim_fd.orig too small");
+_Static_assert(sizeof(struct sockaddr_in6) <= 7 * sizeof(unsigned), "shim_fd.orig too small");
 _Static_assert(sizeof(struct shim_fd) == 64, "one cache line per fd");
 
 struct shim_fd_table *shim_fd_table_get(void)
@@ -55,8 +54,7 @@ struct shim_fd_table *shim_fd_table_get(void)
 
 	size_t cap = FD_TABLE_MAX;
 	struct rlimit rl;
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_max != RLIM_INFINITY &&
-	    rl.rlim_max < cap)
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_max != RLIM_INFINITY && rl.rlim_max < cap)
 		cap = rl.rlim_max;
 	if (cap < 1024)
 		cap = 1024;
@@ -72,7 +70,7 @@ struct shim_fd_table *shim_fd_table_get(void)
 	t->bytes = bytes;
 	struct shim_fd_table *expected = NULL;
 	if (!atomic_compare_exchange_strong(&shim_fds, &expected, t)) {
-		munmap(m, bytes);   /* another thread won the race */
+		munmap(m, bytes); /* another thread won the race */
 		return expected;
 	}
 	return t;
@@ -101,8 +99,8 @@ static void entry_end(struct shim_fd *e, unsigned even)
 	atomic_store_explicit(&e->seq, even, memory_order_release);
 }
 
-static void entry_set(struct shim_fd *e, const void *orig, socklen_t olen,
-                      uint32_t vip, uint16_t vport)
+static void entry_set(struct shim_fd *e, const void *orig, socklen_t olen, uint32_t vip,
+                      uint16_t vport)
 {
 	unsigned words[7] = { 0 };
 	memcpy(words, orig, olen);
@@ -125,8 +123,8 @@ static void entry_clear(struct shim_fd *e)
 }
 
 /* Consistent copy of an entry; 0 when empty or it kept changing. */
-static int entry_get(struct shim_fd *e, unsigned char *orig, socklen_t *olen,
-                     uint32_t *vip, uint16_t *vport)
+static int entry_get(struct shim_fd *e, unsigned char *orig, socklen_t *olen, uint32_t *vip,
+                     uint16_t *vport)
 {
 	for (int tries = 0; tries < 8; tries++) {
 		unsigned s1 = atomic_load_explicit(&e->seq, memory_order_acquire);
@@ -136,8 +134,7 @@ static int entry_get(struct shim_fd *e, unsigned char *orig, socklen_t *olen,
 		uint32_t v = atomic_load_explicit(&e->vip, memory_order_relaxed);
 		unsigned meta = atomic_load_explicit(&e->meta, memory_order_relaxed);
 		for (int i = 0; i < 7; i++)
-			words[i] = atomic_load_explicit(&e->orig[i],
-			                                memory_order_relaxed);
+			words[i] = atomic_load_explicit(&e->orig[i], memory_order_relaxed);
 		atomic_thread_fence(memory_order_acquire);
 		if (atomic_load_explicit(&e->seq, memory_order_relaxed) != s1)
 			continue;
@@ -166,8 +163,7 @@ static uint16_t pick_port(const struct snap_svc *s, uint16_t want)
 	return s->ports[0];
 }
 
-static void debug_pass(const char *call, const struct sockaddr *sa,
-                       socklen_t len, const char *why)
+static void debug_pass(const char *call, const struct sockaddr *sa, socklen_t len, const char *why)
 {
 	struct shim_line l;
 	shim_line_start(&l);
@@ -183,9 +179,8 @@ static void debug_pass(const char *call, const struct sockaddr *sa,
 	shim_line_end(&l);
 }
 
-static void debug_redirect(const char *call, const struct sockaddr *sa,
-                           socklen_t len, const struct sockaddr *to,
-                           socklen_t tolen, const char *svc)
+static void debug_redirect(const char *call, const struct sockaddr *sa, socklen_t len,
+                           const struct sockaddr *to, socklen_t tolen, const char *svc)
 {
 	struct shim_line l;
 	shim_line_start(&l);
@@ -200,8 +195,8 @@ static void debug_redirect(const char *call, const struct sockaddr *sa,
 	shim_line_end(&l);
 }
 
-static void debug_vip(const char *call, const struct sockaddr *sa,
-                      socklen_t len, const char *svc, int verdicts)
+static void debug_vip(const char *call, const struct sockaddr *sa, socklen_t len, const char *svc,
+                      int verdicts)
 {
 	struct shim_line l;
 	shim_line_start(&l);
@@ -245,17 +240,17 @@ static int port_declared(const struct snap_svc *s, uint16_t port)
  */
 struct route {
 	const struct sockaddr *dst;
-	socklen_t              dstlen;
+	socklen_t dstlen;
 	union {
-		struct sockaddr_in  in;
+		struct sockaddr_in in;
 		struct sockaddr_in6 in6;
 	} to;
-	int                    verdict;
-	struct verdict_dest    vd;
+	int verdict;
+	struct verdict_dest vd;
 };
 
-static void route(int fd, const struct sockaddr *sa, socklen_t len,
-                  const char *call, struct route *r)
+static void route(int fd, const struct sockaddr *sa, socklen_t len, const char *call,
+                  struct route *r)
 {
 	const char *why = NULL;
 	char ctl[sizeof(((struct sockaddr_un *)0)->sun_path)] = "";
@@ -279,8 +274,7 @@ static void route(int fd, const struct sockaddr *sa, socklen_t len,
 		kfam = AF_INET;
 		key = &in->sin_addr;
 		port = in->sin_port;
-	} else if (sa->sa_family == AF_INET6 &&
-	           len >= sizeof(struct sockaddr_in6)) {
+	} else if (sa->sa_family == AF_INET6 && len >= sizeof(struct sockaddr_in6)) {
 		const struct sockaddr_in6 *in6 = (const void *)sa;
 		port = in6->sin6_port;
 		if (is_v4mapped(&in6->sin6_addr)) {
@@ -334,7 +328,7 @@ static void route(int fd, const struct sockaddr *sa, socklen_t len,
 		redirect = 0;
 		vip = a;
 	}
-	if (!snapshot_vip_ok(v, vip)) {   /* never redirect off the VIP range */
+	if (!snapshot_vip_ok(v, vip)) { /* never redirect off the VIP range */
 		shim_snap_put(&ref);
 		why = "VIP outside the snapshot's range";
 		goto pass;
@@ -357,13 +351,12 @@ static void route(int fd, const struct sockaddr *sa, socklen_t len,
 	}
 	shim_snap_put(&ref);
 	if (!svc && !ctl[0])
-		goto pass;   /* an unpublished address, and nobody to ask */
+		goto pass; /* an unpublished address, and nobody to ask */
 
 	/* Only TCP goes through meshd; UDP to the same address is left alone. */
 	int type = 0;
 	socklen_t tl = sizeof type;
-	if (shim_getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tl) == -1 ||
-	    type != SOCK_STREAM) {
+	if (shim_getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tl) == -1 || type != SOCK_STREAM) {
 		why = "not SOCK_STREAM";
 		goto pass;
 	}
@@ -381,8 +374,8 @@ static void route(int fd, const struct sockaddr *sa, socklen_t len,
 			 * better to let the program's own connect decide. */
 			int v6only = 0;
 			tl = sizeof v6only;
-			if (shim_getsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only,
-			                    &tl) == -1 || v6only) {
+			if (shim_getsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, &tl) == -1 ||
+			    v6only) {
 				why = "IPV6_V6ONLY socket";
 				goto pass;
 			}
@@ -404,7 +397,7 @@ static void route(int fd, const struct sockaddr *sa, socklen_t len,
 		if (e) {
 			if (sa->sa_family == AF_INET) {
 				struct sockaddr_in o;
-				memset(&o, 0, sizeof o);   /* kernel reports sin_zero as 0 */
+				memset(&o, 0, sizeof o); /* kernel reports sin_zero as 0 */
 				o.sin_family = AF_INET;
 				o.sin_port = port;
 				memcpy(&o.sin_addr, key, 4);
@@ -437,8 +430,8 @@ pass:
 		debug_pass(call, sa, len, why);
 }
 
-static int do_connect(int (*real)(int, const struct sockaddr *, socklen_t),
-                      int fd, const struct sockaddr *sa, socklen_t len)
+static int do_connect(int (*real)(int, const struct sockaddr *, socklen_t), int fd,
+                      const struct sockaddr *sa, socklen_t len)
 {
 	int saved = errno;
 
@@ -460,8 +453,7 @@ static int do_connect(int (*real)(int, const struct sockaddr *, socklen_t),
 	if (!r.verdict && !again)
 		return rc;
 	int err = errno;
-	rc = (int)verdict_after_connect(fd, r.verdict ? &r.vd : NULL, again,
-	                                rc, &err);
+	rc = (int)verdict_after_connect(fd, r.verdict ? &r.vd : NULL, again, rc, &err);
 	errno = err;
 	return rc;
 }
@@ -491,13 +483,11 @@ ssize_t intercept_sendto_fastopen(int fd, const void *buf, size_t n, int flags,
 	route(fd, sa, len, "sendto", &r);
 	errno = saved;
 	ssize_t rc = real_sendto ? real_sendto(fd, buf, n, flags, r.dst, r.dstlen)
-	                         : syscall(SYS_sendto, fd, buf, n, flags, r.dst,
-	                                   r.dstlen);
+	                         : syscall(SYS_sendto, fd, buf, n, flags, r.dst, r.dstlen);
 	if (!r.verdict && !again)
 		return rc;
 	int err = errno;
-	rc = verdict_after_connect(fd, r.verdict ? &r.vd : NULL, again, rc,
-	                           &err);
+	rc = verdict_after_connect(fd, r.verdict ? &r.vd : NULL, again, rc, &err);
 	errno = err;
 	return rc;
 }
@@ -521,15 +511,13 @@ ssize_t intercept_sendmsg_fastopen(int fd, const struct msghdr *msg, int flags)
 	if (!r.verdict && !again)
 		return rc;
 	int err = errno;
-	rc = verdict_after_connect(fd, r.verdict ? &r.vd : NULL, again, rc,
-	                           &err);
+	rc = verdict_after_connect(fd, r.verdict ? &r.vd : NULL, again, rc, &err);
 	errno = err;
 	return rc;
 }
 
 /* Is the kernel's peer (ss, sl bytes) the VIP:port we connected to? */
-static int peer_is_vip(const struct sockaddr *ss, socklen_t sl, uint32_t vip,
-                       uint16_t vport)
+static int peer_is_vip(const struct sockaddr *ss, socklen_t sl, uint32_t vip, uint16_t vport)
 {
 	if (ss->sa_family == AF_INET && sl >= sizeof(struct sockaddr_in)) {
 		const struct sockaddr_in *in = (const void *)ss;
@@ -552,8 +540,7 @@ SHIM_EXPORT int getpeername(int fd, __SOCKADDR_ARG addr, socklen_t *len)
 
 	/* One load and one compare for every fd we never redirected. */
 	struct shim_fd *e = shim_fd_peek(fd);
-	if (!e || !sa || !len ||
-	    atomic_load_explicit(&e->vip, memory_order_relaxed) == 0)
+	if (!e || !sa || !len || atomic_load_explicit(&e->vip, memory_order_relaxed) == 0)
 		return real_getpeername(fd, sa, len);
 
 	socklen_t given = *len;
@@ -565,7 +552,7 @@ SHIM_EXPORT int getpeername(int fd, __SOCKADDR_ARG addr, socklen_t *len)
 	/* The kernel's answer, whole, to compare with what we connected. */
 	union {
 		struct sockaddr_storage ss;
-		struct sockaddr         sa;
+		struct sockaddr sa;
 	} peer;
 	socklen_t pl = *len;
 	if (given >= pl) {
@@ -583,8 +570,7 @@ SHIM_EXPORT int getpeername(int fd, __SOCKADDR_ARG addr, socklen_t *len)
 	socklen_t olen;
 	uint32_t vip;
 	uint16_t vport;
-	if (entry_get(e, orig, &olen, &vip, &vport) &&
-	    peer_is_vip(&peer.sa, pl, vip, vport)) {
+	if (entry_get(e, orig, &olen, &vip, &vport) && peer_is_vip(&peer.sa, pl, vip, vport)) {
 		/* Same truncation rule as the kernel: copy what fits, report
 		 * the full length. */
 		memcpy(sa, orig, given < olen ? given : olen);

@@ -23,36 +23,32 @@
 int (*real_connect)(int, const struct sockaddr *, socklen_t);
 int (*real___connect)(int, const struct sockaddr *, socklen_t);
 int (*real_getpeername)(int, struct sockaddr *, socklen_t *);
-int (*real_getaddrinfo)(const char *, const char *, const struct addrinfo *,
-                        struct addrinfo **);
-int (*real_getnameinfo)(const struct sockaddr *, socklen_t, char *, socklen_t,
-                        char *, socklen_t, int);
+int (*real_getaddrinfo)(const char *, const char *, const struct addrinfo *, struct addrinfo **);
+int (*real_getnameinfo)(const struct sockaddr *, socklen_t, char *, socklen_t, char *, socklen_t,
+                        int);
 struct hostent *(*real_gethostbyname)(const char *);
 struct hostent *(*real_gethostbyname2)(const char *, int);
-int (*real_gethostbyname_r)(const char *, struct hostent *, char *, size_t,
-                            struct hostent **, int *);
-int (*real_gethostbyname2_r)(const char *, int, struct hostent *, char *,
-                             size_t, struct hostent **, int *);
+int (*real_gethostbyname_r)(const char *, struct hostent *, char *, size_t, struct hostent **,
+                            int *);
+int (*real_gethostbyname2_r)(const char *, int, struct hostent *, char *, size_t, struct hostent **,
+                             int *);
 struct hostent *(*real_gethostbyaddr)(const void *, socklen_t, int);
-int (*real_gethostbyaddr_r)(const void *, socklen_t, int, struct hostent *,
-                            char *, size_t, struct hostent **, int *);
+int (*real_gethostbyaddr_r)(const void *, socklen_t, int, struct hostent *, char *, size_t,
+                            struct hostent **, int *);
 ssize_t (*real_read)(int, void *, size_t);
 ssize_t (*real_write)(int, const void *, size_t);
 ssize_t (*real_readv)(int, const struct iovec *, int);
 ssize_t (*real_writev)(int, const struct iovec *, int);
 ssize_t (*real_send)(int, const void *, size_t, int);
 ssize_t (*real_recv)(int, void *, size_t, int);
-ssize_t (*real_sendto)(int, const void *, size_t, int, const struct sockaddr *,
-                       socklen_t);
-ssize_t (*real_recvfrom)(int, void *, size_t, int, struct sockaddr *,
-                         socklen_t *);
+ssize_t (*real_sendto)(int, const void *, size_t, int, const struct sockaddr *, socklen_t);
+ssize_t (*real_recvfrom)(int, void *, size_t, int, struct sockaddr *, socklen_t *);
 ssize_t (*real_sendmsg)(int, const struct msghdr *, int);
 ssize_t (*real_recvmsg)(int, struct msghdr *, int);
 int (*real_getsockopt)(int, int, int, void *, socklen_t *);
 ssize_t (*real___read_chk)(int, void *, size_t, size_t);
 ssize_t (*real___recv_chk)(int, void *, size_t, size_t, int);
-ssize_t (*real___recvfrom_chk)(int, void *, size_t, size_t, int,
-                               struct sockaddr *, socklen_t *);
+ssize_t (*real___recvfrom_chk)(int, void *, size_t, size_t, int, struct sockaddr *, socklen_t *);
 
 int shim_debug;
 
@@ -96,47 +92,37 @@ static void do_init(void)
 	if (!real___connect)
 		real___connect = real_connect;
 	real_getpeername = (int (*)(int, struct sockaddr *, socklen_t *))sym("getpeername");
-	real_getaddrinfo = (int (*)(const char *, const char *,
-	                            const struct addrinfo *, struct addrinfo **))
-		sym("getaddrinfo");
-	real_getnameinfo = (int (*)(const struct sockaddr *, socklen_t, char *,
-	                            socklen_t, char *, socklen_t, int))
-		sym("getnameinfo");
-	real_gethostbyname = (struct hostent * (*)(const char *))sym("gethostbyname");
-	real_gethostbyname2 = (struct hostent * (*)(const char *, int))sym("gethostbyname2");
-	real_gethostbyname_r = (int (*)(const char *, struct hostent *, char *,
-	                                size_t, struct hostent **, int *))
-		sym("gethostbyname_r");
-	real_gethostbyname2_r = (int (*)(const char *, int, struct hostent *,
-	                                 char *, size_t, struct hostent **, int *))
-		sym("gethostbyname2_r");
+	real_getaddrinfo = (int (*)(const char *, const char *, const struct addrinfo *,
+	                            struct addrinfo **))sym("getaddrinfo");
+	real_getnameinfo = (int (*)(const struct sockaddr *, socklen_t, char *, socklen_t, char *,
+	                            socklen_t, int))sym("getnameinfo");
+	real_gethostbyname = (struct hostent * (*)(const char *)) sym("gethostbyname");
+	real_gethostbyname2 = (struct hostent * (*)(const char *, int)) sym("gethostbyname2");
+	real_gethostbyname_r = (int (*)(const char *, struct hostent *, char *, size_t,
+	                                struct hostent **, int *))sym("gethostbyname_r");
+	real_gethostbyname2_r = (int (*)(const char *, int, struct hostent *, char *, size_t,
+	                                 struct hostent **, int *))sym("gethostbyname2_r");
 	real_gethostbyaddr = (struct hostent * (*)(const void *, socklen_t, int))
 		sym("gethostbyaddr");
-	real_gethostbyaddr_r = (int (*)(const void *, socklen_t, int,
-	                                struct hostent *, char *, size_t,
-	                                struct hostent **, int *))
-		sym("gethostbyaddr_r");
-	real_read = (ssize_t (*)(int, void *, size_t))sym("read");
-	real_write = (ssize_t (*)(int, const void *, size_t))sym("write");
-	real_readv = (ssize_t (*)(int, const struct iovec *, int))sym("readv");
-	real_writev = (ssize_t (*)(int, const struct iovec *, int))sym("writev");
-	real_send = (ssize_t (*)(int, const void *, size_t, int))sym("send");
-	real_recv = (ssize_t (*)(int, void *, size_t, int))sym("recv");
-	real_sendto = (ssize_t (*)(int, const void *, size_t, int,
-	                           const struct sockaddr *, socklen_t))sym("sendto");
-	real_recvfrom = (ssize_t (*)(int, void *, size_t, int, struct sockaddr *,
-	                             socklen_t *))sym("recvfrom");
-	real_sendmsg = (ssize_t (*)(int, const struct msghdr *, int))sym("sendmsg");
-	real_recvmsg = (ssize_t (*)(int, struct msghdr *, int))sym("recvmsg");
-	real_getsockopt = (int (*)(int, int, int, void *, socklen_t *))
-		sym("getsockopt");
-	real___read_chk = (ssize_t (*)(int, void *, size_t, size_t))
-		sym("__read_chk");
-	real___recv_chk = (ssize_t (*)(int, void *, size_t, size_t, int))
-		sym("__recv_chk");
-	real___recvfrom_chk = (ssize_t (*)(int, void *, size_t, size_t, int,
-	                                   struct sockaddr *, socklen_t *))
-		sym("__recvfrom_chk");
+	real_gethostbyaddr_r = (int (*)(const void *, socklen_t, int, struct hostent *, char *,
+	                                size_t, struct hostent **, int *))sym("gethostbyaddr_r");
+	real_read = (ssize_t(*)(int, void *, size_t))sym("read");
+	real_write = (ssize_t(*)(int, const void *, size_t))sym("write");
+	real_readv = (ssize_t(*)(int, const struct iovec *, int))sym("readv");
+	real_writev = (ssize_t(*)(int, const struct iovec *, int))sym("writev");
+	real_send = (ssize_t(*)(int, const void *, size_t, int))sym("send");
+	real_recv = (ssize_t(*)(int, void *, size_t, int))sym("recv");
+	real_sendto = (ssize_t(*)(int, const void *, size_t, int, const struct sockaddr *,
+	                          socklen_t))sym("sendto");
+	real_recvfrom = (ssize_t(*)(int, void *, size_t, int, struct sockaddr *,
+	                            socklen_t *))sym("recvfrom");
+	real_sendmsg = (ssize_t(*)(int, const struct msghdr *, int))sym("sendmsg");
+	real_recvmsg = (ssize_t(*)(int, struct msghdr *, int))sym("recvmsg");
+	real_getsockopt = (int (*)(int, int, int, void *, socklen_t *))sym("getsockopt");
+	real___read_chk = (ssize_t(*)(int, void *, size_t, size_t))sym("__read_chk");
+	real___recv_chk = (ssize_t(*)(int, void *, size_t, size_t, int))sym("__recv_chk");
+	real___recvfrom_chk = (ssize_t(*)(int, void *, size_t, size_t, int, struct sockaddr *,
+	                                  socklen_t *))sym("__recvfrom_chk");
 
 	/*
 	 * secure_getenv: in a setuid program (only reachable through

@@ -41,11 +41,11 @@
 
 /* One row of glibc's gaih_inet_typeproto table (sysdeps/posix/getaddrinfo.c). */
 struct gai_proto {
-	int         socktype;
-	int         protocol;
-	unsigned    noserv : 1;    /* no service lookups (raw) */
-	unsigned    protoany : 1;  /* accepts any hints protocol */
-	unsigned    deflt : 1;     /* returned when hints give neither */
+	int socktype;
+	int protocol;
+	unsigned noserv : 1;   /* no service lookups (raw) */
+	unsigned protoany : 1; /* accepts any hints protocol */
+	unsigned deflt : 1;    /* returned when hints give neither */
 	const char *name;
 };
 
@@ -61,17 +61,17 @@ static const struct gai_proto gai_protos[] = {
 #define N_PROTOS (sizeof gai_protos / sizeof gai_protos[0])
 
 struct gai_tuple {
-	int      socktype;
-	int      protocol;
-	uint16_t port;   /* network order */
+	int socktype;
+	int protocol;
+	uint16_t port; /* network order */
 };
 
-#define GAI_KNOWN_FLAGS (AI_PASSIVE | AI_CANONNAME | AI_NUMERICHOST | \
-                         AI_V4MAPPED | AI_ALL | AI_ADDRCONFIG | AI_IDN | \
-                         AI_CANONIDN | AI_NUMERICSERV)
+#define GAI_KNOWN_FLAGS                                                                      \
+	(AI_PASSIVE | AI_CANONNAME | AI_NUMERICHOST | AI_V4MAPPED | AI_ALL | AI_ADDRCONFIG | \
+	 AI_IDN | AI_CANONIDN | AI_NUMERICSERV)
 
-#define NI_KNOWN_FLAGS (NI_NUMERICHOST | NI_NUMERICSERV | NI_NOFQDN | \
-                        NI_NAMEREQD | NI_DGRAM | NI_IDN)
+#define NI_KNOWN_FLAGS \
+	(NI_NUMERICHOST | NI_NUMERICSERV | NI_NOFQDN | NI_NAMEREQD | NI_DGRAM | NI_IDN)
 
 /* "svc.suffix" is at most this long with its NUL. */
 #define FQDN_MAX (SNAP_MAX_NAME + 1 + 255 + 1)
@@ -142,13 +142,13 @@ static int mesh_lookup(const char *what, const char *name, uint32_t *vip)
 	const struct snap_svc *s = snapshot_find_name(v, name);
 	int out_of_range = s && !snapshot_vip_ok(v, s->vip);
 	if (out_of_range)
-		s = NULL;   /* never answer an address outside the VIP range */
+		s = NULL; /* never answer an address outside the VIP range */
 	if (s)
 		*vip = s->vip;
 	shim_snap_put(&ref);
 	if (!s && shim_debug)
-		debug_pass(what, name, out_of_range ? "VIP outside the snapshot's range"
-		                                    : "not a mesh name");
+		debug_pass(what, name,
+		           out_of_range ? "VIP outside the snapshot's range" : "not a mesh name");
 	return s != NULL;
 }
 
@@ -193,8 +193,7 @@ static int addr_to_v4(int af, const void *addr, size_t len, uint32_t *out)
 		memcpy(out, addr, 4);
 		return 1;
 	}
-	if (af == AF_INET6 && len == 16 &&
-	    IN6_IS_ADDR_V4MAPPED((const struct in6_addr *)addr)) {
+	if (af == AF_INET6 && len == 16 && IN6_IS_ADDR_V4MAPPED((const struct in6_addr *)addr)) {
 		memcpy(out, (const unsigned char *)addr + 12, 4);
 		return 1;
 	}
@@ -225,8 +224,7 @@ static int serv_lookup(const char *service, const char *proto, uint16_t *port)
  * The (socktype, protocol, port) answers glibc would give for these hints
  * and service. Returns the count, or a negative EAI_* error.
  */
-static int gai_tuples(const struct addrinfo *hints, const char *service,
-                      struct gai_tuple *out)
+static int gai_tuples(const struct addrinfo *hints, const char *service, struct gai_tuple *out)
 {
 	int st = hints ? hints->ai_socktype : 0;
 	int pr = hints ? hints->ai_protocol : 0;
@@ -249,8 +247,7 @@ static int gai_tuples(const struct addrinfo *hints, const char *service,
 	if (st || pr) {
 		for (size_t i = 0; i < N_PROTOS; i++) {
 			const struct gai_proto *p = &gai_protos[i];
-			if ((st && st != p->socktype) ||
-			    (pr && !p->protoany && pr != p->protocol))
+			if ((st && st != p->socktype) || (pr && !p->protoany && pr != p->protocol))
 				continue;
 			tp = p;
 			break;
@@ -264,7 +261,7 @@ static int gai_tuples(const struct addrinfo *hints, const char *service,
 		if (tp && tp->noserv)
 			return EAI_SERVICE;
 		if (numeric) {
-			port = htons((uint16_t)num);   /* glibc truncates too */
+			port = htons((uint16_t)num); /* glibc truncates too */
 		} else if (tp) {
 			if (!serv_lookup(service, tp->name, &port))
 				return EAI_SERVICE;
@@ -275,8 +272,7 @@ static int gai_tuples(const struct addrinfo *hints, const char *service,
 		} else {
 			for (size_t i = 0; i < N_PROTOS; i++) {
 				const struct gai_proto *p = &gai_protos[i];
-				if (!p->deflt || p->noserv ||
-				    !serv_lookup(service, p->name, &port))
+				if (!p->deflt || p->noserv || !serv_lookup(service, p->name, &port))
 					continue;
 				out[n].socktype = p->socktype;
 				out[n].protocol = p->protocol;
@@ -307,7 +303,7 @@ static int gai_tuples(const struct addrinfo *hints, const char *service,
 struct ai_node {
 	struct addrinfo ai;
 	union {
-		struct sockaddr_in  in;
+		struct sockaddr_in in;
 		struct sockaddr_in6 in6;
 	} sa;
 };
@@ -322,8 +318,8 @@ static void free_nodes(struct addrinfo *ai)
 	}
 }
 
-static int gai_build(int family, uint32_t vip, const struct gai_tuple *t,
-                     int n, const char *canon, struct addrinfo **res)
+static int gai_build(int family, uint32_t vip, const struct gai_tuple *t, int n, const char *canon,
+                     struct addrinfo **res)
 {
 	struct addrinfo *head = NULL, **tail = &head;
 
@@ -359,8 +355,7 @@ nomem:
 	return EAI_MEMORY;
 }
 
-SHIM_EXPORT int getaddrinfo(const char *node, const char *service,
-                            const struct addrinfo *hints,
+SHIM_EXPORT int getaddrinfo(const char *node, const char *service, const struct addrinfo *hints,
                             struct addrinfo **res)
 {
 	int saved = errno;
@@ -374,8 +369,9 @@ SHIM_EXPORT int getaddrinfo(const char *node, const char *service,
 	if (!node || !res || (flags & AI_NUMERICHOST) || (flags & ~GAI_KNOWN_FLAGS) ||
 	    (family != AF_UNSPEC && family != AF_INET && family != AF_INET6)) {
 		if (shim_debug)
-			debug_pass("resolve", node, !node ? "no name (a server's AI_PASSIVE lookup)"
-			                          : "numeric host or flags the shim leaves to libc");
+			debug_pass("resolve", node,
+			           !node ? "no name (a server's AI_PASSIVE lookup)"
+			                 : "numeric host or flags the shim leaves to libc");
 		goto pass;
 	}
 
@@ -390,8 +386,7 @@ SHIM_EXPORT int getaddrinfo(const char *node, const char *service,
 		return n;
 	}
 	int af = family == AF_INET6 ? AF_INET6 : AF_INET;
-	int rc = gai_build(af, vip, t, n,
-	                   (flags & AI_CANONNAME) ? node : NULL, res);
+	int rc = gai_build(af, vip, t, n, (flags & AI_CANONNAME) ? node : NULL, res);
 	if (rc == 0 && family == AF_UNSPEC) {
 		/* Answer like a dual-stack name: the VIP, then ::ffff:VIP, so a
 		 * program that keeps only IPv6 answers (curl -6 resolves with
@@ -422,13 +417,12 @@ pass:
  * Lay out a one-address hostent in the caller's buffer: alias list (empty),
  * address list, address bytes, name. Returns 0 or ERANGE.
  */
-static int fill_hostent(struct hostent *h, char *buf, size_t buflen,
-                        const char *name, int af, const void *addr)
+static int fill_hostent(struct hostent *h, char *buf, size_t buflen, const char *name, int af,
+                        const void *addr)
 {
 	size_t alen = af == AF_INET ? 4 : 16;
 	size_t nlen = strlen(name);
-	size_t pad = (alignof(char *) - (uintptr_t)buf % alignof(char *)) %
-	             alignof(char *);
+	size_t pad = (alignof(char *) - (uintptr_t)buf % alignof(char *)) % alignof(char *);
 	if (!buf || buflen < pad + 3 * sizeof(char *) + alen + nlen + 1)
 		return ERANGE;
 	char **ptrs = (char **)(void *)(buf + pad);
@@ -436,8 +430,8 @@ static int fill_hostent(struct hostent *h, char *buf, size_t buflen,
 	char *n = a + alen;
 	memcpy(a, addr, alen);
 	memcpy(n, name, nlen + 1);
-	ptrs[0] = NULL;   /* aliases */
-	ptrs[1] = a;      /* addresses */
+	ptrs[0] = NULL; /* aliases */
+	ptrs[1] = a;    /* addresses */
 	ptrs[2] = NULL;
 	h->h_name = n;
 	h->h_aliases = &ptrs[0];
@@ -460,13 +454,12 @@ static const void *answer_addr(int af, uint32_t *vip, struct in6_addr *a6)
  * Common body of the forward hostent hooks. Returns 1 when it answered
  * (into h/buf), 0 to pass through; *err gets 0 or ERANGE.
  */
-static int hostent_by_name(const char *name, int af, struct hostent *h,
-                           char *buf, size_t buflen, int *err)
+static int hostent_by_name(const char *name, int af, struct hostent *h, char *buf, size_t buflen,
+                           int *err)
 {
 	uint32_t vip;
 	struct in6_addr a6;
-	if (!name || (af != AF_INET && af != AF_INET6) ||
-	    !mesh_lookup("resolve", name, &vip))
+	if (!name || (af != AF_INET && af != AF_INET6) || !mesh_lookup("resolve", name, &vip))
 		return 0;
 	*err = fill_hostent(h, buf, buflen, name, af, answer_addr(af, &vip, &a6));
 	if (*err == 0 && shim_debug)
@@ -479,12 +472,10 @@ static int hostent_by_name(const char *name, int af, struct hostent *h,
  * name is a mesh name (*out is the answer, or NULL with h_errno/errno set),
  * 0 to pass through.
  */
-static int tls_by_name(const char *name, int af, int saved,
-                       struct hostent **out)
+static int tls_by_name(const char *name, int af, int saved, struct hostent **out)
 {
 	int err;
-	if (!hostent_by_name(name, af, &tls_he.he, tls_he.buf,
-	                     sizeof tls_he.buf, &err))
+	if (!hostent_by_name(name, af, &tls_he.he, tls_he.buf, sizeof tls_he.buf, &err))
 		return 0;
 	if (err) {
 		/* Cannot happen for names snapshot_find_name accepts (at
@@ -527,8 +518,7 @@ SHIM_EXPORT struct hostent *gethostbyname2(const char *name, int af)
 	return real_gethostbyname2(name, af);
 }
 
-static int r_answer(int err, struct hostent *ret, struct hostent **result,
-                    int *h_errnop, int saved)
+static int r_answer(int err, struct hostent *ret, struct hostent **result, int *h_errnop, int saved)
 {
 	if (err) {
 		*result = NULL;
@@ -544,8 +534,7 @@ static int r_answer(int err, struct hostent *ret, struct hostent **result,
 	return 0;
 }
 
-SHIM_EXPORT int gethostbyname_r(const char *name, struct hostent *ret,
-                                char *buf, size_t buflen,
+SHIM_EXPORT int gethostbyname_r(const char *name, struct hostent *ret, char *buf, size_t buflen,
                                 struct hostent **result, int *h_errnop)
 {
 	int saved = errno, err;
@@ -561,9 +550,8 @@ SHIM_EXPORT int gethostbyname_r(const char *name, struct hostent *ret,
 	return real_gethostbyname_r(name, ret, buf, buflen, result, h_errnop);
 }
 
-SHIM_EXPORT int gethostbyname2_r(const char *name, int af, struct hostent *ret,
-                                 char *buf, size_t buflen,
-                                 struct hostent **result, int *h_errnop)
+SHIM_EXPORT int gethostbyname2_r(const char *name, int af, struct hostent *ret, char *buf,
+                                 size_t buflen, struct hostent **result, int *h_errnop)
 {
 	int saved = errno, err;
 	if (shim_init() == -1 || !real_gethostbyname2_r) {
@@ -575,15 +563,13 @@ SHIM_EXPORT int gethostbyname2_r(const char *name, int af, struct hostent *ret,
 	if (ret && result && hostent_by_name(name, af, ret, buf, buflen, &err))
 		return r_answer(err, ret, result, h_errnop, saved);
 	errno = saved;
-	return real_gethostbyname2_r(name, af, ret, buf, buflen, result,
-	                             h_errnop);
+	return real_gethostbyname2_r(name, af, ret, buf, buflen, result, h_errnop);
 }
 
 /* ---- reverse ----------------------------------------------------------- */
 
-SHIM_EXPORT int getnameinfo(const struct sockaddr *sa, socklen_t salen,
-                            char *host, socklen_t hostlen, char *serv,
-                            socklen_t servlen, int flags)
+SHIM_EXPORT int getnameinfo(const struct sockaddr *sa, socklen_t salen, char *host,
+                            socklen_t hostlen, char *serv, socklen_t servlen, int flags)
 {
 	int saved = errno;
 	if (shim_init() == -1 || !real_getnameinfo)
@@ -595,10 +581,8 @@ SHIM_EXPORT int getnameinfo(const struct sockaddr *sa, socklen_t salen,
 		goto pass;
 	if (sa->sa_family == AF_INET && salen >= sizeof(struct sockaddr_in))
 		vip = ((const struct sockaddr_in *)(const void *)sa)->sin_addr.s_addr;
-	else if (!(sa->sa_family == AF_INET6 &&
-	           salen >= sizeof(struct sockaddr_in6) &&
-	           addr_to_v4(AF_INET6,
-	                      &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr,
+	else if (!(sa->sa_family == AF_INET6 && salen >= sizeof(struct sockaddr_in6) &&
+	           addr_to_v4(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr,
 	                      16, &vip)))
 		goto pass;
 
@@ -608,8 +592,7 @@ SHIM_EXPORT int getnameinfo(const struct sockaddr *sa, socklen_t salen,
 	if (serv && servlen) {
 		/* The service half is libc's business; NI_NAMEREQD concerns
 		 * the host half only. */
-		int rc = real_getnameinfo(sa, salen, NULL, 0, serv, servlen,
-		                          flags & ~NI_NAMEREQD);
+		int rc = real_getnameinfo(sa, salen, NULL, 0, serv, servlen, flags & ~NI_NAMEREQD);
 		if (rc != 0)
 			return rc;
 	}
@@ -627,29 +610,25 @@ pass:
 }
 
 /* Common body of the reverse hostent hooks, like hostent_by_name(). */
-static int hostent_by_addr(const void *addr, socklen_t len, int type,
-                           struct hostent *h, char *buf, size_t buflen,
-                           int *err)
+static int hostent_by_addr(const void *addr, socklen_t len, int type, struct hostent *h, char *buf,
+                           size_t buflen, int *err)
 {
 	uint32_t vip;
 	char name[FQDN_MAX];
-	if (!addr || !addr_to_v4(type, addr, len, &vip) ||
-	    !mesh_reverse("reverse", vip, 0, name))
+	if (!addr || !addr_to_v4(type, addr, len, &vip) || !mesh_reverse("reverse", vip, 0, name))
 		return 0;
 	*err = fill_hostent(h, buf, buflen, name, type, addr);
 	return 1;
 }
 
-SHIM_EXPORT struct hostent *gethostbyaddr(const void *addr, socklen_t len,
-                                          int type)
+SHIM_EXPORT struct hostent *gethostbyaddr(const void *addr, socklen_t len, int type)
 {
 	int saved = errno, err;
 	if (shim_init() == -1 || !real_gethostbyaddr) {
 		h_errno = TRY_AGAIN;
 		return NULL;
 	}
-	if (hostent_by_addr(addr, len, type, &tls_he.he, tls_he.buf,
-	                    sizeof tls_he.buf, &err)) {
+	if (hostent_by_addr(addr, len, type, &tls_he.he, tls_he.buf, sizeof tls_he.buf, &err)) {
 		if (err) {
 			h_errno = NETDB_INTERNAL;
 			errno = err;
@@ -662,9 +641,8 @@ SHIM_EXPORT struct hostent *gethostbyaddr(const void *addr, socklen_t len,
 	return real_gethostbyaddr(addr, len, type);
 }
 
-SHIM_EXPORT int gethostbyaddr_r(const void *addr, socklen_t len, int type,
-                                struct hostent *ret, char *buf, size_t buflen,
-                                struct hostent **result, int *h_errnop)
+SHIM_EXPORT int gethostbyaddr_r(const void *addr, socklen_t len, int type, struct hostent *ret,
+                                char *buf, size_t buflen, struct hostent **result, int *h_errnop)
 {
 	int saved = errno, err;
 	if (shim_init() == -1 || !real_gethostbyaddr_r) {
@@ -673,10 +651,8 @@ SHIM_EXPORT int gethostbyaddr_r(const void *addr, socklen_t len, int type,
 			*h_errnop = TRY_AGAIN;
 		return EAGAIN;
 	}
-	if (ret && result &&
-	    hostent_by_addr(addr, len, type, ret, buf, buflen, &err))
+	if (ret && result && hostent_by_addr(addr, len, type, ret, buf, buflen, &err))
 		return r_answer(err, ret, result, h_errnop, saved);
 	errno = saved;
-	return real_gethostbyaddr_r(addr, len, type, ret, buf, buflen, result,
-	                            h_errnop);
+	return real_gethostbyaddr_r(addr, len, type, ret, buf, buflen, result, h_errnop);
 }

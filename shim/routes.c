@@ -34,14 +34,14 @@
 #include <unistd.h>
 
 #define SNAP_DEFAULT_PATH "/run/libmesh/routes"
-#define SNAP_CHECK_MS     100
-#define SNAP_SLOTS        8
+#define SNAP_CHECK_MS 100
+#define SNAP_SLOTS 8
 /* A rejected file modified less than this long ago is read again at the
  * next check rather than once: file timestamps are coarse (a clock tick),
  * so a file rewritten in place with the same size within one tick keeps
  * its identity, and the copy we rejected may be a torn read of a write
  * that was still going on (git's "racy" files). */
-#define SNAP_RACY_MS      2000
+#define SNAP_RACY_MS 2000
 
 static char snap_path[PATH_MAX];
 
@@ -54,7 +54,7 @@ struct snap_id {
 	ino_t ino;
 	off_t size;
 	struct timespec mtim;
-	struct timespec ctim;   /* utimes() can set mtime back, not ctime */
+	struct timespec ctim; /* utimes() can set mtime back, not ctime */
 };
 
 /*
@@ -70,24 +70,24 @@ struct snap_id {
  * the next check. Slots are static, so the hooks never allocate for this.
  */
 struct snap_slot {
-	atomic_ulong     readers;
-	int              state;   /* only touched by the refresher */
-	void            *map;     /* the private copy (anonymous mapping) */
-	size_t           len;
-	struct snap_id   id;
+	atomic_ulong readers;
+	int state; /* only touched by the refresher */
+	void *map; /* the private copy (anonymous mapping) */
+	size_t len;
+	struct snap_id id;
 	struct snap_view view;
 };
 
 static struct snap_slot slots[SNAP_SLOTS];
 static struct snap_slot *_Atomic cur;
 static atomic_flag refreshing = ATOMIC_FLAG_INIT;
-static atomic_long next_check_ms;   /* 0: never checked */
-static atomic_int first_done;       /* a refresh has completed once */
+static atomic_long next_check_ms; /* 0: never checked */
+static atomic_int first_done;     /* a refresh has completed once */
 
 /* Refresher-only state (under `refreshing`). */
-static struct snap_id seen;         /* identity of the file last examined */
+static struct snap_id seen; /* identity of the file last examined */
 static int have_seen;
-static int last_state = -1;         /* debug: 0 no file, 1 bad, 2 loaded */
+static int last_state = -1; /* debug: 0 no file, 1 bad, 2 loaded */
 
 /* ---- debug lines ------------------------------------------------------- */
 
@@ -150,10 +150,8 @@ static void id_from_stat(struct snap_id *id, const struct stat *st)
 static int id_equal(const struct snap_id *a, const struct snap_id *b)
 {
 	return a->dev == b->dev && a->ino == b->ino && a->size == b->size &&
-	       a->mtim.tv_sec == b->mtim.tv_sec &&
-	       a->mtim.tv_nsec == b->mtim.tv_nsec &&
-	       a->ctim.tv_sec == b->ctim.tv_sec &&
-	       a->ctim.tv_nsec == b->ctim.tv_nsec;
+	       a->mtim.tv_sec == b->mtim.tv_sec && a->mtim.tv_nsec == b->mtim.tv_nsec &&
+	       a->ctim.tv_sec == b->ctim.tv_sec && a->ctim.tv_nsec == b->ctim.tv_nsec;
 }
 
 /* Make `s` (or NULL) current and retire the previous slot. */
@@ -232,7 +230,7 @@ static int racy(const struct stat *st)
 		return 1;
 	long long ms = ((long long)now.tv_sec - st->st_mtim.tv_sec) * 1000 +
 	               (now.tv_nsec - st->st_mtim.tv_nsec) / 1000000;
-	return ms < SNAP_RACY_MS;   /* includes a clock set back */
+	return ms < SNAP_RACY_MS; /* includes a clock set back */
 }
 
 /* Copy and validate the file; caller holds `refreshing`. */
@@ -283,12 +281,11 @@ static void load(void)
 	/* Anonymous, not malloc: the hooks must not allocate (the program's
 	 * allocator may be what called us), and a whole mapping can be made
 	 * read-only and handed back with munmap. */
-	void *map = mmap(NULL, len, PROT_READ | PROT_WRITE,
-	                 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	void *map = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (map == MAP_FAILED) {
 		int err = errno;
 		close(fd);
-		have_seen = 0;   /* maybe transient (ENOMEM): retry next time */
+		have_seen = 0; /* maybe transient (ENOMEM): retry next time */
 		publish(NULL);
 		note_state(1, "cannot map", err);
 		return;
@@ -299,12 +296,12 @@ static void load(void)
 	                after.st_mtim.tv_sec != st.st_mtim.tv_sec ||
 	                after.st_mtim.tv_nsec != st.st_mtim.tv_nsec))
 		rc = 1;
-	close(fd);   /* the copy is ours; the program keeps no fd */
+	close(fd); /* the copy is ours; the program keeps no fd */
 	if (rc != 0) {
 		munmap(map, len);
 		have_seen = 0;
 		if (rc == 1)
-			return;   /* changing under us: keep the current routes,
+			return; /* changing under us: keep the current routes,
 			           * read it again at the next check */
 		publish(NULL);
 		note_state(1, "cannot read", err);

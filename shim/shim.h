@@ -33,10 +33,10 @@
  */
 #ifdef __SOCKADDR_ALLTYPES
 #define SHIM_CSA(a) ((a).__sockaddr__)
-#define SHIM_SA(a)  ((a).__sockaddr__)
+#define SHIM_SA(a) ((a).__sockaddr__)
 #else
 #define SHIM_CSA(a) (a)
-#define SHIM_SA(a)  (a)
+#define SHIM_SA(a) (a)
 #endif
 
 /* Not declared by any public header; exported by libc as an alias. */
@@ -44,29 +44,26 @@ SHIM_EXPORT int __connect(int fd, const struct sockaddr *addr, socklen_t len);
 
 /* glibc's _FORTIFY_SOURCE entry points; declared only under fortify. */
 SHIM_EXPORT ssize_t __read_chk(int fd, void *buf, size_t n, size_t buflen);
-SHIM_EXPORT ssize_t __recv_chk(int fd, void *buf, size_t n, size_t buflen,
-                               int flags);
-SHIM_EXPORT ssize_t __recvfrom_chk(int fd, void *buf, size_t n, size_t buflen,
-                                   int flags, struct sockaddr *addr,
-                                   socklen_t *alen);
+SHIM_EXPORT ssize_t __recv_chk(int fd, void *buf, size_t n, size_t buflen, int flags);
+SHIM_EXPORT ssize_t __recvfrom_chk(int fd, void *buf, size_t n, size_t buflen, int flags,
+                                   struct sockaddr *addr, socklen_t *alen);
 
 /* libc's functions, from dlsym(RTLD_NEXT); NULL only while init recurses. */
 extern int (*real_connect)(int, const struct sockaddr *, socklen_t);
 extern int (*real___connect)(int, const struct sockaddr *, socklen_t);
 extern int (*real_getpeername)(int, struct sockaddr *, socklen_t *);
-extern int (*real_getaddrinfo)(const char *, const char *,
-                               const struct addrinfo *, struct addrinfo **);
-extern int (*real_getnameinfo)(const struct sockaddr *, socklen_t, char *,
-                               socklen_t, char *, socklen_t, int);
+extern int (*real_getaddrinfo)(const char *, const char *, const struct addrinfo *,
+                               struct addrinfo **);
+extern int (*real_getnameinfo)(const struct sockaddr *, socklen_t, char *, socklen_t, char *,
+                               socklen_t, int);
 extern struct hostent *(*real_gethostbyname)(const char *);
 extern struct hostent *(*real_gethostbyname2)(const char *, int);
-extern int (*real_gethostbyname_r)(const char *, struct hostent *, char *,
-                                   size_t, struct hostent **, int *);
-extern int (*real_gethostbyname2_r)(const char *, int, struct hostent *,
-                                    char *, size_t, struct hostent **, int *);
+extern int (*real_gethostbyname_r)(const char *, struct hostent *, char *, size_t,
+                                   struct hostent **, int *);
+extern int (*real_gethostbyname2_r)(const char *, int, struct hostent *, char *, size_t,
+                                    struct hostent **, int *);
 extern struct hostent *(*real_gethostbyaddr)(const void *, socklen_t, int);
-extern int (*real_gethostbyaddr_r)(const void *, socklen_t, int,
-                                   struct hostent *, char *, size_t,
+extern int (*real_gethostbyaddr_r)(const void *, socklen_t, int, struct hostent *, char *, size_t,
                                    struct hostent **, int *);
 /* The I/O family (iohooks.c hooks them; everything in the shim that does
  * I/O on a descriptor calls these, never the hooks). */
@@ -76,17 +73,15 @@ extern ssize_t (*real_readv)(int, const struct iovec *, int);
 extern ssize_t (*real_writev)(int, const struct iovec *, int);
 extern ssize_t (*real_send)(int, const void *, size_t, int);
 extern ssize_t (*real_recv)(int, void *, size_t, int);
-extern ssize_t (*real_sendto)(int, const void *, size_t, int,
-                              const struct sockaddr *, socklen_t);
-extern ssize_t (*real_recvfrom)(int, void *, size_t, int, struct sockaddr *,
-                                socklen_t *);
+extern ssize_t (*real_sendto)(int, const void *, size_t, int, const struct sockaddr *, socklen_t);
+extern ssize_t (*real_recvfrom)(int, void *, size_t, int, struct sockaddr *, socklen_t *);
 extern ssize_t (*real_sendmsg)(int, const struct msghdr *, int);
 extern ssize_t (*real_recvmsg)(int, struct msghdr *, int);
 extern int (*real_getsockopt)(int, int, int, void *, socklen_t *);
 extern ssize_t (*real___read_chk)(int, void *, size_t, size_t);
 extern ssize_t (*real___recv_chk)(int, void *, size_t, size_t, int);
-extern ssize_t (*real___recvfrom_chk)(int, void *, size_t, size_t, int,
-                                      struct sockaddr *, socklen_t *);
+extern ssize_t (*real___recvfrom_chk)(int, void *, size_t, size_t, int, struct sockaddr *,
+                                      socklen_t *);
 
 /*
  * Resolve the real_* symbols and read the environment, once. Every hook calls
@@ -113,17 +108,17 @@ int shim_getsockopt(int fd, int level, int name, void *val, socklen_t *len);
  * MAP_PRIVATE: a forked child gets a copy, as it gets copies of the fds.
  */
 struct shim_fd {
-	atomic_uint seq;       /* intercept.c: odd while a writer is mid-way */
-	atomic_uint vip;       /* intercept.c: VIP connected to; 0 none */
-	atomic_uint meta;      /* intercept.c: VIP port | orig_len << 16 */
-	atomic_uint orig[7];   /* intercept.c: the program's sockaddr */
-	atomic_uint vmark;     /* verdict.c: pending-verdict slot + 1; 0 none */
-	unsigned    pad[5];    /* one cache line per fd */
+	atomic_uint seq;     /* intercept.c: odd while a writer is mid-way */
+	atomic_uint vip;     /* intercept.c: VIP connected to; 0 none */
+	atomic_uint meta;    /* intercept.c: VIP port | orig_len << 16 */
+	atomic_uint orig[7]; /* intercept.c: the program's sockaddr */
+	atomic_uint vmark;   /* verdict.c: pending-verdict slot + 1; 0 none */
+	unsigned pad[5];     /* one cache line per fd */
 };
 
 struct shim_fd_table {
-	size_t        cap;
-	size_t        bytes;
+	size_t cap;
+	size_t bytes;
 	struct shim_fd e[];
 };
 
@@ -135,8 +130,7 @@ struct shim_fd_table *shim_fd_table_get(void);
 /* The entry of fd if the table exists and covers it; never allocates. */
 static inline struct shim_fd *shim_fd_peek(int fd)
 {
-	struct shim_fd_table *t =
-		atomic_load_explicit(&shim_fds, memory_order_acquire);
+	struct shim_fd_table *t = atomic_load_explicit(&shim_fds, memory_order_acquire);
 	if (!t || (unsigned)fd >= t->cap)
 		return NULL;
 	return &t->e[fd];
@@ -145,11 +139,11 @@ static inline struct shim_fd *shim_fd_peek(int fd)
 /* The I/O hooks' whole cost on a descriptor without a verdict mark. */
 static inline int shim_fd_marked(int fd)
 {
-	struct shim_fd_table *t =
-		atomic_load_explicit(&shim_fds, memory_order_acquire);
+	struct shim_fd_table *t = atomic_load_explicit(&shim_fds, memory_order_acquire);
 	return __builtin_expect(t != NULL && (unsigned)fd < t->cap &&
-	                        atomic_load_explicit(&t->e[fd].vmark,
-	                                             memory_order_relaxed) != 0, 0);
+	                                atomic_load_explicit(&t->e[fd].vmark,
+	                                                     memory_order_relaxed) != 0,
+	                        0);
 }
 
 /*
@@ -175,23 +169,22 @@ static inline int shim_fd_marked(int fd)
  */
 void verdict_init(void);
 void verdict_atfork_child(void);
-int  verdict_ready(const char *ctl_path);
-int  verdict_connect_begin(int fd);
+int verdict_ready(const char *ctl_path);
+int verdict_connect_begin(int fd);
 struct verdict_dest {
-	uint32_t vip;          /* network order */
-	uint16_t vport;        /* network order */
-	unsigned wait_ms;      /* the service's verdict_ms (snapshot); 0: unknown */
-	int      unpublished;  /* an address in the VIP range that no published
+	uint32_t vip;     /* network order */
+	uint16_t vport;   /* network order */
+	unsigned wait_ms; /* the service's verdict_ms (snapshot); 0: unknown */
+	int unpublished;  /* an address in the VIP range that no published
 	                        * service has: whoever accepted it may not be
 	                        * meshd, so no I/O passes before the verdict */
-	const char *call;      /* "connect", "sendto", "sendmsg" (debug) */
+	const char *call; /* "connect", "sendto", "sendmsg" (debug) */
 };
 /* rc/err: what the real call returned; `again`: verdict_connect_begin's
  * answer (the connect is a repeat on an already marked socket, and d is not
  * used), else d is the VIP:port of a fresh connect. Returns the value to
  * return and sets *err to the errno to leave. */
-long verdict_after_connect(int fd, const struct verdict_dest *d, int again,
-                           long rc, int *err);
+long verdict_after_connect(int fd, const struct verdict_dest *d, int again, long rc, int *err);
 
 /*
  * For the I/O hooks (iohooks.c), on a marked descriptor.
@@ -202,7 +195,7 @@ long verdict_after_connect(int fd, const struct verdict_dest *d, int again,
  *   verdict_settle_data(fd)         data arrived: the verdict can only be ok
  *   verdict_settle_forget(fd)       the kernel failed the connect itself
  */
-int  verdict_settle(int fd, int wait, const char *what);
+int verdict_settle(int fd, int wait, const char *what);
 void verdict_settle_data(int fd);
 void verdict_settle_forget(int fd);
 
@@ -238,15 +231,14 @@ void shim_snap_refresh(void);
  * formatting. None of them changes errno.
  */
 struct shim_line {
-	char   buf[512];
+	char buf[512];
 	size_t len;
 };
 void shim_line_start(struct shim_line *l);
 void shim_line_str(struct shim_line *l, const char *s);
 void shim_line_uint(struct shim_line *l, unsigned long v);
 /* "1.2.3.4:80", "[::1]:80", or "family N" for other families. */
-void shim_line_sockaddr(struct shim_line *l, const struct sockaddr *sa,
-                        socklen_t len);
+void shim_line_sockaddr(struct shim_line *l, const struct sockaddr *sa, socklen_t len);
 /* Address bytes (4 or 16) without a port. */
 void shim_line_addr(struct shim_line *l, int family, const void *addr);
 void shim_line_end(struct shim_line *l);

@@ -84,11 +84,9 @@ static int in_range(uint32_t vip, uint32_t net, unsigned prefix)
 	return (vip & prefix_mask(prefix)) == net;
 }
 
-int snapshot_encode(const char *suffix, const char *control, uint64_t generation,
-                    uint32_t vip_net, unsigned vip_prefix,
-                    const struct snap_svc_in *svcs, unsigned nsvcs,
-                    const struct snap_icpt_in *icpts, unsigned nicpts,
-                    void **out, size_t *outlen)
+int snapshot_encode(const char *suffix, const char *control, uint64_t generation, uint32_t vip_net,
+                    unsigned vip_prefix, const struct snap_svc_in *svcs, unsigned nsvcs,
+                    const struct snap_icpt_in *icpts, unsigned nicpts, void **out, size_t *outlen)
 {
 	struct enc_svc *order = NULL;
 	unsigned *remap = NULL;
@@ -190,8 +188,7 @@ int snapshot_encode(const char *suffix, const char *control, uint64_t generation
 	for (unsigned i = 0; i < nicpts; i++) {
 		out_i[i].family = (uint8_t)icpts[i].family;
 		out_i[i].port = htons(icpts[i].port);
-		memcpy(out_i[i].addr, icpts[i].addr,
-		       icpts[i].family == AF_INET ? 4 : 16);
+		memcpy(out_i[i].addr, icpts[i].addr, icpts[i].family == AF_INET ? 4 : 16);
 		out_i[i].svc = remap[icpts[i].svc];
 	}
 	qsort(out_i, nicpts, sizeof *out_i, icpt_cmp);
@@ -222,8 +219,7 @@ void snapshot_seal(void *buf, size_t len)
 
 /* A string of the table: n bytes at off, no NUL among them, one after,
  * and no longer than the hooks' buffers for it (max). */
-static int str_ok(const char *str, uint32_t len_strings, uint32_t off, uint32_t n,
-                  uint32_t max)
+static int str_ok(const char *str, uint32_t len_strings, uint32_t off, uint32_t n, uint32_t max)
 {
 	return n <= max && off < len_strings && n <= len_strings - off - 1 &&
 	       str[off + n] == '\0' && !memchr(str + off, '\0', n);
@@ -246,8 +242,8 @@ int snapshot_view(struct snap_view *v, const void *buf, size_t len)
 	if (!buf || len < sizeof *h || len > SNAP_MAX_LEN ||
 	    (uintptr_t)buf % _Alignof(struct snap_hdr))
 		return -1;
-	if (memcmp(h->magic, SNAP_MAGIC, sizeof h->magic) != 0 ||
-	    h->version != SNAP_VERSION || h->total_len != len)
+	if (memcmp(h->magic, SNAP_MAGIC, sizeof h->magic) != 0 || h->version != SNAP_VERSION ||
+	    h->total_len != len)
 		return -1;
 	if ((h->off_services % 4) || (h->off_intercepts % 4))
 		return -1;
@@ -255,8 +251,8 @@ int snapshot_view(struct snap_view *v, const void *buf, size_t len)
 		return -1;
 	if (!range_ok(h->off_services, h->nservices, sizeof(struct snap_svc), len) ||
 	    !range_ok(h->off_intercepts, h->nintercepts, sizeof(struct snap_icpt), len) ||
-	    !range_ok(h->off_strings, h->len_strings, 1, len) ||
-	    h->len_strings == 0 || b[h->off_strings + h->len_strings - 1] != '\0')
+	    !range_ok(h->off_strings, h->len_strings, 1, len) || h->len_strings == 0 ||
+	    b[h->off_strings + h->len_strings - 1] != '\0')
 		return -1;
 	/* The limits are the encoder's, and what the hooks' fixed buffers
 	 * hold (resolve.c's reverse answer is name.suffix). */
@@ -285,8 +281,7 @@ int snapshot_view(struct snap_view *v, const void *buf, size_t len)
 	return 0;
 }
 
-static const struct snap_svc *find_exact(const struct snap_view *v,
-                                         const char *q, size_t qlen)
+static const struct snap_svc *find_exact(const struct snap_view *v, const char *q, size_t qlen)
 {
 	size_t lo = 0, hi = v->hdr->nservices;
 	while (lo < hi) {
@@ -303,8 +298,7 @@ static const struct snap_svc *find_exact(const struct snap_view *v,
 	return NULL;
 }
 
-const struct snap_svc *snapshot_find_name(const struct snap_view *v,
-                                          const char *name)
+const struct snap_svc *snapshot_find_name(const struct snap_view *v, const char *name)
 {
 	if (!v || !v->hdr || !name)
 		return NULL;
@@ -333,9 +327,8 @@ const struct snap_svc *snapshot_find_vip(const struct snap_view *v, uint32_t vip
 	return NULL;
 }
 
-const struct snap_icpt *snapshot_find_intercept(const struct snap_view *v,
-                                                int family, const void *addr,
-                                                uint16_t port)
+const struct snap_icpt *snapshot_find_intercept(const struct snap_view *v, int family,
+                                                const void *addr, uint16_t port)
 {
 	if (!v || !v->hdr || v->hdr->nintercepts == 0)
 		return NULL;

@@ -30,15 +30,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define SNAP_MAGIC      "LMSNAP1"   /* 8 bytes with the NUL */
-#define SNAP_VERSION    3u   /* 2: control socket path; 3: checksum, VIP range, verdict_ms */
-#define SNAP_MAX_PORTS  16
-#define SNAP_MAX_NAME   63
-#define SNAP_MAX_SVCS   65536
-#define SNAP_MAX_LEN    (64u << 20)
+#define SNAP_MAGIC "LMSNAP1" /* 8 bytes with the NUL */
+#define SNAP_VERSION 3u      /* 2: control socket path; 3: checksum, VIP range, verdict_ms */
+#define SNAP_MAX_PORTS 16
+#define SNAP_MAX_NAME 63
+#define SNAP_MAX_SVCS 65536
+#define SNAP_MAX_LEN (64u << 20)
 
 struct snap_hdr {
-	char     magic[8];
+	char magic[8];
 	uint32_t version;
 	uint32_t total_len;
 	uint64_t generation;
@@ -48,58 +48,58 @@ struct snap_hdr {
 	uint32_t off_intercepts;
 	uint32_t off_strings;
 	uint32_t len_strings;
-	uint32_t suffix_off;     /* into strings; suffix without leading dot */
-	uint32_t suffix_len;     /* 0: no suffix */
-	uint32_t control_off;    /* into strings: meshd's control socket path */
-	uint32_t control_len;    /* 0: no control socket */
-	uint32_t vip_net;        /* VIP range, network order: every vip is inside */
-	uint32_t vip_prefix;     /* 8..32 */
-	uint32_t checksum;       /* FNV-1a of the file with this field as 0 */
+	uint32_t suffix_off;  /* into strings; suffix without leading dot */
+	uint32_t suffix_len;  /* 0: no suffix */
+	uint32_t control_off; /* into strings: meshd's control socket path */
+	uint32_t control_len; /* 0: no control socket */
+	uint32_t vip_net;     /* VIP range, network order: every vip is inside */
+	uint32_t vip_prefix;  /* 8..32 */
+	uint32_t checksum;    /* FNV-1a of the file with this field as 0 */
 	uint32_t reserved;
 };
 
 struct snap_svc {
-	uint32_t vip;            /* IPv4, network order */
-	uint32_t name_off;       /* into strings */
+	uint32_t vip;      /* IPv4, network order */
+	uint32_t name_off; /* into strings */
 	uint16_t name_len;
 	uint16_t nports;
 	uint16_t ports[SNAP_MAX_PORTS]; /* network order */
-	uint32_t verdict_ms;     /* the longest meshd may take to judge a
+	uint32_t verdict_ms;            /* the longest meshd may take to judge a
 	                          * connection to it (all attempts); 0: unknown */
 };
 
 struct snap_icpt {
-	uint8_t  family;         /* AF_INET or AF_INET6 */
-	uint8_t  pad;
-	uint16_t port;           /* network order */
-	uint8_t  addr[16];       /* 4 or 16 significant bytes */
-	uint32_t svc;            /* index into services */
+	uint8_t family; /* AF_INET or AF_INET6 */
+	uint8_t pad;
+	uint16_t port;    /* network order */
+	uint8_t addr[16]; /* 4 or 16 significant bytes */
+	uint32_t svc;     /* index into services */
 };
 
 /* Input to the encoder (daemon side). */
 struct snap_svc_in {
 	const char *name;
-	uint32_t    vip;         /* network order */
-	const uint16_t *ports;   /* host order */
-	unsigned    nports;
-	unsigned    verdict_ms;
+	uint32_t vip;          /* network order */
+	const uint16_t *ports; /* host order */
+	unsigned nports;
+	unsigned verdict_ms;
 };
 
 struct snap_icpt_in {
-	int      family;
-	uint8_t  addr[16];
-	uint16_t port;           /* host order */
-	unsigned svc;            /* index into the svcs array given */
+	int family;
+	uint8_t addr[16];
+	uint16_t port; /* host order */
+	unsigned svc;  /* index into the svcs array given */
 };
 
 /* A validated, read-only view of an encoded snapshot (shim side). */
 struct snap_view {
-	const unsigned char     *base;
-	size_t                   len;
-	const struct snap_hdr   *hdr;
-	const struct snap_svc   *svcs;
-	const struct snap_icpt  *icpts;
-	const char              *strings;
+	const unsigned char *base;
+	size_t len;
+	const struct snap_hdr *hdr;
+	const struct snap_svc *svcs;
+	const struct snap_icpt *icpts;
+	const char *strings;
 };
 
 /*
@@ -110,11 +110,9 @@ struct snap_view {
  * intercept indices. Returns 0 and a malloc'ed buffer, or -1 with errno
  * (EINVAL for bad input, ENOMEM).
  */
-int snapshot_encode(const char *suffix, const char *control, uint64_t generation,
-                    uint32_t vip_net, unsigned vip_prefix,
-                    const struct snap_svc_in *svcs, unsigned nsvcs,
-                    const struct snap_icpt_in *icpts, unsigned nicpts,
-                    void **out, size_t *outlen);
+int snapshot_encode(const char *suffix, const char *control, uint64_t generation, uint32_t vip_net,
+                    unsigned vip_prefix, const struct snap_svc_in *svcs, unsigned nsvcs,
+                    const struct snap_icpt_in *icpts, unsigned nicpts, void **out, size_t *outlen);
 
 /* Recompute the checksum of an encoded snapshot after changing it in
  * place (tests and fuzzers: a mutation then reaches the bounds checks). */
@@ -128,17 +126,14 @@ int snapshot_view(struct snap_view *v, const void *buf, size_t len);
  * Look up a host name: "svc", "svc.<suffix>", with an optional trailing dot,
  * case-insensitive. Returns NULL when it is not a mesh name.
  */
-const struct snap_svc *snapshot_find_name(const struct snap_view *v,
-                                          const char *name);
+const struct snap_svc *snapshot_find_name(const struct snap_view *v, const char *name);
 
 /* Reverse: the service owning a VIP (network order), or NULL. */
-const struct snap_svc *snapshot_find_vip(const struct snap_view *v,
-                                         uint32_t vip);
+const struct snap_svc *snapshot_find_vip(const struct snap_view *v, uint32_t vip);
 
 /* Intercepted legacy address (addr: 4 or 16 bytes; port network order). */
-const struct snap_icpt *snapshot_find_intercept(const struct snap_view *v,
-                                                int family, const void *addr,
-                                                uint16_t port);
+const struct snap_icpt *snapshot_find_intercept(const struct snap_view *v, int family,
+                                                const void *addr, uint16_t port);
 
 /*
  * Whether vip (network order) may be answered: inside the header's VIP
@@ -164,8 +159,7 @@ static inline int snapshot_vip_ok(const struct snap_view *v, uint32_t vip)
 	return 1;
 }
 
-static inline const char *snapshot_svc_name(const struct snap_view *v,
-                                            const struct snap_svc *s)
+static inline const char *snapshot_svc_name(const struct snap_view *v, const struct snap_svc *s)
 {
 	return v->strings + s->name_off;
 }

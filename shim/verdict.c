@@ -108,42 +108,42 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 
-#define VSLOTS      1024     /* verdicts pending or not yet reported */
-#define SLICE_MS    100      /* a reader re-checks its world this often */
-#define DEFAULT_MS  30000
-#define UNPUBLISHED_MS 3000  /* meshd answers "unknown" at once for these */
+#define VSLOTS 1024  /* verdicts pending or not yet reported */
+#define SLICE_MS 100 /* a reader re-checks its world this often */
+#define DEFAULT_MS 30000
+#define UNPUBLISHED_MS 3000 /* meshd answers "unknown" at once for these */
 
 enum { VS_FREE, VS_PENDING, VS_FAILED };
 
 struct vslot {
-	int      state;
-	unsigned gen;          /* bumped on free: a waiter's slot was reused */
-	int      fd;
-	dev_t    dev;          /* the socket's identity when marked */
-	ino_t    ino;
+	int state;
+	unsigned gen; /* bumped on free: a waiter's slot was reused */
+	int fd;
+	dev_t dev; /* the socket's identity when marked */
+	ino_t ino;
 	uint32_t caddr, vaddr; /* network order */
 	uint16_t cport, vport; /* network order */
-	int      err;          /* VS_FAILED: ECONNREFUSED or ETIMEDOUT */
-	int      guard;        /* unpublished VIP-range address: I/O waits */
-	long     wait_ms;      /* how long the verdict may take */
-	long     deadline;     /* now_ms() at the connect + wait_ms */
-	char     result[16];   /* meshd's word (debug) */
+	int err;               /* VS_FAILED: ECONNREFUSED or ETIMEDOUT */
+	int guard;             /* unpublished VIP-range address: I/O waits */
+	long wait_ms;          /* how long the verdict may take */
+	long deadline;         /* now_ms() at the connect + wait_ms */
+	char result[16];       /* meshd's word (debug) */
 };
 
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
 static struct vslot slots[VSLOTS];
-static unsigned slots_hi;            /* slots[slots_hi..] are free */
+static unsigned slots_hi; /* slots[slots_hi..] are free */
 
 static int ctl_fd = -1;
 static pid_t ctl_pid;
 static dev_t ctl_dev;
 static ino_t ctl_ino;
-static unsigned ctl_gen;             /* bumped whenever ctl_fd changes */
+static unsigned ctl_gen; /* bumped whenever ctl_fd changes */
 static char ctl_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
-static char rbuf[1024];              /* a partial line from meshd */
+static char rbuf[1024]; /* a partial line from meshd */
 static size_t rlen;
-static int reading;                  /* a thread polls ctl_fd unlocked */
+static int reading; /* a thread polls ctl_fd unlocked */
 
 static long timeout_ms = DEFAULT_MS;
 static int verdicts_off;
@@ -226,8 +226,8 @@ static void debug_ctl(const char *what, int err)
 static int same_socket(int fd, const struct vslot *s)
 {
 	struct stat st;
-	return fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode) &&
-	       st.st_ino == s->ino && st.st_dev == s->dev;
+	return fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode) && st.st_ino == s->ino &&
+	       st.st_dev == s->dev;
 }
 
 /* ---- slots (all under mu) ---------------------------------------------- */
@@ -278,8 +278,7 @@ static int slot_new(void)
 		/* Full: reclaim failures whose descriptor the program closed
 		 * (or reused) without ever doing I/O on it. */
 		for (unsigned i = 0; i < slots_hi; i++)
-			if (slots[i].state == VS_FAILED &&
-			    !same_socket(slots[i].fd, &slots[i]))
+			if (slots[i].state == VS_FAILED && !same_socket(slots[i].fd, &slots[i]))
 				slot_free(i);
 	}
 	return -1;
@@ -339,8 +338,8 @@ static int ctl_check(void)
 		return 0;
 	}
 	struct stat st;
-	if (fstat(ctl_fd, &st) == -1 || !S_ISSOCK(st.st_mode) ||
-	    st.st_ino != ctl_ino || st.st_dev != ctl_dev) {
+	if (fstat(ctl_fd, &st) == -1 || !S_ISSOCK(st.st_mode) || st.st_ino != ctl_ino ||
+	    st.st_dev != ctl_dev) {
 		/* The program closed it (closefrom, close_range) or put
 		 * something else on the number: that is its fd now. */
 		ctl_drop("descriptor closed or replaced by the program", 0, 0);
@@ -368,8 +367,7 @@ static int ctl_connect(const char *path)
 		return 0;
 	}
 	struct stat st;
-	if (real_connect(fd, (struct sockaddr *)&sa, sizeof sa) == -1 ||
-	    fstat(fd, &st) == -1) {
+	if (real_connect(fd, (struct sockaddr *)&sa, sizeof sa) == -1 || fstat(fd, &st) == -1) {
 		int err = errno;
 		close(fd);
 		if (shim_debug)
@@ -411,9 +409,8 @@ static void handle_line(const char *line, size_t len)
 	const char *word = r != RESULT_UNSET ? result_word(r) : "unrecognized";
 	for (unsigned i = 0; i < slots_hi; i++) {
 		struct vslot *s = &slots[i];
-		if (s->state != VS_PENDING || s->caddr != a.caddr ||
-		    s->cport != a.cport || s->vaddr != a.vaddr || s->vport != a.vport ||
-		    (uint64_t)s->ino != a.inode)
+		if (s->state != VS_PENDING || s->caddr != a.caddr || s->cport != a.cport ||
+		    s->vaddr != a.vaddr || s->vport != a.vport || (uint64_t)s->ino != a.inode)
 			continue;
 		size_t n = strlen(word);
 		if (n >= sizeof s->result)
@@ -426,8 +423,8 @@ static void handle_line(const char *line, size_t len)
 				line_verdict(&l, s);
 				shim_line_str(&l, word);
 				shim_line_str(&l, r == RESULT_OK
-				              ? " (the connection stands)"
-				              : " (fails open: the connection stands)");
+				                          ? " (the connection stands)"
+				                          : " (fails open: the connection stands)");
 				shim_line_end(&l);
 			}
 			slot_free(i);
@@ -449,8 +446,7 @@ static void pump(void)
 	if (!ctl_check())
 		return;
 	for (;;) {
-		ssize_t n = real_recv(ctl_fd, rbuf + rlen, sizeof rbuf - 1 - rlen,
-		                      MSG_DONTWAIT);
+		ssize_t n = real_recv(ctl_fd, rbuf + rlen, sizeof rbuf - 1 - rlen, MSG_DONTWAIT);
 		if (n == -1 && errno == EINTR)
 			continue;
 		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
@@ -507,7 +503,7 @@ static void wait_slot(unsigned idx, unsigned gen, long deadline)
 			continue;
 		}
 		if (!ctl_check())
-			return;     /* dropped: pending slots are gone */
+			return; /* dropped: pending slots are gone */
 		reading = 1;
 		int fd = ctl_fd;
 		unsigned g = ctl_gen;
@@ -542,7 +538,7 @@ int verdict_settle(int fd, int wait, const char *what)
 	unsigned idx = (unsigned)i;
 	struct vslot *s = &slots[idx];
 	if (!same_socket(fd, s)) {
-		slot_free(idx);   /* fd was closed and its number reused */
+		slot_free(idx); /* fd was closed and its number reused */
 		goto out;
 	}
 	unsigned gen = s->gen;
@@ -554,7 +550,7 @@ int verdict_settle(int fd, int wait, const char *what)
 			pump();
 	}
 	if (s->gen != gen || s->state == VS_FREE)
-		goto out;         /* ok, none or dropped: nothing to say */
+		goto out; /* ok, none or dropped: nothing to say */
 	if (s->state == VS_FAILED) {
 		ret = s->err;
 		if (shim_debug) {
@@ -629,11 +625,11 @@ void verdict_init(void)
 	if (t && t[0]) {
 		char *end;
 		double v = strtod(t, &end);
-		double scale = 1000.0;   /* seconds by default */
+		double scale = 1000.0; /* seconds by default */
 		if (strcmp(end, "ms") == 0)
 			scale = 1.0;
 		else if (strcmp(end, "s") != 0 && *end)
-			v = -1;              /* unparseable: keep the default */
+			v = -1; /* unparseable: keep the default */
 		if (v == 0)
 			verdicts_off = 1;
 		else if (v > 0 && v * scale < 86400000.0)
@@ -714,7 +710,7 @@ int verdict_connect_begin(int fd)
 static long connect_again(int fd, long rc, int *err)
 {
 	if (rc == -1 && (*err == EALREADY || *err == EINPROGRESS || *err == EINTR))
-		return rc;                   /* still connecting */
+		return rc; /* still connecting */
 	if (rc >= 0 || *err == EISCONN || *err == ECONNRESET || *err == EPIPE) {
 		/* Connected (or reset): the program wants the result now. */
 		int e = verdict_settle(fd, 1, "connect fails with");
@@ -724,7 +720,7 @@ static long connect_again(int fd, long rc, int *err)
 		}
 		return rc;
 	}
-	verdict_settle_forget(fd);       /* the kernel's own failure */
+	verdict_settle_forget(fd); /* the kernel's own failure */
 	return rc;
 }
 
@@ -734,8 +730,8 @@ static int local_v4(int fd, uint32_t *addr, uint16_t *port)
 {
 	union {
 		struct sockaddr_storage ss;
-		struct sockaddr_in      in;
-		struct sockaddr_in6     in6;
+		struct sockaddr_in in;
+		struct sockaddr_in6 in6;
 	} u;
 	socklen_t len = sizeof u;
 	if (getsockname(fd, (struct sockaddr *)&u, &len) == -1)
@@ -754,8 +750,7 @@ static int local_v4(int fd, uint32_t *addr, uint16_t *port)
 	return -1;
 }
 
-long verdict_after_connect(int fd, const struct verdict_dest *d, int again,
-                           long rc, int *err)
+long verdict_after_connect(int fd, const struct verdict_dest *d, int again, long rc, int *err)
 {
 	if (again)
 		return connect_again(fd, rc, err);
@@ -777,7 +772,10 @@ long verdict_after_connect(int fd, const struct verdict_dest *d, int again,
 	/* The question, written before anything is marked: a tuple the codec
 	 * will not write (a port 0) is one meshd could not have accepted. */
 	struct ctlproto_tuple q = {
-		.caddr = caddr, .cport = cport, .vaddr = d->vip, .vport = d->vport,
+		.caddr = caddr,
+		.cport = cport,
+		.vaddr = d->vip,
+		.vport = d->vport,
 		.inode = (uint64_t)st.st_ino,
 	};
 	char line[CTLPROTO_LINE_MAX];
@@ -844,8 +842,8 @@ long verdict_after_connect(int fd, const struct verdict_dest *d, int again,
 	if (shim_debug) {
 		struct shim_line l;
 		line_verdict(&l, s);
-		shim_line_str(&l, blocking ? "asked meshd (blocking "
-		                           : "asked meshd (non-blocking ");
+		shim_line_str(&l,
+		              blocking ? "asked meshd (blocking " : "asked meshd (non-blocking ");
 		shim_line_str(&l, d->call);
 		shim_line_str(&l, blocking ? " waits for the answer)"
 		                           : ": SO_ERROR will wait for it, I/O checks)");
@@ -855,8 +853,7 @@ long verdict_after_connect(int fd, const struct verdict_dest *d, int again,
 	errno = saved;
 	if (!blocking)
 		return rc;
-	int e = verdict_settle(fd, 1, rc > 0 ? "send fails with"
-	                                     : "connect fails with");
+	int e = verdict_settle(fd, 1, rc > 0 ? "send fails with" : "connect fails with");
 	if (e) {
 		*err = e;
 		return -1;

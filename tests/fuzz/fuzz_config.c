@@ -21,7 +21,11 @@
 
 #include "config.h"
 
-#define CHECK(c) do { if (!(c)) __builtin_trap(); } while (0)
+#define CHECK(c)                          \
+	do {                              \
+		if (!(c))                 \
+			__builtin_trap(); \
+	} while (0)
 
 static char dir[256];
 static char ini[300];
@@ -57,8 +61,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	snprintf(certs, sizeof certs, "%s/certs", dir);
 	CHECK(mkdir(certs, 0700) == 0);
 	static const char *const files[] = {
-		"ca.pem", "cert.pem", "key.pem", "certs/ca.pem",
-		"certs/web.pem", "certs/web.key", "certs/batch.pem", "certs/batch.key",
+		"ca.pem",           "cert.pem",         "key.pem",         "certs/ca.pem",
+		"certs/web.pem",    "certs/web.key",    "certs/batch.pem", "certs/batch.key",
 		"certs/client.pem", "certs/client.key", "certs/hello.pem", "certs/hello.key",
 	};
 	for (size_t i = 0; i < sizeof files / sizeof files[0]; i++)
@@ -76,10 +80,14 @@ static uint32_t prev_vip(const char *name, void *arg)
 	for (const char *p = name; *p; p++)
 		h = (h ^ (unsigned char)*p) * 16777619u;
 	switch (h % 4) {
-	case 0: return 0;
-	case 1: return htonl(0x7f4d0000u | (h >> 16));          /* 127.77.x.y */
-	case 2: return htonl(0x7f000000u | (h & 0xffffffu));    /* 127.x.y.z */
-	default: return htonl(h);                                /* anything */
+	case 0:
+		return 0;
+	case 1:
+		return htonl(0x7f4d0000u | (h >> 16)); /* 127.77.x.y */
+	case 2:
+		return htonl(0x7f000000u | (h & 0xffffffu)); /* 127.x.y.z */
+	default:
+		return htonl(h); /* anything */
 	}
 }
 

@@ -13,7 +13,11 @@
 
 #include "ctlproto.h"
 
-#define CHECK(c) do { if (!(c)) __builtin_trap(); } while (0)
+#define CHECK(c)                          \
+	do {                              \
+		if (!(c))                 \
+			__builtin_trap(); \
+	} while (0)
 
 static void line(const char *l, size_t n)
 {

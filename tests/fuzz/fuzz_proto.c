@@ -16,7 +16,11 @@
 
 #include "proto.h"
 
-#define CHECK(c) do { if (!(c)) __builtin_trap(); } while (0)
+#define CHECK(c)                          \
+	do {                              \
+		if (!(c))                 \
+			__builtin_trap(); \
+	} while (0)
 
 static void header(const uint8_t *d, size_t n)
 {
@@ -80,7 +84,7 @@ static void frames(const uint8_t *d, size_t n)
 		CHECK(memcmp(again, d, PROTO_FRAME_HDR) == 0);
 		if (rc == PROTO_BAD) {
 			CHECK(f.type != PROTO_FRAME_DATA && f.len > PROTO_CONTROL_MAX);
-			return;   /* the link is closed here */
+			return; /* the link is closed here */
 		}
 		d += PROTO_FRAME_HDR;
 		n -= PROTO_FRAME_HDR;

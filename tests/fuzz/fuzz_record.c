@@ -14,7 +14,11 @@
 
 #include "json.h"
 
-#define CHECK(c) do { if (!(c)) __builtin_trap(); } while (0)
+#define CHECK(c)                          \
+	do {                              \
+		if (!(c))                 \
+			__builtin_trap(); \
+	} while (0)
 
 /* Length of the valid UTF-8 sequence at p (strict: no overlongs, no
  * surrogates, nothing above U+10FFFF), or 0. */
@@ -61,7 +65,8 @@ static void check_output(const char *out, size_t n)
 			if (e == 'u') {
 				CHECK(i + 6 <= n);
 				for (size_t k = i + 2; k < i + 6; k++)
-					CHECK((p[k] >= '0' && p[k] <= '9') || (p[k] >= 'a' && p[k] <= 'f') ||
+					CHECK((p[k] >= '0' && p[k] <= '9') ||
+					      (p[k] >= 'a' && p[k] <= 'f') ||
 					      (p[k] >= 'A' && p[k] <= 'F'));
 				i += 6;
 			} else {

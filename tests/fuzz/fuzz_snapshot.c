@@ -21,7 +21,11 @@
 
 #include "snapshot.h"
 
-#define CHECK(c) do { if (!(c)) __builtin_trap(); } while (0)
+#define CHECK(c)                          \
+	do {                              \
+		if (!(c))                 \
+			__builtin_trap(); \
+	} while (0)
 /* As shim/resolve.c sizes its reverse answers. */
 #define FQDN_MAX (SNAP_MAX_NAME + 1 + 255 + 1)
 
@@ -72,8 +76,7 @@ static void lookups(const struct snap_view *v, const uint8_t *tail, size_t tlen)
 		const struct snap_icpt *ic = &v->icpts[i];
 		CHECK(ic->svc < h->nservices);
 		int fam = ic->family == AF_INET ? AF_INET : AF_INET6;
-		const struct snap_icpt *f =
-			snapshot_find_intercept(v, fam, ic->addr, ic->port);
+		const struct snap_icpt *f = snapshot_find_intercept(v, fam, ic->addr, ic->port);
 		CHECK(!f || (f >= v->icpts && f < v->icpts + h->nintercepts &&
 		             f->port == ic->port && f->svc < h->nservices));
 	}
@@ -85,8 +88,7 @@ static void lookups(const struct snap_view *v, const uint8_t *tail, size_t tlen)
 	memcpy(q, tail + (tlen - ql), ql);
 	q[ql] = '\0';
 	const struct snap_svc *f = snapshot_find_name(v, q);
-	CHECK(!f || (f >= v->svcs && f < v->svcs + h->nservices &&
-	             snapshot_vip_ok(v, f->vip)));
+	CHECK(!f || (f >= v->svcs && f < v->svcs + h->nservices && snapshot_vip_ok(v, f->vip)));
 	if (tlen >= 18) {
 		uint16_t port;
 		memcpy(&port, tail + tlen - 18, 2);

@@ -88,8 +88,10 @@ static int fetch(int i)
 	}
 	peer_str(fd, peer, sizeof peer);
 
-	int len = snprintf(req, sizeof req, "GET %s HTTP/1.0\r\nHost: %s:%s\r\n"
-	                   "User-Agent: gai_connect\r\n\r\n", path, host, port);
+	int len = snprintf(req, sizeof req,
+	                   "GET %s HTTP/1.0\r\nHost: %s:%s\r\n"
+	                   "User-Agent: gai_connect\r\n\r\n",
+	                   path, host, port);
 	for (int off = 0; off < len;) {
 		ssize_t w = write(fd, req + off, (size_t)(len - off));
 		if (w < 0) {
@@ -124,8 +126,8 @@ static int fetch(int i)
 	const char *body = strstr(buf, "\r\n\r\n");
 	body = body ? body + 4 : "";
 	int blen = (int)strcspn(body, "\r\n");
-	printf("fetch %d pid %d peer %s status %d sent %d received %zu body %.*s\n",
-	       i, (int)getpid(), peer, code, len, got, blen, body);
+	printf("fetch %d pid %d peer %s status %d sent %d received %zu body %.*s\n", i,
+	       (int)getpid(), peer, code, len, got, blen, body);
 	fflush(stdout);
 	return code == 200 ? 0 : 1;
 }
@@ -140,8 +142,9 @@ static void *worker(void *arg)
 
 static int usage(void)
 {
-	fprintf(stderr, "usage: gai_connect threads N HOST PORT PATH\n"
-	                "       gai_connect fork HOST PORT PATH\n");
+	fprintf(stderr,
+	        "usage: gai_connect threads N HOST PORT PATH\n"
+	        "       gai_connect fork HOST PORT PATH\n");
 	return 2;
 }
 
@@ -162,7 +165,7 @@ int main(int argc, char **argv)
 			int e = pthread_create(&t[i], NULL, worker, (void *)(long)i);
 			if (e) {
 				fprintf(stderr, "pthread_create: %s\n", strerror(e));
-				return 1;   /* the barrier would never open */
+				return 1; /* the barrier would never open */
 			}
 		}
 		for (int i = 0; i < n; i++) {
@@ -198,7 +201,8 @@ int main(int argc, char **argv)
 			perror("waitpid");
 			return 1;
 		}
-		printf("child %d exited %d\n", (int)pid, WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st));
+		printf("child %d exited %d\n", (int)pid,
+		       WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st));
 		return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : 1;
 	}
 	return usage();

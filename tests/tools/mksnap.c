@@ -64,8 +64,7 @@ static int parse_svc(char *s, struct snap_svc_in *out, uint16_t *pbuf)
 	if (!colon)
 		return 0;
 	for (char *tok = strtok(colon + 1, ","); tok; tok = strtok(NULL, ",")) {
-		if (out->nports > SNAP_MAX_PORTS ||
-		    parse_port(tok, &pbuf[out->nports]))
+		if (out->nports > SNAP_MAX_PORTS || parse_port(tok, &pbuf[out->nports]))
 			return -1;
 		out->nports++;
 	}
@@ -102,8 +101,9 @@ int main(int argc, char **argv)
 	unsigned ns = 0, ni = 0;
 
 	if (argc < 3) {
-		fprintf(stderr, "usage: mksnap OUT SUFFIX|- [NAME=VIP[:PORT,...]] "
-		                "[icpt=ADDR:PORT=NAME]...\n");
+		fprintf(stderr,
+		        "usage: mksnap OUT SUFFIX|- [NAME=VIP[:PORT,...]] "
+		        "[icpt=ADDR:PORT=NAME]...\n");
 		return 2;
 	}
 	const char *suffix = strcmp(argv[2], "-") == 0 ? "" : argv[2];
@@ -163,8 +163,8 @@ int main(int argc, char **argv)
 		vnet = a.s_addr;
 		vprefix = (unsigned)atoi(slash + 1);
 	}
-	if (snapshot_encode(suffix, getenv("MKSNAP_CONTROL"), gen, vnet, vprefix, svcs, ns, icpts, ni,
-	                    &buf, &len) == -1) {
+	if (snapshot_encode(suffix, getenv("MKSNAP_CONTROL"), gen, vnet, vprefix, svcs, ns, icpts,
+	                    ni, &buf, &len) == -1) {
 		perror("mksnap: encode");
 		return 1;
 	}

@@ -49,8 +49,8 @@ int main(int argc, char **argv)
 		}
 		int s = socket(AF_INET, SOCK_STREAM, 0);
 		if (s == -1 || connect(s, (struct sockaddr *)&sa, sizeof sa) == -1)
-			fprintf(stderr, "sendbench: connect %s: %s (continuing)\n",
-			        argv[2], strerror(errno));
+			fprintf(stderr, "sendbench: connect %s: %s (continuing)\n", argv[2],
+			        strerror(errno));
 	}
 	int sv[2];
 	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == -1) {

@@ -50,13 +50,15 @@ int main(int argc, char **argv)
 		}
 		t1 = now_ns();
 	} else if (strcmp(argv[1], "connect") == 0) {
-		struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+		struct sockaddr_in sa = { .sin_family = AF_INET,
+			                  .sin_port = htons((uint16_t)port) };
 		sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 		t0 = now_ns();
 		for (long i = 0; i < n; i++) {
 			int fd = socket(AF_INET, SOCK_STREAM, 0);
 			if (fd == -1 || connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0) {
-				fprintf(stderr, "expected a refused connect to 127.0.0.1:%d\n", port);
+				fprintf(stderr, "expected a refused connect to 127.0.0.1:%d\n",
+				        port);
 				return 1;
 			}
 			close(fd);

@@ -25,8 +25,8 @@
 #include "config.h"
 #include "policy.h"
 
-static char g_dir[256];             /* realpath of the temp directory */
-static char g_path[PATH_MAX];       /* the last config file written */
+static char g_dir[256];       /* realpath of the temp directory */
+static char g_path[PATH_MAX]; /* the last config file written */
 
 static const char *cert_files[] = {
 	"certs/ca.pem", "certs/web.pem", "certs/web.key", "certs/api.pem", "certs/api.key",
@@ -81,8 +81,7 @@ static int group_teardown(void **state)
 }
 
 /* Write `text` to a new temp file next to certs/ and load it. */
-static struct config *load_text(const char *text, config_prev_vip_fn prev, void *arg,
-                                char **errs)
+static struct config *load_text(const char *text, config_prev_vip_fn prev, void *arg, char **errs)
 {
 	struct config *c;
 	int fd;
@@ -201,21 +200,21 @@ static uint32_t fnv1a(const char *s)
 	return h;
 }
 
-#define MESH \
-	"[mesh]\n" \
+#define MESH                           \
+	"[mesh]\n"                     \
 	"trust_domain = example.org\n" \
 	"ca = certs/ca.pem\n"
 
-#define WEB_ID \
-	"[identity.web]\n" \
-	"uids = 1000\n" \
+#define WEB_ID                   \
+	"[identity.web]\n"       \
+	"uids = 1000\n"          \
 	"cert = certs/web.pem\n" \
 	"key = certs/web.key\n"
 
-#define WEB_SVC \
-	"[service.web]\n" \
-	"ports = 80\n" \
-	"endpoints = local\n" \
+#define WEB_SVC                       \
+	"[service.web]\n"             \
+	"ports = 80\n"                \
+	"endpoints = local\n"         \
 	"upstream = 127.0.0.1:8080\n" \
 	"allow = *\n"
 
@@ -308,7 +307,7 @@ static void test_full_file(void **state)
 	assert_string_equal(id->key, want);
 	assert_int_equal(id->nuids, 2);
 	assert_int_equal(id->uids[0], 1000);
-	assert_int_equal(id->uids[1], 0);     /* root */
+	assert_int_equal(id->uids[1], 0); /* root */
 	assert_false(id->any_uid);
 	assert_int_equal(id->line, line_of(full_text, "[identity.web]"));
 	batch = config_identity(c, "batch");
@@ -340,7 +339,7 @@ static void test_full_file(void **state)
 	assert_int_equal(web->vip.s_addr, ip("127.88.0.10"));
 	assert_true(web->connect_timeout == 2);
 	assert_int_equal(web->retries, 0);
-	assert_true(web->idle_timeout == 120);     /* from [mesh] */
+	assert_true(web->idle_timeout == 120); /* from [mesh] */
 	assert_int_equal(web->lb, CFG_LB_ROUND_ROBIN);
 	assert_string_equal(web->identity, "web");
 	assert_string_equal(web->peer_spiffe, "spiffe://example.org/svc/web");
@@ -350,12 +349,12 @@ static void test_full_file(void **state)
 
 	api = config_service(c, "api");
 	assert_non_null(api);
-	assert_int_equal(api->nendpoints, 3);   /* continuation lines */
+	assert_int_equal(api->nendpoints, 3); /* continuation lines */
 	assert_string_equal(api->endpoints[1].text, "10.0.0.4:15443");
 	assert_int_equal(api->endpoints[1].weight, 2);
 	assert_string_equal(api->identity, "api-server");
 	assert_string_equal(api->peer_spiffe, "spiffe://example.org/svc/api-server");
-	assert_true(api->connect_timeout == 0.25);   /* from [mesh] */
+	assert_true(api->connect_timeout == 0.25); /* from [mesh] */
 	assert_int_equal(api->retries, 3);
 	assert_true(api->idle_timeout == 3600);
 	assert_false(api->vip_fixed);
@@ -407,8 +406,9 @@ static void test_empty_suffix_and_options(void **state)
 	struct config *c;
 
 	(void)state;
-	c = load_ok("[mesh]\ntrust_domain = a.b\nca = certs/ca.pem\nsuffix =\ninbound = off\n"
-	            "admin = [::1]:15000\nworkers = 64\n");
+	c =
+		load_ok("[mesh]\ntrust_domain = a.b\nca = certs/ca.pem\nsuffix =\ninbound = off\n"
+	                "admin = [::1]:15000\nworkers = 64\n");
 	assert_string_equal(c->suffix, "");
 	assert_false(c->inbound_on);
 	assert_true(c->admin_on);
@@ -431,7 +431,7 @@ static void test_refcount(void **state)
 	assert_int_equal(c->refs, 2);
 	config_unref(c);
 	assert_int_equal(c->refs, 1);
-	config_unref(c);      /* freed; ASan/valgrind check the rest */
+	config_unref(c); /* freed; ASan/valgrind check the rest */
 	config_unref(NULL);
 }
 
@@ -449,14 +449,15 @@ static void test_err_unknown_section(void **state)
 	(void)state;
 	check_one_error(MESH WEB_ID "[frontend]\nports = 80\n" WEB_SVC, "[frontend]",
 	                "[frontend]: unknown section");
-	check_one_error(MESH "[service]\nports = 80\n", "[service]", "[service]: section needs a name");
+	check_one_error(MESH "[service]\nports = 80\n", "[service]",
+	                "[service]: section needs a name");
 }
 
 static void test_err_bad_port(void **state)
 {
 	(void)state;
-	check_one_error(MESH "[service.a]\nports = 80, 70000\n", "ports =",
-	                "ports: invalid port '70000'");
+	check_one_error(MESH "[service.a]\nports = 80, 70000\n",
+	                "ports =", "ports: invalid port '70000'");
 	check_one_error(MESH "[service.a]\nports = 0\n", "ports =", "invalid port '0'");
 	check_one_error(MESH "[service.a]\nports = 80 81 80\n", "ports =", "port 80 listed twice");
 	check_one_error(MESH "[service.a]\nports = 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17\n",
@@ -467,18 +468,18 @@ static void test_err_bad_port(void **state)
 static void test_err_bad_address(void **state)
 {
 	(void)state;
-	check_one_error(MESH "[service.a]\nports = 80\nendpoints = 10.0.0.300:15443\n",
-	                "endpoints", "endpoints: invalid endpoint '10.0.0.300:15443'");
-	check_one_error(MESH "[service.a]\nports = 80\nendpoints = db.example:15443\n",
-	                "endpoints", "invalid endpoint");
-	check_one_error(MESH "[service.a]\nports = 80\nendpoints = 10.0.0.2:15443*0\n",
-	                "endpoints", "invalid weight");
+	check_one_error(MESH "[service.a]\nports = 80\nendpoints = 10.0.0.300:15443\n", "endpoints",
+	                "endpoints: invalid endpoint '10.0.0.300:15443'");
+	check_one_error(MESH "[service.a]\nports = 80\nendpoints = db.example:15443\n", "endpoints",
+	                "invalid endpoint");
+	check_one_error(MESH "[service.a]\nports = 80\nendpoints = 10.0.0.2:15443*0\n", "endpoints",
+	                "invalid weight");
 	check_one_error(MESH "[service.a]\nports = 80\nendpoints = 10.0.0.2:15443*1001\n",
 	                "endpoints", "invalid weight");
 	check_one_error(MESH "inbound = 0.0.0.0\n", "inbound", "inbound: invalid address");
 	check_one_error(MESH "admin = 10.0.0.1:15000\n", "admin", "not a loopback address");
-	check_one_error(MESH "[service.a]\nports = 80\nupstream = 127.0.0.1\n",
-	                "upstream", "invalid upstream");
+	check_one_error(MESH "[service.a]\nports = 80\nupstream = 127.0.0.1\n", "upstream",
+	                "invalid upstream");
 	check_one_error(MESH "[service.a]\nports = 80\nintercept = 10.0.0.1:80 ::1:80\n",
 	                "intercept", "invalid address '::1:80'");
 }
@@ -519,8 +520,7 @@ static void test_err_duplicate_section(void **state)
 
 static void test_err_missing_required(void **state)
 {
-	static const char text[] =
-		MESH WEB_ID WEB_SVC
+	static const char text[] = MESH WEB_ID WEB_SVC
 		"\n"
 		"[service.api]\n"
 		"endpoints = 10.0.0.2:15443\n"
@@ -530,7 +530,8 @@ static void test_err_missing_required(void **state)
 	char *errs = load_bad(text);
 
 	(void)state;
-	assert_error_at(errs, line_of(text, "[service.api]"), "ports: missing (required in [service.api])");
+	assert_error_at(errs, line_of(text, "[service.api]"),
+	                "ports: missing (required in [service.api])");
 	assert_error_at(errs, line_of(text, "[identity.api]"), "cert: missing");
 	assert_error_at(errs, line_of(text, "[identity.api]"), "key: missing");
 	free(errs);
@@ -569,16 +570,16 @@ static void test_err_line_too_long(void **state)
 
 static void test_err_vip_out_of_range(void **state)
 {
-	static const char dup[] =
-		MESH
+	static const char dup[] = MESH
 		"[service.a]\nports = 80\nvip = 127.77.1.1\n"
 		"[service.b]\nports = 80\nvip = 127.77.1.1\n";
 	char *errs;
 
 	(void)state;
-	check_one_error(MESH "[service.a]\nports = 80\nvip = 127.78.0.5\n", "vip =",
-	                "vip: 127.78.0.5 is outside vip_range 127.77.0.0/16");
-	check_one_error(MESH "vip_range = 127.9.0.0/24\n[service.a]\nports = 80\nvip = 127.9.0.255\n",
+	check_one_error(MESH "[service.a]\nports = 80\nvip = 127.78.0.5\n",
+	                "vip =", "vip: 127.78.0.5 is outside vip_range 127.77.0.0/16");
+	check_one_error(MESH
+	                "vip_range = 127.9.0.0/24\n[service.a]\nports = 80\nvip = 127.9.0.255\n",
 	                "vip =", "reserved");
 	check_one_error(MESH "vip_range = 127.9.0.0/24\n[service.a]\nports = 80\nvip = 127.9.0.1\n",
 	                "vip =", "reserved");
@@ -600,17 +601,18 @@ static void test_err_vip_range(void **state)
 
 static void test_err_intercept_port(void **state)
 {
-	static const char two[] =
-		MESH
+	static const char two[] = MESH
 		"[service.a]\nports = 80\nintercept = 10.0.0.9:80\n"
 		"[service.b]\nports = 80\nintercept = 10.0.0.8:80, 10.0.0.9:80\n";
 	char *errs;
 
 	(void)state;
-	check_one_error(MESH "[service.a]\nports = 80, 443\nintercept = 10.0.0.9:80 10.0.0.9:8443\n",
+	check_one_error(MESH
+	                "[service.a]\nports = 80, 443\nintercept = 10.0.0.9:80 10.0.0.9:8443\n",
 	                "intercept", "intercept: 10.0.0.9:8443: port 8443 is not one of ports");
 	errs = load_bad(two);
-	assert_error_at(errs, count_lines(two), "10.0.0.9:80 is already intercepted by service 'a'");
+	assert_error_at(errs, count_lines(two),
+	                "10.0.0.9:80 is already intercepted by service 'a'");
 	free(errs);
 }
 
@@ -624,15 +626,15 @@ static void test_err_local_without_upstream(void **state)
 static void test_err_unknown_user(void **state)
 {
 	(void)state;
-	check_one_error(MESH "[identity.a]\nuids = 1000, no-such-user-libmesh\n"
+	check_one_error(MESH
+	                "[identity.a]\nuids = 1000, no-such-user-libmesh\n"
 	                "cert = certs/web.pem\nkey = certs/web.key\n",
 	                "uids", "uids: unknown user 'no-such-user-libmesh'");
 }
 
 static void test_err_identities(void **state)
 {
-	static const char text[] =
-		MESH
+	static const char text[] = MESH
 		"[identity.a]\nuids = 1000 1001\ncert = certs/web.pem\nkey = certs/web.key\n"
 		"[identity.b]\nuids = 1001\ncert = certs/web.pem\nkey = certs/web.key\n"
 		"[identity.c]\nuids = *\ncert = certs/web.pem\nkey = certs/web.key\n"
@@ -660,7 +662,8 @@ static void test_err_service_identity(void **state)
 	/* Serving (upstream) needs the serving identity's certificate here. */
 	check_one_error(MESH WEB_ID "[service.api]\nports = 80\nupstream = 127.0.0.1:9000\n",
 	                "[service.api]", "identity: no [identity.api] in this file");
-	check_one_error(MESH WEB_ID "[service.api]\nports = 80\nidentity = other\n"
+	check_one_error(MESH WEB_ID
+	                "[service.api]\nports = 80\nidentity = other\n"
 	                "upstream = 127.0.0.1:9000\n",
 	                "identity = other", "no [identity.other]");
 	check_one_error(MESH WEB_ID "[service.api]\nports = 80\nidentity = Other\n",
@@ -669,15 +672,17 @@ static void test_err_service_identity(void **state)
 	                "upstream: duplicate key");
 	check_one_error(MESH WEB_ID "[service.web]\nports = 80\nupstream = 81=127.0.0.1:81\n",
 	                "upstream", "port 81 is not one of ports");
-	check_one_error(MESH WEB_ID "[service.web]\nports = 80\n"
+	check_one_error(MESH WEB_ID
+	                "[service.web]\nports = 80\n"
 	                "upstream = 127.0.0.1:81 127.0.0.1:82\n",
 	                "upstream", "more than one upstream");
 	check_one_error(MESH "[service.a]\nports = 80\nallow = web, Web\n", "allow",
 	                "invalid identity name 'Web'");
 	check_one_error(MESH "[service.a]\nports = 80\nallow = web *\n", "allow",
 	                "'*' cannot be combined");
-	check_one_error(MESH "[service.a]\nports = 80\nendpoints = local local\nupstream = 127.0.0.1:1\n",
-	                "endpoints", "listed twice");
+	check_one_error(
+		MESH "[service.a]\nports = 80\nendpoints = local local\nupstream = 127.0.0.1:1\n",
+		"endpoints", "listed twice");
 }
 
 static void test_err_mesh_values(void **state)
@@ -695,7 +700,8 @@ static void test_err_mesh_values(void **state)
 	check_one_error(MESH "log =\n", "log", "empty value");
 	check_one_error(MESH "[service.a]\nports = 80\nlb = p2c_ewma\n", "lb",
 	                "unknown lb 'p2c_ewma' (accepted: round_robin)");
-	check_one_error(MESH "[service.a]\nports = 80\nretries = -1\n", "retries", "invalid retries");
+	check_one_error(MESH "[service.a]\nports = 80\nretries = -1\n", "retries",
+	                "invalid retries");
 }
 
 /* The connection limits meshd enforces (outbound.c): max_connections_per_uid
@@ -717,7 +723,7 @@ static void test_connection_limits(void **state)
 	config_unref(c);
 
 	c = load_ok(MESH "max_connections_per_uid = auto\nmax_connections_per_peer = 300\n" WEB_ID
-	            WEB_SVC "max_connections = none\n");
+	                    WEB_SVC "max_connections = none\n");
 	assert_int_equal(c->max_conns_per_uid, 0);
 	assert_int_equal(c->max_conns_per_peer, 300);
 	assert_int_equal(config_service(c, "web")->max_connections, 0);
@@ -729,7 +735,7 @@ static void test_connection_limits(void **state)
 	config_unref(c);
 
 	c = load_ok(MESH "max_connections_per_uid = 10000000\n" WEB_ID WEB_SVC
-	            "max_connections = 5\n");
+	                 "max_connections = 5\n");
 	assert_int_equal(c->max_conns_per_uid, 10000000);
 	assert_int_equal(config_service(c, "web")->max_connections, 5);
 	config_unref(c);
@@ -762,20 +768,20 @@ static void test_err_cannot_open(void **state)
 static void test_multiple_errors(void **state)
 {
 	static const char text[] =
-		"[mesh]\n"                            /* 1 */
-		"trust_domain = example.org\n"        /* 2 */
-		"ca = certs/ca.pem\n"                 /* 3 */
-		"retries = many\n"                    /* 4 */
-		"[bogus]\n"                           /* 5 */
-		"x = 1\n"                             /* 6: inside an unknown section: skipped */
-		"[service.a]\n"                       /* 7 */
-		"ports = 80, 99999\n"                 /* 8 */
-		"colour = red\n"                      /* 9 */
-		"this line is broken\n"               /* 10 */
-		"connect_timeout = fast\n"            /* 11 */
-		"[service.b]\n"                       /* 12: ports missing */
-		"endpoints = local\n"                 /* 13: no upstream */
-		"vip = 10.0.0.1\n";                   /* 14 */
+		"[mesh]\n"                     /* 1 */
+		"trust_domain = example.org\n" /* 2 */
+		"ca = certs/ca.pem\n"          /* 3 */
+		"retries = many\n"             /* 4 */
+		"[bogus]\n"                    /* 5 */
+		"x = 1\n"                      /* 6: inside an unknown section: skipped */
+		"[service.a]\n"                /* 7 */
+		"ports = 80, 99999\n"          /* 8 */
+		"colour = red\n"               /* 9 */
+		"this line is broken\n"        /* 10 */
+		"connect_timeout = fast\n"     /* 11 */
+		"[service.b]\n"                /* 12: ports missing */
+		"endpoints = local\n"          /* 13: no upstream */
+		"vip = 10.0.0.1\n";            /* 14 */
 	char *errs = load_bad(text);
 	const char *p;
 	int prev = 0, n = 0;
@@ -844,8 +850,7 @@ static void test_continuation_comments(void **state)
 /* Continuation lines extend a value; the error line is the key's line. */
 static void test_continuation_error_line(void **state)
 {
-	static const char text[] =
-		MESH
+	static const char text[] = MESH
 		"[service.a]\n"
 		"ports = 80\n"
 		"endpoints = 10.0.0.1:15443\n"
@@ -862,8 +867,8 @@ static void test_continuation_error_line(void **state)
 
 struct prev_map {
 	const char *name[8];
-	uint32_t    vip[8];
-	unsigned    calls;
+	uint32_t vip[8];
+	unsigned calls;
 };
 
 static uint32_t prev_lookup(const char *name, void *arg)
@@ -887,13 +892,11 @@ static uint32_t hashed_vip(const char *net, unsigned prefix, const char *name)
 
 static void test_vip_hash_deterministic(void **state)
 {
-	static const char text[] =
-		MESH
+	static const char text[] = MESH
 		"[service.zeta]\nports = 80\n"
 		"[service.alpha]\nports = 80\n"
 		"[service.mid]\nports = 80\n";
-	static const char reordered[] =
-		MESH
+	static const char reordered[] = MESH
 		"[service.mid]\nports = 80\n"
 		"[service.alpha]\nports = 80\n"
 		"[service.zeta]\nports = 80\n";
@@ -907,8 +910,10 @@ static void test_vip_hash_deterministic(void **state)
 		assert_int_equal(v, config_service(r, names[i])->vip.s_addr);
 	}
 	/* In a /16 these three do not collide: each sits at its hash. */
-	assert_int_equal(config_service(a, "alpha")->vip.s_addr, hashed_vip("127.77.0.0", 16, "alpha"));
-	assert_int_equal(config_service(a, "zeta")->vip.s_addr, hashed_vip("127.77.0.0", 16, "zeta"));
+	assert_int_equal(config_service(a, "alpha")->vip.s_addr,
+	                 hashed_vip("127.77.0.0", 16, "alpha"));
+	assert_int_equal(config_service(a, "zeta")->vip.s_addr,
+	                 hashed_vip("127.77.0.0", 16, "zeta"));
 	config_unref(a);
 	config_unref(b);
 	config_unref(r);
@@ -916,24 +921,23 @@ static void test_vip_hash_deterministic(void **state)
 
 static void test_vip_prev_honoured(void **state)
 {
-	static const char text[] =
-		MESH
+	static const char text[] = MESH
 		"[service.web]\nports = 80\n"
 		"[service.api]\nports = 80\n"
 		"[service.db]\nports = 5432\nvip = 127.77.9.9\n"
 		"[service.old]\nports = 80\n";
 	struct prev_map m = {
 		.name = { "web", "api", "db", "old" },
-		.vip  = { 0, 0, 0, 0 },
+		.vip = { 0, 0, 0, 0 },
 	};
 	struct config *c;
 	char *errs = NULL;
 
 	(void)state;
-	m.vip[0] = ip("127.77.5.5");     /* honoured */
-	m.vip[1] = ip("127.77.9.9");     /* taken by a fixed VIP: ignored */
-	m.vip[2] = ip("127.77.1.2");     /* fixed VIP wins over prev */
-	m.vip[3] = ip("10.0.0.1");       /* outside the range: ignored */
+	m.vip[0] = ip("127.77.5.5"); /* honoured */
+	m.vip[1] = ip("127.77.9.9"); /* taken by a fixed VIP: ignored */
+	m.vip[2] = ip("127.77.1.2"); /* fixed VIP wins over prev */
+	m.vip[3] = ip("10.0.0.1");   /* outside the range: ignored */
 	c = load_text(text, prev_lookup, &m, &errs);
 	assert_non_null(c);
 	assert_null(errs);
@@ -959,13 +963,14 @@ static uint32_t prev_from_config(const char *name, void *arg)
  * that service when the previous assignment is given. */
 static void test_vip_new_service_keeps_existing(void **state)
 {
-	static const char head[] = MESH "vip_range = 127.99.0.0/28\n";   /* 13 usable */
+	static const char head[] = MESH "vip_range = 127.99.0.0/28\n"; /* 13 usable */
 	char text1[512], text2[512], newname[16];
 	struct config *c1, *c2, *c3;
 	uint32_t slot;
 
 	(void)state;
-	snprintf(text1, sizeof(text1), "%s[service.mmm]\nports = 80\n[service.nnn]\nports = 80\n", head);
+	snprintf(text1, sizeof(text1), "%s[service.mmm]\nports = 80\n[service.nnn]\nports = 80\n",
+	         head);
 	c1 = load_ok(text1);
 	slot = ntohl(config_service(c1, "mmm")->vip.s_addr) - ntohl(ip("127.99.0.0")) - 2;
 
@@ -976,13 +981,17 @@ static void test_vip_new_service_keeps_existing(void **state)
 		if (fnv1a(newname) % 13 == slot)
 			break;
 	}
-	snprintf(text2, sizeof(text2), "%s[service.mmm]\nports = 80\n[service.nnn]\nports = 80\n"
-	         "[service.%s]\nports = 80\n", head, newname);
+	snprintf(text2, sizeof(text2),
+	         "%s[service.mmm]\nports = 80\n[service.nnn]\nports = 80\n"
+	         "[service.%s]\nports = 80\n",
+	         head, newname);
 
 	/* without the previous assignment the newcomer takes mmm's address */
 	c2 = load_ok(text2);
-	assert_int_equal(config_service(c2, newname)->vip.s_addr, config_service(c1, "mmm")->vip.s_addr);
-	assert_int_not_equal(config_service(c2, "mmm")->vip.s_addr, config_service(c1, "mmm")->vip.s_addr);
+	assert_int_equal(config_service(c2, newname)->vip.s_addr,
+	                 config_service(c1, "mmm")->vip.s_addr);
+	assert_int_not_equal(config_service(c2, "mmm")->vip.s_addr,
+	                     config_service(c1, "mmm")->vip.s_addr);
 
 	/* with it, nobody moves */
 	g_prev_cfg = c1;
@@ -991,10 +1000,14 @@ static void test_vip_new_service_keeps_existing(void **state)
 		c3 = load_text(text2, prev_from_config, NULL, &errs);
 		assert_non_null(c3);
 	}
-	assert_int_equal(config_service(c3, "mmm")->vip.s_addr, config_service(c1, "mmm")->vip.s_addr);
-	assert_int_equal(config_service(c3, "nnn")->vip.s_addr, config_service(c1, "nnn")->vip.s_addr);
-	assert_int_not_equal(config_service(c3, newname)->vip.s_addr, config_service(c1, "mmm")->vip.s_addr);
-	assert_int_not_equal(config_service(c3, newname)->vip.s_addr, config_service(c1, "nnn")->vip.s_addr);
+	assert_int_equal(config_service(c3, "mmm")->vip.s_addr,
+	                 config_service(c1, "mmm")->vip.s_addr);
+	assert_int_equal(config_service(c3, "nnn")->vip.s_addr,
+	                 config_service(c1, "nnn")->vip.s_addr);
+	assert_int_not_equal(config_service(c3, newname)->vip.s_addr,
+	                     config_service(c1, "mmm")->vip.s_addr);
+	assert_int_not_equal(config_service(c3, newname)->vip.s_addr,
+	                     config_service(c1, "nnn")->vip.s_addr);
 	g_prev_cfg = NULL;
 	config_unref(c1);
 	config_unref(c2);
@@ -1004,12 +1017,12 @@ static void test_vip_new_service_keeps_existing(void **state)
 /* A /29 has 8 addresses: .0 network, .1 reserved, .7 broadcast: 5 usable. */
 static void test_vip_range_full(void **state)
 {
-	static const char five[] =
-		MESH "vip_range = 127.1.1.8/29\n"
+	static const char five[] = MESH
+		"vip_range = 127.1.1.8/29\n"
 		"[service.s1]\nports = 1\n[service.s2]\nports = 1\n[service.s3]\nports = 1\n"
 		"[service.s4]\nports = 1\n[service.s5]\nports = 1\n";
-	static const char six[] =
-		MESH "vip_range = 127.1.1.8/29\n"
+	static const char six[] = MESH
+		"vip_range = 127.1.1.8/29\n"
 		"[service.s1]\nports = 1\n[service.s2]\nports = 1\n[service.s3]\nports = 1\n"
 		"[service.s4]\nports = 1\n[service.s5]\nports = 1\n[service.s6]\nports = 1\n";
 	struct config *c = load_ok(five);
@@ -1066,11 +1079,11 @@ static void test_allows(void **state)
 	struct config *c2;
 
 	(void)state;
-	assert_true(policy_allows(web, "api"));      /* not an identity of this file */
+	assert_true(policy_allows(web, "api")); /* not an identity of this file */
 	assert_true(policy_allows(web, "batch"));
 	assert_false(policy_allows(web, "web"));
 	assert_false(policy_allows(web, NULL));
-	assert_false(policy_allows(api, "web"));     /* no allow: deny all */
+	assert_false(policy_allows(api, "web")); /* no allow: deny all */
 	config_unref(c);
 
 	c2 = load_ok(MESH WEB_ID WEB_SVC);
@@ -1086,8 +1099,8 @@ static void test_identity_for_uid(void **state)
 
 	(void)state;
 	assert_string_equal(policy_identity_for_uid(c, 1000)->name, "web");
-	assert_string_equal(policy_identity_for_uid(c, 0)->name, "web");       /* root */
-	assert_string_equal(policy_identity_for_uid(c, 4242)->name, "batch");  /* '*' */
+	assert_string_equal(policy_identity_for_uid(c, 0)->name, "web");      /* root */
+	assert_string_equal(policy_identity_for_uid(c, 4242)->name, "batch"); /* '*' */
 	config_unref(c);
 
 	c2 = load_ok(MESH WEB_ID WEB_SVC);
@@ -1103,9 +1116,24 @@ static void test_parse_addr(void **state)
 	struct cfg_addr a;
 	char buf[64];
 	static const char *bad[] = {
-		"", "1.2.3.4", "1.2.3.4:", "1.2.3.4:0", "1.2.3.4:65536", "1.2.3.4:-1", "1.2.3.4:+80",
-		"1.2.3:80", "01.2.3.4:80x", "::1:80", "[::1]", "[::1]80", "[]:80", "[1.2.3.4]:80",
-		"host:80", " 1.2.3.4:80", "1.2.3.4:80 ", "[::1]:99999",
+		"",
+		"1.2.3.4",
+		"1.2.3.4:",
+		"1.2.3.4:0",
+		"1.2.3.4:65536",
+		"1.2.3.4:-1",
+		"1.2.3.4:+80",
+		"1.2.3:80",
+		"01.2.3.4:80x",
+		"::1:80",
+		"[::1]",
+		"[::1]80",
+		"[]:80",
+		"[1.2.3.4]:80",
+		"host:80",
+		" 1.2.3.4:80",
+		"1.2.3.4:80 ",
+		"[::1]:99999",
 	};
 
 	(void)state;
@@ -1129,8 +1157,8 @@ static void test_parse_duration(void **state)
 {
 	double s;
 	static const char *bad[] = {
-		"", "0", "0s", "0.0ms", "-1s", "1.s", ".5s", "1 s", "1d", "1sec", "s", "1e3",
-		"inf", "nan", "0x10", "1mss",
+		"",   "0",    "0s", "0.0ms", "-1s", "1.s", ".5s",  "1 s",
+		"1d", "1sec", "s",  "1e3",   "inf", "nan", "0x10", "1mss",
 	};
 
 	(void)state;

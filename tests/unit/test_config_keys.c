@@ -31,10 +31,10 @@
 #define MAX_DOC 64
 
 struct doc_key {
-	char section[32];      /* "mesh", "identity.NAME", "service.NAME" */
+	char section[32]; /* "mesh", "identity.NAME", "service.NAME" */
 	char name[64];
-	char def[128];         /* inside the last [...]; "" when there is none */
-	bool seen;             /* matched by a table row */
+	char def[128]; /* inside the last [...]; "" when there is none */
+	bool seen;     /* matched by a table row */
 };
 
 static struct doc_key docs[MAX_DOC];
@@ -165,10 +165,13 @@ static void check_table(const char *section, const struct cfg_key *tab, unsigned
 		if (!k->name)
 			fail_msg("[%s] row %u has no name", section, i);
 		if (ways != 1)
-			fail_msg("[%s] %s: the row says its default %d ways (want exactly one of "
-			         "required, inherit, .def, .def_doc)", section, k->name, ways);
+			fail_msg(
+				"[%s] %s: the row says its default %d ways (want exactly one of "
+				"required, inherit, .def, .def_doc)",
+				section, k->name, ways);
 		if (k->fill && !k->def_doc)
-			fail_msg("[%s] %s: a computed default (.fill) needs its .def_doc", section, k->name);
+			fail_msg("[%s] %s: a computed default (.fill) needs its .def_doc", section,
+			         k->name);
 		d = find_doc(section, k->name);
 		if (!d)
 			fail_msg("[%s] %s is not in config.h's key reference", section, k->name);
@@ -176,11 +179,11 @@ static void check_table(const char *section, const struct cfg_key *tab, unsigned
 		if (k->flags & CFG_F_REQUIRED) {
 			size_t w = strlen(want);
 			if (strncmp(d->def, want, w) != 0 || (d->def[w] && d->def[w] != ','))
-				fail_msg("[%s] %s: config.h says [%s], the table: required", section,
-				         k->name, d->def);
+				fail_msg("[%s] %s: config.h says [%s], the table: required",
+				         section, k->name, d->def);
 		} else if (strcmp(d->def, want) != 0) {
-			fail_msg("[%s] %s: config.h says [%s], the table [%s]", section, k->name, d->def,
-			         want);
+			fail_msg("[%s] %s: config.h says [%s], the table [%s]", section, k->name,
+			         d->def, want);
 		}
 	}
 }

@@ -85,7 +85,8 @@ static void test_limits(void **state)
 	memset(w31, 'z', CTLPROTO_WORD_MAX);
 	w31[CTLPROTO_WORD_MAX] = '\0';
 	int n = snprintf(longest, sizeof longest,
-	                 "V 255.255.255.255:65535 255.255.255.255:65535 18446744073709551615 %s", w31);
+	                 "V 255.255.255.255:65535 255.255.255.255:65535 18446744073709551615 %s",
+	                 w31);
 	assert_int_equal(n + 1, CTLPROTO_LINE_MAX);
 	assert_int_equal(a(longest, &t, word), 0);
 	assert_true(t.inode == UINT64_MAX);
@@ -96,8 +97,9 @@ static void test_limits(void **state)
 	assert_int_equal(ctlproto_format_question(out, 10, &t), 0);
 
 	/* The largest question parses and formats back. */
-	static const char qmax[] = "W 255.255.255.255:65535 255.255.255.255:65535 "
-	                           "18446744073709551615";
+	static const char qmax[] =
+		"W 255.255.255.255:65535 255.255.255.255:65535 "
+		"18446744073709551615";
 	assert_int_equal(q(qmax, &t), 0);
 	assert_true(t.inode == UINT64_MAX);
 	assert_int_equal(t.caddr, 0xffffffffu);
@@ -123,44 +125,28 @@ static void test_rejects(void **state)
 {
 	(void)state;
 	static const char *const bad_q[] = {
-		"",
-		"W",
-		"W ",
-		"W 1.2.3.4:5 6.7.8.9:10",              /* no inode (the old form) */
-		"W 1.2.3.4:5 6.7.8.9:10 ",
-		"W 1.2.3.4:5 6.7.8.9:10 1 ",           /* trailing space */
-		"W 1.2.3.4:5 6.7.8.9:10 1 x",          /* extra field */
-		" W 1.2.3.4:5 6.7.8.9:10 1",
-		"W  1.2.3.4:5 6.7.8.9:10 1",
-		"W 1.2.3.4:5  6.7.8.9:10 1",
-		"W\t1.2.3.4:5 6.7.8.9:10 1",
-		"w 1.2.3.4:5 6.7.8.9:10 1",
-		"W 1.2.3.4:05 6.7.8.9:10 1",           /* leading zeros */
-		"W 01.2.3.4:5 6.7.8.9:10 1",
-		"W 1.2.3.4:5 6.7.8.9:10 01",
-		"W 1.2.3.4:5 6.7.8.9:10 00",
-		"W 1.2.3.4:+5 6.7.8.9:10 1",           /* signs */
-		"W 1.2.3.4:5 6.7.8.9:10 -1",
-		"W 1.2.3.4:5 6.7.8.9:10 +1",
-		"W 1.2.3.4:0 6.7.8.9:10 1",            /* port 0 */
-		"W 1.2.3.4:5 6.7.8.9:0 1",
-		"W 1.2.3:5 6.7.8.9:10 1",              /* inet_aton forms */
-		"W 0x1.2.3.4:5 6.7.8.9:10 1",
-		"W 16909060:5 6.7.8.9:10 1",
-		"W 1.2.3.4.5:5 6.7.8.9:10 1",
-		"W 1.2.3.4 6.7.8.9:10 1",              /* no port */
-		"W 1.2.3.4: 6.7.8.9:10 1",
-		"W [::1]:5 6.7.8.9:10 1",              /* IPv6 */
-		"W 1.2.3.4:5 6.7.8.9:10 1\r",
-		"W 1.2.3.4:5 6.7.8.9:10 99999999999999999999",
+		"", "W", "W ", "W 1.2.3.4:5 6.7.8.9:10", /* no inode (the old form) */
+		"W 1.2.3.4:5 6.7.8.9:10 ", "W 1.2.3.4:5 6.7.8.9:10 1 ", /* trailing space */
+		"W 1.2.3.4:5 6.7.8.9:10 1 x",                           /* extra field */
+		" W 1.2.3.4:5 6.7.8.9:10 1", "W  1.2.3.4:5 6.7.8.9:10 1",
+		"W 1.2.3.4:5  6.7.8.9:10 1", "W\t1.2.3.4:5 6.7.8.9:10 1",
+		"w 1.2.3.4:5 6.7.8.9:10 1", "W 1.2.3.4:05 6.7.8.9:10 1", /* leading zeros */
+		"W 01.2.3.4:5 6.7.8.9:10 1", "W 1.2.3.4:5 6.7.8.9:10 01",
+		"W 1.2.3.4:5 6.7.8.9:10 00", "W 1.2.3.4:+5 6.7.8.9:10 1", /* signs */
+		"W 1.2.3.4:5 6.7.8.9:10 -1", "W 1.2.3.4:5 6.7.8.9:10 +1",
+		"W 1.2.3.4:0 6.7.8.9:10 1",                          /* port 0 */
+		"W 1.2.3.4:5 6.7.8.9:0 1", "W 1.2.3:5 6.7.8.9:10 1", /* inet_aton forms */
+		"W 0x1.2.3.4:5 6.7.8.9:10 1", "W 16909060:5 6.7.8.9:10 1",
+		"W 1.2.3.4.5:5 6.7.8.9:10 1", "W 1.2.3.4 6.7.8.9:10 1", /* no port */
+		"W 1.2.3.4: 6.7.8.9:10 1", "W [::1]:5 6.7.8.9:10 1",    /* IPv6 */
+		"W 1.2.3.4:5 6.7.8.9:10 1\r", "W 1.2.3.4:5 6.7.8.9:10 99999999999999999999",
 		/* From meshd's former parser's tests (tests/unit/test_control.c). */
-		"W 1.2.3.4:5 6.7.8.9:10 0",            /* inode 0: no socket has it */
+		"W 1.2.3.4:5 6.7.8.9:10 0", /* inode 0: no socket has it */
 		"W 1.2.3.4:5 6.7.8.9:10 12x",
-		"W 1.2.3.4:0080000 6.7.8.9:10 1",      /* too many digits */
-		"W :5 6.7.8.9:10 1",                   /* no address */
-		"W 1234567890123456:5 6.7.8.9:10 1",
-		"W 1.2.3.4:-1 6.7.8.9:10 1",
-		"V 1.2.3.4:5 6.7.8.9:10 1",            /* an answer's verb */
+		"W 1.2.3.4:0080000 6.7.8.9:10 1", /* too many digits */
+		"W :5 6.7.8.9:10 1",              /* no address */
+		"W 1234567890123456:5 6.7.8.9:10 1", "W 1.2.3.4:-1 6.7.8.9:10 1",
+		"V 1.2.3.4:5 6.7.8.9:10 1", /* an answer's verb */
 	};
 	struct ctlproto_tuple t;
 	for (size_t i = 0; i < sizeof bad_q / sizeof bad_q[0]; i++)
@@ -168,9 +154,9 @@ static void test_rejects(void **state)
 			fail_msg("question accepted: \"%s\"", bad_q[i]);
 
 	static const char *const bad_a[] = {
-		"V 1.2.3.4:5 6.7.8.9:10 1",            /* no word */
+		"V 1.2.3.4:5 6.7.8.9:10 1", /* no word */
 		"V 1.2.3.4:5 6.7.8.9:10 1 ",
-		"V 1.2.3.4:5 6.7.8.9:10 refused",      /* no inode (the old form) */
+		"V 1.2.3.4:5 6.7.8.9:10 refused", /* no inode (the old form) */
 		"V 1.2.3.4:5 6.7.8.9:10 1 Refused",
 		"V 1.2.3.4:5 6.7.8.9:10 1 re fused",
 		"V 1.2.3.4:5 6.7.8.9:10 1 refused ",
@@ -196,7 +182,7 @@ static void test_not_terminated(void **state)
 	(void)state;
 	const char *line = "W 1.2.3.4:5 6.7.8.9:10 77";
 	size_t n = strlen(line);
-	char *exact = malloc(n);   /* ASan: one byte more would be a report */
+	char *exact = malloc(n); /* ASan: one byte more would be a report */
 	assert_non_null(exact);
 	memcpy(exact, line, n);
 	struct ctlproto_tuple t;
@@ -221,7 +207,7 @@ static void test_format_rejects(void **state)
 	assert_int_equal(ctlproto_format_question(out, sizeof out, &t), 0);
 	t.cport = htons(5);
 	assert_true(ctlproto_format_question(out, sizeof out, &t) > 0);
-	t.inode = 0;   /* a question must name a socket; an answer may say 0 */
+	t.inode = 0; /* a question must name a socket; an answer may say 0 */
 	assert_int_equal(ctlproto_format_question(out, sizeof out, &t), 0);
 	assert_true(ctlproto_format_answer(out, sizeof out, &t, "none") > 0);
 	t.inode = 1;
@@ -234,12 +220,9 @@ static void test_format_rejects(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_question),
-		cmocka_unit_test(test_answer),
-		cmocka_unit_test(test_limits),
-		cmocka_unit_test(test_rejects),
-		cmocka_unit_test(test_not_terminated),
-		cmocka_unit_test(test_format_rejects),
+		cmocka_unit_test(test_question),       cmocka_unit_test(test_answer),
+		cmocka_unit_test(test_limits),         cmocka_unit_test(test_rejects),
+		cmocka_unit_test(test_not_terminated), cmocka_unit_test(test_format_rejects),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

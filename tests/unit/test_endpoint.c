@@ -210,8 +210,8 @@ static void outcome_fails_in_a_row_and_latency(void **state)
 	struct endpoint_use u = { 0 };
 	setup_eps(1, NULL);
 	assert_int_equal(set.eps[0].last_result, RESULT_UNSET);
-	const enum result seq[] = { RESULT_REFUSED, RESULT_TIMEOUT, RESULT_RESET, RESULT_TLS_FAILURE,
-	                            RESULT_DENIED };
+	const enum result seq[] = { RESULT_REFUSED, RESULT_TIMEOUT, RESULT_RESET,
+		                    RESULT_TLS_FAILURE, RESULT_DENIED };
 	for (unsigned i = 0; i < 5; i++) {
 		endpoint_attempt_start(&u, &set, 0, i);
 		endpoint_attempt_done(&u, seq[i], i + 0.5);

@@ -35,10 +35,12 @@ static void test_owner(void **state)
 	/* root, or meshd's own euid; anyone else owns (and can chmod) it */
 	assert_int_equal(J(PATHSAFE_DIR, 0, S_IFDIR | 0755, true), PATHSAFE_OK);
 	assert_int_equal(J(PATHSAFE_DIR, NOBODY, S_IFDIR | 0755, true), PATHSAFE_UNSAFE);
-	assert_int_equal(pathsafe_judge(PATHSAFE_DIR, 999, S_IFDIR | 0700, 999, true, why, sizeof why),
+	assert_int_equal(pathsafe_judge(PATHSAFE_DIR, 999, S_IFDIR | 0700, 999, true, why,
+	                                sizeof why),
 	                 PATHSAFE_OK);
 	assert_int_equal(pathsafe_judge(PATHSAFE_READ, NOBODY, S_IFREG | 0600, 999, true, why,
-	                                sizeof why), PATHSAFE_UNSAFE);
+	                                sizeof why),
+	                 PATHSAFE_UNSAFE);
 	assert_non_null(strstr(why, "owned by uid 65534"));
 	assert_int_equal(J(PATHSAFE_ANCESTOR, NOBODY, S_IFDIR | 0755, true), PATHSAFE_UNSAFE);
 	assert_int_equal(J(PATHSAFE_SECRET, NOBODY, S_IFREG | 0600, false), PATHSAFE_UNSAFE);
@@ -76,7 +78,8 @@ static void test_files(void **state)
 	/* keys: others' read counts only when they can reach the file */
 	assert_int_equal(J(PATHSAFE_SECRET, 0, S_IFREG | 0600, true), PATHSAFE_OK);
 	assert_int_equal(J(PATHSAFE_SECRET, 0, S_IFREG | 0640, true), PATHSAFE_OK);
-	assert_int_equal(pathsafe_judge(PATHSAFE_SECRET, 0, S_IFREG | 0644, 0, true, why, sizeof why),
+	assert_int_equal(pathsafe_judge(PATHSAFE_SECRET, 0, S_IFREG | 0644, 0, true, why,
+	                                sizeof why),
 	                 PATHSAFE_UNSAFE);
 	assert_non_null(strstr(why, "readable by others (mode 0644)"));
 	assert_int_equal(J(PATHSAFE_SECRET, 0, S_IFREG | 0644, false), PATHSAFE_OK);

@@ -48,8 +48,8 @@ static int svid(int nuri, const char *uri, size_t len, char *buf, char *why)
 {
 	strcpy(buf, "stale");
 	why[0] = '\0';
-	return policy_svid_id(nuri, (const unsigned char *)uri, uri ? (int)strlen(uri) : 0,
-	                      buf, len, why, 128);
+	return policy_svid_id(nuri, (const unsigned char *)uri, uri ? (int)strlen(uri) : 0, buf,
+	                      len, why, 128);
 }
 
 static void test_svid_one_uri(void **state)
@@ -103,11 +103,13 @@ static void test_svid_not_terminated(void **state)
 
 	(void)state;
 	assert_int_equal(policy_svid_id(1, (const unsigned char *)raw, 28, buf, sizeof buf, why,
-	                                sizeof why), 0);
+	                                sizeof why),
+	                 0);
 	assert_string_equal(buf, "spiffe://example.org/svc/web");
 	/* A NUL inside the URI is not a SPIFFE ID character. */
 	assert_int_equal(policy_svid_id(1, (const unsigned char *)"spiffe://a/b\0c", 14, buf,
-	                                sizeof buf, why, sizeof why), -1);
+	                                sizeof buf, why, sizeof why),
+	                 -1);
 	assert_string_equal(why, "certificate's URI SAN is not a well-formed SPIFFE ID");
 }
 
@@ -122,16 +124,16 @@ static void test_spiffe_id_ok(void **state)
 	assert_true(id_ok("spiffe://example.org/svc/web"));
 	assert_true(id_ok("spiffe://example.org/a"));
 	assert_true(id_ok("spiffe://a-b_c.9/Path/With.Dots/x-y_z"));
-	assert_true(id_ok("spiffe://example.org/svc/..."));   /* only . and .. are special */
+	assert_true(id_ok("spiffe://example.org/svc/...")); /* only . and .. are special */
 
 	assert_false(id_ok(""));
 	assert_false(id_ok("spiffe://"));
 	assert_false(id_ok("spiffe:/"));
 	assert_false(id_ok("SPIFFE://example.org/svc/web"));
-	assert_false(id_ok("spiffe://example.org"));           /* no path */
-	assert_false(id_ok("spiffe://example.org/"));          /* empty segment */
-	assert_false(id_ok("spiffe:///svc/web"));              /* no trust domain */
-	assert_false(id_ok("spiffe://Example.org/svc/web"));   /* trust domain is lower case */
+	assert_false(id_ok("spiffe://example.org"));         /* no path */
+	assert_false(id_ok("spiffe://example.org/"));        /* empty segment */
+	assert_false(id_ok("spiffe:///svc/web"));            /* no trust domain */
+	assert_false(id_ok("spiffe://Example.org/svc/web")); /* trust domain is lower case */
 	assert_false(id_ok("spiffe://example.org:443/svc/web"));
 	assert_false(id_ok("spiffe://user@example.org/svc/web"));
 	assert_false(id_ok("spiffe://example.org/svc/web/"));
@@ -186,10 +188,10 @@ static void test_allows(void **state)
 	assert_false(policy_allows(&web, "api2"));
 	assert_false(policy_allows(&web, ""));
 	assert_false(policy_allows(&web, NULL));
-	assert_false(policy_allows(&none, "web"));   /* no allow: deny all */
-	assert_true(policy_allows(&any, "anyone"));  /* "*": any authenticated identity */
+	assert_false(policy_allows(&none, "web"));  /* no allow: deny all */
+	assert_true(policy_allows(&any, "anyone")); /* "*": any authenticated identity */
 	assert_true(policy_allows(&any, ""));
-	assert_false(policy_allows(&any, NULL));     /* but never no identity */
+	assert_false(policy_allows(&any, NULL)); /* but never no identity */
 	assert_false(policy_allows(NULL, "api"));
 }
 
@@ -208,7 +210,8 @@ static void test_peer_ok(void **state)
 {
 	(void)state;
 	assert_true(policy_peer_ok("spiffe://example.org/svc/web", "spiffe://example.org/svc/web"));
-	assert_false(policy_peer_ok("spiffe://example.org/svc/api", "spiffe://example.org/svc/web"));
+	assert_false(policy_peer_ok("spiffe://example.org/svc/api",
+	                            "spiffe://example.org/svc/web"));
 	assert_false(policy_peer_ok("spiffe://example.org/svc/web2",
 	                            "spiffe://example.org/svc/web"));
 	assert_false(policy_peer_ok("spiffe://example.org/svc/we", "spiffe://example.org/svc/web"));
@@ -218,14 +221,10 @@ static void test_peer_ok(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_identity_for_uid),
-		cmocka_unit_test(test_svid_one_uri),
-		cmocka_unit_test(test_svid_reasons),
-		cmocka_unit_test(test_svid_not_terminated),
-		cmocka_unit_test(test_spiffe_id_ok),
-		cmocka_unit_test(test_spiffe_name),
-		cmocka_unit_test(test_allows),
-		cmocka_unit_test(test_sni_ok),
+		cmocka_unit_test(test_identity_for_uid), cmocka_unit_test(test_svid_one_uri),
+		cmocka_unit_test(test_svid_reasons),     cmocka_unit_test(test_svid_not_terminated),
+		cmocka_unit_test(test_spiffe_id_ok),     cmocka_unit_test(test_spiffe_name),
+		cmocka_unit_test(test_allows),           cmocka_unit_test(test_sni_ok),
 		cmocka_unit_test(test_peer_ok),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

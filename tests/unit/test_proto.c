@@ -189,7 +189,7 @@ static void frame_decode(void **state)
 		assert_int_equal(proto_frame_decode(&f, fh, n), PROTO_NEED_MORE);
 	proto_frame_hdr(fh, PROTO_FRAME_OPEN, PROTO_CONTROL_MAX + 1, 9);
 	assert_int_equal(proto_frame_decode(&f, fh, sizeof fh), PROTO_BAD);
-	assert_int_equal(f.len, PROTO_CONTROL_MAX + 1);   /* filled all the same */
+	assert_int_equal(f.len, PROTO_CONTROL_MAX + 1); /* filled all the same */
 	assert_int_equal(f.stream, 9);
 	proto_frame_hdr(fh, PROTO_FRAME_WINDOW, PROTO_FRAME_MAX, 9);
 	assert_int_equal(proto_frame_decode(&f, fh, sizeof fh), PROTO_BAD);
@@ -226,10 +226,10 @@ static void credit_within_window(void **state)
 {
 	(void)state;
 	const uint32_t W = 1024 * 1024;
-	assert_true(proto_credit_ok(0, W, W));          /* all of it back */
-	assert_true(proto_credit_ok(W, 0, W));          /* an empty WINDOW */
+	assert_true(proto_credit_ok(0, W, W)); /* all of it back */
+	assert_true(proto_credit_ok(W, 0, W)); /* an empty WINDOW */
 	assert_true(proto_credit_ok(W - 10, 10, W));
-	assert_false(proto_credit_ok(W - 10, 11, W));   /* one byte too many */
+	assert_false(proto_credit_ok(W - 10, 11, W)); /* one byte too many */
 	assert_false(proto_credit_ok(W, 1, W));
 	/* What a u32 sum would wrap to a small, "valid" credit. */
 	assert_false(proto_credit_ok(W, 0xffffffffu, W));
@@ -269,11 +269,11 @@ static void window_codec(void **state)
 static void open_ids_increase(void **state)
 {
 	(void)state;
-	assert_false(proto_open_id_ok(0, 0));           /* id 0 is no stream */
-	assert_true(proto_open_id_ok(1, 0));            /* the first */
-	assert_true(proto_open_id_ok(3, 1));            /* gaps are fine */
-	assert_false(proto_open_id_ok(3, 3));           /* the same again */
-	assert_false(proto_open_id_ok(2, 3));           /* going back */
+	assert_false(proto_open_id_ok(0, 0)); /* id 0 is no stream */
+	assert_true(proto_open_id_ok(1, 0));  /* the first */
+	assert_true(proto_open_id_ok(3, 1));  /* gaps are fine */
+	assert_false(proto_open_id_ok(3, 3)); /* the same again */
+	assert_false(proto_open_id_ok(2, 3)); /* going back */
 	assert_true(proto_open_id_ok(0xffffffffu, 0xfffffffeu));
 	assert_false(proto_open_id_ok(1, 0xffffffffu)); /* no wrap around */
 }

@@ -54,17 +54,17 @@ static void valid_utf8_kept(void **state)
 {
 	(void)state;
 	/* 2, 3 and 4 bytes, at the edges of their ranges. */
-	assert_string_equal(esc("caf\xc3\xa9"), "caf\xc3\xa9");                 /* U+00E9 */
-	assert_string_equal(esc("\xc2\x80"), "\xc2\x80");                       /* U+0080 */
-	assert_string_equal(esc("\xdf\xbf"), "\xdf\xbf");                       /* U+07FF */
-	assert_string_equal(esc("\xe0\xa0\x80"), "\xe0\xa0\x80");               /* U+0800 */
-	assert_string_equal(esc("\xe2\x82\xac"), "\xe2\x82\xac");               /* U+20AC */
-	assert_string_equal(esc("\xed\x9f\xbf"), "\xed\x9f\xbf");               /* U+D7FF */
-	assert_string_equal(esc("\xee\x80\x80"), "\xee\x80\x80");               /* U+E000 */
-	assert_string_equal(esc("\xef\xbf\xbd"), "\xef\xbf\xbd");               /* U+FFFD */
-	assert_string_equal(esc("\xf0\x90\x80\x80"), "\xf0\x90\x80\x80");       /* U+10000 */
-	assert_string_equal(esc("\xf0\x9f\x98\x80x"), "\xf0\x9f\x98\x80x");     /* U+1F600 */
-	assert_string_equal(esc("\xf4\x8f\xbf\xbf"), "\xf4\x8f\xbf\xbf");       /* U+10FFFF */
+	assert_string_equal(esc("caf\xc3\xa9"), "caf\xc3\xa9");             /* U+00E9 */
+	assert_string_equal(esc("\xc2\x80"), "\xc2\x80");                   /* U+0080 */
+	assert_string_equal(esc("\xdf\xbf"), "\xdf\xbf");                   /* U+07FF */
+	assert_string_equal(esc("\xe0\xa0\x80"), "\xe0\xa0\x80");           /* U+0800 */
+	assert_string_equal(esc("\xe2\x82\xac"), "\xe2\x82\xac");           /* U+20AC */
+	assert_string_equal(esc("\xed\x9f\xbf"), "\xed\x9f\xbf");           /* U+D7FF */
+	assert_string_equal(esc("\xee\x80\x80"), "\xee\x80\x80");           /* U+E000 */
+	assert_string_equal(esc("\xef\xbf\xbd"), "\xef\xbf\xbd");           /* U+FFFD */
+	assert_string_equal(esc("\xf0\x90\x80\x80"), "\xf0\x90\x80\x80");   /* U+10000 */
+	assert_string_equal(esc("\xf0\x9f\x98\x80x"), "\xf0\x9f\x98\x80x"); /* U+1F600 */
+	assert_string_equal(esc("\xf4\x8f\xbf\xbf"), "\xf4\x8f\xbf\xbf");   /* U+10FFFF */
 	assert_string_equal(esc("\xe6\x97\xa5\xe6\x9c\xac"), "\xe6\x97\xa5\xe6\x9c\xac");
 }
 
@@ -73,26 +73,36 @@ static void invalid_replaced(void **state)
 	(void)state;
 	/* Stray continuation bytes and bytes that never start anything. */
 	assert_string_equal(esc("\x80"), FFFD);
-	assert_string_equal(esc("a\xbf" "b"), "a" FFFD "b");
-	assert_string_equal(esc("\xff\xfe" "curl"), FFFD FFFD "curl");
+	assert_string_equal(esc("a\xbf"
+	                        "b"),
+	                    "a" FFFD "b");
+	assert_string_equal(esc("\xff\xfe"
+	                        "curl"),
+	                    FFFD FFFD "curl");
 	assert_string_equal(esc("\xf5\x80\x80\x80"), FFFD FFFD FFFD FFFD);
 	/* Overlong forms: C0/C1 leads, E0 80..9F, F0 80..8F. */
-	assert_string_equal(esc("\xc0\xaf"), FFFD FFFD);        /* overlong '/' */
+	assert_string_equal(esc("\xc0\xaf"), FFFD FFFD); /* overlong '/' */
 	assert_string_equal(esc("\xc1\xbf"), FFFD FFFD);
 	assert_string_equal(esc("\xe0\x80\xaf"), FFFD FFFD FFFD);
 	assert_string_equal(esc("\xf0\x80\x80\xaf"), FFFD FFFD FFFD FFFD);
 	/* Surrogates (ED A0..BF) and code points above U+10FFFF. */
-	assert_string_equal(esc("\xed\xa0\x80"), FFFD FFFD FFFD);  /* U+D800 */
-	assert_string_equal(esc("\xed\xbf\xbf"), FFFD FFFD FFFD);  /* U+DFFF */
+	assert_string_equal(esc("\xed\xa0\x80"), FFFD FFFD FFFD); /* U+D800 */
+	assert_string_equal(esc("\xed\xbf\xbf"), FFFD FFFD FFFD); /* U+DFFF */
 	assert_string_equal(esc("\xf4\x90\x80\x80"), FFFD FFFD FFFD FFFD);
 	/* Sequences cut short: one U+FFFD for the maximal subpart, and the
 	 * byte that broke it is read again on its own. */
 	assert_string_equal(esc("curl\xc3"), "curl" FFFD);
-	assert_string_equal(esc("\xe2\x82" "x"), FFFD "x");
+	assert_string_equal(esc("\xe2\x82"
+	                        "x"),
+	                    FFFD "x");
 	assert_string_equal(esc("\xf0\x9f\x98"), FFFD);
-	assert_string_equal(esc("\xf0\x9f" "\xc3\xa9"), FFFD "\xc3\xa9");
+	assert_string_equal(esc("\xf0\x9f"
+	                        "\xc3\xa9"),
+	                    FFFD "\xc3\xa9");
 	assert_string_equal(esc("\xe2\x82\""), FFFD "\\\"");
-	assert_string_equal(esc("\xff\xfe" "curl\xc3"), FFFD FFFD "curl" FFFD);
+	assert_string_equal(esc("\xff\xfe"
+	                        "curl\xc3"),
+	                    FFFD FFFD "curl" FFFD);
 }
 
 static void specials_escaped(void **state)
@@ -358,10 +368,13 @@ static void outbound_facts_top_level(void **state)
 	struct session *s = new_session(SESS_OUTBOUND);
 	s->uid = 0;
 	s->pid = 4242;
-	snprintf(s->program, sizeof s->program, "\xff\xfe" "curl\xc3");
+	snprintf(s->program, sizeof s->program,
+	         "\xff\xfe"
+	         "curl\xc3");
 	char *l = record_of(s);
 	assert_true(json_line_ok(l));
-	assert_non_null(strstr(l, ",\"uid\":0,\"pid\":4242,\"program\":\"" FFFD FFFD "curl" FFFD "\""));
+	assert_non_null(strstr(l, ",\"uid\":0,\"pid\":4242,\"program\":\"" FFFD FFFD "curl" FFFD
+	                          "\""));
 	assert_null(strstr(l, "claimed"));
 	free(s);
 }
@@ -375,11 +388,11 @@ static void hostile_fields_truncated_validly(void **state)
 	for (int variant = 0; variant < 4; variant++) {
 		struct session *s = new_session(variant & 1 ? SESS_INBOUND : SESS_OUTBOUND);
 		char fill = variant & 2 ? '\x01' : '\xff';
-		char *fields[] = { s->client, s->source, s->svc_name, s->endpoint, s->peer,
-		                   s->detail, s->program, s->claimed_program };
-		size_t sizes[] = { sizeof s->client, sizeof s->source, sizeof s->svc_name,
-		                   sizeof s->endpoint, sizeof s->peer, sizeof s->detail,
-		                   sizeof s->program, sizeof s->claimed_program };
+		char *fields[] = { s->client, s->source, s->svc_name, s->endpoint,
+			           s->peer,   s->detail, s->program,  s->claimed_program };
+		size_t sizes[] = { sizeof s->client,   sizeof s->source,         sizeof s->svc_name,
+			           sizeof s->endpoint, sizeof s->peer,           sizeof s->detail,
+			           sizeof s->program,  sizeof s->claimed_program };
 		for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) {
 			memset(fields[i], fill, sizes[i] - 1);
 			fields[i][sizes[i] - 1] = '\0';

@@ -38,7 +38,7 @@ static void question_key_is_session_tuple(void **state)
 	(void)state;
 	static const struct {
 		const char *client, *vip;
-		uint16_t    cport, vport;
+		uint16_t cport, vport;
 	} cases[] = {
 		{ "127.0.0.1", "127.77.0.5", 40000, 8080 },
 		{ "10.0.0.1", "127.77.0.10", 1, 80 },
@@ -53,12 +53,15 @@ static void question_key_is_session_tuple(void **state)
 		char cs[64], vs[64], tuple[136], want[sizeof tuple + 32];
 		net_sockaddr_str((const struct sockaddr *)&c, cs, sizeof cs);
 		net_sockaddr_str((const struct sockaddr *)&v, vs, sizeof vs);
-		snprintf(tuple, sizeof tuple, "%s %s", cs, vs);   /* outbound.c's s->tuple */
+		snprintf(tuple, sizeof tuple, "%s %s", cs, vs); /* outbound.c's s->tuple */
 		snprintf(want, sizeof want, "W %s 4242\n", tuple);
 
 		struct ctlproto_tuple q = {
-			.caddr = c.sin_addr.s_addr, .cport = c.sin_port,
-			.vaddr = v.sin_addr.s_addr, .vport = v.sin_port, .inode = 4242,
+			.caddr = c.sin_addr.s_addr,
+			.cport = c.sin_port,
+			.vaddr = v.sin_addr.s_addr,
+			.vport = v.sin_port,
+			.inode = 4242,
 		};
 		char line[CTLPROTO_LINE_MAX];
 		size_t n = ctlproto_format_question(line, sizeof line, &q);

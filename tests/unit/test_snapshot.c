@@ -49,11 +49,11 @@ static int encode_sample(const char *suffix, void **buf, size_t *len)
 	icpts[0].family = AF_INET;
 	assert_int_equal(inet_pton(AF_INET, "10.1.2.3", icpts[0].addr), 1);
 	icpts[0].port = 5432;
-	icpts[0].svc = 1;   /* db */
+	icpts[0].svc = 1; /* db */
 	icpts[1].family = AF_INET6;
 	assert_int_equal(inet_pton(AF_INET6, "2001:db8::7", icpts[1].addr), 1);
 	icpts[1].port = 443;
-	icpts[1].svc = 2;   /* api */
+	icpts[1].svc = 2; /* api */
 	return snapshot_encode(suffix, NULL, 42, VNET, 8, svcs, 3, icpts, 2, buf, len);
 }
 
@@ -100,20 +100,30 @@ static void test_find_name_forms(void **state)
 	assert_int_equal(encode_sample("mesh", &buf, &len), 0);
 	assert_int_equal(snapshot_view(&v, buf, len), 0);
 
-	const char *hits[] = { "hello", "hello.", "hello.mesh", "hello.mesh.",
-	                       "HELLO", "Hello.MESH", "HELLO.MESH.", "db.mesh" };
+	const char *hits[] = { "hello", "hello.",     "hello.mesh",  "hello.mesh.",
+		               "HELLO", "Hello.MESH", "HELLO.MESH.", "db.mesh" };
 	for (size_t i = 0; i < sizeof hits / sizeof hits[0]; i++) {
 		const struct snap_svc *s = snapshot_find_name(&v, hits[i]);
 		assert_non_null(s);
-		assert_true(strncasecmp(svc_name(&v, s), hits[i],
-		                        strlen(svc_name(&v, s))) == 0);
+		assert_true(strncasecmp(svc_name(&v, s), hits[i], strlen(svc_name(&v, s))) == 0);
 	}
 
-	const char *misses[] = { "", ".", "hell", "helloo", "hello.mes",
-	                         "hello.meshx", "hello.other", "mesh", ".mesh",
-	                         "hello..", "hello.mesh..", "x.hello.mesh",
-	                         "hello.mesh.mesh", "example.com", "localhost",
-	                         "127.77.0.2" };
+	const char *misses[] = { "",
+		                 ".",
+		                 "hell",
+		                 "helloo",
+		                 "hello.mes",
+		                 "hello.meshx",
+		                 "hello.other",
+		                 "mesh",
+		                 ".mesh",
+		                 "hello..",
+		                 "hello.mesh..",
+		                 "x.hello.mesh",
+		                 "hello.mesh.mesh",
+		                 "example.com",
+		                 "localhost",
+		                 "127.77.0.2" };
 	for (size_t i = 0; i < sizeof misses / sizeof misses[0]; i++)
 		assert_null(snapshot_find_name(&v, misses[i]));
 	assert_null(snapshot_find_name(&v, NULL));
@@ -149,7 +159,8 @@ static void test_empty(void **state)
 	size_t len;
 	struct snap_view v;
 
-	assert_int_equal(snapshot_encode("mesh", NULL, 1, VNET, 8, NULL, 0, NULL, 0, &buf, &len), 0);
+	assert_int_equal(snapshot_encode("mesh", NULL, 1, VNET, 8, NULL, 0, NULL, 0, &buf, &len),
+	                 0);
 	assert_int_equal(snapshot_view(&v, buf, len), 0);
 	assert_null(snapshot_find_name(&v, "hello"));
 	assert_null(snapshot_find_vip(&v, ip4("127.77.0.2")));
@@ -317,18 +328,42 @@ static void mutate(unsigned char *b, size_t len, enum mutation m)
 	char *str = (char *)b + h->off_strings;
 
 	switch (m) {
-	case M_OFF_SERVICES_PAST_END: h->off_services = (uint32_t)len + 4; break;
-	case M_NSERVICES_HUGE: h->nservices = 0x10000000u; break;
-	case M_OFF_SERVICES_MISALIGNED: h->off_services += 1; break;
-	case M_OFF_INTERCEPTS_PAST_END: h->off_intercepts = (uint32_t)len - 4; break;
-	case M_NINTERCEPTS_HUGE: h->nintercepts = 0xffffffffu; break;
-	case M_OFF_STRINGS_PAST_END: h->off_strings = (uint32_t)len + 1; break;
-	case M_LEN_STRINGS_PAST_END: h->len_strings += 1; break;
-	case M_LEN_STRINGS_ZERO: h->len_strings = 0; break;
-	case M_SUFFIX_OFF_PAST_END: h->suffix_off = h->len_strings; break;
-	case M_SUFFIX_LEN_PAST_END: h->suffix_len = h->len_strings; break;
-	case M_NAME_OFF_PAST_END: s[1].name_off = 0xfffffff0u; break;
-	case M_NAME_LEN_PAST_END: s[2].name_len = (uint16_t)h->len_strings; break;
+	case M_OFF_SERVICES_PAST_END:
+		h->off_services = (uint32_t)len + 4;
+		break;
+	case M_NSERVICES_HUGE:
+		h->nservices = 0x10000000u;
+		break;
+	case M_OFF_SERVICES_MISALIGNED:
+		h->off_services += 1;
+		break;
+	case M_OFF_INTERCEPTS_PAST_END:
+		h->off_intercepts = (uint32_t)len - 4;
+		break;
+	case M_NINTERCEPTS_HUGE:
+		h->nintercepts = 0xffffffffu;
+		break;
+	case M_OFF_STRINGS_PAST_END:
+		h->off_strings = (uint32_t)len + 1;
+		break;
+	case M_LEN_STRINGS_PAST_END:
+		h->len_strings += 1;
+		break;
+	case M_LEN_STRINGS_ZERO:
+		h->len_strings = 0;
+		break;
+	case M_SUFFIX_OFF_PAST_END:
+		h->suffix_off = h->len_strings;
+		break;
+	case M_SUFFIX_LEN_PAST_END:
+		h->suffix_len = h->len_strings;
+		break;
+	case M_NAME_OFF_PAST_END:
+		s[1].name_off = 0xfffffff0u;
+		break;
+	case M_NAME_LEN_PAST_END:
+		s[2].name_len = (uint16_t)h->len_strings;
+		break;
 	case M_NAME_NOT_TERMINATED:
 		str[s[0].name_off + s[0].name_len] = 'x';
 		break;
@@ -338,17 +373,32 @@ static void mutate(unsigned char *b, size_t len, enum mutation m)
 	case M_STRINGS_NOT_TERMINATED:
 		str[h->len_strings - 1] = 'x';
 		break;
-	case M_NPORTS_TOO_MANY: s[0].nports = SNAP_MAX_PORTS + 1; break;
-	case M_ICPT_SVC_OUT_OF_RANGE: ic[1].svc = h->nservices; break;
+	case M_NPORTS_TOO_MANY:
+		s[0].nports = SNAP_MAX_PORTS + 1;
+		break;
+	case M_ICPT_SVC_OUT_OF_RANGE:
+		ic[1].svc = h->nservices;
+		break;
 	/* A VIP that is not loopback: the shim would answer a name with it
 	 * (a corrupted byte once made it answer 110.83.27.141). */
-	case M_VIP_OUTSIDE_RANGE: s[1].vip = htonl(0x6e531b8du); break;
-	case M_RANGE_NOT_LOOPBACK: h->vip_net = htonl(0x0a000000u); break;
-	case M_RANGE_PREFIX_BAD: h->vip_prefix = 7; break;
+	case M_VIP_OUTSIDE_RANGE:
+		s[1].vip = htonl(0x6e531b8du);
+		break;
+	case M_RANGE_NOT_LOOPBACK:
+		h->vip_net = htonl(0x0a000000u);
+		break;
+	case M_RANGE_PREFIX_BAD:
+		h->vip_prefix = 7;
+		break;
 	/* Lengths that count past a NUL: a reverse answer would carry it. */
-	case M_NAME_EMBEDDED_NUL: str[s[0].name_off + 1] = '\0'; break;
-	case M_SUFFIX_EMBEDDED_NUL: str[h->suffix_off + 1] = '\0'; break;
-	case M_COUNT: break;
+	case M_NAME_EMBEDDED_NUL:
+		str[s[0].name_off + 1] = '\0';
+		break;
+	case M_SUFFIX_EMBEDDED_NUL:
+		str[h->suffix_off + 1] = '\0';
+		break;
+	case M_COUNT:
+		break;
 	}
 }
 
@@ -412,8 +462,8 @@ static void test_long_strings(void **state)
 	void *buf;
 	size_t len;
 	struct snap_view v;
-	assert_int_equal(snapshot_encode("mesh", control, 1, VNET, 8, svcs, 1, NULL, 0,
-	                                 &buf, &len), 0);
+	assert_int_equal(snapshot_encode("mesh", control, 1, VNET, 8, svcs, 1, NULL, 0, &buf, &len),
+	                 0);
 	unsigned char *b = buf;
 	struct snap_hdr *h = (struct snap_hdr *)(void *)b;
 	struct snap_svc *s = (struct snap_svc *)(void *)(b + h->off_services);
@@ -422,14 +472,14 @@ static void test_long_strings(void **state)
 	uint32_t off = s[0].name_off;
 	uint16_t n = s[0].name_len;
 	s[0].name_off = h->control_off;
-	s[0].name_len = (uint16_t)h->control_len;   /* 300 > SNAP_MAX_NAME */
+	s[0].name_len = (uint16_t)h->control_len; /* 300 > SNAP_MAX_NAME */
 	snapshot_seal(b, len);
 	assert_int_equal(snapshot_view(&v, b, len), -1);
 	s[0].name_off = off;
 	s[0].name_len = n;
 
 	h->suffix_off = h->control_off;
-	h->suffix_len = h->control_len;   /* 300 > 255 */
+	h->suffix_len = h->control_len; /* 300 > 255 */
 	snapshot_seal(b, len);
 	assert_int_equal(snapshot_view(&v, b, len), -1);
 	free(buf);
@@ -443,8 +493,9 @@ static void test_vip_ok(void **state)
 	void *buf;
 	size_t len;
 	struct snap_view v;
-	assert_int_equal(snapshot_encode("mesh", NULL, 1, ip4("127.77.0.0"), 16, svcs, 1,
-	                                 NULL, 0, &buf, &len), 0);
+	assert_int_equal(snapshot_encode("mesh", NULL, 1, ip4("127.77.0.0"), 16, svcs, 1, NULL, 0,
+	                                 &buf, &len),
+	                 0);
 	assert_int_equal(snapshot_view(&v, buf, len), 0);
 	assert_true(snapshot_vip_ok(&v, ip4("127.77.0.2")));
 	assert_true(snapshot_vip_ok(&v, ip4("127.77.255.255")));
@@ -453,8 +504,9 @@ static void test_vip_ok(void **state)
 	assert_false(snapshot_vip_ok(&v, ip4("110.83.27.141")));
 	free(buf);
 
-	assert_int_equal(snapshot_encode("mesh", NULL, 1, ip4("127.77.0.2"), 31, svcs, 1,
-	                                 NULL, 0, &buf, &len), 0);
+	assert_int_equal(snapshot_encode("mesh", NULL, 1, ip4("127.77.0.2"), 31, svcs, 1, NULL, 0,
+	                                 &buf, &len),
+	                 0);
 	assert_int_equal(snapshot_view(&v, buf, len), 0);
 	assert_true(snapshot_vip_ok(&v, ip4("127.77.0.2")));
 	assert_true(snapshot_vip_ok(&v, ip4("127.77.0.3")));
@@ -495,39 +547,48 @@ static void test_encoder_rejects(void **state)
 		{ "hello", ip4("127.77.0.3"), db_ports, 1, 0 },
 	};
 	errno = 0;
-	assert_int_equal(snapshot_encode("mesh", NULL, 1, VNET, 8, dup, 2, NULL, 0, &buf, &len), -1);
+	assert_int_equal(snapshot_encode("mesh", NULL, 1, VNET, 8, dup, 2, NULL, 0, &buf, &len),
+	                 -1);
 	assert_int_equal(errno, EINVAL);
 
 	struct snap_svc_in upper[] = { { "Hello", ip4("127.77.0.2"), hello_ports, 2, 0 } };
-	assert_int_equal(snapshot_encode("mesh", NULL, 1, VNET, 8, upper, 1, NULL, 0, &buf, &len), -1);
+	assert_int_equal(snapshot_encode("mesh", NULL, 1, VNET, 8, upper, 1, NULL, 0, &buf, &len),
+	                 -1);
 
 	struct snap_svc_in ports[] = {
 		{ "hello", ip4("127.77.0.2"), many, SNAP_MAX_PORTS + 1, 0 },
 	};
-	assert_int_equal(snapshot_encode("mesh", NULL, 1, VNET, 8, ports, 1, NULL, 0, &buf, &len), -1);
-	ports[0].nports = SNAP_MAX_PORTS;   /* the limit itself is fine */
-	assert_int_equal(snapshot_encode("mesh", NULL, 1, VNET, 8, ports, 1, NULL, 0, &buf, &len), 0);
+	assert_int_equal(snapshot_encode("mesh", NULL, 1, VNET, 8, ports, 1, NULL, 0, &buf, &len),
+	                 -1);
+	ports[0].nports = SNAP_MAX_PORTS; /* the limit itself is fine */
+	assert_int_equal(snapshot_encode("mesh", NULL, 1, VNET, 8, ports, 1, NULL, 0, &buf, &len),
+	                 0);
 	free(buf);
 
 	struct snap_svc_in empty[] = { { "", ip4("127.77.0.2"), NULL, 0, 0 } };
-	assert_int_equal(snapshot_encode("mesh", NULL, 1, VNET, 8, empty, 1, NULL, 0, &buf, &len), -1);
+	assert_int_equal(snapshot_encode("mesh", NULL, 1, VNET, 8, empty, 1, NULL, 0, &buf, &len),
+	                 -1);
 
 	struct snap_svc_in toolong[] = { { longname, ip4("127.77.0.2"), NULL, 0, 0 } };
-	assert_int_equal(snapshot_encode("mesh", NULL, 1, VNET, 8, toolong, 1, NULL, 0, &buf, &len), -1);
+	assert_int_equal(snapshot_encode("mesh", NULL, 1, VNET, 8, toolong, 1, NULL, 0, &buf, &len),
+	                 -1);
 
 	struct snap_svc_in one[] = { { "hello", ip4("127.77.0.2"), hello_ports, 2, 0 } };
 	/* A VIP range that is not loopback, a VIP outside the range. */
-	assert_int_equal(snapshot_encode("mesh", NULL, 1, htonl(0x0a000000u), 8, one, 1, NULL, 0, &buf,
-	                                 &len), -1);
-	assert_int_equal(snapshot_encode("mesh", NULL, 1, htonl(0x7f4e0000u), 16, one, 1, NULL, 0, &buf,
-	                                 &len), -1);
-	assert_int_equal(snapshot_encode("Mesh", NULL, 1, VNET, 8, one, 1, NULL, 0, &buf, &len), -1);
+	assert_int_equal(snapshot_encode("mesh", NULL, 1, htonl(0x0a000000u), 8, one, 1, NULL, 0,
+	                                 &buf, &len),
+	                 -1);
+	assert_int_equal(snapshot_encode("mesh", NULL, 1, htonl(0x7f4e0000u), 16, one, 1, NULL, 0,
+	                                 &buf, &len),
+	                 -1);
+	assert_int_equal(snapshot_encode("Mesh", NULL, 1, VNET, 8, one, 1, NULL, 0, &buf, &len),
+	                 -1);
 
 	struct snap_icpt_in ic;
 	memset(&ic, 0, sizeof ic);
 	ic.family = AF_INET;
 	ic.port = 80;
-	ic.svc = 1;   /* only one service */
+	ic.svc = 1; /* only one service */
 	assert_int_equal(snapshot_encode("mesh", NULL, 1, VNET, 8, one, 1, &ic, 1, &buf, &len), -1);
 	ic.svc = 0;
 	ic.family = AF_UNIX;
