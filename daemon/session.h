@@ -72,7 +72,7 @@ struct session {
 	char client[64];  /* ip:port of the TCP peer */
 	char tuple[136];  /* "client vip:port", the shim's key (outbound) */
 	bool verdict_told;
-	/* control.c's, under its lock: the live-session index and what a
+	/* shimctl.c's, under its lock: the live-session index and what a
 	 * shim's late question taught us about the caller. */
 	struct session *ctl_next;
 	bool ctl_listed;

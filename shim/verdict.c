@@ -27,7 +27,7 @@
  * VIP of meshd's), and its descriptor passes no I/O at all until the
  * answer is in: whoever accepted it may be that other process.
  *
- * Protocol (text lines over a unix stream socket; daemon/control.c;
+ * Protocol (text lines over a unix stream socket; daemon/shimctl.c;
  * shim/ctlproto.c reads and writes them for both sides):
  *   shim -> meshd   W <client ip:port> <vip:port> <inode>
  *   meshd -> shim   V <client ip:port> <vip:port> <inode> <result>

@@ -140,7 +140,7 @@ static void test_rejects(void **state)
 		"W 1.2.3.4.5:5 6.7.8.9:10 1", "W 1.2.3.4 6.7.8.9:10 1", /* no port */
 		"W 1.2.3.4: 6.7.8.9:10 1", "W [::1]:5 6.7.8.9:10 1",    /* IPv6 */
 		"W 1.2.3.4:5 6.7.8.9:10 1\r", "W 1.2.3.4:5 6.7.8.9:10 99999999999999999999",
-		/* From meshd's former parser's tests (tests/unit/test_control.c). */
+		/* From meshd's former parser's tests (tests/unit/test_control.c, now test_shimctl.c). */
 		"W 1.2.3.4:5 6.7.8.9:10 0", /* inode 0: no socket has it */
 		"W 1.2.3.4:5 6.7.8.9:10 12x",
 		"W 1.2.3.4:0080000 6.7.8.9:10 1", /* too many digits */

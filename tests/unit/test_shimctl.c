@@ -27,7 +27,7 @@
 
 /* ---- the key a question and a session share ------------------------- */
 
-/* control.c files a question under its own bytes between "W " and the
+/* shimctl.c files a question under its own bytes between "W " and the
  * inode, and a session under "client vip:port" as outbound.c writes it
  * with net_sockaddr_str; ctlproto (tests/unit/test_ctlproto.c) accepts
  * only the spelling it formats. So the two keys meet only if ctlproto
