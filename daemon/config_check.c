@@ -7,7 +7,6 @@
  * field empty, so one typo gives one error, not a cascade.
  */
 #include "config_check.h"
-#include "config_keys.h"
 #include "config_state.h"
 
 #include <string.h>

@@ -1,8 +1,8 @@
 /*
  * The key tables of config_keys.c (phase 2 of a config load), for the
- * loader and the checks after it: the row type, which keys each section
- * has, by index (MK_*, IK_*, SK_*, also the index into struct key_meta),
- * and how a table is applied to a section. Internal to the loader.
+ * loader: the row type, the tables (indexed by the MK_*, IK_*, SK_* of
+ * config_state.h) and how a table is applied to a section. Internal to the
+ * loader.
  */
 #ifndef MESHD_CONFIG_KEYS_H
 #define MESHD_CONFIG_KEYS_H
@@ -10,6 +10,7 @@
 #include <stddef.h>
 
 #include "config.h"
+#include "config_state.h"
 
 struct load;
 struct raw_sec;
@@ -47,51 +48,6 @@ struct cfg_key {
 	size_t size;         /* CFG_F_INHERIT: bytes to copy */
 };
 
-enum {
-	MK_TRUST_DOMAIN,
-	MK_HOST,
-	MK_CA,
-	MK_INBOUND,
-	MK_ADMIN,
-	MK_LOG,
-	MK_VIP_RANGE,
-	MK_SNAPSHOT,
-	MK_SUFFIX,
-	MK_CONNECT_TIMEOUT,
-	MK_RETRIES,
-	MK_IDLE_TIMEOUT,
-	MK_DRAIN_TIMEOUT,
-	MK_WORKERS,
-	MK_CONTROL,
-	MK_HANDSHAKE_TIMEOUT,
-	MK_MAX_HANDSHAKES,
-	MK_MAX_HANDSHAKES_PER_SOURCE,
-	MK_MAX_STREAMS_PER_LINK,
-	MK_MAX_CONNS_PER_UID,
-	MK_MAX_CONNS_PER_PEER,
-	MK_MAX_CONTROL_PER_UID,
-	MK_MAX_PENDING_PER_CONTROL,
-	MK_MAX_PENDING_PER_UID,
-	MK_COUNT
-};
-
-enum { IK_UIDS, IK_CERT, IK_KEY, IK_COUNT };
-
-enum {
-	SK_PORTS,
-	SK_ENDPOINTS,
-	SK_INTERCEPT,
-	SK_VIP,
-	SK_CONNECT_TIMEOUT,
-	SK_RETRIES,
-	SK_IDLE_TIMEOUT,
-	SK_LB,
-	SK_IDENTITY,
-	SK_UPSTREAM,
-	SK_ALLOW,
-	SK_MAX_CONNECTIONS,
-	SK_COUNT
-};
 
 extern const struct cfg_key cfg_mesh_keys[MK_COUNT];
 extern const struct cfg_key cfg_identity_keys[IK_COUNT];

@@ -45,6 +45,54 @@ struct load_err {
 	char *msg;
 };
 
+/* Each section's keys by index (the row of config_keys.c's table, also the
+ * index into struct key_meta), for the phases that name a key. */
+enum {
+	MK_TRUST_DOMAIN,
+	MK_HOST,
+	MK_CA,
+	MK_INBOUND,
+	MK_ADMIN,
+	MK_LOG,
+	MK_VIP_RANGE,
+	MK_SNAPSHOT,
+	MK_SUFFIX,
+	MK_CONNECT_TIMEOUT,
+	MK_RETRIES,
+	MK_IDLE_TIMEOUT,
+	MK_DRAIN_TIMEOUT,
+	MK_WORKERS,
+	MK_CONTROL,
+	MK_HANDSHAKE_TIMEOUT,
+	MK_MAX_HANDSHAKES,
+	MK_MAX_HANDSHAKES_PER_SOURCE,
+	MK_MAX_STREAMS_PER_LINK,
+	MK_MAX_CONNS_PER_UID,
+	MK_MAX_CONNS_PER_PEER,
+	MK_MAX_CONTROL_PER_UID,
+	MK_MAX_PENDING_PER_CONTROL,
+	MK_MAX_PENDING_PER_UID,
+	MK_COUNT
+};
+
+enum { IK_UIDS, IK_CERT, IK_KEY, IK_COUNT };
+
+enum {
+	SK_PORTS,
+	SK_ENDPOINTS,
+	SK_INTERCEPT,
+	SK_VIP,
+	SK_CONNECT_TIMEOUT,
+	SK_RETRIES,
+	SK_IDLE_TIMEOUT,
+	SK_LB,
+	SK_IDENTITY,
+	SK_UPSTREAM,
+	SK_ALLOW,
+	SK_MAX_CONNECTIONS,
+	SK_COUNT
+};
+
 enum key_state { KEY_UNSET = 0, KEY_OK, KEY_BAD };
 
 /* Where each table key was written and whether it parsed. */

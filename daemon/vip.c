@@ -11,7 +11,6 @@
  * written after every publish and read on a first start.
  */
 #include "vip.h"
-#include "config_keys.h"
 #include "config_state.h"
 #include "hash.h"
 
