@@ -25,7 +25,7 @@ int endpoint_set_init(struct endpoint_set *set, const struct cfg_service *svc)
 	set->svc = svc;
 	set->lb = (unsigned)svc->lb < sizeof lbs / sizeof lbs[0] ? lbs[svc->lb] : NULL;
 	if (!set->lb)
-		set->lb = &lb_rr; /* config.c accepts no other value today */
+		set->lb = &lb_rr; /* config_keys.c (p_lb) accepts no other value today */
 	set->eps = calloc(svc->nendpoints ? svc->nendpoints : 1, sizeof *set->eps);
 	if (!set->eps)
 		return -1;

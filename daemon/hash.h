@@ -1,7 +1,7 @@
 /*
  * FNV-1a, 32 bits: the one string hash of the daemon. It places VIPs
  * (vip.c: the value is part of the VIP a name gets, so it must never
- * change) and buckets verdict questions (shimctl.c).
+ * change).
  */
 #ifndef MESHD_HASH_H
 #define MESHD_HASH_H

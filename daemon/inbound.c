@@ -130,7 +130,7 @@ static void header_received(struct session *s, const struct proto_hdr *h)
 		return;
 	}
 	/* A caller opens another link beyond LINK_MAX_STREAMS (256); more on
-	 * one link is a peer that does not behave (link.c ends its link if it
+	 * one link is a peer that does not behave (stream.c ends its link if it
 	 * keeps at it). */
 	if (s->stream.link && link_streams(s->stream.link) > c->max_streams_per_link) {
 		session_set_detail(s, "link from %s already has %u streams (max_streams_per_link)",

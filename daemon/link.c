@@ -7,7 +7,6 @@
 #include "tls.h"
 #include "policy.h"
 #include "bounds.h"
-#include "hash.h"
 #include "log.h"
 #include "container.h"
 
