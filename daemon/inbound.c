@@ -212,7 +212,7 @@ static void inbound_stream(struct worker *m, struct link *l, uint32_t id, const 
 		stream_close(&tmp);
 		return;
 	}
-	s->id = mesh_random(m);
+	s->id = session_random(m);
 	s->tls_up = true;
 	snprintf(s->client, sizeof s->client, "%s", link_addr(l));
 	snprintf(s->source, sizeof s->source, "%s", link_peer(l));
@@ -241,7 +241,7 @@ static void inbound_link_failed(struct worker *m, const char *client, const char
 	struct session *s = session_new(m, SESS_INBOUND, -1);
 	if (!s)
 		return;
-	s->id = mesh_random(m);
+	s->id = session_random(m);
 	snprintf(s->client, sizeof s->client, "%s", client);
 	snprintf(s->source, sizeof s->source, "%s", source);
 	session_set_detail(s, "%s", detail);

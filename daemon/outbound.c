@@ -123,7 +123,7 @@ static void attempt_failed(struct session *s, enum result result)
 		return;
 	}
 	s->state = S_BACKOFF;
-	arm_timer(s, backoff_delay(s->attempts, mesh_random(s->m)));
+	arm_timer(s, backoff_delay(s->attempts, session_random(s->m)));
 }
 
 static void status_received(struct session *s, int st)
@@ -365,7 +365,7 @@ static struct session *accepted(struct worker *m, struct listener *l, int fd,
 		close(fd);
 		return NULL;
 	}
-	s->id = mesh_random(m);
+	s->id = session_random(m);
 	s->port = l->port;
 	snprintf(s->svc_name, sizeof s->svc_name, "%s", l->service);
 	/* The caller's address came with the accept, and the listener is

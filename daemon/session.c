@@ -25,7 +25,7 @@
 #include <sys/random.h>
 #include <openssl/ssl.h>
 
-uint64_t mesh_random(struct worker *m)
+uint64_t session_random(struct worker *m)
 {
 	/* splitmix64 seeded from getrandom at start-up: ids need to be unique
 	 * across hosts, not secret. */

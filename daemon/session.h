@@ -115,6 +115,6 @@ void session_set_detail(struct session *s, const char *fmt, ...)
 bool session_take(struct session *s, struct quota *q, uint64_t key, unsigned limit);
 void session_reap(struct worker *m);
 void session_abort_all(struct worker *m);
-uint64_t mesh_random(struct worker *m);
+uint64_t session_random(struct worker *m);
 
 #endif
