@@ -7,9 +7,14 @@
 # into meshd) in BUILD/obj, so it runs after they are built:
 #   tests/unit/check_layers.sh [BUILD]
 # A source file missing from the list fails too: a new file takes a place.
+# Includes point down as well, except for the headers named in TYPES: they
+# declare the structs that the modules below them serve and read (struct
+# worker, struct session, struct listener, the endpoint set a balancer
+# works on); a file may include them from below, never call their .c.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 build=${1:-build}
+TYPES=" worker session listener endpoint "
 block=$(awk '/^<!-- layers -->/ { on = 1; next } /^<!-- \/layers -->/ { on = 0 } on' README.md |
 	grep -v '^```' || true)
 if [[ -z $block ]]; then
@@ -54,7 +59,17 @@ for o in "${objs[@]}"; do
 		fi
 	done < <(nm -u "$o")
 done
+for src in $srcs; do
+	m=$(basename "$src" .c)
+	for h in $(sed -n 's/^#include "\([a-z_]*\)\.h".*/\1/p' "$src"); do
+		[[ -n ${layer_of[$h]:-} && $h != "$m" ]] || continue
+		if ((layer_of[$h] < layer_of[$m])) && [[ $TYPES != *" $h "* ]]; then
+			echo "check_layers: $m.c (line ${layer_of[$m]}) includes $h.h (line ${layer_of[$h]}, above it)" >&2
+			bad=1
+		fi
+	done
+done
 if ((bad)); then
 	exit 1
 fi
-echo "check_layers: ${#objs[@]} files on $n lines, every call points down"
+echo "check_layers: ${#objs[@]} files on $n lines, every call and include points down (type headers:$TYPES)"
