@@ -115,15 +115,23 @@ static void test_shim_errno_unchanged(void **state)
 static void test_status(void **state)
 {
 	(void)state;
-	assert_int_equal(result_status(RESULT_OK), PROTO_ST_OK);
-	assert_int_equal(result_status(RESULT_REFUSED), PROTO_ST_REFUSED);
-	assert_int_equal(result_status(RESULT_TIMEOUT), PROTO_ST_TIMEOUT);
-	assert_int_equal(result_status(RESULT_DENIED), PROTO_ST_DENIED);
-	assert_int_equal(result_status(RESULT_NO_ENDPOINT), PROTO_ST_NO_SERVICE);
-	assert_int_equal(result_status(RESULT_RESET), -1);
-	assert_int_equal(result_status(RESULT_OVERFLOW), -1);
-	assert_int_equal(result_status(RESULT_PROTOCOL_ERROR), -1);
-	assert_int_equal(result_status(RESULT_UNSET), -1);
+	/* What a receiver answers for each result (-1: no status of its own). */
+	static const struct {
+		enum result r;
+		int code;
+	} answer[] = {
+		{ RESULT_OK, PROTO_ST_OK },
+		{ RESULT_REFUSED, PROTO_ST_REFUSED },
+		{ RESULT_TIMEOUT, PROTO_ST_TIMEOUT },
+		{ RESULT_DENIED, PROTO_ST_DENIED },
+		{ RESULT_NO_ENDPOINT, PROTO_ST_NO_SERVICE },
+		{ RESULT_RESET, -1 },
+		{ RESULT_OVERFLOW, -1 },
+		{ RESULT_PROTOCOL_ERROR, -1 },
+		{ RESULT_UNSET, -1 },
+	};
+	for (size_t i = 0; i < sizeof answer / sizeof answer[0]; i++)
+		assert_int_equal(result_status(answer[i].r), answer[i].code);
 	/* A caller's reading, as outbound.c's switch read each code. */
 	static const struct {
 		int code;
@@ -154,12 +162,16 @@ static void test_status(void **state)
 static void test_from_errno(void **state)
 {
 	(void)state;
-	assert_int_equal(result_from_errno(ETIMEDOUT), RESULT_TIMEOUT);
-	assert_int_equal(result_from_errno(ECONNRESET), RESULT_RESET);
-	assert_int_equal(result_from_errno(ECONNREFUSED), RESULT_REFUSED);
-	assert_int_equal(result_from_errno(EHOSTUNREACH), RESULT_REFUSED);
-	assert_int_equal(result_from_errno(ENETUNREACH), RESULT_REFUSED);
-	assert_int_equal(result_from_errno(EMFILE), RESULT_REFUSED);
+	static const struct {
+		int err;
+		enum result r;
+	} read_as[] = {
+		{ ETIMEDOUT, RESULT_TIMEOUT },    { ECONNRESET, RESULT_RESET },
+		{ ECONNREFUSED, RESULT_REFUSED }, { EHOSTUNREACH, RESULT_REFUSED },
+		{ ENETUNREACH, RESULT_REFUSED },  { EMFILE, RESULT_REFUSED },
+	};
+	for (size_t i = 0; i < sizeof read_as / sizeof read_as[0]; i++)
+		assert_int_equal(result_from_errno(read_as[i].err), read_as[i].r);
 }
 
 int main(void)
