@@ -27,10 +27,7 @@ retries = 1
 ports = $PORT
 endpoints = 127.0.0.2:$MESHPORT
 
-[identity.stuck]
-uids = 65001
-cert = $T/certs/stuck.pem
-key = $T/certs/stuck.key
+$(ini_identity stuck 65001)
 
 [service.stuck]
 ports = $PORT
@@ -47,10 +44,7 @@ endpoints = local
 upstream = 127.0.0.1:$BACKPORT2
 allow = client
 connect_timeout = 30s" \
-	b_extra="[identity.closed]
-uids = 65001
-cert = $T/certs/closed.pem
-key = $T/certs/closed.key
+	b_extra="$(ini_identity closed 65001)
 
 [service.closed]
 ports = $PORT

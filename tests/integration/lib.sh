@@ -420,6 +420,12 @@ make_certs() {
 
 # ---------------------------------------------------------------- configs
 
+# An [identity.NAME] section for uids UIDS with make_certs' files for NAME.
+ini_identity() {
+	printf '[identity.%s]\nuids = %s\ncert = %s/certs/%s.pem\nkey = %s/certs/%s.key\n' \
+		"$1" "$2" "$T" "$1" "$T" "$1"
+}
+
 # write_confs [key=value...]: the standard two-host loopback configs.
 #   host A "a": mesh port 127.0.0.1:MESHPORT, VIPs 127.77.0.0/16,
 #               identity client (uid 0), service hello -> 127.0.0.2:MESHPORT
@@ -474,10 +480,7 @@ snapshot = $T/a.routes
 drain_timeout = $drain
 ${a_mesh}
 
-[identity.client]
-uids = $a_uids
-cert = $T/certs/client.pem
-key = $T/certs/client.key
+$(ini_identity client "$a_uids")
 
 [service.hello]
 ports = $PORT
@@ -499,10 +502,7 @@ snapshot = $T/b.routes
 drain_timeout = $drain
 ${b_mesh}
 
-[identity.hello]
-uids = 65000
-cert = $T/certs/hello.pem
-key = $T/certs/hello.key
+$(ini_identity hello 65000)
 
 [service.hello]
 ports = $PORT

@@ -22,10 +22,7 @@ NOBODY_UID=$(id -u nobody) || die "no user nobody"
 NOBODY_GID=$(id -g nobody) || die "no group for nobody"
 
 make_certs "$TD" client hello intruder
-write_confs a_extra="[identity.intruder]
-uids = $NOBODY_UID
-cert = $T/certs/intruder.pem
-key = $T/certs/intruder.key"
+write_confs a_extra="$(ini_identity intruder "$NOBODY_UID")"
 start_meshd a "$T/a.ini"
 start_meshd b "$T/b.ini"
 

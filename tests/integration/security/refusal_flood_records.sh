@@ -13,10 +13,7 @@
 . "$(dirname "$0")/../lib.sh"
 
 make_certs "$TD" client hello batch
-standard_setup "a_extra=[identity.batch]
-uids = 65534
-cert = $T/certs/batch.pem
-key = $T/certs/batch.key"
+standard_setup "a_extra=$(ini_identity batch 65534)"
 start_upstream up http 127.0.0.1 "$BACKPORT"
 
 cat >"$T/flood.py" <<'PY'

@@ -29,10 +29,7 @@
 make_certs "$TD" client hello batch
 cp "$(dirname "$0")/vip_hold.py" "$T/vip_hold.py"
 chmod 644 "$T/vip_hold.py"
-BATCH="[identity.batch]
-uids = 65534
-cert = $T/certs/batch.pem
-key = $T/certs/batch.key
+BATCH="$(ini_identity batch 65534)
 
 [service.near]
 ports = $PORT2
