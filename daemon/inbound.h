@@ -5,12 +5,8 @@
 #ifndef MESHD_INBOUND_H
 #define MESHD_INBOUND_H
 
-#include <sys/socket.h>
+#include "listener.h"
 
-struct worker;
-struct listener;
-
-void inbound_accept(struct worker *m, struct listener *l, int fd,
-                    const struct sockaddr_storage *peer);
+listener_accept_fn inbound_accept;
 
 #endif

@@ -15,8 +15,14 @@
 #include "config.h"
 
 struct worker;
+struct listener;
 
 enum listener_kind { LISTEN_VIP, LISTEN_INBOUND };
+
+/* What a listener does with a connection it accepted (fd, from peer):
+ * outbound_accept for a VIP, inbound_accept for the mesh port. */
+typedef void listener_accept_fn(struct worker *m, struct listener *l, int fd,
+                                const struct sockaddr_storage *peer);
 
 struct listener {
 	ev_io io;

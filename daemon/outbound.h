@@ -7,13 +7,10 @@
 
 #include <sys/socket.h>
 
+#include "listener.h"
 #include "result.h"
 
-struct worker;
-struct listener;
-
-void outbound_accept(struct worker *m, struct listener *l, int fd,
-                     const struct sockaddr_storage *peer);
+listener_accept_fn outbound_accept;
 /* A VIP connection meshd will not carry (its descriptor lies in the
  * reserve): recorded with `result` and `detail`, told to a waiting shim,
  * and reset. */
