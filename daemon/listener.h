@@ -12,6 +12,7 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
+#include "accept.h"
 #include "config.h"
 
 struct worker;
@@ -20,7 +21,7 @@ enum listener_kind { LISTEN_VIP, LISTEN_INBOUND };
 
 struct listener {
 	ev_io io;
-	ev_timer pause; /* EMFILE back-off */
+	struct accept_pause pause; /* EMFILE back-off */
 	int fd;
 	enum listener_kind kind;
 	struct cfg_addr addr;
