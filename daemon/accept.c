@@ -24,6 +24,14 @@ void accept_pause_init(struct accept_pause *p, ev_io *io)
 	p->io = io;
 }
 
+bool accept_warn_due(struct ev_loop *loop, ev_tstamp *warned)
+{
+	if (ev_now(loop) - *warned <= ACCEPT_WARN_EVERY)
+		return false;
+	*warned = ev_now(loop);
+	return true;
+}
+
 enum accept_next accept_failed(struct ev_loop *loop, struct accept_pause *p, ev_tstamp *warned)
 {
 	int e = errno;
@@ -31,11 +39,7 @@ enum accept_next accept_failed(struct ev_loop *loop, struct accept_pause *p, ev_
 		return ACCEPT_AGAIN;
 	if (e != EMFILE && e != ENFILE && e != ENOBUFS && e != ENOMEM)
 		return ACCEPT_DONE;
-	enum accept_next next = ACCEPT_PAUSED;
-	if (ev_now(loop) - *warned > ACCEPT_WARN_EVERY) {
-		*warned = ev_now(loop);
-		next = ACCEPT_PAUSED_WARN;
-	}
+	enum accept_next next = accept_warn_due(loop, warned) ? ACCEPT_PAUSED_WARN : ACCEPT_PAUSED;
 	ev_io_stop(loop, p->io);
 	ev_timer_set(&p->timer, ACCEPT_PAUSE, 0.);
 	ev_timer_start(loop, &p->timer);

@@ -9,6 +9,7 @@
 #define MESHD_ACCEPT_H
 
 #include <ev.h>
+#include <stdbool.h>
 
 /* Beside the listener's ev_io, in the same struct. */
 struct accept_pause {
@@ -29,5 +30,9 @@ void accept_pause_init(struct accept_pause *p, ev_io *io);
  * is when the caller last warned of a pause; it becomes now when this
  * returns ACCEPT_PAUSED_WARN. Logs nothing: the caller names the listener. */
 enum accept_next accept_failed(struct ev_loop *loop, struct accept_pause *p, ev_tstamp *warned);
+/* The same clock for a listener's other complaints about descriptors (the
+ * control socket's reserve): true, and *warned becomes now, when the last
+ * warning was more than ACCEPT_WARN_EVERY (10 s) ago. */
+bool accept_warn_due(struct ev_loop *loop, ev_tstamp *warned);
 
 #endif
