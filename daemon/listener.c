@@ -26,6 +26,7 @@
 #include "inbound.h"
 #include "peercred.h"
 #include "bounds.h"
+#include "accept.h"
 #include "log.h"
 #include "container.h"
 
@@ -40,14 +41,6 @@
 #include <unistd.h>
 
 #define ACCEPTS_PER_EVENT 64
-#define EMFILE_PAUSE 0.1
-
-static void pause_cb(struct ev_loop *loop, ev_timer *w, int revents)
-{
-	(void)revents;
-	struct listener *l = container_of(w, struct listener, pause);
-	ev_io_start(loop, &l->io);
-}
 
 /* A connection accepted into the reserve: reset it. A VIP one goes through
  * the session path for its overflow record (aggregated when it floods) and
@@ -89,24 +82,18 @@ static void accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 		int fd =
 			accept4(l->fd, (struct sockaddr *)&peer, &pl, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd == -1) {
-			if (errno == EINTR || errno == ECONNABORTED)
+			/* Out of descriptors: the connection stays in the backlog
+			 * and accept retries soon; the program sees a slow
+			 * connect, not a refusal. */
+			enum accept_next next = accept_failed(loop, &l->pause, &last_warn);
+			if (next == ACCEPT_AGAIN)
 				continue;
-			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
-			    errno == ENOMEM) {
-				/* Leave the connection in the backlog and retry soon;
-				 * the program sees a slow connect, not a refusal. */
-				if (ev_now(loop) - last_warn > 10) {
-					last_warn = ev_now(loop);
-					log_warn(
-						"accept on %s:%u paused: %s (raise the file limit, "
-						"ulimit -n)",
-						l->kind == LISTEN_VIP ? l->service : "mesh port",
-						l->port, strerror(errno));
-				}
-				ev_io_stop(loop, &l->io);
-				ev_timer_set(&l->pause, EMFILE_PAUSE, 0.);
-				ev_timer_start(loop, &l->pause);
-			}
+			if (next == ACCEPT_PAUSED_WARN)
+				log_warn(
+					"accept on %s:%u paused: %s (raise the file limit, "
+					"ulimit -n)",
+					l->kind == LISTEN_VIP ? l->service : "mesh port", l->port,
+					strerror(errno));
 			return;
 		}
 		if (!bounds_fd_ok(fd)) {
@@ -137,7 +124,7 @@ static struct listener *listener_open(struct worker *m, enum listener_kind kind,
 	l->addr = *a;
 	l->m = m;
 	ev_io_init(&l->io, accept_cb, fd, EV_READ);
-	ev_init(&l->pause, pause_cb);
+	accept_pause_init(&l->pause, &l->io);
 	ev_io_start(m->loop, &l->io);
 	return l;
 }
@@ -145,7 +132,7 @@ static struct listener *listener_open(struct worker *m, enum listener_kind kind,
 static void listener_free(struct worker *m, struct listener *l)
 {
 	ev_io_stop(m->loop, &l->io);
-	ev_timer_stop(m->loop, &l->pause);
+	ev_timer_stop(m->loop, &l->pause.timer);
 	close(l->fd);
 	free(l);
 }

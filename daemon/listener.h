@@ -12,6 +12,7 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
+#include "accept.h"
 #include "config.h"
 
 struct worker;
@@ -26,7 +27,7 @@ typedef void listener_accept_fn(struct worker *m, struct listener *l, int fd,
 
 struct listener {
 	ev_io io;
-	ev_timer pause; /* EMFILE back-off */
+	struct accept_pause pause; /* EMFILE back-off */
 	int fd;
 	enum listener_kind kind;
 	struct cfg_addr addr;

@@ -41,8 +41,7 @@
  *   connections per uid      max_control_per_uid; a new one beyond it, or
  *                            one whose descriptor lies in the reserve, is
  *                            closed at once (that process's shim fails open)
- *   accept                   paused briefly on EMFILE/ENFILE/ENOBUFS/ENOMEM
- *                            (the listener is level-triggered: it would spin)
+ *   accept                   paused briefly when descriptors run short (accept.c)
  *   pending questions        max_pending_per_control per connection and
  *                            max_pending_per_uid per uid; the connection that
  *                            goes beyond either is closed with its questions
@@ -69,6 +68,7 @@
 #include "shimctl.h"
 #include "snapshot_pub.h"
 #include "bounds.h"
+#include "accept.h"
 #include "ctlproto.h"
 #include "log.h"
 #include "container.h"
@@ -92,7 +92,6 @@
 #define TUPLE_MAX 48 /* "255.255.255.255:65535 255.255.255.255:65535" */
 #define RBUF 1024
 #define ACCEPTS_PER_EVENT 64
-#define ACCEPT_PAUSE 0.1
 #define TTL_DEFAULT 32.0 /* until shimctl_configure */
 #define TTL_MARGIN 2.0
 #define TTL_WAIT_MAX 30.0 /* the shim's own upper bound */
@@ -143,8 +142,8 @@ struct warned {
 
 struct shimctl {
 	ev_io io;
-	ev_timer pause; /* accept back-off */
-	ev_tstamp pause_warned;
+	struct accept_pause pause;
+	ev_tstamp pause_warned; /* its warnings and the reserve's */
 	int fd;
 	char *path;
 	struct ev_loop *loop; /* the main thread's */
@@ -585,13 +584,6 @@ static void read_comm(uint32_t pid, char *out, size_t len)
 	out[strcspn(out, "\n")] = '\0';
 }
 
-static void pause_cb(struct ev_loop *loop, ev_timer *t, int revents)
-{
-	(void)revents;
-	struct shimctl *ctl = container_of(t, struct shimctl, pause);
-	ev_io_start(loop, &ctl->io);
-}
-
 static void accept_cb(struct ev_loop *loop, ev_io *io, int revents)
 {
 	(void)revents;
@@ -599,23 +591,17 @@ static void accept_cb(struct ev_loop *loop, ev_io *io, int revents)
 	for (int i = 0; i < ACCEPTS_PER_EVENT; i++) {
 		int fd = accept4(ctl->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd == -1) {
-			if (errno == EINTR || errno == ECONNABORTED)
+			/* Short of descriptors, the connection stays in the backlog;
+			 * the shim waiting on it fails open after its wait. */
+			enum accept_next next =
+				accept_failed(loop, &ctl->pause, &ctl->pause_warned);
+			if (next == ACCEPT_AGAIN)
 				continue;
-			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
-			    errno == ENOMEM) {
-				/* The connection stays in the backlog; the shim
-				 * waiting on it fails open after its wait. */
-				if (ev_now(loop) - ctl->pause_warned > WARN_EVERY) {
-					ctl->pause_warned = ev_now(loop);
-					log_warn(
-						"control socket %s: accept paused: %s (raise the file "
-						"limit, ulimit -n)",
-						ctl->path, strerror(errno));
-				}
-				ev_io_stop(loop, &ctl->io);
-				ev_timer_set(&ctl->pause, ACCEPT_PAUSE, 0.);
-				ev_timer_start(loop, &ctl->pause);
-			}
+			if (next == ACCEPT_PAUSED_WARN)
+				log_warn(
+					"control socket %s: accept paused: %s (raise the file "
+					"limit, ulimit -n)",
+					ctl->path, strerror(errno));
 			return;
 		}
 		if (!bounds_fd_ok_control(fd)) {
@@ -623,13 +609,11 @@ static void accept_cb(struct ev_loop *loop, ev_io *io, int revents)
 			 * (links, the log, reloads); the first half may serve
 			 * the shims. Without a verdict the shim fails open. */
 			close(fd);
-			if (ev_now(loop) - ctl->pause_warned > WARN_EVERY) {
-				ctl->pause_warned = ev_now(loop);
+			if (accept_warn_due(loop, &ctl->pause_warned))
 				log_warn(
 					"control socket %s: descriptors short (fd %d in the reserve); "
 					"new shim connections are refused",
 					ctl->path, fd);
-			}
 			continue;
 		}
 		struct ucred cred;
@@ -778,7 +762,7 @@ struct shimctl *shimctl_open(struct ev_loop *loop, const char *path, char *err, 
 	pthread_mutex_init(&ctl->lock, NULL);
 	ev_io_init(&ctl->io, accept_cb, fd, EV_READ);
 	ev_io_start(loop, &ctl->io);
-	ev_init(&ctl->pause, pause_cb);
+	accept_pause_init(&ctl->pause, &ctl->io);
 	ev_timer_init(&ctl->sweep, sweep_cb, 1., 1.);
 	ev_timer_start(loop, &ctl->sweep);
 	return ctl;
@@ -795,7 +779,7 @@ void shimctl_close(struct shimctl *ctl)
 	if (!ctl)
 		return;
 	ev_io_stop(ctl->loop, &ctl->io);
-	ev_timer_stop(ctl->loop, &ctl->pause);
+	ev_timer_stop(ctl->loop, &ctl->pause.timer);
 	ev_timer_stop(ctl->loop, &ctl->sweep);
 	close(ctl->fd);
 	unlink(ctl->path);
