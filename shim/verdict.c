@@ -47,14 +47,15 @@
  * asked, so per-thread connections would strand answers; they would also
  * multiply descriptors in the program and connections in meshd. Everything
  * below and in ctlclient.c (the slot table, the control connection and the
- * reader) is guarded by one mutex `mu`, which is never held across anything
- * that blocks: a thread that must wait becomes the single reader (`reading`)
- * and polls the control socket WITHOUT the lock, in slices of 100 ms; the
- * others sleep on a condition variable. Whoever reads a line files it in the
- * table of pending verdicts (keyed by the tuple meshd echoes back) and
- * broadcasts, so every waiter finds its own answer whichever thread read
- * it. Non-blocking checks (the I/O hooks, iohooks.c) take the lock, drain
- * the socket with MSG_DONTWAIT unless a reader is active, and never wait.
+ * reader) is guarded by one mutex `ctlclient_mu`, which is never held across
+ * anything that blocks: a thread that must wait becomes the single reader
+ * (`ctlclient_reading`) and polls the control socket WITHOUT the lock, in
+ * slices of 100 ms; the others sleep on a condition variable. Whoever reads
+ * a line files it in the table of pending verdicts (keyed by the tuple
+ * meshd echoes back) and broadcasts, so every waiter finds its own answer
+ * whichever thread read it. Non-blocking checks (the I/O hooks, iohooks.c)
+ * take the lock, drain the socket with MSG_DONTWAIT unless a reader is
+ * active, and never wait.
  *
  * Marking: the per-fd table (shim.h) holds `vmark` = pending slot + 1 for a
  * descriptor awaiting or holding a verdict, 0 otherwise. Every hook tests it
@@ -124,17 +125,18 @@ static int enter(void)
 	if (in_verdict)
 		return 0;
 	in_verdict = 1;
-	/* A cancelled waiter would leave `mu` locked (cond waits re-lock
-	 * before unwinding) or `reading` set: no cancellation in here. */
+	/* A cancelled waiter would leave `ctlclient_mu` locked (cond waits
+	 * re-lock before unwinding) or `ctlclient_reading` set: no
+	 * cancellation in here. */
 	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cancel_state);
-	pthread_mutex_lock(&mu);
+	pthread_mutex_lock(&ctlclient_mu);
 	return 1;
 }
 
 static void leave(void)
 {
 	int ignored;
-	pthread_mutex_unlock(&mu);
+	pthread_mutex_unlock(&ctlclient_mu);
 	pthread_setcancelstate(cancel_state, &ignored);
 	in_verdict = 0;
 }
@@ -153,49 +155,49 @@ int verdict_settle(int fd, int wait, const char *what)
 	int ret = 0;
 	if (!enter())
 		return 0;
-	int i = slot_of(fd);
+	int i = ctlclient_slot_of(fd);
 	if (i < 0)
 		goto out;
 	unsigned idx = (unsigned)i;
-	struct vslot *s = &slots[idx];
-	if (!same_socket(fd, s)) {
-		slot_free(idx); /* fd was closed and its number reused */
+	struct ctlclient_slot *s = &ctlclient_slots[idx];
+	if (!ctlclient_same_socket(fd, s)) {
+		ctlclient_slot_free(idx); /* fd was closed and its number reused */
 		goto out;
 	}
 	unsigned gen = s->gen;
 	wait = wait || s->guard;
-	if (s->state == VS_PENDING) {
-		if (wait && now_ms() < s->deadline)
-			wait_slot(idx, gen, s->deadline);
-		else if (!reading)
-			pump();
+	if (s->state == CTLCLIENT_PENDING) {
+		if (wait && ctlclient_now_ms() < s->deadline)
+			ctlclient_wait_slot(idx, gen, s->deadline);
+		else if (!ctlclient_reading)
+			ctlclient_pump();
 	}
-	if (s->gen != gen || s->state == VS_FREE)
+	if (s->gen != gen || s->state == CTLCLIENT_FREE)
 		goto out; /* ok, none or dropped: nothing to say */
-	if (s->state == VS_FAILED) {
+	if (s->state == CTLCLIENT_FAILED) {
 		ret = s->err;
 		if (shim_debug) {
 			struct shim_line l;
-			line_verdict(&l, s);
+			ctlclient_line_verdict(&l, s);
 			shim_line_str(&l, s->result);
 			shim_line_str(&l, " (");
 			shim_line_str(&l, what);
 			shim_line_str(&l, " ");
-			shim_line_str(&l, errname(ret));
+			shim_line_str(&l, ctlclient_errname(ret));
 			shim_line_str(&l, ")");
 			shim_line_end(&l);
 		}
-		slot_free(idx);
+		ctlclient_slot_free(idx);
 	} else if (wait) {
 		if (shim_debug) {
 			struct shim_line l;
-			line_verdict(&l, s);
+			ctlclient_line_verdict(&l, s);
 			shim_line_str(&l, "no answer within ");
 			shim_line_uint(&l, (unsigned long)s->wait_ms);
 			shim_line_str(&l, " ms (fails open: the connection stands)");
 			shim_line_end(&l);
 		}
-		slot_free(idx);
+		ctlclient_slot_free(idx);
 	}
 out:
 	leave();
@@ -210,16 +212,16 @@ void verdict_settle_data(int fd)
 	int saved = errno;
 	if (!enter())
 		return;
-	int i = slot_of(fd);
+	int i = ctlclient_slot_of(fd);
 	/* Not for a guarded slot: its bytes may come from someone else. */
-	if (i >= 0 && slots[i].state == VS_PENDING && !slots[i].guard) {
+	if (i >= 0 && ctlclient_slots[i].state == CTLCLIENT_PENDING && !ctlclient_slots[i].guard) {
 		if (shim_debug) {
 			struct shim_line l;
-			line_verdict(&l, &slots[i]);
+			ctlclient_line_verdict(&l, &ctlclient_slots[i]);
 			shim_line_str(&l, "data arrived, the path is up (ok)");
 			shim_line_end(&l);
 		}
-		slot_free((unsigned)i);
+		ctlclient_slot_free((unsigned)i);
 	}
 	leave();
 	errno = saved;
@@ -231,9 +233,9 @@ void verdict_settle_forget(int fd)
 	int saved = errno;
 	if (!enter())
 		return;
-	int i = slot_of(fd);
+	int i = ctlclient_slot_of(fd);
 	if (i >= 0)
-		slot_free((unsigned)i);
+		ctlclient_slot_free((unsigned)i);
 	leave();
 	errno = saved;
 }
@@ -259,7 +261,7 @@ void verdict_init(void)
 	pthread_condattr_t ca;
 	if (pthread_condattr_init(&ca) == 0) {
 		pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-		pthread_cond_init(&cv, &ca);
+		pthread_cond_init(&ctlclient_cv, &ca);
 		pthread_condattr_destroy(&ca);
 	}
 }
@@ -275,20 +277,20 @@ void verdict_atfork_child(void)
 	 * has the same sockets.
 	 */
 	pthread_mutex_t fresh = PTHREAD_MUTEX_INITIALIZER;
-	memcpy(&mu, &fresh, sizeof mu);
+	memcpy(&ctlclient_mu, &fresh, sizeof ctlclient_mu);
 	pthread_condattr_t ca;
 	if (pthread_condattr_init(&ca) == 0) {
 		pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-		pthread_cond_init(&cv, &ca);
+		pthread_cond_init(&ctlclient_cv, &ca);
 		pthread_condattr_destroy(&ca);
 	}
-	reading = 0;
-	if (ctl_fd >= 0)
-		close(ctl_fd);
-	ctl_fd = -1;
-	rlen = 0;
-	ctl_gen++;
-	drop_pending();
+	ctlclient_reading = 0;
+	if (ctlclient_fd >= 0)
+		close(ctlclient_fd);
+	ctlclient_fd = -1;
+	ctlclient_rlen = 0;
+	ctlclient_gen++;
+	ctlclient_drop_pending();
 }
 
 int verdict_ready(const char *path)
@@ -298,12 +300,12 @@ int verdict_ready(const char *path)
 	int saved = errno;
 	if (!enter())
 		return 0;
-	/* ctl_check() forgets a descriptor that is no longer ours. */
-	if (ctl_check() && strcmp(path, ctl_path) != 0)
-		ctl_drop("meshd now names another control socket", 0, 1);
-	if (ctl_fd < 0)
-		ctl_connect(path);
-	int ok = ctl_fd >= 0;
+	/* ctlclient_check() forgets a descriptor that is no longer ours. */
+	if (ctlclient_check() && strcmp(path, ctlclient_path) != 0)
+		ctlclient_drop("meshd now names another control socket", 0, 1);
+	if (ctlclient_fd < 0)
+		ctlclient_connect(path);
+	int ok = ctlclient_fd >= 0;
 	leave();
 	errno = saved;
 	return ok;
@@ -315,12 +317,12 @@ int verdict_connect_begin(int fd)
 	int same = 0;
 	if (!enter())
 		return 0;
-	int i = slot_of(fd);
+	int i = ctlclient_slot_of(fd);
 	if (i >= 0) {
-		if (same_socket(fd, &slots[i]))
+		if (ctlclient_same_socket(fd, &ctlclient_slots[i]))
 			same = 1;
 		else
-			slot_free((unsigned)i);
+			ctlclient_slot_free((unsigned)i);
 	}
 	leave();
 	errno = saved;
@@ -411,17 +413,17 @@ long verdict_after_connect(int fd, const struct verdict_dest *d, int again, long
 		errno = saved;
 		return rc;
 	}
-	int i = ctl_check() ? slot_new() : -1;
+	int i = ctlclient_check() ? ctlclient_slot_new() : -1;
 	if (i < 0) {
-		if (shim_debug && ctl_fd >= 0)
-			debug_ctl("too many verdicts pending, this one fails open", 0);
+		if (shim_debug && ctlclient_fd >= 0)
+			ctlclient_debug("too many verdicts pending, this one fails open", 0);
 		leave();
 		errno = saved;
 		return rc;
 	}
 	unsigned idx = (unsigned)i;
-	struct vslot *s = &slots[idx];
-	s->state = VS_PENDING;
+	struct ctlclient_slot *s = &ctlclient_slots[idx];
+	s->state = CTLCLIENT_PENDING;
 	s->fd = fd;
 	s->dev = st.st_dev;
 	s->ino = st.st_ino;
@@ -436,25 +438,25 @@ long verdict_after_connect(int fd, const struct verdict_dest *d, int again, long
 		s->wait_ms = UNPUBLISHED_MS;
 	else if (d->wait_ms && s->wait_ms > (long)d->wait_ms)
 		s->wait_ms = (long)d->wait_ms;
-	s->deadline = now_ms() + s->wait_ms;
+	s->deadline = ctlclient_now_ms() + s->wait_ms;
 	s->result[0] = '\0';
-	mark_set(fd, idx);
+	ctlclient_mark_set(fd, idx);
 
 	ssize_t n;
 	do
-		n = real_send(ctl_fd, line, len, MSG_DONTWAIT | MSG_NOSIGNAL);
+		n = real_send(ctlclient_fd, line, len, MSG_DONTWAIT | MSG_NOSIGNAL);
 	while (n == -1 && errno == EINTR);
 	if (n != (ssize_t)len) {
 		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
 			if (shim_debug) {
 				struct shim_line l;
-				line_verdict(&l, s);
+				ctlclient_line_verdict(&l, s);
 				shim_line_str(&l, "control socket full, not asked (fails open)");
 				shim_line_end(&l);
 			}
-			slot_free(idx);
+			ctlclient_slot_free(idx);
 		} else {
-			ctl_drop("cannot send to meshd", n == -1 ? errno : 0, 1);
+			ctlclient_drop("cannot send to meshd", n == -1 ? errno : 0, 1);
 		}
 		leave();
 		errno = saved;
@@ -462,7 +464,7 @@ long verdict_after_connect(int fd, const struct verdict_dest *d, int again, long
 	}
 	if (shim_debug) {
 		struct shim_line l;
-		line_verdict(&l, s);
+		ctlclient_line_verdict(&l, s);
 		shim_line_str(&l,
 		              blocking ? "asked meshd (blocking " : "asked meshd (non-blocking ");
 		shim_line_str(&l, d->call);
