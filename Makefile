@@ -38,7 +38,7 @@ SHIM_CFLAGS := $(CFLAGS) -fPIC -fvisibility=hidden -pthread -Idaemon
 DAEMON_CFLAGS := $(CFLAGS) $(SANFLAGS) -pthread -Ishim -Idaemon
 
 SHIM_SRC   := shim/libmesh.c shim/resolve.c shim/intercept.c shim/snapshot.c shim/verdict.c \
-              shim/iohooks.c shim/debug.c shim/routes.c shim/ctlproto.c
+              shim/ctlclient.c shim/iohooks.c shim/debug.c shim/routes.c shim/ctlproto.c
 DAEMON_LIB_SRC := $(filter-out daemon/main.c,$(wildcard daemon/*.c)) shim/snapshot.c shim/ctlproto.c
 DAEMON_LIBS := -lev -linih -lssl -lcrypto -lpthread -lm
 

@@ -4,11 +4,11 @@
  * debug.c).
  *
  * The shim lives inside arbitrary programs, so everything here is written to
- * be invisible when it is not needed: no descriptor is kept open (verdict.c's
- * control connection is the one exception, and it re-checks it), no stdio,
- * errno is restored on every path, nothing blocks on another thread (only
- * try-locks), and the common path of a hook costs a pthread_once check, a
- * coarse clock read and two atomic increments.
+ * be invisible when it is not needed: no descriptor is kept open (the
+ * control connection of ctlclient.c is the one exception, and it re-checks
+ * it), no stdio, errno is restored on every path, nothing blocks on another
+ * thread (only try-locks), and the common path of a hook costs a
+ * pthread_once check, a coarse clock read and two atomic increments.
  */
 #include "shim.h"
 

@@ -2,12 +2,12 @@
  * Internal interface of libmesh.so, shared by libmesh.c (init, real_*
  * symbols), routes.c (the route snapshot), debug.c (MESH_DEBUG lines),
  * resolve.c (name hooks), intercept.c (connect/getpeername/TCP Fast Open
- * hooks, the per-fd table), verdict.c (faithful failure: the control
- * connection to meshd) and iohooks.c (the I/O hooks). Nothing declared
- * here is exported: the version script exports only the hooks, and
- * everything in this header is hidden so calls between the shim's files
- * never go through the PLT (a program or another preloaded library cannot
- * interpose on them).
+ * hooks, the per-fd table), verdict.c (faithful failure), ctlclient.c (its
+ * slot table and the control connection to meshd) and iohooks.c (the I/O
+ * hooks). Nothing declared here is exported: the version script exports
+ * only the hooks, and everything in this header is hidden so calls between
+ * the shim's files never go through the PLT (a program or another preloaded
+ * library cannot interpose on them).
  */
 #ifndef LIBMESH_SHIM_H
 #define LIBMESH_SHIM_H
@@ -102,7 +102,7 @@ int shim_getsockopt(int fd, int level, int name, void *val, socklen_t *len);
  * in one anonymous mapping created on first use and sized to RLIMIT_NOFILE's
  * hard limit (capped at 1<<20 entries; only the pages of used fds are ever
  * touched). intercept.c keeps the getpeername mapping of redirected fds in
- * it (seqlock of relaxed atomics); verdict.c keeps `vmark`, the fast-path
+ * it (seqlock of relaxed atomics); ctlclient.c keeps `vmark`, the fast-path
  * test of every I/O hook: 0 for every descriptor the shim never connected
  * to a VIP, which then costs one load and one branch and nothing else.
  * MAP_PRIVATE: a forked child gets a copy, as it gets copies of the fds.
@@ -112,7 +112,7 @@ struct shim_fd {
 	atomic_uint vip;     /* intercept.c: VIP connected to; 0 none */
 	atomic_uint meta;    /* intercept.c: VIP port | orig_len << 16 */
 	atomic_uint orig[7]; /* intercept.c: the program's sockaddr */
-	atomic_uint vmark;   /* verdict.c: pending-verdict slot + 1; 0 none */
+	atomic_uint vmark;   /* ctlclient.c: pending-verdict slot + 1; 0 none */
 	unsigned pad[5];     /* one cache line per fd */
 };
 

@@ -46,14 +46,16 @@
  * worker pool, an event loop), and meshd answers on the connection that
  * asked, so per-thread connections would strand answers; they would also
  * multiply descriptors in the program and connections in meshd. Everything
- * below is guarded by one mutex `mu`, which is never held across anything
- * that blocks: a thread that must wait becomes the single reader (`reading`)
- * and polls the control socket WITHOUT the lock, in slices of 100 ms; the
- * others sleep on a condition variable. Whoever reads a line files it in the
- * table of pending verdicts (keyed by the tuple meshd echoes back) and
- * broadcasts, so every waiter finds its own answer whichever thread read
- * it. Non-blocking checks (the I/O hooks, iohooks.c) take the lock, drain
- * the socket with MSG_DONTWAIT unless a reader is active, and never wait.
+ * below and in ctlclient.c (the slot table, the control connection and the
+ * reader) is guarded by one mutex `ctlclient_mu`, which is never held across
+ * anything that blocks: a thread that must wait becomes the single reader
+ * (`ctlclient_reading`) and polls the control socket WITHOUT the lock, in
+ * slices of 100 ms; the others sleep on a condition variable. Whoever reads
+ * a line files it in the table of pending verdicts (keyed by the tuple
+ * meshd echoes back) and broadcasts, so every waiter finds its own answer
+ * whichever thread read it. Non-blocking checks (the I/O hooks, iohooks.c)
+ * take the lock, drain the socket with MSG_DONTWAIT unless a reader is
+ * active, and never wait.
  *
  * Marking: the per-fd table (shim.h) holds `vmark` = pending slot + 1 for a
  * descriptor awaiting or holding a verdict, 0 otherwise. Every hook tests it
@@ -92,58 +94,21 @@
  * its thread is inside this file just passes through (in_verdict).
  */
 #include "shim.h"
+#include "ctlclient.h"
 #include "ctlproto.h"
-#include "result.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 
-#define VSLOTS 1024  /* verdicts pending or not yet reported */
-#define SLICE_MS 100 /* a reader re-checks its world this often */
 #define DEFAULT_MS 30000
 #define UNPUBLISHED_MS 3000 /* meshd answers "unknown" at once for these */
-
-enum { VS_FREE, VS_PENDING, VS_FAILED };
-
-struct vslot {
-	int state;
-	unsigned gen; /* bumped on free: a waiter's slot was reused */
-	int fd;
-	dev_t dev; /* the socket's identity when marked */
-	ino_t ino;
-	uint32_t caddr, vaddr; /* network order */
-	uint16_t cport, vport; /* network order */
-	int err;               /* VS_FAILED: ECONNREFUSED or ETIMEDOUT */
-	int guard;             /* unpublished VIP-range address: I/O waits */
-	long wait_ms;          /* how long the verdict may take */
-	long deadline;         /* now_ms() at the connect + wait_ms */
-	char result[16];       /* meshd's word (debug) */
-};
-
-static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
-static struct vslot slots[VSLOTS];
-static unsigned slots_hi; /* slots[slots_hi..] are free */
-
-static int ctl_fd = -1;
-static pid_t ctl_pid;
-static dev_t ctl_dev;
-static ino_t ctl_ino;
-static unsigned ctl_gen; /* bumped whenever ctl_fd changes */
-static char ctl_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
-static char rbuf[1024]; /* a partial line from meshd */
-static size_t rlen;
-static int reading; /* a thread polls ctl_fd unlocked */
 
 static long timeout_ms = DEFAULT_MS;
 static int verdicts_off;
@@ -151,14 +116,7 @@ static int verdicts_off;
 static __thread int in_verdict __attribute__((tls_model("initial-exec")));
 static __thread int cancel_state __attribute__((tls_model("initial-exec")));
 
-/* ---- small helpers ----------------------------------------------------- */
-
-static long now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
+/* ---- the lock ---------------------------------------------------------- */
 
 /* Take the lock unless this thread is already inside (a signal handler
  * that interrupted us): then the caller passes through. */
@@ -167,357 +125,22 @@ static int enter(void)
 	if (in_verdict)
 		return 0;
 	in_verdict = 1;
-	/* A cancelled waiter would leave `mu` locked (cond waits re-lock
-	 * before unwinding) or `reading` set: no cancellation in here. */
+	/* A cancelled waiter would leave `ctlclient_mu` locked (cond waits
+	 * re-lock before unwinding) or `ctlclient_reading` set: no
+	 * cancellation in here. */
 	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cancel_state);
-	pthread_mutex_lock(&mu);
+	pthread_mutex_lock(&ctlclient_mu);
 	return 1;
 }
 
 static void leave(void)
 {
 	int ignored;
-	pthread_mutex_unlock(&mu);
+	pthread_mutex_unlock(&ctlclient_mu);
 	pthread_setcancelstate(cancel_state, &ignored);
 	in_verdict = 0;
 }
 
-static const char *errname(int err)
-{
-	const char *n = strerrorname_np(err);
-	return n ? n : "?";
-}
-
-static void line_hostport(struct shim_line *l, uint32_t addr, uint16_t port)
-{
-	shim_line_addr(l, AF_INET, &addr);
-	shim_line_str(l, ":");
-	shim_line_uint(l, ntohs(port));
-}
-
-/* "libmesh: verdict C -> V: " */
-static void line_verdict(struct shim_line *l, const struct vslot *s)
-{
-	shim_line_start(l);
-	shim_line_str(l, "verdict ");
-	line_hostport(l, s->caddr, s->cport);
-	shim_line_str(l, " -> ");
-	line_hostport(l, s->vaddr, s->vport);
-	shim_line_str(l, ": ");
-}
-
-static void debug_ctl(const char *what, int err)
-{
-	struct shim_line l;
-	shim_line_start(&l);
-	shim_line_str(&l, "control ");
-	shim_line_str(&l, ctl_path[0] ? ctl_path : "(none)");
-	shim_line_str(&l, ": ");
-	shim_line_str(&l, what);
-	if (err) {
-		shim_line_str(&l, " (");
-		shim_line_str(&l, errname(err));
-		shim_line_str(&l, ")");
-	}
-	shim_line_end(&l);
-}
-
-/* Same socket as when the slot was made? Also false for a closed fd. */
-static int same_socket(int fd, const struct vslot *s)
-{
-	struct stat st;
-	return fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode) && st.st_ino == s->ino &&
-	       st.st_dev == s->dev;
-}
-
-/* ---- slots (all under mu) ---------------------------------------------- */
-
-static void mark_set(int fd, unsigned idx)
-{
-	struct shim_fd *e = shim_fd_peek(fd);
-	if (e)
-		atomic_store_explicit(&e->vmark, idx + 1, memory_order_relaxed);
-}
-
-static void slot_free(unsigned idx)
-{
-	struct vslot *s = &slots[idx];
-	struct shim_fd *e = shim_fd_peek(s->fd);
-	if (e && atomic_load_explicit(&e->vmark, memory_order_relaxed) == idx + 1)
-		atomic_store_explicit(&e->vmark, 0, memory_order_relaxed);
-	s->state = VS_FREE;
-	s->gen++;
-	while (slots_hi > 0 && slots[slots_hi - 1].state == VS_FREE)
-		slots_hi--;
-}
-
-/* The live slot fd's mark points at, or -1 (a dangling mark is cleared). */
-static int slot_of(int fd)
-{
-	struct shim_fd *e = shim_fd_peek(fd);
-	if (!e)
-		return -1;
-	unsigned m = atomic_load_explicit(&e->vmark, memory_order_relaxed);
-	if (m == 0)
-		return -1;
-	if (m > VSLOTS || slots[m - 1].state == VS_FREE || slots[m - 1].fd != fd) {
-		atomic_store_explicit(&e->vmark, 0, memory_order_relaxed);
-		return -1;
-	}
-	return (int)(m - 1);
-}
-
-static int slot_new(void)
-{
-	for (int pass = 0; pass < 2; pass++) {
-		for (unsigned i = 0; i < slots_hi; i++)
-			if (slots[i].state == VS_FREE)
-				return (int)i;
-		if (slots_hi < VSLOTS)
-			return (int)slots_hi++;
-		/* Full: reclaim failures whose descriptor the program closed
-		 * (or reused) without ever doing I/O on it. */
-		for (unsigned i = 0; i < slots_hi; i++)
-			if (slots[i].state == VS_FAILED && !same_socket(slots[i].fd, &slots[i]))
-				slot_free(i);
-	}
-	return -1;
-}
-
-/* Every question asked on the current connection fails open. */
-static void drop_pending(void)
-{
-	for (unsigned i = 0; i < slots_hi; i++)
-		if (slots[i].state == VS_PENDING)
-			slot_free(i);
-}
-
-/* ---- the control connection (under mu) --------------------------------- */
-
-/* Forget the control connection; close it only if it is still ours. */
-static void ctl_drop(const char *why, int err, int close_it)
-{
-	unsigned pending = 0;
-	for (unsigned i = 0; i < slots_hi; i++)
-		pending += slots[i].state == VS_PENDING;
-	if (ctl_fd >= 0 && close_it)
-		close(ctl_fd);
-	ctl_fd = -1;
-	rlen = 0;
-	ctl_gen++;
-	drop_pending();
-	pthread_cond_broadcast(&cv);
-	if (shim_debug) {
-		struct shim_line l;
-		shim_line_start(&l);
-		shim_line_str(&l, "control ");
-		shim_line_str(&l, ctl_path);
-		shim_line_str(&l, ": ");
-		shim_line_str(&l, why);
-		if (err) {
-			shim_line_str(&l, " (");
-			shim_line_str(&l, errname(err));
-			shim_line_str(&l, ")");
-		}
-		shim_line_str(&l, "; ");
-		shim_line_uint(&l, pending);
-		shim_line_str(&l, " pending verdicts fail open");
-		shim_line_end(&l);
-	}
-}
-
-/* Is ctl_fd still our control socket, in our process? */
-static int ctl_check(void)
-{
-	if (ctl_fd < 0)
-		return 0;
-	if (ctl_pid != getpid()) {
-		/* Forked without our atfork handler (raw clone): the
-		 * description is the parent's; leave it alone. */
-		ctl_drop("inherited from the parent process", 0, 0);
-		return 0;
-	}
-	struct stat st;
-	if (fstat(ctl_fd, &st) == -1 || !S_ISSOCK(st.st_mode) || st.st_ino != ctl_ino ||
-	    st.st_dev != ctl_dev) {
-		/* The program closed it (closefrom, close_range) or put
-		 * something else on the number: that is its fd now. */
-		ctl_drop("descriptor closed or replaced by the program", 0, 0);
-		return 0;
-	}
-	return 1;
-}
-
-static int ctl_connect(const char *path)
-{
-	struct sockaddr_un sa;
-	size_t n = strlen(path);
-	memset(&sa, 0, sizeof sa);
-	sa.sun_family = AF_UNIX;
-	if (n >= sizeof sa.sun_path || n >= sizeof ctl_path)
-		return 0;
-	memcpy(ctl_path, path, n + 1);
-	memcpy(sa.sun_path, path, n + 1);
-	/* Non-blocking: connecting to a full backlog must not block the
-	 * program's connect; we then just go without a verdict. */
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (fd == -1) {
-		if (shim_debug)
-			debug_ctl("cannot create a socket, no verdicts", errno);
-		return 0;
-	}
-	struct stat st;
-	if (real_connect(fd, (struct sockaddr *)&sa, sizeof sa) == -1 || fstat(fd, &st) == -1) {
-		int err = errno;
-		close(fd);
-		if (shim_debug)
-			debug_ctl("cannot connect, no verdicts", err);
-		return 0;
-	}
-	ctl_fd = fd;
-	ctl_pid = getpid();
-	ctl_dev = st.st_dev;
-	ctl_ino = st.st_ino;
-	ctl_gen++;
-	rlen = 0;
-	if (shim_debug) {
-		struct shim_line l;
-		shim_line_start(&l);
-		shim_line_str(&l, "control ");
-		shim_line_str(&l, ctl_path);
-		shim_line_str(&l, ": connected (fd ");
-		shim_line_uint(&l, (unsigned long)fd);
-		shim_line_str(&l, ")");
-		shim_line_end(&l);
-	}
-	return 1;
-}
-
-/* ---- meshd's answers (under mu) ---------------------------------------- */
-
-/* One answer line from meshd (without its '\n'; shim/ctlproto.h). The
- * errno for each word is daemon/result.h's; a word it does not know lets
- * the connection stand. */
-static void handle_line(const char *line, size_t len)
-{
-	struct ctlproto_tuple a;
-	char got[CTLPROTO_WORD_MAX + 1];
-	if (ctlproto_parse_answer(line, len, &a, got) == -1)
-		return;
-	enum result r = result_from_word(got);
-	int err = result_errno(r);
-	const char *word = r != RESULT_UNSET ? result_word(r) : "unrecognized";
-	for (unsigned i = 0; i < slots_hi; i++) {
-		struct vslot *s = &slots[i];
-		if (s->state != VS_PENDING || s->caddr != a.caddr || s->cport != a.cport ||
-		    s->vaddr != a.vaddr || s->vport != a.vport || (uint64_t)s->ino != a.inode)
-			continue;
-		size_t n = strlen(word);
-		if (n >= sizeof s->result)
-			n = sizeof s->result - 1;
-		memcpy(s->result, word, n);
-		s->result[n] = '\0';
-		if (err == 0) {
-			if (shim_debug) {
-				struct shim_line l;
-				line_verdict(&l, s);
-				shim_line_str(&l, word);
-				shim_line_str(&l, r == RESULT_OK
-				                          ? " (the connection stands)"
-				                          : " (fails open: the connection stands)");
-				shim_line_end(&l);
-			}
-			slot_free(i);
-		} else {
-			/* Kept until reported: on the next SO_ERROR, connect
-			 * or I/O, or by the waiter that asked. */
-			s->state = VS_FAILED;
-			s->err = err;
-		}
-		return;
-	}
-	/* No one asks any more (data came first, or the mark was cleared). */
-}
-
-/* Read what meshd has sent, without waiting. Caller holds mu and is the
- * only reader (reading == 0, or it is the reader). */
-static void pump(void)
-{
-	if (!ctl_check())
-		return;
-	for (;;) {
-		ssize_t n = real_recv(ctl_fd, rbuf + rlen, sizeof rbuf - 1 - rlen, MSG_DONTWAIT);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
-			break;
-		if (n <= 0) {
-			ctl_drop(n == 0 ? "meshd closed the control connection"
-			                : "control connection failed",
-			         n == 0 ? 0 : errno, 1);
-			break;
-		}
-		rlen += (size_t)n;
-		char *start = rbuf, *nl;
-		while ((nl = memchr(start, '\n', rlen - (size_t)(start - rbuf)))) {
-			handle_line(start, (size_t)(nl - start));
-			start = nl + 1;
-		}
-		rlen -= (size_t)(start - rbuf);
-		memmove(rbuf, start, rlen);
-		if (rlen == sizeof rbuf - 1) {
-			ctl_drop("line too long from meshd", 0, 1);
-			break;
-		}
-	}
-	pthread_cond_broadcast(&cv);
-}
-
-/*
- * Wait (under mu, which it drops while blocked) until slot idx of
- * generation gen is no longer pending, or the deadline passes.
- */
-static void wait_slot(unsigned idx, unsigned gen, long deadline)
-{
-	for (;;) {
-		struct vslot *s = &slots[idx];
-		if (s->gen != gen || s->state != VS_PENDING)
-			return;
-		long now = now_ms();
-		if (now >= deadline)
-			return;
-		long slice = deadline - now;
-		if (slice > SLICE_MS)
-			slice = SLICE_MS;
-		if (reading) {
-			/* Someone else is reading; it will broadcast. */
-			struct timespec ts;
-			clock_gettime(CLOCK_MONOTONIC, &ts);
-			ts.tv_sec += slice / 1000;
-			ts.tv_nsec += (slice % 1000) * 1000000;
-			if (ts.tv_nsec >= 1000000000) {
-				ts.tv_sec++;
-				ts.tv_nsec -= 1000000000;
-			}
-			pthread_cond_timedwait(&cv, &mu, &ts);
-			continue;
-		}
-		if (!ctl_check())
-			return; /* dropped: pending slots are gone */
-		reading = 1;
-		int fd = ctl_fd;
-		unsigned g = ctl_gen;
-		pthread_mutex_unlock(&mu);
-		struct pollfd pfd = { .fd = fd, .events = POLLIN };
-		/* EINTR (a signal): just go round with the time left. */
-		int r = poll(&pfd, 1, (int)slice);
-		pthread_mutex_lock(&mu);
-		reading = 0;
-		if (g == ctl_gen && r != 0)
-			pump();
-		pthread_cond_broadcast(&cv);
-	}
-}
 
 /*
  * The one place a verdict is consumed. Under the lock: find fd's slot,
@@ -532,49 +155,49 @@ int verdict_settle(int fd, int wait, const char *what)
 	int ret = 0;
 	if (!enter())
 		return 0;
-	int i = slot_of(fd);
+	int i = ctlclient_slot_of(fd);
 	if (i < 0)
 		goto out;
 	unsigned idx = (unsigned)i;
-	struct vslot *s = &slots[idx];
-	if (!same_socket(fd, s)) {
-		slot_free(idx); /* fd was closed and its number reused */
+	struct ctlclient_slot *s = &ctlclient_slots[idx];
+	if (!ctlclient_same_socket(fd, s)) {
+		ctlclient_slot_free(idx); /* fd was closed and its number reused */
 		goto out;
 	}
 	unsigned gen = s->gen;
 	wait = wait || s->guard;
-	if (s->state == VS_PENDING) {
-		if (wait && now_ms() < s->deadline)
-			wait_slot(idx, gen, s->deadline);
-		else if (!reading)
-			pump();
+	if (s->state == CTLCLIENT_PENDING) {
+		if (wait && ctlclient_now_ms() < s->deadline)
+			ctlclient_wait_slot(idx, gen, s->deadline);
+		else if (!ctlclient_reading)
+			ctlclient_pump();
 	}
-	if (s->gen != gen || s->state == VS_FREE)
+	if (s->gen != gen || s->state == CTLCLIENT_FREE)
 		goto out; /* ok, none or dropped: nothing to say */
-	if (s->state == VS_FAILED) {
+	if (s->state == CTLCLIENT_FAILED) {
 		ret = s->err;
 		if (shim_debug) {
 			struct shim_line l;
-			line_verdict(&l, s);
+			ctlclient_line_verdict(&l, s);
 			shim_line_str(&l, s->result);
 			shim_line_str(&l, " (");
 			shim_line_str(&l, what);
 			shim_line_str(&l, " ");
-			shim_line_str(&l, errname(ret));
+			shim_line_str(&l, ctlclient_errname(ret));
 			shim_line_str(&l, ")");
 			shim_line_end(&l);
 		}
-		slot_free(idx);
+		ctlclient_slot_free(idx);
 	} else if (wait) {
 		if (shim_debug) {
 			struct shim_line l;
-			line_verdict(&l, s);
+			ctlclient_line_verdict(&l, s);
 			shim_line_str(&l, "no answer within ");
 			shim_line_uint(&l, (unsigned long)s->wait_ms);
 			shim_line_str(&l, " ms (fails open: the connection stands)");
 			shim_line_end(&l);
 		}
-		slot_free(idx);
+		ctlclient_slot_free(idx);
 	}
 out:
 	leave();
@@ -589,16 +212,16 @@ void verdict_settle_data(int fd)
 	int saved = errno;
 	if (!enter())
 		return;
-	int i = slot_of(fd);
+	int i = ctlclient_slot_of(fd);
 	/* Not for a guarded slot: its bytes may come from someone else. */
-	if (i >= 0 && slots[i].state == VS_PENDING && !slots[i].guard) {
+	if (i >= 0 && ctlclient_slots[i].state == CTLCLIENT_PENDING && !ctlclient_slots[i].guard) {
 		if (shim_debug) {
 			struct shim_line l;
-			line_verdict(&l, &slots[i]);
+			ctlclient_line_verdict(&l, &ctlclient_slots[i]);
 			shim_line_str(&l, "data arrived, the path is up (ok)");
 			shim_line_end(&l);
 		}
-		slot_free((unsigned)i);
+		ctlclient_slot_free((unsigned)i);
 	}
 	leave();
 	errno = saved;
@@ -610,9 +233,9 @@ void verdict_settle_forget(int fd)
 	int saved = errno;
 	if (!enter())
 		return;
-	int i = slot_of(fd);
+	int i = ctlclient_slot_of(fd);
 	if (i >= 0)
-		slot_free((unsigned)i);
+		ctlclient_slot_free((unsigned)i);
 	leave();
 	errno = saved;
 }
@@ -638,7 +261,7 @@ void verdict_init(void)
 	pthread_condattr_t ca;
 	if (pthread_condattr_init(&ca) == 0) {
 		pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-		pthread_cond_init(&cv, &ca);
+		pthread_cond_init(&ctlclient_cv, &ca);
 		pthread_condattr_destroy(&ca);
 	}
 }
@@ -654,20 +277,20 @@ void verdict_atfork_child(void)
 	 * has the same sockets.
 	 */
 	pthread_mutex_t fresh = PTHREAD_MUTEX_INITIALIZER;
-	memcpy(&mu, &fresh, sizeof mu);
+	memcpy(&ctlclient_mu, &fresh, sizeof ctlclient_mu);
 	pthread_condattr_t ca;
 	if (pthread_condattr_init(&ca) == 0) {
 		pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-		pthread_cond_init(&cv, &ca);
+		pthread_cond_init(&ctlclient_cv, &ca);
 		pthread_condattr_destroy(&ca);
 	}
-	reading = 0;
-	if (ctl_fd >= 0)
-		close(ctl_fd);
-	ctl_fd = -1;
-	rlen = 0;
-	ctl_gen++;
-	drop_pending();
+	ctlclient_reading = 0;
+	if (ctlclient_fd >= 0)
+		close(ctlclient_fd);
+	ctlclient_fd = -1;
+	ctlclient_rlen = 0;
+	ctlclient_gen++;
+	ctlclient_drop_pending();
 }
 
 int verdict_ready(const char *path)
@@ -677,12 +300,12 @@ int verdict_ready(const char *path)
 	int saved = errno;
 	if (!enter())
 		return 0;
-	/* ctl_check() forgets a descriptor that is no longer ours. */
-	if (ctl_check() && strcmp(path, ctl_path) != 0)
-		ctl_drop("meshd now names another control socket", 0, 1);
-	if (ctl_fd < 0)
-		ctl_connect(path);
-	int ok = ctl_fd >= 0;
+	/* ctlclient_check() forgets a descriptor that is no longer ours. */
+	if (ctlclient_check() && strcmp(path, ctlclient_path) != 0)
+		ctlclient_drop("meshd now names another control socket", 0, 1);
+	if (ctlclient_fd < 0)
+		ctlclient_connect(path);
+	int ok = ctlclient_fd >= 0;
 	leave();
 	errno = saved;
 	return ok;
@@ -694,12 +317,12 @@ int verdict_connect_begin(int fd)
 	int same = 0;
 	if (!enter())
 		return 0;
-	int i = slot_of(fd);
+	int i = ctlclient_slot_of(fd);
 	if (i >= 0) {
-		if (same_socket(fd, &slots[i]))
+		if (ctlclient_same_socket(fd, &ctlclient_slots[i]))
 			same = 1;
 		else
-			slot_free((unsigned)i);
+			ctlclient_slot_free((unsigned)i);
 	}
 	leave();
 	errno = saved;
@@ -790,17 +413,17 @@ long verdict_after_connect(int fd, const struct verdict_dest *d, int again, long
 		errno = saved;
 		return rc;
 	}
-	int i = ctl_check() ? slot_new() : -1;
+	int i = ctlclient_check() ? ctlclient_slot_new() : -1;
 	if (i < 0) {
-		if (shim_debug && ctl_fd >= 0)
-			debug_ctl("too many verdicts pending, this one fails open", 0);
+		if (shim_debug && ctlclient_fd >= 0)
+			ctlclient_debug("too many verdicts pending, this one fails open", 0);
 		leave();
 		errno = saved;
 		return rc;
 	}
 	unsigned idx = (unsigned)i;
-	struct vslot *s = &slots[idx];
-	s->state = VS_PENDING;
+	struct ctlclient_slot *s = &ctlclient_slots[idx];
+	s->state = CTLCLIENT_PENDING;
 	s->fd = fd;
 	s->dev = st.st_dev;
 	s->ino = st.st_ino;
@@ -815,25 +438,25 @@ long verdict_after_connect(int fd, const struct verdict_dest *d, int again, long
 		s->wait_ms = UNPUBLISHED_MS;
 	else if (d->wait_ms && s->wait_ms > (long)d->wait_ms)
 		s->wait_ms = (long)d->wait_ms;
-	s->deadline = now_ms() + s->wait_ms;
+	s->deadline = ctlclient_now_ms() + s->wait_ms;
 	s->result[0] = '\0';
-	mark_set(fd, idx);
+	ctlclient_mark_set(fd, idx);
 
 	ssize_t n;
 	do
-		n = real_send(ctl_fd, line, len, MSG_DONTWAIT | MSG_NOSIGNAL);
+		n = real_send(ctlclient_fd, line, len, MSG_DONTWAIT | MSG_NOSIGNAL);
 	while (n == -1 && errno == EINTR);
 	if (n != (ssize_t)len) {
 		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
 			if (shim_debug) {
 				struct shim_line l;
-				line_verdict(&l, s);
+				ctlclient_line_verdict(&l, s);
 				shim_line_str(&l, "control socket full, not asked (fails open)");
 				shim_line_end(&l);
 			}
-			slot_free(idx);
+			ctlclient_slot_free(idx);
 		} else {
-			ctl_drop("cannot send to meshd", n == -1 ? errno : 0, 1);
+			ctlclient_drop("cannot send to meshd", n == -1 ? errno : 0, 1);
 		}
 		leave();
 		errno = saved;
@@ -841,7 +464,7 @@ long verdict_after_connect(int fd, const struct verdict_dest *d, int again, long
 	}
 	if (shim_debug) {
 		struct shim_line l;
-		line_verdict(&l, s);
+		ctlclient_line_verdict(&l, s);
 		shim_line_str(&l,
 		              blocking ? "asked meshd (blocking " : "asked meshd (non-blocking ");
 		shim_line_str(&l, d->call);
