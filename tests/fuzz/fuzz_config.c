@@ -20,12 +20,7 @@
 #include <unistd.h>
 
 #include "config.h"
-
-#define CHECK(c)                          \
-	do {                              \
-		if (!(c))                 \
-			__builtin_trap(); \
-	} while (0)
+#include "fuzz.h"
 
 static char dir[256];
 static char ini[300];

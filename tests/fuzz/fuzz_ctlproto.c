@@ -12,12 +12,7 @@
 #include <string.h>
 
 #include "ctlproto.h"
-
-#define CHECK(c)                          \
-	do {                              \
-		if (!(c))                 \
-			__builtin_trap(); \
-	} while (0)
+#include "fuzz.h"
 
 static void line(const char *l, size_t n)
 {

@@ -15,12 +15,7 @@
 #include <string.h>
 
 #include "proto.h"
-
-#define CHECK(c)                          \
-	do {                              \
-		if (!(c))                 \
-			__builtin_trap(); \
-	} while (0)
+#include "fuzz.h"
 
 static void header(const uint8_t *d, size_t n)
 {

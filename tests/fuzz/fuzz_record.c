@@ -13,12 +13,7 @@
 #include <string.h>
 
 #include "json.h"
-
-#define CHECK(c)                          \
-	do {                              \
-		if (!(c))                 \
-			__builtin_trap(); \
-	} while (0)
+#include "fuzz.h"
 
 /* Length of the valid UTF-8 sequence at p (strict: no overlongs, no
  * surrogates, nothing above U+10FFFF), or 0. */

@@ -20,12 +20,8 @@
 #include <sys/socket.h>
 
 #include "snapshot.h"
+#include "fuzz.h"
 
-#define CHECK(c)                          \
-	do {                              \
-		if (!(c))                 \
-			__builtin_trap(); \
-	} while (0)
 /* As shim/resolve.c sizes its reverse answers. */
 #define FQDN_MAX (SNAP_MAX_NAME + 1 + 255 + 1)
 
