@@ -45,7 +45,10 @@ for c in held:
 PY
 spawn holder "$T/hold.out" "$PY" "$T/hold.py" "$VIP" "$PORT" 40 "$T/holding" 4
 holder=$LAST_PID
-wait_file "$T/holding" 20 || note "the holder did not get its connections"
+if ! wait_file "$T/holding" 20; then
+	note "the holder did not get its connections; what it printed:"
+	while IFS= read -r line; do note "  $line"; done <"$T/hold.out"
+fi
 check_eq "the first connections are served while the limit is reached" 10 "$(head -n 1 "$T/hold.out")"
 wait_grep "$T/a.err" 'reached the reserve' 5 || true
 check "meshd says it refuses for the reserve, and what to do" \
