@@ -9,11 +9,6 @@
 # cut short by A's drain timeout, every count is 0.
 . "$(dirname "$0")/lib.sh"
 
-# meshd -v, whichever meshd the run uses (plain, ASan, UBSan).
-REAL_MESHD=$MESHD
-printf '#!/bin/sh\nexec "%s" -v "$@"\n' "$REAL_MESHD" >"$T/meshd-v"
-chmod +x "$T/meshd-v"
-MESHD=$T/meshd-v
 
 DEAD=127.0.0.3:$MESHPORT
 make_certs "$TD" client hello closed stuck
@@ -50,7 +45,7 @@ connect_timeout = 30s" \
 ports = $PORT
 upstream = 127.0.0.1:$BACKPORT
 allow = hello"
-start_meshd a "$T/a.ini"
+MESHD_ARGS=-v start_meshd a "$T/a.ini"
 start_meshd b "$T/b.ini"
 start_upstream up http 127.0.0.1 "$BACKPORT"
 

@@ -566,9 +566,14 @@ san_watch() { _SAN_FILES+=("$@"); }
 
 # start_meshd NAME CONF: run "$MESHD -c CONF" in the background (output in
 # $T/NAME.err) and wait until it is ready: the snapshot named in CONF has been
-# (re)written and the process is alive.
+# (re)written and the process is alive. MESHD_PREFIX (words) runs it under a
+# command that execs it, keeping its pid ("prlimit --nofile=48:48 --", "ip
+# netns exec NS"); MESHD_ARGS (words) go before -c (e.g. -v).
 start_meshd() {
 	local name=$1 conf=$2 snap old pid i status
+	local -a prefix=() args=()
+	read -ra prefix <<<"${MESHD_PREFIX:-}"
+	read -ra args <<<"${MESHD_ARGS:-}"
 	_need_binaries
 	snap=$(ini_get "$conf" mesh snapshot)
 	[[ -n $snap ]] || die "start_meshd $name: no 'snapshot =' in [mesh] of $conf"
@@ -576,7 +581,7 @@ start_meshd() {
 	_SAN_FILES+=("$T/$name.err")
 	ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1} \
 		UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1} \
-		spawn "meshd-$name" "$T/$name.err" "$MESHD" -c "$conf"
+		spawn "meshd-$name" "$T/$name.err" "${prefix[@]}" "$MESHD" "${args[@]}" -c "$conf"
 	pid=$LAST_PID
 	_MESHD_PID[$name]=$pid
 	_MESHD_CONF[$name]=$conf

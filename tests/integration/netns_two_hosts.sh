@@ -40,13 +40,8 @@ make_certs "$TD" client hello
 write_confs endpoints="10.77.0.2:$MESHPORT"
 sed -i "s|^inbound = 127.0.0.1:$MESHPORT|inbound = 10.77.0.1:$MESHPORT|" "$T/a.ini"
 sed -i "s|^inbound = 127.0.0.2:$MESHPORT|inbound = 10.77.0.2:$MESHPORT|" "$T/b.ini"
-REAL_MESHD=$MESHD
-for h in a b; do
-	printf '#!/bin/sh\nexec ip netns exec %s "%s" "$@"\n' "$NS-$h" "$REAL_MESHD" >"$T/meshd-$h"
-	chmod +x "$T/meshd-$h"
-done
-MESHD=$T/meshd-a start_meshd a "$T/a.ini"
-MESHD=$T/meshd-b start_meshd b "$T/b.ini"
+MESHD_PREFIX="ip netns exec $NS-a" start_meshd a "$T/a.ini"
+MESHD_PREFIX="ip netns exec $NS-b" start_meshd b "$T/b.ini"
 # The server runs on host B's own loopback.
 printf '#!/bin/sh\nexec ip netns exec %s "$@"\n' "$NSB" >"$T/in-b"
 chmod +x "$T/in-b"

@@ -12,14 +12,8 @@
 
 make_certs "$TD" client hello
 write_confs a_mesh="max_connections_per_uid = 1000"
-REAL_MESHD=$MESHD
-cat >"$T/meshd-48" <<EOF2
-#!/bin/sh
-exec prlimit --nofile=48:48 -- "$REAL_MESHD" ${MESHD_FLAGS:-} "\$@"
-EOF2
-chmod +x "$T/meshd-48"
-MESHD=$T/meshd-48 start_meshd a "$T/a.ini"
-MESHD=$REAL_MESHD start_meshd b "$T/b.ini"
+MESHD_PREFIX="prlimit --nofile=48:48 --" start_meshd a "$T/a.ini"
+start_meshd b "$T/b.ini"
 start_upstream up echo 127.0.0.1 "$BACKPORT"
 VIP=$(mesh_resolve hello)
 check "hello resolves to a VIP ($VIP)" test -n "$VIP"

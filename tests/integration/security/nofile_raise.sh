@@ -10,14 +10,8 @@
 
 make_certs "$TD" client hello
 write_confs b_mesh="max_connections_per_peer = 300"
-REAL_MESHD=$MESHD
-cat >"$T/meshd-4096" <<EOF2
-#!/bin/sh
-exec prlimit --nofile=1024:4096 -- "$REAL_MESHD" "\$@"
-EOF2
-chmod +x "$T/meshd-4096"
-MESHD=$T/meshd-4096 start_meshd a "$T/a.ini"
-MESHD=$T/meshd-4096 start_meshd b "$T/b.ini"
+MESHD_PREFIX="prlimit --nofile=1024:4096 --" start_meshd a "$T/a.ini"
+MESHD_PREFIX="prlimit --nofile=1024:4096 --" start_meshd b "$T/b.ini"
 start_upstream up http 127.0.0.1 "$BACKPORT"
 for h in a b; do
 	pid=$(meshd_pid "$h")
@@ -34,13 +28,8 @@ check_hello "root, with the raised limit"
 
 # Already at the hard limit: nothing to raise, and it says that instead.
 stop_meshd a
-cat >"$T/meshd-2048" <<EOF2
-#!/bin/sh
-exec prlimit --nofile=2048:2048 -- "$REAL_MESHD" "\$@"
-EOF2
-chmod +x "$T/meshd-2048"
 : >"$T/a.err"
-MESHD=$T/meshd-2048 start_meshd a "$T/a.ini"
+MESHD_PREFIX="prlimit --nofile=2048:2048 --" start_meshd a "$T/a.ini"
 check "a: at the hard limit already, it says so" \
 	grep -q 'info: descriptor limit 2048 (already the hard limit); the last 128 kept in reserve' "$T/a.err"
 check_eq "a: soft limit unchanged" "2048 2048" \

@@ -43,14 +43,8 @@ allow = client, batch"
 confs() { write_confs allow="client, batch" a_extra="$BATCH" b_hello="connect_timeout = 5s" "$@"; }
 confs a_mesh="max_connections_per_uid = 200"
 
-REAL_MESHD=$MESHD
-cat >"$T/meshd-1024" <<EOF2
-#!/bin/sh
-exec prlimit --nofile=1024:1024 -- "$REAL_MESHD" "\$@"
-EOF2
-chmod +x "$T/meshd-1024"
-MESHD=$T/meshd-1024 start_meshd a "$T/a.ini"
-MESHD=$REAL_MESHD start_meshd b "$T/b.ini"
+MESHD_PREFIX="prlimit --nofile=1024:1024 --" start_meshd a "$T/a.ini"
+start_meshd b "$T/b.ini"
 start_upstream up http 127.0.0.1 "$BACKPORT"
 APID=$(meshd_pid a)
 check_eq "meshd A's descriptor limit is 1024" 1024 \
