@@ -75,19 +75,26 @@ void ctlclient_line_verdict(struct shim_line *l, const struct ctlclient_slot *s)
 	shim_line_str(l, ": ");
 }
 
+/* Start a debug line "control PATH: what (ERRNAME)"; the caller may add
+ * to it before shim_line_end. */
+static void control_line(struct shim_line *l, const char *what, int err)
+{
+	shim_line_start(l);
+	shim_line_str(l, "control ");
+	shim_line_str(l, ctlclient_path[0] ? ctlclient_path : "(none)");
+	shim_line_str(l, ": ");
+	shim_line_str(l, what);
+	if (err) {
+		shim_line_str(l, " (");
+		shim_line_str(l, ctlclient_errname(err));
+		shim_line_str(l, ")");
+	}
+}
+
 void ctlclient_debug(const char *what, int err)
 {
 	struct shim_line l;
-	shim_line_start(&l);
-	shim_line_str(&l, "control ");
-	shim_line_str(&l, ctlclient_path[0] ? ctlclient_path : "(none)");
-	shim_line_str(&l, ": ");
-	shim_line_str(&l, what);
-	if (err) {
-		shim_line_str(&l, " (");
-		shim_line_str(&l, ctlclient_errname(err));
-		shim_line_str(&l, ")");
-	}
+	control_line(&l, what, err);
 	shim_line_end(&l);
 }
 
@@ -180,16 +187,7 @@ void ctlclient_drop(const char *why, int err, int close_it)
 	pthread_cond_broadcast(&ctlclient_cv);
 	if (shim_debug) {
 		struct shim_line l;
-		shim_line_start(&l);
-		shim_line_str(&l, "control ");
-		shim_line_str(&l, ctlclient_path);
-		shim_line_str(&l, ": ");
-		shim_line_str(&l, why);
-		if (err) {
-			shim_line_str(&l, " (");
-			shim_line_str(&l, ctlclient_errname(err));
-			shim_line_str(&l, ")");
-		}
+		control_line(&l, why, err);
 		shim_line_str(&l, "; ");
 		shim_line_uint(&l, pending);
 		shim_line_str(&l, " pending verdicts fail open");
@@ -253,10 +251,7 @@ int ctlclient_connect(const char *path)
 	ctlclient_rlen = 0;
 	if (shim_debug) {
 		struct shim_line l;
-		shim_line_start(&l);
-		shim_line_str(&l, "control ");
-		shim_line_str(&l, ctlclient_path);
-		shim_line_str(&l, ": connected (fd ");
+		control_line(&l, "connected (fd ", 0);
 		shim_line_uint(&l, (unsigned long)fd);
 		shim_line_str(&l, ")");
 		shim_line_end(&l);
