@@ -52,6 +52,7 @@
  *   ports          = list of TCP ports                   [required, 1..16]
  *   endpoints      = list of HOST:PORT of peer meshd, or "local"
  *                    each may carry a weight: 10.0.0.2:15443*3   [none]
+ *                    at most 256
  *   intercept      = list of legacy ADDR:PORT sent to this service [none]
  *                    the port must be one of `ports`
  *   vip            = fixed VIP inside vip_range           [derived from name]
@@ -83,6 +84,7 @@
 #include "net.h"
 
 #define CFG_MAX_PORTS 16
+#define CFG_MAX_ENDPOINTS 256 /* per service */
 #define CFG_NAME_MAX 63
 
 enum cfg_lb {

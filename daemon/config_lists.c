@@ -311,6 +311,11 @@ int cfg_list_endpoints(struct load *L, void *obj, const struct cfg_key *k, const
 	if (parse_list(val, sizeof(struct cfg_endpoint), endpoint_elem, NULL, drop_endpoints, &eps,
 	               &n, NULL, why, whylen) == -1)
 		return -1;
+	if (n > CFG_MAX_ENDPOINTS) {
+		cfg_free_endpoints(eps, n);
+		snprintf(why, whylen, "%u endpoints (at most %u)", n, CFG_MAX_ENDPOINTS);
+		return -1;
+	}
 	cfg_free_endpoints(s->endpoints, s->nendpoints);
 	s->endpoints = eps;
 	s->nendpoints = n;

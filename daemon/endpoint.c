@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+_Static_assert(ENDPOINT_MAX == CFG_MAX_ENDPOINTS, "an endpoint mask holds every endpoint");
+
 /* The balancer for each value of the config's lb =. */
 static const struct lb_ops *const lbs[] = {
 	[CFG_LB_ROUND_ROBIN] = &lb_rr,
@@ -26,6 +28,8 @@ int endpoint_set_init(struct endpoint_set *set, const struct cfg_service *svc)
 	set->lb = (unsigned)svc->lb < sizeof lbs / sizeof lbs[0] ? lbs[svc->lb] : NULL;
 	if (!set->lb)
 		set->lb = &lb_rr; /* config_keys.c (p_lb) accepts no other value today */
+	if (svc->nendpoints > ENDPOINT_MAX)
+		return -1; /* the config refuses more (CFG_MAX_ENDPOINTS) */
 	set->eps = calloc(svc->nendpoints ? svc->nendpoints : 1, sizeof *set->eps);
 	if (!set->eps)
 		return -1;
@@ -43,9 +47,20 @@ void endpoint_set_clear(struct endpoint_set *set)
 	memset(set, 0, sizeof *set);
 }
 
-int endpoint_pick(struct endpoint_set *set, const uint8_t *tried)
+int endpoint_pick(struct endpoint_set *set, const struct endpoint_mask *tried, uint64_t rnd,
+                  double now)
 {
-	return set->lb->pick(set, tried);
+	struct endpoint_mask cand = { { 0 } };
+	unsigned ncand = 0;
+	for (unsigned i = 0; i < set->n; i++) {
+		if (!endpoint_mask_has(tried, i)) {
+			endpoint_mask_set(&cand, i);
+			ncand++;
+		}
+	}
+	if (ncand == 0)
+		return -1;
+	return (int)set->lb->pick(set, &cand, rnd, now);
 }
 
 void endpoint_attempt_start(struct endpoint_use *u, struct endpoint_set *set, unsigned i,
@@ -57,7 +72,7 @@ void endpoint_attempt_start(struct endpoint_use *u, struct endpoint_set *set, un
 	u->connected = false;
 	__atomic_add_fetch(&ep->attempts, 1, __ATOMIC_RELAXED);
 	if (set->lb->attempt_start)
-		set->lb->attempt_start(ep);
+		set->lb->attempt_start(ep, now);
 }
 
 static void ewma_add(uint32_t *avg, double secs)
@@ -93,7 +108,7 @@ void endpoint_attempt_done(struct endpoint_use *u, enum result result, double no
 	if (result != RESULT_UNSET)
 		__atomic_store_n(&ep->last_result, result, __ATOMIC_RELAXED);
 	if (ep->set->lb->attempt_done)
-		ep->set->lb->attempt_done(ep, result, latency);
+		ep->set->lb->attempt_done(ep, result, latency, now);
 	if (!u->connected)
 		u->ep = NULL;
 }

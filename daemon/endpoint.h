@@ -29,9 +29,32 @@ struct cfg_service;
 struct cfg_endpoint;
 struct endpoint_set;
 
-/* A connection's tried set has one byte per endpoint; only the first
- * ENDPOINT_MAX_TRIED are tracked (beyond that, endpoints may repeat). */
-#define ENDPOINT_MAX_TRIED 64
+/* Endpoints one service may have (the config refuses more: CFG_MAX_ENDPOINTS),
+ * so that a set of them is a fixed bit mask. */
+#define ENDPOINT_MAX 256
+
+/* A set of endpoints of one service, by index: the ones a connection
+ * tried, the candidates a balancer may pick from. */
+struct endpoint_mask {
+	uint64_t bits[ENDPOINT_MAX / 64];
+};
+
+static inline bool endpoint_mask_has(const struct endpoint_mask *m, unsigned i)
+{
+	return i < ENDPOINT_MAX && (m->bits[i / 64] >> (i % 64) & 1);
+}
+
+static inline void endpoint_mask_set(struct endpoint_mask *m, unsigned i)
+{
+	if (i < ENDPOINT_MAX)
+		m->bits[i / 64] |= (uint64_t)1 << (i % 64);
+}
+
+static inline void endpoint_mask_clear(struct endpoint_mask *m, unsigned i)
+{
+	if (i < ENDPOINT_MAX)
+		m->bits[i / 64] &= ~((uint64_t)1 << (i % 64));
+}
 
 /* One endpoint of a service as this generation sees it. Counters and the
  * recent outcome are read and written with relaxed atomics: they are what
@@ -49,17 +72,19 @@ struct endpoint {
 };
 
 /* A balancer. pick returns the index in set->eps of the endpoint for the
- * next attempt, skipping those marked in tried, or -1 when every one was
- * tried. attempt_start and attempt_done (may be NULL) hear about each
- * attempt after endpoint.c has counted it: result is the attempt's
- * result, or RESULT_UNSET when the attempt ended without a word on the endpoint
- * (aborted, a reused link gone stale); latency is in seconds since the
- * attempt began. */
+ * next attempt, one of cand (never empty: endpoint.c has taken out what
+ * the connection tried and what is not eligible); rnd is a fresh random
+ * number, now the time in seconds. attempt_start and attempt_done (may be
+ * NULL) hear about each attempt after endpoint.c has counted it: result is
+ * the attempt's result, or RESULT_UNSET when the attempt ended without a
+ * word on the endpoint (aborted, a reused link gone stale); latency is in
+ * seconds since the attempt began. */
 struct lb_ops {
 	const char *name; /* as in the config's lb = */
-	int (*pick)(struct endpoint_set *set, const uint8_t *tried);
-	void (*attempt_start)(struct endpoint *ep);
-	void (*attempt_done)(struct endpoint *ep, enum result result, double latency);
+	unsigned (*pick)(struct endpoint_set *set, const struct endpoint_mask *cand, uint64_t rnd,
+	                 double now);
+	void (*attempt_start)(struct endpoint *ep, double now);
+	void (*attempt_done)(struct endpoint *ep, enum result result, double latency, double now);
 };
 
 /* One service's endpoints (in config order) and its balancer. */
@@ -85,8 +110,9 @@ int endpoint_set_init(struct endpoint_set *set, const struct cfg_service *svc);
 void endpoint_set_clear(struct endpoint_set *set);
 
 /* The endpoint for the next attempt (an index in set->eps), or -1 when
- * every endpoint is marked in tried. */
-int endpoint_pick(struct endpoint_set *set, const uint8_t *tried);
+ * every endpoint is in tried. rnd: a fresh random number; now: seconds. */
+int endpoint_pick(struct endpoint_set *set, const struct endpoint_mask *tried, uint64_t rnd,
+                  double now);
 
 /* An attempt on set->eps[i] begins at `now` (u must be free: zeroed or
  * released). */

@@ -109,8 +109,7 @@ static void attempt_failed(struct session *s, enum result result)
 		          (unsigned long long)s->id, s->endpoint, s->detail);
 		s->reused = false;
 		s->attempts--;
-		if (s->ep < ENDPOINT_MAX_TRIED)
-			s->tried[s->ep] = 0;
+		endpoint_mask_clear(&s->tried, (unsigned)s->ep);
 		s->detail[0] = '\0';
 		attempt_next(s);
 		return;
@@ -228,12 +227,12 @@ static void attempt_next(struct session *s)
 {
 	const struct cfg_service *svc = s->svc;
 	struct endpoint_set *set = gen_endpoints(s->gen, svc);
-	int ep = endpoint_pick(set, s->tried);
+	int ep = endpoint_pick(set, &s->tried, session_random(s->m), ev_now(s->m->loop));
 	if (ep < 0 && svc->nendpoints) {
 		/* Every endpoint failed once: go round again (a peer restarting
 		 * is back within the backoff) until the attempts run out. */
-		memset(s->tried, 0, sizeof s->tried);
-		ep = endpoint_pick(set, s->tried);
+		memset(&s->tried, 0, sizeof s->tried);
+		ep = endpoint_pick(set, &s->tried, session_random(s->m), ev_now(s->m->loop));
 	}
 	if (ep < 0) {
 		if (!s->result)
@@ -241,8 +240,7 @@ static void attempt_next(struct session *s)
 		session_end(s, s->result ? s->result : RESULT_NO_ENDPOINT, true);
 		return;
 	}
-	if (ep < ENDPOINT_MAX_TRIED)
-		s->tried[ep] = 1;
+	endpoint_mask_set(&s->tried, (unsigned)ep);
 	s->ep = ep;
 	s->attempts++;
 	const struct cfg_endpoint *e = &svc->endpoints[ep];

@@ -40,35 +40,35 @@ static int teardown(void **state)
 static void round_robin_cycles(void **state)
 {
 	(void)state;
-	uint8_t tried[ENDPOINT_MAX_TRIED] = { 0 };
+	struct endpoint_mask tried = { { 0 } };
 	setup_eps(3, NULL);
 	for (int round = 0; round < 3; round++)
 		for (int i = 0; i < 3; i++)
-			assert_int_equal(endpoint_pick(&set, tried), i);
+			assert_int_equal(endpoint_pick(&set, &tried, 0, 0), i);
 }
 
 static void weighted_order(void **state)
 {
 	(void)state;
-	uint8_t tried[ENDPOINT_MAX_TRIED] = { 0 };
+	struct endpoint_mask tried = { { 0 } };
 	unsigned w[] = { 2, 1 };
 	const int want[] = { 0, 0, 1, 0, 0, 1, 0, 0, 1 };
 	setup_eps(2, w);
 	assert_ptr_equal(set.lb, &lb_rr);
 	assert_string_equal(set.lb->name, "round_robin");
 	for (unsigned i = 0; i < sizeof want / sizeof want[0]; i++)
-		assert_int_equal(endpoint_pick(&set, tried), want[i]);
+		assert_int_equal(endpoint_pick(&set, &tried, 0, 0), want[i]);
 }
 
 static void weights_share(void **state)
 {
 	(void)state;
-	uint8_t tried[ENDPOINT_MAX_TRIED] = { 0 };
+	struct endpoint_mask tried = { { 0 } };
 	unsigned w[] = { 3, 1 };
 	int count[2] = { 0, 0 };
 	setup_eps(2, w);
 	for (int i = 0; i < 400; i++)
-		count[endpoint_pick(&set, tried)]++;
+		count[endpoint_pick(&set, &tried, 0, 0)]++;
 	assert_int_equal(count[0], 300);
 	assert_int_equal(count[1], 100);
 }
@@ -76,36 +76,36 @@ static void weights_share(void **state)
 static void skips_tried_and_exhausts(void **state)
 {
 	(void)state;
-	uint8_t tried[ENDPOINT_MAX_TRIED] = { 0 };
+	struct endpoint_mask tried = { { 0 } };
 	setup_eps(3, NULL);
-	int a = endpoint_pick(&set, tried);
-	tried[a] = 1;
-	int b = endpoint_pick(&set, tried);
+	int a = endpoint_pick(&set, &tried, 0, 0);
+	endpoint_mask_set(&tried, (unsigned)a);
+	int b = endpoint_pick(&set, &tried, 0, 0);
 	assert_int_not_equal(a, b);
-	tried[b] = 1;
-	int c = endpoint_pick(&set, tried);
+	endpoint_mask_set(&tried, (unsigned)b);
+	int c = endpoint_pick(&set, &tried, 0, 0);
 	assert_int_not_equal(c, a);
 	assert_int_not_equal(c, b);
-	tried[c] = 1;
-	assert_int_equal(endpoint_pick(&set, tried), -1);
+	endpoint_mask_set(&tried, (unsigned)c);
+	assert_int_equal(endpoint_pick(&set, &tried, 0, 0), -1);
 }
 
 static void no_endpoints(void **state)
 {
 	(void)state;
-	uint8_t tried[ENDPOINT_MAX_TRIED] = { 0 };
+	struct endpoint_mask tried = { { 0 } };
 	setup_eps(0, NULL);
-	assert_int_equal(endpoint_pick(&set, tried), -1);
+	assert_int_equal(endpoint_pick(&set, &tried, 0, 0), -1);
 }
 
 static void heavy_tried_endpoint_skipped(void **state)
 {
 	(void)state;
-	uint8_t tried[ENDPOINT_MAX_TRIED] = { 0 };
+	struct endpoint_mask tried = { { 0 } };
 	unsigned w[] = { 1000, 1 };
 	setup_eps(2, w);
-	tried[0] = 1;
-	assert_int_equal(endpoint_pick(&set, tried), 1);
+	endpoint_mask_set(&tried, (unsigned)0);
+	assert_int_equal(endpoint_pick(&set, &tried, 0, 0), 1);
 }
 
 /* A balancer that picks as lb_rr does and counts what it hears. */
@@ -113,20 +113,23 @@ static unsigned heard_start, heard_done;
 static enum result heard_result;
 static double heard_latency;
 
-static int spy_pick(struct endpoint_set *es, const uint8_t *tried)
+static unsigned spy_pick(struct endpoint_set *es, const struct endpoint_mask *cand, uint64_t rnd,
+                         double now)
 {
-	return lb_rr.pick(es, tried);
+	return lb_rr.pick(es, cand, rnd, now);
 }
 
-static void spy_start(struct endpoint *ep)
+static void spy_start(struct endpoint *ep, double now)
 {
 	(void)ep;
+	(void)now;
 	heard_start++;
 }
 
-static void spy_done(struct endpoint *ep, enum result result, double latency)
+static void spy_done(struct endpoint *ep, enum result result, double latency, double now)
 {
 	(void)ep;
+	(void)now;
 	heard_done++;
 	heard_result = result;
 	heard_latency = latency;
