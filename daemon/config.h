@@ -29,6 +29,9 @@
  *   connect_timeout= default per service                [1s]
  *   retries        = default per service                [2]
  *   idle_timeout   = default per service                [1h]
+ *   lb             = balancer, default per service: p2c_ewma,
+ *                    least_conn or round_robin          [p2c_ewma]
+ *   ewma_decay     = p2c_ewma's latency memory, default per service [10s]
  *   drain_timeout  = on SIGTERM                         [30s]
  *   workers        = number of event loops, or "auto"   [1]
  *   handshake_timeout = a mesh-port TLS handshake       [3s]
@@ -57,7 +60,7 @@
  *                    the port must be one of `ports`
  *   vip            = fixed VIP inside vip_range           [derived from name]
  *   connect_timeout, retries, idle_timeout                [from [mesh]]
- *   lb             = round_robin                          [round_robin]
+ *   lb, ewma_decay                                        [from [mesh]]
  *   identity       = identity that serves the service     [NAME]
  *                    (what callers expect the peer to present, and which
  *                     certificate the serving meshd presents for it)
@@ -88,7 +91,9 @@
 #define CFG_NAME_MAX 63
 
 enum cfg_lb {
-	CFG_LB_ROUND_ROBIN = 0,
+	CFG_LB_ROUND_ROBIN = 0, /* lb_rr.c */
+	CFG_LB_P2C_EWMA,        /* lb_p2c.c */
+	CFG_LB_LEAST_CONN,      /* lb_leastconn.c */
 };
 
 struct cfg_identity {
@@ -128,6 +133,7 @@ struct cfg_service {
 	unsigned retries;       /* extra attempts after the first */
 	double idle_timeout;    /* seconds */
 	enum cfg_lb lb;
+	double ewma_decay; /* seconds: lb_p2c.c's time constant */
 	char *identity;    /* serving identity's name */
 	char *peer_spiffe; /* spiffe://TD/svc/<identity> */
 	struct cfg_upstream *upstreams;
@@ -160,6 +166,8 @@ struct config {
 	double connect_timeout;
 	unsigned retries;
 	double idle_timeout;
+	enum cfg_lb lb;
+	double ewma_decay;
 	double drain_timeout;
 	unsigned workers; /* 0 = auto */
 	/* Bounds on what hostile input can make meshd hold (README "Security

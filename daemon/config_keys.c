@@ -313,12 +313,23 @@ static int p_count(struct load *L, void *obj, const struct cfg_key *k, const cha
 static int p_lb(struct load *L, void *obj, const struct cfg_key *k, const char *val, char *why,
                 size_t whylen)
 {
+	static const struct {
+		const char *name;
+		enum cfg_lb lb;
+	} lbs[] = {
+		{ "p2c_ewma", CFG_LB_P2C_EWMA },
+		{ "least_conn", CFG_LB_LEAST_CONN },
+		{ "round_robin", CFG_LB_ROUND_ROBIN },
+	};
 	(void)L;
-	if (strcmp(val, "round_robin") == 0) {
-		*FIELD(obj, k->off, enum cfg_lb) = CFG_LB_ROUND_ROBIN;
-		return 0;
+	for (size_t i = 0; i < sizeof lbs / sizeof lbs[0]; i++) {
+		if (strcmp(val, lbs[i].name) == 0) {
+			*FIELD(obj, k->off, enum cfg_lb) = lbs[i].lb;
+			return 0;
+		}
 	}
-	snprintf(why, whylen, "unknown lb '%.64s' (accepted: round_robin)", val);
+	snprintf(why, whylen, "unknown lb '%.64s' (accepted: p2c_ewma, least_conn, round_robin)",
+	         val);
 	return -1;
 }
 
@@ -425,6 +436,9 @@ const struct cfg_key cfg_mesh_keys[MK_COUNT] = {
 	                 .def = "2" },
 	[MK_IDLE_TIMEOUT] = { .name = "idle_timeout", .parse = p_duration, .off = CO(idle_timeout),
 	                      .def = "1h" },
+	[MK_LB] = { .name = "lb", .parse = p_lb, .off = CO(lb), .def = "p2c_ewma" },
+	[MK_EWMA_DECAY] = { .name = "ewma_decay", .parse = p_duration, .off = CO(ewma_decay),
+	                    .def = "10s" },
 	[MK_DRAIN_TIMEOUT] = { .name = "drain_timeout", .parse = p_duration, .off = CO(drain_timeout),
 	                       .def = "30s" },
 	[MK_WORKERS] = { .name = "workers", .parse = p_count, .off = CO(workers), .min = 1, .max = 64,
@@ -481,7 +495,11 @@ const struct cfg_key cfg_service_keys[SK_COUNT] = {
 	[SK_IDLE_TIMEOUT] = { .name = "idle_timeout", .parse = p_duration, .off = SO(idle_timeout),
 	                      .flags = CFG_F_INHERIT, .inherit = CO(idle_timeout),
 	                      .size = sizeof(double) },
-	[SK_LB] = { .name = "lb", .parse = p_lb, .off = SO(lb), .def = "round_robin" },
+	[SK_LB] = { .name = "lb", .parse = p_lb, .off = SO(lb), .flags = CFG_F_INHERIT,
+	            .inherit = CO(lb), .size = sizeof(enum cfg_lb) },
+	[SK_EWMA_DECAY] = { .name = "ewma_decay", .parse = p_duration, .off = SO(ewma_decay),
+	                    .flags = CFG_F_INHERIT, .inherit = CO(ewma_decay),
+	                    .size = sizeof(double) },
 	[SK_IDENTITY] = { .name = "identity", .parse = p_name, .off = SO(identity),
 	                  .fill = fill_identity, .def_doc = "NAME" },
 	[SK_UPSTREAM] = { .name = "upstream", .parse = cfg_list_upstream, .off = SO(upstreams),

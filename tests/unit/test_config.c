@@ -235,6 +235,8 @@ static const char full_text[] =
 	"connect_timeout = 250ms\n"
 	"retries = 3\n"
 	"idle_timeout = 2m\n"
+	"lb = least_conn\n"
+	"ewma_decay = 2.5s\n"
 	"drain_timeout = 1.5s\n"
 	"workers = auto\n"
 	"\n"
@@ -257,6 +259,7 @@ static const char full_text[] =
 	"  connect_timeout = 2s\n"
 	"  retries = 0\n"
 	"  lb = round_robin\n"
+	"  ewma_decay = 500ms\n"
 	"  upstream = 127.0.0.1:8080, 443=127.0.0.1:8443\n"
 	"  allow = api, batch   ; inline comment\n"
 	"\n"
@@ -292,6 +295,8 @@ static void test_full_file(void **state)
 	assert_true(c->connect_timeout == 0.25);
 	assert_int_equal(c->retries, 3);
 	assert_true(c->idle_timeout == 120);
+	assert_int_equal(c->lb, CFG_LB_LEAST_CONN);
+	assert_true(c->ewma_decay == 2.5);
 	assert_true(c->drain_timeout == 1.5);
 	assert_int_equal(c->workers, 0);
 	assert_non_null(c->path);
@@ -341,6 +346,7 @@ static void test_full_file(void **state)
 	assert_int_equal(web->retries, 0);
 	assert_true(web->idle_timeout == 120); /* from [mesh] */
 	assert_int_equal(web->lb, CFG_LB_ROUND_ROBIN);
+	assert_true(web->ewma_decay == 0.5);
 	assert_string_equal(web->identity, "web");
 	assert_string_equal(web->peer_spiffe, "spiffe://example.org/svc/web");
 	assert_int_equal(web->nupstreams, 2);
@@ -357,6 +363,8 @@ static void test_full_file(void **state)
 	assert_true(api->connect_timeout == 0.25); /* from [mesh] */
 	assert_int_equal(api->retries, 3);
 	assert_true(api->idle_timeout == 3600);
+	assert_int_equal(api->lb, CFG_LB_LEAST_CONN); /* from [mesh] */
+	assert_true(api->ewma_decay == 2.5);
 	assert_false(api->vip_fixed);
 	assert_int_equal(ntohl(api->vip.s_addr) >> 8, ntohl(ip("127.88.0.0")) >> 8);
 	assert_int_equal(api->nupstreams, 0);
@@ -388,6 +396,8 @@ static void test_defaults(void **state)
 	assert_true(c->idle_timeout == 3600);
 	assert_true(c->drain_timeout == 30);
 	assert_int_equal(c->workers, 1);
+	assert_int_equal(c->lb, CFG_LB_P2C_EWMA);
+	assert_true(c->ewma_decay == 10);
 
 	web = config_service(c, "web");
 	assert_non_null(web);
@@ -397,7 +407,8 @@ static void test_defaults(void **state)
 	assert_string_equal(web->identity, "web");
 	assert_false(web->vip_fixed);
 	assert_int_equal(web->nintercepts, 0);
-	assert_int_equal(web->lb, CFG_LB_ROUND_ROBIN);
+	assert_int_equal(web->lb, CFG_LB_P2C_EWMA);
+	assert_true(web->ewma_decay == 10);
 	config_unref(c);
 }
 
@@ -698,8 +709,13 @@ static void test_err_mesh_values(void **state)
 	check_one_error(MESH "suffix = me_sh\n", "suffix", "invalid suffix");
 	check_one_error(MESH "host =\n", "host", "host must be");
 	check_one_error(MESH "log =\n", "log", "empty value");
-	check_one_error(MESH "[service.a]\nports = 80\nlb = p2c_ewma\n", "lb",
-	                "unknown lb 'p2c_ewma' (accepted: round_robin)");
+	check_one_error(MESH "[service.a]\nports = 80\nlb = random\n", "lb",
+	                "unknown lb 'random' (accepted: p2c_ewma, least_conn, round_robin)");
+	check_one_error(MESH "lb = P2C_EWMA\n", "lb", "unknown lb 'P2C_EWMA'");
+	check_one_error(MESH "[service.a]\nports = 80\nlb =\n", "lb", "unknown lb ''");
+	check_one_error(MESH "ewma_decay = 0\n", "ewma_decay", "ewma_decay");
+	check_one_error(MESH "[service.a]\nports = 80\newma_decay = soon\n", "ewma_decay",
+	                "ewma_decay");
 	check_one_error(MESH "[service.a]\nports = 80\nretries = -1\n", "retries",
 	                "invalid retries");
 }
