@@ -5,6 +5,8 @@
  */
 #include "endpoint.h"
 #include "config.h"
+#include "lb_leastconn.h"
+#include "lb_p2c.h"
 #include "lb_rr.h"
 
 #include <stdlib.h>
@@ -15,6 +17,8 @@ _Static_assert(ENDPOINT_MAX == CFG_MAX_ENDPOINTS, "an endpoint mask holds every 
 /* The balancer for each value of the config's lb =. */
 static const struct lb_ops *const lbs[] = {
 	[CFG_LB_ROUND_ROBIN] = &lb_rr,
+	[CFG_LB_P2C_EWMA] = &lb_p2c,
+	[CFG_LB_LEAST_CONN] = &lb_leastconn,
 };
 
 /* The weight of a new latency sample in the EWMA: 1/8, as in TCP's
@@ -27,12 +31,17 @@ int endpoint_set_init(struct endpoint_set *set, const struct cfg_service *svc)
 	set->svc = svc;
 	set->lb = (unsigned)svc->lb < sizeof lbs / sizeof lbs[0] ? lbs[svc->lb] : NULL;
 	if (!set->lb)
-		set->lb = &lb_rr; /* config_keys.c (p_lb) accepts no other value today */
+		set->lb = &lb_rr; /* config_keys.c (p_lb) accepts no other value */
 	if (svc->nendpoints > ENDPOINT_MAX)
 		return -1; /* the config refuses more (CFG_MAX_ENDPOINTS) */
-	set->eps = calloc(svc->nendpoints ? svc->nendpoints : 1, sizeof *set->eps);
-	if (!set->eps)
+	if (pthread_mutex_init(&set->lock, NULL) != 0)
 		return -1;
+	set->lock_ok = true;
+	set->eps = calloc(svc->nendpoints ? svc->nendpoints : 1, sizeof *set->eps);
+	if (!set->eps) {
+		endpoint_set_clear(set);
+		return -1;
+	}
 	set->n = svc->nendpoints;
 	for (unsigned i = 0; i < set->n; i++) {
 		set->eps[i].cfg = &svc->endpoints[i];
@@ -43,6 +52,8 @@ int endpoint_set_init(struct endpoint_set *set, const struct cfg_service *svc)
 
 void endpoint_set_clear(struct endpoint_set *set)
 {
+	if (set->lock_ok)
+		pthread_mutex_destroy(&set->lock);
 	free(set->eps);
 	memset(set, 0, sizeof *set);
 }

@@ -3,7 +3,8 @@
  * endpoint set: its endpoints with what this host knows of them, and the
  * balancer (struct lb_ops) that picks among them. The set lives in the
  * generation (gen.c builds it, frees it with the generation) and is shared
- * by every worker, so its counters are atomics.
+ * by every worker, so its counters are atomics and what a balancer must
+ * change consistently is changed under the set's lock.
  *
  * Every attempt a connection makes is reported here, once when it begins
  * and once when it is done, whatever ended it, so the balancer learns from
@@ -20,13 +21,13 @@
 #ifndef MESHD_ENDPOINT_H
 #define MESHD_ENDPOINT_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "config.h"
 #include "result.h"
 
-struct cfg_service;
-struct cfg_endpoint;
 struct endpoint_set;
 
 /* Endpoints one service may have (the config refuses more: CFG_MAX_ENDPOINTS),
@@ -69,6 +70,12 @@ struct endpoint {
 	enum result last_result;  /* RESULT_UNSET before one */
 	unsigned fails;           /* attempts in a row that did not connect */
 	uint32_t connect_ewma_us; /* connect latency EWMA, microseconds; 0 before a success */
+	/* balancer state: what a strategy keeps per endpoint, written only by
+	 * that strategy and under set->lock (readers without the lock load the
+	 * doubles with relaxed atomics) */
+	int64_t rr_current; /* lb_rr: smooth weighted round robin's current weight */
+	double peak_ewma;   /* lb_p2c: connect latency estimate, seconds; 0: never measured */
+	double peak_stamp;  /* lb_p2c: when it was last sampled (seconds, as `now`) */
 };
 
 /* A balancer. pick returns the index in set->eps of the endpoint for the
@@ -91,10 +98,30 @@ struct lb_ops {
 struct endpoint_set {
 	const struct cfg_service *svc;
 	const struct lb_ops *lb;
-	uint64_t cursor; /* lb_rr's place in its weighted cycle */
+	/* Serializes the balancer state that must change as one (lb_rr's
+	 * cycle, one endpoint's latency estimate); held for a few dozen
+	 * instructions, never across a call out of the balancer. */
+	pthread_mutex_t lock;
+	bool lock_ok; /* lock initialized (endpoint_set_clear may see a zeroed set) */
 	unsigned n;
 	struct endpoint *eps;
 };
+
+/* An endpoint's weight as a balancer uses it: the config's, at least 1. */
+static inline uint64_t endpoint_weight(const struct endpoint *ep)
+{
+	return ep->cfg->weight ? ep->cfg->weight : 1;
+}
+
+/* The next of a sequence of random numbers that starts from the one a
+ * pick is given (splitmix64), for a balancer that needs more than one. */
+static inline uint64_t endpoint_rnd_next(uint64_t *state)
+{
+	uint64_t z = (*state += 0x9e3779b97f4a7c15u);
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
+	return z ^ (z >> 31);
+}
 
 /* One connection's use of an endpoint: the attempt in flight, then, when
  * it connected, the connection. Zeroed: none. */
