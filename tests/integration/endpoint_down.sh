@@ -8,7 +8,10 @@
 
 DEAD=127.0.0.3:$MESHPORT
 make_certs "$TD" client hello
-write_confs endpoints="$DEAD, 127.0.0.2:$MESHPORT" a_hello="retries = 2" \
+# round_robin: the first connection starts at the dead endpoint (p2c_ewma,
+# the default, could pick the live one for all ten and show no retry).
+write_confs endpoints="$DEAD, 127.0.0.2:$MESHPORT" a_hello="retries = 2
+lb = round_robin" \
 	a_extra="[service.down]
 ports = $PORT
 endpoints = $DEAD

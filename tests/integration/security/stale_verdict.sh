@@ -25,6 +25,7 @@ write_confs a_extra="[service.flaky]
 ports = $PORT2
 endpoints = 127.0.0.2:$MESHPORT, 127.0.0.3:$BACKPORT3
 identity = hello
+lb = round_robin
 retries = 0" b_extra="[service.flaky]
 ports = $PORT2
 upstream = 127.0.0.1:$BACKPORT
