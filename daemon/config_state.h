@@ -14,7 +14,7 @@
 #include "config.h"
 
 #define WHY_MAX 256
-#define MAX_KEYS 32
+#define MAX_KEYS 48   /* keys of the largest section ([mesh]); checked below */
 #define CUR_NONE (-1) /* before the first section header */
 #define CUR_VOID (-2) /* inside an invalid section: keys are skipped */
 
@@ -74,6 +74,12 @@ enum {
 	MK_MAX_CONTROL_PER_UID,
 	MK_MAX_PENDING_PER_CONTROL,
 	MK_MAX_PENDING_PER_UID,
+	MK_CONSECUTIVE_FAILURES,
+	MK_BASE_EJECTION,
+	MK_MAX_EJECTION,
+	MK_MAX_EJECTION_PERCENT,
+	MK_RETRY_BUDGET,
+	MK_RETRY_MIN_PER_S,
 	MK_COUNT
 };
 
@@ -93,8 +99,17 @@ enum {
 	SK_UPSTREAM,
 	SK_ALLOW,
 	SK_MAX_CONNECTIONS,
+	SK_CONSECUTIVE_FAILURES,
+	SK_BASE_EJECTION,
+	SK_MAX_EJECTION,
+	SK_MAX_EJECTION_PERCENT,
+	SK_RETRY_BUDGET,
+	SK_RETRY_MIN_PER_S,
 	SK_COUNT
 };
+
+_Static_assert(MK_COUNT <= MAX_KEYS && IK_COUNT <= MAX_KEYS && SK_COUNT <= MAX_KEYS,
+               "struct key_meta holds a line and a state for every key of a section");
 
 enum key_state { KEY_UNSET = 0, KEY_OK, KEY_BAD };
 

@@ -125,16 +125,23 @@ static unsigned lb_p2c_pick(struct endpoint_set *set, const struct endpoint_mask
 static void lb_p2c_attempt_done(struct endpoint *ep, enum result result, double latency, double now)
 {
 	struct endpoint_set *set = ep->set;
-	if (result == RESULT_UNSET)
-		return; /* no word on the endpoint */
 	double sample = latency;
-	/* A failure costs the caller at least what a connect may take (and a
-	 * retry after it). denied is an answer, as fast as any: the caller
-	 * may not, the endpoint is well. */
-	if (result != RESULT_OK && result != RESULT_DENIED) {
+	switch (result) {
+	case RESULT_UNSET:          /* no word on the endpoint */
+	case RESULT_IDENTITY_ERROR: /* this host's caller */
+	case RESULT_NONE:
+		return;
+	case RESULT_OK:
+	case RESULT_DENIED: /* an answer, as fast as any: the caller may not */
+		break;
+	default: {
+		/* A failure (endpoint.c's endpoint_failure) costs the caller at
+		 * least what a connect may take, and a retry after it. */
 		double limit = set->svc ? set->svc->connect_timeout : 0;
 		if (sample < limit)
 			sample = limit;
+		break;
+	}
 	}
 	if (!(sample >= SAMPLE_MIN))
 		sample = SAMPLE_MIN;
@@ -154,8 +161,19 @@ static void lb_p2c_attempt_done(struct endpoint *ep, enum result result, double 
 	pthread_mutex_unlock(&set->lock);
 }
 
+/* Back from an ejection (its probe connected): its failures no longer
+ * count; the probe's own sample, which follows, is its estimate. */
+static void lb_p2c_returned(struct endpoint *ep, double now)
+{
+	pthread_mutex_lock(&ep->set->lock);
+	store_double(&ep->peak_ewma, 0);
+	store_double(&ep->peak_stamp, now);
+	pthread_mutex_unlock(&ep->set->lock);
+}
+
 const struct lb_ops lb_p2c = {
 	.name = "p2c_ewma",
 	.pick = lb_p2c_pick,
 	.attempt_done = lb_p2c_attempt_done,
+	.returned = lb_p2c_returned,
 };

@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
@@ -29,8 +30,13 @@ static void setup(enum cfg_lb lb, unsigned n, const unsigned *weights)
 	endpoint_set_clear(&set);
 	memset(eps, 0, sizeof eps);
 	memset(&svc, 0, sizeof svc);
-	for (unsigned i = 0; i < n; i++)
+	static char texts[ENDPOINT_MAX][24];
+	for (unsigned i = 0; i < n; i++) {
 		eps[i].weight = weights ? weights[i] : 1;
+		snprintf(texts[i], sizeof texts[i], "10.0.%u.%u:15443", i / 256, i % 256);
+		eps[i].text = texts[i];
+	}
+	svc.name = "lbtest";
 	svc.endpoints = eps;
 	svc.nendpoints = n;
 	svc.lb = lb;
@@ -80,7 +86,7 @@ static unsigned pick(void)
 static void attempt(struct endpoint_use *u, unsigned i, enum result result, double latency)
 {
 	endpoint_attempt_start(u, &set, i, now);
-	endpoint_attempt_done(u, result, now + latency);
+	endpoint_attempt_done(u, result, now + latency, NULL);
 }
 
 /* A whole connection: picked, connected or failed after latency, closed;
@@ -365,6 +371,38 @@ static void p2c_load_spreads(void **state)
 		endpoint_release(&held[c], now);
 }
 
+/* Back from an ejection: its probe connected, and its failures no longer
+ * count against it; it gets its share again at once, not after the
+ * penalty has faded. */
+static void p2c_returned_forgets_failures(void **state)
+{
+	(void)state;
+	const double lat[] = { 0.0005, 0.0005 };
+	struct endpoint_use u = { 0 };
+	setup(CFG_LB_P2C_EWMA, 2, NULL);
+	svc.consecutive_failures = 2;
+	svc.base_ejection = 1;
+	svc.max_ejection = 10;
+	svc.max_ejection_percent = 50;
+	endpoint_set_clear(&set);
+	assert_int_equal(endpoint_set_init(&set, &svc), 0);
+	for (unsigned k = 0; k < 2; k++) {
+		attempt(&u, 1, RESULT_REFUSED, 0.0001);
+		now += 0.01;
+	}
+	assert_true(set.eps[1].peak_ewma >= 1.0);
+	unsigned got = 0;
+	for (unsigned c = 0; c < 50; c++) /* 0.5 s: ejected */
+		got += connection(lat, NULL, 0.01);
+	assert_int_equal(got, 0);
+	now += 1; /* the ejection is over: the next pick probes it */
+	assert_int_equal(connection(lat, NULL, 0.01), 1);
+	assert_float_equal(set.eps[1].peak_ewma, 0.0005, 1e-9);
+	for (unsigned c = 0; c < 200; c++)
+		got += connection(lat, NULL, 0.01);
+	assert_true(got >= 70 && got <= 130);
+}
+
 /* ---- least_conn ------------------------------------------------------- */
 
 /* Held connections: always to the least loaded per weight, so 4 equal
@@ -476,6 +514,7 @@ int main(void)
 		cmocka_unit_test(p2c_weights_respected),
 		cmocka_unit_test(p2c_new_endpoint_gets_traffic),
 		cmocka_unit_test(p2c_load_spreads),
+		cmocka_unit_test(p2c_returned_forgets_failures),
 		cmocka_unit_test(leastconn_spreads),
 		cmocka_unit_test(leastconn_ties_random),
 		cmocka_unit_test(candidates_respected),
