@@ -249,11 +249,17 @@ int endpoint_pick(struct endpoint_set *set, const struct endpoint_mask *tried, u
 			ncand++;
 		}
 	}
-	/* None: any that is in rotation, failing or not, of any tier. */
-	if (!ncand) {
+	/* None: any that is in rotation, failing or not, of any tier; and
+	 * when every one left is ejected, those (Envoy's panic routing): an
+	 * ejection keeps an endpoint from connections that have another
+	 * choice, it never fails a connection that has none with an error
+	 * of our own making. The program sees what the endpoint does, as it
+	 * would without the mesh (faithful failure). */
+	for (int panic = 0; panic < 2 && !ncand; panic++) {
 		memset(&cand, 0, sizeof cand);
 		for (unsigned i = 0; i < set->n; i++) {
-			if (endpoint_mask_has(tried, i) || outlier_ejected(&set->eps[i].health->o))
+			if (endpoint_mask_has(tried, i) ||
+			    (!panic && outlier_ejected(&set->eps[i].health->o)))
 				continue;
 			endpoint_mask_set(&cand, i);
 			ncand++;

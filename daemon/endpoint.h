@@ -175,11 +175,12 @@ int endpoint_set_init(struct endpoint_set *set, const struct cfg_service *svc);
 void endpoint_set_clear(struct endpoint_set *set);
 
 /* The endpoint for the next attempt (an index in set->eps), or -1 when
- * no endpoint is left: every one is in tried or ejected. Healthy
- * endpoints of the first tier that has one come first; then, when none is
- * left untried, any that is not ejected. An endpoint whose ejection time is
- * over gets the next attempt (one at a time): it returns when that
- * attempt succeeds. rnd: a fresh random number; now: seconds. */
+ * every one is in tried. Healthy endpoints of the first tier that has one
+ * come first; then, when none is left untried, any that is not ejected;
+ * then the ejected ones (a connection with no other choice still gets
+ * the endpoint's own answer). An endpoint whose ejection time is over
+ * gets the next attempt (one at a time): it returns when that attempt
+ * succeeds. rnd: a fresh random number; now: seconds. */
 int endpoint_pick(struct endpoint_set *set, const struct endpoint_mask *tried, uint64_t rnd,
                   double now);
 

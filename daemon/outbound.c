@@ -269,14 +269,7 @@ static void attempt_next(struct session *s)
 		ep = endpoint_pick(set, &s->tried, session_random(s->m), ev_now(s->m->loop));
 	}
 	if (ep < 0) {
-		unsigned out = endpoint_ejected(set, ev_now(s->m->loop));
-		if (!s->result && out)
-			session_set_detail(
-				s,
-				"every endpoint of service %s is ejected (%u; they come back "
-				"after their ejection time)",
-				svc->name, out);
-		else if (!s->result)
+		if (!s->result)
 			session_set_detail(s, "service %s has no endpoints", svc->name);
 		session_end(s, s->result ? s->result : RESULT_NO_ENDPOINT, true);
 		return;

@@ -1,6 +1,13 @@
 /* Outlier ejection (see outlier.h). */
 #include "outlier.h"
 
+/* fails and until_us are read without the lock by pick (relaxed atomics):
+ * written the same way. */
+static void set_fails(struct outlier *o, unsigned v)
+{
+	__atomic_store_n(&o->fails, v, __ATOMIC_RELAXED);
+}
+
 static uint64_t to_us(double secs)
 {
 	return secs > 0 ? (uint64_t)(secs * 1e6) : 0;
@@ -37,7 +44,7 @@ static double eject(struct outlier *o, const struct outlier_cfg *c, double now)
 	double secs = c->base * o->ejections;
 	if (secs > c->max)
 		secs = c->max;
-	o->fails = 0;
+	set_fails(o, 0);
 	if (__atomic_load_n(&o->until_us, __ATOMIC_RELAXED) == 0)
 		o->out_since = now;
 	uint64_t until = to_us(now + secs);
@@ -55,13 +62,13 @@ enum outlier_event outlier_outcome(struct outlier *o, const struct outlier_cfg *
 			/* An attempt begun before the ejection: it changes
 			 * nothing until the ejection time is over. */
 			if (ok)
-				o->fails = 0;
+				set_fails(o, 0);
 			return OUTLIER_NONE;
 		}
 		/* On probation: this attempt decides. */
 		if (ok) {
 			__atomic_store_n(&o->until_us, 0, __ATOMIC_RELAXED);
-			o->fails = 0;
+			set_fails(o, 0);
 			o->returned = now;
 			*secs = now - o->out_since;
 			return OUTLIER_RETURNED;
@@ -70,11 +77,11 @@ enum outlier_event outlier_outcome(struct outlier *o, const struct outlier_cfg *
 		return OUTLIER_EJECTED;
 	}
 	if (ok) {
-		o->fails = 0;
+		set_fails(o, 0);
 		return OUTLIER_NONE;
 	}
 	if (o->fails < 1000000)
-		o->fails++;
+		set_fails(o, o->fails + 1);
 	if (c->consecutive == 0 || o->fails < c->consecutive || ejected_now >= outlier_cap(c, n))
 		return OUTLIER_NONE; /* keeps counting: still "failing" for the tiers */
 	*secs = eject(o, c, now);

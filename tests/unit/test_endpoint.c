@@ -342,6 +342,20 @@ static void at_most_the_cap_is_ejected(void **state)
 	assert_int_equal(pick(2), 1); /* failing, but all there is */
 }
 
+static void with_no_other_choice_the_ejected_one(void **state)
+{
+	(void)state;
+	setup_health(1, NULL);
+	for (int k = 0; k < 3; k++)
+		attempt(0, RESULT_TIMEOUT, 0);
+	assert_int_equal(endpoint_ejected(&set, 1), 1);
+	/* The program gets the endpoint's own answer, not one of ours. */
+	assert_int_equal(pick(1), 0);
+	struct endpoint_mask tried = { { 0 } };
+	endpoint_mask_set(&tried, 0);
+	assert_int_equal(endpoint_pick(&set, &tried, 7, 1), -1);
+}
+
 static void denied_is_not_a_failure(void **state)
 {
 	(void)state;
@@ -429,6 +443,7 @@ int main(void)
 		cmocka_unit_test(ejected_endpoint_gets_nothing_then_one_probe),
 		cmocka_unit_test(a_failed_probe_ejects_for_longer),
 		cmocka_unit_test(at_most_the_cap_is_ejected),
+		cmocka_unit_test(with_no_other_choice_the_ejected_one),
 		cmocka_unit_test(denied_is_not_a_failure),
 		cmocka_unit_test(backup_tier_only_without_a_healthy_primary),
 		cmocka_unit_test(health_outlives_the_generation),
