@@ -282,20 +282,6 @@ unsigned endpoint_ejected(const struct endpoint_set *set, double now)
 
 /* ---- attempts ---- */
 
-bool endpoint_failure(enum result result)
-{
-	switch (result) {
-	case RESULT_UNSET:
-	case RESULT_OK:
-	case RESULT_DENIED:         /* policy: the endpoint is fine */
-	case RESULT_IDENTITY_ERROR: /* this host's caller */
-	case RESULT_NONE:
-		return false;
-	default:
-		return true;
-	}
-}
-
 void endpoint_attempt_start(struct endpoint_use *u, struct endpoint_set *set, unsigned i,
                             double now)
 {
@@ -375,12 +361,12 @@ void endpoint_attempt_done(struct endpoint_use *u, enum result result, double no
 		u->connected = true;
 		__atomic_store_n(&ep->fails, 0, __ATOMIC_RELAXED);
 		ewma_add(&ep->connect_ewma_us, latency);
-	} else if (endpoint_failure(result)) {
+	} else if (result_endpoint_failure(result)) {
 		__atomic_add_fetch(&ep->fails, 1, __ATOMIC_RELAXED);
 	}
 	if (result != RESULT_UNSET)
 		__atomic_store_n(&ep->last_result, result, __ATOMIC_RELAXED);
-	if (result == RESULT_OK || endpoint_failure(result)) {
+	if (result == RESULT_OK || result_endpoint_failure(result)) {
 		health_outcome(ep, result, now, ev);
 	} else if (outlier_ejected(&ep->health->o)) {
 		/* Ended without a word (or refused by policy): a probe it

@@ -202,10 +202,6 @@ void endpoint_attempt_done(struct endpoint_use *u, enum result result, double no
  * a word on the endpoint, a connection is given back. u is free after. */
 void endpoint_release(struct endpoint_use *u, double now);
 
-/* Does result say the endpoint failed (not a refusal by policy, not an
- * error of this host)? */
-bool endpoint_failure(enum result result);
-
 /* Retry budget of the set's service: a connection's first attempt, and
  * whether it may make one more (counted when it may). When not, why says
  * what the window held. */

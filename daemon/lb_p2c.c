@@ -25,6 +25,10 @@
  */
 #define SAME_SPEED 2.0
 
+/* A failure's sample is at most this many times the best other estimate
+ * (see lb_p2c_attempt_done). */
+#define FAIL_MAX 16.0
+
 static double load_double(const double *p)
 {
 	double v;
@@ -135,7 +139,7 @@ static void lb_p2c_attempt_done(struct endpoint *ep, enum result result, double 
 	case RESULT_DENIED: /* an answer, as fast as any: the caller may not */
 		break;
 	default: {
-		/* A failure (endpoint.c's endpoint_failure) costs the caller at
+		/* A failure (result.h's result_endpoint_failure) costs the caller at
 		 * least what a connect may take, and a retry after it. */
 		double limit = set->svc ? set->svc->connect_timeout : 0;
 		if (sample < limit)
@@ -148,6 +152,22 @@ static void lb_p2c_attempt_done(struct endpoint *ep, enum result result, double 
 	double tau = decay_of(set);
 
 	pthread_mutex_lock(&set->lock);
+	if (result_endpoint_failure(result)) {
+		/* But no more than FAIL_MAX times the best of the others: a
+		 * sample of 1 s against 0.5 ms would keep the endpoint out for
+		 * tau x ln(2000), over a minute, for one failure; capped, its
+		 * excess is within SAME_SPEED after tau x ln(FAIL_MAX - 1),
+		 * about 27 s. An endpoint that keeps failing is ejected
+		 * (outlier.h), which does not wait for the fade. */
+		double best = 0;
+		for (unsigned i = 0; i < set->n; i++) {
+			double e = load_double(&set->eps[i].peak_ewma);
+			if (&set->eps[i] != ep && e > 0 && (best == 0 || e < best))
+				best = e;
+		}
+		if (best > 0 && sample > FAIL_MAX * best)
+			sample = FAIL_MAX * best;
+	}
 	double est = load_double(&ep->peak_ewma);
 	if (est <= 0 || sample >= est) {
 		est = sample;

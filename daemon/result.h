@@ -38,6 +38,7 @@
 #define MESHD_RESULT_H
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <string.h>
 
@@ -119,6 +120,24 @@ static inline enum result result_from_word(const char *w)
 		if (strcmp(w, result_word((enum result)r)) == 0)
 			return (enum result)r;
 	return RESULT_UNSET;
+}
+
+/* Does an attempt's result say its endpoint failed: not a refusal by
+ * policy (the endpoint is fine), not this host's caller, not "no word"?
+ * What counts towards ejection (endpoint.c) and what the balancers
+ * penalize. */
+static inline bool result_endpoint_failure(enum result r)
+{
+	switch (r) {
+	case RESULT_UNSET:
+	case RESULT_OK:
+	case RESULT_DENIED:
+	case RESULT_IDENTITY_ERROR:
+	case RESULT_NONE:
+		return false;
+	default:
+		return true;
+	}
 }
 
 /* A failed connect's errno (connect(2) or SO_ERROR), on either side, as a
