@@ -186,6 +186,7 @@ static void close_link(struct link *l, bool notify)
 	ev_io_stop(m->loop, &l->io);
 	ev_timer_stop(m->loop, &l->timer);
 	ev_timer_stop(m->loop, &l->resume);
+	link_live_stop(l);
 	handshake_over(l);
 	if (l->peer_held) {
 		quota_give(&quota_peer, l->peer_key);
@@ -213,6 +214,18 @@ static void close_link(struct link *l, bool notify)
 	m->link_reap = l;
 }
 
+/* No streams: the queue's memory goes back once it is written (not by
+ * link_maybe_idle after a PING: its idle timer would restart, and PINGs
+ * must not keep a link open). */
+static void release_queue(struct link *l)
+{
+	if (l->ooff == l->olen && l->out) {
+		free(l->out);
+		l->out = NULL;
+		l->ooff = l->olen = l->ocap = 0;
+	}
+}
+
 void link_maybe_idle(struct link *l)
 {
 	if (l->nstreams || l->state == L_DEAD)
@@ -228,12 +241,7 @@ void link_maybe_idle(struct link *l)
 	}
 	if (l->state == L_UP && !l->blocked) {
 		link_arm(l, l->receiver ? LINK_IDLE_RECEIVER : LINK_IDLE_CALLER);
-		if (l->ooff == l->olen && l->out) {
-			/* No streams: the queue's memory goes back. */
-			free(l->out);
-			l->out = NULL;
-			l->ooff = l->olen = l->ocap = 0;
-		}
+		release_queue(l);
 	}
 }
 
@@ -251,6 +259,7 @@ static struct link *link_new(struct worker *m, int fd, const char *key)
 	ev_io_init(&l->io, link_io_cb, fd, 0);
 	ev_init(&l->timer, link_timer_cb);
 	ev_init(&l->resume, link_resume_cb);
+	link_live_init(l);
 	l->next = m->links;
 	if (m->links)
 		m->links->prev = l;
@@ -301,6 +310,7 @@ static void became_up(struct link *l)
 	}
 	l->state = L_UP;
 	link_arm(l, 0);
+	link_live_start(l);
 	link_watch(l, EV_READ);
 	link_mark_dirty(l); /* OPEN frames queued while connecting */
 	link_maybe_idle(l);
@@ -350,6 +360,8 @@ static void wake_waiters(struct link *l)
  * the next iteration). */
 static void backlog_check(struct link *l, bool progressed)
 {
+	if (progressed && l->blocked)
+		l->heard = ev_now(l->m->loop); /* room again: the peer ACKed */
 	if (queued(l) > 0) {
 		if (!l->blocked || progressed)
 			link_arm(l, LINK_STALL_TIMEOUT);
@@ -378,6 +390,7 @@ void link_flush(struct link *l, bool eager)
 		link_protocol_error(l, "the peer does not read (%zu bytes queued)", queued(l));
 		return;
 	}
+	link_live_flush(l);
 	bool progressed = false;
 	while (l->ooff < l->olen) {
 		ERR_clear_error();
@@ -417,6 +430,10 @@ void link_flush(struct link *l, bool eager)
 		close_link(l, true);
 		return;
 	}
+	if (l->pong_pending)
+		link_mark_dirty(l); /* it waited for room: there is some now */
+	else if (!l->nstreams)
+		release_queue(l); /* a PING or PONG on an idle link */
 	link_watch(l, EV_READ);
 	wake_waiters(l);
 }
@@ -438,8 +455,10 @@ int link_ssl_read(struct link *l, void *p, uint32_t n)
 {
 	ERR_clear_error();
 	int r = SSL_read(l->ssl, p, (int)n);
-	if (r > 0)
+	if (r > 0) {
+		l->heard = ev_now(l->m->loop); /* any byte is life (link_live.c) */
 		return r;
+	}
 	int e = SSL_get_error(l->ssl, r);
 	if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE)
 		return 0;
@@ -459,6 +478,15 @@ static void pause_reading(struct link *l)
 	l->read_paused = true;
 	link_watch(l, l->events);
 	ev_timer_stop(l->m->loop, &l->resume);
+}
+
+/* A whole frame is in: stream id 0 is the link's own (PING, PONG). */
+static void dispatch(struct link *l)
+{
+	if (l->fid == 0)
+		link_live_frame(l);
+	else
+		stream_dispatch(l);
 }
 
 static void link_read(struct link *l)
@@ -502,8 +530,9 @@ static void link_read(struct link *l)
 			if (l->undelivered &&
 			    (l->ftype != PROTO_FRAME_DATA || l->fid != l->undelivered))
 				stream_flush_delivery(l);
-			if (l->fid == 0) {
-				link_protocol_error(l, "frame for stream id 0");
+			if (!proto_frame_id_ok(l->ftype, l->fid)) {
+				link_protocol_error(l, "frame %u for stream id %u", l->ftype,
+				                    l->fid);
 				return;
 			}
 			if (bad) {
@@ -511,7 +540,7 @@ static void link_read(struct link *l)
 				return;
 			}
 			if (l->flen == 0) {
-				stream_dispatch(l);
+				dispatch(l);
 				continue;
 			}
 			l->in_payload = true;
@@ -526,7 +555,7 @@ static void link_read(struct link *l)
 			bytes += (size_t)n;
 			if (l->fleft == 0) {
 				l->in_payload = false;
-				stream_dispatch(l);
+				dispatch(l);
 			}
 			continue;
 		}
@@ -619,12 +648,13 @@ struct link *link_get(struct worker *m, const char *key, const struct cfg_addr *
 		    l->nstreams < LINK_MAX_STREAMS && l->next_id < LINK_LAST_ID &&
 		    strcmp(l->key, key) == 0) {
 			*fresh = false;
-			return l;
+			return link_live_suspect(l, err, len) ? NULL : l;
 		}
 	*fresh = true;
 	int fd = net_connect(dst, err, len);
 	if (fd == -1)
 		return NULL;
+	link_live_socket(fd, m->gen->cfg->link_timeout, endpoint);
 	char why[160];
 	SSL *ssl = tls_client_new(m->gen->tls, identity, serving_identity, fd, why, sizeof why);
 	if (!ssl) {
@@ -710,6 +740,7 @@ void link_accept(struct worker *m, int fd, const struct sockaddr_storage *peer,
 		close(fd);
 		return;
 	}
+	link_live_socket(fd, c->link_timeout, addr);
 	l->hs_held = true;
 	l->hs_key = key;
 	l->receiver = true;
