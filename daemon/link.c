@@ -531,8 +531,8 @@ static void link_read(struct link *l)
 			    (l->ftype != PROTO_FRAME_DATA || l->fid != l->undelivered))
 				stream_flush_delivery(l);
 			if (!proto_frame_id_ok(l->ftype, l->fid)) {
-				link_protocol_error(l, "frame %u for stream id %u", l->ftype,
-				                    l->fid);
+				link_protocol_error(l, "%s for stream id %u",
+				                    l->fid ? "PING or PONG" : "frame", l->fid);
 				return;
 			}
 			if (bad) {
