@@ -1,11 +1,12 @@
 /*
- * Private to the link module (link.c, link_live.c and stream.c), not for
- * its users: the
+ * Private to the link module (link.c, link_accept.c, link_live.c and
+ * stream.c), not for its users: the
  * link's limits, struct link, and the helpers each half calls in the other.
  * Everything else includes link.h only.
  *
  * link.c: the host-to-host connection (life, handshake, output queue and
  * flush, input reading, retire and reap).
+ * link_accept.c: a connection accepted on the mesh port, its quotas.
  * link_live.c: liveness (PING and PONG, the round-trip time, when a silent
  * link is dead).
  * stream.c: the streams on a link (open, accept, credit, the frames to and
@@ -136,6 +137,8 @@ struct link {
 };
 
 /* link.c */
+struct link *link_new(struct worker *m, int fd, const char *key);
+void link_handshake(struct link *l); /* (again): until it is done or fails */
 void link_watch(struct link *l, int events);
 void link_arm(struct link *l, double secs);
 void link_mark_dirty(struct link *l);
