@@ -362,7 +362,7 @@ static void wake_waiters(struct link *l)
 static void backlog_check(struct link *l, bool progressed)
 {
 	if (progressed && l->blocked)
-		l->heard = ev_now(l->m->loop); /* room again: the peer ACKed */
+		link_live_heard(l); /* room again: the peer ACKed */
 	if (queued(l) > 0) {
 		if (!l->blocked || progressed)
 			link_arm(l, LINK_STALL_TIMEOUT);
@@ -457,7 +457,7 @@ int link_ssl_read(struct link *l, void *p, uint32_t n)
 	ERR_clear_error();
 	int r = SSL_read(l->ssl, p, (int)n);
 	if (r > 0) {
-		l->heard = ev_now(l->m->loop); /* any byte is life (link_live.c) */
+		link_live_heard(l); /* any byte is life */
 		return r;
 	}
 	int e = SSL_get_error(l->ssl, r);

@@ -159,6 +159,7 @@ int link_ssl_read(struct link *l, void *p, uint32_t n);
 void link_live_init(struct link *l);   /* link_new */
 void link_live_start(struct link *l);  /* up: PINGs from now on */
 void link_live_stop(struct link *l);   /* closed */
+void link_live_heard(struct link *l);  /* bytes arrived: the peer is there */
 void link_live_opened(struct link *l); /* a stream opened: probe a quiet link */
 void link_live_frame(struct link *l);  /* a PING or PONG frame was read whole */
 void link_live_flush(struct link *l);  /* before a flush: the PONG owed, if room */

@@ -121,6 +121,18 @@ static void live_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	live_arm(l);
 }
 
+void link_live_heard(struct link *l)
+{
+	bool was = awaiting(l);
+	l->heard = now_of(l);
+	/* The timer waits for the PING's deadline: the next PING is due a
+	 * third of the timeout from now instead. Only the first read after a
+	 * PING moves it; the rest find the timer right (it looks again when
+	 * it fires). */
+	if (was)
+		live_arm(l);
+}
+
 void link_live_opened(struct link *l)
 {
 	if (l->state != L_UP)
