@@ -35,6 +35,8 @@
  *   drain_timeout  = on SIGTERM                         [30s]
  *   workers        = number of event loops, or "auto"   [1]
  *   handshake_timeout = a mesh-port TLS handshake       [3s]
+ *   link_timeout   = a silent host-to-host link is dead
+ *                    after this (PING unanswered), 500ms..5m [3s]
  *   max_handshakes = concurrent mesh-port handshakes    [256]
  *   max_handshakes_per_source = the same per peer address [32]
  *   max_streams_per_link = open streams a peer may have on one link [512]
@@ -199,6 +201,7 @@ struct config {
 	/* Bounds on what hostile input can make meshd hold (README "Security
 	 * model"); 0 in the *_per_uid/_per_peer ones means auto. */
 	double handshake_timeout;
+	double link_timeout; /* seconds: no answer to a PING (link_live.c) */
 	unsigned max_handshakes;
 	unsigned max_handshakes_per_source;
 	unsigned max_streams_per_link;

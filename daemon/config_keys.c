@@ -289,6 +289,22 @@ static int p_duration(struct load *L, void *obj, const struct cfg_key *k, const 
 	return 0;
 }
 
+/* A duration within k->min..k->max milliseconds: for timers whose use
+ * breaks outside a range (link_timeout: below, a busy host misses its
+ * PONGs; above, a dead peer is noticed no sooner than TCP would). */
+static int p_duration_in(struct load *L, void *obj, const struct cfg_key *k, const char *val,
+                         char *why, size_t whylen)
+{
+	if (p_duration(L, obj, k, val, why, whylen) == -1)
+		return -1;
+	double s = *FIELD(obj, k->off, double);
+	if (s * 1000 < (double)k->min - 1e-6 || s * 1000 > (double)k->max + 1e-6) {
+		snprintf(why, whylen, "%.64s is out of range (%lums..%lums)", val, k->min, k->max);
+		return -1;
+	}
+	return 0;
+}
+
 /* A count in k->min..k->max; k->zero, when set, is a word that stands for
  * 0 ("auto": resolved at start-up, "none": no limit). */
 static int p_count(struct load *L, void *obj, const struct cfg_key *k, const char *val, char *why,
@@ -509,6 +525,8 @@ const struct cfg_key cfg_mesh_keys[MK_COUNT] = {
 	                      .def = "20%" },
 	[MK_RETRY_MIN_PER_S] = { .name = "retry_min_per_s", .parse = p_count,
 	                         .off = CO(retry_min_per_s), .min = 0, .max = 100000, .def = "10" },
+	[MK_LINK_TIMEOUT] = { .name = "link_timeout", .parse = p_duration_in, .off = CO(link_timeout),
+	                      .min = 500, .max = 300000, .def = "3s" },
 };
 
 const struct cfg_key cfg_identity_keys[IK_COUNT] = {

@@ -37,7 +37,8 @@ struct cfg_key {
 	size_t off; /* field in the section's struct */
 	size_t aux; /* second field for parsers that need one */
 	unsigned flags;
-	unsigned long min, max; /* counts (p_count): the range */
+	unsigned long min, max; /* counts (p_count): the range; durations
+	                         * (p_duration_in): milliseconds */
 	const char *zero;       /* counts: a word that stands for 0 ("auto", "none") */
 	const char *def;        /* default, parsed by `parse` */
 	/* Unset and no `def`: computes the default from keys parsed before

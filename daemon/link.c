@@ -1,5 +1,6 @@
 /* Links: many streams over one mutual-TLS connection (see link.h); this
- * file is the connection, stream.c the streams on it. */
+ * file is the connection, link_accept.c the mesh port's side of its
+ * start, link_live.c its liveness, stream.c the streams on it. */
 #include "gen.h"
 #include "worker.h"
 #include "net.h"
@@ -186,6 +187,7 @@ static void close_link(struct link *l, bool notify)
 	ev_io_stop(m->loop, &l->io);
 	ev_timer_stop(m->loop, &l->timer);
 	ev_timer_stop(m->loop, &l->resume);
+	link_live_stop(l);
 	handshake_over(l);
 	if (l->peer_held) {
 		quota_give(&quota_peer, l->peer_key);
@@ -213,6 +215,18 @@ static void close_link(struct link *l, bool notify)
 	m->link_reap = l;
 }
 
+/* No streams: the queue's memory goes back once it is written (not by
+ * link_maybe_idle after a PING: its idle timer would restart, and PINGs
+ * must not keep a link open). */
+static void release_queue(struct link *l)
+{
+	if (l->ooff == l->olen && l->out) {
+		free(l->out);
+		l->out = NULL;
+		l->ooff = l->olen = l->ocap = 0;
+	}
+}
+
 void link_maybe_idle(struct link *l)
 {
 	if (l->nstreams || l->state == L_DEAD)
@@ -228,16 +242,11 @@ void link_maybe_idle(struct link *l)
 	}
 	if (l->state == L_UP && !l->blocked) {
 		link_arm(l, l->receiver ? LINK_IDLE_RECEIVER : LINK_IDLE_CALLER);
-		if (l->ooff == l->olen && l->out) {
-			/* No streams: the queue's memory goes back. */
-			free(l->out);
-			l->out = NULL;
-			l->ooff = l->olen = l->ocap = 0;
-		}
+		release_queue(l);
 	}
 }
 
-static struct link *link_new(struct worker *m, int fd, const char *key)
+struct link *link_new(struct worker *m, int fd, const char *key)
 {
 	size_t kl = strlen(key) + 1;
 	struct link *l = calloc(1, sizeof *l + kl);
@@ -251,6 +260,7 @@ static struct link *link_new(struct worker *m, int fd, const char *key)
 	ev_io_init(&l->io, link_io_cb, fd, 0);
 	ev_init(&l->timer, link_timer_cb);
 	ev_init(&l->resume, link_resume_cb);
+	link_live_init(l);
 	l->next = m->links;
 	if (m->links)
 		m->links->prev = l;
@@ -301,6 +311,7 @@ static void became_up(struct link *l)
 	}
 	l->state = L_UP;
 	link_arm(l, 0);
+	link_live_start(l);
 	link_watch(l, EV_READ);
 	link_mark_dirty(l); /* OPEN frames queued while connecting */
 	link_maybe_idle(l);
@@ -309,7 +320,7 @@ static void became_up(struct link *l)
 	link_read(l);
 }
 
-static void handshake(struct link *l)
+void link_handshake(struct link *l)
 {
 	ERR_clear_error();
 	int rc = SSL_do_handshake(l->ssl);
@@ -350,6 +361,8 @@ static void wake_waiters(struct link *l)
  * the next iteration). */
 static void backlog_check(struct link *l, bool progressed)
 {
+	if (progressed && l->blocked)
+		link_live_heard(l); /* room again: the peer ACKed */
 	if (queued(l) > 0) {
 		if (!l->blocked || progressed)
 			link_arm(l, LINK_STALL_TIMEOUT);
@@ -378,6 +391,7 @@ void link_flush(struct link *l, bool eager)
 		link_protocol_error(l, "the peer does not read (%zu bytes queued)", queued(l));
 		return;
 	}
+	link_live_flush(l);
 	bool progressed = false;
 	while (l->ooff < l->olen) {
 		ERR_clear_error();
@@ -417,6 +431,10 @@ void link_flush(struct link *l, bool eager)
 		close_link(l, true);
 		return;
 	}
+	if (l->pong_pending)
+		link_mark_dirty(l); /* it waited for room: there is some now */
+	else if (!l->nstreams)
+		release_queue(l); /* a PING or PONG on an idle link */
 	link_watch(l, EV_READ);
 	wake_waiters(l);
 }
@@ -438,8 +456,10 @@ int link_ssl_read(struct link *l, void *p, uint32_t n)
 {
 	ERR_clear_error();
 	int r = SSL_read(l->ssl, p, (int)n);
-	if (r > 0)
+	if (r > 0) {
+		link_live_heard(l); /* any byte is life */
 		return r;
+	}
 	int e = SSL_get_error(l->ssl, r);
 	if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE)
 		return 0;
@@ -459,6 +479,15 @@ static void pause_reading(struct link *l)
 	l->read_paused = true;
 	link_watch(l, l->events);
 	ev_timer_stop(l->m->loop, &l->resume);
+}
+
+/* A whole frame is in: stream id 0 is the link's own (PING, PONG). */
+static void dispatch(struct link *l)
+{
+	if (l->fid == 0)
+		link_live_frame(l);
+	else
+		stream_dispatch(l);
 }
 
 static void link_read(struct link *l)
@@ -502,8 +531,9 @@ static void link_read(struct link *l)
 			if (l->undelivered &&
 			    (l->ftype != PROTO_FRAME_DATA || l->fid != l->undelivered))
 				stream_flush_delivery(l);
-			if (l->fid == 0) {
-				link_protocol_error(l, "frame for stream id 0");
+			if (!proto_frame_id_ok(l->ftype, l->fid)) {
+				link_protocol_error(l, "%s for stream id %u",
+				                    l->fid ? "PING or PONG" : "frame", l->fid);
 				return;
 			}
 			if (bad) {
@@ -511,7 +541,7 @@ static void link_read(struct link *l)
 				return;
 			}
 			if (l->flen == 0) {
-				stream_dispatch(l);
+				dispatch(l);
 				continue;
 			}
 			l->in_payload = true;
@@ -526,7 +556,7 @@ static void link_read(struct link *l)
 			bytes += (size_t)n;
 			if (l->fleft == 0) {
 				l->in_payload = false;
-				stream_dispatch(l);
+				dispatch(l);
 			}
 			continue;
 		}
@@ -552,11 +582,11 @@ static void link_io_cb(struct ev_loop *loop, ev_io *w, int revents)
 		}
 		l->state = L_HANDSHAKE;
 		link_arm(l, l->connect_timeout); /* the handshake gets as long again */
-		handshake(l);
+		link_handshake(l);
 		return;
 	}
 	case L_HANDSHAKE:
-		handshake(l);
+		link_handshake(l);
 		return;
 	case L_UP:
 		if (revents & EV_WRITE)
@@ -619,12 +649,13 @@ struct link *link_get(struct worker *m, const char *key, const struct cfg_addr *
 		    l->nstreams < LINK_MAX_STREAMS && l->next_id < LINK_LAST_ID &&
 		    strcmp(l->key, key) == 0) {
 			*fresh = false;
-			return l;
+			return link_live_suspect(l, err, len) ? NULL : l;
 		}
 	*fresh = true;
 	int fd = net_connect(dst, err, len);
 	if (fd == -1)
 		return NULL;
+	link_live_socket(fd, m->gen->cfg->link_timeout, endpoint);
 	char why[160];
 	SSL *ssl = tls_client_new(m->gen->tls, identity, serving_identity, fd, why, sizeof why);
 	if (!ssl) {
@@ -649,82 +680,6 @@ struct link *link_get(struct worker *m, const char *key, const struct cfg_addr *
 	link_watch(l, EV_WRITE);
 	link_arm(l, connect_timeout); /* then as long again for the handshake */
 	return l;
-}
-
-/* Close an accepted connection at once, with a RST (no FIN handshake, no
- * TIME_WAIT), and leave a record (aggregated when they come in floods). */
-static void refuse_accept(struct worker *m, const struct link_receiver_ops *ops, int fd,
-                          const char *addr, const char *why)
-{
-	struct linger lg = { 1, 0 };
-	setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
-	close(fd);
-	ops->on_failed(m, addr, "", RESULT_OVERFLOW, why);
-}
-
-void link_accept(struct worker *m, int fd, const struct sockaddr_storage *peer,
-                 const struct link_receiver_ops *ops)
-{
-	const struct config *c = m->gen->cfg;
-	char addr[64], why[256];
-	net_sockaddr_str((const struct sockaddr *)peer, addr, sizeof addr);
-	if (!bounds_fd_ok(fd)) {
-		snprintf(why, sizeof why,
-		         "connection from %s refused: descriptor %d is in the "
-		         "reserve (limit %u)",
-		         addr, fd, bounds_nofile());
-		refuse_accept(m, ops, fd, addr, why);
-		return;
-	}
-	/* A handshake costs a descriptor and TLS state until it ends or times
-	 * out, and needs no certificate to start: cap them, and per source
-	 * address (without the port) so one source cannot take them all. */
-	char ip[64];
-	snprintf(ip, sizeof ip, "%s", addr);
-	char *colon = strrchr(ip, ':');
-	if (colon)
-		*colon = '\0';
-	uint64_t key = quota_key(ip);
-	if (!quota_take(&quota_handshake, 0, c->max_handshakes)) {
-		snprintf(why, sizeof why,
-		         "connection from %s refused: %u TLS handshakes in "
-		         "progress (max_handshakes)",
-		         addr, c->max_handshakes);
-		refuse_accept(m, ops, fd, addr, why);
-		return;
-	}
-	if (!quota_take(&quota_handshake, key, c->max_handshakes_per_source)) {
-		quota_give(&quota_handshake, 0);
-		snprintf(why, sizeof why,
-		         "connection from %s refused: %u TLS handshakes in "
-		         "progress from %s (max_handshakes_per_source)",
-		         addr, c->max_handshakes_per_source, ip);
-		refuse_accept(m, ops, fd, addr, why);
-		return;
-	}
-	struct link *l = link_new(m, fd, "");
-	if (!l) {
-		quota_give(&quota_handshake, key);
-		quota_give(&quota_handshake, 0);
-		log_error("out of memory for an inbound connection; refused");
-		close(fd);
-		return;
-	}
-	l->hs_held = true;
-	l->hs_key = key;
-	l->receiver = true;
-	l->rops = ops;
-	snprintf(l->addr, sizeof l->addr, "%s", addr);
-	char err[128];
-	l->ssl = tls_server_new(m->gen->tls, fd, err, sizeof err);
-	if (!l->ssl) {
-		l->state = L_HANDSHAKE;
-		link_fail(l, RESULT_TLS_FAILURE, "%s", err);
-		return;
-	}
-	l->state = L_HANDSHAKE;
-	link_arm(l, c->handshake_timeout);
-	handshake(l);
 }
 
 unsigned link_streams(const struct link *l)

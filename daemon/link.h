@@ -35,6 +35,12 @@
  * id that does not increase, credit beyond the window) ends the link as a
  * protocol error, with a record.
  *
+ * Liveness (link_live.c): a link silent for a third of link_timeout sends a
+ * PING, and one that then hears nothing for link_timeout fails (timeout)
+ * with its streams; a stream opened on a quiet link probes it at once.
+ * Host-to-host sockets have TCP keepalive and TCP_USER_TIMEOUT from
+ * link_timeout as well.
+ *
  * Lifetime: a link with no streams closes after an idle time (caller 60 s,
  * receiver 75 s, so the caller normally closes first). A reload retires the
  * caller's links (no new streams: new certificates); a drain retires all.
@@ -101,7 +107,10 @@ struct stream {
 
 /* Caller: an open link for key that can take a stream, or a new one
  * (connecting). NULL when the TCP connect fails at once (errno set, err
- * filled) or TLS cannot be set up (errno EPROTO). *fresh says which. */
+ * filled) or TLS cannot be set up (errno EPROTO). *fresh says which. An
+ * open link that is not answering its PING (link_live_suspect) is retired
+ * instead, and NULL returned with errno ETIMEDOUT: the peer is likely gone,
+ * and another endpoint is the better bet than a new link to it. */
 struct link *link_get(struct worker *m, const char *key, const struct cfg_addr *dst,
                       const char *endpoint, const char *identity, const char *serving_identity,
                       const char *peer_spiffe, double connect_timeout, bool *fresh, char *err,
@@ -134,6 +143,9 @@ const char *link_sni(const struct link *l);  /* receiver: identity asked for */
 const char *link_addr(const struct link *l); /* receiver: caller ip:port */
 bool link_up(const struct link *l);          /* TLS is up (a stream opened now reuses it) */
 unsigned link_streams(const struct link *l); /* streams open on it now */
+/* Something arrived on l after time t (ev_now): a stream opened at t knows
+ * the peer is there even if it has not answered the stream yet. */
+bool link_heard_since(const struct link *l, double t);
 /* The relay r pumps this stream as its side idx from now on: DATA goes
  * into r's buffer, events to r (the session gave r stream_relay_ops and
  * this stream with relay_side_stream). */

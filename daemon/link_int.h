@@ -1,10 +1,14 @@
 /*
- * Private to the link module (link.c and stream.c), not for its users: the
+ * Private to the link module (link.c, link_accept.c, link_live.c and
+ * stream.c), not for its users: the
  * link's limits, struct link, and the helpers each half calls in the other.
  * Everything else includes link.h only.
  *
- * link.c: the host-to-host connection (life, handshake, liveness, output
- * queue and flush, input reading, retire and reap).
+ * link.c: the host-to-host connection (life, handshake, output queue and
+ * flush, input reading, retire and reap).
+ * link_accept.c: a connection accepted on the mesh port, its quotas.
+ * link_live.c: liveness (PING and PONG, the round-trip time, when a silent
+ * link is dead).
  * stream.c: the streams on a link (open, accept, credit, the frames to and
  * from one stream).
  */
@@ -58,6 +62,13 @@
 #define LINK_MAX_STREAMS 256 /* per caller link; more open another link */
 #define LINK_IDLE_CALLER 60.0
 #define LINK_IDLE_RECEIVER 75.0 /* longer: the caller normally closes first */
+/* A stream waiting on a link that has been silent this long probes it
+ * with a PING (at once when it opens on a link silent for longer): the
+ * answer, or none, arrives well within the smallest connect timeouts. */
+#define LINK_PROBE 0.05
+/* link_get gives out no link whose PING has been unanswered for longer
+ * than 4 round trips, and never less than this. */
+#define LINK_SUSPECT_MIN 0.2
 enum link_state { L_CONNECTING, L_HANDSHAKE, L_UP, L_DEAD };
 
 struct link {
@@ -85,6 +96,18 @@ struct link {
 	ev_timer timer;  /* connect + handshake, then idle or stall */
 	ev_timer resume; /* read on next iteration (budget used up) */
 	double connect_timeout;
+	/* liveness (link_live.c) */
+	ev_timer live;     /* the next PING, or the deadline of the one out */
+	double timeout;    /* link_timeout of the link's generation */
+	ev_tstamp born;    /* link_new: the handshake's time seeds srtt */
+	ev_tstamp heard;   /* last read of any byte (or write progress after
+	                      * the kernel refused: the peer ACKs) */
+	ev_tstamp ping_at; /* our PING out was queued then (0: none) */
+	ev_tstamp want;    /* a stream opened then waits to hear the peer */
+	double srtt;       /* smoothed PING round trip, seconds */
+	uint64_t ping_seq; /* the payload of our last PING */
+	uint64_t pong_seq; /* the payload of the PING to answer */
+	bool pong_pending; /* a PONG to queue at the next flush */
 	unsigned nstreams;
 	uint32_t next_id;
 	uint32_t last_open;         /* receiver: the highest stream id opened */
@@ -114,6 +137,8 @@ struct link {
 };
 
 /* link.c */
+struct link *link_new(struct worker *m, int fd, const char *key);
+void link_handshake(struct link *l); /* (again): until it is done or fails */
 void link_watch(struct link *l, int events);
 void link_arm(struct link *l, double secs);
 void link_mark_dirty(struct link *l);
@@ -129,6 +154,21 @@ void link_flush(struct link *l, bool eager);
 /* SSL_read: bytes read (> 0), 0 when TLS has nothing more now, -1 when the
  * link failed (closed by the peer, or an error). */
 int link_ssl_read(struct link *l, void *p, uint32_t n);
+
+/* link_live.c */
+void link_live_init(struct link *l);   /* link_new */
+void link_live_start(struct link *l);  /* up: PINGs from now on */
+void link_live_stop(struct link *l);   /* closed */
+void link_live_heard(struct link *l);  /* bytes arrived: the peer is there */
+void link_live_opened(struct link *l); /* a stream opened: probe a quiet link */
+void link_live_frame(struct link *l);  /* a PING or PONG frame was read whole */
+void link_live_flush(struct link *l);  /* before a flush: the PONG owed, if room */
+/* link_get: our PING has gone unanswered for more than
+ * max(LINK_SUSPECT_MIN, 4 x srtt): l is retired (left to die), err says
+ * so, errno is ETIMEDOUT, and true is returned. */
+bool link_live_suspect(struct link *l, char *err, size_t len);
+/* TCP keepalive on a host-to-host socket (net_keepalive). */
+void link_live_socket(int fd, double timeout, const char *addr);
 
 /* stream.c */
 struct stream *stream_find(struct link *l, uint32_t id);

@@ -1,9 +1,9 @@
 /*
  * Address and socket helpers that never log (like redis's anet.c): parse
  * IPv4:PORT and [IPv6]:PORT, format them back, compare them; open a
- * nonblocking connecting or listening TCP socket. They fill what the
- * caller gives them (an error buffer) and return -1; the caller decides
- * what to say.
+ * nonblocking connecting or listening TCP socket; set keepalive on one.
+ * They fill what the caller gives them (an error buffer) and return -1;
+ * the caller decides what to say.
  */
 #include "net.h"
 
@@ -176,6 +176,36 @@ int net_connect(const struct cfg_addr *a, char *err, size_t len)
 		return -1;
 	}
 	return fd;
+}
+
+int net_keepalive(int fd, double timeout, char *err, size_t len)
+{
+	/* Keepalive counts in whole seconds: probe after a third of the
+	 * timeout, then three probes spread over the rest (at least a second
+	 * each; TCP_USER_TIMEOUT still ends it at the timeout). */
+	int one = 1;
+	int idle = timeout >= 3 ? (int)(timeout / 3) : 1;
+	int cnt = 3;
+	int intvl = (int)((timeout - idle) / cnt);
+	if (intvl < 1)
+		intvl = 1;
+	unsigned user = (unsigned)(timeout * 1000);
+	const char *what = NULL;
+	if (setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof one) == -1)
+		what = "SO_KEEPALIVE";
+	else if (setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof idle) == -1)
+		what = "TCP_KEEPIDLE";
+	else if (setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof intvl) == -1)
+		what = "TCP_KEEPINTVL";
+	else if (setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof cnt) == -1)
+		what = "TCP_KEEPCNT";
+	else if (setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &user, sizeof user) == -1)
+		what = "TCP_USER_TIMEOUT";
+	if (what) {
+		snprintf(err, len, "%s: %s", what, strerror(errno));
+		return -1;
+	}
+	return 0;
 }
 
 int net_connect_error(int fd)

@@ -29,6 +29,12 @@ bool net_addr_is_loopback(const struct cfg_addr *a);
 /* A nonblocking socket connecting to addr. Returns fd (connect in
  * progress or done) or -1 with err filled. */
 int net_connect(const struct cfg_addr *a, char *err, size_t len);
+/* Host-to-host sockets: TCP keepalive probes after a third of `timeout`
+ * seconds of silence, the connection dropped after about `timeout` without
+ * an answer, and TCP_USER_TIMEOUT = timeout, so that a write into a dead
+ * path fails in that time too (not after TCP's ~15 minutes of retries).
+ * Returns 0, or -1 with err filled (the socket stays usable). */
+int net_keepalive(int fd, double timeout, char *err, size_t len);
 /* The outcome of a non-blocking connect once writable: 0 or an errno. */
 int net_connect_error(int fd);
 /* A nonblocking listening socket on a (SO_REUSEPORT: every worker binds

@@ -225,6 +225,8 @@ static void out_stream_cb(struct stream *st, enum stream_event ev, int code, enu
 	switch (ev) {
 	case STREAM_FAILED:
 		session_set_detail(s, "%s", detail);
+		if (result == RESULT_TIMEOUT)
+			s->reused = false; /* found dead (link_live.c): the endpoint's failure */
 		attempt_failed(s, result);
 		return;
 	case STREAM_RESET:
@@ -241,18 +243,35 @@ static void out_stream_cb(struct stream *st, enum stream_event ev, int code, enu
 
 static void out_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
-	(void)loop;
 	(void)revents;
 	struct session *s = container_of(w, struct session, timer);
 	if (s->state == S_BACKOFF) {
 		attempt_next(s);
 		return;
 	}
+	struct link *l = s->state == S_WAIT_STATUS ? s->stream.link : NULL;
+	double full = 2 * s->svc->connect_timeout + 1.0, waited = ev_now(loop) - s->t_opened;
+	if (l && s->reused && waited < full - 0.001) {
+		/* A reused link at the connect timeout: heard from since the
+		 * stream opened (it probes a quiet link, link_live.c), it is
+		 * alive and the peer is still connecting its upstream: wait
+		 * the rest. Silent, it is gone: the endpoint failed. */
+		if (link_heard_since(l, s->t_opened)) {
+			arm_timer(s, full - waited);
+			return;
+		}
+		session_set_detail(s, "%s: link silent for the connect timeout (%g s)", s->endpoint,
+		                   s->svc->connect_timeout);
+		link_retire(l);
+		s->reused = false; /* the endpoint's failure, not a stale link's */
+		attempt_failed(s, RESULT_TIMEOUT);
+		return;
+	}
 	session_set_detail(s, "%s: no answer within the connect timeout", s->endpoint);
 	/* A link that does not answer may be dead without a word (the peer's
 	 * host went away): no new streams on it; the retry makes a new one. */
-	if (s->state == S_WAIT_STATUS && s->stream.link)
-		link_retire(s->stream.link);
+	if (l)
+		link_retire(l);
 	attempt_failed(s, RESULT_TIMEOUT);
 }
 
@@ -349,8 +368,11 @@ static void attempt_next(struct session *s)
 		s->state = S_WAIT_STATUS;
 		/* A new link needs its connect and handshake (each bounded by the
 		 * connect timeout in link.c); then the peer connects its upstream,
-		 * bounded by its own connect timeout. */
-		arm_timer(s, (fresh ? 3 : 2) * svc->connect_timeout + 1.0);
+		 * bounded by its own connect timeout. A reused link is looked at
+		 * after the connect timeout first (out_timer_cb): one that has
+		 * said nothing since is gone. */
+		s->t_opened = ev_now(s->m->loop);
+		arm_timer(s, fresh ? 3 * svc->connect_timeout + 1.0 : svc->connect_timeout);
 		return;
 	}
 	int fd = net_connect(dst, err, sizeof err);

@@ -1,4 +1,4 @@
-/* Host-to-host header, status, frame-header and WINDOW codec (see
+/* Host-to-host header, status, frame-header, WINDOW and PING codec (see
  * proto.h). Pure: no I/O. */
 #include "proto.h"
 
@@ -130,6 +130,19 @@ int proto_window_decode(const unsigned char *buf, size_t len, uint32_t *credit)
 	return 0;
 }
 
+void proto_ping_encode(unsigned char out[PROTO_PING_LEN], uint64_t v)
+{
+	put64(out, v);
+}
+
+int proto_ping_decode(const unsigned char *buf, size_t len, uint64_t *v)
+{
+	if (len != PROTO_PING_LEN)
+		return PROTO_BAD;
+	*v = get64(buf);
+	return 0;
+}
+
 void proto_status_encode(unsigned char out[PROTO_STATUS_LEN], enum proto_status st)
 {
 	out[0] = 'L';
@@ -174,4 +187,11 @@ bool proto_credit_ok(uint32_t credit, uint32_t add, uint32_t window)
 bool proto_open_id_ok(uint32_t id, uint32_t last)
 {
 	return id != 0 && id > last;
+}
+
+bool proto_frame_id_ok(uint8_t type, uint32_t id)
+{
+	if (type == PROTO_FRAME_PING || type == PROTO_FRAME_PONG)
+		return id == 0;
+	return id != 0;
 }

@@ -32,11 +32,15 @@
  *   FIN     half-close of one direction
  *   RST     abort the stream (the link stays)
  *   WINDOW  payload = u32 credit the receiver gives back
+ *   PING    either way, stream id 0: payload = 8 opaque bytes; "are you
+ *           there?" (daemon/link_live.c)
+ *   PONG    the answer to a PING, stream id 0, with the PING's 8 bytes
  * A stream is over when both FINs have passed, or at a RST, or at a non-OK
  * STATUS. Frames for a stream id the receiver no longer knows are dropped.
  * Stream ids start at 1 and each OPEN's id is higher than the last: a
- * frame for stream 0, an OPEN whose id does not increase, or WINDOW credit
- * beyond STREAM_WINDOW is a protocol error that ends the link.
+ * stream frame for stream 0, a PING or PONG for any other id or not of
+ * PROTO_PING_LEN bytes, an OPEN whose id does not increase, or WINDOW
+ * credit beyond STREAM_WINDOW is a protocol error that ends the link.
  * A receiver that gets a higher version answers with its own version and
  * PROTO_ST_BAD_VERSION, so a newer caller can tell.
  */
@@ -59,6 +63,7 @@
 #define PROTO_FRAME_HDR 8
 #define PROTO_FRAME_MAX ((1u << 24) - 1)
 #define PROTO_WINDOW_LEN 4
+#define PROTO_PING_LEN 8
 
 enum proto_frame {
 	PROTO_FRAME_DATA = 0,
@@ -67,6 +72,8 @@ enum proto_frame {
 	PROTO_FRAME_OPEN = 3,
 	PROTO_FRAME_STATUS = 4,
 	PROTO_FRAME_WINDOW = 5,
+	PROTO_FRAME_PING = 6, /* frames of the link itself: stream id 0 */
+	PROTO_FRAME_PONG = 7,
 };
 
 static inline void proto_put32(unsigned char *o, uint32_t v)
@@ -147,14 +154,23 @@ int proto_frame_decode(struct proto_frame_in *f, const unsigned char *buf, size_
 void proto_window_encode(unsigned char out[PROTO_WINDOW_LEN], uint32_t credit);
 int proto_window_decode(const unsigned char *buf, size_t len, uint32_t *credit);
 
+/* A PING or PONG payload: 8 opaque bytes, here a u64 (the sender's
+ * sequence number, echoed back). Decode returns 0, or PROTO_BAD when the
+ * payload is not PROTO_PING_LEN bytes (a protocol error). */
+void proto_ping_encode(unsigned char out[PROTO_PING_LEN], uint64_t v);
+int proto_ping_decode(const unsigned char *buf, size_t len, uint64_t *v);
+
 void proto_status_encode(unsigned char out[PROTO_STATUS_LEN], enum proto_status st);
 /* Returns the status code (>= 0), PROTO_NEED_MORE, PROTO_BAD or PROTO_BAD_VER. */
 int proto_status_decode(const unsigned char *buf, size_t len);
 
 const char *proto_status_name(int st);
 
-/* Checks of the link frames that a peer could get wrong or abuse. Any frame
- * for stream id 0 is a protocol error (ids start at 1). */
+/* Checks of the link frames that a peer could get wrong or abuse. */
+/* The stream id a frame of `type` may carry: PING and PONG belong to the
+ * link and carry 0, every other frame (unknown types too) a stream's id,
+ * never 0 (ids start at 1). */
+bool proto_frame_id_ok(uint8_t type, uint32_t id);
 /* A WINDOW frame giving `add` bytes more to a sender that holds `credit`
  * of at most `window`: false when the sum would pass the window, which
  * also catches a sum that would wrap around 2^32. */

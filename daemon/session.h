@@ -89,7 +89,8 @@ struct session {
 	char endpoint[64];
 	char peer[160]; /* spiffe URI the other side presented */
 	bool tls_up;
-	bool reused; /* the link carried earlier streams */
+	bool reused;        /* the link carried earlier streams */
+	ev_tstamp t_opened; /* the stream was opened (outbound's status timer) */
 
 	enum result result; /* RESULT_UNSET: none yet (the record says ok) */
 	char detail[160];

@@ -238,8 +238,11 @@ void stream_open(struct link *l, struct stream *st, const unsigned char *hdr, si
 	st->cb = cb;
 	st->owner = owner;
 	insert(l, st);
-	if (link_queue(l, PROTO_FRAME_OPEN, st->id, hdr, (uint32_t)hlen) == -1)
+	if (link_queue(l, PROTO_FRAME_OPEN, st->id, hdr, (uint32_t)hlen) == -1) {
 		link_fail(l, RESULT_RESET, "out of memory for the link queue");
+		return;
+	}
+	link_live_opened(l);
 }
 
 void stream_accept(struct link *l, struct stream *st, uint32_t id, stream_cb cb, void *owner)

@@ -3,11 +3,13 @@
  * feeds meshd (daemon/proto.c). The input is read three ways, as the link
  * reads a TLS stream: as a stream header (proto_hdr_decode), as a status
  * (proto_status_decode), and as a sequence of frames (proto_frame_decode,
- * then each OPEN, STATUS and WINDOW payload as stream.c's dispatch
- * decodes it). Besides memory errors it checks what the callers rely on:
+ * then each OPEN, STATUS, WINDOW, PING and PONG payload as the link's
+ * dispatch decodes it). Besides memory errors it checks what the callers
+ * rely on:
  * a decoded header re-encodes to exactly the bytes it came from, every shorter
  * prefix of it is "need more", a status code is in range, a WINDOW
- * payload decodes only at its exact length and re-encodes, and a frame
+ * or PING payload decodes only at its exact length and re-encodes, the
+ * stream id 0 is allowed exactly for PING and PONG, and a frame
  * that is not DATA never claims more payload than a receiver buffers.
  */
 #include <stdint.h>
@@ -63,6 +65,19 @@ static void window(const uint8_t *d, size_t n)
 	}
 }
 
+static void ping(const uint8_t *d, size_t n)
+{
+	uint64_t v;
+	int rc = proto_ping_decode(d, n, &v);
+	CHECK(rc == 0 || rc == PROTO_BAD);
+	CHECK((rc == 0) == (n == PROTO_PING_LEN));
+	if (rc == 0) {
+		unsigned char again[PROTO_PING_LEN];
+		proto_ping_encode(again, v);
+		CHECK(memcmp(again, d, PROTO_PING_LEN) == 0);
+	}
+}
+
 static void frames(const uint8_t *d, size_t n)
 {
 	while (n > 0) {
@@ -77,6 +92,9 @@ static void frames(const uint8_t *d, size_t n)
 		unsigned char again[PROTO_FRAME_HDR];
 		proto_frame_hdr(again, (enum proto_frame)f.type, f.len, f.stream);
 		CHECK(memcmp(again, d, PROTO_FRAME_HDR) == 0);
+		bool link_frame = f.type == PROTO_FRAME_PING || f.type == PROTO_FRAME_PONG;
+		CHECK(proto_frame_id_ok(f.type, f.stream) ==
+		      (link_frame ? f.stream == 0 : f.stream != 0));
 		if (rc == PROTO_BAD) {
 			CHECK(f.type != PROTO_FRAME_DATA && f.len > PROTO_CONTROL_MAX);
 			return; /* the link is closed here */
@@ -98,6 +116,8 @@ static void frames(const uint8_t *d, size_t n)
 				status(small, have);
 			else if (f.type == PROTO_FRAME_WINDOW)
 				window(small, have);
+			else if (f.type == PROTO_FRAME_PING || f.type == PROTO_FRAME_PONG)
+				ping(small, have);
 			free(small);
 		}
 		d += have;

@@ -39,6 +39,9 @@ open(d + "/frames", "wb").write(
     frame(3, 1, hdr(b"hello", b"python3")) + frame(4, 1, b"LM\x02\x00") +
     frame(0, 1, b"GET / HTTP/1.0\r\n\r\n") + frame(5, 1, struct.pack(">I", 65536)) +
     frame(1, 1) + frame(2, 3))
+open(d + "/ping_pong", "wb").write(
+    frame(6, 0, struct.pack(">Q", 1)) + frame(7, 0, struct.pack(">Q", 1)) +
+    frame(6, 0, b"short") + frame(6, 5, struct.pack(">Q", 2)))
 PY
 
 # Configs: the demo's two hosts and the integration tests' standard pair

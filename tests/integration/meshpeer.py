@@ -6,7 +6,7 @@ import socket
 import ssl
 import struct
 
-DATA, FIN, RST, OPEN, STATUS, WINDOW = range(6)
+DATA, FIN, RST, OPEN, STATUS, WINDOW, PING, PONG = range(8)
 ALPN = "libmesh/2"
 
 

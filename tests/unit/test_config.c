@@ -398,6 +398,7 @@ static void test_defaults(void **state)
 	assert_int_equal(c->workers, 1);
 	assert_int_equal(c->lb, CFG_LB_P2C_EWMA);
 	assert_true(c->ewma_decay == 10);
+	assert_true(c->link_timeout == 3);
 
 	web = config_service(c, "web");
 	assert_non_null(web);
@@ -774,6 +775,22 @@ static void test_err_mesh_values(void **state)
 	                "ewma_decay");
 	check_one_error(MESH "[service.a]\nports = 80\nretries = -1\n", "retries",
 	                "invalid retries");
+	check_one_error(MESH "link_timeout = 499ms\n", "link_timeout",
+	                "499ms is out of range (500ms..300000ms)");
+	check_one_error(MESH "link_timeout = 6m\n", "link_timeout", "out of range");
+	check_one_error(MESH "link_timeout = soon\n", "link_timeout", "invalid duration");
+}
+
+/* link_timeout takes a duration within 500ms..5m, the bounds included. */
+static void test_link_timeout(void **state)
+{
+	(void)state;
+	struct config *c = load_ok(MESH "link_timeout = 500ms\n" WEB_ID WEB_SVC);
+	assert_true(c->link_timeout == 0.5);
+	config_unref(c);
+	c = load_ok(MESH "link_timeout = 5m\n" WEB_ID WEB_SVC);
+	assert_true(c->link_timeout == 300);
+	config_unref(c);
 }
 
 /* The connection limits meshd enforces (outbound.c): max_connections_per_uid
@@ -1279,6 +1296,7 @@ int main(void)
 		cmocka_unit_test(test_err_identities),
 		cmocka_unit_test(test_err_service_identity),
 		cmocka_unit_test(test_err_mesh_values),
+		cmocka_unit_test(test_link_timeout),
 		cmocka_unit_test(test_connection_limits),
 		cmocka_unit_test(test_err_cannot_open),
 		cmocka_unit_test(test_multiple_errors),

@@ -2,7 +2,8 @@
  * length, oversized and malformed fields, version mismatch; the frame
  * header of the link protocol and the reuse flag; the WINDOW payload and
  * the checks of its credit (no wrap past 2^32) and of OPEN stream ids
- * (never 0, increasing). */
+ * (never 0, increasing); the PING/PONG payload and the stream id each
+ * frame type may carry (0 for PING and PONG only). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -166,7 +167,7 @@ static void frame_header_layout(void **state)
 	assert_int_equal(proto_get32(fh) >> 24, PROTO_FRAME_DATA);
 	assert_int_equal(proto_get32(fh) & PROTO_FRAME_MAX, PROTO_FRAME_MAX);
 	/* every type survives */
-	for (int t = PROTO_FRAME_DATA; t <= PROTO_FRAME_WINDOW; t++) {
+	for (int t = PROTO_FRAME_DATA; t <= PROTO_FRAME_PONG; t++) {
 		proto_frame_hdr(fh, (enum proto_frame)t, 7, (uint32_t)t * 1000u);
 		assert_int_equal(proto_get32(fh) >> 24, t);
 		assert_int_equal(proto_get32(fh + 4), (uint32_t)t * 1000u);
@@ -266,6 +267,58 @@ static void window_codec(void **state)
 	assert_int_equal(credit, 77);
 }
 
+/* PING and PONG carry 8 opaque bytes: a big-endian u64 here, decoded
+ * only at exactly that length. */
+static void ping_codec(void **state)
+{
+	(void)state;
+	unsigned char v[PROTO_PING_LEN + 1];
+	uint64_t x = 0;
+	proto_ping_encode(v, 0x0102030405060708ull);
+	const unsigned char want[PROTO_PING_LEN] = { 1, 2, 3, 4, 5, 6, 7, 8 };
+	assert_memory_equal(v, want, sizeof want);
+	assert_int_equal(proto_ping_decode(v, PROTO_PING_LEN, &x), 0);
+	assert_true(x == 0x0102030405060708ull);
+	const uint64_t samples[] = { 0, 1, 0xffffffffull, 0xffffffffffffffffull };
+	for (size_t i = 0; i < sizeof samples / sizeof samples[0]; i++) {
+		proto_ping_encode(v, samples[i]);
+		assert_int_equal(proto_ping_decode(v, PROTO_PING_LEN, &x), 0);
+		assert_true(x == samples[i]);
+	}
+	/* Any other length is a protocol error, and x is left alone. */
+	x = 77;
+	for (size_t n = 0; n <= sizeof v; n++)
+		if (n != PROTO_PING_LEN)
+			assert_int_equal(proto_ping_decode(v, n, &x), PROTO_BAD);
+	assert_true(x == 77);
+	/* A PING's frame fits what a receiver buffers of a control frame. */
+	unsigned char fh[PROTO_FRAME_HDR];
+	struct proto_frame_in f;
+	proto_frame_hdr(fh, PROTO_FRAME_PING, PROTO_PING_LEN, 0);
+	assert_int_equal(proto_frame_decode(&f, fh, sizeof fh), 0);
+	assert_int_equal(f.type, PROTO_FRAME_PING);
+	assert_int_equal(f.len, PROTO_PING_LEN);
+	assert_int_equal(f.stream, 0);
+}
+
+/* Stream id 0 is the link's own (PING, PONG); every other frame, known or
+ * not, must name a stream. */
+static void frame_ids(void **state)
+{
+	(void)state;
+	assert_true(proto_frame_id_ok(PROTO_FRAME_PING, 0));
+	assert_true(proto_frame_id_ok(PROTO_FRAME_PONG, 0));
+	assert_false(proto_frame_id_ok(PROTO_FRAME_PING, 1));
+	assert_false(proto_frame_id_ok(PROTO_FRAME_PONG, 0xffffffffu));
+	for (int t = PROTO_FRAME_DATA; t <= PROTO_FRAME_WINDOW; t++) {
+		assert_false(proto_frame_id_ok((uint8_t)t, 0));
+		assert_true(proto_frame_id_ok((uint8_t)t, 1));
+		assert_true(proto_frame_id_ok((uint8_t)t, 0xffffffffu));
+	}
+	assert_false(proto_frame_id_ok(0x77, 0));
+	assert_true(proto_frame_id_ok(0x77, 3));
+}
+
 static void open_ids_increase(void **state)
 {
 	(void)state;
@@ -295,6 +348,8 @@ int main(void)
 		cmocka_unit_test(credit_within_window),
 		cmocka_unit_test(window_codec),
 		cmocka_unit_test(open_ids_increase),
+		cmocka_unit_test(ping_codec),
+		cmocka_unit_test(frame_ids),
 	};
 	return cmocka_run_group_tests_name("proto", tests, NULL, NULL);
 }

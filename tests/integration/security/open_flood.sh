@@ -37,8 +37,12 @@ if [[ $MESHD == *address* ]]; then RSS_BOUND_KB=$((64 * 1024)); fi
 SINKPORT=$((MESHPORT + 7))
 make_certs "$TD" client hello rogue
 # max_connections_per_peer above the 600 streams of (b): the per-link cap
-# is what (b) checks (open_allowed_flood checks the per-peer one).
-standard_setup "allow=client, rogue" "b_mesh=max_connections_per_peer = 4000" "b_extra=[service.mute]
+# is what (b) checks (open_allowed_flood checks the per-peer one). A long
+# link_timeout: (c) checks the stall logic, which a link's TCP_USER_TIMEOUT
+# (link_timeout, 3 s by default) would otherwise overtake on the zero
+# window of a peer that reads nothing (ping_flood covers that ending).
+standard_setup "allow=client, rogue" "b_mesh=max_connections_per_peer = 4000
+link_timeout = 5m" "b_extra=[service.mute]
 ports = $PORT2
 upstream = 127.0.0.1:$BACKPORT2
 identity = hello
