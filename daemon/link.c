@@ -276,11 +276,14 @@ static void became_up(struct link *l)
 	const unsigned char *alpn;
 	unsigned alen;
 	SSL_get0_alpn_selected(l->ssl, &alpn, &alen);
-	if (alen != strlen(PROTO_ALPN) || memcmp(alpn, PROTO_ALPN, alen) != 0) {
-		link_fail(l, RESULT_TLS_FAILURE, "%s did not agree on ALPN %s", l->addr,
-		          PROTO_ALPN);
+	bool cur = alen == strlen(PROTO_ALPN) && memcmp(alpn, PROTO_ALPN, alen) == 0;
+	bool prev = alen == strlen(PROTO_ALPN_PREV) && memcmp(alpn, PROTO_ALPN_PREV, alen) == 0;
+	if (!cur && !prev) {
+		link_fail(l, RESULT_TLS_FAILURE, "%s did not agree on ALPN %s or %s", l->addr,
+		          PROTO_ALPN, PROTO_ALPN_PREV);
 		return;
 	}
+	l->pings = cur; /* a meshd of libmesh/2 knows no PING */
 	char why[96];
 	if (tls_peer_spiffe(l->ssl, l->peer, sizeof l->peer, why, sizeof why) == -1) {
 		link_fail(l, RESULT_IDENTITY_ERROR, "%s presented no spiffe identity: %s", l->addr,

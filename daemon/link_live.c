@@ -63,6 +63,8 @@ static void live_arm(struct link *l)
 
 static void send_ping(struct link *l)
 {
+	if (!l->pings)
+		return; /* a libmesh/2 peer: TCP keepalive only */
 	unsigned char v[PROTO_PING_LEN];
 	l->ping_seq++;
 	proto_ping_encode(v, l->ping_seq);

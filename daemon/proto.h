@@ -1,6 +1,6 @@
 /*
  * Host-to-host protocol, spoken inside mutual TLS right after the handshake
- * (ALPN "libmesh/2"). For each application connection the caller opens a
+ * (ALPN "libmesh/3", or "libmesh/2" without PING/PONG). For each application connection the caller opens a
  * stream with one header; the receiver answers with one status before any
  * application byte flows in either direction, so a failed upstream connect
  * can be retried elsewhere without the application ever noticing.
@@ -51,7 +51,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define PROTO_ALPN "libmesh/2"
+/* libmesh/3 has PING and PONG; libmesh/2 is the same without them, still
+ * accepted so that hosts can be upgraded one at a time: a link that agreed
+ * on it sends no PING (it relies on TCP keepalive). */
+#define PROTO_ALPN "libmesh/3"
+#define PROTO_ALPN_PREV "libmesh/2"
 #define PROTO_VERSION 2
 #define PROTO_FIXED_LEN 26
 #define PROTO_NAME_MAX 63

@@ -1,6 +1,6 @@
 /*
  * TLS for the host-to-host hop: TLS 1.3 only, mutual authentication against
- * the mesh CA, ALPN "libmesh/2", identities as spiffe:// URI SANs (exactly
+ * the mesh CA, ALPN "libmesh/3" (or "libmesh/2"), identities as spiffe:// URI SANs (exactly
  * one per certificate, as X.509-SVIDs have).
  *
  * A tls_env is built from one config (all certificates and keys loaded up

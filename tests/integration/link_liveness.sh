@@ -6,7 +6,8 @@
 # by its PINGs, and connections do not wait on it. Four network namespaces:
 # a bridge, host A (10.77.0.1, calls), hosts B (.2) and C (.3), both serving
 # over their meshd; A's service hello has endpoint B only (retries 0),
-# hello2 has B (weight 50, so it is picked first) and C. link_timeout is 1s
+# hello2 has B, then C as its failover tier (so B is tried first while it
+# is healthy; consecutive_failures 20 keeps it so). link_timeout is 1s
 # and connect_timeout 1s on every host. Checked:
 #   (a) with B's path silent, A logs the link's death ("no answer to PING
 #       within 1s") within 3 s of the loss starting (a PING goes out after
@@ -50,7 +51,8 @@ make_certs "$TD" client hello
 write_confs endpoints="$B" "a_mesh=$live" "b_mesh=$live" "a_hello=retries = 0
 connect_timeout = 1s" "a_extra=[service.hello2]
 ports = $PORT2
-endpoints = $B*50, $C
+endpoints = $B | $C
+consecutive_failures = 20
 identity = hello
 connect_timeout = 1s" "b_extra=[service.hello2]
 ports = $PORT2

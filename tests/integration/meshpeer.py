@@ -7,7 +7,7 @@ import ssl
 import struct
 
 DATA, FIN, RST, OPEN, STATUS, WINDOW, PING, PONG = range(8)
-ALPN = "libmesh/2"
+ALPN = "libmesh/2"  # what a meshd from before PING/PONG offered (still accepted)
 
 
 def frame(t, sid, payload=b""):
@@ -22,12 +22,12 @@ def header(service, conn_id, port, program="peer.py", uid=0xffffffff, pid=0):
                        int(port), conn_id, pid, uid, len(svc), len(prog)) + svc + prog
 
 
-def context(ca, cert, key):
+def context(ca, cert, key, alpn=None):
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     ctx.load_verify_locations(ca)
     ctx.load_cert_chain(cert, key)
     ctx.check_hostname = False
-    ctx.set_alpn_protocols([ALPN])
+    ctx.set_alpn_protocols(alpn or [ALPN])
     return ctx
 
 
