@@ -82,12 +82,11 @@ struct link {
 	bool dirty;        /* on the worker's flush list */
 	bool blocked;      /* the kernel took not all: timer = stall */
 	bool read_paused;  /* queue over LINK_OUT_STOP: not reading */
-	bool overflow;
-	bool pings;
-		/* the peer speaks libmesh/3: PING/PONG */ /* queue passed LINK_OUT_HARD: fail at loop end */
-	bool hs_held;    /* receiver: holds a handshake slot (quota_handshake) */
-	uint64_t hs_key; /* its per-source key */
-	bool peer_held;  /* receiver: holds a unit of quota_peer */
+	bool overflow;     /* queue passed LINK_OUT_HARD: fail at loop end */
+	bool pings;        /* the peer speaks libmesh/3: PING/PONG */
+	bool hs_held;      /* receiver: holds a handshake slot (quota_handshake) */
+	uint64_t hs_key;   /* its per-source key */
+	bool peer_held;    /* receiver: holds a unit of quota_peer */
 	uint64_t peer_key;
 	const struct link_receiver_ops *rops; /* receiver: the layer above */
 	enum link_state state;
