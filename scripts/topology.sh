@@ -19,6 +19,7 @@
 # beside it and, when MESH_TEST_PIDFILE is set (tests/integration/run.sh),
 # appended there too so that the runner can kill what a killed test left.
 set -euo pipefail
+# shellcheck disable=SC2153,SC2016  # topo.env's variables; code for inner shells
 
 prog=${0##*/}
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -557,7 +558,9 @@ cmd_delay() {
 	[[ $ms =~ ^[0-9]+$ ]] || die "delay: MS is a whole number of milliseconds"
 	ns=$(ns_of "$i")
 	# A cut host stays cut across a change of delay.
-	[[ -z $(ip -n "$BR" -o link show "$(bridge_port "$i")" | grep -o 'master br0') ]] && cut=1
+	local port
+	port=$(ip -n "$BR" -o link show "$(bridge_port "$i")")
+	[[ $port == *"master br0"* ]] || cut=1
 	# Undo the previous delay, whichever way it was made.
 	tc -n "$ns" qdisc del dev eth0 root 2>/dev/null || true
 	if [[ -e $DIR/delay-$i.pid ]]; then

@@ -784,6 +784,23 @@ topo_up() {
 	fi
 }
 
+# topo_summary OUT: the summary JSON of a topo_client output file ({} if none).
+topo_summary() {
+	local s
+	s=$(sed -n 's/^summary //p' "$1" | tail -n 1)
+	printf '%s\n' "${s:-"{}"}"
+}
+
+# topo_answers OUT: who answered each connection of OUT, one a line, in order
+# ("-" for a connection that failed).
+topo_answers() { awk '$1 == "conn" { print $6 }' "$1"; }
+
+# longest_run NAME: the longest run of lines NAME on stdin.
+longest_run() { awk -v h="$1" '{ n = ($1 == h) ? n + 1 : 0; if (n > m) m = n } END { print m + 0 }'; }
+
+# A jq function: a record's time in seconds (with its milliseconds).
+JQ_TIME='def t: (.time[0:19] + "Z" | fromdate) + (.time[20:23] | tonumber) / 1000;'
+
 # _topo_stop: before the sanitizer check, every meshd of the topology ends
 # (SIGTERM) and must exit 0, as start_meshd's do.
 _topo_stop() {
