@@ -42,6 +42,12 @@
  *   max_control_per_uid = control-socket connections per uid [128]
  *   max_pending_per_control = unanswered questions per control connection [1024]
  *   max_pending_per_uid = unanswered questions per uid  [8192]
+ *   consecutive_failures = default per service           [5]
+ *   base_ejection  = default per service                 [30s]
+ *   max_ejection   = default per service                 [5m]
+ *   max_ejection_percent = default per service           [50]
+ *   retry_budget   = default per service                 [20%]
+ *   retry_min_per_s = default per service                [10]
  *
  * [identity.NAME]   NAME: [a-z0-9-]{1,63}; SAN spiffe://TD/svc/NAME
  *   uids           = list of uids or user names, or "*" [required]
@@ -52,10 +58,23 @@
  *   ports          = list of TCP ports                   [required, 1..16]
  *   endpoints      = list of HOST:PORT of peer meshd, or "local"
  *                    each may carry a weight: 10.0.0.2:15443*3   [none]
+ *                    at most 256; groups separated by '|' are failover
+ *                    tiers: a later group only while no endpoint of an
+ *                    earlier one is healthy (a, b | c)
  *   intercept      = list of legacy ADDR:PORT sent to this service [none]
  *                    the port must be one of `ports`
  *   vip            = fixed VIP inside vip_range           [derived from name]
  *   connect_timeout, retries, idle_timeout                [from [mesh]]
+ *   consecutive_failures = failed attempts in a row that eject an
+ *                    endpoint; 0: never eject          [from [mesh]]
+ *   base_ejection  = the first ejection; the n-th lasts n times as long
+ *                                                       [from [mesh]]
+ *   max_ejection   = the longest ejection (>= base_ejection) [from [mesh]]
+ *   max_ejection_percent = of the endpoints ejected at once (at least
+ *                    one may be)                        [from [mesh]]
+ *   retry_budget   = extra attempts at most this share of the first
+ *                    attempts of the last 10 s ...      [from [mesh]]
+ *   retry_min_per_s = ... plus this many per second      [from [mesh]]
  *   lb             = round_robin                          [round_robin]
  *   identity       = identity that serves the service     [NAME]
  *                    (what callers expect the peer to present, and which
@@ -83,6 +102,7 @@
 #include "net.h"
 
 #define CFG_MAX_PORTS 16
+#define CFG_MAX_ENDPOINTS 256 /* per service */
 #define CFG_NAME_MAX 63
 
 enum cfg_lb {
@@ -105,6 +125,7 @@ struct cfg_endpoint {
 	struct cfg_addr addr; /* peer meshd inbound address (when !local) */
 	char *text;           /* as written, for records: "127.0.0.2:15443" or "local" */
 	unsigned weight;      /* >= 1, default 1 */
+	unsigned tier;        /* failover group, 0 first ('|' in the list) */
 };
 
 struct cfg_upstream {
@@ -134,6 +155,13 @@ struct cfg_service {
 	unsigned nallow;
 	bool allow_any;
 	unsigned max_connections; /* 0 = no limit */
+	/* Health (endpoint.c: outlier.h, budget.h) */
+	unsigned consecutive_failures; /* 0 = never eject */
+	double base_ejection;          /* seconds */
+	double max_ejection;           /* seconds */
+	unsigned max_ejection_percent;
+	double retry_budget; /* a ratio: 0.2 for 20% */
+	unsigned retry_min_per_s;
 	int line;
 };
 
@@ -171,6 +199,13 @@ struct config {
 	unsigned max_control_per_uid;
 	unsigned max_pending_per_control;
 	unsigned max_pending_per_uid;
+	/* [service] defaults for endpoint health */
+	unsigned consecutive_failures;
+	double base_ejection;
+	double max_ejection;
+	unsigned max_ejection_percent;
+	double retry_budget;
+	unsigned retry_min_per_s;
 
 	struct cfg_identity *identities;
 	unsigned nidentities;

@@ -74,6 +74,15 @@ void config_check_services(struct load *L, const struct key_meta *sm)
 		const struct key_meta *m = &sm[i];
 		bool ports_ok = m->state[SK_PORTS] == KEY_OK;
 
+		if (m->state[SK_BASE_EJECTION] != KEY_BAD && m->state[SK_MAX_EJECTION] != KEY_BAD &&
+		    s->max_ejection < s->base_ejection)
+			cfg_error(L,
+			          m->line[SK_MAX_EJECTION]    ? m->line[SK_MAX_EJECTION]
+			          : m->line[SK_BASE_EJECTION] ? m->line[SK_BASE_EJECTION]
+			                                      : s->line,
+			          m->line[SK_MAX_EJECTION] ? "max_ejection" : "base_ejection",
+			          "max_ejection (%gs) is shorter than base_ejection (%gs)",
+			          s->max_ejection, s->base_ejection);
 		if (s->identity && s->nupstreams && !find_identity(c, s->identity))
 			cfg_error(
 				L, m->line[SK_IDENTITY], "identity",

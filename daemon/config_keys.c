@@ -310,6 +310,31 @@ static int p_count(struct load *L, void *obj, const struct cfg_key *k, const cha
 	return 0;
 }
 
+/* A share: "20%", or a bare number of percent, 0 to 1000; stored as a
+ * ratio (0.2). */
+static int p_percent(struct load *L, void *obj, const struct cfg_key *k, const char *val, char *why,
+                     size_t whylen)
+{
+	char num[32];
+	size_t n = strlen(val);
+	unsigned long v;
+
+	(void)L;
+	if (n > 0 && val[n - 1] == '%')
+		n--;
+	if (n == 0 || n >= sizeof num)
+		goto bad;
+	memcpy(num, val, n);
+	num[n] = '\0';
+	if (!cfg_parse_ulong(num, 1000, &v))
+		goto bad;
+	*FIELD(obj, k->off, double) = (double)v / 100.0;
+	return 0;
+bad:
+	snprintf(why, whylen, "invalid %s '%.64s' (a percentage 0..1000, e.g. 20%%)", k->name, val);
+	return -1;
+}
+
 static int p_lb(struct load *L, void *obj, const struct cfg_key *k, const char *val, char *why,
                 size_t whylen)
 {
@@ -456,6 +481,20 @@ const struct cfg_key cfg_mesh_keys[MK_COUNT] = {
 	[MK_MAX_PENDING_PER_UID] = { .name = "max_pending_per_uid", .parse = p_count,
 	                             .off = CO(max_pending_per_uid),
 	                             .min = 1, .max = LIMIT_MAX, .def = "8192" },
+	[MK_CONSECUTIVE_FAILURES] = { .name = "consecutive_failures", .parse = p_count,
+	                              .off = CO(consecutive_failures), .min = 0, .max = 1000,
+	                              .def = "5" },
+	[MK_BASE_EJECTION] = { .name = "base_ejection", .parse = p_duration, .off = CO(base_ejection),
+	                       .def = "30s" },
+	[MK_MAX_EJECTION] = { .name = "max_ejection", .parse = p_duration, .off = CO(max_ejection),
+	                      .def = "5m" },
+	[MK_MAX_EJECTION_PERCENT] = { .name = "max_ejection_percent", .parse = p_count,
+	                              .off = CO(max_ejection_percent), .min = 0, .max = 100,
+	                              .def = "50" },
+	[MK_RETRY_BUDGET] = { .name = "retry_budget", .parse = p_percent, .off = CO(retry_budget),
+	                      .def = "20%" },
+	[MK_RETRY_MIN_PER_S] = { .name = "retry_min_per_s", .parse = p_count,
+	                         .off = CO(retry_min_per_s), .min = 0, .max = 100000, .def = "10" },
 };
 
 const struct cfg_key cfg_identity_keys[IK_COUNT] = {
@@ -490,6 +529,27 @@ const struct cfg_key cfg_service_keys[SK_COUNT] = {
 	               .def_doc = "none: deny all" },
 	[SK_MAX_CONNECTIONS] = { .name = "max_connections", .parse = p_count, .off = SO(max_connections),
 	                         .min = 0, .max = LIMIT_MAX, .zero = "none", .def = "none" },
+	[SK_CONSECUTIVE_FAILURES] = { .name = "consecutive_failures", .parse = p_count,
+	                              .off = SO(consecutive_failures), .min = 0, .max = 1000,
+	                              .flags = CFG_F_INHERIT, .inherit = CO(consecutive_failures),
+	                              .size = sizeof(unsigned) },
+	[SK_BASE_EJECTION] = { .name = "base_ejection", .parse = p_duration, .off = SO(base_ejection),
+	                       .flags = CFG_F_INHERIT, .inherit = CO(base_ejection),
+	                       .size = sizeof(double) },
+	[SK_MAX_EJECTION] = { .name = "max_ejection", .parse = p_duration, .off = SO(max_ejection),
+	                      .flags = CFG_F_INHERIT, .inherit = CO(max_ejection),
+	                      .size = sizeof(double) },
+	[SK_MAX_EJECTION_PERCENT] = { .name = "max_ejection_percent", .parse = p_count,
+	                              .off = SO(max_ejection_percent), .min = 0, .max = 100,
+	                              .flags = CFG_F_INHERIT, .inherit = CO(max_ejection_percent),
+	                              .size = sizeof(unsigned) },
+	[SK_RETRY_BUDGET] = { .name = "retry_budget", .parse = p_percent, .off = SO(retry_budget),
+	                      .flags = CFG_F_INHERIT, .inherit = CO(retry_budget),
+	                      .size = sizeof(double) },
+	[SK_RETRY_MIN_PER_S] = { .name = "retry_min_per_s", .parse = p_count,
+	                         .off = SO(retry_min_per_s), .min = 0, .max = 100000,
+	                         .flags = CFG_F_INHERIT, .inherit = CO(retry_min_per_s),
+	                         .size = sizeof(unsigned) },
 };
 /* clang-format on */
 

@@ -299,22 +299,79 @@ static int endpoint_elem(char *tok, const void *kept, unsigned n, void *elem, vo
 	return 1;
 }
 
+/* endpoints: groups separated by '|' are failover tiers, each a list. */
 int cfg_list_endpoints(struct load *L, void *obj, const struct cfg_key *k, const char *val,
                        char *why, size_t whylen)
 {
 	struct cfg_service *s = obj;
-	void *eps;
-	unsigned n;
+	struct cfg_endpoint *all = NULL;
+	unsigned nall = 0, tier = 0;
+	char *copy = strdup(val), *cur = copy;
 
 	(void)L;
 	(void)k;
-	if (parse_list(val, sizeof(struct cfg_endpoint), endpoint_elem, NULL, drop_endpoints, &eps,
-	               &n, NULL, why, whylen) == -1)
+	if (!copy) {
+		snprintf(why, whylen, "out of memory");
 		return -1;
+	}
+	for (;; tier++) {
+		char *bar = strchr(cur, '|');
+		if (bar)
+			*bar = '\0';
+		void *grp;
+		unsigned n;
+		if (parse_list(cur, sizeof(struct cfg_endpoint), endpoint_elem, NULL,
+		               drop_endpoints, &grp, &n, NULL, why, whylen) == -1)
+			goto fail;
+		if (n == 0 && (bar || tier > 0)) {
+			free(grp);
+			snprintf(why, whylen,
+			         "failover group %u is empty (groups are separated by '|')",
+			         tier + 1);
+			goto fail;
+		}
+		struct cfg_endpoint *g = grp;
+		for (unsigned i = 0; i < n; i++) {
+			g[i].tier = tier;
+			for (unsigned j = 0; j < nall; j++) {
+				if (all[j].local == g[i].local &&
+				    (g[i].local || net_addr_eq(&all[j].addr, &g[i].addr))) {
+					snprintf(why, whylen, "endpoint '%.64s' listed twice",
+					         g[i].text);
+					cfg_free_endpoints(g, n);
+					goto fail;
+				}
+			}
+		}
+		if (nall + n > CFG_MAX_ENDPOINTS) {
+			cfg_free_endpoints(g, n);
+			snprintf(why, whylen, "more than %u endpoints", CFG_MAX_ENDPOINTS);
+			goto fail;
+		}
+		struct cfg_endpoint *grown = realloc(all, (nall + n ? nall + n : 1) * sizeof *all);
+		if (!grown) {
+			cfg_free_endpoints(g, n);
+			snprintf(why, whylen, "out of memory");
+			goto fail;
+		}
+		all = grown;
+		if (n)
+			memcpy(all + nall, g, n * sizeof *g);
+		nall += n;
+		free(g); /* its strings moved into all */
+		if (!bar)
+			break;
+		cur = bar + 1;
+	}
+	free(copy);
 	cfg_free_endpoints(s->endpoints, s->nendpoints);
-	s->endpoints = eps;
-	s->nendpoints = n;
+	s->endpoints = all;
+	s->nendpoints = nall;
 	return 0;
+fail:
+	free(copy);
+	cfg_free_endpoints(all, nall);
+	return -1;
 }
 
 static int intercept_elem(char *tok, const void *kept, unsigned n, void *elem, void *ctx, char *why,

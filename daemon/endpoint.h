@@ -15,7 +15,15 @@
  *                                                 v
  *                                              endpoint_release (session end)
  *
- * Pure: no I/O, no clock (callers pass the time), no logging.
+ * Health is kept here too, for every balancer: outlier ejection
+ * (outlier.h), failover tiers (the '|' groups of `endpoints`) and the
+ * service's retry budget (budget.h). It outlives a generation: the health
+ * of "service api, endpoint 10.0.0.2:15443" is one record shared by every
+ * generation that has that endpoint, so a reload does not forgive an
+ * ejected endpoint or refill a spent budget.
+ *
+ * Pure: no I/O, no clock (callers pass the time), no logging: what
+ * happened (an ejection, a return) is handed back to the caller to say.
  */
 #ifndef MESHD_ENDPOINT_H
 #define MESHD_ENDPOINT_H
@@ -23,22 +31,57 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "outlier.h"
+#include "budget.h"
 #include "result.h"
 
 struct cfg_service;
 struct cfg_endpoint;
 struct endpoint_set;
 
-/* A connection's tried set has one byte per endpoint; only the first
- * ENDPOINT_MAX_TRIED are tracked (beyond that, endpoints may repeat). */
-#define ENDPOINT_MAX_TRIED 64
+/* Endpoints one service may have (the config refuses more: CFG_MAX_ENDPOINTS),
+ * so that a set of them is a fixed bit mask. */
+#define ENDPOINT_MAX 256
+
+/* A set of endpoints of one service, by index: the ones a connection
+ * tried, the candidates a balancer may pick from. */
+struct endpoint_mask {
+	uint64_t bits[ENDPOINT_MAX / 64];
+};
+
+static inline bool endpoint_mask_has(const struct endpoint_mask *m, unsigned i)
+{
+	return i < ENDPOINT_MAX && (m->bits[i / 64] >> (i % 64) & 1);
+}
+
+static inline void endpoint_mask_set(struct endpoint_mask *m, unsigned i)
+{
+	if (i < ENDPOINT_MAX)
+		m->bits[i / 64] |= (uint64_t)1 << (i % 64);
+}
+
+static inline void endpoint_mask_clear(struct endpoint_mask *m, unsigned i)
+{
+	if (i < ENDPOINT_MAX)
+		m->bits[i / 64] &= ~((uint64_t)1 << (i % 64));
+}
+
+/* What this host knows of one endpoint of a service, kept across
+ * generations (one per service name and endpoint text, reference counted
+ * by the sets that have it). The outlier state changes under its
+ * service's lock; pick reads it with relaxed atomics. */
+struct endpoint_health;
+/* One service's health, across generations: the lock for its endpoints'
+ * outlier state, and its retry budget. */
+struct service_health;
 
 /* One endpoint of a service as this generation sees it. Counters and the
  * recent outcome are read and written with relaxed atomics: they are what
  * the balancer knows, and nothing else is ordered by them. */
 struct endpoint {
-	const struct cfg_endpoint *cfg; /* address, weight, local */
+	const struct cfg_endpoint *cfg; /* address, weight, local, tier */
 	struct endpoint_set *set;       /* the set it belongs to */
+	struct endpoint_health *health; /* outlier state, shared across generations */
 	/* in flight */
 	unsigned attempts; /* attempts begun and not done */
 	unsigned conns;    /* connections carried through it now */
@@ -49,17 +92,22 @@ struct endpoint {
 };
 
 /* A balancer. pick returns the index in set->eps of the endpoint for the
- * next attempt, skipping those marked in tried, or -1 when every one was
- * tried. attempt_start and attempt_done (may be NULL) hear about each
- * attempt after endpoint.c has counted it: result is the attempt's
- * result, or RESULT_UNSET when the attempt ended without a word on the endpoint
- * (aborted, a reused link gone stale); latency is in seconds since the
- * attempt began. */
+ * next attempt, one of cand (never empty: endpoint.c has taken out what
+ * the connection tried and what is not eligible: ejected, or in a later
+ * failover tier than one with a healthy endpoint); rnd is a fresh random
+ * number, now the time in seconds. attempt_start and attempt_done (may be
+ * NULL) hear about each attempt after endpoint.c has counted it: result is
+ * the attempt's result, or RESULT_UNSET when the attempt ended without a
+ * word on the endpoint (aborted, a reused link gone stale); latency is in
+ * seconds since the attempt began. returned (may be NULL): the endpoint
+ * came back from an ejection; forget what its failures taught. */
 struct lb_ops {
 	const char *name; /* as in the config's lb = */
-	int (*pick)(struct endpoint_set *set, const uint8_t *tried);
-	void (*attempt_start)(struct endpoint *ep);
-	void (*attempt_done)(struct endpoint *ep, enum result result, double latency);
+	unsigned (*pick)(struct endpoint_set *set, const struct endpoint_mask *cand, uint64_t rnd,
+	                 double now);
+	void (*attempt_start)(struct endpoint *ep, double now);
+	void (*attempt_done)(struct endpoint *ep, enum result result, double latency, double now);
+	void (*returned)(struct endpoint *ep, double now);
 };
 
 /* One service's endpoints (in config order) and its balancer. */
@@ -68,7 +116,10 @@ struct endpoint_set {
 	const struct lb_ops *lb;
 	uint64_t cursor; /* lb_rr's place in its weighted cycle */
 	unsigned n;
+	unsigned ntiers; /* failover tiers: 1 + the highest cfg->tier */
 	struct endpoint *eps;
+	struct service_health *health;
+	struct outlier_cfg outlier; /* from svc */
 };
 
 /* One connection's use of an endpoint: the attempt in flight, then, when
@@ -79,14 +130,36 @@ struct endpoint_use {
 	bool connected;      /* ep->conns counts this one */
 };
 
+/* What an attempt's outcome changed in its endpoint's health, for the
+ * caller to log and record. kind OUTLIER_NONE: nothing. */
+struct endpoint_event {
+	enum outlier_event kind;
+	const struct endpoint *ep;
+	unsigned failures;  /* EJECTED: the failures in a row that did it */
+	unsigned ejections; /* times ejected, this one included */
+	double secs;        /* EJECTED: for how long; RETURNED: how long it was out */
+	enum result result; /* EJECTED: the last failure */
+};
+
 /* The set of svc with the balancer its config names, or -1 (out of
- * memory). endpoint_set_clear frees what init allocated. */
+ * memory). endpoint_set_clear frees what init allocated. Both may run on
+ * any thread (a generation is freed by whoever drops it last). */
 int endpoint_set_init(struct endpoint_set *set, const struct cfg_service *svc);
 void endpoint_set_clear(struct endpoint_set *set);
 
 /* The endpoint for the next attempt (an index in set->eps), or -1 when
- * every endpoint is marked in tried. */
-int endpoint_pick(struct endpoint_set *set, const uint8_t *tried);
+ * every one is in tried. Healthy endpoints of the first tier that has one
+ * come first; then, when none is left untried, any that is not ejected;
+ * then the ejected ones (a connection with no other choice still gets
+ * the endpoint's own answer). An endpoint whose ejection time is over
+ * gets the next attempt (one at a time): it returns when that attempt
+ * succeeds. rnd: a fresh random number; now: seconds. */
+int endpoint_pick(struct endpoint_set *set, const struct endpoint_mask *tried, uint64_t rnd,
+                  double now);
+
+/* Endpoints of the set ejected at `now`, for the message when none is
+ * left. */
+unsigned endpoint_ejected(const struct endpoint_set *set, double now);
 
 /* An attempt on set->eps[i] begins at `now` (u must be free: zeroed or
  * released). */
@@ -94,10 +167,22 @@ void endpoint_attempt_start(struct endpoint_use *u, struct endpoint_set *set, un
                             double now);
 /* The attempt in u is done with `result` (see struct lb_ops; RESULT_OK: u now
  * holds a connection). Nothing when u holds no attempt, so that a path
- * which already reported does not report twice. */
-void endpoint_attempt_done(struct endpoint_use *u, enum result result, double now);
+ * which already reported does not report twice. ev (may be NULL) says
+ * what it changed in the endpoint's health. */
+void endpoint_attempt_done(struct endpoint_use *u, enum result result, double now,
+                           struct endpoint_event *ev);
 /* The connection owning u ends: an attempt still in flight is done without
  * a word on the endpoint, a connection is given back. u is free after. */
 void endpoint_release(struct endpoint_use *u, double now);
+
+/* Does result say the endpoint failed (not a refusal by policy, not an
+ * error of this host)? */
+bool endpoint_failure(enum result result);
+
+/* Retry budget of the set's service: a connection's first attempt, and
+ * whether it may make one more (counted when it may). When not, why says
+ * what the window held. */
+void endpoint_first_attempt(struct endpoint_set *set, double now);
+bool endpoint_retry_allowed(struct endpoint_set *set, double now, char *why, size_t whylen);
 
 #endif

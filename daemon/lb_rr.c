@@ -3,26 +3,23 @@
 #include "endpoint.h"
 #include "config.h"
 
-static int tried_at(const uint8_t *tried, unsigned i)
-{
-	return i < ENDPOINT_MAX_TRIED && tried[i];
-}
-
 static uint64_t weight(const struct endpoint *ep)
 {
 	return ep->cfg->weight ? ep->cfg->weight : 1;
 }
 
-static int lb_rr_pick(struct endpoint_set *set, const uint8_t *tried)
+static unsigned lb_rr_pick(struct endpoint_set *set, const struct endpoint_mask *cand, uint64_t rnd,
+                           double now)
 {
+	(void)rnd;
+	(void)now;
 	uint64_t total = 0;
-	unsigned untried = 0;
+	unsigned first = set->n;
 	for (unsigned i = 0; i < set->n; i++) {
 		total += weight(&set->eps[i]);
-		untried += !tried_at(tried, i);
+		if (first == set->n && endpoint_mask_has(cand, i))
+			first = i;
 	}
-	if (set->n == 0 || untried == 0)
-		return -1;
 	/* Walk the weighted cycle from the cursor to the first untried slot. */
 	for (uint64_t step = 0; step < total; step++) {
 		/* Shared by the workers of a generation: a relaxed atomic is enough. */
@@ -30,14 +27,14 @@ static int lb_rr_pick(struct endpoint_set *set, const uint8_t *tried)
 		for (unsigned i = 0; i < set->n; i++) {
 			uint64_t w = weight(&set->eps[i]);
 			if (pos < w) {
-				if (!tried_at(tried, i))
-					return (int)i;
+				if (endpoint_mask_has(cand, i))
+					return i;
 				break;
 			}
 			pos -= w;
 		}
 	}
-	return -1;
+	return first; /* not reached: the cycle holds every endpoint */
 }
 
 /* Round robin learns nothing from outcomes: endpoint.c's counts are all. */

@@ -31,6 +31,7 @@
 #include "endpoint.h"
 #include "bounds.h"
 #include "link.h"
+#include "record.h"
 #include "log.h"
 #include "container.h"
 
@@ -65,11 +66,33 @@ static void relay_done(struct relay *r, enum relay_end why, const char *detail)
 	session_end_relay(r->owner, why, detail);
 }
 
+/* An endpoint was ejected or came back: said once, on stderr and in the
+ * traffic log. */
+static void health_changed(struct session *s, const struct endpoint_event *ev)
+{
+	const char *svc = s->svc->name, *ep = ev->ep->cfg->text;
+	if (ev->kind == OUTLIER_EJECTED) {
+		log_warn(
+			"service %s: endpoint %s ejected for %.1fs after %u failed attempts in a "
+			"row (last: %s; ejection %u)",
+			svc, ep, ev->secs, ev->failures, result_word(ev->result), ev->ejections);
+		record_endpoint(s->gen->cfg->host, "eject", svc, ep, ev->result, ev->failures,
+		                ev->ejections, ev->secs);
+	} else {
+		log_info("service %s: endpoint %s returned after %.1fs ejected", svc, ep, ev->secs);
+		record_endpoint(s->gen->cfg->host, "return", svc, ep, RESULT_OK, 0, ev->ejections,
+		                ev->secs);
+	}
+}
+
 /* The attempt in flight is done with `result` (RESULT_UNSET: it says
  * nothing about the endpoint); the balancer learns from it (endpoint.h). */
 static void attempt_done(struct session *s, enum result result)
 {
-	endpoint_attempt_done(&s->use, result, ev_time());
+	struct endpoint_event ev;
+	endpoint_attempt_done(&s->use, result, ev_time(), &ev);
+	if (ev.kind != OUTLIER_NONE)
+		health_changed(s, &ev);
 }
 
 static void start_relay(struct session *s)
@@ -109,8 +132,7 @@ static void attempt_failed(struct session *s, enum result result)
 		          (unsigned long long)s->id, s->endpoint, s->detail);
 		s->reused = false;
 		s->attempts--;
-		if (s->ep < ENDPOINT_MAX_TRIED)
-			s->tried[s->ep] = 0;
+		endpoint_mask_clear(&s->tried, (unsigned)s->ep);
 		s->detail[0] = '\0';
 		attempt_next(s);
 		return;
@@ -119,6 +141,16 @@ static void attempt_failed(struct session *s, enum result result)
 	log_debug("conn %016llx: attempt %u to %s failed: %s (%s)", (unsigned long long)s->id,
 	          s->attempts, s->endpoint, result_word(result), s->detail);
 	if (s->attempts >= s->svc->retries + 1) {
+		session_end(s, result, true);
+		return;
+	}
+	/* Counted now, before the backoff: connections waiting to retry
+	 * spend the budget too. */
+	char why[160];
+	if (!endpoint_retry_allowed(gen_endpoints(s->gen, s->svc), ev_now(loop), why, sizeof why)) {
+		char last[sizeof s->detail];
+		snprintf(last, sizeof last, "%s", s->detail);
+		session_set_detail(s, "%s; %s", last, why);
 		session_end(s, result, true);
 		return;
 	}
@@ -228,12 +260,13 @@ static void attempt_next(struct session *s)
 {
 	const struct cfg_service *svc = s->svc;
 	struct endpoint_set *set = gen_endpoints(s->gen, svc);
-	int ep = endpoint_pick(set, s->tried);
+	s->reused = false; /* until this attempt takes a link that was up */
+	int ep = endpoint_pick(set, &s->tried, session_random(s->m), ev_now(s->m->loop));
 	if (ep < 0 && svc->nendpoints) {
 		/* Every endpoint failed once: go round again (a peer restarting
 		 * is back within the backoff) until the attempts run out. */
-		memset(s->tried, 0, sizeof s->tried);
-		ep = endpoint_pick(set, s->tried);
+		memset(&s->tried, 0, sizeof s->tried);
+		ep = endpoint_pick(set, &s->tried, session_random(s->m), ev_now(s->m->loop));
 	}
 	if (ep < 0) {
 		if (!s->result)
@@ -241,8 +274,7 @@ static void attempt_next(struct session *s)
 		session_end(s, s->result ? s->result : RESULT_NO_ENDPOINT, true);
 		return;
 	}
-	if (ep < ENDPOINT_MAX_TRIED)
-		s->tried[ep] = 1;
+	endpoint_mask_set(&s->tried, (unsigned)ep);
 	s->ep = ep;
 	s->attempts++;
 	const struct cfg_endpoint *e = &svc->endpoints[ep];
@@ -452,5 +484,6 @@ void outbound_accept(struct worker *m, struct listener *l, int fd,
 		session_end(s, RESULT_OVERFLOW, true);
 		return;
 	}
+	endpoint_first_attempt(gen_endpoints(s->gen, s->svc), ev_now(m->loop));
 	attempt_next(s);
 }

@@ -171,6 +171,23 @@ static void begin(struct jbuf *j, const char *event)
 	jstr(j, "event", event);
 }
 
+void record_endpoint(const char *host, const char *event, const char *service, const char *endpoint,
+                     enum result result, unsigned failures, unsigned ejections, double secs)
+{
+	struct jbuf j;
+	begin(&j, event);
+	jstr(&j, "host", host);
+	jstr(&j, "service", service);
+	jstr(&j, "endpoint", endpoint);
+	if (failures) {
+		jnum(&j, "failures", failures);
+		jstr(&j, "result", result_word(result));
+	}
+	jnum(&j, "ejections", ejections);
+	jms(&j, strcmp(event, "eject") == 0 ? "ejection_ms" : "ejected_ms", secs);
+	emit(&j);
+}
+
 void record_close(const struct session *s)
 {
 	const struct config *c = s->gen->cfg;

@@ -84,8 +84,8 @@ struct session {
 	/* attempts (outbound) */
 	unsigned attempts;
 	int ep;
-	uint8_t tried[ENDPOINT_MAX_TRIED];
-	struct endpoint_use use; /* the attempt in flight, then the connection (endpoint.h) */
+	struct endpoint_mask tried; /* endpoints this connection tried */
+	struct endpoint_use use;    /* the attempt in flight, then the connection (endpoint.h) */
 	char endpoint[64];
 	char peer[160]; /* spiffe URI the other side presented */
 	bool tls_up;

@@ -401,6 +401,62 @@ static void test_defaults(void **state)
 	config_unref(c);
 }
 
+/* Endpoint health keys: defaults, [mesh] defaults a service inherits,
+ * its own values, failover tiers. */
+static void test_health_keys(void **state)
+{
+	(void)state;
+	struct config *c = load_ok(MESH WEB_ID WEB_SVC);
+	const struct cfg_service *web = config_service(c, "web");
+	assert_int_equal(web->consecutive_failures, 5);
+	assert_true(web->base_ejection == 30);
+	assert_true(web->max_ejection == 300);
+	assert_int_equal(web->max_ejection_percent, 50);
+	assert_true(web->retry_budget > 0.1999 && web->retry_budget < 0.2001);
+	assert_int_equal(web->retry_min_per_s, 10);
+	assert_int_equal(web->endpoints[0].tier, 0);
+	config_unref(c);
+
+	c = load_ok(MESH
+	            "consecutive_failures = 3\nbase_ejection = 2s\nmax_ejection = 10s\n"
+	            "max_ejection_percent = 100\nretry_budget = 50%\nretry_min_per_s = 0\n" WEB_ID
+	            "[service.api]\nports = 80\nendpoints = 10.0.0.1:1, 10.0.0.2:1 | "
+	            "10.0.1.1:1*3 |10.0.2.1:1\nretry_budget = 5\nconsecutive_failures = 0\n");
+	const struct cfg_service *api = config_service(c, "api");
+	assert_int_equal(api->consecutive_failures, 0);
+	assert_true(api->base_ejection == 2);
+	assert_true(api->max_ejection == 10);
+	assert_int_equal(api->max_ejection_percent, 100);
+	assert_true(api->retry_budget > 0.0499 && api->retry_budget < 0.0501);
+	assert_int_equal(api->retry_min_per_s, 0);
+	assert_int_equal(api->nendpoints, 4);
+	const unsigned tiers[] = { 0, 0, 1, 2 };
+	for (unsigned i = 0; i < 4; i++)
+		assert_int_equal(api->endpoints[i].tier, tiers[i]);
+	assert_int_equal(api->endpoints[2].weight, 3);
+	assert_string_equal(api->endpoints[2].text, "10.0.1.1:1");
+	config_unref(c);
+}
+
+static void test_health_key_errors(void **state)
+{
+	(void)state;
+	check_one_error(MESH WEB_ID "[service.api]\nports = 80\nendpoints = 10.0.0.1:1 | \n",
+	                "endpoints =", "failover group 2 is empty");
+	check_one_error(MESH WEB_ID "[service.api]\nports = 80\nendpoints = | 10.0.0.1:1\n",
+	                "endpoints =", "failover group 1 is empty");
+	check_one_error(MESH WEB_ID
+	                "[service.api]\nports = 80\nendpoints = 10.0.0.1:1 | 10.0.0.1:1\n",
+	                "endpoints =", "listed twice");
+	check_one_error(MESH WEB_ID "[service.api]\nports = 80\nretry_budget = lots\n",
+	                "retry_budget", "percentage");
+	check_one_error(MESH WEB_ID "[service.api]\nports = 80\nmax_ejection_percent = 101\n",
+	                "max_ejection_percent", "0..100");
+	check_one_error(MESH WEB_ID
+	                "[service.api]\nports = 80\nbase_ejection = 1m\nmax_ejection = 30s\n",
+	                "max_ejection =", "shorter than base_ejection");
+}
+
 static void test_empty_suffix_and_options(void **state)
 {
 	struct config *c;
@@ -1184,6 +1240,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_full_file),
 		cmocka_unit_test(test_defaults),
+		cmocka_unit_test(test_health_keys),
+		cmocka_unit_test(test_health_key_errors),
 		cmocka_unit_test(test_empty_suffix_and_options),
 		cmocka_unit_test(test_refcount),
 		cmocka_unit_test(test_err_unknown_key),

@@ -8,7 +8,7 @@
 # accepted (sock_diag), and both sides match on tuple and inode.
 #
 #   flaky: two endpoints, host B (ok) and 127.0.0.3:BACKPORT3 where nothing
-#   listens (refused), round robin, retries = 0: consecutive connections
+#   listens (refused), round robin, retries = 0, no ejection: consecutive connections
 #   alternate between ok and refused on the SAME VIP:port;
 #   one client binds the same local port for every connection (ROUNDS of
 #   them, closing each with a reset so that no TIME_WAIT blocks the reuse):
@@ -25,7 +25,9 @@ write_confs a_extra="[service.flaky]
 ports = $PORT2
 endpoints = 127.0.0.2:$MESHPORT, 127.0.0.3:$BACKPORT3
 identity = hello
-retries = 0" b_extra="[service.flaky]
+retries = 0
+lb = round_robin
+consecutive_failures = 0" b_extra="[service.flaky]
 ports = $PORT2
 upstream = 127.0.0.1:$BACKPORT
 identity = hello

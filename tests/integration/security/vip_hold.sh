@@ -36,7 +36,13 @@ ports = $PORT2
 endpoints = local
 upstream = 127.0.0.1:$BACKPORT
 identity = client
-allow = client, batch"
+allow = client, batch
+# 1,030 connects at once overflow the upstream's accept backlog, and the
+# dropped SYNs time out: each connection needs its retries, which the
+# default retry budget (20 % + 10/s) would refuse. This scenario is about
+# descriptors; heal_budget.sh tests the budget.
+retry_budget = 1000%
+retry_min_per_s = 100000"
 # B's upstream gets 200 connects at once and its backlog is 128: a dropped
 # SYN is sent again after 1 s, so B's connect_timeout must be longer than
 # that, or B gives up, A retries, and the upstream counts both.
