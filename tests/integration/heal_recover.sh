@@ -31,7 +31,7 @@ topo_client h1 seq api 80 20 >"$T/down.out" 2>&1 || true
 check_eq "with h2 stopped, 20 connections from h1 succeed" 20 "$(topo_summary "$T/down.out" | jq '.ok // 0')"
 ej=$(wait_record "$L" ".event == \"eject\" and .service == \"api\" and .endpoint == \"$H2\"" 10) || ej='{}'
 check_rec "h1 records h2's ejection" "$ej" '.event == "eject"'
-check "h1's meshd says it ejected h2" grep -q "ejected.*$H2\|$H2.*ejected" "$ERR"
+check "h1's meshd says it ejected h2" grep -q "$H2 ejected" "$ERR"
 topo start h2
 
 mark=$(since "$L")
@@ -55,6 +55,6 @@ check_rec "h1 records h2's return" "$ret" '.event == "return"'
 check_eq "the return comes at or after the ejection's end" true \
 	"$(jq --argjson e "$t_ej" --argjson d "$EJ" "$JQ_TIME"'t >= $e + $d - 0.05' <<<"$ret" 2>/dev/null || echo false)"
 check_eq "h2's ejection and return are logged once each" "1 1" \
-	"$(grep -c "ejected.*$H2\|$H2.*ejected" "$ERR") $(grep -c "returned.*$H2\|$H2.*returned" "$ERR")"
+	"$(grep -c "$H2 ejected" "$ERR") $(grep -c "$H2 returned" "$ERR")"
 
 summary
