@@ -446,7 +446,9 @@ cmd_up() {
 	done
 	[[ $(id -u) -eq 0 ]] || die "needs root (ip netns)"
 	[[ ! -e $DIR/topo.env ]] || die "topology '$NAME' exists ($DIR): '$prog -n $NAME down' first"
-	ip netns list | grep -qE "^$NAME-(br|h[0-9]+)( |$)" && die "namespaces $NAME-* exist: '$prog -n $NAME down' first"
+	local have
+	have=$(ip netns list)
+	! grep -qE "^$NAME-(br|h[0-9]+)( |$)" <<<"$have" || die "namespaces $NAME-* exist: '$prog -n $NAME down' first"
 	mkdir -p -- "$DIR"
 	chmod 700 "$DIR"
 	# From here, a failure takes down what was made.

@@ -22,16 +22,6 @@ H3=10.78.0.3:15443
 topo_up 3 --service api=h2,h3
 L=$(topo_log h1)
 
-# warm_up: connections until h1 has used (so holds a link to) both hosts.
-warm_up() {
-	local i
-	for ((i = 0; i < 10; i++)); do
-		topo_client h1 seq api 80 10 >"$T/warm.out" 2>&1 || true
-		[[ $(topo_answers "$T/warm.out" | sort -u | tr '\n' ' ') == "h2 h3 " ]] && return 0
-	done
-	return 1
-}
-
 run_case() { # WHAT: h2 is gone now; 200 connections from h1
 	local what=$1 mark out s retried bad
 	mark=$(since "$L")
@@ -56,7 +46,7 @@ run_case() { # WHAT: h2 is gone now; 200 connections from h1
 	fi
 }
 
-check "h1 reaches both h2 and h3" warm_up
+check "h1 reaches both h2 and h3" topo_warm_up h1 api 80 h2 h3
 topo stop h2
 run_case stopped
 topo start h2
@@ -64,7 +54,7 @@ topo start h2
 # A fresh h1 (no ejection carried over), links to both hosts up again.
 topo stop h1
 topo start h1
-check "h1 reaches both h2 and h3 again" warm_up
+check "h1 reaches both h2 and h3 again" topo_warm_up h1 api 80 h2 h3
 topo cut h2
 run_case cut
 topo restore h2

@@ -13,8 +13,7 @@
 
 topo_up 3 --service p2c=h2,h3 --svc p2c:lb=p2c_ewma --service lc=h2,h3 --svc lc:lb=least_conn
 
-topo_client h1 seq p2c 80 20 >"$T/warm.out" 2>&1 || true
-check_eq "warm-up: h1 reaches h2 and h3" "h2 h3 " "$(topo_answers "$T/warm.out" | sort -u | tr '\n' ' ')"
+check "warm-up: h1 reaches h2 and h3" topo_warm_up h1 p2c 80 h2 h3
 topo delay h2 20
 topo_client h1 seq p2c 80 200 >"$T/p2c.out" 2>&1 || true
 s=$(topo_summary "$T/p2c.out")

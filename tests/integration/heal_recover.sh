@@ -22,8 +22,7 @@ topo_up 3 --service api=h2,h3 --svc api:lb=round_robin --svc "api:base_ejection=
 L=$(topo_log h1)
 ERR=$TOPO_DIR/h1/meshd.err
 
-topo_client h1 seq api 80 10 >"$T/warm.out" 2>&1 || true
-check_eq "warm-up: h1 reaches h2 and h3" "h2 h3 " "$(topo_answers "$T/warm.out" | sort -u | tr '\n' ' ')"
+check "warm-up: h1 reaches h2 and h3" topo_warm_up h1 api 80 h2 h3
 
 topo stop h2
 mark=$(since "$L")

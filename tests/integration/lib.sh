@@ -798,6 +798,20 @@ topo_answers() { awk '$1 == "conn" { print $6 }' "$1"; }
 # longest_run NAME: the longest run of lines NAME on stdin.
 longest_run() { awk -v h="$1" '{ n = ($1 == h) ? n + 1 : 0; if (n > m) m = n } END { print m + 0 }'; }
 
+# topo_warm_up H SERVICE PORT HOST...: rounds of 10 connections from H until
+# every HOST has answered one (so H holds a link to each); fails after 10.
+topo_warm_up() {
+	local h=$1 svc=$2 port=$3 i want got
+	shift 3
+	want=$(printf '%s\n' "$@" | sort -u | tr '\n' ' ')
+	for ((i = 0; i < 10; i++)); do
+		topo_client "$h" seq "$svc" "$port" 10 >"$T/warm-up.out" 2>&1 || true
+		got=$(topo_answers "$T/warm-up.out" | grep -v '^-$' | sort -u | tr '\n' ' ')
+		[[ $got == "$want" ]] && return 0
+	done
+	return 1
+}
+
 # A jq function: a record's time in seconds (with its milliseconds).
 JQ_TIME='def t: (.time[0:19] + "Z" | fromdate) + (.time[20:23] | tonumber) / 1000;'
 
