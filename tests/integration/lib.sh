@@ -750,6 +750,89 @@ _dump_log() {
 	fi
 }
 
+# ---------------------------------------------------------------- topologies
+
+# topo_up N ARGS...: scripts/topology.sh up N ARGS as this scenario's
+# topology (namespaces lm$$-h1..hN and lm$$-br, state in $TOPO_DIR inside
+# $T). At the end its meshds are stopped and must exit 0, their stderr is
+# checked for sanitizer reports, and the namespaces are deleted, also when
+# the scenario fails. topo CMD... runs topology.sh on it; topo_log H is host
+# H's traffic log; topo_client H MODE ARGS... runs topo_client.py on H under
+# the shim.
+TOPOLOGY=$ROOT/scripts/topology.sh
+TOPO_NAME=lm$$
+TOPO_DIR=$T/topo
+_TOPO_N=0
+topo() { "$TOPOLOGY" -n "$TOPO_NAME" -d "$TOPO_DIR" "$@"; }
+topo_log() { printf '%s/%s/traffic.log\n' "$TOPO_DIR" "$1"; }
+topo_client() {
+	local h=$1
+	shift
+	topo run "$h" "$PY" "$(dirname "${BASH_SOURCE[0]}")/topo_client.py" "$@"
+}
+topo_up() {
+	local n=$1 i
+	[[ $(id -u) -eq 0 ]] || die "needs root for ip netns"
+	command -v ip >/dev/null || die "ip (iproute2) not installed: run scripts/deps.sh"
+	_need_binaries
+	_TOPO_N=$n
+	on_exit "topo down --keep >/dev/null 2>&1"
+	for ((i = 1; i <= n; i++)); do san_watch "$TOPO_DIR/h$i/meshd.err"; done
+	if ! topo up "$@" >"$T/topo-up.log" 2>&1; then
+		sed 's/^/# /' "$T/topo-up.log"
+		die "topology.sh up $* failed"
+	fi
+}
+
+# topo_summary OUT: the summary JSON of a topo_client output file ({} if none).
+topo_summary() {
+	local s
+	s=$(sed -n 's/^summary //p' "$1" | tail -n 1)
+	printf '%s\n' "${s:-"{}"}"
+}
+
+# topo_answers OUT: who answered each connection of OUT, one a line, in order
+# ("-" for a connection that failed).
+topo_answers() { awk '$1 == "conn" { print $6 }' "$1"; }
+
+# longest_run NAME: the longest run of lines NAME on stdin.
+longest_run() { awk -v h="$1" '{ n = ($1 == h) ? n + 1 : 0; if (n > m) m = n } END { print m + 0 }'; }
+
+# topo_warm_up H SERVICE PORT HOST...: rounds of 10 connections from H until
+# every HOST has answered one (so H holds a link to each); fails after 10.
+topo_warm_up() {
+	local h=$1 svc=$2 port=$3 i want got
+	shift 3
+	want=$(printf '%s\n' "$@" | sort -u | tr '\n' ' ')
+	for ((i = 0; i < 10; i++)); do
+		topo_client "$h" seq "$svc" "$port" 10 >"$T/warm-up.out" 2>&1 || true
+		got=$(topo_answers "$T/warm-up.out" | grep -v '^-$' | sort -u | tr '\n' ' ')
+		[[ $got == "$want" ]] && return 0
+	done
+	return 1
+}
+
+# A jq function: a record's time in seconds (with its milliseconds).
+JQ_TIME='def t: (.time[0:19] + "Z" | fromdate) + (.time[20:23] | tonumber) / 1000;'
+
+# _topo_stop: before the sanitizer check, every meshd of the topology ends
+# (SIGTERM) and must exit 0, as start_meshd's do.
+_topo_stop() {
+	[[ $_TOPO_N -gt 0 && -e $TOPO_DIR/topo.env ]] || return 0
+	if ! topo stop all 2>"$T/topo-stop.err"; then
+		not_ok "every meshd of the topology exits 0 at the end"
+		sed 's/^/#   /' "$T/topo-stop.err"
+	fi
+	if [[ $FAIL -gt 0 ]]; then
+		local i
+		for ((i = 1; i <= _TOPO_N; i++)); do
+			[[ -s $TOPO_DIR/h$i/meshd.err ]] || continue
+			note "--- last lines of h$i's meshd.err"
+			tail -n 15 "$TOPO_DIR/h$i/meshd.err" | sed 's/^/#   /'
+		done
+	fi
+}
+
 # ---------------------------------------------------------------- teardown
 
 _san_check() {
@@ -802,6 +885,7 @@ _teardown() {
 	for name in "${!_MESHD_PID[@]}"; do
 		kill -KILL -- "-${_MESHD_PID[$name]}" 2>/dev/null || true
 	done
+	_topo_stop
 	_san_check
 	# Scenario-registered cleanups (on_exit), after every process is gone.
 	local c

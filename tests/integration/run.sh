@@ -13,6 +13,12 @@
 # MESHD=build-undefined/meshd, built with make SANITIZE=undefined): any
 # "runtime error:" on meshd's stderr fails the scenario (lib.sh), and the
 # build's -fno-sanitize-recover=all makes the first one also stop meshd.
+#
+# A scenario may name the runs it takes part in with a line "# modes: WORDS"
+# among its first 15 lines (words plain, asan, ubsan): the heaviest ones
+# (a 60 s stream, thousands of connections) say "# modes: plain" and are
+# skipped, and listed as skipped, in the sanitizer runs. Without the line,
+# every run.
 set -uo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -120,12 +126,24 @@ kill_leftovers() {
 work=$(mktemp -d "${TMPDIR:-/tmp}/libmesh-run.XXXXXX")
 trap 'rm -rf -- "$work"' EXIT
 
+# scenario_modes FILE: the words of its "# modes:" line (empty: every run).
+scenario_modes() {
+	sed -n '1,15{s/^# modes:[[:space:]]*//p}' "$1" | head -n 1
+}
+
 passed=0
 failed=0
 failed_names=()
+skipped_names=()
 for f in "${scenarios[@]}"; do
 	name=${f#"$HERE"/}
 	echo "=== $name$tag"
+	modes=$(scenario_modes "$f")
+	if [[ -n $modes && " $modes " != *" $mode "* ]]; then
+		skipped_names+=("$name")
+		echo "--- SKIP $name (modes: $modes)"
+		continue
+	fi
 	out=$work/out
 	pidfile=$work/pids
 	: >"$pidfile"
@@ -151,6 +169,9 @@ for f in "${scenarios[@]}"; do
 	fi
 done
 
+if [[ ${#skipped_names[@]} -gt 0 ]]; then
+	echo "$label: skipped in this run (see their modes: line): ${skipped_names[*]}"
+fi
 if [[ $failed -gt 0 ]]; then
 	echo "$label: failed: ${failed_names[*]}"
 fi
