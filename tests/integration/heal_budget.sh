@@ -1,7 +1,5 @@
 #!/usr/bin/env bash
 # shellcheck disable=SC2154  # TOPO_* and helpers come from lib.sh
-# modes: plain asan
-# (not UBSan: the endpoint health and balancers run under it in make unit)
 # heal_budget: every endpoint down for 10 s under steady load, and retries
 # stay within the retry budget. h2 and h3 serve api; both meshds are
 # stopped (their kernels refuse at once), then h1 opens 7 new connections/s

@@ -1,7 +1,5 @@
 #!/usr/bin/env bash
 # shellcheck disable=SC2154  # TOPO_* and helpers come from lib.sh
-# modes: plain asan
-# (not UBSan: the endpoint health and balancers run under it in make unit)
 # heal_failover: failover tiers. Four hosts: h2, h3 and h4 serve api; h1
 # calls with endpoints = h2, h3 | h4 (h4 is the backup tier), base_ejection
 # and max_ejection 2s. Who served each connection is what the upstream

@@ -1,7 +1,5 @@
 #!/usr/bin/env bash
 # shellcheck disable=SC2154  # TOPO_* and helpers come from lib.sh
-# modes: plain asan
-# (not UBSan: the endpoint health and balancers run under it in make unit)
 # heal_host_down: three hosts (scripts/topology.sh): h2 and h3 serve api, h1
 # calls it with the default config (lb p2c_ewma, consecutive_failures 5,
 # base_ejection 30 s). Two cases, each from a fresh meshd on h1 whose links

@@ -1,7 +1,5 @@
 #!/usr/bin/env bash
 # shellcheck disable=SC2154  # TOPO_* and helpers come from lib.sh
-# modes: plain asan
-# (not UBSan: the endpoint health and balancers run under it in make unit)
 # heal_lb: the load-balancing strategies on three hosts (h2 and h3 serve;
 # h1 calls; who served each connection is what the upstream answers).
 # - p2c_ewma (service p2c): with every frame leaving h2 delayed 20 ms

@@ -1,7 +1,5 @@
 #!/usr/bin/env bash
 # shellcheck disable=SC2154  # TOPO_* and helpers come from lib.sh
-# modes: plain asan
-# (not UBSan: the endpoint health and balancers run under it in make unit)
 # heal_recover: an ejected endpoint comes back. h2 and h3 serve api, h1
 # calls with lb = round_robin (so that h2 keeps getting first attempts until
 # it is ejected) and base_ejection = 3s. h2's meshd stops; h1 ejects h2 (a

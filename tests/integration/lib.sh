@@ -22,8 +22,8 @@
 # (and anything registered with san_watch) is checked for sanitizer reports:
 # a report fails the scenario.
 #
-# Environment: MESHD (default build/meshd; the --asan run sets
-# build-address/meshd), LIBMESH (default build/libmesh.so), KEEP=1 (keep $T),
+# Environment: MESHD (default build/meshd; make test's --sanitize run sets
+# build-address-undefined/meshd), LIBMESH (default build/libmesh.so), KEEP=1 (keep $T),
 # MESHPORT (pins the port block instead of picking a free one),
 # CLIENT_SNAPSHOT (routes the shim uses in mesh_client; default $T/a.routes).
 # Run as root: host A maps uid 0 to its caller identity.

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# run.sh [--asan|--ubsan] [SCENARIO.sh...]: run the integration scenarios.
+# run.sh [--sanitize|--asan|--ubsan] [SCENARIO.sh...]: run the integration scenarios.
 #
 # Every tests/integration/*.sh and tests/integration/*/*.sh except lib.sh,
 # run.sh and anything under conf-broken/ is a scenario: run each in its own
@@ -9,13 +9,16 @@
 #
 # --asan: the same scenarios against an AddressSanitizer meshd, taken from
 # MESHD (the Makefile sets MESHD=build-address/meshd; that is the default).
+# --sanitize: the same against a meshd built with both (make test's second
+# run: MESHD=build-address-undefined/meshd, make SANITIZE=address,undefined
+# BUILD=build-address-undefined): ASan's and UBSan's reports both fail the scenario.
 # --ubsan: the same against an UndefinedBehaviorSanitizer meshd (default
 # MESHD=build-undefined/meshd, built with make SANITIZE=undefined): any
 # "runtime error:" on meshd's stderr fails the scenario (lib.sh), and the
 # build's -fno-sanitize-recover=all makes the first one also stop meshd.
 #
 # A scenario may name the runs it takes part in with a line "# modes: WORDS"
-# among its first 15 lines (words plain, asan, ubsan): the heaviest ones
+# among its first 15 lines (words plain, sanitize, asan, ubsan): the heaviest ones
 # (a 60 s stream, thousands of connections) say "# modes: plain" and are
 # skipped, and listed as skipped, in the sanitizer runs. Without the line,
 # every run.
@@ -29,6 +32,7 @@ mode=plain
 case ${1:-} in
 --asan) mode=asan; shift ;;
 --ubsan) mode=ubsan; shift ;;
+--sanitize) mode=sanitize; shift ;;
 esac
 
 abspath() {
@@ -42,6 +46,8 @@ if [[ $mode == asan ]]; then
 	MESHD=$(abspath "${MESHD:-build-address/meshd}")
 elif [[ $mode == ubsan ]]; then
 	MESHD=$(abspath "${MESHD:-build-undefined/meshd}")
+elif [[ $mode == sanitize ]]; then
+	MESHD=$(abspath "${MESHD:-build-address-undefined/meshd}")
 else
 	MESHD=$(abspath "${MESHD:-build/meshd}")
 fi
@@ -59,6 +65,10 @@ elif [[ $mode == ubsan ]]; then
 	label=integration-ubsan
 	tag=" (ubsan)"
 	build_cmd="make SANITIZE=undefined"
+elif [[ $mode == sanitize ]]; then
+	label=integration-sanitize
+	tag=" (asan+ubsan)"
+	build_cmd="make SANITIZE=address,undefined BUILD=build-address-undefined"
 fi
 
 if [[ $mode == asan ]]; then
@@ -69,6 +79,10 @@ if [[ $mode == asan ]]; then
 	export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1}
 elif [[ $mode == ubsan ]]; then
 	echo "$label: UndefinedBehaviorSanitizer run, MESHD=$MESHD"
+	export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+elif [[ $mode == sanitize ]]; then
+	echo "$label: AddressSanitizer + UndefinedBehaviorSanitizer run, MESHD=$MESHD"
+	export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
 	export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 else
 	echo "$label: MESHD=$MESHD"
