@@ -44,6 +44,8 @@ static bool awaiting(const struct link *l)
  * stream waits to hear from the peer). */
 static void live_arm(struct link *l)
 {
+	if (!l->pings)
+		return; /* a libmesh/2 peer: no PING to send or await, no timer */
 	double t = l->timeout;
 	ev_tstamp at;
 	if (awaiting(l))

@@ -6,7 +6,10 @@
 # never sent a PING (an older meshd would end the link on an unknown frame
 # type), and its quiet link stays open; a peer offering libmesh/3 gets
 # that, is sent PINGs while the link is quiet (link_timeout 1s: one within
-# about a third of it), and, answering them, keeps its link.
+# about a third of it), and, answering them, keeps its link. Neither
+# makes B's loop spin: B's threads wake up fewer than 300 times while
+# either peer holds its quiet link for 3.5 s (a timer re-armed at 1 ms,
+# as a link with no PING to send once had, woke it about 3,500 times).
 . "$(dirname "$0")/lib.sh"
 
 make_certs "$TD" client hello
@@ -51,14 +54,21 @@ PY
 peer() { PEERDIR=$(dirname "$0") timeout 20 "$PY" "$T/peer.py" "$T/certs/ca.pem" \
 	"$T/certs/client.pem" "$T/certs/client.key" "$MESHPORT" "$1" 2>&1; }
 
+wakeups() { awk '/^voluntary_ctxt_switches/ { s += $2 } END { print s }' /proc/"$(meshd_pid b)"/task/*/status; }
+w0=$(wakeups)
 out=$(peer libmesh/2)
+w1=$(wakeups)
 note "libmesh/2 peer: $(tr '\n' ' ' <<<"$out")"
+check "B does not spin for it ($((w1 - w0)) wakeups in 3.5 s)" test "$((w1 - w0))" -lt 300
 check "a libmesh/2 peer gets libmesh/2" grep -qx 'alpn libmesh/2' <<<"$out"
 check "it is sent no PING in 3.5 s" grep -qx 'pings 0' <<<"$out"
 check "and its quiet link stays open" grep -qx 'open' <<<"$out"
 
+w0=$(wakeups)
 out=$(peer libmesh/3,libmesh/2)
+w1=$(wakeups)
 note "libmesh/3 peer: $(tr '\n' ' ' <<<"$out")"
+check "B does not spin for it either ($((w1 - w0)) wakeups in 3.5 s)" test "$((w1 - w0))" -lt 300
 check "a peer offering libmesh/3 gets it" grep -qx 'alpn libmesh/3' <<<"$out"
 pings=$(awk '$1 == "pings" { print $2 }' <<<"$out")
 check "it is sent PINGs while quiet (${pings:-0} in 3.5 s, about 3 a second)" test "${pings:-0}" -ge 5
