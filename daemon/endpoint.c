@@ -204,12 +204,19 @@ static uint64_t us(double secs)
 	return secs > 0 ? (uint64_t)(secs * 1e6) : 0;
 }
 
-/* Healthy: in rotation and not failing (it has not failed as many times in
- * a row as would eject it, had the cap allowed). */
-static bool healthy(const struct endpoint_set *set, const struct endpoint *ep)
+/* Healthy: not failing. Failing is having failed as many times in a row
+ * as would eject it, had the cap (max_ejection_percent) allowed, within
+ * the last base_ejection: after that it is worth a first attempt again,
+ * as an ejected one would be, or an endpoint kept out by the cap would
+ * never come back while others hold the ejections. */
+static bool healthy(const struct endpoint_set *set, const struct endpoint *ep, double now)
 {
-	unsigned fails = __atomic_load_n(&ep->health->o.fails, __ATOMIC_RELAXED);
-	return set->outlier.consecutive == 0 || fails < set->outlier.consecutive;
+	const struct outlier *o = &ep->health->o;
+	unsigned fails = __atomic_load_n(&o->fails, __ATOMIC_RELAXED);
+	if (set->outlier.consecutive == 0 || fails < set->outlier.consecutive)
+		return true;
+	uint64_t last = __atomic_load_n(&o->last_fail_us, __ATOMIC_RELAXED);
+	return us(now) >= last + us(set->outlier.base);
 }
 
 /* An endpoint whose ejection time is over and that no attempt is probing
@@ -243,7 +250,7 @@ int endpoint_pick(struct endpoint_set *set, const struct endpoint_mask *tried, u
 				continue;
 			if (claim_probe(set, ep, now))
 				return (int)i;
-			if (outlier_ejected(&ep->health->o) || !healthy(set, ep))
+			if (outlier_ejected(&ep->health->o) || !healthy(set, ep, now))
 				continue;
 			endpoint_mask_set(&cand, i);
 			ncand++;

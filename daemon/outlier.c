@@ -82,6 +82,7 @@ enum outlier_event outlier_outcome(struct outlier *o, const struct outlier_cfg *
 	}
 	if (o->fails < 1000000)
 		set_fails(o, o->fails + 1);
+	__atomic_store_n(&o->last_fail_us, to_us(now), __ATOMIC_RELAXED);
 	if (c->consecutive == 0 || o->fails < c->consecutive || ejected_now >= outlier_cap(c, n))
 		return OUTLIER_NONE; /* keeps counting: still "failing" for the tiers */
 	*secs = eject(o, c, now);

@@ -28,12 +28,13 @@ struct outlier_cfg {
 /* One endpoint's state. Read without the lock by the balancer's pick
  * (relaxed atomics): until_us says whether it may be picked. */
 struct outlier {
-	unsigned fails;     /* failed attempts in a row */
-	unsigned ejections; /* times ejected, decayed while healthy */
-	uint64_t until_us;  /* 0: in rotation; else ejected until then, and
+	unsigned fails;        /* failed attempts in a row */
+	unsigned ejections;    /* times ejected, decayed while healthy */
+	uint64_t until_us;     /* 0: in rotation; else ejected until then, and
 	                     * on probation after it until an attempt succeeds */
-	double returned;    /* when it last came back (0: never ejected) */
-	double out_since;   /* when this run of ejections began */
+	uint64_t last_fail_us; /* when it last failed (read by pick too) */
+	double returned;       /* when it last came back (0: never ejected) */
+	double out_since;      /* when this run of ejections began */
 };
 
 enum outlier_event {

@@ -356,6 +356,33 @@ static void with_no_other_choice_the_ejected_one(void **state)
 	assert_int_equal(endpoint_pick(&set, &tried, 7, 1), -1);
 }
 
+/* One kept out by the cap is failing, not ejected: no first attempts for
+ * base_ejection after its last failure, then it is tried again (else it
+ * would stay out for as long as another endpoint holds the ejection). */
+static void failing_but_capped_comes_back(void **state)
+{
+	(void)state;
+	setup_health(3, NULL);
+	for (int k = 0; k < 3; k++)
+		attempt(0, RESULT_REFUSED, 0); /* ejected: the cap's one */
+	for (int k = 0; k < 3; k++)
+		attempt(1, RESULT_REFUSED, 1); /* failing, not ejected */
+	assert_int_equal(endpoint_ejected(&set, 2), 1);
+	for (int k = 0; k < 20; k++)
+		assert_int_equal(pick(5), 2);
+	/* 10 s (base_ejection) after its last failure: in the rotation
+	 * again (the ejected one is probed first, then the other two). */
+	assert_int_equal(pick(11.1), 0);
+	unsigned got = 0;
+	for (int k = 0; k < 20; k++)
+		got += pick(11.2) == 1;
+	assert_int_equal(got, 10);
+	/* It fails once more: out again at once. */
+	attempt(1, RESULT_REFUSED, 11.3);
+	for (int k = 0; k < 20; k++)
+		assert_int_equal(pick(12), 2);
+}
+
 static void denied_is_not_a_failure(void **state)
 {
 	(void)state;
@@ -444,6 +471,7 @@ int main(void)
 		cmocka_unit_test(a_failed_probe_ejects_for_longer),
 		cmocka_unit_test(at_most_the_cap_is_ejected),
 		cmocka_unit_test(with_no_other_choice_the_ejected_one),
+		cmocka_unit_test(failing_but_capped_comes_back),
 		cmocka_unit_test(denied_is_not_a_failure),
 		cmocka_unit_test(backup_tier_only_without_a_healthy_primary),
 		cmocka_unit_test(health_outlives_the_generation),
