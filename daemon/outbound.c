@@ -90,9 +90,27 @@ static void health_changed(struct session *s, const struct endpoint_event *ev)
 static void attempt_done(struct session *s, enum result result)
 {
 	struct endpoint_event ev;
-	endpoint_attempt_done(&s->use, result, ev_time(), &ev);
+	endpoint_attempt_done(&s->use, result, session_clock(), &ev);
 	if (ev.kind != OUTLIER_NONE)
 		health_changed(s, &ev);
+}
+
+/* A connect that failed for want of something on this host (descriptors,
+ * buffers, local ports): the program sees it as refused, but it says
+ * nothing about the endpoint, which must not be ejected for it. */
+static void local_fault(struct session *s, int err)
+{
+	switch (err) {
+	case EMFILE:
+	case ENFILE:
+	case ENOBUFS:
+	case ENOMEM:
+	case EADDRNOTAVAIL:
+		attempt_done(s, RESULT_UNSET);
+		return;
+	default:
+		return;
+	}
 }
 
 static void start_relay(struct session *s)
@@ -147,7 +165,8 @@ static void attempt_failed(struct session *s, enum result result)
 	/* Counted now, before the backoff: connections waiting to retry
 	 * spend the budget too. */
 	char why[160];
-	if (!endpoint_retry_allowed(gen_endpoints(s->gen, s->svc), ev_now(loop), why, sizeof why)) {
+	if (!endpoint_retry_allowed(gen_endpoints(s->gen, s->svc), session_clock(), why,
+	                            sizeof why)) {
 		char last[sizeof s->detail];
 		snprintf(last, sizeof last, "%s", s->detail);
 		session_set_detail(s, "%s; %s", last, why);
@@ -280,12 +299,12 @@ static void attempt_next(struct session *s)
 	const struct cfg_service *svc = s->svc;
 	struct endpoint_set *set = gen_endpoints(s->gen, svc);
 	s->reused = false; /* until this attempt takes a link that was up */
-	int ep = endpoint_pick(set, &s->tried, session_random(s->m), ev_now(s->m->loop));
+	int ep = endpoint_pick(set, &s->tried, session_random(s->m), session_clock());
 	if (ep < 0 && svc->nendpoints) {
 		/* Every endpoint failed once: go round again (a peer restarting
 		 * is back within the backoff) until the attempts run out. */
 		memset(&s->tried, 0, sizeof s->tried);
-		ep = endpoint_pick(set, &s->tried, session_random(s->m), ev_now(s->m->loop));
+		ep = endpoint_pick(set, &s->tried, session_random(s->m), session_clock());
 	}
 	if (ep < 0) {
 		if (!s->result)
@@ -320,7 +339,7 @@ static void attempt_next(struct session *s)
 	}
 	/* The attempt begins: every way it ends reports to the endpoint set
 	 * (attempt_done, or session_end's endpoint_release). */
-	endpoint_attempt_start(&s->use, set, (unsigned)ep, ev_time());
+	endpoint_attempt_start(&s->use, set, (unsigned)ep, session_clock());
 	char err[160];
 	if (!e->local) {
 		char key[256];
@@ -334,6 +353,19 @@ static void attempt_next(struct session *s)
 			l = link_get(s->m, key, dst, s->endpoint, s->identity, svc->identity,
 			             svc->peer_spiffe, svc->connect_timeout, &fresh, err,
 			             sizeof err);
+		if (!l && !fresh && s->skipped < svc->nendpoints) {
+			/* Its link is being found dead (a PING overdue,
+			 * link_live.c): not an attempt, no retry spent, no
+			 * backoff; straight to another endpoint. Once per
+			 * endpoint at most, so that a service whose every link
+			 * is suspect still makes real attempts. */
+			session_set_detail(s, "%s", err);
+			attempt_done(s, RESULT_UNSET);
+			s->skipped++;
+			s->attempts--;
+			attempt_next(s);
+			return;
+		}
 		if (!l) {
 			if (errno == EPROTO) {
 				session_set_detail(s, "%s", err);
@@ -342,6 +374,7 @@ static void attempt_next(struct session *s)
 				return;
 			}
 			session_set_detail(s, "connect %s: %s", s->endpoint, err);
+			local_fault(s, errno);
 			attempt_failed(s, result_from_errno(errno));
 			return;
 		}
@@ -378,6 +411,7 @@ static void attempt_next(struct session *s)
 	int fd = net_connect(dst, err, sizeof err);
 	if (fd == -1) {
 		session_set_detail(s, "connect %s: %s", s->endpoint, err);
+		local_fault(s, errno);
 		attempt_failed(s, result_from_errno(errno));
 		return;
 	}
@@ -506,6 +540,6 @@ void outbound_accept(struct worker *m, struct listener *l, int fd,
 		session_end(s, RESULT_OVERFLOW, true);
 		return;
 	}
-	endpoint_first_attempt(gen_endpoints(s->gen, s->svc), ev_now(m->loop));
+	endpoint_first_attempt(gen_endpoints(s->gen, s->svc), session_clock());
 	attempt_next(s);
 }

@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <time.h>
 #include <openssl/ssl.h>
 
 uint64_t session_random(struct worker *m)
@@ -35,6 +36,13 @@ uint64_t session_random(struct worker *m)
 	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
 	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
 	return z ^ (z >> 31);
+}
+
+double session_clock(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 struct session *session_new(struct worker *m, enum sess_kind kind, int fd)
@@ -120,7 +128,7 @@ void session_end(struct session *s, enum result result, bool reset)
 	give_back(s);
 	/* An attempt cut short here (drain, abort) says nothing about its
 	 * endpoint; a connection that ends is no longer in flight there. */
-	endpoint_release(&s->use, ev_time());
+	endpoint_release(&s->use, session_clock());
 
 	struct worker *m = s->m;
 	if (s->prev)

@@ -83,6 +83,7 @@ struct session {
 
 	/* attempts (outbound) */
 	unsigned attempts;
+	unsigned skipped; /* endpoints passed over for a link being found dead */
 	int ep;
 	struct endpoint_mask tried; /* endpoints this connection tried */
 	struct endpoint_use use;    /* the attempt in flight, then the connection (endpoint.h) */
@@ -117,5 +118,9 @@ bool session_take(struct session *s, struct quota *q, uint64_t key, unsigned lim
 void session_reap(struct worker *m);
 void session_abort_all(struct worker *m);
 uint64_t session_random(struct worker *m);
+/* Seconds on the monotonic clock: what endpoint health (ejection times,
+ * the retry budget, probes) is measured in, so that a step of the wall
+ * clock (NTP) neither keeps an endpoint out nor lets it back early. */
+double session_clock(void);
 
 #endif
