@@ -277,6 +277,11 @@ int endpoint_pick(struct endpoint_set *set, const struct endpoint_mask *tried, u
 	return (int)set->lb->pick(set, &cand, rnd, now);
 }
 
+unsigned endpoint_fails(const struct endpoint *ep)
+{
+	return __atomic_load_n(&ep->health->o.fails, __ATOMIC_RELAXED);
+}
+
 unsigned endpoint_ejected(const struct endpoint_set *set, double now)
 {
 	unsigned n = 0;
@@ -366,10 +371,7 @@ void endpoint_attempt_done(struct endpoint_use *u, enum result result, double no
 		/* Counted as a connection before the balancer hears of it. */
 		__atomic_add_fetch(&ep->conns, 1, __ATOMIC_RELAXED);
 		u->connected = true;
-		__atomic_store_n(&ep->fails, 0, __ATOMIC_RELAXED);
 		ewma_add(&ep->connect_ewma_us, latency);
-	} else if (result_endpoint_failure(result)) {
-		__atomic_add_fetch(&ep->fails, 1, __ATOMIC_RELAXED);
 	}
 	if (result != RESULT_UNSET)
 		__atomic_store_n(&ep->last_result, result, __ATOMIC_RELAXED);

@@ -88,7 +88,6 @@ struct endpoint {
 	unsigned conns;    /* connections carried through it now */
 	/* recent outcome, of the attempts that said something about it */
 	enum result last_result;  /* RESULT_UNSET before one */
-	unsigned fails;           /* attempts in a row that did not connect */
 	uint32_t connect_ewma_us; /* connect latency EWMA, microseconds; 0 before a success */
 	/* balancer state: what a strategy keeps per endpoint, written only by
 	 * that strategy and under set->lock (readers without the lock load the
@@ -183,6 +182,10 @@ void endpoint_set_clear(struct endpoint_set *set);
  * succeeds. rnd: a fresh random number; now: seconds. */
 int endpoint_pick(struct endpoint_set *set, const struct endpoint_mask *tried, uint64_t rnd,
                   double now);
+
+/* Failed attempts in a row of the endpoint (its health's count, shared
+ * across generations; 0 again after a success or an ejection). */
+unsigned endpoint_fails(const struct endpoint *ep);
 
 /* Endpoints of the set ejected at `now`, for the message when none is
  * left. */

@@ -110,7 +110,7 @@ static void endpoints_report(const struct gen *g)
 			        (unsigned long long)g->cfg->generation, set->svc->name,
 			        ep->cfg->text, att, conns,
 			        att || conns ? " (never reported done)" : "", last ? last : "none",
-			        __atomic_load_n(&ep->fails, __ATOMIC_RELAXED),
+			        endpoint_fails(ep),
 			        __atomic_load_n(&ep->connect_ewma_us, __ATOMIC_RELAXED) / 1000.0);
 		}
 	}

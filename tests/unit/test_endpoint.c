@@ -209,7 +209,7 @@ static void release_ends_an_attempt_without_a_word(void **state)
 	assert_int_equal(heard_result, RESULT_UNSET);
 	/* The outcome is the last attempt that said something. */
 	assert_int_equal(set.eps[0].last_result, RESULT_REFUSED);
-	assert_int_equal(set.eps[0].fails, 1);
+	assert_int_equal(endpoint_fails(&set.eps[0]), 1);
 }
 
 static void outcome_fails_in_a_row_and_latency(void **state)
@@ -223,14 +223,14 @@ static void outcome_fails_in_a_row_and_latency(void **state)
 	for (unsigned i = 0; i < 5; i++) {
 		endpoint_attempt_start(&u, &set, 0, i);
 		endpoint_attempt_done(&u, seq[i], i + 0.5, NULL);
-		assert_int_equal(set.eps[0].fails, i + 1);
+		assert_int_equal(endpoint_fails(&set.eps[0]), i + 1);
 		assert_int_equal(set.eps[0].last_result, seq[i]);
 	}
 	assert_int_equal(set.eps[0].connect_ewma_us, 0); /* no success yet */
 	endpoint_attempt_start(&u, &set, 0, 100.0);
 	endpoint_attempt_done(&u, RESULT_OK, 100.008,
 	                      NULL); /* 8 ms: the first sample is the mean */
-	assert_int_equal(set.eps[0].fails, 0);
+	assert_int_equal(endpoint_fails(&set.eps[0]), 0);
 	assert_int_equal(set.eps[0].last_result, RESULT_OK);
 	assert_in_range(set.eps[0].connect_ewma_us, 7990, 8010);
 	endpoint_release(&u, 101.0);
@@ -390,7 +390,7 @@ static void denied_is_not_a_failure(void **state)
 	for (int k = 0; k < 10; k++)
 		assert_int_equal(attempt(0, RESULT_DENIED, 0).kind, OUTLIER_NONE);
 	assert_int_equal(endpoint_ejected(&set, 1), 0);
-	assert_int_equal(set.eps[0].fails, 0);
+	assert_int_equal(endpoint_fails(&set.eps[0]), 0);
 }
 
 static void backup_tier_only_without_a_healthy_primary(void **state)
