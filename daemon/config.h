@@ -53,6 +53,10 @@
  *   max_ejection_percent = default per service           [50]
  *   retry_budget   = default per service                 [20%]
  *   retry_min_per_s = default per service                [10]
+ *   progress_interval = a "progress" traffic record for each open
+ *                    connection this often, 1s..1h, or "off" [10s]
+ *   open_records   = an "open" traffic record when a connection is
+ *                    carried: on or off                   [off]
  *
  * [identity.NAME]   NAME: [a-z0-9-]{1,63}; SAN spiffe://TD/svc/NAME
  *   uids           = list of uids or user names, or "*" [required]
@@ -202,6 +206,8 @@ struct config {
 	 * model"); 0 in the *_per_uid/_per_peer ones means auto. */
 	double handshake_timeout;
 	double link_timeout; /* seconds: no answer to a PING (link_live.c) */
+	double progress_interval; /* seconds between progress records; 0: none */
+	bool open_records;        /* an "open" record when a connection is carried */
 	unsigned max_handshakes;
 	unsigned max_handshakes_per_source;
 	unsigned max_streams_per_link;

@@ -305,6 +305,31 @@ static int p_duration_in(struct load *L, void *obj, const struct cfg_key *k, con
 	return 0;
 }
 
+/* A duration within k->min..k->max milliseconds, or "off" (0). */
+static int p_duration_off(struct load *L, void *obj, const struct cfg_key *k, const char *val,
+                          char *why, size_t whylen)
+{
+	if (strcmp(val, "off") == 0) {
+		*FIELD(obj, k->off, double) = 0;
+		return 0;
+	}
+	return p_duration_in(L, obj, k, val, why, whylen);
+}
+
+/* "on" or "off" into a bool. */
+static int p_onoff(struct load *L, void *obj, const struct cfg_key *k, const char *val, char *why,
+                   size_t whylen)
+{
+	(void)L;
+	(void)k;
+	if (strcmp(val, "on") != 0 && strcmp(val, "off") != 0) {
+		snprintf(why, whylen, "invalid value '%.64s' (expected on or off)", val);
+		return -1;
+	}
+	*FIELD(obj, k->off, bool) = strcmp(val, "on") == 0;
+	return 0;
+}
+
 /* A count in k->min..k->max; k->zero, when set, is a word that stands for
  * 0 ("auto": resolved at start-up, "none": no limit). */
 static int p_count(struct load *L, void *obj, const struct cfg_key *k, const char *val, char *why,
@@ -527,6 +552,11 @@ const struct cfg_key cfg_mesh_keys[MK_COUNT] = {
 	                         .off = CO(retry_min_per_s), .min = 0, .max = 100000, .def = "10" },
 	[MK_LINK_TIMEOUT] = { .name = "link_timeout", .parse = p_duration_in, .off = CO(link_timeout),
 	                      .min = 500, .max = 300000, .def = "3s" },
+	[MK_PROGRESS_INTERVAL] = { .name = "progress_interval", .parse = p_duration_off,
+	                           .off = CO(progress_interval), .min = 1000, .max = 3600000,
+	                           .def = "10s" },
+	[MK_OPEN_RECORDS] = { .name = "open_records", .parse = p_onoff, .off = CO(open_records),
+	                      .def = "off" },
 };
 
 const struct cfg_key cfg_identity_keys[IK_COUNT] = {

@@ -399,6 +399,8 @@ static void test_defaults(void **state)
 	assert_int_equal(c->lb, CFG_LB_P2C_EWMA);
 	assert_true(c->ewma_decay == 10);
 	assert_true(c->link_timeout == 3);
+	assert_true(c->progress_interval == 10);
+	assert_false(c->open_records);
 
 	web = config_service(c, "web");
 	assert_non_null(web);
@@ -779,6 +781,8 @@ static void test_err_mesh_values(void **state)
 	                "499ms is out of range (500ms..300000ms)");
 	check_one_error(MESH "link_timeout = 6m\n", "link_timeout", "out of range");
 	check_one_error(MESH "link_timeout = soon\n", "link_timeout", "invalid duration");
+	check_one_error(MESH "progress_interval = 500ms\n", "progress_interval", "out of range");
+	check_one_error(MESH "open_records = yes\n", "open_records", "expected on or off");
 }
 
 /* link_timeout takes a duration within 500ms..5m, the bounds included. */
@@ -790,6 +794,10 @@ static void test_link_timeout(void **state)
 	config_unref(c);
 	c = load_ok(MESH "link_timeout = 5m\n" WEB_ID WEB_SVC);
 	assert_true(c->link_timeout == 300);
+	config_unref(c);
+	c = load_ok(MESH "progress_interval = off\nopen_records = on\n" WEB_ID WEB_SVC);
+	assert_true(c->progress_interval == 0);
+	assert_true(c->open_records);
 	config_unref(c);
 }
 
