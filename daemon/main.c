@@ -24,6 +24,7 @@
 #include "pathsafe.h"
 #include "vip.h"
 #include "container.h"
+#include "version.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -602,7 +603,7 @@ int main(int argc, char **argv)
 	log_info(
 		"meshd %s ready: host %s, %s, %u worker(s), mesh port %s, routes %s, "
 		"log %s",
-		"0.1", c->host, nsv, d->nw, ib, c->snapshot, c->log);
+		MESHD_VERSION, c->host, nsv, d->nw, ib, c->snapshot, c->log);
 
 	/* Worker 0's loop; it returns when worker 0 has drained. */
 	ev_run(d->loop, 0);

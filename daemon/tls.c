@@ -207,6 +207,31 @@ void tls_env_free(struct tls_env *e)
 	free(e);
 }
 
+static int asn1_epoch(const ASN1_TIME *t, double *out)
+{
+	struct tm tm;
+	if (!t || ASN1_TIME_to_tm(t, &tm) != 1)
+		return -1;
+	time_t v = timegm(&tm);
+	if (v == (time_t)-1)
+		return -1;
+	*out = (double)v;
+	return 0;
+}
+
+int tls_identity_validity(const struct tls_env *e, unsigned i, const char **name,
+                          double *not_before, double *not_after)
+{
+	if (!e || i >= e->nids || !e->ids[i].cert)
+		return -1;
+	if (name)
+		*name = e->ids[i].name;
+	if (asn1_epoch(X509_get0_notBefore(e->ids[i].cert), not_before) == -1 ||
+	    asn1_epoch(X509_get0_notAfter(e->ids[i].cert), not_after) == -1)
+		return -1;
+	return 0;
+}
+
 SSL *tls_client_new(struct tls_env *e, const char *id_name, const char *expect_identity, int fd,
                     char *err, size_t len)
 {

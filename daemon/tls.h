@@ -16,6 +16,7 @@
 #define MESHD_TLS_H
 
 #include <stddef.h>
+#include <time.h>
 #include <openssl/ssl.h>
 
 struct config;
@@ -35,6 +36,12 @@ SSL *tls_server_new(struct tls_env *e, int fd, char *err, size_t len);
  * why) unless the certificate has exactly one URI SAN and it is a
  * well-formed spiffe:// ID. */
 int tls_peer_spiffe(SSL *ssl, char *buf, size_t len, char *why, size_t wlen);
+
+/* Identity i's certificate (config order): its name and validity in
+ * seconds since the epoch. -1 when there is no such identity or a time
+ * cannot be read. */
+int tls_identity_validity(const struct tls_env *e, unsigned i, const char **name,
+                          double *not_before, double *not_after);
 
 /* Describe the last TLS failure (drains OpenSSL's error queue). */
 const char *tls_last_error(SSL *ssl, int ret, char *buf, size_t len);
