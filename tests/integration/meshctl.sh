@@ -35,6 +35,10 @@ retries = 0" "${HELLO2[1]}" "$@"
 # wide FILE: the lines of FILE longer than 80 columns (none: success).
 wide() { awk 'length($0) > 80 { print FILENAME ": " length($0) ": " $0; n++ } END { exit n > 0 }' "$1"; }
 
+# jqe [jq options] EXPR FILE: jq -e, but an empty FILE fails too (jq 1.6
+# exits 0 on no input at all).
+jqe() { [[ -s ${!#} ]] && jq -e "$@"; }
+
 # table NAME CMD...: run a meshctl command into $T/NAME.out; check it exits
 # 0 and that no line is over 80 columns.
 table() {
@@ -52,7 +56,7 @@ json() {
 	local name=$1 st=0
 	shift
 	"$@" >"$T/$name.json" 2>"$T/$name.jerr" || st=$?
-	check "$name --json parses" jq -e -s 'length > 0 and all(.[]; type == "object")' "$T/$name.json"
+	check "$name --json parses" jqe -s 'length > 0 and all(.[]; type == "object")' "$T/$name.json"
 }
 
 make_certs "$TD" client hello
@@ -108,24 +112,24 @@ check "stat A: down, from client, 0% success" \
 json stat_a ctl_a --json stat
 row='.stats[] | select(.service == "hello" and .reporter == "source")'
 check "stat A --json: hello: 5 opened, 5 closed, all ok, 0 open" \
-	jq -e "$row | .opened == 5 and .closed == 5 and .ok == 5 and .open == 0 and .success == 1" "$T/stat_a.json"
+	jqe "$row | .opened == 5 and .closed == 5 and .ok == 5 and .open == 0 and .success == 1" "$T/stat_a.json"
 check "stat A --json: hello: bytes to the service = curl's requests ($sent)" \
-	jq -e "$row | .to_service == $sent" "$T/stat_a.json"
+	jqe "$row | .to_service == $sent" "$T/stat_a.json"
 check "stat A --json: hello: bytes from the service = curl's responses ($received)" \
-	jq -e "$row | .from_service == $received" "$T/stat_a.json"
+	jqe "$row | .from_service == $received" "$T/stat_a.json"
 check "stat A --json: hello: p50 and p99 connect times are positive, p50 <= p99" \
-	jq -e "$row | .connect_p50 > 0 and .connect_p99 >= .connect_p50" "$T/stat_a.json"
+	jqe "$row | .connect_p50 > 0 and .connect_p99 >= .connect_p50" "$T/stat_a.json"
 check "stat A --json: down: 1 closed, none ok" \
-	jq -e '.stats[] | select(.service == "down") | .closed == 1 and .ok == 0 and .success == 0' "$T/stat_a.json"
+	jqe '.stats[] | select(.service == "down") | .closed == 1 and .ok == 0 and .success == 0' "$T/stat_a.json"
 check "stat A --json: hello2: the held connection is open" \
-	jq -e '.stats[] | select(.service == "hello2" and .reporter == "source") | .open == 1' "$T/stat_a.json"
+	jqe '.stats[] | select(.service == "hello2" and .reporter == "source") | .open == 1' "$T/stat_a.json"
 
 table stat_b ctl_b stat
 check "stat B: hello, from client, in, 100% success" \
 	grep -qE '^hello +client +in +[0-9.]+ +100\.0% ' "$T/stat_b.out"
 json stat_b ctl_b stat --json
 check "stat B --json: hello: 5 closed, bytes as curl's ($sent / $received)" \
-	jq -e ".stats[] | select(.service == \"hello\" and .reporter == \"destination\")
+	jqe ".stats[] | select(.service == \"hello\" and .reporter == \"destination\")
 		| .closed == 5 and .to_service == $sent and .from_service == $received" "$T/stat_b.json"
 
 # A window: three more calls to hello during it count, nothing before.
@@ -134,7 +138,7 @@ bg=$!
 json stat_w ctl_a --json stat -w 3
 wait "$bg" || true
 check "stat -w 3 --json: hello: the 3 calls in the window, not the 5 before" \
-	jq -e '.since == "window" and (.stats[] | select(.service == "hello" and .reporter == "source") | .opened == 3 and .closed == 3)' "$T/stat_w.json"
+	jqe '.since == "window" and (.stats[] | select(.service == "hello" and .reporter == "source") | .opened == 3 and .closed == 3)' "$T/stat_w.json"
 
 # ---------------------------------------------------------------- routes, endpoints
 
@@ -144,7 +148,7 @@ check "routes A: hello, its VIP $vip, port $PORT, endpoint 127.0.0.2:$MESHPORT" 
 	grep -qE "^hello +$vip +$PORT +[a-z_]+ +127\.0\.0\.2:$MESHPORT +1 +0\$" "$T/routes_a.out"
 check "routes A: down and its endpoint" grep -qE "^down .* 127\.0\.0\.1:$DEADPORT " "$T/routes_a.out"
 json routes_a ctl_a routes --json
-check "routes A --json: three services" jq -e '.services | map(.name) | sort == ["down", "hello", "hello2"]' "$T/routes_a.json"
+check "routes A --json: three services" jqe '.services | map(.name) | sort == ["down", "hello", "hello2"]' "$T/routes_a.json"
 table routes_b ctl_b routes
 check "routes B: hello's upstream 127.0.0.1:$BACKPORT" grep -qE "^hello .*upstream 127\.0\.0\.1:$BACKPORT" "$T/routes_b.out"
 
@@ -154,7 +158,7 @@ check "endpoints A: hello's 127.0.0.2:$MESHPORT is healthy" \
 	grep -qE "^hello +127\.0\.0\.2:$MESHPORT +0 +1 +healthy " "$T/endpoints_a.out"
 json endpoints_a ctl_a --json endpoints
 check "endpoints A --json: hello's endpoint carried >= 8 connections, none in flight, last ok" \
-	jq -e ".services[] | select(.service == \"hello\") | .endpoints[0]
+	jqe ".services[] | select(.service == \"hello\") | .endpoints[0]
 		| .connections >= 8 and .in_flight == 0 and .last_result == \"ok\"" "$T/endpoints_a.json"
 table endpoints_down ctl_a endpoints -s down
 check "endpoints -s down: only down's endpoint, last result refused" \
@@ -169,7 +173,7 @@ check "conns A: the held connection: out, relay, hello2:$PORT2, client, python3"
 	grep -qE "^[0-9a-f]{16} +out +relay +[0-9smh]+ +hello2:$PORT2 +client +python3 +4B +4B\$" "$T/conns_a.out"
 json conns_a ctl_a conns --json
 check "conns A --json: one connection, 4 bytes each way" \
-	jq -e '.connections | length == 1 and .[0].bytes_sent == 4 and .[0].bytes_received == 4' "$T/conns_a.json"
+	jqe '.connections | length == 1 and .[0].bytes_sent == 4 and .[0].bytes_received == 4' "$T/conns_a.json"
 id=$(jq -r '.connections[0].id' "$T/conns_a.json")
 table conns_b ctl_b conns -s hello2
 check "conns B: the same connection ($id), inbound, from client" \
@@ -229,7 +233,7 @@ st=0
 ctl_a --json reload >"$T/reload_bad.json" 2>/dev/null || st=$?
 check_eq "reload --json (broken config): exits 1" 1 "$st"
 check "reload --json: parses, rejected, with the error" \
-	jq -e ".result == \"rejected\" and (.errors | any(test(\"a\\\\.ini:$line:\")))" "$T/reload_bad.json"
+	jqe ".result == \"rejected\" and (.errors | any(test(\"a\\\\.ini:$line:\")))" "$T/reload_bad.json"
 ctl_a status >"$T/status_bad.out" 2>&1 || true
 check "status after it: the last reload was rejected, with its error" \
 	sh -c "grep -qE '^last reload +rejected' '$T/status_bad.out' && grep -qF 'a.ini:$line:' '$T/status_bad.out'"
@@ -243,7 +247,7 @@ st=0
 check "check (broken file): fails" test "$st" -ne 0
 check "check (broken file): names $T/a.ini:$line" grep -qF "$T/a.ini:$line:" "$T/check_bad.out"
 json check_bad "$MESHCTL" check --json "$T/a.ini"
-check "check --json (broken file): ok false" jq -e '.ok == false' "$T/check_bad.json"
+check "check --json (broken file): ok false" jqe '.ok == false' "$T/check_bad.json"
 confs
 st=0
 "$MESHCTL" check "$T/a.ini" >"$T/check_ok.out" 2>&1 || st=$?
@@ -258,7 +262,7 @@ check "tail -r refused: the connection to down, from client, refused" \
 	grep -qE "^[0-9:]{8} out down:$PORT3 +client +refused " "$T/tail_refused.out"
 json tail_refused ctl_a tail -r refused --json
 check "tail -r refused --json: one record, down, refused" \
-	jq -e -s 'length == 1 and .[0].service == "down" and .[0].result == "refused"' "$T/tail_refused.json"
+	jqe -s 'length == 1 and .[0].service == "down" and .[0].result == "refused"' "$T/tail_refused.json"
 table tail_hello ctl_a tail -s hello
 check_eq "tail -s hello: the 8 calls to hello" 8 "$(wc -l <"$T/tail_hello.out")"
 table tail_b ctl_b tail -i client -s hello2
