@@ -478,9 +478,10 @@ static void progress_deltas_add_up(void **state)
 	assert_int_equal(n, 1);
 	assert_true(json_line_ok(l));
 	assert_non_null(strstr(l, "\"event\":\"progress\",\"id\":\"0000000000000abc\""));
-	assert_non_null(strstr(l, ",\"bytes_sent\":1000,\"bytes_received\":10,"
-	                          "\"bytes_sent_delta\":1000,\"bytes_received_delta\":10,"
-	                          "\"tls\":\"TLSv1.3\""));
+	assert_non_null(strstr(l,
+	                       ",\"bytes_sent\":1000,\"bytes_received\":10,"
+	                       "\"bytes_sent_delta\":1000,\"bytes_received_delta\":10,"
+	                       "\"tls\":\"TLSv1.3\""));
 	assert_non_null(strstr(l, "\"duration_ms\":"));
 	assert_null(strstr(l, "\"result\""));
 
@@ -490,8 +491,9 @@ static void progress_deltas_add_up(void **state)
 	assert_int_equal(record_progress(&worker, 101.9, 1.0, 1024), 0);
 	assert_int_equal(record_progress(&worker, 102.0, 1.0, 1024), 1);
 	l = log_text(&n);
-	assert_non_null(strstr(l, ",\"bytes_sent\":1500,\"bytes_received\":10,"
-	                          "\"bytes_sent_delta\":500,\"bytes_received_delta\":0,"));
+	assert_non_null(strstr(l,
+	                       ",\"bytes_sent\":1500,\"bytes_received\":10,"
+	                       "\"bytes_sent_delta\":500,\"bytes_received_delta\":0,"));
 	/* Nothing moved: a record still comes, with deltas of 0. */
 	log_empty();
 	assert_int_equal(record_progress(&worker, 103.5, 1.0, 1024), 1);
@@ -526,10 +528,12 @@ static void open_record_fields(void **state)
 	char *l = log_text(&n);
 	assert_int_equal(n, 1);
 	assert_true(json_line_ok(l));
-	assert_non_null(strstr(l, "\"event\":\"open\",\"id\":\"0000000000000077\",\"direction\":"
-	                          "\"outbound\",\"host\":\"b\""));
-	assert_non_null(strstr(l, ",\"uid\":0,\"pid\":99,\"program\":\"python3\",\"service\":"
-	                          "\"stream\","));
+	assert_non_null(strstr(l,
+	                       "\"event\":\"open\",\"id\":\"0000000000000077\",\"direction\":"
+	                       "\"outbound\",\"host\":\"b\""));
+	assert_non_null(strstr(l,
+	                       ",\"uid\":0,\"pid\":99,\"program\":\"python3\",\"service\":"
+	                       "\"stream\","));
 	assert_non_null(strstr(l, ",\"bytes_sent\":0,\"bytes_received\":0,\"tls\""));
 	assert_null(strstr(l, "\"result\""));
 	assert_null(strstr(l, "delta"));
@@ -571,9 +575,9 @@ static void sweep_bounded_oldest_first(void **state)
 	assert_ptr_equal(worker.progress_head, ss[2501]);
 	assert_ptr_equal(worker.progress_tail, ss[2500]);
 
-	record_unqueue(ss[2501]);  /* head */
-	record_unqueue(ss[2500]);  /* tail */
-	record_unqueue(ss[10]);    /* middle */
+	record_unqueue(ss[2501]); /* head */
+	record_unqueue(ss[2500]); /* tail */
+	record_unqueue(ss[10]);   /* middle */
 	unsigned count = 0;
 	const struct session *prev = NULL;
 	for (const struct session *q = worker.progress_head; q; q = q->rec_next) {
@@ -585,8 +589,8 @@ static void sweep_bounded_oldest_first(void **state)
 	assert_ptr_equal(worker.progress_tail, prev);
 	/* Much later every one is due: all of them, in three sweeps. */
 	assert_int_equal(record_progress(&worker, 100.0, 1.0, 1024) +
-	                     record_progress(&worker, 100.0, 1.0, 1024) +
-	                     record_progress(&worker, 100.0, 1.0, 1024),
+	                         record_progress(&worker, 100.0, 1.0, 1024) +
+	                         record_progress(&worker, 100.0, 1.0, 1024),
 	                 MANY - 3);
 	assert_int_equal(record_progress(&worker, 100.0, 1.0, 1024), 0);
 	for (unsigned i = 0; i < MANY; i++) {
