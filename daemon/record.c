@@ -5,7 +5,8 @@
  * Every line is valid UTF-8 JSON whatever the strings hold (program names,
  * a peer's header, certificate URIs): see json.c. On inbound
  * records what the calling host's header says about its caller sits under
- * "claimed", apart from what this host knows.
+ * "claimed", apart from what this host knows. A connection's open and
+ * progress records carry the close record's fields up to its bytes.
  */
 #include "gen.h"
 #include "worker.h"

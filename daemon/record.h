@@ -1,6 +1,7 @@
 /*
- * Traffic records (record.c): one JSON line per connection, and the
- * aggregation of refusal floods. Every record is one line of valid UTF-8
+ * Traffic records (record.c): one JSON line per connection's end, live
+ * ones while it is open (open, and progress every interval from the
+ * worker's queue), and the aggregation of refusal floods. Every record is one line of valid UTF-8
  * JSON whatever bytes a program name, a peer's header or a certificate put
  * in a field (json.h).
  */
