@@ -93,7 +93,8 @@ struct session {
 	bool reused;        /* the link carried earlier streams */
 	ev_tstamp t_opened; /* the stream was opened (outbound's status timer) */
 
-	enum result result; /* RESULT_UNSET: none yet (the record says ok) */
+	enum result result;             /* RESULT_UNSET: none yet (the record says ok) */
+	struct metrics_series *mseries; /* carried: the series it counts open in (metrics.h) */
 	char detail[160];
 
 	/* Quota units this session holds (bounds.h: per uid, per service ...),
