@@ -93,9 +93,11 @@ struct session {
 	bool reused;        /* the link carried earlier streams */
 	ev_tstamp t_opened; /* the stream was opened (outbound's status timer) */
 
-	enum result result;             /* RESULT_UNSET: none yet (the record says ok) */
-	struct metrics_series *mseries; /* carried: the series it counts open in (metrics.h) */
+	enum result result; /* RESULT_UNSET: none yet (the record says ok) */
 	char detail[160];
+
+	/* Carried: the metrics series it counts open in (metrics.h). */
+	struct metrics_series *mseries;
 
 	/* Quota units this session holds (bounds.h: per uid, per service ...),
 	 * taken with session_take and given back once, when it ends. */
