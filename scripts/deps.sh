@@ -34,6 +34,9 @@ TOOL_PKGS=(openssl curl python3 jq netcat-openbsd socat iproute2 procps
 TOOL_PKGS+=(clang libclang-rt-dev)
 # The formatter: .clang-format is tuned against Debian 12's clang-format (14).
 TOOL_PKGS+=(clang-format)
+# metrics_prometheus.sh: a real Prometheus scrapes meshd's /metrics, and
+# its promtool checks the text format (the package has both).
+TOOL_PKGS+=(prometheus)
 # The transparency matrix (tests/integration/transparency/): unmodified
 # clients and the real servers they talk to. postgresql brings initdb,
 # pg_ctl and psql; redis-tools' redis-cli links jemalloc, and libjemalloc2 is
