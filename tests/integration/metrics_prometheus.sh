@@ -86,7 +86,7 @@ wait_promq() {
 metric() {
 	local addr
 	[[ $1 == a ]] && addr=127.0.0.1:$ADMIN_A || addr=127.0.0.2:$ADMIN_B
-	"${CURL[@]}" "http://$addr/metrics" | awk -v p="$2" 'index($0, p) == 1 { print $NF; exit }'
+	"${CURL[@]}" "http://$addr/metrics" | awk -v p="$2" 'index($0, p) == 1 && !n++ { print $NF }'
 }
 
 check "Prometheus scrapes both meshd (up == 1 twice)" wait_promq 'sum(up{job="meshd"})' 2 20
@@ -139,7 +139,7 @@ for h in a b; do
 done
 
 # Held open: bytes advance with each chunk while the connection stays.
-spawn_client held "$T/held.out" "$PY" - "$PORT" "$T/go1" "$T/go2" <<'EOF'
+cat >"$T/held.py" <<'EOF'
 import os, socket, sys, time
 port, go1, go2 = int(sys.argv[1]), sys.argv[2], sys.argv[3]
 s = socket.create_connection(("hello", port), timeout=30)
@@ -158,6 +158,7 @@ wait(go2)
 s.shutdown(socket.SHUT_WR)
 print("answer", s.recv(4096).decode().strip(), flush=True)
 EOF
+spawn_client held "$T/held.out" "$PY" "$T/held.py" "$PORT" "$T/go1" "$T/go2"
 hp=$LAST_PID
 line_a="libmesh_tcp_received_bytes_total{reporter=\"source\",source_principal=\"$src\",destination_service=\"hello\",destination_principal=\"$dst\",response_flags=\"-\"}"
 open_a='libmesh_tcp_connections_open{reporter="source",destination_service="hello"}'
