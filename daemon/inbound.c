@@ -24,6 +24,7 @@
 #include "inbound.h"
 #include "bounds.h"
 #include "link.h"
+#include "record.h"
 #include "log.h"
 #include "policy.h"
 #include "container.h"
@@ -93,6 +94,7 @@ static void upstream_connected(struct session *s)
 	s->relay.done = relay_done;
 	s->relay.owner = s;
 	stream_attach(&s->stream, &s->relay, 0);
+	record_open(s, session_clock()); /* before the relay can end it */
 	relay_start(&s->relay, s->svc->idle_timeout);
 }
 

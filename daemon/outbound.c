@@ -124,6 +124,7 @@ static void start_relay(struct session *s)
 	s->relay.owner = s;
 	if (s->relay.side[1].stream)
 		stream_attach(s->relay.side[1].stream, &s->relay, 1);
+	record_open(s, session_clock()); /* before the relay can end it */
 	relay_start(&s->relay, s->svc->idle_timeout);
 }
 

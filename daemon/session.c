@@ -116,6 +116,7 @@ void session_end(struct session *s, enum result result, bool reset)
 	}
 	relay_stop(&s->relay);
 	ev_timer_stop(s->m->loop, &s->timer);
+	record_unqueue(s); /* no progress record after the close one */
 	/* A carried connection always has its record; a refusal may be
 	 * counted into its source's aggregate instead (record.c). */
 	if (s->t_connected > 0 || result == RESULT_OK || record_admit(s->m, s))

@@ -37,6 +37,10 @@ struct worker {
 	struct shimctl *ctl;          /* the shim's control socket (shared) */
 	struct record_floods *floods; /* refusal floods being counted (record.c) */
 	ev_timer flood_timer;
+	/* Relaying sessions, oldest last record first (record.c), and the
+	 * timer that writes their progress records. */
+	struct session *progress_head, *progress_tail;
+	ev_timer progress_timer;
 	uint64_t rng;
 
 	/* main thread -> worker */
