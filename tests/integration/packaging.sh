@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# shellcheck disable=SC2154
+# shellcheck disable=SC1091,SC2016,SC2154,SC2164
 # packaging: what `make install` ships, checked as installed.
 #  - make install DESTDIR=$T/root lays out every file (modes, substituted
 #    paths), keeps an existing mesh.ini, and make uninstall removes all but it;
