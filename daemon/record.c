@@ -5,7 +5,8 @@
  * Every line is valid UTF-8 JSON whatever the strings hold (program names,
  * a peer's header, certificate URIs): see json.c. On inbound
  * records what the calling host's header says about its caller sits under
- * "claimed", apart from what this host knows.
+ * "claimed", apart from what this host knows. A connection's open and
+ * progress records carry the close record's fields up to its bytes.
  */
 #include "gen.h"
 #include "worker.h"
@@ -188,65 +189,168 @@ void record_endpoint(const char *host, const char *event, const char *service, c
 	emit(&j);
 }
 
-void record_close(const struct session *s)
+/* What every record of a session says, up to its bytes: who called whom,
+ * over what, for how long. */
+static void session_head(struct jbuf *j, const struct session *s, const char *event)
 {
 	const struct config *c = s->gen->cfg;
-	struct jbuf j;
 	char id[17];
 	snprintf(id, sizeof id, "%016llx", (unsigned long long)s->id);
 
-	begin(&j, "close");
-	jstr(&j, "id", id);
-	jstr(&j, "direction", s->kind == SESS_OUTBOUND ? "outbound" : "inbound");
-	jstr(&j, "host", c->host);
-	jstr(&j, "client", s->client);
-	jstr(&j, "source", s->source);
+	begin(j, event);
+	jstr(j, "id", id);
+	jstr(j, "direction", s->kind == SESS_OUTBOUND ? "outbound" : "inbound");
+	jstr(j, "host", c->host);
+	jstr(j, "client", s->client);
+	jstr(j, "source", s->source);
 	if (s->kind == SESS_INBOUND) {
 		/* What the calling host's header said about its caller: its
 		 * word, not ours, so apart from the facts. */
 		if (s->claims &&
 		    (s->claimed_uid != PROTO_UID_UNKNOWN || s->claimed_pid ||
 		     s->claimed_program[0]) &&
-		    jopen(&j, "claimed")) {
+		    jopen(j, "claimed")) {
 			if (s->claimed_uid != PROTO_UID_UNKNOWN)
-				jnum(&j, "uid", s->claimed_uid);
+				jnum(j, "uid", s->claimed_uid);
 			if (s->claimed_pid)
-				jnum(&j, "pid", s->claimed_pid);
-			jstr(&j, "program", s->claimed_program);
-			jclose(&j);
+				jnum(j, "pid", s->claimed_pid);
+			jstr(j, "program", s->claimed_program);
+			jclose(j);
 		}
 	} else {
 		if (s->uid != PROTO_UID_UNKNOWN)
-			jnum(&j, "uid", s->uid);
+			jnum(j, "uid", s->uid);
 		if (s->pid)
-			jnum(&j, "pid", s->pid);
-		jstr(&j, "program", s->program);
+			jnum(j, "pid", s->pid);
+		jstr(j, "program", s->program);
 	}
-	jstr(&j, "service", s->svc_name);
+	jstr(j, "service", s->svc_name);
 	if (s->port)
-		jnum(&j, "port", s->port);
-	jstr(&j, "endpoint", s->endpoint);
-	jstr(&j, "peer", s->peer);
+		jnum(j, "port", s->port);
+	jstr(j, "endpoint", s->endpoint);
+	jstr(j, "peer", s->peer);
 	if (s->kind == SESS_OUTBOUND)
-		jnum(&j, "attempts", s->attempts);
+		jnum(j, "attempts", s->attempts);
 	if (s->t_connected > 0)
-		jms(&j, "connect_ms", s->t_connected - s->t_start);
-	jms(&j, "duration_ms", ev_time() - s->t_start);
+		jms(j, "connect_ms", s->t_connected - s->t_start);
+	jms(j, "duration_ms", ev_time() - s->t_start);
+}
 
-	/* Application bytes only: header, status and frame headers are
-	 * protocol and never counted. side[0] is the caller (outbound) or the
-	 * stream (inbound): either way, bytes read from it went towards the
-	 * service. */
-	uint64_t sent = s->relay.side[0].bytes_read, recv = s->relay.side[1].bytes_read;
-	jnum(&j, "bytes_sent", sent);
-	jnum(&j, "bytes_received", recv);
+/* Application bytes only: header, status and frame headers are protocol
+ * and never counted. side[0] is the caller (outbound) or the stream
+ * (inbound): either way, bytes read from it went towards the service. */
+static uint64_t bytes_sent(const struct session *s)
+{
+	return s->relay.side[0].bytes_read;
+}
+
+static uint64_t bytes_received(const struct session *s)
+{
+	return s->relay.side[1].bytes_read;
+}
+
+static void session_tls(struct jbuf *j, const struct session *s)
+{
 	if (s->tls_up) {
-		jstr(&j, "tls", "TLSv1.3");
-		jbool(&j, "reused", s->reused);
+		jstr(j, "tls", "TLSv1.3");
+		jbool(j, "reused", s->reused);
 	}
+}
+
+void record_close(const struct session *s)
+{
+	struct jbuf j;
+	session_head(&j, s, "close");
+	jnum(&j, "bytes_sent", bytes_sent(s));
+	jnum(&j, "bytes_received", bytes_received(s));
+	session_tls(&j, s);
 	jstr(&j, "result", result_word(s->result ? s->result : RESULT_OK));
 	jstr(&j, "detail", s->detail);
 	emit(&j);
+}
+
+/*
+ * Live records. A session that reaches the relay joins its worker's
+ * progress queue, kept in the order of each session's last record (the
+ * relay's start counts as one): a record moves its session to the end, so
+ * the sessions due are always at the head and a sweep looks at no session
+ * it does not write. The totals the last progress record said are kept,
+ * so that its deltas, added up, are its totals: what a reader of the log
+ * sums per interval without keeping state of its own. Times here are
+ * the caller's monotonic clock (session_clock): a step of the wall clock
+ * must neither stop progress records nor bring a burst of them.
+ */
+static void enqueue(struct worker *m, struct session *s)
+{
+	s->rec_next = NULL;
+	s->rec_prev = m->progress_tail;
+	if (m->progress_tail)
+		m->progress_tail->rec_next = s;
+	else
+		m->progress_head = s;
+	m->progress_tail = s;
+	s->rec_queued = true;
+}
+
+void record_unqueue(struct session *s)
+{
+	struct worker *m = s->m;
+	if (!s->rec_queued)
+		return;
+	if (s->rec_prev)
+		s->rec_prev->rec_next = s->rec_next;
+	else
+		m->progress_head = s->rec_next;
+	if (s->rec_next)
+		s->rec_next->rec_prev = s->rec_prev;
+	else
+		m->progress_tail = s->rec_prev;
+	s->rec_prev = s->rec_next = NULL;
+	s->rec_queued = false;
+}
+
+void record_open(struct session *s, double now)
+{
+	s->t_record = now;
+	s->rec_sent = s->rec_received = 0;
+	enqueue(s->m, s);
+	if (!s->gen->cfg->open_records)
+		return;
+	struct jbuf j;
+	session_head(&j, s, "open");
+	jnum(&j, "bytes_sent", bytes_sent(s));
+	jnum(&j, "bytes_received", bytes_received(s));
+	session_tls(&j, s);
+	emit(&j);
+}
+
+static void record_progress_one(struct session *s, double now)
+{
+	uint64_t sent = bytes_sent(s), recv = bytes_received(s);
+	struct jbuf j;
+	session_head(&j, s, "progress");
+	jnum(&j, "bytes_sent", sent);
+	jnum(&j, "bytes_received", recv);
+	jnum(&j, "bytes_sent_delta", sent - s->rec_sent);
+	jnum(&j, "bytes_received_delta", recv - s->rec_received);
+	session_tls(&j, s);
+	emit(&j);
+	s->rec_sent = sent;
+	s->rec_received = recv;
+	s->t_record = now;
+}
+
+unsigned record_progress(struct worker *m, double now, double interval, unsigned limit)
+{
+	unsigned n = 0;
+	while (n < limit && m->progress_head && now - m->progress_head->t_record >= interval) {
+		struct session *s = m->progress_head;
+		record_progress_one(s, now);
+		record_unqueue(s);
+		enqueue(m, s);
+		n++;
+	}
+	return n;
 }
 
 /*

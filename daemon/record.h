@@ -1,6 +1,7 @@
 /*
- * Traffic records (record.c): one JSON line per connection, and the
- * aggregation of refusal floods. Every record is one line of valid UTF-8
+ * Traffic records (record.c): one JSON line per connection's end, live
+ * ones while it is open (open, and progress every interval from the
+ * worker's queue), and the aggregation of refusal floods. Every record is one line of valid UTF-8
  * JSON whatever bytes a program name, a peer's header or a certificate put
  * in a field (json.h).
  */
@@ -17,6 +18,18 @@ struct session;
 
 /* One JSON line for the session's end */
 void record_close(const struct session *s);
+/* The session reached the relay: its "open" record (when open_records is
+ * on in its generation) and its place at the end of its worker's progress
+ * queue. now: the monotonic clock (session_clock), as for record_progress. */
+void record_open(struct session *s, double now);
+/* Out of the progress queue, at its end (a no-op when not in it). */
+void record_unqueue(struct session *s);
+/* A "progress" record, with the bytes since its last one, for each
+ * session of the queue whose last record is `interval` seconds or more
+ * old at `now` (monotonic seconds), oldest first and at most `limit`; each
+ * goes to the end of the queue. Returns how many were written: `limit`
+ * means there may be more due. */
+unsigned record_progress(struct worker *m, double now, double interval, unsigned limit);
 /* One JSON line for a change in an endpoint's health: event "eject" (for
  * secs, after `failures` in a row, the last with result) or "return"
  * (after secs out). At most one per endpoint per ejection. */

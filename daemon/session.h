@@ -93,8 +93,18 @@ struct session {
 	bool reused;        /* the link carried earlier streams */
 	ev_tstamp t_opened; /* the stream was opened (outbound's status timer) */
 
+	/* record.c's: relaying sessions in the order of their last record
+	 * (the worker's progress queue), and the totals that record said. */
+	struct session *rec_prev, *rec_next;
+	bool rec_queued;
+	ev_tstamp t_record;
+	uint64_t rec_sent, rec_received;
+
 	enum result result; /* RESULT_UNSET: none yet (the record says ok) */
 	char detail[160];
+
+	/* Carried: the metrics series it counts open in (metrics.h). */
+	struct metrics_series *mseries;
 
 	/* Quota units this session holds (bounds.h: per uid, per service ...),
 	 * taken with session_take and given back once, when it ends. */

@@ -309,6 +309,12 @@ void shimctl_verdict(struct session *s, enum result result)
 			reply(w->conn, &w->q, result);
 			s->ctl_pid = w->conn->pid;
 			memcpy(s->ctl_program, w->conn->program, sizeof s->ctl_program);
+			/* This worker's own fields (it is the one calling): the
+			 * records written while the connection is open (open,
+			 * progress) name the caller too. A question that comes
+			 * later is the main thread's, and waits for untrack. */
+			s->pid = s->ctl_pid;
+			memcpy(s->program, s->ctl_program, sizeof s->program);
 			told = true;
 		} else {
 			reply(w->conn, &w->q, RESULT_NONE);

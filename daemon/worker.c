@@ -19,6 +19,7 @@
 #include "listener.h"
 #include "session.h"
 #include "record.h"
+#include "metrics.h"
 #include "peercred.h"
 #include "log.h"
 #include "container.h"
@@ -176,12 +177,44 @@ static void flood_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	record_flush_floods(container_of(w, struct worker, flood_timer), false);
 }
 
+/* Progress records (record.c): the sweep runs every tenth of
+ * progress_interval, at most a second apart, so a record is at most that
+ * late; a sweep writes at most PROGRESS_BATCH, and when it did, the rest
+ * follow 10 ms later with the loop's I/O served in between. The interval
+ * is the generation in force's: a reload that turns records on or changes
+ * their interval applies to the connections already open. */
+#define PROGRESS_BATCH 1024
+
+static double progress_tick(double interval)
+{
+	double t = interval > 0 ? interval / 10 : 1.0;
+	return t < 0.1 ? 0.1 : t > 1.0 ? 1.0 : t;
+}
+
+static void progress_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	(void)revents;
+	struct worker *m = container_of(w, struct worker, progress_timer);
+	double interval = m->gen ? m->gen->cfg->progress_interval : 0;
+	unsigned n = 0;
+	if (interval > 0)
+		n = record_progress(m, session_clock(), interval, PROGRESS_BATCH);
+	double tick = n == PROGRESS_BATCH ? 0.01 : progress_tick(interval);
+	if (w->repeat != tick) {
+		w->repeat = tick;
+		ev_timer_again(loop, w);
+	}
+}
+
 int worker_init(struct worker *m, unsigned index, struct ev_loop *loop, struct shimctl *ctl)
 {
 	memset(m, 0, sizeof *m);
 	m->index = index;
 	m->loop = loop;
 	m->ctl = ctl;
+	m->metrics = metrics_shard_new();
+	if (!m->metrics)
+		return -1;
 	pthread_mutex_init(&m->lock, NULL);
 	ev_async_init(&m->wake, wake_cb);
 	ev_async_start(loop, &m->wake);
@@ -191,6 +224,9 @@ int worker_init(struct worker *m, unsigned index, struct ev_loop *loop, struct s
 	ev_timer_start(loop, &m->flood_timer);
 	/* The flood timer must not keep a draining loop alive. */
 	ev_unref(loop);
+	ev_timer_init(&m->progress_timer, progress_cb, 1., 1.);
+	ev_timer_start(loop, &m->progress_timer);
+	ev_unref(loop); /* nor the progress timer */
 	return 0;
 }
 
@@ -205,6 +241,8 @@ static void worker_cleanup(struct worker *m)
 	ev_timer_stop(m->loop, &m->drain_timer);
 	ev_ref(m->loop);
 	ev_timer_stop(m->loop, &m->flood_timer);
+	ev_ref(m->loop);
+	ev_timer_stop(m->loop, &m->progress_timer);
 	record_floods_free(m);
 	run_queries(m, false); /* their askers hear nothing: the loop is over */
 	buf_trim();
@@ -295,6 +333,9 @@ void worker_finish(struct worker *m)
 	gen_unref(m->gen);
 	m->gen = NULL;
 	pthread_mutex_destroy(&m->lock);
+	/* The admin thread, which reads the shards, stopped before this. */
+	metrics_shard_free(m->metrics);
+	m->metrics = NULL;
 }
 
 unsigned worker_query(struct worker *w, unsigned n, worker_query_fn *fn, const void *arg,

@@ -19,6 +19,7 @@ struct shimctl;
 struct record_floods;
 struct sbuf;
 struct worker_query;
+struct metrics_shard;
 
 /* One worker: an event loop and everything it serves (worker.c). */
 struct worker {
@@ -39,7 +40,12 @@ struct worker {
 	struct shimctl *ctl;          /* the shim's control socket (shared) */
 	struct record_floods *floods; /* refusal floods being counted (record.c) */
 	ev_timer flood_timer;
+	/* Relaying sessions, oldest last record first (record.c), and the
+	 * timer that writes their progress records. */
+	struct session *progress_head, *progress_tail;
+	ev_timer progress_timer;
 	uint64_t rng;
+	struct metrics_shard *metrics; /* written by this worker only (metrics.h) */
 
 	/* main thread -> worker */
 	ev_async wake;

@@ -7,7 +7,9 @@
  * under "claimed" on inbound records, and a record whose every field is
  * hostile and too long still one line of valid UTF-8 JSON that says it was
  * truncated (checked by a small strict parser below, whose UTF-8 check is
- * the C library's, not ours). */
+ * the C library's, not ours). Then the live records: progress records
+ * whose deltas add up to their totals, an interval after the last record,
+ * at most `limit` a sweep and oldest first; the open record. */
 #include <locale.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -24,6 +26,7 @@
 #include "log.h"
 #include "gen.h"
 #include "session.h"
+#include "worker.h"
 #include "tls.h"
 #include "record.h"
 #include "json.h"
@@ -415,6 +418,189 @@ static void hostile_fields_truncated_validly(void **state)
 	}
 }
 
+/* ------------------------------------------------ live records */
+
+static struct worker worker;
+
+static void log_empty(void)
+{
+	FILE *f = fopen(logpath, "w");
+	assert_non_null(f);
+	fclose(f);
+}
+
+/* The log's whole text (records since log_empty) and its line count. */
+static char *log_text(unsigned *lines)
+{
+	static char text[1 << 22];
+	FILE *f = fopen(logpath, "r");
+	assert_non_null(f);
+	size_t n = fread(text, 1, sizeof text - 1, f);
+	fclose(f);
+	text[n] = '\0';
+	*lines = 0;
+	for (char *p = text; (p = strchr(p, '\n')); p++)
+		(*lines)++;
+	return text;
+}
+
+static struct session *relaying(uint64_t id)
+{
+	struct session *s = new_session(SESS_OUTBOUND);
+	s->m = &worker;
+	s->id = id;
+	s->t_connected = s->t_start;
+	s->tls_up = true;
+	snprintf(s->svc_name, sizeof s->svc_name, "stream");
+	return s;
+}
+
+/* One connection: no record until an interval has passed since the relay
+ * started, then one per interval with the bytes since the last; each
+ * progress total is the sum of the deltas so far, and the close record
+ * says the totals. */
+static void progress_deltas_add_up(void **state)
+{
+	(void)state;
+	cfg.open_records = false;
+	log_empty();
+	struct session *s = relaying(0xabc);
+	record_open(s, 100.0);
+	unsigned n;
+	log_text(&n);
+	assert_int_equal(n, 0); /* open_records off: no open record */
+
+	s->relay.side[0].bytes_read = 1000;
+	s->relay.side[1].bytes_read = 10;
+	assert_int_equal(record_progress(&worker, 100.999, 1.0, 1024), 0);
+	assert_int_equal(record_progress(&worker, 101.0, 1.0, 1024), 1);
+	char *l = log_text(&n);
+	assert_int_equal(n, 1);
+	assert_true(json_line_ok(l));
+	assert_non_null(strstr(l, "\"event\":\"progress\",\"id\":\"0000000000000abc\""));
+	assert_non_null(strstr(l,
+	                       ",\"bytes_sent\":1000,\"bytes_received\":10,"
+	                       "\"bytes_sent_delta\":1000,\"bytes_received_delta\":10,"
+	                       "\"tls\":\"TLSv1.3\""));
+	assert_non_null(strstr(l, "\"duration_ms\":"));
+	assert_null(strstr(l, "\"result\""));
+
+	/* The next is an interval after the last record, not after the start. */
+	log_empty();
+	s->relay.side[0].bytes_read = 1500;
+	assert_int_equal(record_progress(&worker, 101.9, 1.0, 1024), 0);
+	assert_int_equal(record_progress(&worker, 102.0, 1.0, 1024), 1);
+	l = log_text(&n);
+	assert_non_null(strstr(l,
+	                       ",\"bytes_sent\":1500,\"bytes_received\":10,"
+	                       "\"bytes_sent_delta\":500,\"bytes_received_delta\":0,"));
+	/* Nothing moved: a record still comes, with deltas of 0. */
+	log_empty();
+	assert_int_equal(record_progress(&worker, 103.5, 1.0, 1024), 1);
+	l = log_text(&n);
+	assert_non_null(strstr(l, "\"bytes_sent_delta\":0,\"bytes_received_delta\":0,"));
+
+	/* Out of the queue at its end: the close record has the totals. */
+	record_unqueue(s);
+	assert_null(worker.progress_head);
+	assert_null(worker.progress_tail);
+	assert_int_equal(record_progress(&worker, 200.0, 1.0, 1024), 0);
+	l = record_of(s);
+	assert_non_null(strstr(l, "\"event\":\"close\""));
+	assert_non_null(strstr(l, ",\"bytes_sent\":1500,\"bytes_received\":10,\"tls\""));
+	assert_null(strstr(l, "delta"));
+	free(s);
+}
+
+/* open_records = on: one "open" record as the relay starts, the close
+ * record's fields but no result. */
+static void open_record_fields(void **state)
+{
+	(void)state;
+	cfg.open_records = true;
+	log_empty();
+	struct session *s = relaying(0x77);
+	s->uid = 0;
+	s->pid = 99;
+	snprintf(s->program, sizeof s->program, "python3");
+	record_open(s, 5.0);
+	unsigned n;
+	char *l = log_text(&n);
+	assert_int_equal(n, 1);
+	assert_true(json_line_ok(l));
+	assert_non_null(strstr(l,
+	                       "\"event\":\"open\",\"id\":\"0000000000000077\",\"direction\":"
+	                       "\"outbound\",\"host\":\"b\""));
+	assert_non_null(strstr(l,
+	                       ",\"uid\":0,\"pid\":99,\"program\":\"python3\",\"service\":"
+	                       "\"stream\","));
+	assert_non_null(strstr(l, ",\"bytes_sent\":0,\"bytes_received\":0,\"tls\""));
+	assert_null(strstr(l, "\"result\""));
+	assert_null(strstr(l, "delta"));
+	assert_ptr_equal(worker.progress_head, s); /* and it is in the queue */
+	record_unqueue(s);
+	record_unqueue(s); /* twice: a no-op */
+	assert_null(worker.progress_head);
+	cfg.open_records = false;
+	free(s);
+}
+
+/* Many connections due at once: at most `limit` records a sweep, oldest
+ * first, the rest at the next; each written one goes to the end, so
+ * nobody is written twice before everybody once. Sessions leaving from
+ * the head, the middle and the end keep the queue whole. */
+#define MANY 3000
+static void sweep_bounded_oldest_first(void **state)
+{
+	(void)state;
+	static struct session *ss[MANY];
+	for (unsigned i = 0; i < MANY; i++) {
+		ss[i] = relaying(i);
+		record_open(ss[i], (double)i / 1000.0); /* 0 .. 2.999 */
+	}
+	log_empty();
+	unsigned n;
+	/* At 3.5 with an interval of 1 s, the first 2501 are due. */
+	assert_int_equal(record_progress(&worker, 3.5, 1.0, 1024), 1024);
+	char *l = log_text(&n);
+	assert_int_equal(n, 1024);
+	assert_non_null(strstr(l, "\"id\":\"0000000000000000\""));
+	assert_non_null(strstr(l, "\"id\":\"00000000000003ff\""));
+	assert_null(strstr(l, "\"id\":\"0000000000000400\""));
+	assert_int_equal(record_progress(&worker, 3.5, 1.0, 1024), 1024);
+	assert_int_equal(record_progress(&worker, 3.5, 1.0, 1024), 453);
+	assert_int_equal(record_progress(&worker, 3.5, 1.0, 1024), 0);
+	log_text(&n);
+	assert_int_equal(n, 2501);
+	assert_ptr_equal(worker.progress_head, ss[2501]);
+	assert_ptr_equal(worker.progress_tail, ss[2500]);
+
+	record_unqueue(ss[2501]); /* head */
+	record_unqueue(ss[2500]); /* tail */
+	record_unqueue(ss[10]);   /* middle */
+	unsigned count = 0;
+	const struct session *prev = NULL;
+	for (const struct session *q = worker.progress_head; q; q = q->rec_next) {
+		assert_ptr_equal(q->rec_prev, prev);
+		prev = q;
+		count++;
+	}
+	assert_int_equal(count, MANY - 3);
+	assert_ptr_equal(worker.progress_tail, prev);
+	/* Much later every one is due: all of them, in three sweeps. */
+	assert_int_equal(record_progress(&worker, 100.0, 1.0, 1024) +
+	                         record_progress(&worker, 100.0, 1.0, 1024) +
+	                         record_progress(&worker, 100.0, 1.0, 1024),
+	                 MANY - 3);
+	assert_int_equal(record_progress(&worker, 100.0, 1.0, 1024), 0);
+	for (unsigned i = 0; i < MANY; i++) {
+		record_unqueue(ss[i]);
+		free(ss[i]);
+	}
+	assert_null(worker.progress_head);
+	assert_null(worker.progress_tail);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -427,6 +613,9 @@ int main(void)
 		cmocka_unit_test(inbound_claims_apart),
 		cmocka_unit_test(outbound_facts_top_level),
 		cmocka_unit_test(hostile_fields_truncated_validly),
+		cmocka_unit_test(progress_deltas_add_up),
+		cmocka_unit_test(open_record_fields),
+		cmocka_unit_test(sweep_bounded_oldest_first),
 	};
 	return cmocka_run_group_tests_name("record", tests, setup_log, teardown_log);
 }
