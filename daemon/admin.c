@@ -41,6 +41,7 @@ struct aconn {
 	struct admin *a;
 	struct aconn *prev, *next;
 	int fd;
+	uid_t uid; /* its owner (sock_diag); (uid_t)-1: unknown */
 	enum aconn_state state;
 	ev_io io;
 	ev_timer timer;
@@ -544,6 +545,26 @@ static void conn_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 		conn_close(c);
 }
 
+/* Who owns the caller's socket: one user's connections are bounded apart
+ * from the total, so that idle connections of one local user do not keep
+ * the others (the operator's scraper) out. */
+static uid_t conn_owner(const struct sockaddr_storage *peer, const struct sockaddr_storage *local)
+{
+	struct caller who;
+	char err[200];
+	if (peercred_lookup(peer, local, &who, err, sizeof err) == -1)
+		return (uid_t)-1;
+	return who.uid;
+}
+
+static unsigned conns_of(const struct admin *a, uid_t uid)
+{
+	unsigned n = 0;
+	for (const struct aconn *c = a->conns; c; c = c->next)
+		n += c->uid == uid;
+	return n;
+}
+
 static void accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
 	(void)revents;
@@ -563,7 +584,11 @@ static void accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 		}
 		struct aconn *c = a->nconns < ADMIN_MAX_CONNS ? calloc(1, sizeof *c) : NULL;
 		socklen_t llen = sizeof c->local;
-		if (!c || getsockname(fd, (struct sockaddr *)&c->local, &llen) == -1) {
+		if (c && getsockname(fd, (struct sockaddr *)&c->local, &llen) == 0)
+			c->uid = conn_owner(&peer, &c->local);
+		else
+			llen = 0;
+		if (!c || llen == 0 || conns_of(a, c->uid) >= ADMIN_MAX_CONNS_PER_UID) {
 			close(fd);
 			free(c);
 			a->refused++;
@@ -571,8 +596,10 @@ static void accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 			if (now - a->refused_said >= 60.) {
 				a->refused_said = now;
 				log_warn(
-					"admin: %u connections open, closing new ones (%llu so far)",
-					ADMIN_MAX_CONNS, (unsigned long long)a->refused);
+					"admin: connections over the bound (%u, %u of one user) closed "
+					"at once: %llu so far",
+					ADMIN_MAX_CONNS, ADMIN_MAX_CONNS_PER_UID,
+					(unsigned long long)a->refused);
 			}
 			continue;
 		}

@@ -5,8 +5,8 @@
  * and the generation in force only through a reference; a reload it is
  * asked for (POST /reload) runs on the main thread, where SIGHUP's does.
  *
- * Bounds (what a local user can make it hold): 32 connections (more are
- * accepted and closed at once), a request head of 8 KiB that must arrive
+ * Bounds (what a local user can make it hold): 32 connections, 8 of one
+ * user (more are accepted and closed at once), a request head of 8 KiB that must arrive
  * within 5 s, no body, a response of at most 16 MiB written within 10 s.
  * Every GET is open to any local user; POST /reload only to root and to
  * meshd's own uid (the TCP caller's owner, by sock_diag).
@@ -24,6 +24,7 @@ struct gen;
 struct cfg_addr;
 
 #define ADMIN_MAX_CONNS 32
+#define ADMIN_MAX_CONNS_PER_UID 8 /* of them, one user's (the caller socket's owner) */
 #define ADMIN_HEAD_TIMEOUT 5.0
 #define ADMIN_WRITE_TIMEOUT 10.0
 #define ADMIN_QUERY_TIMEOUT 1.0 /* a worker's answer to /live, /connections, /links */
