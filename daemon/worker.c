@@ -17,6 +17,7 @@
 #include "listener.h"
 #include "session.h"
 #include "record.h"
+#include "metrics.h"
 #include "peercred.h"
 #include "log.h"
 #include "container.h"
@@ -163,6 +164,9 @@ int worker_init(struct worker *m, unsigned index, struct ev_loop *loop, struct s
 	m->index = index;
 	m->loop = loop;
 	m->ctl = ctl;
+	m->metrics = metrics_shard_new();
+	if (!m->metrics)
+		return -1;
 	pthread_mutex_init(&m->lock, NULL);
 	ev_async_init(&m->wake, wake_cb);
 	ev_async_start(loop, &m->wake);
@@ -280,4 +284,7 @@ void worker_finish(struct worker *m)
 	gen_unref(m->gen);
 	m->gen = NULL;
 	pthread_mutex_destroy(&m->lock);
+	/* The admin thread, which reads the shards, stopped before this. */
+	metrics_shard_free(m->metrics);
+	m->metrics = NULL;
 }

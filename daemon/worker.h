@@ -17,6 +17,7 @@ struct link;
 
 struct shimctl;
 struct record_floods;
+struct metrics_shard;
 
 /* One worker: an event loop and everything it serves (worker.c). */
 struct worker {
@@ -42,6 +43,7 @@ struct worker {
 	struct session *progress_head, *progress_tail;
 	ev_timer progress_timer;
 	uint64_t rng;
+	struct metrics_shard *metrics; /* written by this worker only (metrics.h) */
 
 	/* main thread -> worker */
 	ev_async wake;
