@@ -6,7 +6,8 @@
  *   meshd -V | --version  version and the OpenSSL in use
  *
  * SIGHUP reloads (a bad file is rejected and the running config keeps
- * serving), SIGTERM/SIGINT drain (stop accepting, let connections finish up
+ * serving; POST /reload on the admin listener runs the same reload and
+ * answers what it said), SIGTERM/SIGINT drain (stop accepting, let connections finish up
  * to drain_timeout, then exit 0), SIGUSR1 reopens the traffic log.
  *
  * At start meshd raises its descriptor limit to the hard limit (bounds.h)
@@ -30,6 +31,8 @@
 #include "container.h"
 #include "version.h"
 #include "startcheck.h"
+#include "admin.h"
+#include "metrics.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -211,6 +214,7 @@ struct daemon {
 	struct shimctl *ctl;
 	bool draining;
 	int lock_fd;
+	struct admin *admin; /* NULL: admin = off */
 };
 
 static bool w0_holds(const struct cfg_service *s, void *arg)
@@ -242,29 +246,53 @@ static unsigned publish(struct daemon *d)
 			"routes %s: %u of %u services left out (their VIP:ports are not ours); "
 			"a reload (SIGHUP) tries again",
 			d->gen->cfg->snapshot, left, d->gen->cfg->nservices);
+	char why[96];
+	snprintf(why, sizeof why, "%u of %u services not published", left, d->gen->cfg->nservices);
+	admin_set_ready(d->admin, left == 0 && !d->draining, d->draining ? "draining" : why);
 	return left;
 }
 
-static void reload(struct daemon *d)
+/* Copy of a line list (say_lines consumes its argument). */
+static char *lines_dup(const char *lines)
 {
-	char *errs = NULL;
-	struct gen *g = gen_load(d->conf_path, d->gen->cfg, &errs);
+	return lines ? strdup(lines) : NULL;
+}
+
+/*
+ * The one reload, SIGHUP's and POST /reload's: load and check the file,
+ * switch the workers to it, publish. What it said is logged as always and
+ * returned in r (errors when rejected, warnings), for the admin API; the
+ * metrics and /config hear the outcome.
+ */
+static void reload_run(struct daemon *d, struct admin_reload_result *r)
+{
+	char *errs = NULL, *unsafe = NULL, *warns = NULL;
+	memset(r, 0, sizeof *r);
+	struct gen *g = NULL;
+	if (d->draining) {
+		errs = strdup("meshd is draining: no reload\n");
+	} else {
+		g = gen_load(d->conf_path, d->gen->cfg, &errs);
+	}
+	if (g) {
+		check_paths(g->cfg, &unsafe, &warns);
+		r->warnings = lines_dup(warns);
+		say_lines(warns, SAY_WARN);
+		free(warns);
+		if (unsafe) {
+			errs = unsafe;
+			gen_unref(g);
+			g = NULL;
+		}
+	}
 	if (!g) {
 		log_error("reload rejected, keeping the running configuration:");
-		for (char *line = strtok(errs, "\n"); line; line = strtok(NULL, "\n"))
-			log_error("  %s", line);
+		r->errors = lines_dup(errs ? errs : "unknown error\n");
+		say_lines(errs, SAY_ERROR_INDENTED);
 		free(errs);
-		return;
-	}
-	char *unsafe = NULL, *warns = NULL;
-	check_paths(g->cfg, &unsafe, &warns);
-	say_lines(warns, SAY_WARN);
-	free(warns);
-	if (unsafe) {
-		log_error("reload rejected, keeping the running configuration:");
-		say_lines(unsafe, SAY_ERROR_INDENTED);
-		free(unsafe);
-		gen_unref(g);
+		r->generation = d->generation;
+		metrics_reload(false, d->generation);
+		admin_note_reload(d->admin, r);
 		return;
 	}
 	struct gen *old = d->gen;
@@ -274,8 +302,9 @@ static void reload(struct daemon *d)
 	bool log_moved = strcmp(old->cfg->log, g->cfg->log) != 0;
 	bool snap_moved = strcmp(old->cfg->snapshot, g->cfg->snapshot) != 0;
 	if (strcmp(old->cfg->control, g->cfg->control) != 0 ||
-	    (old->cfg->workers != g->cfg->workers))
-		log_warn("changes to control and workers take effect at the next restart");
+	    (old->cfg->workers != g->cfg->workers) || old->cfg->admin_on != g->cfg->admin_on ||
+	    (g->cfg->admin_on && !net_addr_eq(&old->cfg->admin, &g->cfg->admin)))
+		log_warn("changes to control, workers and admin take effect at the next restart");
 	d->gen = g;
 	g->cfg->generation = ++d->generation;
 	for (unsigned i = 0; i < d->nw; i++)
@@ -293,6 +322,24 @@ static void reload(struct daemon *d)
 	log_info("reloaded %s (generation %llu): %u services, %u identities", d->conf_path,
 	         (unsigned long long)d->generation, g->cfg->nservices, g->cfg->nidentities);
 	gen_unref(old);
+	r->accepted = true;
+	r->generation = d->generation;
+	metrics_reload(true, d->generation);
+	admin_set_gen(d->admin, g);
+	admin_note_reload(d->admin, r);
+}
+
+static void reload(struct daemon *d)
+{
+	struct admin_reload_result r;
+	reload_run(d, &r);
+	admin_reload_result_free(&r);
+}
+
+/* POST /reload, on the main thread (admin.c's ev_async). */
+static void admin_reload_cb(void *arg, struct admin_reload_result *r)
+{
+	reload_run(arg, r);
 }
 
 static void start_drain(struct daemon *d, const char *why)
@@ -300,6 +347,7 @@ static void start_drain(struct daemon *d, const char *why)
 	if (d->draining)
 		return;
 	d->draining = true;
+	admin_set_ready(d->admin, false, "draining");
 	snapshot_unpublish(d->gen->cfg);
 	log_info("%s: draining: no new connections, open ones have at most %.0f s", why,
 	         d->gen->cfg->drain_timeout);
@@ -609,8 +657,13 @@ int main(int argc, char **argv)
 		log_error("cannot open traffic log %s: %m", c->log);
 		return 1;
 	}
-	d->loop = ev_default_loop(EVFLAG_AUTO);
+	double start_time = (double)time(NULL);
 	char err[256];
+	if (c->admin_on && !(d->admin = admin_open(&c->admin, err, sizeof err))) {
+		log_error("%s; refusing to start (admin = off turns it off)", err);
+		return 1;
+	}
+	d->loop = ev_default_loop(EVFLAG_AUTO);
 	d->ctl = shimctl_open(d->loop, c->control, err, sizeof err);
 	if (!d->ctl)
 		log_error("%s; connects to VIPs will not report upstream failures", err);
@@ -655,6 +708,20 @@ int main(int argc, char **argv)
 	ev_timer_start(d->loop, &trim);
 
 	unsigned unpublished = publish(d);
+	if (d->admin) {
+		struct admin_env env = { .w = d->w,
+			                 .nw = d->nw,
+			                 .main_loop = d->loop,
+			                 .reload = admin_reload_cb,
+			                 .reload_arg = d,
+			                 .start_time = start_time };
+		admin_set_gen(d->admin, d->gen);
+		if (admin_start(d->admin, &env, err, sizeof err) == -1) {
+			log_error("%s", err);
+			admin_stop(d->admin);
+			d->admin = NULL;
+		}
+	}
 	char ib[64] = "off", nsv[64];
 	if (unpublished)
 		snprintf(nsv, sizeof nsv, "%u services (%u not published)", c->nservices,
@@ -675,6 +742,7 @@ int main(int argc, char **argv)
 	for (unsigned i = 0; i < 4; i++)
 		ev_signal_stop(d->loop, &sw[i]);
 	ev_timer_stop(d->loop, &trim);
+	admin_stop(d->admin); /* it asks the workers: before they finish */
 	for (unsigned i = 0; i < d->nw; i++)
 		worker_finish(&d->w[i]);
 	shimctl_close(d->ctl);

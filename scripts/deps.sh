@@ -41,6 +41,9 @@ TOOL_PKGS+=(prometheus)
 # the man pages, systemd-analyze verifies the unit and lists @system-service,
 # strace records meshd's system calls, logrotate runs the packaged file.
 TOOL_PKGS+=(man-db groff-base systemd strace logrotate)
+# status_page.sh loads the admin listener's status page in headless
+# Chromium (--dump-dom, --screenshot).
+TOOL_PKGS+=(chromium)
 # The transparency matrix (tests/integration/transparency/): unmodified
 # clients and the real servers they talk to. postgresql brings initdb,
 # pg_ctl and psql; redis-tools' redis-cli links jemalloc, and libjemalloc2 is
