@@ -3,6 +3,7 @@
  *
  *   meshd -c FILE         run in the foreground
  *   meshd -t -c FILE      check FILE, print every error, exit 0/1
+ *   meshd -V | --version  version and the OpenSSL in use
  *
  * SIGHUP reloads (a bad file is rejected and the running config keeps
  * serving; POST /reload on the admin listener runs the same reload and
@@ -12,7 +13,10 @@
  * At start meshd raises its descriptor limit to the hard limit (bounds.h)
  * and refuses to run on files and directories other users control
  * (check_paths, pathsafe.h): `meshd -t` makes the same check, and a reload
- * onto unsafe paths is rejected.
+ * onto unsafe paths is rejected. check_paths also runs what startcheck.h
+ * checks without binding what a running meshd holds (certificates' dates,
+ * services that carry nothing, vip_range); start-up and -t add the
+ * snapshot directory and the mesh port (and -t the admin address).
  */
 #include "gen.h"
 #include "worker.h"
@@ -26,6 +30,7 @@
 #include "vip.h"
 #include "container.h"
 #include "version.h"
+#include "startcheck.h"
 #include "admin.h"
 #include "metrics.h"
 
@@ -36,6 +41,7 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <openssl/crypto.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -48,9 +54,11 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 	        "usage: meshd -c FILE [-t] [-v]\n"
+	        "       meshd -V\n"
 	        "  -c FILE  configuration (INI)\n"
 	        "  -t       check the configuration and exit\n"
-	        "  -v       debug messages on stderr\n");
+	        "  -v       debug messages on stderr\n"
+	        "  -V, --version  print the version and exit\n");
 }
 
 static void print_errors(const char *errs)
@@ -76,23 +84,11 @@ static void log_limits(const struct config *c)
  * snapshot and the control socket usually share one directory). */
 static void add_line(char **buf, const char *line)
 {
-	size_t old = *buf ? strlen(*buf) : 0, n = strlen(line);
-	if (*buf) {
-		for (const char *p = *buf; (p = strstr(p, line)) != NULL; p++)
-			if ((p == *buf || p[-1] == '\n') && p[n] == '\n')
-				return;
-	}
-	char *nb = realloc(*buf, old + n + 2);
-	if (!nb)
-		return;
-	memcpy(nb + old, line, n);
-	nb[old + n] = '\n';
-	nb[old + n + 1] = '\0';
-	*buf = nb;
+	startcheck_add(buf, "%s", line);
 }
 
 /* Say each line of buf (which it consumes; NULL: nothing to say). */
-enum say { SAY_STDERR, SAY_WARN, SAY_ERROR, SAY_ERROR_INDENTED };
+enum say { SAY_STDERR, SAY_INFO, SAY_WARN, SAY_ERROR, SAY_ERROR_INDENTED };
 static void say_lines(char *buf, enum say how)
 {
 	if (!buf)
@@ -102,6 +98,9 @@ static void say_lines(char *buf, enum say how)
 		switch (how) {
 		case SAY_STDERR:
 			fprintf(stderr, "meshd: %s\n", line);
+			break;
+		case SAY_INFO:
+			log_info("%s", line);
 			break;
 		case SAY_WARN:
 			log_warn("%s", line);
@@ -198,6 +197,10 @@ static void check_paths(const struct config *c, char **errs, char **warns)
 		         p, why);
 		add_line(warns, line);
 	}
+	/* What start-up needs beyond the files' owners and modes. */
+	startcheck_certs(c, (double)time(NULL), errs, warns);
+	startcheck_services(c, warns);
+	startcheck_vip_range(c, errs);
 }
 
 /* The whole daemon, as the main thread sees it. */
@@ -506,6 +509,33 @@ static int take_lock(struct daemon *d)
 	return -1;
 }
 
+/* The pid of a meshd running with c's snapshot (the holder of its lock,
+ * root or our user), or 0: what it listens on is no conflict for -t. */
+static pid_t running_meshd(const struct config *c)
+{
+	char path[4200];
+	struct stat st;
+	pid_t pid = 0;
+	uid_t uid = (uid_t)-1;
+	lock_path(c, path, sizeof path);
+	if (lstat(path, &st) == -1 || lock_holder(st.st_dev, st.st_ino, &pid, &uid) != 1)
+		return 0;
+	return uid == 0 || uid == geteuid() ? pid : 0;
+}
+
+/* The snapshot's and control socket's directories, before the lock is
+ * taken in the first (the default /run/libmesh is gone after a reboot). */
+static int make_dirs(const struct config *c)
+{
+	char err[4300], *made = NULL;
+	int rc = startcheck_make_dirs(c, &made, err, sizeof err);
+	say_lines(made, SAY_INFO);
+	free(made);
+	if (rc == -1)
+		log_error("refusing to start: %s", err);
+	return rc;
+}
+
 static unsigned worker_count(const struct config *c)
 {
 	if (c->workers)
@@ -519,7 +549,12 @@ int main(int argc, char **argv)
 	const char *path = NULL;
 	bool test = false;
 	int opt;
-	while ((opt = getopt(argc, argv, "c:tvh")) != -1) {
+	static const struct option longopts[] = {
+		{ "version", no_argument, NULL, 'V' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	while ((opt = getopt_long(argc, argv, "c:tvhV", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'c':
 			path = optarg;
@@ -532,6 +567,9 @@ int main(int argc, char **argv)
 			break;
 		case 'h':
 			usage(stdout);
+			return 0;
+		case 'V':
+			printf("meshd %s\n%s\n", MESHD_VERSION, OpenSSL_version(OPENSSL_VERSION));
 			return 0;
 		default:
 			usage(stderr);
@@ -559,6 +597,11 @@ int main(int argc, char **argv)
 	char *unsafe = NULL, *warns = NULL;
 	check_paths(d->gen->cfg, &unsafe, &warns);
 	if (test) {
+		char *notes = NULL;
+		startcheck_dirs(d->gen->cfg, &unsafe, &notes);
+		startcheck_binds(d->gen->cfg, true, running_meshd(d->gen->cfg), &unsafe, &warns);
+		say_lines(notes, SAY_STDERR);
+		free(notes);
 		say_lines(warns, SAY_STDERR);
 		free(warns);
 		if (unsafe) {
@@ -574,10 +617,15 @@ int main(int argc, char **argv)
 	}
 	say_lines(warns, SAY_WARN);
 	free(warns);
+	warns = NULL;
 	if (unsafe) {
 		say_lines(unsafe, SAY_ERROR);
-		log_error("refusing to start: other users could control files meshd relies on");
+		log_error("refusing to start: the configuration cannot serve as it is (above)");
 		free(unsafe);
+		gen_unref(d->gen);
+		return 1;
+	}
+	if (make_dirs(d->gen->cfg) == -1) {
 		gen_unref(d->gen);
 		return 1;
 	}
@@ -594,6 +642,17 @@ int main(int argc, char **argv)
 	d->gen->cfg->generation = d->generation = 1;
 	if (take_lock(d) == -1)
 		return 1;
+	/* Before anything is made: a serving host whose mesh port someone
+	 * else holds would run and serve no one. */
+	startcheck_binds(c, false, 0, &unsafe, &warns);
+	say_lines(warns, SAY_WARN);
+	free(warns);
+	if (unsafe) {
+		say_lines(unsafe, SAY_ERROR);
+		log_error("refusing to start: the mesh port cannot be bound");
+		free(unsafe);
+		return 1;
+	}
 	if (traffic_open(c->log) == -1) {
 		log_error("cannot open traffic log %s: %m", c->log);
 		return 1;
@@ -628,6 +687,11 @@ int main(int argc, char **argv)
 	}
 	if (!d->w[0].listeners && !d->w[0].inbound && (c->nservices || c->inbound_on)) {
 		log_error("no listener could be opened; exiting");
+		return 1;
+	}
+	if (c->inbound_on && !d->w[0].inbound && startcheck_serving(c)) {
+		log_error(
+			"refusing to start: this host serves, and its mesh port is not listening");
 		return 1;
 	}
 
