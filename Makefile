@@ -3,7 +3,7 @@
 #   make                    build build/libmesh.so and build/meshd
 #   make test               install missing packages, unit + integration tests
 #   make demo               install missing packages, run a two-host mesh on loopback
-#   make install            PREFIX=/usr/local DESTDIR=
+#   make install            PREFIX=/usr/local DESTDIR= (make uninstall: the same)
 #   make SANITIZE=address   (or undefined, or address,undefined with
 #                           BUILD=build-address-undefined as make test does)
 #                           sanitizer build of meshd and unit tests into
@@ -206,14 +206,57 @@ bench:
 	@$(MAKE) --no-print-directory all tools
 	@scripts/bench.sh
 
+# make install: the layout of meshd.service, mesh.ini(5) and the README's
+# "Installing". SYSCONFDIR and the unit, logrotate and config files are
+# under DESTDIR but not PREFIX (systemd and logrotate look in /etc);
+# mesh.ini is installed only when absent, and uninstall leaves it (and
+# the certificates beside it) in place.
+SYSCONFDIR ?= /etc
+SBINDIR    := $(PREFIX)/sbin
+BINDIR     := $(PREFIX)/bin
+LIBMESHDIR := $(PREFIX)/lib/libmesh
+UNITDIR    ?= $(PREFIX)/lib/systemd/system
+MANDIR     := $(PREFIX)/share/man
+MAN_PAGES  := conf/man/meshd.8 conf/man/meshctl.1 conf/man/mesh-run.1 conf/man/libmesh.7 conf/man/mesh.ini.5
+BIN_SCRIPTS := scripts/meshctl scripts/mesh-certs
+
+.PHONY: uninstall
 install: all
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/share/libmesh
-	install -m 0755 $(BUILD)/meshd $(DESTDIR)$(PREFIX)/bin/meshd
-	install -m 0644 $(BUILD)/libmesh.so $(DESTDIR)$(PREFIX)/lib/libmesh.so
-	sed 's|@LIBDIR@|$(PREFIX)/lib|' scripts/mesh-run > $(DESTDIR)$(PREFIX)/bin/mesh-run
-	chmod 0755 $(DESTDIR)$(PREFIX)/bin/mesh-run
-	install -m 0755 scripts/mesh-certs $(DESTDIR)$(PREFIX)/bin/mesh-certs
-	install -m 0644 conf/*.ini $(DESTDIR)$(PREFIX)/share/libmesh/
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBMESHDIR) $(DESTDIR)$(UNITDIR) \
+		$(DESTDIR)$(SYSCONFDIR)/logrotate.d $(DESTDIR)$(SYSCONFDIR)/libmesh \
+		$(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man7 $(DESTDIR)$(MANDIR)/man8
+	install -m 0755 $(BUILD)/meshd $(DESTDIR)$(SBINDIR)/meshd
+	install -m 0644 $(BUILD)/libmesh.so $(DESTDIR)$(LIBMESHDIR)/libmesh.so
+	sed 's|@LIBDIR@|$(LIBMESHDIR)|' scripts/mesh-run >$(DESTDIR)$(BINDIR)/mesh-run.tmp
+	chmod 0755 $(DESTDIR)$(BINDIR)/mesh-run.tmp
+	mv -f $(DESTDIR)$(BINDIR)/mesh-run.tmp $(DESTDIR)$(BINDIR)/mesh-run
+	install -m 0755 $(BIN_SCRIPTS) $(DESTDIR)$(BINDIR)/
+	sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' conf/systemd/meshd.service \
+		>$(DESTDIR)$(UNITDIR)/meshd.service.tmp
+	chmod 0644 $(DESTDIR)$(UNITDIR)/meshd.service.tmp
+	mv -f $(DESTDIR)$(UNITDIR)/meshd.service.tmp $(DESTDIR)$(UNITDIR)/meshd.service
+	install -m 0644 conf/logrotate/libmesh $(DESTDIR)$(SYSCONFDIR)/logrotate.d/libmesh
+	@if [ -e $(DESTDIR)$(SYSCONFDIR)/libmesh/mesh.ini ]; then \
+		echo "install: keeping $(DESTDIR)$(SYSCONFDIR)/libmesh/mesh.ini"; \
+	else \
+		echo "install -m 0644 conf/mesh.ini $(DESTDIR)$(SYSCONFDIR)/libmesh/mesh.ini"; \
+		install -m 0644 conf/mesh.ini $(DESTDIR)$(SYSCONFDIR)/libmesh/mesh.ini; \
+	fi
+	@set -e; for m in $(MAN_PAGES); do \
+		s=$${m##*.}; echo "install -m 0644 $$m $(DESTDIR)$(MANDIR)/man$$s/"; \
+		install -m 0644 $$m $(DESTDIR)$(MANDIR)/man$$s/; \
+	done
+
+uninstall:
+	rm -f $(DESTDIR)$(SBINDIR)/meshd $(DESTDIR)$(LIBMESHDIR)/libmesh.so \
+		$(DESTDIR)$(BINDIR)/mesh-run $(addprefix $(DESTDIR)$(BINDIR)/,$(notdir $(BIN_SCRIPTS))) \
+		$(DESTDIR)$(UNITDIR)/meshd.service $(DESTDIR)$(SYSCONFDIR)/logrotate.d/libmesh
+	@set -e; for m in $(MAN_PAGES); do \
+		f=$(DESTDIR)$(MANDIR)/man$${m##*.}/$${m##*/}; echo "rm -f $$f"; rm -f $$f; \
+	done
+	rmdir $(DESTDIR)$(LIBMESHDIR) 2>/dev/null || true
+	@if [ -e $(DESTDIR)$(SYSCONFDIR)/libmesh/mesh.ini ]; then \
+		echo "uninstall: $(DESTDIR)$(SYSCONFDIR)/libmesh/mesh.ini is yours: left in place"; fi
 
 # The whole tree's C in one style (.clang-format; clang-format 14 on Debian 12).
 FORMAT_SRC = $(shell git ls-files '*.c' '*.h' 2>/dev/null)

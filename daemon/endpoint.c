@@ -292,6 +292,32 @@ unsigned endpoint_ejected(const struct endpoint_set *set, double now)
 	return n;
 }
 
+void endpoint_view(struct endpoint_set *set, unsigned i, double now, struct endpoint_view *v)
+{
+	struct endpoint *ep = &set->eps[i];
+	struct outlier o = { 0 };
+	if (ep->health && set->health) {
+		pthread_mutex_lock(&set->health->lock);
+		o = ep->health->o;
+		pthread_mutex_unlock(&set->health->lock);
+	}
+	memset(v, 0, sizeof *v);
+	v->ejections = o.ejections;
+	v->fails = o.fails;
+	v->in_flight = __atomic_load_n(&ep->attempts, __ATOMIC_RELAXED);
+	v->conns = __atomic_load_n(&ep->conns, __ATOMIC_RELAXED);
+	v->ewma_ms = __atomic_load_n(&ep->connect_ewma_us, __ATOMIC_RELAXED) / 1000.0;
+	v->last_result = __atomic_load_n(&ep->last_result, __ATOMIC_RELAXED);
+	if (o.until_us && us(now) < o.until_us) {
+		v->state = "ejected";
+		v->ejected_for = (double)(o.until_us - us(now)) / 1e6;
+	} else if (o.until_us) {
+		v->state = "probing";
+	} else {
+		v->state = o.fails ? "failing" : "healthy";
+	}
+}
+
 /* ---- attempts ---- */
 
 void endpoint_attempt_start(struct endpoint_use *u, struct endpoint_set *set, unsigned i,

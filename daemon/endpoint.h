@@ -205,6 +205,20 @@ void endpoint_attempt_done(struct endpoint_use *u, enum result result, double no
  * a word on the endpoint, a connection is given back. u is free after. */
 void endpoint_release(struct endpoint_use *u, double now);
 
+/* What the admin API shows of set->eps[i] at `now` (session_clock's
+ * seconds): its outlier state, copied under its service's lock, and the
+ * counters. state: "healthy", "failing" (failures in a row, not ejected),
+ * "ejected" (for ejected_for more seconds) or "probing" (its ejection is
+ * over; the next attempt decides). */
+struct endpoint_view {
+	const char *state;
+	double ejected_for;
+	unsigned ejections, fails, in_flight, conns;
+	double ewma_ms;          /* 0: never connected */
+	enum result last_result; /* RESULT_UNSET: none yet */
+};
+void endpoint_view(struct endpoint_set *set, unsigned i, double now, struct endpoint_view *v);
+
 /* Retry budget of the set's service: a connection's first attempt, and
  * whether it may make one more (counted when it may). When not, why says
  * what the window held. */

@@ -26,6 +26,7 @@
 #include "link.h"
 #include "record.h"
 #include "log.h"
+#include "metrics.h"
 #include "policy.h"
 #include "container.h"
 
@@ -89,6 +90,7 @@ static void upstream_connected(struct session *s)
 {
 	ev_timer_stop(s->m->loop, &s->timer);
 	s->t_connected = ev_time();
+	metrics_carried(s);
 	stream_status(&s->stream, PROTO_ST_OK);
 	s->state = S_RELAY;
 	s->relay.done = relay_done;
@@ -150,7 +152,10 @@ static void header_received(struct session *s, const struct proto_hdr *h)
 		return;
 	}
 	const char *caller = policy_spiffe_name(c->trust_domain, s->source);
-	if (!caller || !policy_allows(svc, caller)) {
+	bool allowed = caller && policy_allows(svc, caller);
+	metrics_service(s->m->metrics, svc->name,
+	                allowed ? METRICS_SVC_AUTHZ_ALLOW : METRICS_SVC_AUTHZ_DENY);
+	if (!allowed) {
 		session_set_detail(s, "%s may not call %s", s->source, svc->name);
 		refuse(s, PROTO_ST_DENIED, RESULT_DENIED);
 		return;

@@ -8,6 +8,7 @@
 #include "tls.h"
 #include "policy.h"
 #include "bounds.h"
+#include "metrics.h"
 #include "log.h"
 #include "container.h"
 
@@ -189,6 +190,10 @@ static void close_link(struct link *l, bool notify)
 	ev_timer_stop(m->loop, &l->resume);
 	link_live_stop(l);
 	handshake_over(l);
+	if (l->counted) {
+		metrics_link(m->metrics, l->receiver, -1);
+		l->counted = false;
+	}
 	if (l->peer_held) {
 		quota_give(&quota_peer, l->peer_key);
 		l->peer_held = false;
@@ -313,6 +318,8 @@ static void became_up(struct link *l)
 		l->peer_held = true;
 	}
 	l->state = L_UP;
+	metrics_link(l->m->metrics, l->receiver, 1);
+	l->counted = true;
 	link_arm(l, 0);
 	link_live_start(l);
 	link_watch(l, EV_READ);

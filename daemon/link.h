@@ -173,5 +173,9 @@ void link_retire_all(struct worker *m, bool receivers_too);
 void link_retire(struct link *l);
 unsigned link_close_idle(struct worker *m); /* out of descriptors: drop idle links */
 void link_free_all(struct worker *m);
+/* The worker's links as JSON objects, comma-separated, appended to out
+ * (the admin API's /links; runs in the worker's loop, link_live.c). */
+struct sbuf;
+void link_view(struct worker *m, struct sbuf *out);
 
 #endif

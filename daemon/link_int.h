@@ -87,6 +87,7 @@ struct link {
 	bool hs_held;      /* receiver: holds a handshake slot (quota_handshake) */
 	uint64_t hs_key;   /* its per-source key */
 	bool peer_held;    /* receiver: holds a unit of quota_peer */
+	bool counted;      /* up: counted in libmesh_links_open (metrics.h) */
 	uint64_t peer_key;
 	const struct link_receiver_ops *rops; /* receiver: the layer above */
 	enum link_state state;

@@ -22,6 +22,7 @@
 #include "container.h"
 
 #include "net.h"
+#include "sbuf.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -210,4 +211,34 @@ void link_live_socket(int fd, double timeout, const char *addr)
 bool link_heard_since(const struct link *l, double t)
 {
 	return l->heard > t;
+}
+
+/* ---- the admin API's view ---- */
+
+void link_view(struct worker *m, struct sbuf *out)
+{
+	static const char *const states[] = { "connecting", "handshake", "up", "dead" };
+	bool first = true;
+	for (struct link *l = m->links; l; l = l->next) {
+		const char *state = l->state <= L_DEAD ? states[l->state] : "?";
+		if (l->state == L_UP && (l->retired || l->closing))
+			state = "retiring";
+		sbuf_printf(out,
+		            "%s{\"worker\":%u,\"direction\":\"%s\",\"peer\":", first ? "" : ",",
+		            m->index, l->receiver ? "in" : "out");
+		sbuf_json_str(out, l->peer[0] ? l->peer : NULL);
+		sbuf_puts(out, ",\"address\":");
+		sbuf_json_str(out, l->addr);
+		sbuf_printf(out, ",\"alpn\":%s,\"streams\":%u,\"age_s\":%.3f,\"rtt_ms\":",
+		            l->state != L_UP ? "null"
+		            : l->pings       ? "\"" PROTO_ALPN "\""
+		                             : "\"" PROTO_ALPN_PREV "\"",
+		            l->nstreams, now_of(l) - l->born);
+		if (l->pings && l->srtt > 0)
+			sbuf_printf(out, "%.3f", l->srtt * 1e3);
+		else
+			sbuf_puts(out, "null");
+		sbuf_printf(out, ",\"state\":\"%s\"}", state);
+		first = false;
+	}
 }

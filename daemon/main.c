@@ -3,15 +3,20 @@
  *
  *   meshd -c FILE         run in the foreground
  *   meshd -t -c FILE      check FILE, print every error, exit 0/1
+ *   meshd -V | --version  version and the OpenSSL in use
  *
  * SIGHUP reloads (a bad file is rejected and the running config keeps
- * serving), SIGTERM/SIGINT drain (stop accepting, let connections finish up
+ * serving; POST /reload on the admin listener runs the same reload and
+ * answers what it said), SIGTERM/SIGINT drain (stop accepting, let connections finish up
  * to drain_timeout, then exit 0), SIGUSR1 reopens the traffic log.
  *
  * At start meshd raises its descriptor limit to the hard limit (bounds.h)
  * and refuses to run on files and directories other users control
  * (check_paths, pathsafe.h): `meshd -t` makes the same check, and a reload
- * onto unsafe paths is rejected.
+ * onto unsafe paths is rejected. check_paths also runs what startcheck.h
+ * checks without binding what a running meshd holds (certificates' dates,
+ * services that carry nothing, vip_range); start-up and -t add the
+ * snapshot directory and the mesh port (and -t the admin address).
  */
 #include "gen.h"
 #include "worker.h"
@@ -25,6 +30,9 @@
 #include "vip.h"
 #include "container.h"
 #include "version.h"
+#include "startcheck.h"
+#include "admin.h"
+#include "metrics.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -33,10 +41,12 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <openssl/crypto.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 
@@ -44,9 +54,11 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 	        "usage: meshd -c FILE [-t] [-v]\n"
+	        "       meshd -V\n"
 	        "  -c FILE  configuration (INI)\n"
 	        "  -t       check the configuration and exit\n"
-	        "  -v       debug messages on stderr\n");
+	        "  -v       debug messages on stderr\n"
+	        "  -V, --version  print the version and exit\n");
 }
 
 static void print_errors(const char *errs)
@@ -72,23 +84,11 @@ static void log_limits(const struct config *c)
  * snapshot and the control socket usually share one directory). */
 static void add_line(char **buf, const char *line)
 {
-	size_t old = *buf ? strlen(*buf) : 0, n = strlen(line);
-	if (*buf) {
-		for (const char *p = *buf; (p = strstr(p, line)) != NULL; p++)
-			if ((p == *buf || p[-1] == '\n') && p[n] == '\n')
-				return;
-	}
-	char *nb = realloc(*buf, old + n + 2);
-	if (!nb)
-		return;
-	memcpy(nb + old, line, n);
-	nb[old + n] = '\n';
-	nb[old + n + 1] = '\0';
-	*buf = nb;
+	startcheck_add(buf, "%s", line);
 }
 
 /* Say each line of buf (which it consumes; NULL: nothing to say). */
-enum say { SAY_STDERR, SAY_WARN, SAY_ERROR, SAY_ERROR_INDENTED };
+enum say { SAY_STDERR, SAY_INFO, SAY_WARN, SAY_ERROR, SAY_ERROR_INDENTED };
 static void say_lines(char *buf, enum say how)
 {
 	if (!buf)
@@ -98,6 +98,9 @@ static void say_lines(char *buf, enum say how)
 		switch (how) {
 		case SAY_STDERR:
 			fprintf(stderr, "meshd: %s\n", line);
+			break;
+		case SAY_INFO:
+			log_info("%s", line);
 			break;
 		case SAY_WARN:
 			log_warn("%s", line);
@@ -194,6 +197,10 @@ static void check_paths(const struct config *c, char **errs, char **warns)
 		         p, why);
 		add_line(warns, line);
 	}
+	/* What start-up needs beyond the files' owners and modes. */
+	startcheck_certs(c, (double)time(NULL), errs, warns);
+	startcheck_services(c, warns);
+	startcheck_vip_range(c, errs);
 }
 
 /* The whole daemon, as the main thread sees it. */
@@ -207,6 +214,7 @@ struct daemon {
 	struct shimctl *ctl;
 	bool draining;
 	int lock_fd;
+	struct admin *admin; /* NULL: admin = off */
 };
 
 static bool w0_holds(const struct cfg_service *s, void *arg)
@@ -238,29 +246,53 @@ static unsigned publish(struct daemon *d)
 			"routes %s: %u of %u services left out (their VIP:ports are not ours); "
 			"a reload (SIGHUP) tries again",
 			d->gen->cfg->snapshot, left, d->gen->cfg->nservices);
+	char why[96];
+	snprintf(why, sizeof why, "%u of %u services not published", left, d->gen->cfg->nservices);
+	admin_set_ready(d->admin, left == 0 && !d->draining, d->draining ? "draining" : why);
 	return left;
 }
 
-static void reload(struct daemon *d)
+/* Copy of a line list (say_lines consumes its argument). */
+static char *lines_dup(const char *lines)
 {
-	char *errs = NULL;
-	struct gen *g = gen_load(d->conf_path, d->gen->cfg, &errs);
+	return lines ? strdup(lines) : NULL;
+}
+
+/*
+ * The one reload, SIGHUP's and POST /reload's: load and check the file,
+ * switch the workers to it, publish. What it said is logged as always and
+ * returned in r (errors when rejected, warnings), for the admin API; the
+ * metrics and /config hear the outcome.
+ */
+static void reload_run(struct daemon *d, struct admin_reload_result *r)
+{
+	char *errs = NULL, *unsafe = NULL, *warns = NULL;
+	memset(r, 0, sizeof *r);
+	struct gen *g = NULL;
+	if (d->draining) {
+		errs = strdup("meshd is draining: no reload\n");
+	} else {
+		g = gen_load(d->conf_path, d->gen->cfg, &errs);
+	}
+	if (g) {
+		check_paths(g->cfg, &unsafe, &warns);
+		r->warnings = lines_dup(warns);
+		say_lines(warns, SAY_WARN);
+		free(warns);
+		if (unsafe) {
+			errs = unsafe;
+			gen_unref(g);
+			g = NULL;
+		}
+	}
 	if (!g) {
 		log_error("reload rejected, keeping the running configuration:");
-		for (char *line = strtok(errs, "\n"); line; line = strtok(NULL, "\n"))
-			log_error("  %s", line);
+		r->errors = lines_dup(errs ? errs : "unknown error\n");
+		say_lines(errs, SAY_ERROR_INDENTED);
 		free(errs);
-		return;
-	}
-	char *unsafe = NULL, *warns = NULL;
-	check_paths(g->cfg, &unsafe, &warns);
-	say_lines(warns, SAY_WARN);
-	free(warns);
-	if (unsafe) {
-		log_error("reload rejected, keeping the running configuration:");
-		say_lines(unsafe, SAY_ERROR_INDENTED);
-		free(unsafe);
-		gen_unref(g);
+		r->generation = d->generation;
+		metrics_reload(false, d->generation);
+		admin_note_reload(d->admin, r);
 		return;
 	}
 	struct gen *old = d->gen;
@@ -270,8 +302,9 @@ static void reload(struct daemon *d)
 	bool log_moved = strcmp(old->cfg->log, g->cfg->log) != 0;
 	bool snap_moved = strcmp(old->cfg->snapshot, g->cfg->snapshot) != 0;
 	if (strcmp(old->cfg->control, g->cfg->control) != 0 ||
-	    (old->cfg->workers != g->cfg->workers))
-		log_warn("changes to control and workers take effect at the next restart");
+	    (old->cfg->workers != g->cfg->workers) || old->cfg->admin_on != g->cfg->admin_on ||
+	    (g->cfg->admin_on && !net_addr_eq(&old->cfg->admin, &g->cfg->admin)))
+		log_warn("changes to control, workers and admin take effect at the next restart");
 	d->gen = g;
 	g->cfg->generation = ++d->generation;
 	for (unsigned i = 0; i < d->nw; i++)
@@ -289,6 +322,24 @@ static void reload(struct daemon *d)
 	log_info("reloaded %s (generation %llu): %u services, %u identities", d->conf_path,
 	         (unsigned long long)d->generation, g->cfg->nservices, g->cfg->nidentities);
 	gen_unref(old);
+	r->accepted = true;
+	r->generation = d->generation;
+	metrics_reload(true, d->generation);
+	admin_set_gen(d->admin, g);
+	admin_note_reload(d->admin, r);
+}
+
+static void reload(struct daemon *d)
+{
+	struct admin_reload_result r;
+	reload_run(d, &r);
+	admin_reload_result_free(&r);
+}
+
+/* POST /reload, on the main thread (admin.c's ev_async). */
+static void admin_reload_cb(void *arg, struct admin_reload_result *r)
+{
+	reload_run(arg, r);
 }
 
 static void start_drain(struct daemon *d, const char *why)
@@ -296,6 +347,7 @@ static void start_drain(struct daemon *d, const char *why)
 	if (d->draining)
 		return;
 	d->draining = true;
+	admin_set_ready(d->admin, false, "draining");
 	snapshot_unpublish(d->gen->cfg);
 	log_info("%s: draining: no new connections, open ones have at most %.0f s", why,
 	         d->gen->cfg->drain_timeout);
@@ -457,6 +509,33 @@ static int take_lock(struct daemon *d)
 	return -1;
 }
 
+/* The pid of a meshd running with c's snapshot (the holder of its lock,
+ * root or our user), or 0: what it listens on is no conflict for -t. */
+static pid_t running_meshd(const struct config *c)
+{
+	char path[4200];
+	struct stat st;
+	pid_t pid = 0;
+	uid_t uid = (uid_t)-1;
+	lock_path(c, path, sizeof path);
+	if (lstat(path, &st) == -1 || lock_holder(st.st_dev, st.st_ino, &pid, &uid) != 1)
+		return 0;
+	return uid == 0 || uid == geteuid() ? pid : 0;
+}
+
+/* The snapshot's and control socket's directories, before the lock is
+ * taken in the first (the default /run/libmesh is gone after a reboot). */
+static int make_dirs(const struct config *c)
+{
+	char err[4300], *made = NULL;
+	int rc = startcheck_make_dirs(c, &made, err, sizeof err);
+	say_lines(made, SAY_INFO);
+	free(made);
+	if (rc == -1)
+		log_error("refusing to start: %s", err);
+	return rc;
+}
+
 static unsigned worker_count(const struct config *c)
 {
 	if (c->workers)
@@ -470,7 +549,12 @@ int main(int argc, char **argv)
 	const char *path = NULL;
 	bool test = false;
 	int opt;
-	while ((opt = getopt(argc, argv, "c:tvh")) != -1) {
+	static const struct option longopts[] = {
+		{ "version", no_argument, NULL, 'V' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	while ((opt = getopt_long(argc, argv, "c:tvhV", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'c':
 			path = optarg;
@@ -483,6 +567,9 @@ int main(int argc, char **argv)
 			break;
 		case 'h':
 			usage(stdout);
+			return 0;
+		case 'V':
+			printf("meshd %s\n%s\n", MESHD_VERSION, OpenSSL_version(OPENSSL_VERSION));
 			return 0;
 		default:
 			usage(stderr);
@@ -510,6 +597,11 @@ int main(int argc, char **argv)
 	char *unsafe = NULL, *warns = NULL;
 	check_paths(d->gen->cfg, &unsafe, &warns);
 	if (test) {
+		char *notes = NULL;
+		startcheck_dirs(d->gen->cfg, &unsafe, &notes);
+		startcheck_binds(d->gen->cfg, true, running_meshd(d->gen->cfg), &unsafe, &warns);
+		say_lines(notes, SAY_STDERR);
+		free(notes);
 		say_lines(warns, SAY_STDERR);
 		free(warns);
 		if (unsafe) {
@@ -525,10 +617,15 @@ int main(int argc, char **argv)
 	}
 	say_lines(warns, SAY_WARN);
 	free(warns);
+	warns = NULL;
 	if (unsafe) {
 		say_lines(unsafe, SAY_ERROR);
-		log_error("refusing to start: other users could control files meshd relies on");
+		log_error("refusing to start: the configuration cannot serve as it is (above)");
 		free(unsafe);
+		gen_unref(d->gen);
+		return 1;
+	}
+	if (make_dirs(d->gen->cfg) == -1) {
 		gen_unref(d->gen);
 		return 1;
 	}
@@ -545,12 +642,28 @@ int main(int argc, char **argv)
 	d->gen->cfg->generation = d->generation = 1;
 	if (take_lock(d) == -1)
 		return 1;
+	/* Before anything is made: a serving host whose mesh port someone
+	 * else holds would run and serve no one. */
+	startcheck_binds(c, false, 0, &unsafe, &warns);
+	say_lines(warns, SAY_WARN);
+	free(warns);
+	if (unsafe) {
+		say_lines(unsafe, SAY_ERROR);
+		log_error("refusing to start: the mesh port cannot be bound");
+		free(unsafe);
+		return 1;
+	}
 	if (traffic_open(c->log) == -1) {
 		log_error("cannot open traffic log %s: %m", c->log);
 		return 1;
 	}
-	d->loop = ev_default_loop(EVFLAG_AUTO);
+	double start_time = (double)time(NULL);
 	char err[256];
+	if (c->admin_on && !(d->admin = admin_open(&c->admin, err, sizeof err))) {
+		log_error("%s; refusing to start (admin = off turns it off)", err);
+		return 1;
+	}
+	d->loop = ev_default_loop(EVFLAG_AUTO);
 	d->ctl = shimctl_open(d->loop, c->control, err, sizeof err);
 	if (!d->ctl)
 		log_error("%s; connects to VIPs will not report upstream failures", err);
@@ -576,6 +689,11 @@ int main(int argc, char **argv)
 		log_error("no listener could be opened; exiting");
 		return 1;
 	}
+	if (c->inbound_on && !d->w[0].inbound && startcheck_serving(c)) {
+		log_error(
+			"refusing to start: this host serves, and its mesh port is not listening");
+		return 1;
+	}
 
 	static const int sigs[] = { SIGHUP, SIGTERM, SIGINT, SIGUSR1 };
 	ev_signal sw[4];
@@ -590,6 +708,20 @@ int main(int argc, char **argv)
 	ev_timer_start(d->loop, &trim);
 
 	unsigned unpublished = publish(d);
+	if (d->admin) {
+		struct admin_env env = { .w = d->w,
+			                 .nw = d->nw,
+			                 .main_loop = d->loop,
+			                 .reload = admin_reload_cb,
+			                 .reload_arg = d,
+			                 .start_time = start_time };
+		admin_set_gen(d->admin, d->gen);
+		if (admin_start(d->admin, &env, err, sizeof err) == -1) {
+			log_error("%s", err);
+			admin_stop(d->admin);
+			d->admin = NULL;
+		}
+	}
 	char ib[64] = "off", nsv[64];
 	if (unpublished)
 		snprintf(nsv, sizeof nsv, "%u services (%u not published)", c->nservices,
@@ -610,6 +742,7 @@ int main(int argc, char **argv)
 	for (unsigned i = 0; i < 4; i++)
 		ev_signal_stop(d->loop, &sw[i]);
 	ev_timer_stop(d->loop, &trim);
+	admin_stop(d->admin); /* it asks the workers: before they finish */
 	for (unsigned i = 0; i < d->nw; i++)
 		worker_finish(&d->w[i]);
 	shimctl_close(d->ctl);

@@ -29,6 +29,39 @@ struct gen;
 struct sbuf;
 
 struct metrics_shard;
+struct metrics_series;
+
+/* The counters kept per destination service (a small table per shard,
+ * keyed by configured service names), named once:
+ *	id               JSON key           metric                                  label
+ */
+/* clang-format off */
+#define METRICS_SERVICE_LIST(X) \
+	X(ATTEMPTS,         attempts,         "libmesh_connect_attempts_total",       NULL, \
+	  "Attempts to reach an endpoint of the service (first attempts and retries).") \
+	X(RETRIES,          retries,          "libmesh_connect_retries_total",        NULL, \
+	  "Attempts after a connection's first one failed.") \
+	X(BUDGET_EXHAUSTED, budget_exhausted, "libmesh_retry_budget_exhausted_total", NULL, \
+	  "Retries the service's retry budget refused (the connection failed instead).") \
+	X(EJECTIONS,        ejections,        "libmesh_endpoint_ejections_total",     NULL, \
+	  "Endpoints of the service ejected after consecutive failures.") \
+	X(AUTHZ_ALLOW,      authz_allow,      "libmesh_authorization_total",          "allow", \
+	  "Allow-list decisions on calls to a service this host serves.") \
+	X(AUTHZ_DENY,       authz_deny,       "libmesh_authorization_total",          "deny", \
+	  "Allow-list decisions on calls to a service this host serves.")
+/* clang-format on */
+
+enum metrics_svc {
+#define METRICS_SVC_ENUM(id, key, metric, decision, help) METRICS_SVC_##id,
+	METRICS_SERVICE_LIST(METRICS_SVC_ENUM)
+#undef METRICS_SVC_ENUM
+		METRICS_SVC_COUNT
+};
+
+/* Bound on the labelled series, and on the services, of one shard: beyond
+ * it everything new goes to one "overflow" entry (and
+ * libmesh_metrics_series_overflow_total counts it). */
+#define METRICS_SERIES_MAX 512
 
 /* What a render reads besides the shards: the caller (admin.c) fills it
  * and holds `gen` (a reference) while rendering. */
@@ -42,6 +75,24 @@ struct metrics_process {
 
 struct metrics_shard *metrics_shard_new(void);
 void metrics_shard_free(struct metrics_shard *sh);
+
+/*
+ * Hooks of the data path, each called on the worker that owns the session
+ * or link (the shard's only writer); a NULL shard counts nothing.
+ *
+ * metrics_carried: s reaches the relay. Its series with response_flags "-"
+ * counts it opened and open, observes its connect time, and becomes what
+ * the relay's byte tallies add to (side[0] read: received, side[1] read:
+ * sent), so bytes advance while it is open.
+ * metrics_ended: s ends (session_end, after s->result is set): closed in
+ * the series of its result's flag, its duration observed; a session that
+ * was never carried counts opened there too.
+ */
+void metrics_carried(struct session *s);
+void metrics_ended(struct session *s);
+void metrics_service(struct metrics_shard *sh, const char *service, enum metrics_svc what);
+/* A link came up (+1) or went (-1), the receiving (inbound) or calling end. */
+void metrics_link(struct metrics_shard *sh, bool inbound, int delta);
 
 /* A reload was accepted (generation now in force) or rejected. Any thread. */
 void metrics_reload(bool accepted, uint64_t generation);

@@ -32,6 +32,7 @@
 #include "bounds.h"
 #include "link.h"
 #include "record.h"
+#include "metrics.h"
 #include "log.h"
 #include "container.h"
 
@@ -72,6 +73,7 @@ static void health_changed(struct session *s, const struct endpoint_event *ev)
 {
 	const char *svc = s->svc->name, *ep = ev->ep->cfg->text;
 	if (ev->kind == OUTLIER_EJECTED) {
+		metrics_service(s->m->metrics, svc, METRICS_SVC_EJECTIONS);
 		log_warn(
 			"service %s: endpoint %s ejected for %.1fs after %u failed attempts in a "
 			"row (last: %s; ejection %u)",
@@ -118,6 +120,7 @@ static void start_relay(struct session *s)
 	attempt_done(s, RESULT_OK);
 	ev_timer_stop(s->m->loop, &s->timer);
 	s->t_connected = ev_time();
+	metrics_carried(s);
 	shimctl_verdict(s, RESULT_OK);
 	s->state = S_RELAY;
 	s->relay.done = relay_done;
@@ -168,6 +171,7 @@ static void attempt_failed(struct session *s, enum result result)
 	char why[160];
 	if (!endpoint_retry_allowed(gen_endpoints(s->gen, s->svc), session_clock(), why,
 	                            sizeof why)) {
+		metrics_service(s->m->metrics, s->svc->name, METRICS_SVC_BUDGET_EXHAUSTED);
 		char last[sizeof s->detail];
 		snprintf(last, sizeof last, "%s", s->detail);
 		session_set_detail(s, "%s; %s", last, why);
@@ -295,6 +299,15 @@ static void out_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	attempt_failed(s, RESULT_TIMEOUT);
 }
 
+/* An endpoint is really tried (not passed over): per service, and a
+ * retry when it is not the connection's first. */
+static void count_attempt(struct session *s)
+{
+	metrics_service(s->m->metrics, s->svc->name, METRICS_SVC_ATTEMPTS);
+	if (s->attempts > 1)
+		metrics_service(s->m->metrics, s->svc->name, METRICS_SVC_RETRIES);
+}
+
 static void attempt_next(struct session *s)
 {
 	const struct cfg_service *svc = s->svc;
@@ -320,7 +333,10 @@ static void attempt_next(struct session *s)
 	const struct cfg_addr *dst;
 	if (e->local) {
 		/* Served on this host: the same allow list as for remote callers. */
-		if (!policy_allows(svc, s->identity)) {
+		bool allowed = policy_allows(svc, s->identity);
+		metrics_service(s->m->metrics, svc->name,
+		                allowed ? METRICS_SVC_AUTHZ_ALLOW : METRICS_SVC_AUTHZ_DENY);
+		if (!allowed) {
 			session_set_detail(s, "%s may not call %s", s->source, svc->name);
 			session_end(s, RESULT_DENIED, true);
 			return;
@@ -367,6 +383,7 @@ static void attempt_next(struct session *s)
 			attempt_next(s);
 			return;
 		}
+		count_attempt(s);
 		if (!l) {
 			if (errno == EPROTO) {
 				session_set_detail(s, "%s", err);
@@ -409,6 +426,7 @@ static void attempt_next(struct session *s)
 		arm_timer(s, fresh ? 3 * svc->connect_timeout + 1.0 : svc->connect_timeout);
 		return;
 	}
+	count_attempt(s);
 	int fd = net_connect(dst, err, sizeof err);
 	if (fd == -1) {
 		session_set_detail(s, "connect %s: %s", s->endpoint, err);

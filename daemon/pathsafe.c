@@ -18,11 +18,11 @@
  *  - Config, CA and certificates: writable by others is unsafe (whoever
  *    writes the config decides which uid is which identity); writable by
  *    group is a warning (an operators' group is a choice, not a mistake).
- *  - A private key: writable or readable by others is unsafe (any local
- *    user could present the identity), as sshd refuses unprotected keys;
- *    readable by others does not count when others cannot reach the file
- *    (a directory above is not searchable by them). Group-readable is
- *    fine (Debian's ssl-cert group); group-writable is a warning.
+ *  - A private key: readable by group or others, or writable by others, is
+ *    unsafe (they could present the identity), as sshd refuses unprotected
+ *    keys. The key's own mode decides, not whether a directory above keeps
+ *    them out today: that is the mode an operator sees, copies and keeps
+ *    when the key moves. Group-writable is a warning.
  *  - The traffic log: writable by others is unsafe (they could forge or
  *    erase records). Character devices (/dev/null) are judged by owner
  *    only.
@@ -38,7 +38,7 @@
 #include <unistd.h>
 
 enum pathsafe_verdict pathsafe_judge(enum pathsafe_use use, uid_t owner, mode_t mode, uid_t euid,
-                                     bool others_reach, char *why, size_t len)
+                                     char *why, size_t len)
 {
 	unsigned perm = (unsigned)(mode & 07777);
 	bool dir = use == PATHSAFE_DIR || use == PATHSAFE_ANCESTOR;
@@ -80,11 +80,12 @@ enum pathsafe_verdict pathsafe_judge(enum pathsafe_use use, uid_t owner, mode_t 
 			snprintf(why, len, "is writable by others (mode %04o)", perm);
 			return PATHSAFE_UNSAFE;
 		}
-		if (use == PATHSAFE_SECRET && (mode & S_IROTH) && others_reach) {
+		if (use == PATHSAFE_SECRET && (mode & (S_IRGRP | S_IROTH))) {
 			snprintf(why, len,
-			         "is readable by others (mode %04o): any local user could "
-			         "present this identity (chmod 600 or 640)",
-			         perm);
+			         "is readable by %s (mode %04o): %s could present this identity "
+			         "(chmod 600)",
+			         (mode & S_IROTH) ? "others" : "its group", perm,
+			         (mode & S_IROTH) ? "any local user" : "its members");
 			return PATHSAFE_UNSAFE;
 		}
 		if (mode & S_IWGRP) {
@@ -116,15 +117,13 @@ static void worse(enum pathsafe_verdict *worst, enum pathsafe_verdict v, const c
 }
 
 /* Judge every directory from / down to dir (absolute, canonical); dir
- * itself as `last`. *reach: whether others can search all of them. */
-static enum pathsafe_verdict walk(const char *dir, enum pathsafe_use last, bool *reach, char *why,
-                                  size_t len)
+ * itself as `last`. */
+static enum pathsafe_verdict walk(const char *dir, enum pathsafe_use last, char *why, size_t len)
 {
 	enum pathsafe_verdict worst = PATHSAFE_OK;
 	char prefix[PATH_MAX], phrase[256];
 	size_t n = strlen(dir);
 	uid_t euid = geteuid();
-	*reach = true;
 	if (n == 0 || n >= sizeof prefix || dir[0] != '/') {
 		snprintf(why, len, "directory %s is not an absolute path", dir);
 		return PATHSAFE_UNSAFE;
@@ -149,11 +148,9 @@ static enum pathsafe_verdict walk(const char *dir, enum pathsafe_use last, bool 
 			return worst;
 		}
 		enum pathsafe_verdict v = pathsafe_judge(plen == n ? last : PATHSAFE_ANCESTOR,
-		                                         st.st_uid, st.st_mode, euid, *reach,
-		                                         phrase, sizeof phrase);
+		                                         st.st_uid, st.st_mode, euid, phrase,
+		                                         sizeof phrase);
 		worse(&worst, v, "directory", prefix, phrase, why, len);
-		if (!(st.st_mode & S_IXOTH))
-			*reach = false;
 	}
 	return worst;
 }
@@ -175,7 +172,6 @@ enum pathsafe_verdict pathsafe_check_file(const char *path, enum pathsafe_use us
 {
 	enum pathsafe_verdict worst = PATHSAFE_OK, v;
 	char dir[PATH_MAX], phrase[256];
-	bool reach;
 	char *real = realpath(path, NULL);
 	struct stat st;
 	if (!real || stat(real, &st) == -1) {
@@ -183,12 +179,12 @@ enum pathsafe_verdict pathsafe_check_file(const char *path, enum pathsafe_use us
 		free(real);
 		return PATHSAFE_UNSAFE;
 	}
-	v = walk(dir_part(real, dir, sizeof dir), PATHSAFE_ANCESTOR, &reach, phrase, sizeof phrase);
+	v = walk(dir_part(real, dir, sizeof dir), PATHSAFE_ANCESTOR, phrase, sizeof phrase);
 	if (v > worst) {
 		worst = v;
 		snprintf(why, len, "%s", phrase);
 	}
-	v = pathsafe_judge(use, st.st_uid, st.st_mode, geteuid(), reach, phrase, sizeof phrase);
+	v = pathsafe_judge(use, st.st_uid, st.st_mode, geteuid(), phrase, sizeof phrase);
 	worse(&worst, v, "file", real, phrase, why, len);
 
 	/* A symlink: whoever controls the directory it sits in controls
@@ -200,7 +196,7 @@ enum pathsafe_verdict pathsafe_check_file(const char *path, enum pathsafe_use us
 		if (!strchr(path, '/'))
 			snprintf(ldir, sizeof ldir, ".");
 		if ((lreal = realpath(ldir, NULL)) != NULL) {
-			v = walk(lreal, PATHSAFE_ANCESTOR, &reach, phrase, sizeof phrase);
+			v = walk(lreal, PATHSAFE_ANCESTOR, phrase, sizeof phrase);
 			if (v > worst) {
 				worst = v;
 				snprintf(why, len, "%s (where the symlink %s is)", phrase, path);
@@ -215,7 +211,6 @@ enum pathsafe_verdict pathsafe_check_file(const char *path, enum pathsafe_use us
 enum pathsafe_verdict pathsafe_check_dir_of(const char *path, char *why, size_t len)
 {
 	char dir[PATH_MAX];
-	bool reach;
 	if (!strchr(path, '/'))
 		snprintf(dir, sizeof dir, ".");
 	else
@@ -240,7 +235,7 @@ enum pathsafe_verdict pathsafe_check_dir_of(const char *path, char *why, size_t 
 		snprintf(why, len, "directory %s cannot be resolved: %s", dir, strerror(errno));
 		return PATHSAFE_UNSAFE;
 	}
-	enum pathsafe_verdict v = walk(real, PATHSAFE_DIR, &reach, why, len);
+	enum pathsafe_verdict v = walk(real, PATHSAFE_DIR, why, len);
 	free(real);
 	return v;
 }

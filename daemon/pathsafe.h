@@ -27,11 +27,10 @@ enum pathsafe_use {
 
 enum pathsafe_verdict { PATHSAFE_OK, PATHSAFE_WARN, PATHSAFE_UNSAFE };
 
-/* The rule for one object: owner and st_mode (type bits included), meshd's
- * euid, and whether users other than the owner and group can reach it at
- * all (every directory above is searchable by others). */
+/* The rule for one object: owner and st_mode (type bits included) and
+ * meshd's euid. */
 enum pathsafe_verdict pathsafe_judge(enum pathsafe_use use, uid_t owner, mode_t mode, uid_t euid,
-                                     bool others_reach, char *why, size_t len);
+                                     char *why, size_t len);
 
 /* An existing file meshd reads or appends to (READ, SECRET, APPEND), and
  * the directories above it (and above its target when it is a symlink).

@@ -30,6 +30,7 @@
 #define MESHD_RELAY_H
 
 #include <ev.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -68,6 +69,9 @@ struct side {
 	side_cb cb;
 	void *owner;
 	uint64_t bytes_read; /* application bytes read from this side */
+	/* A counter the bytes read are added to as they are read, or NULL
+	 * (the owner's metrics series; this worker is its only writer). */
+	_Atomic uint64_t *tally;
 };
 
 enum relay_end {

@@ -127,6 +127,9 @@ bool sbuf_prom_str(struct sbuf *b, const char *s)
 		if (p[0] == '\\' && (p[1] == '"' || p[1] == '\\' || p[1] == 'n')) {
 			ok = sbuf_add(b, p, 2);
 			p++;
+		} else if (strncmp(p, "\\u000a", 6) == 0) {
+			ok = sbuf_add(b, "\\n", 2); /* json_escape's form of a newline */
+			p += 5;
 		} else if (p[0] == '\\') {
 			ok = sbuf_add(b, "\\\\", 2);
 		} else {

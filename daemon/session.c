@@ -16,6 +16,7 @@
 #include "tls.h"
 #include "bounds.h"
 #include "endpoint.h"
+#include "metrics.h"
 #include "log.h"
 
 #include <stdarg.h>
@@ -121,6 +122,7 @@ void session_end(struct session *s, enum result result, bool reset)
 	 * counted into its source's aggregate instead (record.c). */
 	if (s->t_connected > 0 || result == RESULT_OK || record_admit(s->m, s))
 		record_close(s);
+	metrics_ended(s);
 	/* The caller's side (side[0]) is reset on failure so the program sees
 	 * an error rather than a clean end of stream. */
 	side_close(s->m->loop, &s->relay.side[0], reset);

@@ -103,6 +103,9 @@ struct session {
 	enum result result; /* RESULT_UNSET: none yet (the record says ok) */
 	char detail[160];
 
+	/* Carried: the metrics series it counts open in (metrics.h). */
+	struct metrics_series *mseries;
+
 	/* Quota units this session holds (bounds.h: per uid, per service ...),
 	 * taken with session_take and given back once, when it ends. */
 	struct {

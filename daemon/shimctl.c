@@ -372,6 +372,19 @@ void shimctl_untrack(struct session *s)
 	pthread_mutex_unlock(&ctl->lock);
 }
 
+void shimctl_caller(struct session *s, uint32_t *pid, char *program, size_t len)
+{
+	struct shimctl *ctl = s->m->ctl;
+	*pid = s->pid;
+	snprintf(program, len, "%s", s->program);
+	if (*pid || !ctl || !s->ctl_listed)
+		return;
+	pthread_mutex_lock(&ctl->lock);
+	*pid = s->ctl_pid;
+	snprintf(program, len, "%.*s", (int)sizeof s->ctl_program, s->ctl_program);
+	pthread_mutex_unlock(&ctl->lock);
+}
+
 /* ---- questions (main thread) ------------------------------------------- */
 
 static bool in_sorted(const uint64_t *v, unsigned n, uint64_t k)

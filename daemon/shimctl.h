@@ -28,5 +28,9 @@ void shimctl_verdict(struct session *s, enum result result);
  * (leaving also copies what the shim told us into pid/program). */
 void shimctl_track(struct session *s);
 void shimctl_untrack(struct session *s);
+/* The caller's pid and program as known now (the admin API's view of an
+ * open connection): the session's own, else what a shim's question has
+ * told meanwhile. pid 0 and "" when neither. On s's worker. */
+void shimctl_caller(struct session *s, uint32_t *pid, char *program, size_t len);
 
 #endif

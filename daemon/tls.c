@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <openssl/err.h>
+#include <openssl/pem.h>
 #include <openssl/x509v3.h>
 
 struct tls_ident {
@@ -230,6 +231,39 @@ int tls_identity_validity(const struct tls_env *e, unsigned i, const char **name
 	    asn1_epoch(X509_get0_notAfter(e->ids[i].cert), not_after) == -1)
 		return -1;
 	return 0;
+}
+
+int tls_pem_each_cert(const char *path, tls_pem_cert_fn *fn, void *arg, char *err, size_t len)
+{
+	BIO *b = BIO_new_file(path, "r");
+	if (!b) {
+		snprintf(err, len, "cannot read %s", path);
+		ERR_clear_error();
+		return -1;
+	}
+	unsigned n = 0;
+	X509 *x;
+	int rc = 0;
+	while (rc == 0 && (x = PEM_read_bio_X509(b, NULL, NULL, NULL)) != NULL) {
+		char subject[256] = "";
+		double nb, na;
+		const X509_NAME *sn = X509_get_subject_name(x);
+		if (X509_NAME_get_text_by_NID((X509_NAME *)sn, NID_commonName, subject,
+		                              sizeof subject) < 0)
+			X509_NAME_oneline(sn, subject, sizeof subject);
+		if (asn1_epoch(X509_get0_notBefore(x), &nb) == -1 ||
+		    asn1_epoch(X509_get0_notAfter(x), &na) == -1) {
+			snprintf(err, len, "certificate %u of %s: its validity cannot be read",
+			         n + 1, path);
+			rc = -1;
+		} else {
+			fn(arg, n++, subject, nb, na);
+		}
+		X509_free(x);
+	}
+	ERR_clear_error(); /* the end of the file reads as an error */
+	BIO_free(b);
+	return rc == -1 ? -1 : (int)n;
 }
 
 SSL *tls_client_new(struct tls_env *e, const char *id_name, const char *expect_identity, int fd,

@@ -43,6 +43,14 @@ int tls_peer_spiffe(SSL *ssl, char *buf, size_t len, char *why, size_t wlen);
 int tls_identity_validity(const struct tls_env *e, unsigned i, const char **name,
                           double *not_before, double *not_after);
 
+/* Each certificate of the PEM file at path, in file order (i from 0):
+ * fn gets its subject's CN (or the whole subject when it has none) and its
+ * validity in seconds since the epoch. Returns the number of certificates,
+ * or -1 with err filled (unreadable file, a time that cannot be read). */
+typedef void tls_pem_cert_fn(void *arg, unsigned i, const char *subject, double not_before,
+                             double not_after);
+int tls_pem_each_cert(const char *path, tls_pem_cert_fn *fn, void *arg, char *err, size_t len);
+
 /* Describe the last TLS failure (drains OpenSSL's error queue). */
 const char *tls_last_error(SSL *ssl, int ret, char *buf, size_t len);
 

@@ -7,7 +7,9 @@
  * Worker 0 runs in the main thread, on the default loop, next to signal
  * handling and the control socket; workers 1..N-1 run in threads. The main
  * thread talks to a worker only through ev_async: "apply this generation"
- * (reload) and "drain". A worker's state while draining:
+ * (reload) and "drain"; the admin thread the same way, with questions
+ * (worker_query) each worker answers in its own loop. A worker's state
+ * while draining:
  *
  *   RUNNING --drain--> DRAINING (listeners closed, idle links closed)
  *        --last session ends or drain timeout--> loop returns
@@ -17,18 +19,64 @@
 #include "listener.h"
 #include "session.h"
 #include "record.h"
+#include "metrics.h"
 #include "peercred.h"
 #include "log.h"
 #include "container.h"
+#include "sbuf.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 
 static pthread_mutex_t applied_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t applied_cond = PTHREAD_COND_INITIALIZER;
+
+/* Queries in flight (worker_query): the lists, the answers, the counts. */
+struct worker_query {
+	struct worker_query *next;
+	int refs; /* the asker and the worker: who lets go last frees */
+	bool done;
+	worker_query_fn *fn;
+	struct sbuf out;
+	unsigned char arg[WORKER_QUERY_ARG];
+};
+static pthread_mutex_t query_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t query_cond = PTHREAD_COND_INITIALIZER;
+
+/* With query_lock held. */
+static void query_unref(struct worker_query *q)
+{
+	if (--q->refs > 0)
+		return;
+	sbuf_free(&q->out);
+	free(q);
+}
+
+static void run_queries(struct worker *m, bool answer)
+{
+	pthread_mutex_lock(&query_lock);
+	struct worker_query *q = m->queries;
+	m->queries = NULL;
+	if (!answer)
+		m->queries_closed = true;
+	pthread_mutex_unlock(&query_lock);
+	while (q) {
+		struct worker_query *next = q->next;
+		if (answer)
+			q->fn(m, &q->out, q->arg);
+		pthread_mutex_lock(&query_lock);
+		q->done = answer;
+		query_unref(q);
+		pthread_cond_broadcast(&query_cond);
+		pthread_mutex_unlock(&query_lock);
+		q = next;
+	}
+}
 
 static void sync_listeners(struct worker *m)
 {
@@ -106,6 +154,7 @@ static void wake_cb(struct ev_loop *loop, ev_async *w, int revents)
 		apply_gen(m, g);
 	if (drain)
 		start_drain(m);
+	run_queries(m, true);
 }
 
 static void reaper_cb(struct ev_loop *loop, ev_prepare *w, int revents)
@@ -163,6 +212,9 @@ int worker_init(struct worker *m, unsigned index, struct ev_loop *loop, struct s
 	m->index = index;
 	m->loop = loop;
 	m->ctl = ctl;
+	m->metrics = metrics_shard_new();
+	if (!m->metrics)
+		return -1;
 	pthread_mutex_init(&m->lock, NULL);
 	ev_async_init(&m->wake, wake_cb);
 	ev_async_start(loop, &m->wake);
@@ -192,6 +244,7 @@ static void worker_cleanup(struct worker *m)
 	ev_ref(m->loop);
 	ev_timer_stop(m->loop, &m->progress_timer);
 	record_floods_free(m);
+	run_queries(m, false); /* their askers hear nothing: the loop is over */
 	buf_trim();
 	peercred_close();
 }
@@ -280,4 +333,69 @@ void worker_finish(struct worker *m)
 	gen_unref(m->gen);
 	m->gen = NULL;
 	pthread_mutex_destroy(&m->lock);
+	/* The admin thread, which reads the shards, stopped before this. */
+	metrics_shard_free(m->metrics);
+	m->metrics = NULL;
+}
+
+unsigned worker_query(struct worker *w, unsigned n, worker_query_fn *fn, const void *arg,
+                      size_t arglen, struct sbuf *outs, bool *answered, double secs)
+{
+	struct worker_query *qs[64] = { 0 };
+	unsigned got = 0;
+	if (n > 64 || arglen > WORKER_QUERY_ARG)
+		return 0;
+	struct timespec until;
+	clock_gettime(CLOCK_REALTIME, &until);
+	long ns = until.tv_nsec + (long)((secs - (double)(long)secs) * 1e9);
+	until.tv_sec += (time_t)secs + ns / 1000000000L;
+	until.tv_nsec = ns % 1000000000L;
+	for (unsigned i = 0; i < n; i++) {
+		answered[i] = false;
+		struct worker_query *q = calloc(1, sizeof *q);
+		if (!q)
+			continue;
+		q->refs = 2;
+		q->fn = fn;
+		sbuf_init(&q->out, outs[i].max);
+		if (arglen)
+			memcpy(q->arg, arg, arglen);
+		pthread_mutex_lock(&query_lock);
+		bool closed = w[i].queries_closed;
+		if (!closed) {
+			q->next = w[i].queries;
+			w[i].queries = q;
+		}
+		pthread_mutex_unlock(&query_lock);
+		if (closed) {
+			sbuf_free(&q->out);
+			free(q);
+			continue;
+		}
+		qs[i] = q;
+		ev_async_send(w[i].loop, &w[i].wake);
+	}
+	pthread_mutex_lock(&query_lock);
+	for (;;) {
+		unsigned pending = 0;
+		for (unsigned i = 0; i < n; i++)
+			pending += qs[i] && qs[i]->refs > 1;
+		if (!pending ||
+		    pthread_cond_timedwait(&query_cond, &query_lock, &until) == ETIMEDOUT)
+			break;
+	}
+	for (unsigned i = 0; i < n; i++) {
+		if (!qs[i])
+			continue;
+		if (qs[i]->done) {
+			struct sbuf t = outs[i];
+			outs[i] = qs[i]->out;
+			qs[i]->out = t;
+			answered[i] = true;
+			got++;
+		}
+		query_unref(qs[i]);
+	}
+	pthread_mutex_unlock(&query_lock);
+	return got;
 }

@@ -17,6 +17,9 @@ struct link;
 
 struct shimctl;
 struct record_floods;
+struct sbuf;
+struct worker_query;
+struct metrics_shard;
 
 /* One worker: an event loop and everything it serves (worker.c). */
 struct worker {
@@ -42,13 +45,16 @@ struct worker {
 	struct session *progress_head, *progress_tail;
 	ev_timer progress_timer;
 	uint64_t rng;
+	struct metrics_shard *metrics; /* written by this worker only (metrics.h) */
 
 	/* main thread -> worker */
 	ev_async wake;
 	pthread_mutex_t lock;
 	struct gen *pending_gen;
 	bool pending_drain;
-	uint64_t applied; /* generation in force (applied_lock) */
+	uint64_t applied;             /* generation in force (applied_lock) */
+	struct worker_query *queries; /* admin thread -> worker (query_lock) */
+	bool queries_closed;          /* the loop is over: no more (query_lock) */
 	pthread_t thread;
 	bool threaded;
 };
@@ -59,5 +65,20 @@ void worker_post_gen(struct worker *m, struct gen *g);
 void worker_post_drain(struct worker *m);
 int worker_wait_applied(struct worker *w, unsigned n, uint64_t generation, double secs);
 void worker_finish(struct worker *m);
+
+/*
+ * Ask each of the n workers a question: fn runs in the worker's own loop
+ * (so it may read the worker's sessions and links) and appends its answer
+ * to `out`, a buffer with outs[i]'s ceiling. arg (arglen bytes, at most
+ * WORKER_QUERY_ARG) is copied. The caller (the admin thread) waits up to
+ * secs for all of them; an answer is moved into outs[i] and answered[i]
+ * set. A worker that does not answer in time is left to answer to no one:
+ * the query is freed by whichever of the two lets go last. Returns the
+ * number of workers that answered.
+ */
+#define WORKER_QUERY_ARG 64
+typedef void worker_query_fn(struct worker *m, struct sbuf *out, const void *arg);
+unsigned worker_query(struct worker *w, unsigned n, worker_query_fn *fn, const void *arg,
+                      size_t arglen, struct sbuf *outs, bool *answered, double secs);
 
 #endif

@@ -34,6 +34,16 @@ TOOL_PKGS=(openssl curl python3 jq netcat-openbsd socat iproute2 procps
 TOOL_PKGS+=(clang libclang-rt-dev)
 # The formatter: .clang-format is tuned against Debian 12's clang-format (14).
 TOOL_PKGS+=(clang-format)
+# metrics_prometheus.sh: a real Prometheus scrapes meshd's /metrics, and
+# its promtool checks the text format (the package has both).
+TOOL_PKGS+=(prometheus)
+# The packaging test (tests/integration/packaging.sh): man and groff render
+# the man pages, systemd-analyze verifies the unit and lists @system-service,
+# strace records meshd's system calls, logrotate runs the packaged file.
+TOOL_PKGS+=(man-db groff-base systemd strace logrotate)
+# status_page.sh loads the admin listener's status page in headless
+# Chromium (--dump-dom, --screenshot).
+TOOL_PKGS+=(chromium)
 # The transparency matrix (tests/integration/transparency/): unmodified
 # clients and the real servers they talk to. postgresql brings initdb,
 # pg_ctl and psql; redis-tools' redis-cli links jemalloc, and libjemalloc2 is
@@ -138,7 +148,7 @@ done
 # The tests call these by name; a package split in a later Debian release
 # would show up here first.
 cmds=(setpriv runuser curl jq nc socat openssl python3 busybox
-	wget telnet psql redis-server redis-cli node git wrk)
+	wget telnet psql redis-server redis-cli node git wrk man groff systemd-analyze strace logrotate)
 [[ $bench -eq 0 ]] || cmds+=(wrk iperf3 haproxy)
 for c in "${cmds[@]}"; do
 	command -v "$c" >/dev/null 2>&1 || [[ -x /bin/$c || -x /usr/sbin/$c || -x /sbin/$c ]] ||

@@ -1,6 +1,6 @@
 /*
  * Unit tests of daemon/pathsafe.c: the rule for one object
- * (pathsafe_judge, pure: owner, mode, euid, reachability), then the walks
+ * (pathsafe_judge, pure: owner, mode, euid), then the walks
  * over real directories made in a temporary tree (pathsafe_check_file,
  * pathsafe_check_dir_of). The walks need root to chown to another uid;
  * run as another user those cases are skipped.
@@ -22,10 +22,10 @@
 
 #define NOBODY 65534u
 
-static enum pathsafe_verdict J(enum pathsafe_use use, uid_t owner, mode_t mode, bool reach)
+static enum pathsafe_verdict J(enum pathsafe_use use, uid_t owner, mode_t mode)
 {
 	char why[256];
-	return pathsafe_judge(use, owner, mode, 0, reach, why, sizeof why);
+	return pathsafe_judge(use, owner, mode, 0, why, sizeof why);
 }
 
 static void test_owner(void **state)
@@ -33,18 +33,17 @@ static void test_owner(void **state)
 	char why[256];
 	(void)state;
 	/* root, or meshd's own euid; anyone else owns (and can chmod) it */
-	assert_int_equal(J(PATHSAFE_DIR, 0, S_IFDIR | 0755, true), PATHSAFE_OK);
-	assert_int_equal(J(PATHSAFE_DIR, NOBODY, S_IFDIR | 0755, true), PATHSAFE_UNSAFE);
-	assert_int_equal(pathsafe_judge(PATHSAFE_DIR, 999, S_IFDIR | 0700, 999, true, why,
-	                                sizeof why),
+	assert_int_equal(J(PATHSAFE_DIR, 0, S_IFDIR | 0755), PATHSAFE_OK);
+	assert_int_equal(J(PATHSAFE_DIR, NOBODY, S_IFDIR | 0755), PATHSAFE_UNSAFE);
+	assert_int_equal(pathsafe_judge(PATHSAFE_DIR, 999, S_IFDIR | 0700, 999, why, sizeof why),
 	                 PATHSAFE_OK);
-	assert_int_equal(pathsafe_judge(PATHSAFE_READ, NOBODY, S_IFREG | 0600, 999, true, why,
+	assert_int_equal(pathsafe_judge(PATHSAFE_READ, NOBODY, S_IFREG | 0600, 999, why,
 	                                sizeof why),
 	                 PATHSAFE_UNSAFE);
 	assert_non_null(strstr(why, "owned by uid 65534"));
-	assert_int_equal(J(PATHSAFE_ANCESTOR, NOBODY, S_IFDIR | 0755, true), PATHSAFE_UNSAFE);
-	assert_int_equal(J(PATHSAFE_SECRET, NOBODY, S_IFREG | 0600, false), PATHSAFE_UNSAFE);
-	assert_int_equal(J(PATHSAFE_APPEND, NOBODY, S_IFREG | 0640, true), PATHSAFE_UNSAFE);
+	assert_int_equal(J(PATHSAFE_ANCESTOR, NOBODY, S_IFDIR | 0755), PATHSAFE_UNSAFE);
+	assert_int_equal(J(PATHSAFE_SECRET, NOBODY, S_IFREG | 0600), PATHSAFE_UNSAFE);
+	assert_int_equal(J(PATHSAFE_APPEND, NOBODY, S_IFREG | 0640), PATHSAFE_UNSAFE);
 }
 
 static void test_dirs(void **state)
@@ -52,18 +51,18 @@ static void test_dirs(void **state)
 	char why[256];
 	(void)state;
 	/* where meshd creates names: group/other write is unsafe, sticky or not */
-	assert_int_equal(J(PATHSAFE_DIR, 0, S_IFDIR | 0711, true), PATHSAFE_OK);
-	assert_int_equal(J(PATHSAFE_DIR, 0, S_IFDIR | 0775, true), PATHSAFE_UNSAFE);
-	assert_int_equal(J(PATHSAFE_DIR, 0, S_IFDIR | 0777, true), PATHSAFE_UNSAFE);
-	assert_int_equal(pathsafe_judge(PATHSAFE_DIR, 0, S_IFDIR | 01777, 0, true, why, sizeof why),
+	assert_int_equal(J(PATHSAFE_DIR, 0, S_IFDIR | 0711), PATHSAFE_OK);
+	assert_int_equal(J(PATHSAFE_DIR, 0, S_IFDIR | 0775), PATHSAFE_UNSAFE);
+	assert_int_equal(J(PATHSAFE_DIR, 0, S_IFDIR | 0777), PATHSAFE_UNSAFE);
+	assert_int_equal(pathsafe_judge(PATHSAFE_DIR, 0, S_IFDIR | 01777, 0, why, sizeof why),
 	                 PATHSAFE_UNSAFE);
 	assert_non_null(strstr(why, "sticky bit does not stop"));
-	assert_int_equal(J(PATHSAFE_DIR, 0, S_IFREG | 0755, true), PATHSAFE_UNSAFE);
+	assert_int_equal(J(PATHSAFE_DIR, 0, S_IFREG | 0755), PATHSAFE_UNSAFE);
 	/* above it: others' write only with the sticky bit; group write is fine */
-	assert_int_equal(J(PATHSAFE_ANCESTOR, 0, S_IFDIR | 01777, true), PATHSAFE_OK);
-	assert_int_equal(J(PATHSAFE_ANCESTOR, 0, S_IFDIR | 0775, true), PATHSAFE_OK);
-	assert_int_equal(J(PATHSAFE_ANCESTOR, 0, S_IFDIR | 0777, true), PATHSAFE_UNSAFE);
-	assert_int_equal(J(PATHSAFE_ANCESTOR, 0, S_IFDIR | 0757, true), PATHSAFE_UNSAFE);
+	assert_int_equal(J(PATHSAFE_ANCESTOR, 0, S_IFDIR | 01777), PATHSAFE_OK);
+	assert_int_equal(J(PATHSAFE_ANCESTOR, 0, S_IFDIR | 0775), PATHSAFE_OK);
+	assert_int_equal(J(PATHSAFE_ANCESTOR, 0, S_IFDIR | 0777), PATHSAFE_UNSAFE);
+	assert_int_equal(J(PATHSAFE_ANCESTOR, 0, S_IFDIR | 0757), PATHSAFE_UNSAFE);
 }
 
 static void test_files(void **state)
@@ -71,24 +70,28 @@ static void test_files(void **state)
 	char why[256];
 	(void)state;
 	/* config, CA, certificates */
-	assert_int_equal(J(PATHSAFE_READ, 0, S_IFREG | 0644, true), PATHSAFE_OK);
-	assert_int_equal(J(PATHSAFE_READ, 0, S_IFREG | 0664, true), PATHSAFE_WARN);
-	assert_int_equal(J(PATHSAFE_READ, 0, S_IFREG | 0666, true), PATHSAFE_UNSAFE);
-	assert_int_equal(J(PATHSAFE_READ, 0, S_IFREG | 0646, false), PATHSAFE_UNSAFE);
-	/* keys: others' read counts only when they can reach the file */
-	assert_int_equal(J(PATHSAFE_SECRET, 0, S_IFREG | 0600, true), PATHSAFE_OK);
-	assert_int_equal(J(PATHSAFE_SECRET, 0, S_IFREG | 0640, true), PATHSAFE_OK);
-	assert_int_equal(pathsafe_judge(PATHSAFE_SECRET, 0, S_IFREG | 0644, 0, true, why,
-	                                sizeof why),
+	assert_int_equal(J(PATHSAFE_READ, 0, S_IFREG | 0644), PATHSAFE_OK);
+	assert_int_equal(J(PATHSAFE_READ, 0, S_IFREG | 0664), PATHSAFE_WARN);
+	assert_int_equal(J(PATHSAFE_READ, 0, S_IFREG | 0666), PATHSAFE_UNSAFE);
+	assert_int_equal(J(PATHSAFE_READ, 0, S_IFREG | 0646), PATHSAFE_UNSAFE);
+	/* keys: read by group or others is unsafe, whatever the directories */
+	assert_int_equal(J(PATHSAFE_SECRET, 0, S_IFREG | 0600), PATHSAFE_OK);
+	assert_int_equal(J(PATHSAFE_SECRET, 0, S_IFREG | 0400), PATHSAFE_OK);
+	assert_int_equal(pathsafe_judge(PATHSAFE_SECRET, 0, S_IFREG | 0644, 0, why, sizeof why),
 	                 PATHSAFE_UNSAFE);
 	assert_non_null(strstr(why, "readable by others (mode 0644)"));
-	assert_int_equal(J(PATHSAFE_SECRET, 0, S_IFREG | 0644, false), PATHSAFE_OK);
-	assert_int_equal(J(PATHSAFE_SECRET, 0, S_IFREG | 0602, false), PATHSAFE_UNSAFE);
-	assert_int_equal(J(PATHSAFE_SECRET, 0, S_IFREG | 0660, true), PATHSAFE_WARN);
+	assert_int_equal(pathsafe_judge(PATHSAFE_SECRET, 0, S_IFREG | 0640, 0, why, sizeof why),
+	                 PATHSAFE_UNSAFE);
+	assert_non_null(strstr(why, "readable by its group (mode 0640)"));
+	assert_int_equal(J(PATHSAFE_SECRET, 0, S_IFREG | 0604), PATHSAFE_UNSAFE);
+	assert_int_equal(J(PATHSAFE_SECRET, 0, S_IFREG | 0602), PATHSAFE_UNSAFE);
+	assert_int_equal(J(PATHSAFE_SECRET, 0, S_IFREG | 0620), PATHSAFE_WARN);
+	/* ... but a certificate others read is what certificates are for */
+	assert_int_equal(J(PATHSAFE_READ, 0, S_IFREG | 0644), PATHSAFE_OK);
 	/* the traffic log: others' write forges records; devices by owner only */
-	assert_int_equal(J(PATHSAFE_APPEND, 0, S_IFREG | 0640, true), PATHSAFE_OK);
-	assert_int_equal(J(PATHSAFE_APPEND, 0, S_IFREG | 0666, true), PATHSAFE_UNSAFE);
-	assert_int_equal(J(PATHSAFE_APPEND, 0, S_IFCHR | 0666, true), PATHSAFE_OK);
+	assert_int_equal(J(PATHSAFE_APPEND, 0, S_IFREG | 0640), PATHSAFE_OK);
+	assert_int_equal(J(PATHSAFE_APPEND, 0, S_IFREG | 0666), PATHSAFE_UNSAFE);
+	assert_int_equal(J(PATHSAFE_APPEND, 0, S_IFCHR | 0666), PATHSAFE_OK);
 }
 
 /* ---- walks over a real tree ------------------------------------------- */
@@ -189,10 +192,12 @@ static void test_walk_files(void **state)
 	touch("certs/open.key", 0644);
 	assert_int_equal(file("certs/open.key", PATHSAFE_SECRET, why, sizeof why), PATHSAFE_UNSAFE);
 	assert_non_null(strstr(why, "open.key is readable by others"));
-	/* behind a directory others cannot search, 0644 is not readable to them */
+	/* the key's own mode decides, even behind a directory others cannot
+	 * search (it keeps that mode when it is copied out) */
 	mk("private", 0700);
-	touch("private/k.key", 0644);
-	assert_int_equal(file("private/k.key", PATHSAFE_SECRET, why, sizeof why), PATHSAFE_OK);
+	touch("private/k.key", 0640);
+	assert_int_equal(file("private/k.key", PATHSAFE_SECRET, why, sizeof why), PATHSAFE_UNSAFE);
+	assert_non_null(strstr(why, "k.key is readable by its group (mode 0640)"));
 	touch("certs/conf.ini", 0666);
 	assert_int_equal(file("certs/conf.ini", PATHSAFE_READ, why, sizeof why), PATHSAFE_UNSAFE);
 	touch("certs/group.ini", 0664);

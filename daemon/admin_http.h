@@ -1,0 +1,47 @@
+/*
+ * The admin listener's HTTP/1.1 request head parser (admin_http.c): pure,
+ * no I/O, so that the unit tests and the fuzz target see exactly what the
+ * listener sees. One request per connection and no body, so only the
+ * request line and the two headers that could announce a body matter;
+ * everything else is checked for form and skipped.
+ */
+#ifndef MESHD_ADMIN_HTTP_H
+#define MESHD_ADMIN_HTTP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define ADMIN_HTTP_HEAD_MAX 8192 /* request line and headers, CRLFs included */
+#define ADMIN_HTTP_TARGET_MAX 255
+
+enum admin_method { ADMIN_GET, ADMIN_HEAD, ADMIN_POST, ADMIN_OTHER };
+
+struct admin_req {
+	enum admin_method method;
+	char path[ADMIN_HTTP_TARGET_MAX + 1];  /* "/connections" */
+	char query[ADMIN_HTTP_TARGET_MAX + 1]; /* "limit=5", "" when none */
+	bool has_length;
+	uint64_t content_length;
+	bool has_body_coding; /* Transfer-Encoding was sent */
+	unsigned minor;       /* HTTP/1.minor */
+};
+
+/*
+ * Parse the head at the start of buf[0..len). Returns the head's length
+ * (> 0) once the blank line that ends it is there, 0 when more bytes are
+ * needed (and fewer than ADMIN_HTTP_HEAD_MAX have come), or minus the
+ * HTTP status to answer: -400 malformed, -414 target too long, -431 head
+ * too long, -505 not HTTP/1.x. *req is filled on success.
+ */
+int admin_http_parse(const char *buf, size_t len, struct admin_req *req);
+
+/* The value of name=N in a query string ("a=1&limit=20"), decimal, at
+ * most max. False when absent or not such a number. */
+bool admin_http_query_uint(const char *query, const char *name, unsigned long max,
+                           unsigned long *out);
+
+/* The reason phrase of a status this listener answers ("Not Found"). */
+const char *admin_http_reason(int status);
+
+#endif

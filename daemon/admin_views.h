@@ -1,0 +1,47 @@
+/*
+ * The admin API's views (admin_views.c): the JSON of /config,
+ * /connections, /endpoints and /links, and what the status page reads,
+ * rendered from one snapshot of the daemon's state (struct admin_ctx)
+ * that the admin thread takes per request.
+ */
+#ifndef MESHD_ADMIN_VIEWS_H
+#define MESHD_ADMIN_VIEWS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct sbuf;
+struct worker;
+struct gen;
+
+struct admin_ctx {
+	struct worker *w;
+	unsigned nw;
+	struct gen *gen; /* in force; the caller holds a reference */
+	double start_time, now;
+	bool ready;
+	const char *not_ready; /* why, when !ready */
+	/* the last reload (SIGHUP or POST /reload) */
+	bool reloaded;
+	double reload_time;
+	bool reload_accepted;
+	const char *reload_errors; /* lines, or NULL */
+	uint64_t refused;          /* admin connections over the bound */
+};
+
+#define ADMIN_CONN_LIMIT_DEFAULT 1000
+#define ADMIN_CONN_LIMIT_MAX 10000
+
+void admin_view_config(struct sbuf *out, const struct admin_ctx *c);
+void admin_view_connections(struct sbuf *out, const struct admin_ctx *c, unsigned limit);
+void admin_view_endpoints(struct sbuf *out, const struct admin_ctx *c);
+void admin_view_links(struct sbuf *out, const struct admin_ctx *c);
+/* Lines as a JSON array of strings ("a\nb\n" -> ["a","b"]); NULL: []. */
+void admin_json_lines(struct sbuf *out, const char *lines);
+
+/* The [mesh] keys /config shows, by name, for the test that every key of
+ * the loader's table is among them. */
+extern const unsigned admin_mesh_key_count;
+const char *admin_mesh_key_name(unsigned i);
+
+#endif

@@ -1,0 +1,170 @@
+#!/usr/bin/env bash
+# shellcheck disable=SC2154  # records are set by get_record
+# admin_api: every route of the admin listener on two real meshd (A calls,
+# B serves): each JSON view parses, /config names key paths and never holds
+# key material, a held connection shows in /connections on both hosts, the
+# link in /links, the endpoint in /endpoints; 404, 405, 400, 413; POST
+# /reload as root is accepted, a broken file is rejected with its
+# file:line error (and /config keeps it as the last reload); as `nobody`
+# POST /reload is 403 while GET works.
+. "$(dirname "$0")/lib.sh"
+
+ADMIN_A=$((MESHPORT + 7))
+ADMIN_B=$((MESHPORT + 8))
+# confs with the admin listener on (write_confs writes admin = off).
+confs() {
+	write_confs "$@"
+	sed -i "s/^admin = off$/admin = 127.0.0.1:$ADMIN_A/" "$T/a.ini"
+	sed -i "s/^admin = off$/admin = 127.0.0.1:$ADMIN_B/" "$T/b.ini"
+}
+make_certs "$TD" client hello
+hello2_args "$PORT2" "$BACKPORT2" # hello2: an echo service for a held connection
+confs "${HELLO2[@]}"
+start_meshd a "$T/a.ini"
+start_meshd b "$T/b.ini"
+start_upstream up http 127.0.0.1 "$BACKPORT"
+start_upstream echo echo 127.0.0.1 "$BACKPORT2"
+
+# adm PORT PATH [curl args]: body; status in $T/status.
+adm() {
+	local port=$1 path=$2
+	shift 2
+	curl -sS --max-time 5 -o "$T/body" -w '%{http_code}' "$@" "http://127.0.0.1:$port$path" >"$T/status" || true
+	cat "$T/body"
+}
+status() { cat "$T/status"; }
+json_ok() { python3 -c 'import json,sys; json.load(open(sys.argv[1]))' "$T/body"; }
+
+body=$(mesh_client "${CURL[@]}" "http://hello:$PORT/") || body=
+check_eq "hello works with the admin listeners on" "hello from upstream" "$body"
+
+adm "$ADMIN_A" /ready >/dev/null
+check_eq "A /ready: 200" 200 "$(status)"
+check_eq "A /ready says ready" ready "$(cat "$T/body")"
+adm "$ADMIN_A" /live >/dev/null
+check_eq "A /live: 200 live" "200 live" "$(status) $(cat "$T/body")"
+
+for p in /stats /config /connections /endpoints /links; do
+	for port in "$ADMIN_A" "$ADMIN_B"; do
+		adm "$port" "$p" >/dev/null
+		check_eq "GET $p on :$port: 200" 200 "$(status)"
+		check "GET $p on :$port parses as JSON" json_ok
+	done
+done
+adm "$ADMIN_A" /metrics >/dev/null
+check_eq "A /metrics: 200" 200 "$(status)"
+check "A /metrics is Prometheus text (libmesh_build_info)" grep -q '^libmesh_build_info{version="' "$T/body"
+ctype=$(curl -sS -o /dev/null -w '%{content_type}' "http://127.0.0.1:$ADMIN_A/metrics")
+check_eq "A /metrics content type" "text/plain; version=0.0.4; charset=utf-8" "$ctype"
+
+# /config: the effective config, paths to keys, no key material.
+cfg=$(adm "$ADMIN_A" /config)
+check_eq "/config: path" "$T/a.ini" "$(jq -r .path <<<"$cfg")"
+check_eq "/config: generation 1" 1 "$(jq -r .generation <<<"$cfg")"
+check_eq "/config: mesh.host" a "$(jq -r .mesh.host <<<"$cfg")"
+check_eq "/config: mesh.admin" "127.0.0.1:$ADMIN_A" "$(jq -r .mesh.admin <<<"$cfg")"
+check_eq "/config: mesh.progress_interval (default 10 s)" 10 "$(jq -r .mesh.progress_interval <<<"$cfg")"
+check_eq "/config: identity client's key is a path" "$(ini_get "$T/a.ini" identity.client key)" \
+	"$(jq -r '.identities[0].key' <<<"$cfg")"
+check "/config: the certificate's not_after is a time" jq -e '.identities[0].not_after > 1600000000' <<<"$cfg"
+check_eq "/config: service hello's endpoint" "127.0.0.2:$MESHPORT" "$(jq -r '.services[0].endpoints[0].address' <<<"$cfg")"
+check "/config: hello has a VIP" jq -e '.services[0].vip | startswith("127.77.")' <<<"$cfg"
+check_fail "/config holds no PEM (no key material)" grep -q 'BEGIN' <<<"$cfg"
+keyline=$(grep -v '^-----' "$(ini_get "$T/a.ini" identity.client key)" | head -n 1)
+check_fail "/config holds no line of the private key" grep -qF "$keyline" <<<"$cfg"
+
+# A held connection: /connections on both hosts, /links, /endpoints.
+spawn_client held "$T/held.out" "$PY" "$(dirname "$0")/held_client.py" hello2 "$PORT2" "$T/go"
+check "the held connection is up" wait_grep "$T/held.out" 'echo one' 10
+conns=$(adm "$ADMIN_A" /connections)
+check_eq "A /connections: one, outbound, relaying, to hello2" "outbound relay hello2 $PORT2" \
+	"$(jq -r '.connections[] | select(.service == "hello2") | "\(.direction) \(.state) \(.service) \(.port)"' <<<"$conns")"
+check "A /connections: the caller is uid 0, python, identity client, 4 bytes each way" \
+	jq -e '.connections[] | select(.service == "hello2") | .uid == 0 and (.program | test("python")) and (.source | endswith("/client")) and .bytes_sent == 4 and .bytes_received == 4' <<<"$conns"
+check "A /connections: a 16-hex-digit id" jq -e '.connections[0].id | test("^[0-9a-f]{16}$")' <<<"$conns"
+connsb=$(adm "$ADMIN_B" /connections)
+check_eq "B /connections: the same connection, inbound" \
+	"$(jq -r '.connections[] | select(.service == "hello2") | .id' <<<"$conns")" \
+	"$(jq -r '.connections[] | select(.service == "hello2" and .direction == "inbound") | .id' <<<"$connsb")"
+adm "$ADMIN_A" "/connections?limit=0" >/dev/null
+check "/connections?limit=0: none and truncated" jq -e '(.connections | length) == 0 and .truncated' "$T/body"
+adm "$ADMIN_A" "/connections?limit=x" >/dev/null
+check_eq "/connections?limit=x: 400" 400 "$(status)"
+adm "$ADMIN_A" "/connections?limit=10001" >/dev/null
+check_eq "/connections?limit=10001: 400 (max 10000)" 400 "$(status)"
+links=$(adm "$ADMIN_A" /links)
+check "A /links: an up link out to B, carrying a stream" \
+	jq -e '[.links[] | select(.direction == "out" and .state == "up" and .streams >= 1 and (.peer | endswith("/hello")))] | length >= 1' <<<"$links"
+linksb=$(adm "$ADMIN_B" /links)
+check "B /links: the link in" jq -e '[.links[] | select(.direction == "in" and .state == "up")] | length >= 1' <<<"$linksb"
+eps=$(adm "$ADMIN_A" /endpoints)
+check "A /endpoints: hello2's endpoint healthy, one connection, an EWMA, last ok" \
+	jq -e '.services[] | select(.service == "hello2") | .endpoints[0] | .state == "healthy" and .connections == 1 and .ewma_ms > 0 and .last_result == "ok"' <<<"$eps"
+touch "$T/go"
+check "the held connection ends cleanly" wait_grep "$T/held.out" 'done' 10
+
+# Errors.
+adm "$ADMIN_A" /nosuch >/dev/null
+check_eq "unknown path: 404" 404 "$(status)"
+adm "$ADMIN_A" /metrics -X POST >/dev/null
+check_eq "POST /metrics: 405" 405 "$(status)"
+allow=$(curl -sS -D - -o /dev/null -X DELETE "http://127.0.0.1:$ADMIN_A/reload" | tr -d '\r' | sed -n 's/^Allow: //p')
+check_eq "DELETE /reload: Allow: POST" POST "$allow"
+adm "$ADMIN_A" /reload >/dev/null
+check_eq "GET /reload: 405" 405 "$(status)"
+adm "$ADMIN_A" /reload -X POST -d 'x=1' >/dev/null
+check_eq "POST /reload with a body: 413" 413 "$(status)"
+raw() { # BYTES: the status line meshd answers to these bytes
+	printf "$1" | timeout 5 "$PY" -c '
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+s.sendall(sys.stdin.buffer.read())
+print(s.recv(100).decode().split("\r\n")[0])' "$ADMIN_A"
+}
+check_eq "a space before the colon: 400" "HTTP/1.1 400 Bad Request" "$(raw 'GET /ready HTTP/1.1\r\nHost : x\r\n\r\n')"
+check_eq "HTTP/2.0: 505" "HTTP/1.1 505 HTTP Version Not Supported" "$(raw 'GET /ready HTTP/2.0\r\n\r\n')"
+check_eq "a request line without a version: 400" "HTTP/1.1 400 Bad Request" "$(raw 'GET /ready\r\n\r\n')"
+
+# POST /reload as root: accepted, generation 2.
+rl=$(adm "$ADMIN_A" /reload -X POST)
+check_eq "POST /reload as root: 200" 200 "$(status)"
+check_eq "POST /reload: accepted, generation 2" "accepted 2" "$(jq -r '"\(.result) \(.generation)"' <<<"$rl")"
+check_eq "/config: generation 2" 2 "$(adm "$ADMIN_A" /config | jq -r .generation)"
+check_eq "/config: the last reload accepted" accepted "$(adm "$ADMIN_A" /config | jq -r .last_reload.result)"
+
+# A broken file: rejected with file:line, generation stays 2.
+confs "${HELLO2[@]}" a_mesh="no_such_key = 1"
+line=$(grep -n '^no_such_key' "$T/a.ini" | cut -d: -f1)
+rl=$(adm "$ADMIN_A" /reload -X POST)
+check_eq "POST /reload of a broken file: 400" 400 "$(status)"
+check_eq "rejected, generation still 2" "rejected 2" "$(jq -r '"\(.result) \(.generation)"' <<<"$rl")"
+check "the error names $T/a.ini:$line" jq -e --arg p "$T/a.ini:$line:" '.errors | any(startswith($p) and test("no_such_key"))' <<<"$rl"
+cfg=$(adm "$ADMIN_A" /config)
+check "/config: the last reload rejected, with the error" \
+	jq -e --arg p "$T/a.ini:$line:" '.last_reload.result == "rejected" and (.last_reload.errors | any(startswith($p)))' <<<"$cfg"
+check "A logs the rejection as for SIGHUP" grep -q 'error: reload rejected, keeping the running configuration' "$T/a.err"
+body=$(mesh_client "${CURL[@]}" "http://hello:$PORT/") || body=
+check_eq "hello still works" "hello from upstream" "$body"
+confs "${HELLO2[@]}"
+
+# As nobody: GET works, POST /reload is 403.
+nobody() { setpriv --reuid=nobody --regid=nogroup --clear-groups "$@"; }
+code=$(nobody curl -sS -o /dev/null -w '%{http_code}' "http://127.0.0.1:$ADMIN_A/stats")
+check_eq "as nobody: GET /stats 200" 200 "$code"
+out=$(nobody curl -sS -w '\n%{http_code}' -X POST "http://127.0.0.1:$ADMIN_A/reload")
+check_eq "as nobody: POST /reload 403" 403 "$(tail -n 1 <<<"$out")"
+check "the 403 says who may" grep -q "uid $(id -u nobody) may not reload" <<<"$out"
+check_eq "/config: still generation 2" 2 "$(adm "$ADMIN_A" /config | jq -r .generation)"
+
+# The admin address taken: meshd refuses to start.
+stop_meshd a || true
+spawn holder "$T/holder.out" "$PY" -c '
+import socket, time
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(("127.0.0.1", '"$ADMIN_A"')); s.listen(1); time.sleep(60)'
+check "something else listens on A's admin address" wait_port 127.0.0.1 "$ADMIN_A" 5
+st=0
+timeout 10 "$MESHD" -c "$T/a.ini" 2>"$T/a2.err" || st=$?
+check_eq "admin address in use: meshd exits 1" 1 "$st"
+check "it says why" grep -q "cannot listen on admin 127.0.0.1:$ADMIN_A: Address already in use; refusing to start" "$T/a2.err"
+
+summary
