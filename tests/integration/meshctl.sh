@@ -126,6 +126,7 @@ check "stat A --json: down: 1 closed, none ok" \
 check "stat A --json: hello2: the held connection is open" \
 	jqe '.stats[] | select(.service == "hello2" and .reporter == "source") | .open == 1' "$T/stat_a.json"
 
+check "B's five close records are written" wait_records "$T/b.log" '.event == "close" and .service == "hello"' 5
 table stat_b ctl_b stat
 check "stat B: hello, from client, in, 100% success" \
 	grep -qE '^hello +client +in +[0-9.]+ +100\.0% ' "$T/stat_b.out"
@@ -135,11 +136,11 @@ check "stat B --json: hello: 5 closed, bytes as curl's ($sent / $received)" \
 		| .closed == 5 and .to_service == $sent and .from_service == $received" "$T/stat_b.json"
 
 # A window: three more calls to hello during it count, nothing before.
-( sleep 0.5; for i in 1 2 3; do mesh_client "${CURL[@]}" -o /dev/null "http://hello:$PORT/"; done ) &
+( sleep 1.5; for i in 1 2 3; do mesh_client "${CURL[@]}" -o /dev/null "http://hello:$PORT/"; done ) &
 bg=$!
-json stat_w ctl_a --json stat -w 3
+json stat_w ctl_a --json stat -w 5
 wait "$bg" || true
-check "stat -w 3 --json: hello: the 3 calls in the window, not the 5 before" \
+check "stat -w 5 --json: hello: the 3 calls in the window, not the 5 before" \
 	jqe '.since == "window" and (.stats[] | select(.service == "hello" and .reporter == "source") | .opened == 3 and .closed == 3)' "$T/stat_w.json"
 
 # ---------------------------------------------------------------- routes, endpoints
@@ -271,6 +272,7 @@ check "tail -r refused --json: one record, down, refused" \
 	jqe -s 'length == 1 and .[0].service == "down" and .[0].result == "refused"' "$T/tail_refused.json"
 table tail_hello ctl_a tail -s hello
 check_eq "tail -s hello: the 8 calls to hello" 8 "$(wc -l <"$T/tail_hello.out")"
+check "B's close record of the held connection is written" wait_record "$T/b.log" '.event == "close" and .service == "hello2"'
 table tail_b ctl_b tail -i client -s hello2
 check "tail on B -i client -s hello2: the held connection, 8 bytes each way" \
 	grep -qE "^[0-9:]{8} in  hello2:$PORT2 +client +ok +8B/8B " "$T/tail_b.out"
