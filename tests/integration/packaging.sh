@@ -94,7 +94,8 @@ missing=()
 for c in status routes stat top conns endpoints tail reload check; do
 	grep -qE "^\.B[IR]? $c( |$)" conf/man/meshctl.1 || missing+=("$c")
 	if [[ -e scripts/meshctl ]]; then
-		grep -qE "(^|[[:space:]|(])$c\)" scripts/meshctl || missing+=("$c(not in scripts/meshctl)")
+		grep -qE "(^|[[:space:]|(])$c\)|^cmd_$c\(\)" scripts/meshctl ||
+			missing+=("$c(not in scripts/meshctl)")
 	fi
 done
 check_eq "meshctl(1) describes every command" "" "${missing[*]}"
