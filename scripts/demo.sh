@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# make demo: a two-host mesh on loopback, one request through it, its records.
+# make demo: a two-host mesh on loopback, one request through it, its records,
+# and what meshctl and /metrics say about it.
 #
 #   host A (127.0.0.1)                         host B (127.0.0.2)
 #   curl http://hello/  (LD_PRELOAD shim)      python3 http.server 127.0.0.1:8080
@@ -79,10 +80,22 @@ id=$(jq -r 'select(.result=="ok") | .id' "$T/host-a.traffic.log" | head -1)
 jq -c --arg id "$id" 'select(.id==$id) | {host, direction, source, service, peer, endpoint, bytes_sent, bytes_received, tls, result}' \
 	"$T/host-a.traffic.log" "$T/host-b.traffic.log"
 
+MESHCTL="$ROOT/scripts/meshctl"
+say "what an operator sees: meshctl -a 127.0.0.1:15000 stat   (host A, since start)"
+"$MESHCTL" -a 127.0.0.1:15000 stat
+say "meshctl -a 127.0.0.2:15000 stat   (host B)"
+"$MESHCTL" -a 127.0.0.2:15000 stat
+say "meshctl -a 127.0.0.1:15000 endpoints   (host A's view of its endpoints)"
+"$MESHCTL" -a 127.0.0.1:15000 endpoints
+say "Prometheus text: curl -s 127.0.0.1:15000/metrics | grep tcp_connections_closed"
+curl -sS http://127.0.0.1:15000/metrics | grep '^libmesh_tcp_connections_closed_total'
+echo "(the status page is http://127.0.0.1:15000/ while meshd runs: KEEP=1 does not keep meshd running)"
+
 say "stopping (SIGTERM drains, then exits)"
 for p in "${pids[@]:1}"; do kill -TERM "$p"; done
 wait "${pids[@]:1}" 2>/dev/null || true
 tail -n 2 "$T/host-a.err" "$T/host-b.err"
 echo
 echo "demo done: one request passed host A -> mTLS -> host B, one was denied by policy,"
-echo "one stranger was refused, and every connection left a record on each host it touched."
+echo "one stranger was refused, and every connection left a record on each host it touched;"
+echo "meshctl and /metrics showed the same from each host's admin listener."

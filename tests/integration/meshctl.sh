@@ -108,9 +108,9 @@ vip=$(mesh_resolve hello) || vip=
 table stat_a ctl_a stat
 sed 's/^/#   /' "$T/stat_a.out"
 check "stat A: hello, from client, out, 100% success" \
-	grep -qE '^hello +client +out +[0-9.]+ +100\.0% ' "$T/stat_a.out"
+	grep -qE '^hello +client +out +[0-9]+ +[0-9.]+ +100\.0% ' "$T/stat_a.out"
 check "stat A: down, from client, 0% success" \
-	grep -qE '^down +client +out +[0-9.]+ +0\.0% ' "$T/stat_a.out"
+	grep -qE '^down +client +out +[0-9]+ +[0-9.]+ +0\.0% ' "$T/stat_a.out"
 json stat_a ctl_a --json stat
 row='.stats[] | select(.service == "hello" and .reporter == "source")'
 check "stat A --json: hello: 5 opened, 5 closed, all ok, 0 open" \
@@ -128,8 +128,9 @@ check "stat A --json: hello2: the held connection is open" \
 
 check "B's five close records are written" wait_records "$T/b.log" '.event == "close" and .service == "hello"' 5
 table stat_b ctl_b stat
+sed "s/^/#   /" "$T/stat_b.out"
 check "stat B: hello, from client, in, 100% success" \
-	grep -qE '^hello +client +in +[0-9.]+ +100\.0% ' "$T/stat_b.out"
+	grep -qE '^hello +client +in +[0-9]+ +[0-9.]+ +100\.0% ' "$T/stat_b.out"
 json stat_b ctl_b stat --json
 check "stat B --json: hello: 5 closed, bytes as curl's ($sent / $received)" \
 	jqe ".stats[] | select(.service == \"hello\" and .reporter == \"destination\")
