@@ -59,7 +59,8 @@
  *                    carried: on or off                   [off]
  *
  * [identity.NAME]   NAME: [a-z0-9-]{1,63}; SAN spiffe://TD/svc/NAME
- *   uids           = list of uids or user names, or "*" [required]
+ *   uids           = list of uids or user names, "*", or "none"
+ *                    (an identity that only serves)       [required]
  *   cert           = PEM certificate                     [required]
  *   key            = PEM private key                     [required]
  *

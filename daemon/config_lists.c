@@ -143,6 +143,10 @@ static int uid_elem(char *tok, const void *kept, unsigned n, void *elem, void *c
 		*(bool *)ctx = true;
 		return 0;
 	}
+	if (strcmp(tok, "none") == 0) {
+		snprintf(why, whylen, "'none' cannot be combined with uids (it stands alone)");
+		return -1;
+	}
 	if (is_digit(tok[0])) {
 		if (!cfg_parse_ulong(tok, (unsigned long)(uid_t)-2, &v)) {
 			snprintf(why, whylen, "invalid uid '%.64s'", tok);
@@ -181,12 +185,20 @@ int cfg_list_uids(struct load *L, void *obj, const struct cfg_key *k, const char
 
 	(void)L;
 	(void)k;
+	/* "none": an identity that only serves; no caller is it. */
+	if (strcmp(val, "none") == 0) {
+		free(id->uids);
+		id->uids = NULL;
+		id->nuids = 0;
+		id->any_uid = false;
+		return 0;
+	}
 	if (parse_list(val, sizeof(uid_t), uid_elem, &any, NULL, &uids, &n, &ntok, why, whylen) ==
 	    -1)
 		return -1;
 	if (ntok == 0 || (any && n)) {
 		snprintf(why, whylen,
-		         ntok == 0 ? "empty list (give uids, user names or '*')"
+		         ntok == 0 ? "empty list (give uids, user names, '*', or none)"
 		                   : "'*' cannot be combined with other uids");
 		free(uids);
 		return -1;

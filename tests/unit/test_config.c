@@ -785,6 +785,25 @@ static void test_err_mesh_values(void **state)
 	check_one_error(MESH "open_records = yes\n", "open_records", "expected on or off");
 }
 
+/* uids = none: an identity that only serves; no uid calls as it. */
+static void test_uids_none(void **state)
+{
+	(void)state;
+	struct config *c = load_ok(MESH
+	                           "[identity.web]\n"
+	                           "uids = none\n"
+	                           "cert = certs/web.pem\n"
+	                           "key = certs/web.key\n" WEB_SVC);
+	assert_int_equal(c->identities[0].nuids, 0);
+	assert_false(c->identities[0].any_uid);
+	assert_null(policy_identity_for_uid(c, 0));
+	assert_null(policy_identity_for_uid(c, 1000));
+	config_unref(c);
+	check_one_error(MESH "[identity.web]\nuids = none, 1000\ncert = certs/web.pem\n"
+	                     "key = certs/web.key\n" WEB_SVC,
+	                "uids", "cannot be combined");
+}
+
 /* link_timeout takes a duration within 500ms..5m, the bounds included. */
 static void test_link_timeout(void **state)
 {
@@ -1305,6 +1324,7 @@ int main(void)
 		cmocka_unit_test(test_err_service_identity),
 		cmocka_unit_test(test_err_mesh_values),
 		cmocka_unit_test(test_link_timeout),
+		cmocka_unit_test(test_uids_none),
 		cmocka_unit_test(test_connection_limits),
 		cmocka_unit_test(test_err_cannot_open),
 		cmocka_unit_test(test_multiple_errors),
