@@ -53,6 +53,8 @@ static bool grow(struct sbuf *b, size_t n)
 
 bool sbuf_add(struct sbuf *b, const void *data, size_t n)
 {
+	if (n == 0)
+		return !b->full; /* nothing to copy (data may be NULL) */
 	if (!grow(b, n))
 		return false;
 	memcpy(b->p + b->len, data, n);
