@@ -592,8 +592,8 @@ void admin_page_render(struct sbuf *out, const struct admin_ctx *x)
 	sbuf_puts(out,
 	          "<p>JSON: <a href=\"/stats\">/stats</a> <a href=\"/config\">/config</a> "
 	          "<a href=\"/connections\">/connections</a> <a href=\"/endpoints\">/endpoints</a> "
-	          "<a href=\"/links\">/links</a> <a href=\"/failures\">/failures</a>; Prometheus: <a href=\"/metrics\">/metrics</a></p>"
-	          "\n</body></html>\n");
+	          "<a href=\"/links\">/links</a> <a href=\"/failures\">/failures</a>; "
+	          "Prometheus: <a href=\"/metrics\">/metrics</a></p>\n</body></html>\n");
 	jfree(stats);
 	jfree(eps);
 	jfree(links);

@@ -468,8 +468,9 @@ static int newest_first(const void *a, const void *b)
 
 static void failure_json(struct sbuf *out, const struct recent_entry *e)
 {
-	sbuf_printf(out, "{\"time\":%.3f,\"id\":\"%016llx\",\"direction\":\"%s\"", e->time,
-	            (unsigned long long)e->id, e->outbound ? "outbound" : "inbound");
+	sbuf_printf(out, "{\"time\":%.3f,\"id\":\"%016llx\",\"direction\":\"%s\",\"worker\":%u",
+	            e->time, (unsigned long long)e->id, e->outbound ? "outbound" : "inbound",
+	            e->worker);
 	opt_str(out, "service", e->service);
 	if (e->port)
 		sbuf_printf(out, ",\"port\":%u", e->port);

@@ -6,6 +6,7 @@
  */
 #include "recent.h"
 #include "session.h"
+#include "worker.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -55,6 +56,7 @@ void recent_note(struct recent *r, const struct session *s, double now)
 		return;
 	struct recent_entry *e = recent_push(r, now);
 	e->id = s->id;
+	e->worker = s->m ? s->m->index : 0;
 	e->outbound = s->kind == SESS_OUTBOUND;
 	e->result = s->result;
 	e->port = s->port;

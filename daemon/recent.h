@@ -22,8 +22,9 @@ struct session;
 /* One failed connection, as its close record (or its flood's aggregate)
  * told it. Strings are copies, NUL-terminated, "" when unknown. */
 struct recent_entry {
-	double time; /* wall clock, seconds since the epoch: when it ended */
-	uint64_t id; /* the record's id (the same on both hosts) */
+	double time;     /* wall clock, seconds since the epoch: when it ended */
+	uint64_t id;     /* the record's id (the same on both hosts) */
+	unsigned worker; /* whose ring it is in */
 	bool outbound;
 	enum result result;
 	uint16_t port;     /* 0: none */
