@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# shellcheck disable=SC2154  # records are set by get_record
+# shellcheck disable=SC2154,SC2016  # records are set by get_record; jq programs
 # admin_api: every route of the admin listener on two real meshd (A calls,
 # B serves): each JSON view parses, /config names key paths and never holds
 # key material, a held connection shows in /connections on both hosts, the
@@ -155,9 +155,9 @@ same_as() {
 		== ($r | [.direction, .service, .port, .source, .endpoint, .peer, .result, .detail, .uid, .pid, .program])'
 }
 for h in a b; do
-	port=$ADMIN_A
-	[[ $h == a ]] || port=$ADMIN_B
-	f=$(adm "$port" /failures)
+	aport=$ADMIN_A
+	[[ $h == a ]] || aport=$ADMIN_B
+	f=$(adm "$aport" /failures)
 	check "$h /failures parses as JSON" json_ok
 	recs=$(records "$T/$h.log" "$failed")
 	note "$h: $(wc -l <<<"$recs") close records of down and nope"
