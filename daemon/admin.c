@@ -292,6 +292,7 @@ enum {
 	R_CONNS,
 	R_ENDPOINTS,
 	R_LINKS,
+	R_FAILURES,
 	R_RELOAD
 };
 static const struct route routes[] = {
@@ -304,6 +305,7 @@ static const struct route routes[] = {
 	{ "/connections", ADMIN_GET, "application/json", R_CONNS },
 	{ "/endpoints", ADMIN_GET, "application/json", R_ENDPOINTS },
 	{ "/links", ADMIN_GET, "application/json", R_LINKS },
+	{ "/failures", ADMIN_GET, "application/json", R_FAILURES },
 	{ "/reload", ADMIN_POST, "application/json", R_RELOAD },
 };
 
@@ -321,7 +323,7 @@ static int answer(struct aconn *c, const struct admin_req *r, struct sbuf *body,
 	if (!rt) {
 		sbuf_printf(body,
 		            "no such page; try /, /metrics, /stats, /ready, /live, /config, "
-		            "/connections, /endpoints, /links, POST /reload\n");
+		            "/connections, /endpoints, /links, /failures, POST /reload\n");
 		return 404;
 	}
 	enum admin_method m = r->method == ADMIN_HEAD ? ADMIN_GET : r->method;
@@ -377,16 +379,23 @@ static int answer(struct aconn *c, const struct admin_req *r, struct sbuf *body,
 		admin_view_config(body, &x);
 		break;
 	case R_CONNS:
+	case R_FAILURES: {
+		unsigned long max = rt->id == R_CONNS ? ADMIN_CONN_LIMIT_MAX : ADMIN_FAILURES_MAX;
+		if (rt->id == R_FAILURES)
+			limit = ADMIN_FAILURES_DEFAULT;
 		if (strstr(r->query, "limit=") &&
-		    !admin_http_query_uint(r->query, "limit", ADMIN_CONN_LIMIT_MAX, &limit)) {
+		    !admin_http_query_uint(r->query, "limit", max, &limit)) {
 			*type = "text/plain; charset=utf-8";
-			sbuf_printf(body, "limit must be a number from 0 to %u\n",
-			            ADMIN_CONN_LIMIT_MAX);
+			sbuf_printf(body, "limit must be a number from 0 to %lu\n", max);
 			status = 400;
 			break;
 		}
-		admin_view_connections(body, &x, (unsigned)limit);
+		if (rt->id == R_CONNS)
+			admin_view_connections(body, &x, (unsigned)limit);
+		else
+			admin_view_failures(body, &x, (unsigned)limit);
 		break;
+	}
 	case R_ENDPOINTS:
 		admin_view_endpoints(body, &x);
 		break;

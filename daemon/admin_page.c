@@ -1,14 +1,15 @@
 /*
  * The status page: see admin_page.h. It is rendered from the same JSON the
- * API serves (/stats, /endpoints, /connections, /links), read back with a
- * small JSON reader, so that the page and the API cannot disagree and the
- * page needs no second way into the metrics. Everything shown is escaped
+ * API serves (/stats, /endpoints, /connections, /links, /failures), read
+ * back with a small JSON reader, so that the page and the API cannot
+ * disagree and the page needs no second way into the metrics. Everything shown is escaped
  * for HTML: service names, identities and program names come from configs
  * and callers.
  *
  * Stable for tests and scrapers: table#services, table#endpoints,
  * table#links, table#failures, table#connections, and one
- * tr[data-service="NAME"] per service in table#services.
+ * tr[data-service="NAME"] per service in table#services, one
+ * tr[data-id="ID"] (the record's connection id) per row of table#failures.
  */
 #include "admin_page.h"
 #include "admin_views.h"
@@ -22,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* ---- a small JSON reader, for the views' own output ---- */
 
@@ -399,29 +401,38 @@ static void services_table(struct sbuf *out, const struct admin_ctx *x, const st
 	sbuf_puts(out, "</table>\n");
 }
 
-static void failures_table(struct sbuf *out, const struct jv *stats)
+/* The 20 newest failed connections of all workers (/failures): when (UTC,
+ * and how long ago), who called what, and what went wrong. */
+static void failures_table(struct sbuf *out, const struct admin_ctx *x, const struct jv *fails)
 {
-	const struct jv *series = jget(stats, "series");
+	const struct jv *l = jget(fails, "failures");
 	sbuf_puts(out,
-	          "<h2>Failed connections</h2><table id=\"failures\"><tr><th>service</th>"
-	          "<th>as</th><th>source</th><th>destination</th><th>flag</th><th>count</th>"
-	          "</tr>\n");
-	unsigned rows = 0;
-	for (unsigned k = 0; k < jlen(series) && rows < 20; k++) {
-		const struct jv *s = series->v[k];
-		const char *flags = jstr(s, "response_flags");
-		if (!flags || !strcmp(flags, "-") || jnum(s, "closed") <= 0)
-			continue;
-		sbuf_puts(out, "<tr class=\"bad\">");
-		td(out, jstr(s, "destination_service"));
-		td(out, jstr(s, "reporter"));
-		td(out, jstr(s, "source_principal"));
-		td(out, jstr(s, "destination_principal"));
-		td(out, flags);
-		tdn(out, jnum(s, "closed"));
+	          "<h2>Recent failures</h2><table id=\"failures\"><tr><th>time (UTC)</th>"
+	          "<th>ago</th><th>service</th><th>direction</th><th>source</th><th>endpoint</th>"
+	          "<th>result</th><th>detail</th></tr>\n");
+	for (unsigned i = 0; i < jlen(l); i++) {
+		const struct jv *f = l->v[i];
+		double t = jnum(f, "time");
+		time_t secs = (time_t)t;
+		struct tm tm;
+		char hms[16] = "-";
+		if (gmtime_r(&secs, &tm))
+			strftime(hms, sizeof hms, "%H:%M:%S", &tm);
+		double ago = x->now - t;
+		sbuf_puts(out, "<tr class=\"bad\" data-id=\"");
+		esc(out, jstr(f, "id"));
+		sbuf_printf(out, "\"><td>%s</td><td class=\"n\">%.0f s ago</td>", hms,
+		            ago > 0 ? ago : 0);
+		td(out, jstr(f, "service"));
+		td(out, jstr(f, "direction"));
+		td(out, jstr(f, "source"));
+		td(out, jstr(f, "endpoint"));
+		td(out, jstr(f, "result"));
+		td(out, jstr(f, "detail"));
 		sbuf_puts(out, "</tr>\n");
-		rows++;
 	}
+	if (jlen(l) == 0)
+		sbuf_puts(out, "<tr><td colspan=\"8\">(none since start)</td></tr>\n");
 	sbuf_puts(out, "</table>\n");
 }
 
@@ -527,8 +538,8 @@ static const char css[] =
 void admin_page_render(struct sbuf *out, const struct admin_ctx *x)
 {
 	const struct config *c = x->gen->cfg;
-	struct sbuf b[4];
-	for (int i = 0; i < 4; i++)
+	struct sbuf b[5];
+	for (int i = 0; i < 5; i++)
 		sbuf_init(&b[i], 0);
 	struct metrics_process mp = {
 		.w = x->w, .nw = x->nw, .gen = x->gen, .start_time = x->start_time, .host = c->host
@@ -537,8 +548,9 @@ void admin_page_render(struct sbuf *out, const struct admin_ctx *x)
 	admin_view_endpoints(&b[1], x);
 	admin_view_links(&b[2], x);
 	admin_view_connections(&b[3], x, 50);
+	admin_view_failures(&b[4], x, 20);
 	struct jv *stats = jparse(&b[0]), *eps = jparse(&b[1]), *links = jparse(&b[2]),
-		  *conns = jparse(&b[3]);
+		  *conns = jparse(&b[3]), *fails = jparse(&b[4]);
 
 	sbuf_puts(out,
 	          "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
@@ -575,17 +587,18 @@ void admin_page_render(struct sbuf *out, const struct admin_ctx *x)
 	services_table(out, x, stats);
 	endpoints_table(out, eps);
 	links_table(out, links);
-	failures_table(out, stats);
+	failures_table(out, x, fails);
 	connections_table(out, conns);
 	sbuf_puts(out,
 	          "<p>JSON: <a href=\"/stats\">/stats</a> <a href=\"/config\">/config</a> "
 	          "<a href=\"/connections\">/connections</a> <a href=\"/endpoints\">/endpoints</a> "
-	          "<a href=\"/links\">/links</a>; Prometheus: <a href=\"/metrics\">/metrics</a></p>"
-	          "\n</body></html>\n");
+	          "<a href=\"/links\">/links</a> <a href=\"/failures\">/failures</a>; "
+	          "Prometheus: <a href=\"/metrics\">/metrics</a></p>\n</body></html>\n");
 	jfree(stats);
 	jfree(eps);
 	jfree(links);
 	jfree(conns);
-	for (int i = 0; i < 4; i++)
+	jfree(fails);
+	for (int i = 0; i < 5; i++)
 		sbuf_free(&b[i]);
 }

@@ -2,8 +2,8 @@
  * The admin API's JSON views: see admin_views.h. /config shows the
  * generation in force as meshd understood it (defaults filled in, VIPs
  * assigned), with paths to certificates and keys, never their contents.
- * /connections and /links are asked of each worker (worker_query), which
- * answers from its own loop; /endpoints reads the generation's endpoint
+ * /connections, /links and /failures are asked of each worker
+ * (worker_query), which answers from its own loop; /endpoints reads the generation's endpoint
  * sets (endpoint_view: atomics, and the outlier state under its lock).
  */
 #include "admin_views.h"
@@ -14,6 +14,7 @@
 #include "endpoint.h"
 #include "link.h"
 #include "shimctl.h"
+#include "recent.h"
 #include "tls.h"
 #include "net.h"
 #include "sbuf.h"
@@ -21,6 +22,7 @@
 #include <arpa/inet.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 void admin_json_lines(struct sbuf *out, const char *lines)
@@ -440,6 +442,98 @@ void admin_view_links(struct sbuf *out, const struct admin_ctx *x)
 	sbuf_puts(out, "]");
 	missing_tail(out, ok, missing);
 	sbuf_puts(out, "}\n");
+}
+
+/* ---- /failures ---- */
+
+/* In the worker's loop: copies of its newest entries (up to the limit),
+ * as they are: the admin thread merges all workers' by time. */
+static void failures_query(struct worker *m, struct sbuf *out, const void *argp)
+{
+	unsigned limit = *(const unsigned *)argp;
+	for (unsigned i = 0; m->recent && i < limit; i++) {
+		const struct recent_entry *e = recent_at(m->recent, i);
+		if (!e || !sbuf_add(out, e, sizeof *e))
+			break;
+	}
+}
+
+static int newest_first(const void *a, const void *b)
+{
+	const struct recent_entry *x = a, *y = b;
+	if (x->time != y->time)
+		return x->time < y->time ? 1 : -1;
+	return x->id < y->id ? -1 : x->id > y->id;
+}
+
+static void failure_json(struct sbuf *out, const struct recent_entry *e)
+{
+	sbuf_printf(out, "{\"time\":%.3f,\"id\":\"%016llx\",\"direction\":\"%s\",\"worker\":%u",
+	            e->time, (unsigned long long)e->id, e->outbound ? "outbound" : "inbound",
+	            e->worker);
+	opt_str(out, "service", e->service);
+	if (e->port)
+		sbuf_printf(out, ",\"port\":%u", e->port);
+	else
+		sbuf_puts(out, ",\"port\":null");
+	opt_str(out, "source", e->source);
+	opt_str(out, "endpoint", e->endpoint);
+	opt_str(out, "peer", e->peer);
+	opt_str(out, "result", result_word(e->result));
+	opt_str(out, "flag", result_flag(e->result));
+	opt_str(out, "detail", e->detail);
+	if (e->outbound && e->uid != PROTO_UID_UNKNOWN)
+		sbuf_printf(out, ",\"uid\":%u", e->uid);
+	else
+		sbuf_puts(out, ",\"uid\":null");
+	if (e->pid)
+		sbuf_printf(out, ",\"pid\":%u", e->pid);
+	else
+		sbuf_puts(out, ",\"pid\":null");
+	opt_str(out, "program", e->program);
+	sbuf_puts(out, "}");
+}
+
+void admin_view_failures(struct sbuf *out, const struct admin_ctx *x, unsigned limit)
+{
+	unsigned nw = x->nw > 64 ? 64 : x->nw;
+	unsigned each = limit < RECENT_MAX ? limit : RECENT_MAX;
+	struct sbuf outs[64];
+	bool ok[64];
+	for (unsigned i = 0; i < nw; i++)
+		sbuf_init(&outs[i], 0);
+	worker_query(x->w, nw, failures_query, &each, sizeof each, outs, ok, 1.0);
+	/* At most RECENT_MAX from each of at most 64 workers. */
+	struct recent_entry *all = calloc((size_t)nw * RECENT_MAX + 1, sizeof *all);
+	size_t n = 0;
+	bool answered = true;
+	unsigned missing = 0;
+	for (unsigned i = 0; i < nw; i++) {
+		if (!ok[i]) {
+			answered = false;
+			missing = i;
+		}
+		size_t k = outs[i].len / sizeof *all;
+		if (all && ok[i] && k <= RECENT_MAX) {
+			memcpy(all + n, outs[i].p, k * sizeof *all);
+			n += k;
+		}
+		sbuf_free(&outs[i]);
+	}
+	if (!all)
+		out->full = true; /* says "too large" rather than an empty list */
+	if (n > 1)
+		qsort(all, n, sizeof *all, newest_first);
+	host_head(out, x);
+	sbuf_puts(out, ",\"failures\":[");
+	for (size_t i = 0; i < n && i < limit; i++) {
+		sbuf_puts(out, i ? "," : "");
+		failure_json(out, &all[i]);
+	}
+	sbuf_puts(out, "]");
+	missing_tail(out, answered, missing);
+	sbuf_puts(out, "}\n");
+	free(all);
 }
 
 /* ---- /endpoints ---- */

@@ -1,7 +1,7 @@
 /*
  * The admin API's views (admin_views.c): the JSON of /config,
- * /connections, /endpoints and /links, and what the status page reads,
- * rendered from one snapshot of the daemon's state (struct admin_ctx)
+ * /connections, /endpoints, /links and /failures, and what the status
+ * page reads, rendered from one snapshot of the daemon's state (struct admin_ctx)
  * that the admin thread takes per request.
  */
 #ifndef MESHD_ADMIN_VIEWS_H
@@ -31,11 +31,15 @@ struct admin_ctx {
 
 #define ADMIN_CONN_LIMIT_DEFAULT 1000
 #define ADMIN_CONN_LIMIT_MAX 10000
+#define ADMIN_FAILURES_DEFAULT 20
+#define ADMIN_FAILURES_MAX 1024
 
 void admin_view_config(struct sbuf *out, const struct admin_ctx *c);
 void admin_view_connections(struct sbuf *out, const struct admin_ctx *c, unsigned limit);
 void admin_view_endpoints(struct sbuf *out, const struct admin_ctx *c);
 void admin_view_links(struct sbuf *out, const struct admin_ctx *c);
+/* The last failed connections of all workers, newest first, up to limit. */
+void admin_view_failures(struct sbuf *out, const struct admin_ctx *c, unsigned limit);
 /* Lines as a JSON array of strings ("a\nb\n" -> ["a","b"]); NULL: []. */
 void admin_json_lines(struct sbuf *out, const char *lines);
 

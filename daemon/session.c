@@ -13,6 +13,7 @@
 #include "session.h"
 #include "shimctl.h"
 #include "record.h"
+#include "recent.h"
 #include "tls.h"
 #include "bounds.h"
 #include "endpoint.h"
@@ -122,6 +123,9 @@ void session_end(struct session *s, enum result result, bool reset)
 	 * counted into its source's aggregate instead (record.c). */
 	if (s->t_connected > 0 || result == RESULT_OK || record_admit(s->m, s))
 		record_close(s);
+	/* Every failure, counted into an aggregate or not, is among the
+	 * worker's recent ones (a ring: a flood only overwrites it). */
+	recent_note(s->m->recent, s, ev_time());
 	metrics_ended(s);
 	/* The caller's side (side[0]) is reset on failure so the program sees
 	 * an error rather than a clean end of stream. */

@@ -20,6 +20,7 @@
 #include "session.h"
 #include "record.h"
 #include "metrics.h"
+#include "recent.h"
 #include "peercred.h"
 #include "log.h"
 #include "container.h"
@@ -213,8 +214,14 @@ int worker_init(struct worker *m, unsigned index, struct ev_loop *loop, struct s
 	m->loop = loop;
 	m->ctl = ctl;
 	m->metrics = metrics_shard_new();
-	if (!m->metrics)
+	m->recent = recent_new();
+	if (!m->metrics || !m->recent) {
+		metrics_shard_free(m->metrics);
+		recent_free(m->recent);
+		m->metrics = NULL;
+		m->recent = NULL;
 		return -1;
+	}
 	pthread_mutex_init(&m->lock, NULL);
 	ev_async_init(&m->wake, wake_cb);
 	ev_async_start(loop, &m->wake);
@@ -336,6 +343,8 @@ void worker_finish(struct worker *m)
 	/* The admin thread, which reads the shards, stopped before this. */
 	metrics_shard_free(m->metrics);
 	m->metrics = NULL;
+	recent_free(m->recent); /* after the loop's last session_end */
+	m->recent = NULL;
 }
 
 unsigned worker_query(struct worker *w, unsigned n, worker_query_fn *fn, const void *arg,

@@ -20,6 +20,7 @@ struct record_floods;
 struct sbuf;
 struct worker_query;
 struct metrics_shard;
+struct recent;
 
 /* One worker: an event loop and everything it serves (worker.c). */
 struct worker {
@@ -46,6 +47,7 @@ struct worker {
 	ev_timer progress_timer;
 	uint64_t rng;
 	struct metrics_shard *metrics; /* written by this worker only (metrics.h) */
+	struct recent *recent;         /* its last failures (recent.h): this loop only */
 
 	/* main thread -> worker */
 	ev_async wake;

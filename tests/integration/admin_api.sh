@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
-# shellcheck disable=SC2154  # records are set by get_record
+# shellcheck disable=SC2154,SC2016  # records are set by get_record; jq programs
 # admin_api: every route of the admin listener on two real meshd (A calls,
 # B serves): each JSON view parses, /config names key paths and never holds
 # key material, a held connection shows in /connections on both hosts, the
 # link in /links, the endpoint in /endpoints; 404, 405, 400, 413; POST
 # /reload as root is accepted, a broken file is rejected with its
 # file:line error (and /config keeps it as the last reload); as `nobody`
-# POST /reload is 403 while GET works.
+# POST /reload is 403 while GET works. /failures: a refused connection and
+# a denied one, newest first on both hosts, each saying what its close
+# record says (the same id); its limit; a flood of 500 refusals leaves
+# exactly 32 entries in each of A's two workers, and /failures small.
 . "$(dirname "$0")/lib.sh"
 
 ADMIN_A=$((MESHPORT + 7))
@@ -19,7 +22,34 @@ confs() {
 }
 make_certs "$TD" client hello
 hello2_args "$PORT2" "$BACKPORT2" # hello2: an echo service for a held connection
-confs "${HELLO2[@]}"
+# down: B's upstream for it refuses (nothing listens on BACKPORT3), and A
+# does not retry; nope: B allows only identity hello, so A's client is
+# denied. A runs two workers (each keeps its own failures).
+SVCS=("a_mesh=workers = 2" "${HELLO2[0]}
+
+[service.down]
+ports = $PORT3
+endpoints = 127.0.0.2:$MESHPORT
+identity = hello
+retries = 0
+
+[service.nope]
+ports = $PORT3
+endpoints = 127.0.0.2:$MESHPORT
+identity = hello" "${HELLO2[1]}
+
+[service.down]
+ports = $PORT3
+upstream = 127.0.0.1:$BACKPORT3
+identity = hello
+allow = client
+
+[service.nope]
+ports = $PORT3
+upstream = 127.0.0.1:$BACKPORT
+identity = hello
+allow = hello")
+confs "${SVCS[@]}"
 start_meshd a "$T/a.ini"
 start_meshd b "$T/b.ini"
 start_upstream up http 127.0.0.1 "$BACKPORT"
@@ -44,7 +74,7 @@ check_eq "A /ready says ready" ready "$(cat "$T/body")"
 adm "$ADMIN_A" /live >/dev/null
 check_eq "A /live: 200 live" "200 live" "$(status) $(cat "$T/body")"
 
-for p in /stats /config /connections /endpoints /links; do
+for p in /stats /config /connections /endpoints /links /failures; do
 	for port in "$ADMIN_A" "$ADMIN_B"; do
 		adm "$port" "$p" >/dev/null
 		check_eq "GET $p on :$port: 200" 200 "$(status)"
@@ -103,6 +133,64 @@ check "A /endpoints: hello2's endpoint healthy, one connection, an EWMA, last ok
 touch "$T/go"
 check "the held connection ends cleanly" wait_grep "$T/held.out" 'done' 10
 
+# Recent failures: a refused connection, then a denied one.
+# A connect tries each address the name resolves to: every attempt is a
+# connection of its own, with its own record (connect_probe.py: one
+# connect() call).
+probe=$(dirname "$0")/connect_probe.py
+check_eq "a connect to down is refused" ECONNREFUSED "$(mesh_client "$PY" "$probe" down "$PORT3" 10 | cut -d' ' -f1)"
+get_record rdown "$T/a.log" '.event == "close" and .service == "down"'
+check_rec "A: down's connection was refused" "$rdown" '.result == "refused"'
+check_eq "a connect to nope is refused" ECONNREFUSED "$(mesh_client "$PY" "$probe" nope "$PORT3" 10 | cut -d' ' -f1)"
+get_record rnope "$T/a.log" '.event == "close" and .service == "nope"'
+check_rec "A: nope's connection was denied" "$rnope" '.result == "denied"'
+get_record bnope "$T/b.log" '.event == "close" and .service == "nope"'
+sleep 0.5 # the other attempts' records
+failed='.event == "close" and (.service == "down" or .service == "nope")'
+# same_as RECORD: true of a /failures document (stdin) that holds RECORD's
+# connection once, saying what the record says.
+same_as() {
+	jq -e --argjson r "$1" '[.failures[] | select(.id == $r.id)] | length == 1 and
+		(.[0] | [.direction, .service, .port, .source, .endpoint, .peer, .result, .detail, .uid, .pid, .program])
+		== ($r | [.direction, .service, .port, .source, .endpoint, .peer, .result, .detail, .uid, .pid, .program])'
+}
+for h in a b; do
+	aport=$ADMIN_A
+	[[ $h == a ]] || aport=$ADMIN_B
+	f=$(adm "$aport" /failures)
+	check "$h /failures parses as JSON" json_ok
+	recs=$(records "$T/$h.log" "$failed")
+	note "$h: $(wc -l <<<"$recs") close records of down and nope"
+	check_eq "$h /failures: down's (refused) and nope's (denied), newest first, the records' ids" \
+		"$(jq -r '"\(.id) \(.result)"' <<<"$recs" | tac)" \
+		"$(jq -r '.failures[] | select(.service == "down" or .service == "nope") | "\(.id) \(.result)"' <<<"$f")"
+	check_eq "$h /failures: flags UF and DI" "DI UF" \
+		"$(jq -r '[.failures[] | select(.service == "down" or .service == "nope") | .flag] | unique | join(" ")' <<<"$f")"
+	while read -r r; do
+		check "$h /failures: $(jget "$r" '"\(.service) \(.id)"') says what its record says" same_as "$r" <<<"$f"
+	done <<<"$recs"
+	check "$h /failures: times newest first, the newest of the last minute" \
+		jq -e '(.failures | length) >= 2 and ([.failures[].time] | . == (sort | reverse)) and (.now - .failures[0].time) < 60 and (.now - .failures[0].time) >= 0' <<<"$f"
+	check "$h /failures: its host, every worker answered" jq -e --arg h "$h" '.unanswered == [] and .host == $h' <<<"$f"
+done
+rnope=$(records "$T/a.log" '.event == "close" and .service == "nope"' | tail -n 1)
+check "A /failures: the refused one is outbound, from identity client, uid 0, python, to B" \
+	jq -e --arg id "$(jget "$rdown" .id)" --arg ep "127.0.0.2:$MESHPORT" --argjson port "$PORT3" \
+	'.failures[] | select(.id == $id) | .direction == "outbound" and (.source | endswith("/client")) and .uid == 0 and .pid > 0 and (.program | test("python")) and .port == $port and .endpoint == $ep' \
+	<<<"$(adm "$ADMIN_A" /failures)"
+check "B /failures: the denied one is inbound, from client, no caller of its own" \
+	jq -e --arg id "$(jget "$bnope" .id)" \
+	'.failures[] | select(.id == $id) | .direction == "inbound" and (.source | endswith("/client")) and .uid == null and .pid == null' \
+	<<<"$(adm "$ADMIN_B" /failures)"
+adm "$ADMIN_A" "/failures?limit=1" >/dev/null
+check_eq "/failures?limit=1: the newest only" "$(jget "$rnope" .id)" "$(jq -r '[.failures[].id] | join(" ")' "$T/body")"
+adm "$ADMIN_A" "/failures?limit=0" >/dev/null
+check "/failures?limit=0: none" jq -e '.failures == []' "$T/body"
+adm "$ADMIN_A" "/failures?limit=x" >/dev/null
+check_eq "/failures?limit=x: 400" 400 "$(status)"
+adm "$ADMIN_A" "/failures?limit=1025" >/dev/null
+check_eq "/failures?limit=1025: 400 (max 1024)" 400 "$(status)"
+
 # Errors.
 adm "$ADMIN_A" /nosuch >/dev/null
 check_eq "unknown path: 404" 404 "$(status)"
@@ -133,7 +221,8 @@ check_eq "/config: generation 2" 2 "$(adm "$ADMIN_A" /config | jq -r .generation
 check_eq "/config: the last reload accepted" accepted "$(adm "$ADMIN_A" /config | jq -r .last_reload.result)"
 
 # A broken file: rejected with file:line, generation stays 2.
-confs "${HELLO2[@]}" a_mesh="no_such_key = 1"
+confs "${SVCS[@]}" a_mesh="workers = 2
+no_such_key = 1"
 line=$(grep -n '^no_such_key' "$T/a.ini" | cut -d: -f1)
 rl=$(adm "$ADMIN_A" /reload -X POST)
 check_eq "POST /reload of a broken file: 400" 400 "$(status)"
@@ -145,7 +234,7 @@ check "/config: the last reload rejected, with the error" \
 check "A logs the rejection as for SIGHUP" grep -q 'error: reload rejected, keeping the running configuration' "$T/a.err"
 body=$(mesh_client "${CURL[@]}" "http://hello:$PORT/") || body=
 check_eq "hello still works" "hello from upstream" "$body"
-confs "${HELLO2[@]}"
+confs "${SVCS[@]}"
 
 # As nobody: GET works, POST /reload is 403.
 nobody() { setpriv --reuid=nobody --regid=nogroup --clear-groups "$@"; }
@@ -155,6 +244,46 @@ out=$(nobody curl -sS -w '\n%{http_code}' -X POST "http://127.0.0.1:$ADMIN_A/rel
 check_eq "as nobody: POST /reload 403" 403 "$(tail -n 1 <<<"$out")"
 check "the 403 says who may" grep -q "uid $(id -u nobody) may not reload" <<<"$out"
 check_eq "/config: still generation 2" 2 "$(adm "$ADMIN_A" /config | jq -r .generation)"
+
+# A flood of 500 refusals straight to down's VIP (A writes 100 records of
+# them and counts the rest into aggregates): each worker keeps exactly its
+# last 32, and /failures stays small.
+cat >"$T/flood.py" <<'PY'
+import socket, sys
+host, port, n = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+done = 0
+for _ in range(n):
+    try:
+        s = socket.create_connection((host, port), timeout=5)
+        s.sendall(b"GET / HTTP/1.0\r\n\r\n")
+        s.recv(100)
+        s.close()
+    except OSError:
+        pass
+    done += 1
+print(done)
+PY
+check_eq "500 connections to down" 500 "$("$PY" "$T/flood.py" "$(mesh_resolve down)" "$PORT3" 500)"
+check "A counted refusals into aggregates (written at the latest after 10 s)" \
+	wait_record "$T/a.log" '.event == "aggregate" and .direction == "outbound"' 15
+adm "$ADMIN_A" "/failures?limit=1024" >/dev/null
+check "A /failures after the flood parses" json_ok
+note "A /failures?limit=1024 after the flood: $(jq '.failures | length' "$T/body") entries, $(wc -c <"$T/body") bytes"
+check_eq "A: 32 failures kept in each of its 2 workers, all down's" "0:32 1:32" \
+	"$(jq -r '[.failures[] | select(.service == "down")] | group_by(.worker) | map("\(.[0].worker):\(length)") | join(" ")' "$T/body")"
+check_eq "A /failures: 64 entries in all" 64 "$(jq '.failures | length' "$T/body")"
+check "A /failures?limit=1024 is under 64 KiB" test "$(wc -c <"$T/body")" -lt 65536
+check "A /failures: still newest first" jq -e '[.failures[].time] | . == (sort | reverse)' "$T/body"
+unrecorded=$(jq -r '.failures[].id' "$T/body" | while read -r id; do
+	grep -q "\"id\":\"$id\"" "$T/a.log" || echo "$id"
+done | wc -l)
+note "A: $unrecorded of the 64 have no record of their own (counted into an aggregate)"
+check "A: failures whose record an aggregate counted are kept too" test "$unrecorded" -ge 1
+adm "$ADMIN_B" "/failures?limit=1024" >/dev/null
+check "B: at most 32 failures in any worker" \
+	jq -e '[.failures | group_by(.worker)[] | length] | max <= 32' "$T/body"
+code=$(nobody curl -sS -o /dev/null -w '%{http_code}' "http://127.0.0.1:$ADMIN_A/failures")
+check_eq "as nobody: GET /failures 200" 200 "$code"
 
 # The admin address taken: meshd refuses to start.
 stop_meshd a || true

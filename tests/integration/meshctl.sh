@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# shellcheck disable=SC2154  # ra is set by get_record
+# shellcheck disable=SC2154,SC2016  # ra is set by get_record; jq programs
 # meshctl: scripts/meshctl against two real meshd with their admin API on.
 # Host A calls hello (curl, through the http upstream) five times, holds one
 # connection to hello2 (an echo upstream) open, and calls "down", whose only
@@ -7,7 +7,8 @@
 # (connections, success, bytes each way, on both hosts), routes, endpoints,
 # conns (the held connection, on both hosts, with its bytes), top, status,
 # reload (accepted with the next generation; rejected with the file:line
-# error and exit status 1; forbidden to nobody), tail -r refused, check.
+# error and exit status 1; forbidden to nobody), tail -r refused, check,
+# failures (the refused connection, with its record's id).
 # Every --json output parses, and no line of a table is wider than 80.
 . "$(dirname "$0")/lib.sh"
 
@@ -279,6 +280,25 @@ check "tail on B -i client -s hello2: the held connection, 8 bytes each way" \
 	grep -qE "^[0-9:]{8} in  hello2:$PORT2 +client +ok +8B/8B " "$T/tail_b.out"
 table tail_file "$MESHCTL" tail -l "$T/a.log" -n 3
 check_eq "tail -l FILE -n 3: three lines" 3 "$(wc -l <"$T/tail_file.out")"
+
+# ---------------------------------------------------------------- failures
+
+table failures ctl_a failures
+sed 's/^/#   /' "$T/failures.out"
+check "failures: the refused connection to down, with its record's id, from client" \
+	grep -qE "^[0-9:]{8} +[0-9]+s +$(jget "$ra" .id) +out +down:$PORT3 +client +refused +" "$T/failures.out"
+check_eq "failures: a header and that one" 2 "$(wc -l <"$T/failures.out")"
+json failures ctl_a failures --json
+check "failures --json: down's refused connection, its record's id, uid 0" \
+	jqe --arg id "$(jget "$ra" .id)" '(.failures | length) == 1 and (.failures[0] | .id == $id and .service == "down" and .result == "refused" and .flag == "UF" and .uid == 0)' "$T/failures.json"
+table failures_s ctl_a failures -s hello -n 5
+check_eq "failures -s hello: none" "(no failed connections)" "$(cat "$T/failures_s.out")"
+json failures_s ctl_a failures -s hello --json
+check "failures -s hello --json: an empty list" jqe '.failures == []' "$T/failures_s.json"
+st=0
+ctl_a failures -n 0 >/dev/null 2>"$T/failures_bad.err" || st=$?
+check_eq "failures -n 0: exit status 1" 1 "$st"
+check "failures -n 0: says what -n takes" grep -q -- '-n takes a number from 1 to 1024' "$T/failures_bad.err"
 
 # -f: a record written after it started shows up.
 spawn follow "$T/follow.out" "$MESHCTL" -a "127.0.0.1:$APORT_A" tail -f -n 0 -s hello

@@ -91,7 +91,7 @@ done < <(grep -ohE '\.name = "[a-z_]+"' daemon/config_keys.c daemon/config_lists
 	grep -oE '"[a-z_]+"' | tr -d '"' | sort -u)
 check_eq "mesh.ini(5) has an entry for every config key" "" "${missing[*]}"
 missing=()
-for c in status routes stat top conns endpoints tail reload check; do
+for c in status routes stat top conns endpoints failures tail reload check; do
 	grep -qE "^\.B[IR]? $c( |$)" conf/man/meshctl.1 || missing+=("$c")
 	if [[ -e scripts/meshctl ]]; then
 		grep -qE "(^|[[:space:]|(])$c\)|^cmd_$c\(\)" scripts/meshctl ||

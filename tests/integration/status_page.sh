@@ -2,8 +2,10 @@
 # modes: plain
 # status_page: the admin listener's status page at / in a real browser
 # (headless Debian chromium): after 3 good requests to hello and one held
-# connection to hello2, the DOM dump has table#services with a row per
-# service, table#endpoints and table#connections with the held connection;
+# connection to hello2 and a refused one to down, the DOM dump has
+# table#services with a row per service, table#endpoints and
+# table#connections with the held connection, table#failures the refused
+# one (its record's id, UTC time, how long ago, service, result);
 # the page is one self-contained document (no external asset, no script).
 # The screenshot is kept: $T/status_page.png and build/artifacts/.
 . "$(dirname "$0")/lib.sh"
@@ -12,7 +14,20 @@ command -v chromium >/dev/null || die "chromium not installed (scripts/deps.sh)"
 ADMIN_A=$((MESHPORT + 7))
 make_certs "$TD" client hello
 hello2_args "$PORT2" "$BACKPORT2"
-write_confs "${HELLO2[@]}"
+# down: B's upstream for it refuses (nothing listens on BACKPORT3).
+write_confs "${HELLO2[0]}
+
+[service.down]
+ports = $PORT3
+endpoints = 127.0.0.2:$MESHPORT
+identity = hello
+retries = 0" "${HELLO2[1]}
+
+[service.down]
+ports = $PORT3
+upstream = 127.0.0.1:$BACKPORT3
+identity = hello
+allow = client"
 sed -i "s/^admin = off$/admin = 127.0.0.1:$ADMIN_A/" "$T/a.ini"
 start_meshd a "$T/a.ini"
 start_meshd b "$T/b.ini"
@@ -23,6 +38,11 @@ for i in 1 2 3; do
 	body=$(mesh_client "${CURL[@]}" "http://hello:$PORT/") || body=
 	check_eq "hello request $i" "hello from upstream" "$body"
 done
+check_eq "a connect to down is refused" ECONNREFUSED \
+	"$(mesh_client "$PY" "$(dirname "$0")/connect_probe.py" down "$PORT3" 10 | cut -d' ' -f1)"
+get_record rdown "$T/a.log" '.event == "close" and .service == "down" and .result == "refused"'
+sleep 0.5 # a connect tries each address: the others' records
+rdown=$(records "$T/a.log" '.event == "close" and .service == "down"' | tail -n 1)
 spawn_client held "$T/held.out" "$PY" "$(dirname "$0")/held_client.py" hello2 "$PORT2" "$T/go"
 check "the held connection is up" wait_grep "$T/held.out" 'echo one' 10
 
@@ -50,7 +70,7 @@ class P(HTMLParser):
     def handle_starttag(self, tag, attrs):
         a = dict(attrs)
         if tag == "table": self.table = a.get("id")
-        elif tag == "tr": self.row = [a.get("data-service") or "-"]
+        elif tag == "tr": self.row = [a.get("data-service") or a.get("data-id") or "-"]
         elif tag == "td" and self.row is not None: self.cell = ""
     def handle_data(self, d):
         if self.cell is not None: self.cell += d
@@ -62,7 +82,7 @@ class P(HTMLParser):
             self.row = None
 P().feed(open(sys.argv[1]).read())
 PYEOF
-sed 's/^/# /' "$T/dom.txt" | head -n 30
+sed 's/^/# /' "$T/dom.txt" | head -n 40
 check "table#services has a row for hello" grep -q '^services hello|hello|called|' "$T/dom.txt"
 check "table#services has a row for hello2" grep -q '^services hello2|hello2|called|' "$T/dom.txt"
 # columns: service, as, open, opened, closed, failures, ...
@@ -74,6 +94,20 @@ check "table#endpoints: hello2's endpoint healthy with 1 connection" \
 	grep -qE "^endpoints -\|hello2\|127.0.0.2:$MESHPORT\|0\|1\|healthy\|0\|1\|" "$T/dom.txt"
 check "table#connections: the held connection to hello2, relaying, from python" \
 	grep -qE '^connections hello2\|[0-9a-f]{16}\|outbound\|hello2\|relay\|.*python' "$T/dom.txt"
+
+# columns: time (UTC), ago, service, direction, source, endpoint, result, detail
+id=$(jget "$rdown" .id)
+row=$(grep "^failures $id|" "$T/dom.txt") || row=
+check "table#failures: a row with the refused connection's id $id" test -n "$row"
+check_eq "table#failures: it is the newest (first) row" "$id" \
+	"$(grep -m1 '^failures ' "$T/dom.txt" | cut -d' ' -f2 | cut -d'|' -f1)"
+hms=$(date -u -d "$(jget "$rdown" .time)" +%H:%M:%S)
+check_eq "table#failures: its UTC time is its record's (to the second)" "$hms" "$(cut -d'|' -f2 <<<"$row")"
+check "table#failures: how long ago, in seconds" grep -qE '^[0-9]+ s ago$' <<<"$(cut -d'|' -f3 <<<"$row")"
+check_eq "table#failures: down, outbound, from client, to B, refused, the record's detail" \
+	"down|outbound|spiffe://$TD/svc/client|127.0.0.2:$MESHPORT|refused|$(jget "$rdown" '.detail // "-"')" \
+	"$(cut -d'|' -f4-9 <<<"$row")"
+check "table#services still counts down's failures by flag" grep -qE '^services down\|down\|called\|.*UF' "$T/dom.txt"
 
 browser --screenshot="$T/status_page.png" "$url" >/dev/null || true
 check "chromium took a screenshot" test -s "$T/status_page.png"
