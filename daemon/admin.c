@@ -315,6 +315,13 @@ static int answer(struct aconn *c, const struct admin_req *r, struct sbuf *body,
 	struct admin *a = c->a;
 	const struct route *rt = NULL;
 	*type = "text/plain; charset=utf-8";
+	pthread_mutex_lock(&a->lock);
+	bool stopping = a->stopping;
+	pthread_mutex_unlock(&a->lock);
+	if (stopping) { /* the workers are finishing: ask none of them */
+		sbuf_puts(body, "meshd is stopping\n");
+		return 503;
+	}
 	for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++)
 		if (strcmp(routes[i].path, r->path) == 0)
 			rt = &routes[i];

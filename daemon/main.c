@@ -742,6 +742,9 @@ int main(int argc, char **argv)
 	for (unsigned i = 0; i < 4; i++)
 		ev_signal_stop(d->loop, &sw[i]);
 	ev_timer_stop(d->loop, &trim);
+	/* Worker 0 (this thread) answers no query now: the admin's pending
+	 * requests must not wait for it one after another. */
+	worker_query_shutdown(&d->w[0]);
 	admin_stop(d->admin); /* it asks the workers: before they finish */
 	for (unsigned i = 0; i < d->nw; i++)
 		worker_finish(&d->w[i]);
