@@ -564,12 +564,35 @@ static uid_t conn_owner(const struct sockaddr_storage *peer, const struct sockad
 	return who.uid;
 }
 
+/* Root and meshd's own user (the operator's tools) have slots the others
+ * cannot take; an owner that cannot be told is one of the others. */
+static bool trusted_uid(uid_t uid)
+{
+	return uid == 0 || uid == geteuid();
+}
+
 static unsigned conns_of(const struct admin *a, uid_t uid)
 {
 	unsigned n = 0;
 	for (const struct aconn *c = a->conns; c; c = c->next)
 		n += c->uid == uid;
 	return n;
+}
+
+static unsigned conns_of_others(const struct admin *a)
+{
+	unsigned n = 0;
+	for (const struct aconn *c = a->conns; c; c = c->next)
+		n += !trusted_uid(c->uid);
+	return n;
+}
+
+/* Whether a connection of uid may be taken now (the bounds of admin.h). */
+static bool room_for(const struct admin *a, uid_t uid)
+{
+	if (a->nconns >= ADMIN_MAX_CONNS || conns_of(a, uid) >= ADMIN_MAX_CONNS_PER_UID)
+		return false;
+	return trusted_uid(uid) || conns_of_others(a) < ADMIN_MAX_CONNS_OTHERS;
 }
 
 static void accept_cb(struct ev_loop *loop, ev_io *w, int revents)
@@ -595,7 +618,7 @@ static void accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 			c->uid = conn_owner(&peer, &c->local);
 		else
 			llen = 0;
-		if (!c || llen == 0 || conns_of(a, c->uid) >= ADMIN_MAX_CONNS_PER_UID) {
+		if (!c || llen == 0 || !room_for(a, c->uid)) {
 			close(fd);
 			free(c);
 			a->refused++;
@@ -603,9 +626,9 @@ static void accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 			if (now - a->refused_said >= 60.) {
 				a->refused_said = now;
 				log_warn(
-					"admin: connections over the bound (%u, %u of one user) closed "
-					"at once: %llu so far",
-					ADMIN_MAX_CONNS, ADMIN_MAX_CONNS_PER_UID,
+					"admin: connections over the bound (%u, %u of one user, %u of "
+					"users other than root and meshd's) closed at once: %llu so far",
+					ADMIN_MAX_CONNS, ADMIN_MAX_CONNS_PER_UID, ADMIN_MAX_CONNS_OTHERS,
 					(unsigned long long)a->refused);
 			}
 			continue;
