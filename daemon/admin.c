@@ -384,7 +384,7 @@ static int answer(struct aconn *c, const struct admin_req *r, struct sbuf *body,
 		admin_view_config(body, &x);
 		break;
 	case R_CONNS:
-		if (strstr(r->query, "limit=") &&
+		if (admin_http_query_has(r->query, "limit") &&
 		    !admin_http_query_uint(r->query, "limit", ADMIN_CONN_LIMIT_MAX, &limit)) {
 			*type = "text/plain; charset=utf-8";
 			sbuf_printf(body, "limit must be a number from 0 to %u\n",
