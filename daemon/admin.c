@@ -79,7 +79,13 @@ struct admin {
 	bool reload_accepted;
 	char *reload_errors;
 	bool stopping;
-	bool reload_want, reload_waiting, reload_done;
+	/* POST /reload: each request has a number; the main thread runs the
+	 * newest one asked for and hands its result only to a request of
+	 * that number still waiting (one that timed out must not pass its
+	 * result to the next). */
+	bool reload_want, reload_done;
+	uint64_t reload_seq;  /* the last request's number */
+	uint64_t reload_wait; /* the number of the one waiting; 0: none */
 	struct admin_reload_result reload_res;
 };
 
@@ -142,6 +148,7 @@ static void reload_async_cb(struct ev_loop *loop, ev_async *w, int revents)
 	struct admin *a = container_of(w, struct admin, reload_async);
 	pthread_mutex_lock(&a->lock);
 	bool want = a->reload_want;
+	uint64_t seq = a->reload_seq;
 	a->reload_want = false;
 	pthread_mutex_unlock(&a->lock);
 	if (!want)
@@ -149,7 +156,7 @@ static void reload_async_cb(struct ev_loop *loop, ev_async *w, int revents)
 	struct admin_reload_result r = { 0 };
 	a->env.reload(a->env.reload_arg, &r);
 	pthread_mutex_lock(&a->lock);
-	if (a->reload_waiting) {
+	if (a->reload_wait == seq) {
 		admin_reload_result_free(&a->reload_res);
 		a->reload_res = r;
 		a->reload_done = true;
@@ -169,7 +176,8 @@ static int run_reload(struct admin *a, struct sbuf *body)
 	clock_gettime(CLOCK_REALTIME, &until);
 	until.tv_sec += (time_t)ADMIN_RELOAD_TIMEOUT;
 	pthread_mutex_lock(&a->lock);
-	a->reload_want = a->reload_waiting = true;
+	a->reload_want = true;
+	a->reload_wait = ++a->reload_seq;
 	a->reload_done = false;
 	pthread_mutex_unlock(&a->lock);
 	ev_async_send(a->env.main_loop, &a->reload_async);
@@ -182,7 +190,7 @@ static int run_reload(struct admin *a, struct sbuf *body)
 		memset(&a->reload_res, 0, sizeof a->reload_res);
 		done = true;
 	}
-	a->reload_waiting = false;
+	a->reload_wait = 0;
 	pthread_mutex_unlock(&a->lock);
 	if (!done) {
 		sbuf_puts(body,
