@@ -198,6 +198,14 @@ static int run_reload(struct admin *a, struct sbuf *body)
 		          "answer in time\"]}\n");
 		return 503;
 	}
+	if (r.refused) { /* draining: nothing was tried, nothing recorded */
+		sbuf_printf(body, "{\"result\":\"draining\",\"generation\":%llu,\"errors\":",
+		            (unsigned long long)r.generation);
+		admin_json_lines(body, r.errors);
+		sbuf_puts(body, "}\n");
+		admin_reload_result_free(&r);
+		return 503;
+	}
 	sbuf_printf(body, "{\"result\":\"%s\",\"generation\":%llu,\"%s\":",
 	            r.accepted ? "accepted" : "rejected", (unsigned long long)r.generation,
 	            r.accepted ? "warnings" : "errors");

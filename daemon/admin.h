@@ -39,6 +39,7 @@ struct cfg_addr;
 struct admin_reload_result {
 	bool accepted;
 	uint64_t generation; /* in force after it */
+	bool refused;        /* not tried (meshd is draining): errors says why */
 	char *errors;
 	char *warnings;
 };
