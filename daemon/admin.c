@@ -383,6 +383,7 @@ static int answer(struct aconn *c, const struct admin_req *r, struct sbuf *body,
 		admin_page_render(body, &x);
 		break;
 	case R_METRICS:
+		body->max = METRICS_RENDER_MAX; /* what its bounded tables can take */
 		metrics_render_prometheus(body, &mp);
 		break;
 	case R_STATS:
@@ -487,8 +488,9 @@ static void respond(struct aconn *c, int status, const char *type, const char *a
                     bool head_only)
 {
 	if (c->body.full) {
+		size_t max = c->body.max ? c->body.max : SBUF_MAX_DEFAULT;
 		sbuf_free(&c->body);
-		sbuf_printf(&c->body, "the answer is over %u MiB\n", SBUF_MAX_DEFAULT >> 20);
+		sbuf_printf(&c->body, "the answer is over %zu MiB\n", max >> 20);
 		status = 500;
 		type = "text/plain; charset=utf-8";
 	}

@@ -8,7 +8,8 @@
  * Bounds (what a local user can make it hold): 32 connections, 8 of one
  * user, 24 of all users but root and meshd's own (more are accepted and
  * closed at once), a request head of 8 KiB that must arrive
- * within 5 s, no body, a response of at most 16 MiB written within 10 s.
+ * within 5 s, no body, a response of at most 16 MiB (/metrics: 32 MiB,
+ * metrics.h) written within 10 s.
  * Every GET is open to any local user; POST /reload only to root and to
  * meshd's own uid (the TCP caller's owner, by sock_diag).
  */
