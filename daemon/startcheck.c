@@ -71,6 +71,11 @@ struct cert_walk {
 	const char *identity; /* NULL: the CA file */
 	double now;
 	char **errs, **warns;
+	/* The CA file: a bundle may keep an expired CA from a rotation, which
+	 * OpenSSL just never uses; only a bundle with no CA in its dates
+	 * verifies nothing. */
+	unsigned ca_usable;
+	char *ca_unusable; /* lines, said once the whole file is read */
 };
 
 static const char *utc(double t, char *buf, size_t len)
@@ -104,7 +109,18 @@ static void cert_seen(void *arg, unsigned i, const char *subject, double nb, dou
 	const char *why = w->identity ? "peers refuse it"
 	                              : "no peer certificate verifies against it";
 	cert_name(w, i, subject, name, sizeof name);
-	switch (startcheck_validity(w->now, nb, na)) {
+	enum startcheck_validity v = startcheck_validity(w->now, nb, na);
+	if (!w->identity && (v == STARTCHECK_EXPIRED || v == STARTCHECK_NOT_YET_VALID)) {
+		if (v == STARTCHECK_EXPIRED)
+			startcheck_add(&w->ca_unusable, "%s has expired (not after %s)", name,
+			               utc(na, t, sizeof t));
+		else
+			startcheck_add(&w->ca_unusable, "%s is not valid yet (not before %s)", name,
+			               utc(nb, t, sizeof t));
+		return;
+	}
+	w->ca_usable += !w->identity;
+	switch (v) {
 	case STARTCHECK_VALID:
 		break;
 	case STARTCHECK_EXPIRES_SOON:
@@ -129,11 +145,35 @@ static void check_pem(struct cert_walk *w)
 		startcheck_add(w->errs, "%s", err);
 }
 
+/* The CA file's certificates out of their dates: errors when none is in
+ * them, else warnings. */
+static void ca_verdict(struct cert_walk *w)
+{
+	char *save = NULL;
+	if (!w->ca_unusable)
+		return;
+	for (char *line = strtok_r(w->ca_unusable, "\n", &save); line;
+	     line = strtok_r(NULL, "\n", &save)) {
+		if (w->ca_usable)
+			startcheck_add(w->warns,
+			               "warning: %s: it verifies nothing; the other CA certificates "
+			               "of the file do",
+			               line);
+		else
+			startcheck_add(w->errs, "%s: no peer certificate verifies against it",
+			               line);
+	}
+	free(w->ca_unusable);
+	w->ca_unusable = NULL;
+}
+
 void startcheck_certs(const struct config *c, double now, char **errs, char **warns)
 {
 	struct cert_walk w = { .path = c->ca, .now = now, .errs = errs, .warns = warns };
-	if (c->ca)
+	if (c->ca) {
 		check_pem(&w);
+		ca_verdict(&w);
+	}
 	for (unsigned i = 0; i < c->nidentities; i++) {
 		const struct cfg_identity *id = &c->identities[i];
 		if (!id->cert)
