@@ -13,6 +13,7 @@
  * file before a reload too.
  */
 #include "startcheck.h"
+#include "pathsafe.h"
 #include "peercred.h"
 #include "tls.h"
 
@@ -409,6 +410,17 @@ int startcheck_make_dirs(const struct config *c, char **made, char *err, size_t 
 				return -1;
 			}
 			p[k] = save;
+		}
+	}
+	/* What exists now may not be what was checked before: a directory
+	 * someone else made between that check and mkdir (EEXIST) is
+	 * theirs. Judge the directories again as they are. */
+	const char *paths[2] = { c->snapshot, c->control };
+	for (unsigned i = 0; i < 2; i++) {
+		char why[1024];
+		if (pathsafe_check_dir_of(paths[i], why, sizeof why) == PATHSAFE_UNSAFE) {
+			snprintf(err, len, "unsafe: %s %s: %s", what[i], paths[i], why);
+			return -1;
 		}
 	}
 	return 0;
