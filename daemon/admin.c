@@ -646,8 +646,8 @@ static void accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 				log_warn(
 					"admin: connections over the bound (%u, %u of one user, %u of "
 					"users other than root and meshd's) closed at once: %llu so far",
-					ADMIN_MAX_CONNS, ADMIN_MAX_CONNS_PER_UID, ADMIN_MAX_CONNS_OTHERS,
-					(unsigned long long)a->refused);
+					ADMIN_MAX_CONNS, ADMIN_MAX_CONNS_PER_UID,
+					ADMIN_MAX_CONNS_OTHERS, (unsigned long long)a->refused);
 			}
 			continue;
 		}

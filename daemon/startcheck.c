@@ -156,10 +156,11 @@ static void ca_verdict(struct cert_walk *w)
 	for (char *line = strtok_r(w->ca_unusable, "\n", &save); line;
 	     line = strtok_r(NULL, "\n", &save)) {
 		if (w->ca_usable)
-			startcheck_add(w->warns,
-			               "warning: %s: it verifies nothing; the other CA certificates "
-			               "of the file do",
-			               line);
+			startcheck_add(
+				w->warns,
+				"warning: %s: it verifies nothing; the other CA certificates "
+				"of the file do",
+				line);
 		else
 			startcheck_add(w->errs, "%s: no peer certificate verifies against it",
 			               line);

@@ -192,9 +192,13 @@ static void config_shows_every_mesh_key(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(complete_heads), cmocka_unit_test(incomplete_heads),
-		cmocka_unit_test(rejections),     cmocka_unit_test(bounds),
-		cmocka_unit_test(query_numbers), cmocka_unit_test(query_presence),  cmocka_unit_test(config_shows_every_mesh_key),
+		cmocka_unit_test(complete_heads),
+		cmocka_unit_test(incomplete_heads),
+		cmocka_unit_test(rejections),
+		cmocka_unit_test(bounds),
+		cmocka_unit_test(query_numbers),
+		cmocka_unit_test(query_presence),
+		cmocka_unit_test(config_shows_every_mesh_key),
 	};
 	return cmocka_run_group_tests_name("admin_http", tests, NULL, NULL);
 }
