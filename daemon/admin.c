@@ -79,7 +79,13 @@ struct admin {
 	bool reload_accepted;
 	char *reload_errors;
 	bool stopping;
-	bool reload_want, reload_waiting, reload_done;
+	/* POST /reload: each request has a number; the main thread runs the
+	 * newest one asked for and hands its result only to a request of
+	 * that number still waiting (one that timed out must not pass its
+	 * result to the next). */
+	bool reload_want, reload_done;
+	uint64_t reload_seq;  /* the last request's number */
+	uint64_t reload_wait; /* the number of the one waiting; 0: none */
 	struct admin_reload_result reload_res;
 };
 
@@ -142,6 +148,7 @@ static void reload_async_cb(struct ev_loop *loop, ev_async *w, int revents)
 	struct admin *a = container_of(w, struct admin, reload_async);
 	pthread_mutex_lock(&a->lock);
 	bool want = a->reload_want;
+	uint64_t seq = a->reload_seq;
 	a->reload_want = false;
 	pthread_mutex_unlock(&a->lock);
 	if (!want)
@@ -149,7 +156,7 @@ static void reload_async_cb(struct ev_loop *loop, ev_async *w, int revents)
 	struct admin_reload_result r = { 0 };
 	a->env.reload(a->env.reload_arg, &r);
 	pthread_mutex_lock(&a->lock);
-	if (a->reload_waiting) {
+	if (a->reload_wait == seq) {
 		admin_reload_result_free(&a->reload_res);
 		a->reload_res = r;
 		a->reload_done = true;
@@ -169,7 +176,8 @@ static int run_reload(struct admin *a, struct sbuf *body)
 	clock_gettime(CLOCK_REALTIME, &until);
 	until.tv_sec += (time_t)ADMIN_RELOAD_TIMEOUT;
 	pthread_mutex_lock(&a->lock);
-	a->reload_want = a->reload_waiting = true;
+	a->reload_want = true;
+	a->reload_wait = ++a->reload_seq;
 	a->reload_done = false;
 	pthread_mutex_unlock(&a->lock);
 	ev_async_send(a->env.main_loop, &a->reload_async);
@@ -182,12 +190,20 @@ static int run_reload(struct admin *a, struct sbuf *body)
 		memset(&a->reload_res, 0, sizeof a->reload_res);
 		done = true;
 	}
-	a->reload_waiting = false;
+	a->reload_wait = 0;
 	pthread_mutex_unlock(&a->lock);
 	if (!done) {
 		sbuf_puts(body,
 		          "{\"result\":\"unknown\",\"errors\":[\"the main thread did not "
 		          "answer in time\"]}\n");
+		return 503;
+	}
+	if (r.refused) { /* draining: nothing was tried, nothing recorded */
+		sbuf_printf(body, "{\"result\":\"draining\",\"generation\":%llu,\"errors\":",
+		            (unsigned long long)r.generation);
+		admin_json_lines(body, r.errors);
+		sbuf_puts(body, "}\n");
+		admin_reload_result_free(&r);
 		return 503;
 	}
 	sbuf_printf(body, "{\"result\":\"%s\",\"generation\":%llu,\"%s\":",
@@ -317,6 +333,13 @@ static int answer(struct aconn *c, const struct admin_req *r, struct sbuf *body,
 	struct admin *a = c->a;
 	const struct route *rt = NULL;
 	*type = "text/plain; charset=utf-8";
+	pthread_mutex_lock(&a->lock);
+	bool stopping = a->stopping;
+	pthread_mutex_unlock(&a->lock);
+	if (stopping) { /* the workers are finishing: ask none of them */
+		sbuf_puts(body, "meshd is stopping\n");
+		return 503;
+	}
 	for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++)
 		if (strcmp(routes[i].path, r->path) == 0)
 			rt = &routes[i];
@@ -362,6 +385,7 @@ static int answer(struct aconn *c, const struct admin_req *r, struct sbuf *body,
 		admin_page_render(body, &x);
 		break;
 	case R_METRICS:
+		body->max = METRICS_RENDER_MAX; /* what its bounded tables can take */
 		metrics_render_prometheus(body, &mp);
 		break;
 	case R_STATS:
@@ -383,7 +407,7 @@ static int answer(struct aconn *c, const struct admin_req *r, struct sbuf *body,
 		unsigned long max = rt->id == R_CONNS ? ADMIN_CONN_LIMIT_MAX : ADMIN_FAILURES_MAX;
 		if (rt->id == R_FAILURES)
 			limit = ADMIN_FAILURES_DEFAULT;
-		if (strstr(r->query, "limit=") &&
+		if (admin_http_query_has(r->query, "limit") &&
 		    !admin_http_query_uint(r->query, "limit", max, &limit)) {
 			*type = "text/plain; charset=utf-8";
 			sbuf_printf(body, "limit must be a number from 0 to %lu\n", max);
@@ -473,8 +497,9 @@ static void respond(struct aconn *c, int status, const char *type, const char *a
                     bool head_only)
 {
 	if (c->body.full) {
+		size_t max = c->body.max ? c->body.max : SBUF_MAX_DEFAULT;
 		sbuf_free(&c->body);
-		sbuf_printf(&c->body, "the answer is over %u MiB\n", SBUF_MAX_DEFAULT >> 20);
+		sbuf_printf(&c->body, "the answer is over %zu MiB\n", max >> 20);
 		status = 500;
 		type = "text/plain; charset=utf-8";
 	}
@@ -566,12 +591,35 @@ static uid_t conn_owner(const struct sockaddr_storage *peer, const struct sockad
 	return who.uid;
 }
 
+/* Root and meshd's own user (the operator's tools) have slots the others
+ * cannot take; an owner that cannot be told is one of the others. */
+static bool trusted_uid(uid_t uid)
+{
+	return uid == 0 || uid == geteuid();
+}
+
 static unsigned conns_of(const struct admin *a, uid_t uid)
 {
 	unsigned n = 0;
 	for (const struct aconn *c = a->conns; c; c = c->next)
 		n += c->uid == uid;
 	return n;
+}
+
+static unsigned conns_of_others(const struct admin *a)
+{
+	unsigned n = 0;
+	for (const struct aconn *c = a->conns; c; c = c->next)
+		n += !trusted_uid(c->uid);
+	return n;
+}
+
+/* Whether a connection of uid may be taken now (the bounds of admin.h). */
+static bool room_for(const struct admin *a, uid_t uid)
+{
+	if (a->nconns >= ADMIN_MAX_CONNS || conns_of(a, uid) >= ADMIN_MAX_CONNS_PER_UID)
+		return false;
+	return trusted_uid(uid) || conns_of_others(a) < ADMIN_MAX_CONNS_OTHERS;
 }
 
 static void accept_cb(struct ev_loop *loop, ev_io *w, int revents)
@@ -597,7 +645,7 @@ static void accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 			c->uid = conn_owner(&peer, &c->local);
 		else
 			llen = 0;
-		if (!c || llen == 0 || conns_of(a, c->uid) >= ADMIN_MAX_CONNS_PER_UID) {
+		if (!c || llen == 0 || !room_for(a, c->uid)) {
 			close(fd);
 			free(c);
 			a->refused++;
@@ -605,10 +653,10 @@ static void accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 			if (now - a->refused_said >= 60.) {
 				a->refused_said = now;
 				log_warn(
-					"admin: connections over the bound (%u, %u of one user) closed "
-					"at once: %llu so far",
+					"admin: connections over the bound (%u, %u of one user, %u of "
+					"users other than root and meshd's) closed at once: %llu so far",
 					ADMIN_MAX_CONNS, ADMIN_MAX_CONNS_PER_UID,
-					(unsigned long long)a->refused);
+					ADMIN_MAX_CONNS_OTHERS, (unsigned long long)a->refused);
 			}
 			continue;
 		}

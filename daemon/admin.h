@@ -6,8 +6,10 @@
  * asked for (POST /reload) runs on the main thread, where SIGHUP's does.
  *
  * Bounds (what a local user can make it hold): 32 connections, 8 of one
- * user (more are accepted and closed at once), a request head of 8 KiB that must arrive
- * within 5 s, no body, a response of at most 16 MiB written within 10 s.
+ * user, 24 of all users but root and meshd's own (more are accepted and
+ * closed at once), a request head of 8 KiB that must arrive
+ * within 5 s, no body, a response of at most 16 MiB (/metrics: 32 MiB,
+ * metrics.h) written within 10 s.
  * Every GET is open to any local user; POST /reload only to root and to
  * meshd's own uid (the TCP caller's owner, by sock_diag).
  */
@@ -25,6 +27,9 @@ struct cfg_addr;
 
 #define ADMIN_MAX_CONNS 32
 #define ADMIN_MAX_CONNS_PER_UID 8 /* of them, one user's (the caller socket's owner) */
+/* of them, all users' but root's and meshd's together (an owner that
+ * cannot be told is one of these): 8 stay for the operator */
+#define ADMIN_MAX_CONNS_OTHERS 24
 #define ADMIN_HEAD_TIMEOUT 5.0
 #define ADMIN_WRITE_TIMEOUT 10.0
 #define ADMIN_QUERY_TIMEOUT 1.0 /* a worker's answer to /live, /connections, /links */
@@ -35,6 +40,7 @@ struct cfg_addr;
 struct admin_reload_result {
 	bool accepted;
 	uint64_t generation; /* in force after it */
+	bool refused;        /* not tried (meshd is draining): errors says why */
 	char *errors;
 	char *warnings;
 };

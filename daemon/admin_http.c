@@ -195,6 +195,15 @@ bool admin_http_query_uint(const char *query, const char *name, unsigned long ma
 	return false;
 }
 
+bool admin_http_query_has(const char *query, const char *name)
+{
+	size_t nl = strlen(name);
+	for (const char *p = query; p && *p; p = strchr(p, '&'), p = p ? p + 1 : NULL)
+		if (strncmp(p, name, nl) == 0 && (p[nl] == '=' || p[nl] == '&' || !p[nl]))
+			return true;
+	return false;
+}
+
 const char *admin_http_reason(int status)
 {
 	switch (status) {

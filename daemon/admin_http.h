@@ -41,6 +41,10 @@ int admin_http_parse(const char *buf, size_t len, struct admin_req *req);
 bool admin_http_query_uint(const char *query, const char *name, unsigned long max,
                            unsigned long *out);
 
+/* Whether the query string has a parameter of that name ("name=...", or
+ * "name" alone), parameter by parameter: "xlimit=3" has no "limit". */
+bool admin_http_query_has(const char *query, const char *name);
+
 /* The reason phrase of a status this listener answers ("Not Found"). */
 const char *admin_http_reason(int status);
 

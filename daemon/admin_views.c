@@ -310,13 +310,17 @@ static void opt_str(struct sbuf *out, const char *key, const char *v)
 	sbuf_json_str(out, v && *v ? v : NULL);
 }
 
-/* In the worker's loop: its sessions, up to limit, as objects. */
+/* In the worker's loop: its sessions, up to limit, as objects. When the
+ * buffer's ceiling (the worker's share of the answer) is reached, the
+ * object being written is taken back, so that what is there is whole
+ * objects, and out->full says the list was cut. */
 static void conns_query(struct worker *m, struct sbuf *out, const void *argp)
 {
 	const struct conns_arg *arg = argp;
 	unsigned n = 0;
 	double now = ev_now(m->loop);
 	for (struct session *s = m->sessions; s && n < arg->limit; s = s->next, n++) {
+		size_t mark = out->len;
 		bool outb = s->kind == SESS_OUTBOUND;
 		sbuf_printf(out,
 		            "%s{\"id\":\"%016llx\",\"direction\":\"%s\",\"worker\":%u,"
@@ -350,6 +354,12 @@ static void conns_query(struct worker *m, struct sbuf *out, const void *argp)
 		sbuf_printf(out, ",\"attempts\":%u,\"bytes_sent\":%llu,\"bytes_received\":%llu}",
 		            s->attempts, (unsigned long long)s->relay.side[0].bytes_read,
 		            (unsigned long long)s->relay.side[1].bytes_read);
+		if (out->full) {
+			out->len = mark;
+			if (out->p)
+				out->p[mark] = '\0';
+			break;
+		}
 	}
 	(void)arg->now;
 }
@@ -360,18 +370,27 @@ static void links_query(struct worker *m, struct sbuf *out, const void *arg)
 	link_view(m, out);
 }
 
+/* Ask every worker (at most 64), each answering into a buffer of ceiling
+ * `each` (0: sbuf's default); returns how many were asked. */
+static unsigned ask(const struct admin_ctx *x, worker_query_fn *fn, const void *arg, size_t arglen,
+                    size_t each, struct sbuf *outs, bool *ok)
+{
+	unsigned nw = x->nw > 64 ? 64 : x->nw;
+	for (unsigned i = 0; i < nw; i++)
+		sbuf_init(&outs[i], each);
+	worker_query(x->w, nw, fn, arg, arglen, outs, ok, 1.0);
+	return nw;
+}
+
 /* Ask every worker; their answers joined with commas into out. Returns
  * whether each answered (a worker that did not is named in *missing). */
 static bool ask_all(struct sbuf *out, const struct admin_ctx *x, worker_query_fn *fn,
                     const void *arg, size_t arglen, unsigned *missing)
 {
-	unsigned nw = x->nw > 64 ? 64 : x->nw;
 	struct sbuf outs[64];
 	bool ok[64];
 	bool all = true, any = false;
-	for (unsigned i = 0; i < nw; i++)
-		sbuf_init(&outs[i], 0);
-	worker_query(x->w, nw, fn, arg, arglen, outs, ok, 1.0);
+	unsigned nw = ask(x, fn, arg, arglen, 0, outs, ok);
 	for (unsigned i = 0; i < nw; i++) {
 		if (!ok[i]) {
 			all = false;
@@ -402,35 +421,53 @@ static void missing_tail(struct sbuf *out, bool all, unsigned missing)
 		sbuf_printf(out, ",\"unanswered\":[%u]", missing);
 }
 
+/*
+ * Each worker gives up to limit + 1 objects (one more says there were
+ * more), within its share of out's ceiling less 64 KiB for the rest, so
+ * the whole always fits: a busy host's answer is cut ("truncated": true),
+ * never too big (500). The join stops at limit objects. Ids are hex and
+ * strings are escaped, so "{\"id\":" starts exactly one object.
+ */
 void admin_view_connections(struct sbuf *out, const struct admin_ctx *x, unsigned limit)
 {
 	struct conns_arg arg = { .limit = limit + 1, .now = x->now };
-	struct sbuf all;
-	sbuf_init(&all, 0);
-	unsigned missing = 0;
-	bool ok = ask_all(&all, x, conns_query, &arg, sizeof arg, &missing);
-	/* Each worker gives up to limit + 1: count the objects to cut at
-	 * limit and say whether there were more. Ids are hex and strings are
-	 * escaped, so "{\"id\":" starts exactly one object. */
-	unsigned n = 0;
-	size_t cut = all.len;
-	for (const char *p = all.p; p && (p = strstr(p, "{\"id\":")) != NULL; p++)
-		if (++n == limit + 1) {
-			cut = (size_t)(p - all.p);
-			break;
-		}
-	bool truncated = n > limit;
-	if (truncated && cut > 0)
-		cut--; /* the comma before it */
+	size_t total = out->max ? out->max : SBUF_MAX_DEFAULT;
+	size_t rest = total / 16 < ADMIN_VIEW_RESERVE ? total / 16 : ADMIN_VIEW_RESERVE;
+	unsigned nw = x->nw > 64 ? 64 : x->nw ? x->nw : 1;
+	struct sbuf outs[64];
+	bool ok[64];
+	nw = ask(x, conns_query, &arg, sizeof arg, (total - rest) / nw, outs, ok);
+	bool all = true, truncated = false;
+	unsigned n = 0, missing = 0;
 	host_head(out, x);
 	sbuf_puts(out, ",\"connections\":[");
-	if (limit)
-		sbuf_add(out, all.p, cut);
+	for (unsigned i = 0; i < nw; i++) {
+		const struct sbuf *b = &outs[i];
+		if (!ok[i]) {
+			all = false;
+			missing = i;
+			continue;
+		}
+		truncated |= b->full; /* cut at its share */
+		size_t cut = b->len;
+		unsigned k = 0;
+		for (const char *p = b->p; p && (p = strstr(p, "{\"id\":")) != NULL; p++, k++)
+			if (n + k == limit) {
+				truncated = true;
+				cut = p > b->p ? (size_t)(p - b->p) - 1 : 0; /* and its comma */
+				break;
+			}
+		if (k) {
+			sbuf_puts(out, n ? "," : "");
+			sbuf_add(out, b->p, cut);
+			n += k;
+		}
+	}
+	for (unsigned i = 0; i < nw; i++)
+		sbuf_free(&outs[i]);
 	sbuf_printf(out, "],\"truncated\":%s", truncated ? "true" : "false");
-	out->full |= all.full;
-	missing_tail(out, ok, missing);
+	missing_tail(out, all, missing);
 	sbuf_puts(out, "}\n");
-	sbuf_free(&all);
 }
 
 void admin_view_links(struct sbuf *out, const struct admin_ctx *x)

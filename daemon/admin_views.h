@@ -33,8 +33,14 @@ struct admin_ctx {
 #define ADMIN_CONN_LIMIT_MAX 10000
 #define ADMIN_FAILURES_DEFAULT 20
 #define ADMIN_FAILURES_MAX 1024
+/* Of an answer's ceiling, what /connections keeps for all but the
+ * workers' objects (the head, the tail); the rest is shared between the
+ * workers. */
+#define ADMIN_VIEW_RESERVE (64u << 10)
 
 void admin_view_config(struct sbuf *out, const struct admin_ctx *c);
+/* At most limit connections, and within out's ceiling: too many, or too
+ * many bytes, is "truncated": true, never a full buffer. */
 void admin_view_connections(struct sbuf *out, const struct admin_ctx *c, unsigned limit);
 void admin_view_endpoints(struct sbuf *out, const struct admin_ctx *c);
 void admin_view_links(struct sbuf *out, const struct admin_ctx *c);

@@ -268,12 +268,15 @@ static void reload_run(struct daemon *d, struct admin_reload_result *r)
 {
 	char *errs = NULL, *unsafe = NULL, *warns = NULL;
 	memset(r, 0, sizeof *r);
-	struct gen *g = NULL;
+	r->generation = d->generation;
 	if (d->draining) {
-		errs = strdup("meshd is draining: no reload\n");
-	} else {
-		g = gen_load(d->conf_path, d->gen->cfg, &errs);
+		/* Not a rejected config: nothing was read, so nothing is
+		 * recorded (metrics, /config's last_reload). */
+		r->refused = true;
+		r->errors = strdup("meshd is draining: no reload\n");
+		return;
 	}
+	struct gen *g = gen_load(d->conf_path, d->gen->cfg, &errs);
 	if (g) {
 		check_paths(g->cfg, &unsafe, &warns);
 		r->warnings = lines_dup(warns);
@@ -742,6 +745,9 @@ int main(int argc, char **argv)
 	for (unsigned i = 0; i < 4; i++)
 		ev_signal_stop(d->loop, &sw[i]);
 	ev_timer_stop(d->loop, &trim);
+	/* Worker 0 (this thread) answers no query now: the admin's pending
+	 * requests must not wait for it one after another. */
+	worker_query_shutdown(&d->w[0]);
 	admin_stop(d->admin); /* it asks the workers: before they finish */
 	for (unsigned i = 0; i < d->nw; i++)
 		worker_finish(&d->w[i]);

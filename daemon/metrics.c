@@ -447,6 +447,62 @@ static bool agg_used(const struct agg *a)
 	return a->open != 0;
 }
 
+/* The merged tables are bounded too (a shard has at most 512 entries, the
+ * workers together thousands): the busiest METRICS_RENDER_MAX_SETS (most
+ * connections opened and closed; attempts) keep their labels, the rest are summed
+ * into "overflow", so the text stays within METRICS_RENDER_MAX. */
+static const struct metrics_series overflow_key = { .reporter = REP_OVERFLOW,
+	                                            .src = "overflow",
+	                                            .svc = "overflow",
+	                                            .dst = "overflow",
+	                                            .flags = "overflow" };
+
+static int agg_busier(const void *a, const void *b)
+{
+	const struct agg *x = a, *y = b;
+	uint64_t nx = x->c[SC_OPENED] + x->c[SC_CLOSED], ny = y->c[SC_OPENED] + y->c[SC_CLOSED];
+	return nx != ny ? (nx > ny ? -1 : 1) : agg_cmp(a, b);
+}
+
+static int svc_busier(const void *a, const void *b)
+{
+	uint64_t x = ((const struct svc_agg *)a)->c[METRICS_SVC_ATTEMPTS],
+		 y = ((const struct svc_agg *)b)->c[METRICS_SVC_ATTEMPTS];
+	return x != y ? (x > y ? -1 : 1) : svc_cmp(a, b);
+}
+
+static void view_fold(struct view *v)
+{
+	/* The overflow entry, when there is one, sorts last. */
+	size_t named = v->ns - (v->ns && v->s[v->ns - 1].key->reporter == REP_OVERFLOW);
+	if (named > METRICS_RENDER_MAX_SETS) {
+		struct agg o = { .key = &overflow_key };
+		if (named < v->ns)
+			o = v->s[named];
+		qsort(v->s, named, sizeof *v->s, agg_busier);
+		for (size_t i = METRICS_RENDER_MAX_SETS; i < named; i++)
+			agg_add(&o, &v->s[i]);
+		v->s[METRICS_RENDER_MAX_SETS] = o;
+		v->ns = METRICS_RENDER_MAX_SETS + 1;
+		qsort(v->s, v->ns, sizeof *v->s, agg_cmp);
+	}
+	if (v->nv > METRICS_RENDER_MAX_SETS) {
+		struct svc_agg o = { .name = "overflow" };
+		size_t n = 0;
+		qsort(v->v, v->nv, sizeof *v->v, svc_busier);
+		for (size_t i = 0; i < v->nv; i++) {
+			if (n < METRICS_RENDER_MAX_SETS && strcmp(v->v[i].name, "overflow") != 0)
+				v->v[n++] = v->v[i];
+			else
+				for (unsigned k = 0; k < METRICS_SVC_COUNT; k++)
+					o.c[k] += v->v[i].c[k];
+		}
+		v->v[n++] = o;
+		v->nv = n;
+		qsort(v->v, v->nv, sizeof *v->v, svc_cmp);
+	}
+}
+
 /* Sum the shards into v (sorted, one entry per label set). -1: out of
  * memory. */
 static int view_build(struct view *v, const struct metrics_process *p)
@@ -518,6 +574,7 @@ static int view_build(struct view *v, const struct metrics_process *p)
 		}
 	}
 	v->nv = o;
+	view_fold(v);
 	return 0;
 }
 

@@ -62,6 +62,13 @@ enum metrics_svc {
  * it everything new goes to one "overflow" entry (and
  * libmesh_metrics_series_overflow_total counts it). */
 #define METRICS_SERIES_MAX 512
+/* Bound on the label sets, and on the services, of a render (the shards
+ * merged): the busiest are kept, the rest summed into "overflow". The
+ * Prometheus text of that many, with labels of the longest, is at most
+ * METRICS_RENDER_MAX bytes (tests/unit/test_metrics.c checks), the
+ * ceiling the admin listener gives /metrics. */
+#define METRICS_RENDER_MAX_SETS 2048
+#define METRICS_RENDER_MAX (32u << 20)
 
 /* What a render reads besides the shards: the caller (admin.c) fills it
  * and holds `gen` (a reference) while rendering. */

@@ -13,6 +13,7 @@
  * file before a reload too.
  */
 #include "startcheck.h"
+#include "pathsafe.h"
 #include "peercred.h"
 #include "tls.h"
 
@@ -71,6 +72,11 @@ struct cert_walk {
 	const char *identity; /* NULL: the CA file */
 	double now;
 	char **errs, **warns;
+	/* The CA file: a bundle may keep an expired CA from a rotation, which
+	 * OpenSSL just never uses; only a bundle with no CA in its dates
+	 * verifies nothing. */
+	unsigned ca_usable;
+	char *ca_unusable; /* lines, said once the whole file is read */
 };
 
 static const char *utc(double t, char *buf, size_t len)
@@ -104,7 +110,18 @@ static void cert_seen(void *arg, unsigned i, const char *subject, double nb, dou
 	const char *why = w->identity ? "peers refuse it"
 	                              : "no peer certificate verifies against it";
 	cert_name(w, i, subject, name, sizeof name);
-	switch (startcheck_validity(w->now, nb, na)) {
+	enum startcheck_validity v = startcheck_validity(w->now, nb, na);
+	if (!w->identity && (v == STARTCHECK_EXPIRED || v == STARTCHECK_NOT_YET_VALID)) {
+		if (v == STARTCHECK_EXPIRED)
+			startcheck_add(&w->ca_unusable, "%s has expired (not after %s)", name,
+			               utc(na, t, sizeof t));
+		else
+			startcheck_add(&w->ca_unusable, "%s is not valid yet (not before %s)", name,
+			               utc(nb, t, sizeof t));
+		return;
+	}
+	w->ca_usable += !w->identity;
+	switch (v) {
 	case STARTCHECK_VALID:
 		break;
 	case STARTCHECK_EXPIRES_SOON:
@@ -129,11 +146,36 @@ static void check_pem(struct cert_walk *w)
 		startcheck_add(w->errs, "%s", err);
 }
 
+/* The CA file's certificates out of their dates: errors when none is in
+ * them, else warnings. */
+static void ca_verdict(struct cert_walk *w)
+{
+	char *save = NULL;
+	if (!w->ca_unusable)
+		return;
+	for (char *line = strtok_r(w->ca_unusable, "\n", &save); line;
+	     line = strtok_r(NULL, "\n", &save)) {
+		if (w->ca_usable)
+			startcheck_add(
+				w->warns,
+				"warning: %s: it verifies nothing; the other CA certificates "
+				"of the file do",
+				line);
+		else
+			startcheck_add(w->errs, "%s: no peer certificate verifies against it",
+			               line);
+	}
+	free(w->ca_unusable);
+	w->ca_unusable = NULL;
+}
+
 void startcheck_certs(const struct config *c, double now, char **errs, char **warns)
 {
 	struct cert_walk w = { .path = c->ca, .now = now, .errs = errs, .warns = warns };
-	if (c->ca)
+	if (c->ca) {
 		check_pem(&w);
+		ca_verdict(&w);
+	}
 	for (unsigned i = 0; i < c->nidentities; i++) {
 		const struct cfg_identity *id = &c->identities[i];
 		if (!id->cert)
@@ -369,6 +411,17 @@ int startcheck_make_dirs(const struct config *c, char **made, char *err, size_t 
 				return -1;
 			}
 			p[k] = save;
+		}
+	}
+	/* What exists now may not be what was checked before: a directory
+	 * someone else made between that check and mkdir (EEXIST) is
+	 * theirs. Judge the directories again as they are. */
+	const char *paths[2] = { c->snapshot, c->control };
+	for (unsigned i = 0; i < 2; i++) {
+		char why[1024];
+		if (pathsafe_check_dir_of(paths[i], why, sizeof why) == PATHSAFE_UNSAFE) {
+			snprintf(err, len, "unsafe: %s %s: %s", what[i], paths[i], why);
+			return -1;
 		}
 	}
 	return 0;

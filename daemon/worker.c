@@ -48,6 +48,7 @@ struct worker_query {
 };
 static pthread_mutex_t query_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t query_cond = PTHREAD_COND_INITIALIZER;
+static bool queries_stopped; /* meshd is stopping: ask no one (query_lock) */
 
 /* With query_lock held. */
 static void query_unref(struct worker_query *q)
@@ -347,11 +348,25 @@ void worker_finish(struct worker *m)
 	m->recent = NULL;
 }
 
+/* Worker 0's loop is over and the main thread is about to stop the admin
+ * thread: without this, each admin request still pending would wait its
+ * full timeout for worker 0 (on the very thread that waits for them). */
+void worker_query_shutdown(struct worker *m0)
+{
+	pthread_mutex_lock(&query_lock);
+	queries_stopped = true;
+	pthread_cond_broadcast(&query_cond);
+	pthread_mutex_unlock(&query_lock);
+	run_queries(m0, false);
+}
+
 unsigned worker_query(struct worker *w, unsigned n, worker_query_fn *fn, const void *arg,
                       size_t arglen, struct sbuf *outs, bool *answered, double secs)
 {
 	struct worker_query *qs[64] = { 0 };
 	unsigned got = 0;
+	for (unsigned i = 0; i < n && i < 64; i++)
+		answered[i] = false;
 	if (n > 64 || arglen > WORKER_QUERY_ARG)
 		return 0;
 	struct timespec until;
@@ -360,7 +375,6 @@ unsigned worker_query(struct worker *w, unsigned n, worker_query_fn *fn, const v
 	until.tv_sec += (time_t)secs + ns / 1000000000L;
 	until.tv_nsec = ns % 1000000000L;
 	for (unsigned i = 0; i < n; i++) {
-		answered[i] = false;
 		struct worker_query *q = calloc(1, sizeof *q);
 		if (!q)
 			continue;
@@ -370,7 +384,7 @@ unsigned worker_query(struct worker *w, unsigned n, worker_query_fn *fn, const v
 		if (arglen)
 			memcpy(q->arg, arg, arglen);
 		pthread_mutex_lock(&query_lock);
-		bool closed = w[i].queries_closed;
+		bool closed = w[i].queries_closed || queries_stopped;
 		if (!closed) {
 			q->next = w[i].queries;
 			w[i].queries = q;
@@ -389,7 +403,7 @@ unsigned worker_query(struct worker *w, unsigned n, worker_query_fn *fn, const v
 		unsigned pending = 0;
 		for (unsigned i = 0; i < n; i++)
 			pending += qs[i] && qs[i]->refs > 1;
-		if (!pending ||
+		if (!pending || queries_stopped ||
 		    pthread_cond_timedwait(&query_cond, &query_lock, &until) == ETIMEDOUT)
 			break;
 	}

@@ -82,5 +82,9 @@ void worker_finish(struct worker *m);
 typedef void worker_query_fn(struct worker *m, struct sbuf *out, const void *arg);
 unsigned worker_query(struct worker *w, unsigned n, worker_query_fn *fn, const void *arg,
                       size_t arglen, struct sbuf *outs, bool *answered, double secs);
+/* From the main thread once worker 0's loop has returned, before the admin
+ * thread is stopped: from then on worker_query asks no one and waits for
+ * no one (what worker 0 was asked is answered "no answer" at once). */
+void worker_query_shutdown(struct worker *m0);
 
 #endif

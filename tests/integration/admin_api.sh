@@ -122,6 +122,8 @@ adm "$ADMIN_A" "/connections?limit=x" >/dev/null
 check_eq "/connections?limit=x: 400" 400 "$(status)"
 adm "$ADMIN_A" "/connections?limit=10001" >/dev/null
 check_eq "/connections?limit=10001: 400 (max 10000)" 400 "$(status)"
+adm "$ADMIN_A" "/connections?xlimit=3" >/dev/null
+check_eq "/connections?xlimit=3: 200 (another parameter, not limit)" 200 "$(status)"
 links=$(adm "$ADMIN_A" /links)
 check "A /links: an up link out to B, carrying a stream" \
 	jq -e '[.links[] | select(.direction == "out" and .state == "up" and .streams >= 1 and (.peer | endswith("/hello")))] | length >= 1' <<<"$links"

@@ -2,11 +2,16 @@
 # shellcheck disable=SC2119,SC2154,SC2317  # records are set by get_record; helpers run via check
 # drain: on SIGTERM host A stops accepting (a new connection to the VIP is
 # refused) but lets the open connection finish within drain_timeout (5 s),
-# then exits 0.
+# then exits 0. A POST /reload while draining answers 503 "draining" and
+# counts as no reload at all (not a rejected config: /config's
+# last_reload and the reload metrics stay as they were).
 . "$(dirname "$0")/lib.sh"
 
+ADMIN_A=$((MESHPORT + 7))
 make_certs "$TD" client hello
-write_confs drain=5s
+# One worker: the admin listener lives until worker 0 has drained.
+write_confs drain=5s a_mesh="workers = 1"
+sed -i "s/^admin = off$/admin = 127.0.0.1:$ADMIN_A/" "$T/a.ini"
 start_meshd a "$T/a.ini"
 start_meshd b "$T/b.ini"
 start_upstream echo echo 127.0.0.1 "$BACKPORT"
@@ -41,6 +46,15 @@ signal_meshd a TERM
 probe=$("$PY" "$T/probe.py" "$vip" "$PORT" 2>&1) || probe="probe failed: $probe"
 check_eq "a new connection to hello's VIP after SIGTERM is refused" refused "$probe"
 check "A is still running while the connection is open" meshd_alive a
+
+code=$(curl -sS --max-time 5 -o "$T/rl.json" -w '%{http_code}' -X POST "http://127.0.0.1:$ADMIN_A/reload") || code=
+check_eq "POST /reload while draining: 503" 503 "$code"
+check "it says draining, generation 1 in force" jq -e '.result == "draining" and .generation == 1 and (.errors[0] | test("draining"))' "$T/rl.json"
+cfg=$(curl -sS --max-time 5 "http://127.0.0.1:$ADMIN_A/config") || cfg=
+check_eq "/config: still no last reload" null "$(jq -c .last_reload <<<"$cfg")"
+metrics=$(curl -sS --max-time 5 "http://127.0.0.1:$ADMIN_A/metrics") || metrics=
+check "/metrics: no reload rejected" grep -qx 'libmesh_config_reloads_total{result="rejected"} 0' <<<"$metrics"
+check "/metrics: the last reload did not fail" grep -qx 'libmesh_config_last_reload_success 1' <<<"$metrics"
 
 touch "$T/go"
 if wait_gone "$cli" 10; then

@@ -9,7 +9,8 @@
 #   - a private key its group (0640) or others (0644) can read: refused,
 #     a reload onto one too
 #   - certificates (identity and CA) expired or not yet valid: refused, a
-#     reload onto one too; ending within 7 days: warned
+#     reload onto one too; ending within 7 days: warned; an expired CA
+#     beside a valid one in the CA file (left from a rotation): warned
 #   - a vip_range no interface holds (a namespace whose loopback has only
 #     127.0.0.1/32): an error naming the range
 #   - the mesh port held by another program: fatal on a serving host (B),
@@ -220,8 +221,14 @@ openssl ca -batch -notext -selfsign -config "$T/ca/ca.cnf" -keyfile "$T/ca/old.k
 	die "openssl ca -selfsign failed"
 cat "$T/certs/ca.pem" "$T/ca/old.pem" >"$T/bundle.pem"
 variant oldca a "s|^ca = .*|ca = $T/bundle.pem|"
-refused "expired CA certificate" "$T/oldca.ini" \
-	"CA certificate 'old CA' in $T/bundle.pem has expired (not after 2020-01-01 00:00:00 UTC): no peer certificate verifies against it"
+# ... is left from a rotation: OpenSSL never uses it, the good one verifies.
+warned "expired CA certificate beside a valid one" "$T/oldca.ini" \
+	"warning: CA certificate 'old CA' in $T/bundle.pem has expired (not after 2020-01-01 00:00:00 UTC): it verifies nothing; the other CA certificates of the file do"
+# A CA file whose every certificate is out of its dates verifies nothing.
+cat "$T/ca/old.pem" "$T/ca/old.pem" >"$T/oldonly.pem"
+variant oldonly a "s|^ca = .*|ca = $T/oldonly.pem|"
+refused "a CA file with only an expired CA certificate" "$T/oldonly.ini" \
+	"CA certificate 'old CA' in $T/oldonly.pem has expired (not after 2020-01-01 00:00:00 UTC): no peer certificate verifies against it"
 # A reload onto the expired certificate is rejected; the running one stays.
 start_meshd a "$T/a.ini"
 cp "$T/a.ini" "$T/a.good"

@@ -159,6 +159,22 @@ static void query_numbers(void **state)
 	assert_false(admin_http_query_uint("", "limit", 10000, &v));
 }
 
+/* Presence is decided parameter by parameter: a name that merely ends in
+ * "limit" is another parameter (the router once took "xlimit=3" for a
+ * bad limit and answered 400). */
+static void query_presence(void **state)
+{
+	(void)state;
+	assert_false(admin_http_query_has("xlimit=3", "limit"));
+	assert_false(admin_http_query_has("a=1&xlimit=3", "limit"));
+	assert_false(admin_http_query_has("limits=3", "limit"));
+	assert_false(admin_http_query_has("", "limit"));
+	assert_true(admin_http_query_has("limit=3", "limit"));
+	assert_true(admin_http_query_has("xlimit=3&limit=x", "limit"));
+	assert_true(admin_http_query_has("a&limit", "limit"));
+	assert_true(admin_http_query_has("limit&a=1", "limit"));
+}
+
 static void config_shows_every_mesh_key(void **state)
 {
 	(void)state;
@@ -176,9 +192,13 @@ static void config_shows_every_mesh_key(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(complete_heads), cmocka_unit_test(incomplete_heads),
-		cmocka_unit_test(rejections),     cmocka_unit_test(bounds),
-		cmocka_unit_test(query_numbers),  cmocka_unit_test(config_shows_every_mesh_key),
+		cmocka_unit_test(complete_heads),
+		cmocka_unit_test(incomplete_heads),
+		cmocka_unit_test(rejections),
+		cmocka_unit_test(bounds),
+		cmocka_unit_test(query_numbers),
+		cmocka_unit_test(query_presence),
+		cmocka_unit_test(config_shows_every_mesh_key),
 	};
 	return cmocka_run_group_tests_name("admin_http", tests, NULL, NULL);
 }

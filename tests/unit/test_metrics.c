@@ -348,6 +348,90 @@ static void overflow_bounded(void **state)
 	assert_true(has_line(t, "libmesh_metrics_series_overflow_total 179"));
 }
 
+/* Five workers, each with its 512 series and 512 services, all distinct
+ * and with labels of the longest (SPIFFE IDs of 159 bytes, service names
+ * of 63): the render keeps 2048 label sets (the
+ * busiest: the 100 with two connections among them) and services, sums
+ * the rest into "overflow", and the text fits METRICS_RENDER_MAX, the
+ * ceiling /metrics has (it once grew past the 16 MiB of any answer: 500). */
+static void render_bounded(void **state)
+{
+	(void)state;
+	enum { NS = 5 };
+	static struct worker ws[NS];
+	memset(ws, 0, sizeof ws);
+	for (unsigned i = 0; i < NS; i++) {
+		ws[i].index = i;
+		ws[i].metrics = metrics_shard_new();
+		assert_non_null(ws[i].metrics);
+	}
+	for (unsigned i = 0; i < NS; i++) {
+		for (unsigned k = 0; k < METRICS_SERIES_MAX; k++) {
+			struct session s;
+			for (unsigned rep = 0; rep < (i == 0 && k < 100 ? 2u : 1u); rep++) {
+				memset(&s, 0, sizeof s);
+				s.m = &ws[i];
+				s.kind = SESS_OUTBOUND;
+				s.t_start = ev_time() - 30;
+				s.t_connected = s.t_start + 0.001;
+				snprintf(s.source, sizeof s.source, "spiffe://td/%0147u",
+				         i * 1000 + k);
+				snprintf(s.svc_name, sizeof s.svc_name, "%c%062u", 'a' + i, k);
+				snprintf(s.peer, sizeof s.peer, "spiffe://td/%0147u", k);
+				metrics_carried(&s);
+				s.result = RESULT_RESET;
+				metrics_ended(&s);
+				metrics_service(ws[i].metrics, s.svc_name, METRICS_SVC_ATTEMPTS);
+			}
+		}
+	}
+	struct sbuf b;
+	sbuf_init(&b, METRICS_RENDER_MAX);
+	struct metrics_process p = { .w = ws, .nw = NS, .start_time = 1, .host = "host-a" };
+	metrics_render_prometheus(&b, &p);
+	assert_false(b.full);
+	print_message("render of %u label sets: %zu bytes (ceiling %u)\n",
+	              METRICS_RENDER_MAX_SETS + 1, b.len, METRICS_RENDER_MAX);
+	/* Opened in the "-" series, closed in the flag's: two label sets a
+	 * connection, 512 a shard (the rest in its overflow entry), 2560 in
+	 * all: 2048 kept and the overflow one. */
+	assert_int_equal(count_prefix(b.p, "libmesh_tcp_connections_opened_total{"),
+	                 METRICS_RENDER_MAX_SETS + 1);
+	assert_int_equal(count_prefix(b.p, "libmesh_tcp_connections_closed_total{"),
+	                 METRICS_RENDER_MAX_SETS + 1);
+	assert_int_equal(count_prefix(b.p, "libmesh_connect_attempts_total{"),
+	                 METRICS_RENDER_MAX_SETS + 1);
+	/* The 100 busiest are all kept (each a "-" set and a flag set). */
+	char line[600];
+	snprintf(line, sizeof line,
+	         "libmesh_tcp_connections_opened_total{reporter=\"source\",source_principal="
+	         "\"spiffe://td/%0147u\",destination_service=\"a%062u\",destination_principal="
+	         "\"spiffe://td/%0147u\",response_flags=\"-\"} 2",
+	         99, 99, 99);
+	assert_true(has_line(b.p, line));
+	snprintf(line, sizeof line,
+	         "libmesh_connect_attempts_total{destination_service=\"a%062u\"} 2", 99);
+	assert_true(has_line(b.p, line));
+	/* 5 * 512 + 100 connections: what was not kept is in overflow, so
+	 * the totals stay. */
+	unsigned long long opened = 0, attempts = 0, v;
+	for (const char *q = b.p; (q = strstr(q, "\nlibmesh_tcp_connections_opened_total{")); q++)
+		if (sscanf(strchr(q, '}') + 1, " %llu", &v) == 1)
+			opened += v;
+	for (const char *q = b.p; (q = strstr(q, "\nlibmesh_connect_attempts_total{")); q++)
+		if (sscanf(strchr(q, '}') + 1, " %llu", &v) == 1)
+			attempts += v;
+	assert_int_equal(opened, NS * METRICS_SERIES_MAX + 100);
+	assert_int_equal(attempts, NS * METRICS_SERIES_MAX + 100);
+	assert_non_null(strstr(b.p,
+	                       "\nlibmesh_tcp_connections_opened_total{reporter=\"overflow\","));
+	assert_non_null(
+		strstr(b.p, "\nlibmesh_connect_attempts_total{destination_service=\"overflow\"}"));
+	sbuf_free(&b);
+	for (unsigned i = 0; i < NS; i++)
+		metrics_shard_free(ws[i].metrics);
+}
+
 static void summed_over_shards(void **state)
 {
 	(void)state;
@@ -405,6 +489,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(inbound_unknown_service, setup, teardown),
 		cmocka_unit_test_setup_teardown(overflow_bounded, setup, teardown),
 		cmocka_unit_test_setup_teardown(summed_over_shards, setup, teardown),
+		cmocka_unit_test(render_bounded),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -2,7 +2,7 @@
  * Unit tests of daemon/startcheck.c: a certificate's validity at a time
  * (pure), the line list (no repeats), the services warned about, and the
  * snapshot directory: said to be missing by -t's check, then created 0755
- * whatever the umask, in a temporary tree.
+ * whatever the umask, in a temporary tree, and judged again once made.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -122,6 +122,21 @@ static void test_dirs(void **state)
 	snprintf(ctl, sizeof ctl, "%s/file/routes.ctl", base);
 	assert_int_equal(startcheck_make_dirs(&c, &made, err, sizeof err), -1);
 	assert_non_null(strstr(err, "cannot create route snapshot directory"));
+
+	/* A directory that exists but is another user's (as one made by
+	 * someone else between -t's or start-up's check and mkdir would be):
+	 * judged again after making, and refused. */
+	if (geteuid() == 0) {
+		snprintf(p, sizeof p, "%s/theirs", base);
+		assert_int_equal(mkdir(p, 0755), 0);
+		assert_int_equal(chown(p, 65534, 65534), 0);
+		snprintf(snap, sizeof snap, "%s/theirs/routes", base);
+		snprintf(ctl, sizeof ctl, "%s/theirs/routes.ctl", base);
+		assert_int_equal(startcheck_make_dirs(&c, &made, err, sizeof err), -1);
+		snprintf(p, sizeof p, "unsafe: route snapshot %s/theirs/routes: ", base);
+		assert_memory_equal(err, p, strlen(p));
+		assert_null(made);
+	}
 
 	snprintf(p, sizeof p, "rm -rf '%s'", base);
 	assert_int_equal(system(p), 0);
