@@ -69,6 +69,13 @@ size_t json_escape(char *out, size_t cap, const char *in, bool *cut)
 			unit = "\xef\xbf\xbd"; /* U+FFFD */
 			ulen = 3;
 			adv = bad;
+		} else if (clen == 2 && p[0] == 0xc2 && p[1] <= 0x9f) {
+			/* C1 controls (U+0080..U+009F): some terminals act on them
+			 * as on ESC sequences (U+009B is CSI). */
+			snprintf(esc, sizeof esc, "\\u%04x", p[1]);
+			unit = esc;
+			ulen = 6;
+			adv = 2;
 		} else if (clen > 1) {
 			ulen = adv = clen;
 		} else if (*p == '"' || *p == '\\') {

@@ -32,12 +32,33 @@ static uint64_t get64(const unsigned char *p)
 	return (uint64_t)get32(p) << 32 | get32(p + 4);
 }
 
+/* The length of the control character at s (of n bytes): 1 for C0 and
+ * DEL, 2 for a C1 control in UTF-8 (C2 80..C2 9F; C2 is never a
+ * continuation byte, so any position can start one), else 0. */
+static size_t ctl_len(const unsigned char *s, size_t n)
+{
+	if (s[0] < 0x20 || s[0] == 0x7f)
+		return 1;
+	return n >= 2 && s[0] == 0xc2 && s[1] <= 0x9f ? 2 : 0;
+}
+
 static int name_ok(const unsigned char *s, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
-		if (s[i] < 0x20 || s[i] == 0x7f)
+		if (ctl_len(s + i, n - i))
 			return 0;
 	return 1;
+}
+
+void proto_name_clean(char *s, size_t n)
+{
+	unsigned char *p = (unsigned char *)s;
+	for (size_t i = 0; i < n;) {
+		size_t l = ctl_len(p + i, n - i);
+		if (l)
+			memset(p + i, '?', l);
+		i += l ? l : 1;
+	}
 }
 
 int proto_hdr_encode(const struct proto_hdr *h, unsigned char *out, size_t cap)
@@ -64,11 +85,10 @@ int proto_hdr_encode(const struct proto_hdr *h, unsigned char *out, size_t cap)
 	out[25] = (unsigned char)pl;
 	memcpy(out + PROTO_FIXED_LEN, h->service, sl);
 	/* A program may name itself anything (prctl PR_SET_NAME): control
-	 * bytes, which the receiver refuses as a malformed header, go as '?'. */
-	for (size_t i = 0; i < pl; i++) {
-		unsigned char c = (unsigned char)h->program[i];
-		out[PROTO_FIXED_LEN + sl + i] = c < 0x20 || c == 0x7f ? '?' : c;
-	}
+	 * characters, which the receiver refuses as a malformed header, go as
+	 * '?'. */
+	memcpy(out + PROTO_FIXED_LEN + sl, h->program, pl);
+	proto_name_clean((char *)out + PROTO_FIXED_LEN + sl, pl);
 	return (int)len;
 }
 

@@ -144,8 +144,14 @@ enum proto_rc {
 int proto_hdr_encode(const struct proto_hdr *h, unsigned char *out, size_t cap);
 
 /* Decode from buf. Returns bytes consumed (> 0), PROTO_NEED_MORE, PROTO_BAD
- * or PROTO_BAD_VER. Never reads past len. */
+ * or PROTO_BAD_VER. Never reads past len. A name holding a control
+ * character (C0, DEL, or a C1 control U+0080..U+009F in UTF-8) is
+ * PROTO_BAD. */
 int proto_hdr_decode(struct proto_hdr *h, const unsigned char *buf, size_t len);
+
+/* Replace each control character of s[0..n) that proto_hdr_decode refuses
+ * with '?' (one per byte: a C1 control becomes "??"), in place. */
+void proto_name_clean(char *s, size_t n);
 
 /* Decode a frame header from buf. Returns 0; PROTO_NEED_MORE when len is
  * short of PROTO_FRAME_HDR; PROTO_BAD when a frame other than DATA has more

@@ -70,6 +70,7 @@
 #include "bounds.h"
 #include "accept.h"
 #include "ctlproto.h"
+#include "proto.h"
 #include "log.h"
 #include "container.h"
 
@@ -597,10 +598,9 @@ static void read_comm(uint32_t pid, char *out, size_t len)
 		return;
 	ssize_t n = read(fd, out, len - 1);
 	close(fd);
-	if (n <= 0)
-		return;
-	out[n] = '\0';
+	out[n > 0 ? n : 0] = '\0';
 	out[strcspn(out, "\n")] = '\0';
+	proto_name_clean(out, strlen(out)); /* prctl(PR_SET_NAME) takes any byte */
 }
 
 static void accept_cb(struct ev_loop *loop, ev_io *io, int revents)

@@ -2,7 +2,7 @@
  * fuzz_record: the traffic records' JSON escaper (daemon/json.c), which
  * writes whatever a program name, a peer's header or a certificate put in
  * a field. Whatever the bytes, the output must fit its buffer, be valid
- * UTF-8, contain no raw control character, no unescaped quote and no lone
+ * UTF-8, contain no raw control character (C0, DEL or C1), no unescaped quote and no lone
  * backslash, and be cut only between whole characters or escapes. The
  * input is tried with several buffer sizes, small ones included, so the
  * cut is exercised.
@@ -72,6 +72,7 @@ static void check_output(const char *out, size_t n)
 		}
 		size_t l = utf8_len(p + i, n - i);
 		CHECK(l > 0);
+		CHECK(!(p[i] == 0xc2 && p[i + 1] <= 0x9f)); /* no raw C1 control */
 		i += l;
 	}
 }

@@ -32,6 +32,7 @@ def hdr(svc, prog, port=80, flags=0):
 def frame(t, sid, payload=b""):
     return struct.pack(">II", t << 24 | len(payload), sid) + payload
 open(d + "/header", "wb").write(hdr(b"hello", b"curl"))
+open(d + "/header_c1", "wb").write(hdr(b"\xc2\x9b2Jhello", b"\xc2\x9d0;T\xc2\x9c"))
 open(d + "/header_reused", "wb").write(hdr(b"payments", b"", 443, 1))
 open(d + "/status_ok", "wb").write(b"LM\x02\x00")
 open(d + "/status_denied", "wb").write(b"LM\x02\x03")
@@ -108,4 +109,5 @@ printf 'curl' >"$C/record/ascii"
 printf '\xff\xfecurl\xc3' >"$C/record/invalid"
 printf 'caf\xc3\xa9 \xe6\x97\xa5\xe6\x9c\xac \xf0\x9f\x98\x80 "q" \\ \t\x01\x7f' >"$C/record/mixed"
 printf '\xed\xa0\x80\xc0\xaf\xf4\x90\x80\x80\xe0\x80' >"$C/record/overlong_surrogate"
+printf '\xc2\x9b2J\xc2\x9d0;T\xc2\x9c\xc2\xa0\xe0\xc2\x85' >"$C/record/c1"
 echo "make_seeds: wrote $(find "$C" -type f | wc -l) seeds under $C"

@@ -8,7 +8,8 @@
 # conns (the held connection, on both hosts, with its bytes), top, status,
 # reload (accepted with the next generation; rejected with the file:line
 # error and exit status 1; forbidden to nobody), tail -r refused, check,
-# failures (the refused connection, with its record's id).
+# failures (the refused connection, with its record's id); a program named
+# with terminal controls shows none in conns, failures or tail.
 # Every --json output parses, and no line of a table is wider than 80.
 . "$(dirname "$0")/lib.sh"
 
@@ -299,6 +300,97 @@ st=0
 ctl_a failures -n 0 >/dev/null 2>"$T/failures_bad.err" || st=$?
 check_eq "failures -n 0: exit status 1" 1 "$st"
 check "failures -n 0: says what -n takes" grep -q -- '-n takes a number from 1 to 1024' "$T/failures_bad.err"
+
+# ---------------------------------------------------------------- hostile names
+
+# A local program names itself with terminal controls (prctl PR_SET_NAME,
+# 15 bytes): ESC ] 2 ; P BEL (set the window title), U+202E (a bidi
+# override, a format character), ESC [ 2 J (clear) and U+009B (CSI in
+# UTF-8).
+# meshd holds the name with its C0 and C1 bytes as '?' (read_comm);
+# meshctl's tables show the override as '?' too; no line of conns,
+# failures or tail carries a control byte; --json is ASCII and says the
+# name as meshd holds it.
+cat >"$T/hostile.py" <<'PY'
+import ctypes, os, socket, sys, time
+name = b"\x1b]2;P\x07\xe2\x80\xae\x1b[2J\xc2\x9b"
+if ctypes.CDLL(None).prctl(15, ctypes.c_char_p(name), 0, 0, 0) != 0:
+    sys.exit("prctl failed")
+print("comm", open("/proc/self/comm", "rb").read(), flush=True)
+s = socket.create_connection(("hello2", int(sys.argv[1])), timeout=10)
+s.sendall(b"one\n")
+print("echo", s.recv(100), flush=True)
+# Refused within a fraction of a millisecond: after the first connection,
+# the shim's control connection is up and its question is there in time.
+try:
+    socket.socket().connect((socket.gethostbyname("down"), int(sys.argv[2])))
+    sys.exit("connected to down")
+except OSError as e:
+    print("down refused:", e, flush=True)
+deadline = time.time() + 30
+while not os.path.exists(sys.argv[3]) and time.time() < deadline:
+    time.sleep(0.05)
+PY
+# bad_bytes FILE: FILE holds a byte a terminal may act on: C0 but newline,
+# DEL, C1 in UTF-8, or U+202E.
+bad_bytes() { LC_ALL=C grep -qaP '[\x00-\x09\x0b-\x1f\x7f]|\xc2[\x80-\x9f]|\xe2\x80\xae' "$1"; }
+no_bad_bytes() { ! bad_bytes "$1"; }
+ascii_only() { [[ -s $1 ]] && ! LC_ALL=C grep -qaP '[\x80-\xff]' "$1"; }
+held_name='?]2;P?\u202e?[2J??' # the name as meshd holds it (a jq string)
+spawn_client hostile "$T/hostile.out" "$PY" "$T/hostile.py" "$PORT2" "$PORT3" "$T/go_hostile"
+hostile=$LAST_PID
+check "the hostile client holds its connection to hello2, down refused it" wait_grep "$T/hostile.out" '^down refused' 10
+printf '\x1b]2;x\x07\xc2\x9b' >"$T/probe.out"
+check "bad_bytes finds raw controls (the checks below can fail)" bad_bytes "$T/probe.out"
+
+table conns_hostile ctl_a conns -s hello2
+sed 's/^/#   /' "$T/conns_hostile.out"
+check "conns: no control byte, no C1, no bidi override" no_bad_bytes "$T/conns_hostile.out"
+check "conns: the caller shows as ?]2;P???[2... (each control a ?)" \
+	grep -qF ' ?]2;P???[' "$T/conns_hostile.out"
+ctl_a conns -s hello2 --json >"$T/conns_hostile.json"
+check "conns --json: ASCII only" ascii_only "$T/conns_hostile.json"
+check "conns --json: the program as meshd holds it" \
+	jqe ".connections[0].program == \"$held_name\"" "$T/conns_hostile.json"
+check "B's conns: the connection of the hostile client is there" \
+	sh -c "'$MESHCTL' -a 127.0.0.1:$APORT_B conns -s hello2 | grep -qE ' in +relay '"
+
+table failures_hostile ctl_a failures -s down
+sed 's/^/#   /' "$T/failures_hostile.out"
+check "failures: no control byte, no C1, no bidi override" no_bad_bytes "$T/failures_hostile.out"
+check_eq "failures -s down: the hostile client's refusal too" 3 "$(wc -l <"$T/failures_hostile.out")"
+ctl_a failures -s down --json >"$T/failures_hostile.json"
+check "failures --json: ASCII only" ascii_only "$T/failures_hostile.json"
+# (A refusal this fast is recorded before the shim's question comes: it
+# may name no program, so the held connection's record is the one read.)
+table tail_hostile ctl_a tail
+check "tail: no control byte, no C1, no bidi override" no_bad_bytes "$T/tail_hostile.out"
+
+# Records with controls in every field tail prints (a log meshd did not
+# write, or an older one): each shows as '?'; --json is the records as they
+# are, in ASCII.
+cat >"$T/hostile.log" <<'EOF'
+{"event":"close","time":"2025-01-01T00:00:00.000000Z","direction":"outbound","service":"\u001b]2;PWN\u0007\u009bx","port":80,"source":"spiffe://mesh.test/svc/\u202eevil","result":"ok\u001b[2J","detail":"\u009d0;T\u009c \u001b[31m","bytes_sent":1,"bytes_received":2}
+{"event":"eject","time":"2025-01-01T00:00:01.000000Z","service":"s\u0085","endpoint":"127.0.0.1:1\u001b[H","failures":3,"result":"refused","ejection_ms":1000}
+{"event":"close","time":"2025-01-01T00:00:02.000000Z","direction":"inbound","service":"caf\u00e9","peer":"spiffe://t/svc/\u009b1m","result":"ok","bytes_sent":1,"bytes_received":2}
+EOF
+table tail_crafted "$MESHCTL" tail -l "$T/hostile.log"
+sed 's/^/#   /' "$T/tail_crafted.out"
+check "tail of controls: no control byte, no C1, no bidi override" no_bad_bytes "$T/tail_crafted.out"
+check "tail: the service as ?]2;PWN??x" grep -qF '?]2;PWN??x' "$T/tail_crafted.out"
+check "tail: the detail as ?0;T? ?[31m" grep -qF '?0;T? ?[31m' "$T/tail_crafted.out"
+check "tail: the endpoint as 127.0.0.1:1?[H" grep -qF '127.0.0.1:1?[H' "$T/tail_crafted.out"
+check "tail: the peer as peer t/svc/?1m" grep -qF 'peer t/svc/?1m' "$T/tail_crafted.out"
+check "tail: UTF-8 kept (café)" grep -qF 'café' "$T/tail_crafted.out"
+"$MESHCTL" tail -l "$T/hostile.log" --json >"$T/tail_crafted.json"
+check "tail --json: the records as they are, one a line, in ASCII" \
+	sh -c "jq -c -a . '$T/hostile.log' | cmp -s - '$T/tail_crafted.json'"
+touch "$T/go_hostile"
+check "the hostile client ends" wait_gone "$hostile" 10
+check "A's record of the held connection names the program as meshd holds it" \
+	wait_record "$T/a.log" ".event == \"close\" and .service == \"hello2\" and .program == \"$held_name\""
+check "A's log holds no raw control byte (C0, DEL, C1)" \
+	sh -c "! LC_ALL=C grep -qaP '[\\x00-\\x09\\x0b-\\x1f\\x7f]|\\xc2[\\x80-\\x9f]' '$T/a.log'"
 
 # -f: a record written after it started shows up.
 spawn follow "$T/follow.out" "$MESHCTL" -a "127.0.0.1:$APORT_A" tail -f -n 0 -s hello

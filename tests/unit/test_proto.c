@@ -97,6 +97,54 @@ static void control_chars_rejected(void **state)
 	assert_int_equal(proto_hdr_decode(&out, wire, (size_t)n), PROTO_BAD);
 }
 
+/* A header as a peer may write it: service and program bytes as given. */
+static int raw_hdr(unsigned char *w, const char *svc, const char *prog)
+{
+	struct proto_hdr h = sample();
+	strcpy(h.service, "x");
+	h.program[0] = '\0';
+	assert_int_equal(proto_hdr_encode(&h, w, PROTO_HDR_MAX), PROTO_FIXED_LEN + 1);
+	size_t sl = strlen(svc), pl = strlen(prog), n = PROTO_FIXED_LEN + sl + pl;
+	w[4] = (unsigned char)(n >> 8);
+	w[5] = (unsigned char)n;
+	w[24] = (unsigned char)sl;
+	w[25] = (unsigned char)pl;
+	memcpy(w + PROTO_FIXED_LEN, svc, sl);
+	memcpy(w + PROTO_FIXED_LEN + sl, prog, pl);
+	return (int)n;
+}
+
+/* The C1 controls in UTF-8 (C2 80..C2 9F: U+009B is CSI, U+009D OSC) in
+ * the service or the program claim are refused as C0 is; U+00A0, a lone
+ * C2 (invalid, not a control: the record shows U+FFFD) and U+201B pass. */
+static void c1_controls_rejected(void **state)
+{
+	(void)state;
+	const char *bad[] = {
+		"\xc2\x9b"
+		"2J",
+		"a\xc2\x80",
+		"\xc2\x9d"
+		"0;T\xc2\x9c",
+		"x\xc2\x9f"
+	};
+	const char *good[] = { "caf\xc3\xa9", "\xc2\xa0", "a\xc2", "\xe2\x80\x9b" };
+	unsigned char w[PROTO_HDR_MAX];
+	struct proto_hdr out;
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		int n = raw_hdr(w, bad[i], "curl");
+		assert_int_equal(proto_hdr_decode(&out, w, (size_t)n), PROTO_BAD);
+		n = raw_hdr(w, "hello", bad[i]);
+		assert_int_equal(proto_hdr_decode(&out, w, (size_t)n), PROTO_BAD);
+	}
+	for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+		int n = raw_hdr(w, good[i], good[i]);
+		assert_int_equal(proto_hdr_decode(&out, w, (size_t)n), n);
+		assert_string_equal(out.service, good[i]);
+		assert_string_equal(out.program, good[i]);
+	}
+}
+
 static void wrong_magic_and_version(void **state)
 {
 	(void)state;
@@ -221,6 +269,21 @@ static void program_control_bytes_encoded(void **state)
 	assert_true(n > 0);
 	assert_int_equal(proto_hdr_decode(&back, wire, (size_t)n), n);
 	assert_string_equal(back.program, "a?b?c?");
+
+	/* C1 controls: one '?' a byte; U+00A0 and a lone C2 at the end kept. */
+	memcpy(h.program,
+	       "\xc2\x9b"
+	       "31m\xc2\xa0\xc2\x9d\xc2",
+	       10);
+	n = proto_hdr_encode(&h, wire, sizeof wire);
+	assert_true(n > 0);
+	assert_int_equal(proto_hdr_decode(&back, wire, (size_t)n), n);
+	assert_string_equal(back.program, "??31m\xc2\xa0??\xc2");
+
+	char s[] = "\x1b]2;x\x07\xc2\x9b\xc2\xa0\x7f\xc2";
+	proto_name_clean(s, strlen(s));
+	assert_string_equal(s, "?]2;x???\xc2\xa0?\xc2");
+	proto_name_clean(s, 0); /* nothing */
 }
 
 static void credit_within_window(void **state)
@@ -339,6 +402,7 @@ int main(void)
 		cmocka_unit_test(truncated_every_length),
 		cmocka_unit_test(oversized_names),
 		cmocka_unit_test(control_chars_rejected),
+		cmocka_unit_test(c1_controls_rejected),
 		cmocka_unit_test(wrong_magic_and_version),
 		cmocka_unit_test(status_codec),
 		cmocka_unit_test(reused_flag_round_trip),

@@ -1,7 +1,7 @@
 /* The traffic records' string escaper (json.c, json_escape): valid UTF-8
  * kept byte for byte, every kind of invalid sequence replaced by U+FFFD
  * (one per maximal subpart), quotes, backslashes and control characters
- * escaped, and the output bounded without ever cutting a character or an
+ * (C0, DEL, C1) escaped, and the output bounded without ever cutting a character or an
  * escape in two.
  * Then whole records (record_close into a file): the calling host's claims
  * under "claimed" on inbound records, and a record whose every field is
@@ -58,7 +58,7 @@ static void valid_utf8_kept(void **state)
 	(void)state;
 	/* 2, 3 and 4 bytes, at the edges of their ranges. */
 	assert_string_equal(esc("caf\xc3\xa9"), "caf\xc3\xa9");             /* U+00E9 */
-	assert_string_equal(esc("\xc2\x80"), "\xc2\x80");                   /* U+0080 */
+	assert_string_equal(esc("\xc2\xa0"), "\xc2\xa0");                   /* U+00A0 */
 	assert_string_equal(esc("\xdf\xbf"), "\xdf\xbf");                   /* U+07FF */
 	assert_string_equal(esc("\xe0\xa0\x80"), "\xe0\xa0\x80");           /* U+0800 */
 	assert_string_equal(esc("\xe2\x82\xac"), "\xe2\x82\xac");           /* U+20AC */
@@ -118,6 +118,15 @@ static void specials_escaped(void **state)
 	assert_string_equal(esc("tab\there"), "tab\\u0009here");
 	assert_string_equal(esc("\x7f"), "\\u007f");
 	assert_string_equal(esc("\x1b[31m"), "\\u001b[31m");
+	/* The C1 controls, U+0080..U+009F (U+009B is CSI, U+009D OSC); their
+	 * neighbours are kept. */
+	assert_string_equal(esc("\xc2\x80"), "\\u0080");
+	assert_string_equal(esc("\xc2\x9b"
+	                        "2J\xc2\x9d"
+	                        "0;T\xc2\x9c"),
+	                    "\\u009b2J\\u009d0;T\\u009c");
+	assert_string_equal(esc("\xc2\x9f\xc2\xa0\xc2\x7f"), "\\u009f\xc2\xa0" FFFD "\\u007f");
+	assert_string_equal(esc("\xe0\xc2\x85"), FFFD "\\u0085"); /* after a cut sequence */
 }
 
 /* Every prefix of the room: the output is at most cap - 1 bytes, ends

@@ -8,7 +8,9 @@
 # names hold them too. Every line of both logs must parse with python's
 # strict json.loads on a strict UTF-8 decode (jq would let invalid UTF-8
 # through), invalid sequences read as U+FFFD, valid multi-byte UTF-8 as
-# itself. Root's programs are served throughout.
+# itself. C1 controls (U+0080..U+009F, valid UTF-8 some terminals act on)
+# in a peer's header are refused as malformed, and no log holds one. Root's
+# programs are served throughout.
 . "$(dirname "$0")/../lib.sh"
 
 standard_setup
@@ -66,12 +68,21 @@ def status(sid, svc, prog, conn_id):
 prog = b"\xff\xfesshd\x80\xc0\xaf\xed\xa0\x80\xf4\x90\x80\x80\xf0\x9f\x98\x80\xe2\x82"
 print("prog", status(1, b"hello", prog, 0x0dd0000000000001))
 print("svc", status(3, b"h\xe9llo\xc3", prog, 0x0dd0000000000002))
+# C1 controls, valid UTF-8 that terminals may act on (U+009B is CSI,
+# U+009D OSC, U+009C ST): refused as malformed, as C0 controls are.
+print("c1svc", status(5, b"\xc2\x9b2J\xc2\x9b31mEVIL", b"curl", 0x0dd0000000000003))
+print("c1prog", status(7, b"hello", b"\xc2\x9d0;T\xc2\x9c", 0x0dd0000000000004))
+# U+00A0 beside them is no control: served.
+print("nbsp", status(9, b"hello", b"a\xc2\xa0b", 0x0dd0000000000005))
 PY
 out=$(timeout 20 "$PY" "$T/peer.py" "$T/certs/ca.pem" "$T/certs/client.pem" "$T/certs/client.key" \
 	"$MESHPORT" "$PORT" 2>&1) || true
 note "peer: $(tr '\n' ' ' <<<"$out")"
 check_eq "B answers the odd program's stream ok (0)" "prog 0" "$(grep '^prog' <<<"$out")"
 check_eq "and the odd service's no_service (4)" "svc 4" "$(grep '^svc' <<<"$out")"
+check_eq "a service name with C1 controls: bad_request (5)" "c1svc 5" "$(grep '^c1svc' <<<"$out")"
+check_eq "a program claim with C1 controls: bad_request (5)" "c1prog 5" "$(grep '^c1prog' <<<"$out")"
+check_eq "a program claim with U+00A0: ok (0)" "nbsp 0" "$(grep '^nbsp' <<<"$out")"
 wait_record "$T/b.log" '.id == "0dd0000000000002"' >/dev/null || true
 check_hello "root, after"
 sleep 0.5
@@ -105,6 +116,13 @@ v = find(id="0dd0000000000002")
 # \xe9 is a Latin-1 e-acute, a UTF-8 lead byte without its continuation.
 print("peer_service", len(v) == 1 and v[0].get("service") == "h%sllo%s" % (F, F)
       and "h%sllo%s" % (F, F) in v[0].get("detail", ""))
+print("malformed", len([r for r in recs if r.get("result") == "protocol_error"
+                        and "malformed header" in r.get("detail", "")]))
+print("nbsp_program", len(find(id="0dd0000000000005")) == 1
+      and find(id="0dd0000000000005")[0].get("claimed", {}).get("program") == "a\u00a0b")
+# No C1 control in any field, raw or escaped.
+print("c1_fields", sum(1 for r in recs for v in r.values() for c in json.dumps(v, ensure_ascii=False)
+                       if 0x80 <= ord(c) <= 0x9f))
 PY
 res=$("$PY" "$T/check.py" "$T/a.log" "$T/b.log" 2>&1) || true
 note "$(head -n 5 <<<"$res" | tr '\n' ' ')"
@@ -118,5 +136,11 @@ check_eq "B: the peer's program claim, invalid parts replaced, valid 4-byte kept
 	"$(grep '^peer_program' <<<"$res")"
 check_eq "B: the peer's odd service name in service and detail" "peer_service True" \
 	"$(grep '^peer_service' <<<"$res")"
+check_eq "B: the two C1 headers recorded as malformed (protocol_error)" "malformed 2" \
+	"$(grep '^malformed' <<<"$res")"
+check_eq "B: the U+00A0 program claim kept" "nbsp_program True" "$(grep '^nbsp_program' <<<"$res")"
+check_eq "no record holds a C1 control" "c1_fields 0" "$(grep '^c1_fields' <<<"$res")"
+check "neither log nor B's messages hold a raw C1 control (C2 80..C2 9F)" \
+	sh -c "! LC_ALL=C grep -qaP '\\xc2[\\x80-\\x9f]' '$T/a.log' '$T/b.log' '$T/b.err'"
 
 summary
