@@ -77,7 +77,7 @@ struct admin {
 	bool reloaded;
 	double reload_time;
 	bool reload_accepted;
-	char *reload_errors;
+	char *reload_errors, *reload_warnings;
 	bool stopping;
 	/* POST /reload: each request has a number; the main thread runs the
 	 * newest one asked for and hands its result only to a request of
@@ -130,9 +130,12 @@ void admin_note_reload(struct admin *a, const struct admin_reload_result *r)
 	if (!a)
 		return;
 	char *errs = r->errors ? strdup(r->errors) : NULL;
+	char *warns = r->warnings ? strdup(r->warnings) : NULL;
 	pthread_mutex_lock(&a->lock);
 	free(a->reload_errors);
+	free(a->reload_warnings);
 	a->reload_errors = errs;
+	a->reload_warnings = warns;
 	a->reloaded = true;
 	a->reload_time = wall_now();
 	a->reload_accepted = r->accepted;
@@ -282,7 +285,9 @@ static void take_ctx(struct admin *a, struct admin_ctx *x)
 	x->reload_time = a->reload_time;
 	x->reload_accepted = a->reload_accepted;
 	x->reload_errors = a->reload_errors ? strdup(a->reload_errors) : NULL;
+	x->reload_warnings = a->reload_warnings ? strdup(a->reload_warnings) : NULL;
 	pthread_mutex_unlock(&a->lock);
+	x->running = &a->env.running;
 }
 
 static void drop_ctx(struct admin_ctx *x)
@@ -290,6 +295,7 @@ static void drop_ctx(struct admin_ctx *x)
 	gen_unref(x->gen);
 	free((char *)x->not_ready);
 	free((char *)x->reload_errors);
+	free((char *)x->reload_warnings);
 }
 
 struct route {
@@ -776,6 +782,7 @@ void admin_stop(struct admin *a)
 	close(a->fd);
 	gen_unref(a->gen);
 	free(a->reload_errors);
+	free(a->reload_warnings);
 	admin_reload_result_free(&a->reload_res);
 	pthread_mutex_destroy(&a->lock);
 	pthread_cond_destroy(&a->cond);

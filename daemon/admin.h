@@ -21,6 +21,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "admin_views.h"
+
 struct worker;
 struct gen;
 struct cfg_addr;
@@ -53,6 +55,8 @@ struct admin_env {
 	admin_reload_fn *reload;   /* on the main thread */
 	void *reload_arg;
 	double start_time; /* seconds since the epoch */
+	/* the restart-only keys as started (/config) */
+	struct admin_running running;
 };
 
 struct admin;
