@@ -251,12 +251,16 @@ static int live(struct admin *a, struct sbuf *body)
 	return status;
 }
 
-/* May this caller reload? Root and meshd's own user; an owner that cannot
- * be told is refused. */
-static bool may_reload(struct aconn *c, char *why, size_t len)
+/* May this caller reload? Root and meshd's own user, not through a
+ * browser; an owner that cannot be told is refused. */
+static bool may_reload(struct aconn *c, const struct admin_req *r, char *why, size_t len)
 {
 	struct caller who;
 	char err[200];
+	if (admin_http_browser_post(r)) {
+		snprintf(why, len, "a reload with an Origin or a Content-Type is refused");
+		return false;
+	}
 	if (peercred_lookup(&c->peer, &c->local, &who, err, sizeof err) == -1) {
 		snprintf(why, len, "cannot tell who is calling (%s)", err);
 		return false;
@@ -346,6 +350,12 @@ static int answer(struct aconn *c, const struct admin_req *r, struct sbuf *body,
 		sbuf_puts(body, "meshd is stopping\n");
 		return 503;
 	}
+	int hs = admin_http_host_check(r);
+	if (hs) { /* DNS rebinding: a page by name must not reach this API */
+		sbuf_puts(body, hs == 400 ? "an HTTP/1.1 request needs a Host header\n"
+		                          : "Host not allowed\n");
+		return hs;
+	}
 	for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++)
 		if (strcmp(routes[i].path, r->path) == 0)
 			rt = &routes[i];
@@ -368,7 +378,7 @@ static int answer(struct aconn *c, const struct admin_req *r, struct sbuf *body,
 	*type = rt->type;
 	if (rt->id == R_RELOAD) {
 		char why[300];
-		if (!may_reload(c, why, sizeof why)) {
+		if (!may_reload(c, r, why, sizeof why)) {
 			*type = "text/plain; charset=utf-8";
 			sbuf_printf(body, "%s\n", why);
 			return 403;

@@ -11,7 +11,10 @@
  * within 5 s, no body, a response of at most 16 MiB (/metrics: 32 MiB,
  * metrics.h) written within 10 s.
  * Every GET is open to any local user; POST /reload only to root and to
- * meshd's own uid (the TCP caller's owner, by sock_diag).
+ * meshd's own uid (the TCP caller's owner, by sock_diag), and not with an
+ * Origin or a form's Content-Type (a browser's request). Any request whose
+ * Host is not a loopback IP literal or "localhost" is 403 "Host not
+ * allowed" (DNS rebinding: admin_http_host_check).
  */
 #ifndef MESHD_ADMIN_H
 #define MESHD_ADMIN_H
