@@ -1,5 +1,6 @@
 /*
- * Metrics (metrics.c): counters, gauges and histograms for the admin
+ * Metrics (metrics.c: the shards and the data path's hooks; metrics_render.c:
+ * the renders): counters, gauges and histograms for the admin
  * listener's /metrics (Prometheus text) and /stats (the same, as JSON, for
  * meshctl and the status page).
  *
