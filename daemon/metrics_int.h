@@ -97,4 +97,8 @@ static inline uint64_t rd(_Atomic uint64_t *c)
 /* The wall clock in microseconds since the epoch. */
 uint64_t metrics_wall_us(void);
 
+/* Forget which label sets and services renders have named (metrics_render.c;
+ * for the unit tests, which render shards of their own one after another). */
+void metrics_render_forget(void);
+
 #endif

@@ -16,6 +16,7 @@
 #include "version.h"
 
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -137,14 +138,47 @@ static bool agg_used(const struct agg *a)
 }
 
 /* The merged tables are bounded too (a shard has at most 512 entries, the
- * workers together thousands): the busiest METRICS_RENDER_MAX_SETS (most
- * connections opened and closed; attempts) keep their labels, the rest are summed
- * into "overflow", so the text stays within METRICS_RENDER_MAX. */
+ * workers together thousands): at most METRICS_RENDER_MAX_SETS label sets
+ * and services keep their labels, the rest are summed into "overflow", so
+ * the text stays within METRICS_RENDER_MAX.
+ *
+ * Which ones is sticky: a label set once rendered by name is rendered by
+ * name ever after (the process-wide set below, never shrinking), and one
+ * never named is folded ever after once the set is full. Re-ranking the
+ * busiest at each scrape would move a set in and out of overflow, and
+ * overflow's counters would go down: a counter reset to Prometheus, and a
+ * wrong rate. When the set has room for fewer new label sets than a render
+ * brings, the busiest of the new ones (most connections opened and closed;
+ * attempts) take it. Renders run on the admin thread; the lock is for any
+ * other reader, and no writer ever takes it. */
 static const struct metrics_series overflow_key = { .reporter = REP_OVERFLOW,
 	                                            .src = "overflow",
 	                                            .svc = "overflow",
 	                                            .dst = "overflow",
 	                                            .flags = "overflow" };
+
+static struct {
+	pthread_mutex_t lock;
+	struct metrics_series **keys; /* labels only; sorted by label_cmp */
+	size_t nkeys;
+	char **svcs; /* sorted by strcmp */
+	size_t nsvcs;
+} named = { .lock = PTHREAD_MUTEX_INITIALIZER };
+
+void metrics_render_forget(void)
+{
+	pthread_mutex_lock(&named.lock);
+	for (size_t i = 0; i < named.nkeys; i++)
+		free(named.keys[i]);
+	for (size_t i = 0; i < named.nsvcs; i++)
+		free(named.svcs[i]);
+	free(named.keys);
+	free(named.svcs);
+	named.keys = NULL;
+	named.svcs = NULL;
+	named.nkeys = named.nsvcs = 0;
+	pthread_mutex_unlock(&named.lock);
+}
 
 static int agg_busier(const void *a, const void *b)
 {
@@ -160,36 +194,145 @@ static int svc_busier(const void *a, const void *b)
 	return x != y ? (x > y ? -1 : 1) : svc_cmp(a, b);
 }
 
-static void view_fold(struct view *v)
+static int key_cmp(const void *a, const void *b)
 {
-	/* The overflow entry, when there is one, sorts last. */
-	size_t named = v->ns - (v->ns && v->s[v->ns - 1].key->reporter == REP_OVERFLOW);
-	if (named > METRICS_RENDER_MAX_SETS) {
-		struct agg o = { .key = &overflow_key };
-		if (named < v->ns)
-			o = v->s[named];
-		qsort(v->s, named, sizeof *v->s, agg_busier);
-		for (size_t i = METRICS_RENDER_MAX_SETS; i < named; i++)
-			agg_add(&o, &v->s[i]);
-		v->s[METRICS_RENDER_MAX_SETS] = o;
-		v->ns = METRICS_RENDER_MAX_SETS + 1;
-		qsort(v->s, v->ns, sizeof *v->s, agg_cmp);
+	return label_cmp(*(struct metrics_series *const *)a, *(struct metrics_series *const *)b);
+}
+
+static int name_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static bool key_named(const struct metrics_series *x)
+{
+	return named.nkeys &&
+	       bsearch(&x, named.keys, named.nkeys, sizeof *named.keys, key_cmp) != NULL;
+}
+
+static bool svc_named(const char *name)
+{
+	return named.nsvcs &&
+	       bsearch(&name, named.svcs, named.nsvcs, sizeof *named.svcs, name_cmp) != NULL;
+}
+
+/* Into the set (the caller sorts it after its additions); false when out
+ * of memory (then it is folded, now and later: the set is not changed). */
+static bool key_add(const struct metrics_series *x)
+{
+	if (!named.keys) {
+		named.keys = calloc(METRICS_RENDER_MAX_SETS, sizeof *named.keys);
+		if (!named.keys)
+			return false;
 	}
-	if (v->nv > METRICS_RENDER_MAX_SETS) {
-		struct svc_agg o = { .name = "overflow" };
-		size_t n = 0;
-		qsort(v->v, v->nv, sizeof *v->v, svc_busier);
-		for (size_t i = 0; i < v->nv; i++) {
-			if (n < METRICS_RENDER_MAX_SETS && strcmp(v->v[i].name, "overflow") != 0)
-				v->v[n++] = v->v[i];
-			else
-				for (unsigned k = 0; k < METRICS_SVC_COUNT; k++)
-					o.c[k] += v->v[i].c[k];
+	struct metrics_series *k = calloc(1, sizeof *k);
+	if (!k)
+		return false;
+	k->reporter = x->reporter;
+	memcpy(k->src, x->src, sizeof k->src);
+	memcpy(k->svc, x->svc, sizeof k->svc);
+	memcpy(k->dst, x->dst, sizeof k->dst);
+	memcpy(k->flags, x->flags, sizeof k->flags);
+	named.keys[named.nkeys++] = k;
+	return true;
+}
+
+static bool svc_add(const char *name)
+{
+	if (!named.svcs) {
+		named.svcs = calloc(METRICS_RENDER_MAX_SETS, sizeof *named.svcs);
+		if (!named.svcs)
+			return false;
+	}
+	char *n = strdup(name);
+	if (!n)
+		return false;
+	named.svcs[named.nsvcs++] = n;
+	return true;
+}
+
+static void fold_series(struct view *v)
+{
+	struct agg o = { .key = &overflow_key };
+	bool have_o = false;
+	size_t keep = 0, nfresh = 0;
+	/* New label sets, apart; out of memory: they are folded. */
+	struct agg *fresh = malloc((v->ns + 1) * sizeof *fresh);
+	pthread_mutex_lock(&named.lock);
+	for (size_t i = 0; i < v->ns; i++) {
+		const struct agg *a = &v->s[i];
+		if (a->key->reporter != REP_OVERFLOW && key_named(a->key))
+			v->s[keep++] = *a;
+		else if (a->key->reporter != REP_OVERFLOW && fresh)
+			fresh[nfresh++] = *a;
+		else {
+			agg_add(&o, a);
+			have_o = true;
 		}
-		v->v[n++] = o;
-		v->nv = n;
-		qsort(v->v, v->nv, sizeof *v->v, svc_cmp);
 	}
+	size_t room = METRICS_RENDER_MAX_SETS - named.nkeys, added = 0;
+	if (nfresh > room)
+		qsort(fresh, nfresh, sizeof *fresh, agg_busier);
+	for (size_t i = 0; i < nfresh; i++) {
+		if (added < room && key_add(fresh[i].key)) {
+			v->s[keep++] = fresh[i];
+			added++;
+		} else {
+			agg_add(&o, &fresh[i]);
+			have_o = true;
+		}
+	}
+	if (added)
+		qsort(named.keys, named.nkeys, sizeof *named.keys, key_cmp);
+	pthread_mutex_unlock(&named.lock);
+	free(fresh);
+	if (have_o)
+		v->s[keep++] = o;
+	v->ns = keep;
+	qsort(v->s, v->ns, sizeof *v->s, agg_cmp);
+}
+
+static void fold_services(struct view *v)
+{
+	struct svc_agg o = { .name = "overflow" };
+	bool have_o = false;
+	size_t keep = 0, nfresh = 0;
+	struct svc_agg *fresh = malloc((v->nv + 1) * sizeof *fresh);
+	pthread_mutex_lock(&named.lock);
+	for (size_t i = 0; i < v->nv; i++) {
+		const struct svc_agg *a = &v->v[i];
+		bool ov = strcmp(a->name, "overflow") == 0;
+		if (!ov && svc_named(a->name)) {
+			v->v[keep++] = *a;
+		} else if (!ov && fresh) {
+			fresh[nfresh++] = *a;
+		} else {
+			for (unsigned k = 0; k < METRICS_SVC_COUNT; k++)
+				o.c[k] += a->c[k];
+			have_o = true;
+		}
+	}
+	size_t room = METRICS_RENDER_MAX_SETS - named.nsvcs, added = 0;
+	if (nfresh > room)
+		qsort(fresh, nfresh, sizeof *fresh, svc_busier);
+	for (size_t i = 0; i < nfresh; i++) {
+		if (added < room && svc_add(fresh[i].name)) {
+			v->v[keep++] = fresh[i];
+			added++;
+		} else {
+			for (unsigned k = 0; k < METRICS_SVC_COUNT; k++)
+				o.c[k] += fresh[i].c[k];
+			have_o = true;
+		}
+	}
+	if (added)
+		qsort(named.svcs, named.nsvcs, sizeof *named.svcs, name_cmp);
+	pthread_mutex_unlock(&named.lock);
+	free(fresh);
+	if (have_o)
+		v->v[keep++] = o;
+	v->nv = keep;
+	qsort(v->v, v->nv, sizeof *v->v, svc_cmp);
 }
 
 /* Sum the shards into v (sorted, one entry per label set). -1: out of
@@ -263,7 +406,8 @@ static int view_build(struct view *v, const struct metrics_process *p)
 		}
 	}
 	v->nv = o;
-	view_fold(v);
+	fold_series(v);
+	fold_services(v);
 	return 0;
 }
 
