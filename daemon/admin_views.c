@@ -612,7 +612,7 @@ void admin_view_failures(struct sbuf *out, const struct admin_ctx *x, unsigned l
 			missing = i;
 		}
 		size_t k = outs[i].len / sizeof *all;
-		if (all && ok[i] && k <= RECENT_MAX) {
+		if (all && ok[i] && k > 0 && k <= RECENT_MAX) { /* p is NULL when k is 0 */
 			memcpy(all + n, outs[i].p, k * sizeof *all);
 			n += k;
 		}

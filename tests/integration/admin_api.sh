@@ -180,9 +180,12 @@ for h in a b; do
 	check "$h /failures: its host, every worker answered" jq -e --arg h "$h" '.unanswered == [] and .host == $h' <<<"$f"
 done
 rnope=$(records "$T/a.log" '.event == "close" and .service == "nope"' | tail -n 1)
-check "A /failures: the refused one is outbound, from identity client, uid 0, python, to B" \
+# (pid and program only when the shim's question came before the refusal,
+# as in the record, which the loop above compares: not under a slow
+# sanitizer build)
+check "A /failures: the refused one is outbound, from identity client, uid 0, to B" \
 	jq -e --arg id "$(jget "$rdown" .id)" --arg ep "127.0.0.2:$MESHPORT" --argjson port "$PORT3" \
-	'.failures[] | select(.id == $id) | .direction == "outbound" and (.source | endswith("/client")) and .uid == 0 and .pid > 0 and (.program | test("python")) and .port == $port and .endpoint == $ep' \
+	'.failures[] | select(.id == $id) | .direction == "outbound" and (.source | endswith("/client")) and .uid == 0 and (.pid == null or (.program | test("python"))) and .port == $port and .endpoint == $ep' \
 	<<<"$(adm "$ADMIN_A" /failures)"
 check "B /failures: the denied one is inbound, from client, no caller of its own" \
 	jq -e --arg id "$(jget "$bnope" .id)" \
