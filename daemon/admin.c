@@ -77,7 +77,7 @@ struct admin {
 	bool reloaded;
 	double reload_time;
 	bool reload_accepted;
-	char *reload_errors;
+	char *reload_errors, *reload_warnings;
 	bool stopping;
 	/* POST /reload: each request has a number; the main thread runs the
 	 * newest one asked for and hands its result only to a request of
@@ -130,9 +130,12 @@ void admin_note_reload(struct admin *a, const struct admin_reload_result *r)
 	if (!a)
 		return;
 	char *errs = r->errors ? strdup(r->errors) : NULL;
+	char *warns = r->warnings ? strdup(r->warnings) : NULL;
 	pthread_mutex_lock(&a->lock);
 	free(a->reload_errors);
+	free(a->reload_warnings);
 	a->reload_errors = errs;
+	a->reload_warnings = warns;
 	a->reloaded = true;
 	a->reload_time = wall_now();
 	a->reload_accepted = r->accepted;
@@ -248,12 +251,16 @@ static int live(struct admin *a, struct sbuf *body)
 	return status;
 }
 
-/* May this caller reload? Root and meshd's own user; an owner that cannot
- * be told is refused. */
-static bool may_reload(struct aconn *c, char *why, size_t len)
+/* May this caller reload? Root and meshd's own user, not through a
+ * browser; an owner that cannot be told is refused. */
+static bool may_reload(struct aconn *c, const struct admin_req *r, char *why, size_t len)
 {
 	struct caller who;
 	char err[200];
+	if (admin_http_browser_post(r)) {
+		snprintf(why, len, "a reload with an Origin or a Content-Type is refused");
+		return false;
+	}
 	if (peercred_lookup(&c->peer, &c->local, &who, err, sizeof err) == -1) {
 		snprintf(why, len, "cannot tell who is calling (%s)", err);
 		return false;
@@ -282,7 +289,9 @@ static void take_ctx(struct admin *a, struct admin_ctx *x)
 	x->reload_time = a->reload_time;
 	x->reload_accepted = a->reload_accepted;
 	x->reload_errors = a->reload_errors ? strdup(a->reload_errors) : NULL;
+	x->reload_warnings = a->reload_warnings ? strdup(a->reload_warnings) : NULL;
 	pthread_mutex_unlock(&a->lock);
+	x->running = &a->env.running;
 }
 
 static void drop_ctx(struct admin_ctx *x)
@@ -290,6 +299,7 @@ static void drop_ctx(struct admin_ctx *x)
 	gen_unref(x->gen);
 	free((char *)x->not_ready);
 	free((char *)x->reload_errors);
+	free((char *)x->reload_warnings);
 }
 
 struct route {
@@ -340,6 +350,12 @@ static int answer(struct aconn *c, const struct admin_req *r, struct sbuf *body,
 		sbuf_puts(body, "meshd is stopping\n");
 		return 503;
 	}
+	int hs = admin_http_host_check(r);
+	if (hs) { /* DNS rebinding: a page by name must not reach this API */
+		sbuf_puts(body, hs == 400 ? "an HTTP/1.1 request needs a Host header\n"
+		                          : "Host not allowed\n");
+		return hs;
+	}
 	for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++)
 		if (strcmp(routes[i].path, r->path) == 0)
 			rt = &routes[i];
@@ -362,7 +378,7 @@ static int answer(struct aconn *c, const struct admin_req *r, struct sbuf *body,
 	*type = rt->type;
 	if (rt->id == R_RELOAD) {
 		char why[300];
-		if (!may_reload(c, why, sizeof why)) {
+		if (!may_reload(c, r, why, sizeof why)) {
 			*type = "text/plain; charset=utf-8";
 			sbuf_printf(body, "%s\n", why);
 			return 403;
@@ -776,6 +792,7 @@ void admin_stop(struct admin *a)
 	close(a->fd);
 	gen_unref(a->gen);
 	free(a->reload_errors);
+	free(a->reload_warnings);
 	admin_reload_result_free(&a->reload_res);
 	pthread_mutex_destroy(&a->lock);
 	pthread_cond_destroy(&a->cond);

@@ -11,7 +11,10 @@
  * within 5 s, no body, a response of at most 16 MiB (/metrics: 32 MiB,
  * metrics.h) written within 10 s.
  * Every GET is open to any local user; POST /reload only to root and to
- * meshd's own uid (the TCP caller's owner, by sock_diag).
+ * meshd's own uid (the TCP caller's owner, by sock_diag), and not with an
+ * Origin or a form's Content-Type (a browser's request). Any request whose
+ * Host is not a loopback IP literal or "localhost" is 403 "Host not
+ * allowed" (DNS rebinding: admin_http_host_check).
  */
 #ifndef MESHD_ADMIN_H
 #define MESHD_ADMIN_H
@@ -20,6 +23,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include "admin_views.h"
 
 struct worker;
 struct gen;
@@ -53,6 +58,8 @@ struct admin_env {
 	admin_reload_fn *reload;   /* on the main thread */
 	void *reload_arg;
 	double start_time; /* seconds since the epoch */
+	/* the restart-only keys as started (/config) */
+	struct admin_running running;
 };
 
 struct admin;

@@ -7,6 +7,9 @@
  */
 #include "admin_http.h"
 
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <netinet/in.h>
 #include <string.h>
 
 static bool is_tchar(unsigned char c)
@@ -136,6 +139,21 @@ static int parse_field(const char *s, size_t n, struct admin_req *req)
 		return parse_length(s + i, e - i, req);
 	if (ieq(s, nlen, "transfer-encoding"))
 		req->has_body_coding = true;
+	if (ieq(s, nlen, "host")) {
+		if (req->has_host || e - i > ADMIN_HTTP_HOST_MAX)
+			return -400;
+		req->has_host = true;
+		memcpy(req->host, s + i, e - i);
+		req->host[e - i] = '\0';
+	}
+	if (ieq(s, nlen, "origin"))
+		req->has_origin = true;
+	if (ieq(s, nlen, "content-type")) {
+		size_t n2 = e - i < ADMIN_HTTP_CTYPE_MAX ? e - i : ADMIN_HTTP_CTYPE_MAX;
+		req->has_ctype = true;
+		memcpy(req->ctype, s + i, n2);
+		req->ctype[n2] = '\0';
+	}
 	return 0;
 }
 
@@ -170,6 +188,81 @@ int admin_http_parse(const char *buf, size_t len, struct admin_req *req)
 			return rc;
 		p = (size_t)e + 1;
 	}
+}
+
+/* ":PORT" or "" at p (the rest of a Host after its name). */
+static bool port_ok(const char *p)
+{
+	if (!*p)
+		return true;
+	if (*p++ != ':')
+		return false;
+	unsigned long v = 0;
+	size_t n = 0;
+	for (; p[n] >= '0' && p[n] <= '9' && n < 6; n++)
+		v = v * 10 + (unsigned long)(p[n] - '0');
+	return !p[n] && v <= 65535; /* "host:" (no digits) is allowed too */
+}
+
+static bool name_eq(const char *a, size_t alen, const char *b)
+{
+	if (strlen(b) != alen)
+		return false;
+	for (size_t i = 0; i < alen; i++)
+		if (tolower((unsigned char)a[i]) != tolower((unsigned char)b[i]))
+			return false;
+	return true;
+}
+
+int admin_http_host_check(const struct admin_req *req)
+{
+	if (!req->has_host)
+		return req->minor >= 1 ? 400 : 0;
+	const char *h = req->host, *rest;
+	char name[ADMIN_HTTP_HOST_MAX + 1];
+	size_t n;
+	if (h[0] == '[') { /* an IPv6 literal */
+		const char *close = strchr(h, ']');
+		if (!close)
+			return 403;
+		n = (size_t)(close - h - 1);
+		memcpy(name, h + 1, n);
+		rest = close + 1;
+	} else {
+		const char *colon = strchr(h, ':');
+		n = colon ? (size_t)(colon - h) : strlen(h);
+		memcpy(name, h, n);
+		rest = h + n;
+	}
+	name[n] = '\0';
+	if (!port_ok(rest) || n == 0)
+		return 403;
+	struct in_addr a4;
+	struct in6_addr a6;
+	if (h[0] != '[' && inet_pton(AF_INET, name, &a4) == 1)
+		return (ntohl(a4.s_addr) >> 24) == 127 ? 0 : 403;
+	if (h[0] == '[') {
+		if (inet_pton(AF_INET6, name, &a6) != 1)
+			return 403;
+		if (IN6_IS_ADDR_LOOPBACK(&a6) ||
+		    (IN6_IS_ADDR_V4MAPPED(&a6) && a6.s6_addr[12] == 127))
+			return 0;
+	}
+	if (h[0] != '[' && name_eq(name, n, "localhost"))
+		return 0;
+	return 403;
+}
+
+bool admin_http_browser_post(const struct admin_req *req)
+{
+	if (req->has_origin)
+		return true;
+	if (!req->has_ctype)
+		return false;
+	/* the media type, up to its parameters */
+	size_t n = strcspn(req->ctype, "; \t");
+	bool form = name_eq(req->ctype, n, "application/x-www-form-urlencoded");
+	return !(form && req->has_length && req->content_length == 0);
 }
 
 bool admin_http_query_uint(const char *query, const char *name, unsigned long max,

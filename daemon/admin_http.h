@@ -14,6 +14,8 @@
 
 #define ADMIN_HTTP_HEAD_MAX 8192 /* request line and headers, CRLFs included */
 #define ADMIN_HTTP_TARGET_MAX 255
+#define ADMIN_HTTP_HOST_MAX 255 /* a longer Host is malformed */
+#define ADMIN_HTTP_CTYPE_MAX 63
 
 enum admin_method { ADMIN_GET, ADMIN_HEAD, ADMIN_POST, ADMIN_OTHER };
 
@@ -25,6 +27,11 @@ struct admin_req {
 	uint64_t content_length;
 	bool has_body_coding; /* Transfer-Encoding was sent */
 	unsigned minor;       /* HTTP/1.minor */
+	bool has_host;        /* a second Host is malformed (-400) */
+	char host[ADMIN_HTTP_HOST_MAX + 1];
+	bool has_origin;                      /* Origin was sent: a browser's request */
+	bool has_ctype;                       /* Content-Type was sent */
+	char ctype[ADMIN_HTTP_CTYPE_MAX + 1]; /* its first bytes */
 };
 
 /*
@@ -35,6 +42,28 @@ struct admin_req {
  * too long, -505 not HTTP/1.x. *req is filled on success.
  */
 int admin_http_parse(const char *buf, size_t len, struct admin_req *req);
+
+/*
+ * Whether the Host of req names this listener, against DNS rebinding (a
+ * web page whose name an attacker points at 127.0.0.1 must not read the
+ * API through a local user's browser): 0 when Host is absent in HTTP/1.0,
+ * a loopback IP literal (127.0.0.0/8, [::1], [::ffff:127.x.y.z]) or
+ * "localhost", with an optional port (the configured admin address is one
+ * of these: config refuses any other); 400 when an HTTP/1.1 request has no
+ * Host (RFC 9112); 403 for any other name.
+ */
+int admin_http_host_check(const struct admin_req *req);
+
+/*
+ * Whether a POST without a body may be what a browser sent on its own (a
+ * "simple request" a web page can make without asking): it carries an
+ * Origin, or a Content-Type. The one Content-Type let through is
+ * application/x-www-form-urlencoded with Content-Length 0, what
+ * `curl -d ''` (meshctl) sends; with no Host check passed a page cannot
+ * reach the listener by name, and a page of another loopback origin
+ * always sends Origin on a POST.
+ */
+bool admin_http_browser_post(const struct admin_req *req);
 
 /* The value of name=N in a query string ("a=1&limit=20"), decimal, at
  * most max. False when absent or not such a number. */

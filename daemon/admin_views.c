@@ -20,6 +20,7 @@
 #include "sbuf.h"
 
 #include <arpa/inet.h>
+#include <limits.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -115,15 +116,66 @@ static void addr_json(struct sbuf *out, const struct cfg_addr *a)
 	sbuf_json_str(out, net_addr_str(a, b, sizeof b));
 }
 
-static void mesh_json(struct sbuf *out, const struct config *c)
+/* ---- the keys a reload cannot change ---- */
+
+static const char *const restart_keys[ADMIN_RESTART_KEYS] = { "admin", "control", "workers" };
+
+unsigned admin_pending_restart(const struct admin_running *run, const struct config *c,
+                               const char *names[ADMIN_RESTART_KEYS])
+{
+	unsigned n = 0;
+	if (run->admin_on != c->admin_on || (c->admin_on && !net_addr_eq(&run->admin, &c->admin)))
+		names[n++] = restart_keys[0];
+	if (strcmp(run->control ? run->control : "", c->control ? c->control : "") != 0)
+		names[n++] = restart_keys[1];
+	if (run->workers != c->workers)
+		names[n++] = restart_keys[2];
+	return n;
+}
+
+const char *admin_restart_value(const char *key, const struct admin_running *run,
+                                const struct config *c, char *buf, size_t len)
+{
+	if (strcmp(key, "admin") == 0) {
+		bool on = run ? run->admin_on : c->admin_on;
+		if (!on)
+			snprintf(buf, len, "off");
+		else
+			net_addr_str(run ? &run->admin : &c->admin, buf, len);
+	} else if (strcmp(key, "control") == 0) {
+		snprintf(buf, len, "%s", run ? run->control : c->control);
+	} else {
+		unsigned w = run ? run->workers : c->workers;
+		if (w)
+			snprintf(buf, len, "%u", w);
+		else
+			snprintf(buf, len, "auto");
+	}
+	return buf;
+}
+
+/* Every [mesh] key of c; those a reload cannot change as they run
+ * (run), when known. */
+static void mesh_json(struct sbuf *out, const struct config *c, const struct admin_running *run)
 {
 	const char *base = (const char *)c;
 	sbuf_puts(out, "{");
 	for (unsigned i = 0; i < NKEYS; i++) {
 		const struct mesh_key *k = &mesh_keys[i];
 		const void *f = base + k->off;
-		char b[64];
+		char b[PATH_MAX];
 		sbuf_printf(out, "%s\"%s\":", i ? "," : "", k->name);
+		bool restart_only = false;
+		for (unsigned r = 0; r < ADMIN_RESTART_KEYS; r++)
+			restart_only |= strcmp(k->name, restart_keys[r]) == 0;
+		if (run && restart_only) {
+			admin_restart_value(k->name, run, c, b, sizeof b);
+			if (k->kind == K_AUTO && run->workers)
+				sbuf_puts(out, b); /* a number, as the file's would be */
+			else
+				sbuf_json_str(out, b);
+			continue;
+		}
 		switch (k->kind) {
 		case K_STR:
 			sbuf_json_str(out, *(char *const *)f);
@@ -266,10 +318,19 @@ void admin_view_config(struct sbuf *out, const struct admin_ctx *x)
 		sbuf_printf(out, "{\"time\":%.3f,\"result\":\"%s\",\"errors\":", x->reload_time,
 		            x->reload_accepted ? "accepted" : "rejected");
 		admin_json_lines(out, x->reload_errors);
+		sbuf_puts(out, ",\"warnings\":");
+		admin_json_lines(out, x->reload_warnings);
 		sbuf_puts(out, "}");
 	}
-	sbuf_puts(out, ",\"mesh\":");
-	mesh_json(out, c);
+	/* mesh shows admin, control and workers as they run; a different
+	 * value in the file waits for a restart. */
+	const char *pend[ADMIN_RESTART_KEYS];
+	unsigned npend = x->running ? admin_pending_restart(x->running, c, pend) : 0;
+	sbuf_puts(out, ",\"pending_restart\":[");
+	for (unsigned i = 0; i < npend; i++)
+		sbuf_printf(out, "%s\"%s\"", i ? "," : "", pend[i]);
+	sbuf_puts(out, "],\"mesh\":");
+	mesh_json(out, c, x->running);
 	sbuf_puts(out, ",\"identities\":");
 	identities_json(out, x->gen);
 	sbuf_puts(out, ",\"services\":[");

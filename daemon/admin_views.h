@@ -8,11 +8,37 @@
 #define MESHD_ADMIN_VIEWS_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
+
+#include "config.h"
 
 struct sbuf;
 struct worker;
 struct gen;
+
+/*
+ * The keys a reload cannot change (admin, control, workers) as meshd
+ * started with them: what is in force whatever a later generation's file
+ * says. /config shows these and lists the keys whose file value differs
+ * as "pending_restart".
+ */
+struct admin_running {
+	bool admin_on;
+	struct cfg_addr admin;
+	const char *control; /* lives as long as the process */
+	unsigned workers;    /* as configured: 0 = auto */
+};
+#define ADMIN_RESTART_KEYS 3
+
+/* The restart-only keys whose value in c differs from the running one,
+ * into names[] (at most ADMIN_RESTART_KEYS); returns how many. */
+unsigned admin_pending_restart(const struct admin_running *run, const struct config *c,
+                               const char *names[ADMIN_RESTART_KEYS]);
+/* One key's value in c, or the running one (run != NULL), as /config
+ * shows it ("127.0.0.1:15000", "off", "auto", "2", a path), into buf. */
+const char *admin_restart_value(const char *key, const struct admin_running *run,
+                                const struct config *c, char *buf, size_t len);
 
 struct admin_ctx {
 	struct worker *w;
@@ -25,8 +51,10 @@ struct admin_ctx {
 	bool reloaded;
 	double reload_time;
 	bool reload_accepted;
-	const char *reload_errors; /* lines, or NULL */
-	uint64_t refused;          /* admin connections over the bound */
+	const char *reload_errors;   /* lines, or NULL */
+	const char *reload_warnings; /* lines, or NULL */
+	const struct admin_running *running;
+	uint64_t refused; /* admin connections over the bound */
 };
 
 #define ADMIN_CONN_LIMIT_DEFAULT 1000

@@ -42,6 +42,7 @@
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <openssl/crypto.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -214,7 +215,8 @@ struct daemon {
 	struct shimctl *ctl;
 	bool draining;
 	int lock_fd;
-	struct admin *admin; /* NULL: admin = off */
+	struct admin *admin;          /* NULL: admin = off */
+	struct admin_running running; /* the restart-only keys as started */
 };
 
 static bool w0_holds(const struct cfg_service *s, void *arg)
@@ -279,10 +281,10 @@ static void reload_run(struct daemon *d, struct admin_reload_result *r)
 	struct gen *g = gen_load(d->conf_path, d->gen->cfg, &errs);
 	if (g) {
 		check_paths(g->cfg, &unsafe, &warns);
-		r->warnings = lines_dup(warns);
-		say_lines(warns, SAY_WARN);
-		free(warns);
 		if (unsafe) {
+			say_lines(warns, SAY_WARN);
+			free(warns);
+			warns = NULL;
 			errs = unsafe;
 			gen_unref(g);
 			g = NULL;
@@ -304,29 +306,51 @@ static void reload_run(struct daemon *d, struct admin_reload_result *r)
 		log_limits(g->cfg);
 	bool log_moved = strcmp(old->cfg->log, g->cfg->log) != 0;
 	bool snap_moved = strcmp(old->cfg->snapshot, g->cfg->snapshot) != 0;
-	if (strcmp(old->cfg->control, g->cfg->control) != 0 ||
-	    (old->cfg->workers != g->cfg->workers) || old->cfg->admin_on != g->cfg->admin_on ||
-	    (g->cfg->admin_on && !net_addr_eq(&old->cfg->admin, &g->cfg->admin)))
-		log_warn("changes to control, workers and admin take effect at the next restart");
+	const char *pend[ADMIN_RESTART_KEYS];
+	unsigned npend = admin_pending_restart(&d->running, g->cfg, pend);
+	for (unsigned i = 0; i < npend; i++) {
+		char now[PATH_MAX], then[PATH_MAX];
+		startcheck_add(&warns,
+		               "%s = %s takes effect at the next restart; %s stays in force",
+		               pend[i],
+		               admin_restart_value(pend[i], NULL, g->cfg, then, sizeof then),
+		               admin_restart_value(pend[i], &d->running, g->cfg, now, sizeof now));
+	}
+	/* Before any other thread sees g: a log that cannot be opened keeps
+	 * the old path in this generation too, so that /config and SIGUSR1's
+	 * reopen name the file written to, and the next reload tries again. */
+	if (log_moved && traffic_reopen(g->cfg->log) == -1) {
+		int e = errno;
+		char *keep = strdup(old->cfg->log);
+		startcheck_add(&warns, "cannot open traffic log %s: %s; still writing to %s",
+		               g->cfg->log, strerror(e), old->cfg->log);
+		if (keep) {
+			free(g->cfg->log);
+			g->cfg->log = keep;
+		}
+	}
 	d->gen = g;
 	g->cfg->generation = ++d->generation;
 	for (unsigned i = 0; i < d->nw; i++)
 		worker_post_gen(&d->w[i], g);
 	/* New VIPs must be listening before the snapshot names them. */
 	if (worker_wait_applied(d->w, d->nw, d->generation, 5.0) == -1)
-		log_warn("a worker is slow to apply generation %llu",
-		         (unsigned long long)d->generation);
-	if (log_moved && traffic_reopen(g->cfg->log) == -1)
-		log_error("cannot open traffic log %s: %m; still writing to %s", g->cfg->log,
-		          old->cfg->log);
+		startcheck_add(&warns, "a worker is slow to apply generation %llu",
+		               (unsigned long long)d->generation);
 	if (snap_moved)
 		snapshot_unpublish(old->cfg);
-	publish(d);
+	unsigned left = publish(d); /* which logs why */
+	if (left)
+		startcheck_add(&warns, "%u of %u services not published (the log says why)", left,
+		               g->cfg->nservices);
 	log_info("reloaded %s (generation %llu): %u services, %u identities", d->conf_path,
 	         (unsigned long long)d->generation, g->cfg->nservices, g->cfg->nidentities);
 	gen_unref(old);
 	r->accepted = true;
 	r->generation = d->generation;
+	r->warnings = lines_dup(warns);
+	say_lines(warns, SAY_WARN);
+	free(warns);
 	metrics_reload(true, d->generation);
 	admin_set_gen(d->admin, g);
 	admin_note_reload(d->admin, r);
@@ -666,6 +690,14 @@ int main(int argc, char **argv)
 		log_error("%s; refusing to start (admin = off turns it off)", err);
 		return 1;
 	}
+	d->running = (struct admin_running){ .admin_on = c->admin_on,
+		                             .admin = c->admin,
+		                             .control = strdup(c->control),
+		                             .workers = c->workers };
+	if (!d->running.control) {
+		log_error("out of memory");
+		return 1;
+	}
 	d->loop = ev_default_loop(EVFLAG_AUTO);
 	d->ctl = shimctl_open(d->loop, c->control, err, sizeof err);
 	if (!d->ctl)
@@ -717,7 +749,8 @@ int main(int argc, char **argv)
 			                 .main_loop = d->loop,
 			                 .reload = admin_reload_cb,
 			                 .reload_arg = d,
-			                 .start_time = start_time };
+			                 .start_time = start_time,
+			                 .running = d->running };
 		admin_set_gen(d->admin, d->gen);
 		if (admin_start(d->admin, &env, err, sizeof err) == -1) {
 			log_error("%s", err);
@@ -757,6 +790,7 @@ int main(int argc, char **argv)
 	traffic_close();
 	gen_unref(d->gen);
 	free(d->w);
+	free((char *)d->running.control);
 	close(d->lock_fd);
 	return 0;
 }

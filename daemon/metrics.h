@@ -1,5 +1,6 @@
 /*
- * Metrics (metrics.c): counters, gauges and histograms for the admin
+ * Metrics (metrics.c: the shards and the data path's hooks; metrics_render.c:
+ * the renders): counters, gauges and histograms for the admin
  * listener's /metrics (Prometheus text) and /stats (the same, as JSON, for
  * meshctl and the status page).
  *
@@ -63,7 +64,9 @@ enum metrics_svc {
  * libmesh_metrics_series_overflow_total counts it). */
 #define METRICS_SERIES_MAX 512
 /* Bound on the label sets, and on the services, of a render (the shards
- * merged): the busiest are kept, the rest summed into "overflow". The
+ * merged): the first named keep their names for good (sticky, so that
+ * overflow never goes down; metrics_render.c), the rest are summed into
+ * "overflow". The
  * Prometheus text of that many, with labels of the longest, is at most
  * METRICS_RENDER_MAX bytes (tests/unit/test_metrics.c checks), the
  * ceiling the admin listener gives /metrics. */

@@ -7,7 +7,9 @@
  * their bound, the path starts with '/' and holds no byte a request line
  * forbids; every shorter prefix of a complete head is "need more" or the
  * same rejection the whole would have met at that point, never a longer
- * head; and the query reader keeps to its maximum.
+ * head; the query reader keeps to its maximum; the Host is NUL-terminated
+ * within its bound and the Host check answers 0, 400 or 403 (and 0 only
+ * with a Host or in HTTP/1.0).
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -48,6 +50,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
 	CHECK(strcmp(r.path, r2.path) == 0 && strcmp(r.query, r2.query) == 0);
 	for (size_t k = (size_t)rc > 64 ? (size_t)rc - 64 : 0; k < (size_t)rc; k++)
 		CHECK(admin_http_parse(buf, k, &r2) <= 0);
+	CHECK(strnlen(r.host, sizeof r.host) < sizeof r.host);
+	CHECK(strnlen(r.ctype, sizeof r.ctype) < sizeof r.ctype);
+	int hs = admin_http_host_check(&r);
+	CHECK(hs == 0 || hs == 400 || hs == 403);
+	CHECK(hs != 0 || r.has_host || r.minor == 0);
+	(void)admin_http_browser_post(&r);
 	unsigned long v;
 	if (admin_http_query_uint(r.query, "limit", 10000, &v))
 		CHECK(v <= 10000);

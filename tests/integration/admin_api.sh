@@ -6,7 +6,11 @@
 # link in /links, the endpoint in /endpoints; 404, 405, 400, 413; POST
 # /reload as root is accepted, a broken file is rejected with its
 # file:line error (and /config keeps it as the last reload); as `nobody`
-# POST /reload is 403 while GET works. /failures: a refused connection and
+# POST /reload is 403 while GET works; a Host other than a loopback literal
+# or localhost is 403 (DNS rebinding), and so is a POST /reload with an
+# Origin or a form's Content-Type; a reload that changes admin or points
+# the log where it cannot be opened is accepted with warnings saying so,
+# and /config shows what runs and "pending_restart". /failures: a refused connection and
 # a denied one, newest first on both hosts, each saying what its close
 # record says (the same id); its limit; a flood of 500 refusals leaves
 # exactly 32 entries in each of A's two workers, and /failures small.
@@ -289,6 +293,61 @@ check "B: at most 32 failures in any worker" \
 	jq -e '[.failures | group_by(.worker)[] | length] | max <= 32' "$T/body"
 code=$(nobody curl -sS -o /dev/null -w '%{http_code}' "http://127.0.0.1:$ADMIN_A/failures")
 check_eq "as nobody: GET /failures 200" 200 "$code"
+
+# The Host header (DNS rebinding): only loopback literals and localhost.
+adm "$ADMIN_A" /config -H 'Host: evil.example' >/dev/null
+check_eq "Host: evil.example: 403 Host not allowed" "403 Host not allowed" "$(status) $(cat "$T/body")"
+adm "$ADMIN_A" /metrics -H "Host: evil.example:$ADMIN_A" >/dev/null
+check_eq "Host: evil.example:PORT on /metrics: 403" 403 "$(status)"
+adm "$ADMIN_A" /reload -X POST -H 'Host: evil.example' >/dev/null
+check_eq "POST /reload with Host: evil.example: 403" 403 "$(status)"
+for h in localhost "localhost:$ADMIN_A" "127.0.0.1:$ADMIN_A" 127.0.0.1; do
+	adm "$ADMIN_A" /ready -H "Host: $h" >/dev/null
+	check_eq "Host: $h: 200" 200 "$(status)"
+done
+check_eq "HTTP/1.0 without Host: 200" "HTTP/1.1 200 OK" "$(raw 'GET /ready HTTP/1.0\r\n\r\n')"
+check_eq "HTTP/1.1 without Host: 400" "HTTP/1.1 400 Bad Request" "$(raw 'GET /ready HTTP/1.1\r\n\r\n')"
+# A browser's own POST (an Origin, a form's Content-Type): refused.
+adm "$ADMIN_A" /reload -X POST -H 'Origin: http://127.0.0.1:8080' >/dev/null
+check "POST /reload with an Origin: 403, saying why" grep -q 'Origin' "$T/body"
+check_eq "POST /reload with an Origin: 403" 403 "$(status)"
+adm "$ADMIN_A" /reload -X POST -H 'Content-Type: text/plain' >/dev/null
+check_eq "POST /reload with Content-Type: text/plain: 403" 403 "$(status)"
+check_eq "/config: those reloads did not run (generation 2)" 2 "$(adm "$ADMIN_A" /config | jq -r .generation)"
+
+# Restart-only keys and a traffic log that cannot be opened: the reload
+# is accepted, and its answer and /config say what did not take effect.
+ADMIN_NEW=$((MESHPORT + 9))
+confs "${SVCS[@]}"
+sed -i "s/^admin = .*/admin = 127.0.0.1:$ADMIN_NEW/" "$T/a.ini"
+# (on a read-only tmpfs: the path checks pass, open fails with EROFS)
+mkdir -p "$T/ro"
+mount -t tmpfs -o ro,size=64k,mode=0755 tmpfs "$T/ro" || die "cannot mount a tmpfs on $T/ro"
+on_exit 'umount "$T/ro"'
+badlog=$T/ro/a.log
+sed -i "s|^log = .*|log = $badlog|" "$T/a.ini"
+rl=$(adm "$ADMIN_A" /reload -X POST)
+check_eq "reload with a new admin address and an unopenable log: 200, accepted, generation 3" \
+	"200 accepted 3" "$(status) $(jq -r '"\(.result) \(.generation)"' <<<"$rl")"
+check "its warnings: admin waits for a restart, naming both addresses" \
+	jq -e --arg n "127.0.0.1:$ADMIN_NEW" --arg o "127.0.0.1:$ADMIN_A" \
+	'.warnings | any(startswith("admin = \($n) takes effect at the next restart") and contains($o))' <<<"$rl"
+check "its warnings: the traffic log could not be opened" \
+	jq -e --arg p "$badlog" '.warnings | any(startswith("cannot open traffic log \($p)"))' <<<"$rl"
+check "A logs the warnings too" grep -q "warn: admin = 127.0.0.1:$ADMIN_NEW takes effect at the next restart" "$T/a.err"
+cfg=$(adm "$ADMIN_A" /config)
+check_eq "/config: mesh.admin is the running address" "127.0.0.1:$ADMIN_A" "$(jq -r .mesh.admin <<<"$cfg")"
+check_eq "/config: pending_restart lists admin" '["admin"]' "$(jq -c .pending_restart <<<"$cfg")"
+check_eq "/config: mesh.log is the log still written to" "$T/a.log" "$(jq -r .mesh.log <<<"$cfg")"
+check "/config: the last reload's warnings" jq -e '.last_reload.result == "accepted" and (.last_reload.warnings | length) == 2' <<<"$cfg"
+check_fail "nothing listens on the new admin address" curl -s -m 2 "http://127.0.0.1:$ADMIN_NEW/ready"
+body=$(mesh_client "${CURL[@]}" "http://hello:$PORT/") || body=
+check_eq "hello still works" "hello from upstream" "$body"
+check "its record is in the log still written to" wait_record "$T/a.log" '.event == "close" and .service == "hello"' 5
+confs "${SVCS[@]}"
+rl=$(adm "$ADMIN_A" /reload -X POST)
+check_eq "the file as it was: accepted without warnings" 'accepted []' "$(jq -r '"\(.result) \(.warnings | tojson)"' <<<"$rl")"
+check_eq "/config: nothing pending" '[]' "$(adm "$ADMIN_A" /config | jq -c .pending_restart)"
 
 # The admin address taken: meshd refuses to start.
 stop_meshd a || true

@@ -26,7 +26,7 @@ def loop():
     while time.time() < end and not os.path.exists(stop):
         try:
             s = socket.create_connection(("127.0.0.1", port), timeout=5)
-            s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            s.sendall(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
             got = b""
             while True:
                 b = s.recv(65536)

@@ -1,8 +1,9 @@
 /* The admin listener's request-head parser (admin_http.c): complete heads,
  * incomplete ones (0: read more), every rejection with its status (400,
  * 414, 431, 505), Content-Length and Transfer-Encoding as the body checks
- * see them, the query reader; and that /config's [mesh] list names every
- * key of the loader's table (admin_views.c). */
+ * see them, the query reader; the Host check (DNS rebinding) and the
+ * browser-POST check; and that /config's [mesh] list names every key of
+ * the loader's table (admin_views.c) and its restart-only keys. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -175,6 +176,151 @@ static void query_presence(void **state)
 	assert_true(admin_http_query_has("limit&a=1", "limit"));
 }
 
+/* host_status(HEAD): admin_http_host_check of a parsed head. */
+static int host_status(const char *h)
+{
+	struct admin_req r;
+	assert_true(parse(h, &r) > 0);
+	return admin_http_host_check(&r);
+}
+
+static void host_check(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *host;
+		int status;
+	} cases[] = {
+		{ "127.0.0.1", 0 },
+		{ "127.0.0.1:15000", 0 },
+		{ "127.0.0.1:", 0 }, /* an empty port is allowed by RFC 3986 */
+		{ "127.77.0.9:80", 0 },
+		{ "[::1]", 0 },
+		{ "[::1]:15000", 0 },
+		{ "[0:0:0:0:0:0:0:1]:1", 0 },
+		{ "[::ffff:127.0.0.1]:15000", 0 },
+		{ "localhost", 0 },
+		{ "LocalHost:15000", 0 },
+		{ "evil.example", 403 },
+		{ "evil.example:15000", 403 },
+		{ "localhost.evil.example", 403 },
+		{ "127.0.0.1.evil.example", 403 },
+		{ "localhost.", 403 },
+		{ "127.1", 403 }, /* not a dotted quad: a name */
+		{ "0x7f.0.0.1", 403 },
+		{ "10.0.0.1", 403 },
+		{ "0.0.0.0:15000", 403 },
+		{ "[::2]", 403 },
+		{ "[::ffff:10.0.0.1]", 403 },
+		{ "::1", 403 },             /* IPv6 without brackets */
+		{ "[::1", 403 },            /* no closing bracket */
+		{ "[::1]x", 403 },          /* junk after it */
+		{ "127.0.0.1:99999", 403 }, /* not a port */
+		{ "127.0.0.1:80:80", 403 }, /* two ports */
+		{ "127.0.0.1:1a", 403 },
+		{ "127.0.0.1 x", 403 },
+		{ "", 403 },
+		{ ":15000", 403 },
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		char h[512];
+		snprintf(h, sizeof h, "GET /config HTTP/1.1\r\nHost: %s\r\n\r\n", cases[i].host);
+		if (host_status(h) != cases[i].status)
+			fail_msg("Host '%s': %d, want %d", cases[i].host, host_status(h),
+			         cases[i].status);
+	}
+	/* Absent: fine in HTTP/1.0, a 400 in HTTP/1.1 (RFC 9112). */
+	assert_int_equal(host_status("GET /config HTTP/1.0\r\n\r\n"), 0);
+	assert_int_equal(host_status("GET /config HTTP/1.1\r\n\r\n"), 400);
+	/* The name is case-insensitive, and so is the header's. */
+	assert_int_equal(host_status("GET / HTTP/1.1\r\nhOsT: evil.example\r\n\r\n"), 403);
+	/* Two Hosts, or one over 255 bytes, are malformed. */
+	struct admin_req r;
+	assert_int_equal(parse("GET / HTTP/1.1\r\nHost: localhost\r\nHost: evil\r\n\r\n", &r),
+	                 -400);
+	char big[600];
+	snprintf(big, sizeof big, "GET / HTTP/1.1\r\nHost: %0300d\r\n\r\n", 1);
+	assert_int_equal(parse(big, &r), -400);
+}
+
+static void browser_posts(void **state)
+{
+	(void)state;
+	struct admin_req r;
+	static const struct {
+		const char *head;
+		bool browser;
+	} cases[] = {
+		{ "POST /reload HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", false },
+		{ "POST /reload HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\n\r\n", false },
+		/* curl -d '' (meshctl): the one Content-Type let through */
+		{ "POST /reload HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n"
+		  "Content-Type: application/x-www-form-urlencoded\r\n\r\n",
+		  false },
+		{ "POST /reload HTTP/1.1\r\nHost: x\r\n"
+		  "Content-Type: application/x-www-form-urlencoded\r\n\r\n",
+		  true }, /* no Content-Length: 0 */
+		{ "POST /reload HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n"
+		  "Content-Type: text/plain;charset=UTF-8\r\n\r\n",
+		  true },
+		{ "POST /reload HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n"
+		  "Content-Type: multipart/form-data; boundary=x\r\n\r\n",
+		  true },
+		{ "POST /reload HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n\r\n",
+		  true },
+		{ "POST /reload HTTP/1.1\r\nHost: x\r\nOrigin: null\r\n\r\n", true },
+		{ "POST /reload HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n"
+		  "Origin: http://127.0.0.1:15000\r\n"
+		  "Content-Type: application/x-www-form-urlencoded\r\n\r\n",
+		  true },
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		assert_true(parse(cases[i].head, &r) > 0);
+		if (admin_http_browser_post(&r) != cases[i].browser)
+			fail_msg("case %zu: browser %d, want %d", i, !cases[i].browser,
+			         cases[i].browser);
+	}
+}
+
+/* admin, control and workers: a reload cannot change them; what the file
+ * says differently is pending, and /config and the reload's warning say
+ * both values. */
+static void restart_only_keys(void **state)
+{
+	(void)state;
+	struct config c;
+	memset(&c, 0, sizeof c);
+	char ctl[] = "/run/libmesh/control";
+	c.control = ctl;
+	c.admin_on = true;
+	assert_int_equal(net_parse_addr("127.0.0.1:15000", &c.admin), 0);
+	struct admin_running run = {
+		.admin_on = true, .admin = c.admin, .control = "/run/libmesh/control", .workers = 0
+	};
+	const char *names[ADMIN_RESTART_KEYS];
+	char b[256];
+	assert_int_equal(admin_pending_restart(&run, &c, names), 0);
+	assert_int_equal(net_parse_addr("127.0.0.1:15001", &c.admin), 0);
+	c.workers = 2;
+	assert_int_equal(admin_pending_restart(&run, &c, names), 2);
+	assert_string_equal(names[0], "admin");
+	assert_string_equal(names[1], "workers");
+	assert_string_equal(admin_restart_value("admin", NULL, &c, b, sizeof b), "127.0.0.1:15001");
+	assert_string_equal(admin_restart_value("admin", &run, &c, b, sizeof b), "127.0.0.1:15000");
+	assert_string_equal(admin_restart_value("workers", NULL, &c, b, sizeof b), "2");
+	assert_string_equal(admin_restart_value("workers", &run, &c, b, sizeof b), "auto");
+	c.admin_on = false;
+	c.workers = 0;
+	char ctl2[] = "/tmp/other";
+	c.control = ctl2;
+	assert_int_equal(admin_pending_restart(&run, &c, names), 2);
+	assert_string_equal(names[0], "admin");
+	assert_string_equal(names[1], "control");
+	assert_string_equal(admin_restart_value("admin", NULL, &c, b, sizeof b), "off");
+	assert_string_equal(admin_restart_value("control", &run, &c, b, sizeof b),
+	                    "/run/libmesh/control");
+}
+
 static void config_shows_every_mesh_key(void **state)
 {
 	(void)state;
@@ -192,13 +338,11 @@ static void config_shows_every_mesh_key(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(complete_heads),
-		cmocka_unit_test(incomplete_heads),
-		cmocka_unit_test(rejections),
-		cmocka_unit_test(bounds),
-		cmocka_unit_test(query_numbers),
-		cmocka_unit_test(query_presence),
-		cmocka_unit_test(config_shows_every_mesh_key),
+		cmocka_unit_test(complete_heads),    cmocka_unit_test(incomplete_heads),
+		cmocka_unit_test(rejections),        cmocka_unit_test(bounds),
+		cmocka_unit_test(query_numbers),     cmocka_unit_test(query_presence),
+		cmocka_unit_test(host_check),        cmocka_unit_test(browser_posts),
+		cmocka_unit_test(restart_only_keys), cmocka_unit_test(config_shows_every_mesh_key),
 	};
 	return cmocka_run_group_tests_name("admin_http", tests, NULL, NULL);
 }

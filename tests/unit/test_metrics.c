@@ -19,6 +19,7 @@
 #include <cmocka.h>
 
 #include "metrics.h"
+#include "metrics_int.h"
 #include "sbuf.h"
 #include "session.h"
 #include "worker.h"
@@ -357,6 +358,7 @@ static void overflow_bounded(void **state)
 static void render_bounded(void **state)
 {
 	(void)state;
+	metrics_render_forget(); /* what the tests before named */
 	enum { NS = 5 };
 	static struct worker ws[NS];
 	memset(ws, 0, sizeof ws);
@@ -432,6 +434,159 @@ static void render_bounded(void **state)
 		metrics_shard_free(ws[i].metrics);
 }
 
+/* One outbound connection of worker ws[wi] from source number src to
+ * service number svc (labels short, distinct per number), ok, carrying
+ * up bytes to the service; one attempt counted for the service. */
+static void conn_to(struct worker *ws, unsigned wi, unsigned src, unsigned svc, uint64_t up)
+{
+	struct session s;
+	memset(&s, 0, sizeof s);
+	s.m = &ws[wi];
+	s.kind = SESS_OUTBOUND;
+	s.t_start = ev_time() - 1;
+	s.t_connected = s.t_start + 0.001;
+	snprintf(s.source, sizeof s.source, "spiffe://td/c%u", src);
+	snprintf(s.svc_name, sizeof s.svc_name, "s%u", svc);
+	snprintf(s.peer, sizeof s.peer, "spiffe://td/p");
+	metrics_carried(&s);
+	pump(&s, up, 0);
+	s.result = RESULT_OK;
+	metrics_ended(&s);
+	metrics_service(ws[wi].metrics, s.svc_name, METRICS_SVC_ATTEMPTS);
+}
+
+/* The value of the sample line that starts with prefix; -1: none. */
+static long long sample(const char *text, const char *prefix)
+{
+	size_t n = strlen(prefix);
+	for (const char *p = text; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL) {
+		unsigned long long v;
+		if (strncmp(p, prefix, n) == 0 && sscanf(strchr(p, '}') + 1, " %llu", &v) == 1)
+			return (long long)v;
+	}
+	return -1;
+}
+
+#define OVERFLOW_SET                                                                             \
+	"{reporter=\"overflow\",source_principal=\"overflow\",destination_service=\"overflow\"," \
+	"destination_principal=\"overflow\",response_flags=\"overflow\"}"
+
+struct overflow_now {
+	long long opened, closed, received, attempts;
+};
+
+static void overflow_read(const char *t, struct overflow_now *o)
+{
+	o->opened = sample(t, "libmesh_tcp_connections_opened_total" OVERFLOW_SET);
+	o->closed = sample(t, "libmesh_tcp_connections_closed_total" OVERFLOW_SET);
+	o->received = sample(t, "libmesh_tcp_received_bytes_total" OVERFLOW_SET);
+	o->attempts = sample(t, "libmesh_connect_attempts_total{destination_service=\"overflow\"}");
+}
+
+/* Over the render bound, which label sets keep their names is sticky:
+ * sets change rank between scrapes (a folded one becomes the busiest, one
+ * named early is overtaken by thousands), and still every overflow
+ * counter only grows (a decrease is a counter reset to Prometheus), what
+ * was named stays named, and the totals stay exact. Re-ranking at each
+ * render fails this: the set that carried the overflow's bytes moves out
+ * of it when it becomes busy. */
+static void overflow_never_decreases(void **state)
+{
+	(void)state;
+	enum { NS = 6 };
+	static struct worker ws[NS];
+	memset(ws, 0, sizeof ws);
+	for (unsigned i = 0; i < NS; i++) {
+		ws[i].index = i;
+		ws[i].metrics = metrics_shard_new();
+		assert_non_null(ws[i].metrics);
+	}
+	metrics_render_forget();
+	struct sbuf b;
+	sbuf_init(&b, METRICS_RENDER_MAX);
+	struct metrics_process p = { .w = ws, .nw = NS, .start_time = 1, .host = "host-a" };
+	char line[300];
+	/* 1. Ten quiet sets, rendered (by name: under the bound). */
+	for (unsigned k = 0; k < 10; k++)
+		conn_to(ws, 5, 90000 + k, 90000 + k, 0);
+	metrics_render_prometheus(&b, &p);
+	assert_int_equal(count_prefix(b.p, "libmesh_tcp_connections_opened_total{"), 10);
+	assert_int_equal(sample(b.p, "libmesh_tcp_connections_opened_total" OVERFLOW_SET), -1);
+	/* 2. 2560 busier sets (two connections each) on shards 0-4; set 0 of
+	 * shard 4 is quiet (one connection) but carries a megabyte. */
+	for (unsigned i = 0; i < 5; i++)
+		for (unsigned k = 0; k < METRICS_SERIES_MAX; k++) {
+			unsigned id = i * 1000 + k;
+			bool big = i == 4 && k == 0;
+			for (unsigned r = 0; r < (big ? 1u : 2u); r++)
+				conn_to(ws, i, id, id, big ? 1000000 : 0);
+		}
+	sbuf_free(&b);
+	metrics_render_prometheus(&b, &p);
+	assert_false(b.full);
+	struct overflow_now o1, o2, o3;
+	overflow_read(b.p, &o1);
+	/* The ten named first keep their names; 2038 of the new ones (the
+	 * busiest: not the quiet big one) fill the rest. */
+	assert_int_equal(count_prefix(b.p, "libmesh_tcp_connections_opened_total{"),
+	                 METRICS_RENDER_MAX_SETS + 1);
+	snprintf(line, sizeof line,
+	         "libmesh_tcp_connections_opened_total{reporter=\"source\",source_principal="
+	         "\"spiffe://td/c%u\",destination_service=\"s%u\"",
+	         90003, 90003);
+	assert_int_equal(sample(b.p, line), 1);
+	snprintf(line, sizeof line,
+	         "libmesh_tcp_connections_opened_total{reporter=\"source\",source_principal="
+	         "\"spiffe://td/c%u\",",
+	         4000);
+	assert_int_equal(sample(b.p, line), -1);
+	assert_true(o1.received >= 1000000);
+	assert_int_equal(o1.opened,
+	                 2 * (5 * METRICS_SERIES_MAX - (METRICS_RENDER_MAX_SETS - 10)) - 1);
+	assert_true(o1.attempts > 0);
+	/* 3. The quiet big set becomes the busiest of all, and a named set
+	 * gets busier too: both keep where they were. */
+	for (unsigned r = 0; r < 50; r++) {
+		conn_to(ws, 4, 4000, 4000, 0);
+		conn_to(ws, 0, 0, 0, 0);
+	}
+	sbuf_free(&b);
+	metrics_render_prometheus(&b, &p);
+	overflow_read(b.p, &o2);
+	assert_int_equal(sample(b.p, line), -1); /* still folded */
+	assert_true(o2.received >= o1.received);
+	assert_true(o2.opened >= o1.opened && o2.closed >= o1.closed);
+	assert_true(o2.attempts >= o1.attempts);
+	assert_int_equal(o2.opened, o1.opened + 50);
+	assert_int_equal(o2.attempts, o1.attempts + 50);
+	snprintf(line, sizeof line,
+	         "libmesh_tcp_connections_opened_total{reporter=\"source\",source_principal="
+	         "\"spiffe://td/c%u\",destination_service=\"s%u\"",
+	         0, 0);
+	assert_int_equal(sample(b.p, line), 52);
+	/* 4. New sets of a full shard land in its overflow entry: overflow
+	 * only grows, the names stay 2048. */
+	for (unsigned k = 0; k < 20; k++)
+		conn_to(ws, 0, 50000 + k, 50000 + k, 10);
+	sbuf_free(&b);
+	metrics_render_prometheus(&b, &p);
+	overflow_read(b.p, &o3);
+	assert_int_equal(count_prefix(b.p, "libmesh_tcp_connections_opened_total{"),
+	                 METRICS_RENDER_MAX_SETS + 1);
+	assert_int_equal(o3.opened, o2.opened + 20);
+	assert_int_equal(o3.received, o2.received + 200);
+	/* The totals are exact throughout. */
+	unsigned long long opened = 0, v;
+	for (const char *q = b.p; (q = strstr(q, "\nlibmesh_tcp_connections_opened_total{")); q++)
+		if (sscanf(strchr(q, '}') + 1, " %llu", &v) == 1)
+			opened += v;
+	assert_int_equal(opened, 10 + 2 * 5 * METRICS_SERIES_MAX - 1 + 100 + 20);
+	sbuf_free(&b);
+	for (unsigned i = 0; i < NS; i++)
+		metrics_shard_free(ws[i].metrics);
+	metrics_render_forget();
+}
+
 static void summed_over_shards(void **state)
 {
 	(void)state;
@@ -490,6 +645,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(overflow_bounded, setup, teardown),
 		cmocka_unit_test_setup_teardown(summed_over_shards, setup, teardown),
 		cmocka_unit_test(render_bounded),
+		cmocka_unit_test(overflow_never_decreases),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
