@@ -50,6 +50,12 @@ TOOL_PKGS+=(chromium)
 # also preloaded next to libmesh.so; git clones over dumb HTTP.
 TOOL_PKGS+=(wget telnet postgresql redis-server redis-tools nodejs wrk git
 	libjemalloc2)
+# Issue 12 (names by DNS, discovery from DNS): programs that resolve names
+# without libc or load libraries with RTLD_DEEPBIND (aria2c uses c-ares, a Go
+# program built with Debian's Go uses Go's own resolver, php's curl
+# extension is loaded with RTLD_DEEPBIND), dnsmasq as the DNS server the
+# discovery tests publish records from, and dig to ask meshd's DNS.
+TOOL_PKGS+=(aria2 golang-go php-cli php-curl dnsmasq-base bind9-dnsutils)
 # Benchmark (--bench): load generators and the HAProxy baseline. nginx, the
 # server the benchmark drives, is already in every group below.
 BENCH_PKGS=(wrk iperf3 haproxy)
