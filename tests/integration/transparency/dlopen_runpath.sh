@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# shellcheck disable=SC2119  # setup_hello takes optional arguments
+# shellcheck disable=SC2119,SC2016  # setup_hello takes optional arguments; $ORIGIN and the sh -c script are literal
 # dlopen under the shim: a program whose RUNPATH is $ORIGIN/lib loads
 # "libplug.so" by bare name, with and without RTLD_DEEPBIND (and with
 # dlmopen into a new namespace), and it is found each time: the shim's

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# shellcheck disable=SC2119  # setup_hello takes optional arguments
+# shellcheck disable=SC2119,SC2016  # setup_hello takes optional arguments; the sh -c and php -r scripts are single-quoted on purpose
 # php -r with the curl extension: PHP loads its extensions with
 # RTLD_DEEPBIND, so libcurl's getaddrinfo and connect would bind to libc
 # ahead of the preload; the shim's dlopen hook drops the flag
