@@ -39,7 +39,8 @@ SHIM_CFLAGS := $(CFLAGS) -fPIC -fvisibility=hidden -pthread -Idaemon
 DAEMON_CFLAGS := $(CFLAGS) $(SANFLAGS) -pthread -Ishim -Idaemon
 
 SHIM_SRC   := shim/libmesh.c shim/resolve.c shim/intercept.c shim/snapshot.c shim/verdict.c \
-              shim/ctlclient.c shim/iohooks.c shim/debug.c shim/routes.c shim/ctlproto.c
+              shim/ctlclient.c shim/iohooks.c shim/debug.c shim/routes.c shim/ctlproto.c \
+              shim/dlhooks.c
 DAEMON_LIB_SRC := $(filter-out daemon/main.c,$(wildcard daemon/*.c)) shim/snapshot.c shim/ctlproto.c
 DAEMON_LIBS := -lev -linih -lssl -lcrypto -lpthread -lm
 
@@ -172,6 +173,13 @@ unit: $(UNIT_BIN)
 unit: check-exports
 check-exports: $(BUILD)/libmesh.so
 	@CC="$(CC)" tests/unit/check_exports.sh $<
+
+# Part of make unit: the dlopen/dlmopen hooks end in tail calls, so that
+# glibc still sees the program as the caller (tests/unit/check_tailcall.sh).
+.PHONY: check-tailcall
+unit: check-tailcall
+check-tailcall: $(BUILD)/libmesh.so
+	@tests/unit/check_tailcall.sh $<
 
 # Part of make unit: every call between meshd's files points down the
 # layers listed in README.md's Layout section (tests/unit/check_layers.sh).

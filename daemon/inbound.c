@@ -255,9 +255,22 @@ static void inbound_link_failed(struct worker *m, const char *client, const char
 	session_end(s, result, false);
 }
 
+/* A CALLER frame (link_receiver_ops): the calling host learnt its caller's
+ * pid and program after the OPEN. Claims like the header's, kept with
+ * them for the records written from now on (progress, close). */
+static void inbound_caller(struct stream *st, uint32_t pid, const char *program)
+{
+	struct session *s = st->owner;
+	if (s->state == S_CLOSED || !s->claims)
+		return; /* no header read: nothing to add to */
+	s->claimed_pid = pid;
+	snprintf(s->claimed_program, sizeof s->claimed_program, "%s", program);
+}
+
 static const struct link_receiver_ops inbound_link_ops = {
 	.on_stream = inbound_stream,
 	.on_failed = inbound_link_failed,
+	.on_caller = inbound_caller,
 };
 
 static void in_side_cb(struct side *sd, int revents)

@@ -282,13 +282,15 @@ static void became_up(struct link *l)
 	unsigned alen;
 	SSL_get0_alpn_selected(l->ssl, &alpn, &alen);
 	bool cur = alen == strlen(PROTO_ALPN) && memcmp(alpn, PROTO_ALPN, alen) == 0;
+	bool v3 = alen == strlen(PROTO_ALPN_V3) && memcmp(alpn, PROTO_ALPN_V3, alen) == 0;
 	bool prev = alen == strlen(PROTO_ALPN_PREV) && memcmp(alpn, PROTO_ALPN_PREV, alen) == 0;
-	if (!cur && !prev) {
-		link_fail(l, RESULT_TLS_FAILURE, "%s did not agree on ALPN %s or %s", l->addr,
-		          PROTO_ALPN, PROTO_ALPN_PREV);
+	if (!cur && !v3 && !prev) {
+		link_fail(l, RESULT_TLS_FAILURE, "%s did not agree on ALPN %s, %s or %s", l->addr,
+		          PROTO_ALPN, PROTO_ALPN_V3, PROTO_ALPN_PREV);
 		return;
 	}
-	l->pings = cur; /* a meshd of libmesh/2 knows no PING */
+	l->pings = cur || v3; /* a meshd of libmesh/2 knows no PING */
+	l->callers = cur;     /* nor one of libmesh/3 CALLER */
 	char why[96];
 	if (tls_peer_spiffe(l->ssl, l->peer, sizeof l->peer, why, sizeof why) == -1) {
 		link_fail(l, RESULT_IDENTITY_ERROR, "%s presented no spiffe identity: %s", l->addr,

@@ -81,6 +81,10 @@ enum stream_event {
 	STREAM_FIN,    /* the peer half-closed */
 	STREAM_CREDIT, /* the stream may write again */
 	STREAM_RESET,  /* the peer reset the stream (detail) */
+	/* Caller: our FIN or RST for the stream is about to be queued: the
+	 * last moment for a CALLER (stream_caller). Told to the owner even
+	 * once the stream is attached to a relay. */
+	STREAM_ENDING,
 };
 
 /* What happens on a stream, told to its owner until stream_attach; from
@@ -97,6 +101,7 @@ struct stream {
 	struct stream *wnext; /* the link's list of writers waiting for room */
 	bool waiting;
 	bool fin_sent, fin_recv;
+	bool caller_told;    /* a CALLER was sent (caller) or received (receiver) */
 	uint32_t credit;     /* bytes we may still send */
 	uint32_t consumed;   /* bytes written out, not yet credited back */
 	struct relay *relay; /* once attached: takes its bytes and events (side idx) */
@@ -118,6 +123,14 @@ struct link *link_get(struct worker *m, const char *key, const struct cfg_addr *
 /* Caller: open a stream on l with the encoded header (OPEN frame). */
 void stream_open(struct link *l, struct stream *st, const unsigned char *hdr, size_t hlen,
                  stream_cb cb, void *owner);
+/* Caller: tell the receiver the caller's pid and program (CALLER frame),
+ * once per stream, before its FIN or RST. False when it cannot go: the
+ * link does not speak libmesh/4, the stream is over or already told. */
+bool stream_caller(struct stream *st, uint32_t pid, const char *program);
+/* Caller: a CALLER could still go on st (what stream_caller checks). */
+bool stream_caller_wanted(const struct stream *st);
+/* Caller: no CALLER for this stream (the header said it all). */
+void stream_caller_done(struct stream *st);
 /* Receiver: what the layer above does with a receiver link's streams and
  * failures (inbound.c gives it; the link never calls up by name). */
 struct link_receiver_ops {
@@ -130,6 +143,10 @@ struct link_receiver_ops {
 	 * connection was refused before TLS: record it. */
 	void (*on_failed)(struct worker *m, const char *client, const char *source,
 	                  enum result result, const char *detail);
+	/* A CALLER frame arrived for stream st (the first for it, well-formed,
+	 * before the caller's FIN): the calling host's claim of its caller's
+	 * pid and program. */
+	void (*on_caller)(struct stream *st, uint32_t pid, const char *program);
 };
 /* Receiver: accepted TCP connection on the mesh port; ops outlives it. */
 void link_accept(struct worker *m, int fd, const struct sockaddr_storage *peer,

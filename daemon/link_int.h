@@ -83,7 +83,8 @@ struct link {
 	bool blocked;      /* the kernel took not all: timer = stall */
 	bool read_paused;  /* queue over LINK_OUT_STOP: not reading */
 	bool overflow;     /* queue passed LINK_OUT_HARD: fail at loop end */
-	bool pings;        /* the peer speaks libmesh/3: PING/PONG */
+	bool pings;        /* the peer speaks libmesh/3 or later: PING/PONG */
+	bool callers;      /* the peer speaks libmesh/4: CALLER */
 	bool hs_held;      /* receiver: holds a handshake slot (quota_handshake) */
 	uint64_t hs_key;   /* its per-source key */
 	bool peer_held;    /* receiver: holds a unit of quota_peer */

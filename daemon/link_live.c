@@ -231,7 +231,8 @@ void link_view(struct worker *m, struct sbuf *out)
 		sbuf_json_str(out, l->addr);
 		sbuf_printf(out, ",\"alpn\":%s,\"streams\":%u,\"age_s\":%.3f,\"rtt_ms\":",
 		            l->state != L_UP ? "null"
-		            : l->pings       ? "\"" PROTO_ALPN "\""
+		            : l->callers     ? "\"" PROTO_ALPN "\""
+		            : l->pings       ? "\"" PROTO_ALPN_V3 "\""
 		                             : "\"" PROTO_ALPN_PREV "\"",
 		            l->nstreams, now_of(l) - l->born);
 		if (l->pings && l->srtt > 0)

@@ -115,6 +115,46 @@ static void local_fault(struct session *s, int err)
 	}
 }
 
+/*
+ * The caller's pid and program for the serving host. The shim reports them
+ * over the control socket (shimctl.c), usually after the stream's OPEN
+ * left with none in its header: a CALLER frame follows (libmesh/4 links)
+ * as soon as this worker knows them: at the verdict when the shim's
+ * question came first, else at the checks CALLER_CHECKS lists (the
+ * question of a connection made on an open link can come a little after
+ * the peer's answer), and at the latest just before our FIN or RST
+ * (STREAM_ENDING). Once per stream; what a question told meanwhile is
+ * also this side's own from then on (records, admin API).
+ */
+static const double caller_checks[] = { 0.01, 0.1, 1.0 };
+#define CALLER_CHECKS (sizeof caller_checks / sizeof caller_checks[0])
+
+/* True when there is nothing more to tell (told now, or never can be). */
+static bool caller_tell(struct session *s)
+{
+	struct stream *st = &s->stream;
+	if (!s->relay.side[1].stream || !stream_caller_wanted(st))
+		return true;
+	if (!s->pid) {
+		uint32_t pid;
+		char program[sizeof s->program];
+		shimctl_caller(s, &pid, program, sizeof program);
+		if (!pid)
+			return false;
+		s->pid = pid;
+		memcpy(s->program, program, sizeof s->program);
+	}
+	stream_caller(st, s->pid, s->program);
+	return true;
+}
+
+static void caller_check(struct session *s)
+{
+	if (caller_tell(s) || s->caller_checks >= CALLER_CHECKS)
+		return;
+	arm_timer(s, caller_checks[s->caller_checks++]);
+}
+
 static void start_relay(struct session *s)
 {
 	attempt_done(s, RESULT_OK);
@@ -128,6 +168,7 @@ static void start_relay(struct session *s)
 	if (s->relay.side[1].stream)
 		stream_attach(s->relay.side[1].stream, &s->relay, 1);
 	record_open(s, session_clock()); /* before the relay can end it */
+	caller_check(s);
 	relay_start(&s->relay, s->svc->idle_timeout);
 }
 
@@ -243,6 +284,11 @@ static void out_stream_cb(struct stream *st, enum stream_event ev, int code, enu
                           const char *detail)
 {
 	struct session *s = st->owner;
+	if (ev == STREAM_ENDING) {
+		if (s->state == S_RELAY)
+			caller_tell(s);
+		return;
+	}
 	/* Once relaying, the stream tells the relay, not us (stream_attach). */
 	if (s->state != S_WAIT_STATUS)
 		return;
@@ -271,6 +317,10 @@ static void out_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	struct session *s = container_of(w, struct session, timer);
 	if (s->state == S_BACKOFF) {
 		attempt_next(s);
+		return;
+	}
+	if (s->state == S_RELAY) {
+		caller_check(s);
 		return;
 	}
 	struct link *l = s->state == S_WAIT_STATUS ? s->stream.link : NULL;
@@ -415,6 +465,8 @@ static void attempt_next(struct session *s)
 		}
 		side_init(&s->relay.side[1], -1, out_side_cb, s);
 		stream_open(l, &s->stream, wire, (size_t)n, out_stream_cb, s);
+		if (h.pid)
+			stream_caller_done(&s->stream); /* the header said it */
 		relay_side_stream(&s->relay, 1, &stream_relay_ops, &s->stream);
 		s->state = S_WAIT_STATUS;
 		/* A new link needs its connect and handshake (each bounded by the

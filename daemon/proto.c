@@ -163,6 +163,31 @@ int proto_ping_decode(const unsigned char *buf, size_t len, uint64_t *v)
 	return 0;
 }
 
+int proto_caller_encode(unsigned char out[PROTO_CALLER_MAX], uint32_t pid, const char *program)
+{
+	size_t pl = strnlen(program, PROTO_NAME_MAX);
+	put32(out, pid);
+	out[4] = (unsigned char)pl;
+	memcpy(out + PROTO_CALLER_FIXED, program, pl);
+	proto_name_clean((char *)out + PROTO_CALLER_FIXED, pl);
+	return (int)(PROTO_CALLER_FIXED + pl);
+}
+
+int proto_caller_decode(const unsigned char *buf, size_t len, uint32_t *pid,
+                        char program[PROTO_NAME_MAX + 1])
+{
+	if (len < PROTO_CALLER_FIXED)
+		return PROTO_BAD;
+	size_t pl = buf[4];
+	if (pl > PROTO_NAME_MAX || len != PROTO_CALLER_FIXED + pl || get32(buf) == 0 ||
+	    !name_ok(buf + PROTO_CALLER_FIXED, pl))
+		return PROTO_BAD;
+	*pid = get32(buf);
+	memcpy(program, buf + PROTO_CALLER_FIXED, pl);
+	program[pl] = '\0';
+	return 0;
+}
+
 void proto_status_encode(unsigned char out[PROTO_STATUS_LEN], enum proto_status st)
 {
 	out[0] = 'L';

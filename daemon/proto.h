@@ -35,6 +35,16 @@
  *   PING    either way, stream id 0: payload = 8 opaque bytes; "are you
  *           there?" (daemon/link_live.c)
  *   PONG    the answer to a PING, stream id 0, with the PING's 8 bytes
+ *   CALLER  caller -> receiver, libmesh/4 only, at most once per stream,
+ *           before the caller's FIN or RST: the caller's pid and program,
+ *           which the calling host often learns only after the OPEN (the
+ *           shim reports them over its control socket). Payload: u32 pid
+ *           (never 0), u8 prog_len 0..63, program (no control characters,
+ *           as in the header). Like the header's, they are the calling
+ *           host's claims. A second CALLER for a stream, a malformed one,
+ *           or one sent to the calling side is a protocol error; one for a
+ *           stream that is gone or already half-closed by the caller is
+ *           dropped.
  * A stream is over when both FINs have passed, or at a RST, or at a non-OK
  * STATUS. Frames for a stream id the receiver no longer knows are dropped.
  * Stream ids start at 1 and each OPEN's id is higher than the last: a
@@ -51,10 +61,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* libmesh/3 has PING and PONG; libmesh/2 is the same without them, still
- * accepted so that hosts can be upgraded one at a time: a link that agreed
- * on it sends no PING (it relies on TCP keepalive). */
-#define PROTO_ALPN "libmesh/3"
+/* libmesh/4 has CALLER; libmesh/3 is the same without it, and libmesh/2
+ * also without PING and PONG. Both are still accepted so that hosts can be
+ * upgraded one at a time: a link that agreed on one of them is sent no
+ * frame its peer does not know (an older meshd ends a link on an unknown
+ * frame type), and one on libmesh/2 no PING (it relies on TCP keepalive). */
+#define PROTO_ALPN "libmesh/4"
+#define PROTO_ALPN_V3 "libmesh/3"
 #define PROTO_ALPN_PREV "libmesh/2"
 #define PROTO_VERSION 2
 #define PROTO_FIXED_LEN 26
@@ -68,6 +81,8 @@
 #define PROTO_FRAME_MAX ((1u << 24) - 1)
 #define PROTO_WINDOW_LEN 4
 #define PROTO_PING_LEN 8
+#define PROTO_CALLER_FIXED 5
+#define PROTO_CALLER_MAX (PROTO_CALLER_FIXED + PROTO_NAME_MAX)
 
 enum proto_frame {
 	PROTO_FRAME_DATA = 0,
@@ -78,6 +93,7 @@ enum proto_frame {
 	PROTO_FRAME_WINDOW = 5,
 	PROTO_FRAME_PING = 6, /* frames of the link itself: stream id 0 */
 	PROTO_FRAME_PONG = 7,
+	PROTO_FRAME_CALLER = 8, /* libmesh/4 */
 };
 
 static inline void proto_put32(unsigned char *o, uint32_t v)
@@ -169,6 +185,16 @@ int proto_window_decode(const unsigned char *buf, size_t len, uint32_t *credit);
  * payload is not PROTO_PING_LEN bytes (a protocol error). */
 void proto_ping_encode(unsigned char out[PROTO_PING_LEN], uint64_t v);
 int proto_ping_decode(const unsigned char *buf, size_t len, uint64_t *v);
+
+/* A CALLER payload. Encode returns its length; pid must not be 0, a
+ * program longer than PROTO_NAME_MAX is truncated and its control
+ * characters go as '?' (as in the header). Decode fills program (NUL
+ * terminated) and returns 0, or PROTO_BAD: a length that does not match
+ * prog_len, pid 0, prog_len over PROTO_NAME_MAX, or a control character
+ * in the program. */
+int proto_caller_encode(unsigned char out[PROTO_CALLER_MAX], uint32_t pid, const char *program);
+int proto_caller_decode(const unsigned char *buf, size_t len, uint32_t *pid,
+                        char program[PROTO_NAME_MAX + 1]);
 
 void proto_status_encode(unsigned char out[PROTO_STATUS_LEN], enum proto_status st);
 /* Returns the status code (>= 0), PROTO_NEED_MORE, PROTO_BAD or PROTO_BAD_VER. */

@@ -90,8 +90,9 @@ struct session {
 	char endpoint[64];
 	char peer[160]; /* spiffe URI the other side presented */
 	bool tls_up;
-	bool reused;        /* the link carried earlier streams */
-	ev_tstamp t_opened; /* the stream was opened (outbound's status timer) */
+	bool reused;            /* the link carried earlier streams */
+	ev_tstamp t_opened;     /* the stream was opened (outbound's status timer) */
+	unsigned caller_checks; /* outbound.c: the CALLER checks made while relaying */
 
 	/* record.c's: relaying sessions in the order of their last record
 	 * (the worker's progress queue), and the totals that record said. */

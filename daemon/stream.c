@@ -78,6 +78,37 @@ void stream_deliver(struct stream *st, enum stream_event ev, int code, enum resu
 	}
 }
 
+/* CALLER (libmesh/4): the calling host's claim of who its caller is, once
+ * per stream. Malformed, repeated, or sent the wrong way: the peer does not
+ * follow proto.h, and the link ends. For a stream that is gone, or after
+ * the caller's FIN, it is dropped, as other frames for it are. */
+static void caller_frame(struct link *l, struct stream *st)
+{
+	if (!l->callers) {
+		link_protocol_error(l, "unknown frame type");
+		return;
+	}
+	if (!l->receiver) {
+		link_protocol_error(l, "unexpected CALLER");
+		return;
+	}
+	uint32_t pid;
+	char program[PROTO_NAME_MAX + 1];
+	if (proto_caller_decode(l->small, l->flen, &pid, program) != 0) {
+		link_protocol_error(l, "malformed CALLER for stream %u", l->fid);
+		return;
+	}
+	if (!st || st->fin_recv)
+		return;
+	if (st->caller_told) {
+		link_protocol_error(l, "second CALLER for stream %u", l->fid);
+		return;
+	}
+	st->caller_told = true;
+	if (l->rops->on_caller && st->owner)
+		l->rops->on_caller(st, pid, program);
+}
+
 /* A whole control frame (or an empty DATA) has arrived. */
 void stream_dispatch(struct link *l)
 {
@@ -152,6 +183,9 @@ void stream_dispatch(struct link *l)
 		}
 		return;
 	}
+	case PROTO_FRAME_CALLER:
+		caller_frame(l, st);
+		return;
 	default:
 		link_protocol_error(l, "unknown frame type");
 		return;
@@ -243,6 +277,36 @@ void stream_open(struct link *l, struct stream *st, const unsigned char *hdr, si
 		return;
 	}
 	link_live_opened(l);
+}
+
+bool stream_caller_wanted(const struct stream *st)
+{
+	const struct link *l = st->link;
+	return l && !l->receiver && l->callers && l->state != L_DEAD && !st->caller_told &&
+	       !st->fin_sent;
+}
+
+bool stream_caller(struct stream *st, uint32_t pid, const char *program)
+{
+	if (!stream_caller_wanted(st) || !pid)
+		return false;
+	struct link *l = st->link;
+	unsigned char p[PROTO_CALLER_MAX];
+	int n = proto_caller_encode(p, pid, program);
+	st->caller_told = true;
+	return link_queue(l, PROTO_FRAME_CALLER, st->id, p, (uint32_t)n) == 0;
+}
+
+void stream_caller_done(struct stream *st)
+{
+	st->caller_told = true;
+}
+
+/* Our FIN or RST is next: the owner's last word first (STREAM_ENDING). */
+static void ending(struct stream *st)
+{
+	if (st->cb && stream_caller_wanted(st))
+		st->cb(st, STREAM_ENDING, 0, RESULT_UNSET, NULL);
 }
 
 void stream_accept(struct link *l, struct stream *st, uint32_t id, stream_cb cb, void *owner)
@@ -344,6 +408,7 @@ void stream_fin(struct stream *st)
 {
 	if (!st->link || st->fin_sent)
 		return;
+	ending(st);
 	st->fin_sent = true;
 	link_queue(st->link, PROTO_FRAME_FIN, st->id, NULL, 0);
 }
@@ -391,8 +456,10 @@ void stream_close(struct stream *st)
 	struct link *l = st->link;
 	if (!l)
 		return;
-	if (!(st->fin_sent && st->fin_recv) && l->state != L_DEAD)
+	if (!(st->fin_sent && st->fin_recv) && l->state != L_DEAD) {
+		ending(st);
 		link_queue(l, PROTO_FRAME_RST, st->id, NULL, 0);
+	}
 	stream_unlink(l, st);
 	link_maybe_idle(l);
 }

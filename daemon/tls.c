@@ -30,7 +30,8 @@ struct tls_env {
 };
 
 /* Ours first: the server takes the first of its list the client offers. */
-static const unsigned char alpn_wire[] = "\x09" PROTO_ALPN "\x09" PROTO_ALPN_PREV;
+static const unsigned char alpn_wire[] = "\x09" PROTO_ALPN "\x09" PROTO_ALPN_V3
+					 "\x09" PROTO_ALPN_PREV;
 
 static char *errdup(const char *what, const char *path)
 {

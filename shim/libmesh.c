@@ -87,6 +87,7 @@ static void *sym(const char *name)
 static void do_init(void)
 {
 	in_init = 1;
+	dlhooks_init();
 	real_connect = (int (*)(int, const struct sockaddr *, socklen_t))sym("connect");
 	real___connect = (int (*)(int, const struct sockaddr *, socklen_t))sym("__connect");
 	if (!real___connect)

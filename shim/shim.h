@@ -12,6 +12,7 @@
 #ifndef LIBMESH_SHIM_H
 #define LIBMESH_SHIM_H
 
+#include <dlfcn.h>
 #include <netdb.h>
 #include <stdatomic.h>
 #include <stddef.h>
@@ -82,6 +83,12 @@ extern ssize_t (*real___read_chk)(int, void *, size_t, size_t);
 extern ssize_t (*real___recv_chk)(int, void *, size_t, size_t, int);
 extern ssize_t (*real___recvfrom_chk)(int, void *, size_t, size_t, int, struct sockaddr *,
                                       socklen_t *);
+
+/* dlhooks.c: the real dlopen/dlmopen, and MESH_DEEPBIND; dlhooks_init()
+ * runs first in do_init. */
+extern void *(*real_dlopen)(const char *, int);
+extern void *(*real_dlmopen)(Lmid_t, const char *, int);
+void dlhooks_init(void);
 
 /*
  * Resolve the real_* symbols and read the environment, once. Every hook calls

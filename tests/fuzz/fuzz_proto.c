@@ -3,12 +3,14 @@
  * feeds meshd (daemon/proto.c). The input is read three ways, as the link
  * reads a TLS stream: as a stream header (proto_hdr_decode), as a status
  * (proto_status_decode), and as a sequence of frames (proto_frame_decode,
- * then each OPEN, STATUS, WINDOW, PING and PONG payload as the link's
+ * then each OPEN, STATUS, WINDOW, PING, PONG and CALLER payload as the link's
  * dispatch decodes it). Besides memory errors it checks what the callers
  * rely on:
  * a decoded header re-encodes to exactly the bytes it came from, every shorter
  * prefix of it is "need more", a status code is in range, a WINDOW
- * or PING payload decodes only at its exact length and re-encodes, the
+ * or PING payload decodes only at its exact length and re-encodes, a
+ * CALLER decodes only with a pid, a program without a control character
+ * and the length its prog_len says, and re-encodes to its bytes, the
  * stream id 0 is allowed exactly for PING and PONG, and a frame
  * that is not DATA never claims more payload than a receiver buffers.
  */
@@ -78,6 +80,21 @@ static void ping(const uint8_t *d, size_t n)
 	}
 }
 
+static void caller(const uint8_t *d, size_t n)
+{
+	uint32_t pid = 0;
+	char program[PROTO_NAME_MAX + 1];
+	int rc = proto_caller_decode(d, n, &pid, program);
+	CHECK(rc == 0 || rc == PROTO_BAD);
+	if (rc == 0) {
+		CHECK(pid != 0 && n >= PROTO_CALLER_FIXED && n <= PROTO_CALLER_MAX);
+		CHECK(strlen(program) == n - PROTO_CALLER_FIXED);
+		unsigned char again[PROTO_CALLER_MAX];
+		int m = proto_caller_encode(again, pid, program);
+		CHECK(m == (int)n && memcmp(again, d, n) == 0);
+	}
+}
+
 static void frames(const uint8_t *d, size_t n)
 {
 	while (n > 0) {
@@ -118,6 +135,8 @@ static void frames(const uint8_t *d, size_t n)
 				window(small, have);
 			else if (f.type == PROTO_FRAME_PING || f.type == PROTO_FRAME_PONG)
 				ping(small, have);
+			else if (f.type == PROTO_FRAME_CALLER)
+				caller(small, have);
 			free(small);
 		}
 		d += have;

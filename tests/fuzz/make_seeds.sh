@@ -43,6 +43,11 @@ open(d + "/frames", "wb").write(
 open(d + "/ping_pong", "wb").write(
     frame(6, 0, struct.pack(">Q", 1)) + frame(7, 0, struct.pack(">Q", 1)) +
     frame(6, 0, b"short") + frame(6, 5, struct.pack(">Q", 2)))
+open(d + "/caller", "wb").write(
+    frame(3, 1, hdr(b"hello", b"")) + frame(4, 1, b"LM\x02\x00") +
+    frame(8, 1, struct.pack(">IB", 4242, 4) + b"curl") +
+    frame(8, 1, struct.pack(">IB", 0, 0)) + frame(8, 1, struct.pack(">IB", 1, 3) + b"a\x1bb") +
+    frame(1, 1))
 PY
 
 # Configs: the demo's two hosts and the integration tests' standard pair

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # link_versions: hosts can be upgraded one at a time. A meshd offers ALPN
+# libmesh/4 (libmesh/3 with CALLER frames: records_caller.sh) and
 # libmesh/3 (links with PING/PONG) and still accepts libmesh/2 (the same
 # protocol without them, what a meshd from before live links speaks). A
 # peer with a valid certificate offering only libmesh/2 gets it and is

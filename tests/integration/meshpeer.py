@@ -6,12 +6,19 @@ import socket
 import ssl
 import struct
 
-DATA, FIN, RST, OPEN, STATUS, WINDOW, PING, PONG = range(8)
+DATA, FIN, RST, OPEN, STATUS, WINDOW, PING, PONG, CALLER = range(9)
 ALPN = "libmesh/2"  # what a meshd from before PING/PONG offered (still accepted)
 
 
 def frame(t, sid, payload=b""):
     return struct.pack(">II", (t << 24) | len(payload), sid) + payload
+
+
+def caller(pid, program=b"peer.py", prog_len=None):
+    """A CALLER payload (libmesh/4): pid, program (prog_len: what it says)."""
+    prog = program.encode() if isinstance(program, str) else program
+    n = len(prog) if prog_len is None else prog_len
+    return struct.pack(">IB", pid, n) + prog
 
 
 def header(service, conn_id, port, program="peer.py", uid=0xffffffff, pid=0):

@@ -332,6 +332,65 @@ static void window_codec(void **state)
 
 /* PING and PONG carry 8 opaque bytes: a big-endian u64 here, decoded
  * only at exactly that length. */
+static void caller_codec(void **state)
+{
+	(void)state;
+	unsigned char v[PROTO_CALLER_MAX + 8];
+	char prog[PROTO_NAME_MAX + 1];
+	uint32_t pid = 0;
+	/* Layout: u32 pid, u8 prog_len, program. */
+	int n = proto_caller_encode(v, 0x01020304, "curl");
+	assert_int_equal(n, PROTO_CALLER_FIXED + 4);
+	assert_memory_equal(v,
+	                    "\x01\x02\x03\x04\x04"
+	                    "curl",
+	                    9);
+	assert_int_equal(proto_caller_decode(v, (size_t)n, &pid, prog), 0);
+	assert_int_equal(pid, 0x01020304);
+	assert_string_equal(prog, "curl");
+	/* No program is fine; pid 0 is not. */
+	n = proto_caller_encode(v, 7, "");
+	assert_int_equal(proto_caller_decode(v, (size_t)n, &pid, prog), 0);
+	assert_string_equal(prog, "");
+	n = proto_caller_encode(v, 0, "curl");
+	assert_int_equal(proto_caller_decode(v, (size_t)n, &pid, prog), PROTO_BAD);
+	/* The length must be exactly what prog_len says. */
+	n = proto_caller_encode(v, 9, "curl");
+	for (int k = 0; k < n; k++)
+		assert_int_equal(proto_caller_decode(v, (size_t)k, &pid, prog), PROTO_BAD);
+	assert_int_equal(proto_caller_decode(v, (size_t)n + 1, &pid, prog), PROTO_BAD);
+	/* A long program is truncated to PROTO_NAME_MAX by encode; 64 on the
+	 * wire is refused. */
+	char big[100];
+	memset(big, 'x', sizeof big - 1);
+	big[sizeof big - 1] = '\0';
+	n = proto_caller_encode(v, 9, big);
+	assert_int_equal(n, PROTO_CALLER_MAX);
+	assert_int_equal(proto_caller_decode(v, (size_t)n, &pid, prog), 0);
+	assert_int_equal(strlen(prog), PROTO_NAME_MAX);
+	v[4] = PROTO_NAME_MAX + 1;
+	v[n] = 'x';
+	assert_int_equal(proto_caller_decode(v, (size_t)n + 1, &pid, prog), PROTO_BAD);
+	/* Control characters: encode sends '?', decode refuses them. */
+	n = proto_caller_encode(v, 9, "a\x1b[0m");
+	assert_int_equal(proto_caller_decode(v, (size_t)n, &pid, prog), 0);
+	assert_string_equal(prog, "a?[0m");
+	static const char *const bad[] = { "a\x1b", "\x7f", "a\xc2\x85", "\t" };
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		size_t l = strlen(bad[i]);
+		proto_put32(v, 9);
+		v[4] = (unsigned char)l;
+		memcpy(v + PROTO_CALLER_FIXED, bad[i], l);
+		assert_int_equal(proto_caller_decode(v, PROTO_CALLER_FIXED + l, &pid, prog),
+		                 PROTO_BAD);
+	}
+	/* A NUL inside the program too. */
+	proto_put32(v, 9);
+	v[4] = 2;
+	memcpy(v + PROTO_CALLER_FIXED, "a\0", 2);
+	assert_int_equal(proto_caller_decode(v, PROTO_CALLER_FIXED + 2, &pid, prog), PROTO_BAD);
+}
+
 static void ping_codec(void **state)
 {
 	(void)state;
@@ -413,6 +472,7 @@ int main(void)
 		cmocka_unit_test(window_codec),
 		cmocka_unit_test(open_ids_increase),
 		cmocka_unit_test(ping_codec),
+		cmocka_unit_test(caller_codec),
 		cmocka_unit_test(frame_ids),
 	};
 	return cmocka_run_group_tests_name("proto", tests, NULL, NULL);
