@@ -20,7 +20,12 @@
  *   protocol (reentrant; reads /etc/services through NSS and closes it).
  * - AF_INET6 queries get the v4-mapped ::ffff:VIP whether or not AI_V4MAPPED
  *   is set: the VIP only exists in IPv4, and an empty answer would make
- *   v6-first programs fall back to DNS. AF_UNSPEC gets the AF_INET answer.
+ *   v6-first programs fall back to DNS. AF_UNSPEC gets the AF_INET answer
+ *   only, as glibc answers a name that has an A record and no AAAA: a
+ *   second (mapped) address would make programs that try each answer in
+ *   turn (curl, python's create_connection) open a second mesh connection
+ *   whenever the first fails, so retries = 0 would still retry and a
+ *   denial would be recorded twice.
  * - AI_ADDRCONFIG is ignored for mesh answers (VIPs are loopback and work
  *   on a host without any configured address). AI_PASSIVE, AI_NUMERICHOST,
  *   a NULL node and unknown flags go to libc.
@@ -387,21 +392,6 @@ SHIM_EXPORT int getaddrinfo(const char *node, const char *service, const struct 
 	}
 	int af = family == AF_INET6 ? AF_INET6 : AF_INET;
 	int rc = gai_build(af, vip, t, n, (flags & AI_CANONNAME) ? node : NULL, res);
-	if (rc == 0 && family == AF_UNSPEC) {
-		/* Answer like a dual-stack name: the VIP, then ::ffff:VIP, so a
-		 * program that keeps only IPv6 answers (curl -6 resolves with
-		 * AF_UNSPEC and filters) still finds one. */
-		struct addrinfo *v6 = NULL, *last = *res;
-		rc = gai_build(AF_INET6, vip, t, n, NULL, &v6);
-		if (rc != 0) {
-			freeaddrinfo(*res);
-			*res = NULL;
-		} else {
-			while (last->ai_next)
-				last = last->ai_next;
-			last->ai_next = v6;
-		}
-	}
 	if (rc == 0 && shim_debug)
 		debug_hit(node, af, vip);
 	errno = saved;

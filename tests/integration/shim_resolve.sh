@@ -269,10 +269,11 @@ write_snap "hello=$HELLO_VIP:80,8080" "db=$DB_VIP:$DBPORT" \
 	"icpt=$ICPT:$DBPORT=db" "icpt=$ICPT2:9=db"
 
 # ---- forward resolution --------------------------------------------------
-# AF_UNSPEC answers like a dual-stack name: the VIP, then ::ffff:VIP (so a
-# program that keeps only IPv6 answers, like curl -6, still finds one).
-expect "getaddrinfo(hello, 80, AF_UNSPEC): the VIP as STREAM, DGRAM, RAW, then ::ffff:VIP" \
-	"[(2, 1, 6, '', ('$HELLO_VIP', 80)), (2, 2, 17, '', ('$HELLO_VIP', 80)), (2, 3, 0, '', ('$HELLO_VIP', 80)), (10, 1, 6, '', ('::ffff:$HELLO_VIP', 80, 0, 0)), (10, 2, 17, '', ('::ffff:$HELLO_VIP', 80, 0, 0)), (10, 3, 0, '', ('::ffff:$HELLO_VIP', 80, 0, 0))]" \
+# AF_UNSPEC answers the VIP only, as glibc answers a name with an A record
+# and no AAAA (no IPv6 VIPs in this snapshot): a second, mapped address
+# would make programs that try each answer open a second mesh connection.
+expect "getaddrinfo(hello, 80, AF_UNSPEC): the VIP as STREAM, DGRAM, RAW, nothing else" \
+	"[(2, 1, 6, '', ('$HELLO_VIP', 80)), (2, 2, 17, '', ('$HELLO_VIP', 80)), (2, 3, 0, '', ('$HELLO_VIP', 80))]" \
 	"$(mesh gai hello 80)"
 shape_local=$(probe gai localhost 80 2 | sed 's/127\.0\.0\.1/X/g')
 shape_mesh=$(mesh gai hello 80 2 | sed "s/$HELLO_VIP/X/g")
