@@ -90,7 +90,7 @@
 
 #define BUCKETS 4096
 #define RECENT 1024
-#define TUPLE_MAX 48 /* "255.255.255.255:65535 255.255.255.255:65535" */
+#define TUPLE_MAX (2 * CTLPROTO_HOSTPORT_MAX) /* two [v6]:port and a space */
 #define RBUF 1024
 #define ACCEPTS_PER_EVENT 64
 #define TTL_DEFAULT 32.0 /* until shimctl_configure */

@@ -106,6 +106,8 @@ printf 'W 127.0.0.1:40000 127.77.0.2:80 123456' >"$C/ctlproto/question"
 printf 'V 127.0.0.1:40000 127.77.0.2:80 123456 refused' >"$C/ctlproto/answer"
 printf 'W 127.0.0.1:1 127.77.0.2:65535 0\nV 255.255.255.255:65535 127.0.0.9:8080 18446744073709551615 identity_error\n' \
 	>"$C/ctlproto/both"
+printf 'W [::1]:40000 [fd6d:6573:6800::2]:80 123456\nV [fd00:0:1::5]:1 [fd6d:6573:6800::2]:443 9 unknown\n' \
+	>"$C/ctlproto/ipv6"
 # Record fields (daemon/record.h): what programs and peers name themselves.
 printf 'curl' >"$C/record/ascii"
 printf '\xff\xfecurl\xc3' >"$C/record/invalid"
