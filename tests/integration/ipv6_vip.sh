@@ -158,4 +158,59 @@ check_eq "and meshd starts on it, same VIP6" "$VIP6" "$(vip6_now)"
 stop_meshd a
 check "and leaves the operator's route at exit" grep -q "^local $RANGE dev lo" <<<"$(ip -n "$NS" -6 route show table local "$RANGE")"
 
+# Another process holds [VIP6]:port (bound while meshd was down): meshd
+# cannot listen there and leaves hello out of the snapshot; a program that
+# connects to [VIP6]:port anyway reaches the squatter's socket, and the
+# shim fails the connect (meshd: "unknown", a VIP:port it does not hold).
+# A squatter elsewhere in the range, on no VIP: meshd says "none" and the
+# connection stands.
+OTHER6=fd6d:6573:6800::77
+cat >"$T/squat.py" <<'PY'
+import os, socket, sys
+socks = []
+for a in sys.argv[2:]:
+    s = socket.socket(socket.AF_INET6)
+    s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+    s.setsockopt(socket.IPPROTO_IP, 15, 1)  # IP_FREEBIND
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind((a, int(sys.argv[1])))
+    s.listen(16)
+    socks.append(s)
+open(os.environ["READY"], "w").close()
+while True:
+    for s in socks:
+        s.settimeout(0.05)
+        try:
+            c, _ = s.accept()
+            c.sendall(b"squatter\n")
+            c.close()
+        except OSError:
+            pass
+PY
+READY=$T/squat.ready spawn squat "$T/squat.log" env "READY=$T/squat.ready" "$T/in-ns" "$PY" "$T/squat.py" "$PORT" "$VIP6" "$OTHER6"
+wait_file "$T/squat.ready" 10 || die "the squatter did not start"
+MESHD_PREFIX="$T/in-ns" start_meshd a "$T/a.ini"
+check "meshd says it cannot listen on [VIP6]:port" grep -q "service hello: cannot listen on \\[$VIP6\\]:$PORT" "$T/a.err"
+check_eq "and leaves hello out of the snapshot (AF_INET6 lookup falls to libc)" "error" \
+	"$(mesh_ns "$PY" -c 'import socket
+try:
+    socket.getaddrinfo("hello", 80, socket.AF_INET6, socket.SOCK_STREAM); print("answered")
+except OSError: print("error")')"
+direct() { # ADDR: connect an IPV6_V6ONLY socket to [ADDR]:PORT under the shim, read a line
+	mesh_ns "$PY" - "$1" "$PORT" <<'PY' 2>&1
+import socket, sys
+s = socket.socket(socket.AF_INET6)
+s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+s.settimeout(5)
+try:
+    s.connect((sys.argv[1], int(sys.argv[2])))
+    print("got", s.recv(64).decode().strip() or "(nothing)")
+except OSError as e:
+    print("error", e.errno)
+PY
+}
+check_eq "a connect to the squatted [VIP6]:port fails (ECONNREFUSED), no byte from the squatter" \
+	"error 111" "$(direct "$VIP6")"
+check_eq "a connect to a squatter on no VIP in the range stands" "got squatter" "$(direct "$OTHER6")"
+
 summary
