@@ -213,4 +213,22 @@ check_eq "a connect to the squatted [VIP6]:port fails (ECONNREFUSED), no byte fr
 	"error 111" "$(direct "$VIP6")"
 check_eq "a connect to a squatter on no VIP in the range stands" "got squatter" "$(direct "$OTHER6")"
 
+# A reload to another vip6_range: meshd makes the new range local (its
+# own route), keeps the operator's route of the old one, and moves the
+# VIP6 into the new range; at exit it removes only the route it added.
+RANGE2=fd6d:6573:6801::/64
+sed -i "s|^vip6_range = .*|vip6_range = $RANGE2|" "$T/a.ini"
+reload_hosts "republished its routes after a reload to $RANGE2" a
+check "the new range is local" grep -q "^local $RANGE2 dev lo" <<<"$(ip -n "$NS" -6 route show table local "$RANGE2")"
+check "the operator's route of the old range stays" grep -q "^local $RANGE dev lo" <<<"$(ip -n "$NS" -6 route show table local "$RANGE")"
+NEW6=$(vip6_now)
+check "hello's VIP6 is now in $RANGE2 ($NEW6)" "$PY" -c '
+import ipaddress, sys
+sys.exit(0 if ipaddress.ip_address(sys.argv[1]) in ipaddress.ip_network(sys.argv[2]) else 1)' "$NEW6" "$RANGE2"
+check_eq "and reachable by name from an IPV6_V6ONLY socket (the endpoint is down: refused)" \
+	"connect $NEW6 error 111" "$(v6only get | grep '^connect')"
+stop_meshd a
+check_eq "at exit meshd removed the route it added" "" "$(ip -n "$NS" -6 route show table local "$RANGE2")"
+check "and left the operator's" grep -q "^local $RANGE dev lo" <<<"$(ip -n "$NS" -6 route show table local "$RANGE")"
+
 summary
