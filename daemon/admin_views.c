@@ -48,7 +48,7 @@ void admin_json_lines(struct sbuf *out, const char *lines)
 
 /* ---- /config ---- */
 
-enum kind { K_STR, K_ADDR, K_CIDR, K_DUR, K_COUNT, K_AUTO, K_BOOL, K_LB, K_RATIO };
+enum kind { K_STR, K_ADDR, K_CIDR, K_CIDR6, K_DUR, K_COUNT, K_AUTO, K_BOOL, K_LB, K_RATIO };
 struct mesh_key {
 	const char *name;
 	enum kind kind;
@@ -65,6 +65,7 @@ static const struct mesh_key mesh_keys[] = {
 	{ "admin", K_ADDR, CO(admin), CO(admin_on) },
 	{ "log", K_STR, CO(log), 0 },
 	{ "vip_range", K_CIDR, CO(vip_net), CO(vip_prefix) },
+	{ "vip6_range", K_CIDR6, CO(vip6_net), CO(vip6_prefix) },
 	{ "snapshot", K_STR, CO(snapshot), 0 },
 	{ "suffix", K_STR, CO(suffix), 0 },
 	{ "connect_timeout", K_DUR, CO(connect_timeout), 0 },
@@ -190,6 +191,16 @@ static void mesh_json(struct sbuf *out, const struct config *c, const struct adm
 			inet_ntop(AF_INET, f, b, sizeof b);
 			sbuf_printf(out, "\"%s/%u\"", b, *(const unsigned *)(base + k->aux));
 			break;
+		case K_CIDR6: /* prefix 0: off */
+			if (*(const unsigned *)(base + k->aux)) {
+				char b6[INET6_ADDRSTRLEN];
+				inet_ntop(AF_INET6, f, b6, sizeof b6);
+				sbuf_printf(out, "\"%s/%u\"", b6,
+				            *(const unsigned *)(base + k->aux));
+			} else {
+				sbuf_puts(out, "\"off\"");
+			}
+			break;
 		case K_DUR:
 		case K_RATIO:
 			sbuf_printf(out, "%g", *(const double *)f);
@@ -267,7 +278,13 @@ static void service_json(struct sbuf *out, const struct cfg_service *s)
 	inet_ntop(AF_INET, &s->vip, vip, sizeof vip);
 	sbuf_puts(out, "{\"name\":");
 	sbuf_json_str(out, s->name);
-	sbuf_printf(out, ",\"vip\":\"%s\",\"ports\":[", vip);
+	sbuf_printf(out, ",\"vip\":\"%s\"", vip);
+	if (!IN6_IS_ADDR_UNSPECIFIED(&s->vip6)) {
+		char vip6[INET6_ADDRSTRLEN];
+		inet_ntop(AF_INET6, &s->vip6, vip6, sizeof vip6);
+		sbuf_printf(out, ",\"vip6\":\"%s\"", vip6);
+	}
+	sbuf_puts(out, ",\"ports\":[");
 	for (unsigned p = 0; p < s->nports; p++)
 		sbuf_printf(out, "%s%u", p ? "," : "", s->ports[p]);
 	sbuf_puts(out, "],\"endpoints\":[");

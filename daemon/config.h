@@ -22,6 +22,8 @@
  *                    "off" disables it
  *   log            = traffic log path, "-" for stdout   [/var/log/libmesh/traffic.log]
  *   vip_range      = CIDR for service VIPs              [127.77.0.0/16]
+ *   vip6_range     = IPv6 CIDR inside fc00::/7 (/64../120)
+ *                    for IPv6 VIPs, "off" for none       [off]
  *   snapshot       = route snapshot path for the shim   [/run/libmesh/routes]
  *   control        = control socket for the shim (connect
  *                    verdicts, caller pid)                [SNAPSHOT.ctl]
@@ -74,6 +76,7 @@
  *   intercept      = list of legacy ADDR:PORT sent to this service [none]
  *                    the port must be one of `ports`
  *   vip            = fixed VIP inside vip_range           [derived from name]
+ *   vip6           = fixed IPv6 VIP inside vip6_range     [derived from name]
  *   connect_timeout, retries, idle_timeout                [from [mesh]]
  *   consecutive_failures = failed attempts in a row that eject an
  *                    endpoint; 0: never eject          [from [mesh]]
@@ -155,6 +158,8 @@ struct cfg_service {
 	unsigned nintercepts;
 	struct in_addr vip;     /* network order; always set after load */
 	bool vip_fixed;         /* vip = given in the file */
+	struct in6_addr vip6;   /* all zero when vip6_range = off */
+	bool vip6_fixed;        /* vip6 = given in the file */
 	double connect_timeout; /* seconds */
 	unsigned retries;       /* extra attempts after the first */
 	double idle_timeout;    /* seconds */
@@ -193,6 +198,9 @@ struct config {
 	char *log;
 	struct in_addr vip_net; /* network order */
 	unsigned vip_prefix;
+	bool vip6_on; /* vip6_range is not off */
+	struct in6_addr vip6_net;
+	unsigned vip6_prefix;
 	char *snapshot;
 	char *control; /* unix socket for libmesh.so */
 	char *suffix;  /* "" when none */
@@ -206,7 +214,7 @@ struct config {
 	/* Bounds on what hostile input can make meshd hold (README "Security
 	 * model"); 0 in the *_per_uid/_per_peer ones means auto. */
 	double handshake_timeout;
-	double link_timeout; /* seconds: no answer to a PING (link_live.c) */
+	double link_timeout;      /* seconds: no answer to a PING (link_live.c) */
 	double progress_interval; /* seconds between progress records; 0: none */
 	bool open_records;        /* an "open" record when a connection is carried */
 	unsigned max_handshakes;
@@ -234,9 +242,9 @@ struct config {
 /*
  * Previous VIP assignments, so that a VIP handed out stays with its service
  * across reloads and restarts. Returns the VIP (network order) that `name`
- * had, or 0 when it had none.
+ * had, or 0 when it had none; *vip6 gets its IPv6 VIP (all zero: none).
  */
-typedef uint32_t (*config_prev_vip_fn)(const char *name, void *arg);
+typedef uint32_t (*config_prev_vip_fn)(const char *name, void *arg, struct in6_addr *vip6);
 
 /*
  * Parse and validate `path`. On success returns a config with refs = 1 and

@@ -10,6 +10,7 @@
 #include "config_keys.h"
 #include "config_lists.h"
 #include "config_state.h"
+#include "vip.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -493,6 +494,7 @@ const struct cfg_key cfg_mesh_keys[MK_COUNT] = {
 	             .def = "/var/log/libmesh/traffic.log" },
 	[MK_VIP_RANGE] = { .name = "vip_range", .parse = p_cidr, .off = CO(vip_net), .aux = CO(vip_prefix),
 	                   .def = "127.77.0.0/16" },
+	[MK_VIP6_RANGE] = { .name = "vip6_range", .parse = vip6_parse_range, .def = "off" },
 	[MK_SNAPSHOT] = { .name = "snapshot", .parse = p_outpath, .off = CO(snapshot),
 	                  .def = "/run/libmesh/routes" },
 	[MK_SUFFIX] = { .name = "suffix", .parse = p_suffix, .off = CO(suffix), .def = "mesh" },
@@ -574,6 +576,7 @@ const struct cfg_key cfg_service_keys[SK_COUNT] = {
 	                   .def_doc = "none" },
 	/* Unset, phase 4 (vip.c) assigns one. */
 	[SK_VIP] = { .name = "vip", .parse = p_vip, .off = SO(vip), .def_doc = "derived from name" },
+	[SK_VIP6] = { .name = "vip6", .parse = vip6_parse_vip, .def_doc = "derived from name" },
 	[SK_CONNECT_TIMEOUT] = { .name = "connect_timeout", .parse = p_duration, .off = SO(connect_timeout),
 	                         .flags = CFG_F_INHERIT, .inherit = CO(connect_timeout),
 	                         .size = sizeof(double) },

@@ -17,9 +17,12 @@
 #include <string.h>
 #include <unistd.h>
 
-static uint32_t prev_from_config(const char *name, void *arg)
+static uint32_t prev_from_config(const char *name, void *arg, struct in6_addr *vip6)
 {
 	const struct cfg_service *s = config_service(arg, name);
+	memset(vip6, 0, sizeof *vip6);
+	if (s)
+		*vip6 = s->vip6;
 	return s ? s->vip.s_addr : 0;
 }
 

@@ -1,5 +1,7 @@
 /*
- * Listening sockets: one per service VIP:port, and the mesh (inbound) port.
+ * Listening sockets: one per service VIP:port (and [VIP6]:port for a
+ * service with an IPv6 VIP: both feed the same outbound path), and the
+ * mesh (inbound) port.
  * listener_sync reconciles the open set with a config: sockets that stay are
  * kept open (a reload never refuses a connection on an unchanged VIP), new
  * ones are bound, removed ones closed.
@@ -110,7 +112,7 @@ static void accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 static struct listener *listener_open(struct worker *m, enum listener_kind kind,
                                       const struct cfg_addr *a, char *err, size_t len)
 {
-	int fd = net_listen(a, err, len);
+	int fd = net_listen_free(a, kind == LISTEN_VIP && a->ss.ss_family == AF_INET6, err, len);
 	if (fd == -1)
 		return NULL;
 	struct listener *l = calloc(1, sizeof *l);
@@ -189,13 +191,23 @@ int listener_sync(struct worker *m, const struct config *c, char **err)
 		l->mark = false;
 	for (unsigned i = 0; i < c->nservices; i++) {
 		const struct cfg_service *s = &c->services[i];
-		for (unsigned p = 0; p < s->nports; p++) {
+		bool has6 = c->vip6_on && !IN6_IS_ADDR_UNSPECIFIED(&s->vip6);
+		for (unsigned q = 0; q < s->nports * (has6 ? 2u : 1u); q++) {
+			unsigned p = q % s->nports;
 			struct cfg_addr a = { 0 };
 			struct sockaddr_in *sin = (struct sockaddr_in *)&a.ss;
-			sin->sin_family = AF_INET;
-			sin->sin_addr = s->vip;
-			sin->sin_port = htons(s->ports[p]);
-			a.len = sizeof *sin;
+			if (q < s->nports) {
+				sin->sin_family = AF_INET;
+				sin->sin_addr = s->vip;
+				sin->sin_port = htons(s->ports[p]);
+				a.len = sizeof *sin;
+			} else {
+				struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&a.ss;
+				sin6->sin6_family = AF_INET6;
+				sin6->sin6_addr = s->vip6;
+				sin6->sin6_port = htons(s->ports[p]);
+				a.len = sizeof *sin6;
+			}
 			struct listener *l;
 			for (l = m->listeners; l; l = l->next)
 				if (!l->mark && same_addr(&l->addr, &a))
@@ -205,7 +217,8 @@ int listener_sync(struct worker *m, const struct config *c, char **err)
 				if (!l) {
 					int e = errno;
 					char holder[128] = "";
-					if (e == EADDRINUSE && m->index == 0)
+					if (e == EADDRINUSE && m->index == 0 &&
+					    a.ss.ss_family == AF_INET)
 						describe_holder(sin, holder, sizeof holder);
 					snprintf(
 						line, sizeof line,
@@ -263,10 +276,24 @@ bool listener_held(const struct worker *m, struct in_addr vip, uint16_t port)
 	return false;
 }
 
+bool listener_held6(const struct worker *m, const struct in6_addr *vip6, uint16_t port)
+{
+	for (const struct listener *l = m->listeners; l; l = l->next) {
+		const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)&l->addr.ss;
+		if (l->addr.ss.ss_family == AF_INET6 &&
+		    memcmp(&sin6->sin6_addr, vip6, sizeof *vip6) == 0 &&
+		    ntohs(sin6->sin6_port) == port)
+			return true;
+	}
+	return false;
+}
+
 bool listener_service_held(const struct worker *m, const struct cfg_service *s)
 {
+	bool has6 = !IN6_IS_ADDR_UNSPECIFIED(&s->vip6);
 	for (unsigned p = 0; p < s->nports; p++)
-		if (!listener_held(m, s->vip, s->ports[p]))
+		if (!listener_held(m, s->vip, s->ports[p]) ||
+		    (has6 && !listener_held6(m, &s->vip6, s->ports[p])))
 			return false;
 	return true;
 }

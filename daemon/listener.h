@@ -43,7 +43,9 @@ void listener_close_all(struct worker *m);
 /* Does m listen on vip:port (port in host order)? On worker 0, from the
  * main thread: whether meshd holds it. */
 bool listener_held(const struct worker *m, struct in_addr vip, uint16_t port);
-/* m listens on every VIP:port of s. */
+/* The same for an IPv6 VIP. */
+bool listener_held6(const struct worker *m, const struct in6_addr *vip6, uint16_t port);
+/* m listens on every VIP:port of s (and [VIP6]:port when it has one). */
 bool listener_service_held(const struct worker *m, const struct cfg_service *s);
 
 #endif

@@ -28,6 +28,7 @@
 #include "log.h"
 #include "pathsafe.h"
 #include "vip.h"
+#include "route6.h"
 #include "container.h"
 #include "version.h"
 #include "startcheck.h"
@@ -217,6 +218,7 @@ struct daemon {
 	int lock_fd;
 	struct admin *admin;          /* NULL: admin = off */
 	struct admin_running running; /* the restart-only keys as started */
+	struct route6_state route6;   /* the IPv6 VIP range's local route */
 };
 
 static bool w0_holds(const struct cfg_service *s, void *arg)
@@ -289,6 +291,15 @@ static void reload_run(struct daemon *d, struct admin_reload_result *r)
 			gen_unref(g);
 			g = NULL;
 		}
+	}
+	char r6[512]; /* a new vip6_range must be local before it is used */
+	if (g && route6_apply(&d->route6, g->cfg, r6, sizeof r6) == -1) {
+		startcheck_add(&errs, "%s", r6);
+		say_lines(warns, SAY_WARN);
+		free(warns);
+		warns = NULL;
+		gen_unref(g);
+		g = NULL;
 	}
 	if (!g) {
 		log_error("reload rejected, keeping the running configuration:");
@@ -627,6 +638,11 @@ int main(int argc, char **argv)
 		char *notes = NULL;
 		startcheck_dirs(d->gen->cfg, &unsafe, &notes);
 		startcheck_binds(d->gen->cfg, true, running_meshd(d->gen->cfg), &unsafe, &warns);
+		const struct config *tc = d->gen->cfg;
+		char r6[512];
+		if (tc->vip6_on &&
+		    route6_check(&tc->vip6_net, tc->vip6_prefix, r6, sizeof r6) == -1)
+			startcheck_add(&unsafe, "%s", r6);
 		say_lines(notes, SAY_STDERR);
 		free(notes);
 		say_lines(warns, SAY_STDERR);
@@ -667,6 +683,7 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	const struct config *c = d->gen->cfg;
 	d->gen->cfg->generation = d->generation = 1;
+	char err6[512];
 	if (take_lock(d) == -1)
 		return 1;
 	/* Before anything is made: a serving host whose mesh port someone
@@ -682,6 +699,11 @@ int main(int argc, char **argv)
 	}
 	if (traffic_open(c->log) == -1) {
 		log_error("cannot open traffic log %s: %m", c->log);
+		return 1;
+	}
+	/* Before the listeners: an IPv6 VIP no route delivers is no VIP. */
+	if (route6_apply(&d->route6, c, err6, sizeof err6) == -1) {
+		log_error("%s; refusing to start (vip6_range = off turns IPv6 VIPs off)", err6);
 		return 1;
 	}
 	double start_time = (double)time(NULL);
@@ -786,6 +808,7 @@ int main(int argc, char **argv)
 		worker_finish(&d->w[i]);
 	shimctl_close(d->ctl);
 	snapshot_unpublish(d->gen->cfg);
+	route6_stop(&d->route6);
 	log_info("stopped");
 	traffic_close();
 	gen_unref(d->gen);

@@ -219,6 +219,11 @@ int net_connect_error(int fd)
 
 int net_listen(const struct cfg_addr *a, char *err, size_t len)
 {
+	return net_listen_free(a, false, err, len);
+}
+
+int net_listen_free(const struct cfg_addr *a, bool freebind, char *err, size_t len)
+{
 	int fd = socket(a->ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd == -1) {
 		snprintf(err, len, "socket: %s", strerror(errno));
@@ -230,6 +235,10 @@ int net_listen(const struct cfg_addr *a, char *err, size_t len)
 	setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
 	if (a->ss.ss_family == AF_INET6)
 		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+	/* An IPv6 VIP is in a local route (AnyIP), not on an interface: the
+	 * kernel delivers to it, but bind() wants an interface address. */
+	if (freebind)
+		setsockopt(fd, IPPROTO_IP, IP_FREEBIND, &one, sizeof one);
 	/* Accepted sockets inherit TCP_NODELAY from the listener on Linux:
 	 * one setsockopt here instead of one per connection. */
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);

@@ -40,6 +40,9 @@ int net_connect_error(int fd);
 /* A nonblocking listening socket on a (SO_REUSEPORT: every worker binds
  * its own), or -1 with err filled and errno kept (EADDRINUSE). */
 int net_listen(const struct cfg_addr *a, char *err, size_t len);
+/* The same, with IP_FREEBIND when freebind (an IPv6 VIP: an address of a
+ * local route, on no interface). */
+int net_listen_free(const struct cfg_addr *a, bool freebind, char *err, size_t len);
 const char *net_sockaddr_str(const struct sockaddr *sa, char *buf, size_t len);
 
 #endif

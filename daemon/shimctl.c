@@ -66,6 +66,7 @@
 #include "listener.h"
 #include "session.h"
 #include "shimctl.h"
+#include "heldset.h"
 #include "snapshot_pub.h"
 #include "bounds.h"
 #include "accept.h"
@@ -90,7 +91,7 @@
 
 #define BUCKETS 4096
 #define RECENT 1024
-#define TUPLE_MAX 48 /* "255.255.255.255:65535 255.255.255.255:65535" */
+#define TUPLE_MAX (2 * CTLPROTO_HOSTPORT_MAX) /* two [v6]:port and a space */
 #define RBUF 1024
 #define ACCEPTS_PER_EVENT 64
 #define TTL_DEFAULT 32.0 /* until shimctl_configure */
@@ -159,10 +160,8 @@ struct shimctl {
 	/* main thread only */
 	struct ctl_conn *conns;
 	const struct worker *w0;
-	uint64_t *held; /* sorted vip:port keys worker 0 listens on */
-	unsigned nheld;
-	uint64_t *vips; /* sorted keys (port 0) of the services' VIPs */
-	unsigned nvips;
+	struct heldset held; /* the VIP:ports worker 0 listens on */
+	struct heldset vips; /* the services' VIPs and VIP6s (port 0) */
 	bool held_known;
 	double ttl;
 	unsigned max_conns_uid, max_pending_conn, max_pending_uid;
@@ -184,11 +183,6 @@ static unsigned tuple_hash(const struct shimctl *ctl, const char *t)
 	return h % BUCKETS;
 }
 
-static uint64_t held_key(uint32_t vip_net, uint16_t port)
-{
-	return (uint64_t)ntohl(vip_net) << 16 | port;
-}
-
 /* ---- questions and answers (ctlproto) ---------------------------------- */
 
 /* A question line (without its '\n'): the parsed question and its key text
@@ -202,7 +196,7 @@ static int question_parse(const char *line, size_t len, struct ctlproto_tuple *q
 	const char *sp = memrchr(line, ' ', len);
 	size_t n = (size_t)(sp - line) - 2;
 	if (n >= TUPLE_MAX)
-		return -1; /* cannot happen: two IPv4 host:ports */
+		return -1; /* cannot happen: two host:ports of at most CTLPROTO_HOSTPORT_MAX */
 	memcpy(tuple, line + 2, n);
 	tuple[n] = '\0';
 	return 0;
@@ -265,7 +259,7 @@ static void recent_put(struct shimctl *ctl, const char *tuple, uint64_t inode, e
 {
 	size_t n = strlen(tuple);
 	if (n >= TUPLE_MAX)
-		return; /* not an IPv4 tuple: no question can name it */
+		return; /* longer than any question can be: none names it */
 	int i = (int)(ctl->recent_next++ % RECENT);
 	struct recent *r = &ctl->recent[i];
 	if (r->result != RESULT_UNSET)
@@ -388,21 +382,6 @@ void shimctl_caller(struct session *s, uint32_t *pid, char *program, size_t len)
 
 /* ---- questions (main thread) ------------------------------------------- */
 
-static bool in_sorted(const uint64_t *v, unsigned n, uint64_t k)
-{
-	unsigned lo = 0, hi = n;
-	while (lo < hi) {
-		unsigned mid = lo + (hi - lo) / 2;
-		if (v[mid] == k)
-			return true;
-		if (v[mid] < k)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return false;
-}
-
 enum q_outcome { Q_DONE, Q_OVER_CONN, Q_OVER_UID };
 
 /* Under lock. Answer now if we can, else file the question q (tuple: its
@@ -441,9 +420,10 @@ static enum q_outcome handle_question(struct shimctl *ctl, struct ctl_conn *c,
 	/* Whoever accepted a connection to a VIP:port we do not listen on, it
 	 * was not meshd. While draining, listeners close worker by worker,
 	 * so a question may be about a connection another worker took. */
+	const void *va = q->v6 ? (const void *)q->vaddr6 : &q->vaddr;
 	if (ctl->held_known && !(ctl->w0 && ctl->w0->draining) &&
-	    !in_sorted(ctl->held, ctl->nheld, held_key(q->vaddr, ntohs(q->vport)))) {
-		bool ours = in_sorted(ctl->vips, ctl->nvips, held_key(q->vaddr, 0));
+	    !heldset_has(&ctl->held, q->v6, va, ntohs(q->vport))) {
+		bool ours = heldset_has(&ctl->vips, q->v6, va, 0);
 		reply(c, q, ours ? RESULT_UNKNOWN : RESULT_NONE);
 		return Q_DONE;
 	}
@@ -689,42 +669,33 @@ static void sweep_cb(struct ev_loop *loop, ev_timer *t, int revents)
 	pthread_mutex_unlock(&ctl->lock);
 }
 
-static int cmp_u64(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-	return x < y ? -1 : x > y;
-}
-
 void shimctl_configure(struct shimctl *ctl, const struct worker *w0)
 {
 	if (!ctl)
 		return;
 	const struct config *cfg = w0->gen->cfg;
-	unsigned n = 0;
-	for (const struct listener *l = w0->listeners; l; l = l->next)
-		n++;
-	uint64_t *held = malloc((n ? n : 1) * sizeof *held);
-	uint64_t *vips = malloc((cfg->nservices ? cfg->nservices : 1) * sizeof *vips);
-	free(ctl->held);
-	free(ctl->vips);
-	ctl->held = held;
-	ctl->vips = vips;
-	/* Without the tables (out of memory) questions just wait, as before. */
-	ctl->held_known = held && vips;
-	if (ctl->held_known) {
-		unsigned k = 0;
-		for (const struct listener *l = w0->listeners; l; l = l->next) {
-			const struct sockaddr_in *sin = (const struct sockaddr_in *)&l->addr.ss;
-			if (l->addr.ss.ss_family == AF_INET)
-				held[k++] = held_key(sin->sin_addr.s_addr, ntohs(sin->sin_port));
-		}
-		qsort(held, k, sizeof *held, cmp_u64);
-		ctl->nheld = k;
-		for (unsigned i = 0; i < cfg->nservices; i++)
-			vips[i] = held_key(cfg->services[i].vip.s_addr, 0);
-		qsort(vips, cfg->nservices, sizeof *vips, cmp_u64);
-		ctl->nvips = cfg->nservices;
+	heldset_clear(&ctl->held);
+	heldset_clear(&ctl->vips);
+	int rc = 0;
+	for (const struct listener *l = w0->listeners; l; l = l->next) {
+		const struct sockaddr_in *sin = (const struct sockaddr_in *)&l->addr.ss;
+		const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)&l->addr.ss;
+		if (l->addr.ss.ss_family == AF_INET)
+			rc |= heldset_add(&ctl->held, false, &sin->sin_addr, ntohs(sin->sin_port));
+		else if (l->addr.ss.ss_family == AF_INET6)
+			rc |= heldset_add(&ctl->held, true, &sin6->sin6_addr,
+			                  ntohs(sin6->sin6_port));
 	}
+	for (unsigned i = 0; i < cfg->nservices; i++) {
+		const struct cfg_service *s = &cfg->services[i];
+		rc |= heldset_add(&ctl->vips, false, &s->vip, 0);
+		if (!IN6_IS_ADDR_UNSPECIFIED(&s->vip6))
+			rc |= heldset_add(&ctl->vips, true, &s->vip6, 0);
+	}
+	heldset_seal(&ctl->held);
+	heldset_seal(&ctl->vips);
+	/* Without the tables (out of memory) questions just wait, as before. */
+	ctl->held_known = rc == 0;
 	ctl->w0 = w0;
 	unsigned longest = 0;
 	for (unsigned i = 0; i < cfg->nservices; i++) {
@@ -811,8 +782,8 @@ void shimctl_close(struct shimctl *ctl)
 	}
 	pthread_mutex_unlock(&ctl->lock);
 	pthread_mutex_destroy(&ctl->lock);
-	free(ctl->held);
-	free(ctl->vips);
+	heldset_clear(&ctl->held);
+	heldset_clear(&ctl->vips);
 	free(ctl->path);
 	free(ctl);
 }

@@ -73,6 +73,8 @@ int snapshot_publish(const struct config *c, const char *control, uint64_t gener
 		unsigned x = nsvc++;
 		svcs[x].name = s->name;
 		svcs[x].vip = s->vip.s_addr;
+		if (c->vip6_on)
+			memcpy(svcs[x].vip6, s->vip6.s6_addr, 16);
 		svcs[x].ports = s->ports;
 		svcs[x].nports = s->nports;
 		svcs[x].verdict_ms = snapshot_verdict_ms(s);
@@ -93,8 +95,10 @@ int snapshot_publish(const struct config *c, const char *control, uint64_t gener
 	}
 	if (left_out)
 		*left_out = c->nservices - nsvc;
-	if (snapshot_encode(c->suffix, control, generation, c->vip_net.s_addr, c->vip_prefix, svcs,
-	                    nsvc, icpts, k, &buf, &len) == -1) {
+	if (snapshot_encode(c->suffix, control, generation, c->vip_net.s_addr, c->vip_prefix,
+	                    c->vip6_on ? c->vip6_net.s6_addr : NULL,
+	                    c->vip6_on ? c->vip6_prefix : 0, svcs, nsvc, icpts, k, &buf,
+	                    &len) == -1) {
 		*err = errf("cannot encode the route snapshot for", c->snapshot);
 		goto fail;
 	}

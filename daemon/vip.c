@@ -128,7 +128,8 @@ void vip_assign(struct load *L, config_prev_vip_fn prev, void *prev_arg, const s
 
 			if (s->vip_fixed)
 				continue;
-			was.s_addr = prev(s->name, prev_arg);
+			struct in6_addr was6;
+			was.s_addr = prev(s->name, prev_arg, &was6);
 			if (!was.s_addr)
 				continue;
 			off = vip_offset(&pool, was);
@@ -161,6 +162,7 @@ void vip_assign(struct load *L, config_prev_vip_fn prev, void *prev_arg, const s
 			}
 		}
 	}
+	vip6_assign(L, prev, prev_arg, sm);
 out:
 	free(order);
 	free(pool.taken);
@@ -175,7 +177,8 @@ const char *vip_file_path(const char *snapshot, char *buf, size_t len)
 }
 
 /*
- * VIPs handed out are also kept in SNAPSHOT.vips ("name a.b.c.d" lines),
+ * VIPs handed out are also kept in SNAPSHOT.vips ("name a.b.c.d" lines,
+ * "name a.b.c.d v6addr" for a service with an IPv6 VIP),
  * which outlives meshd: the snapshot itself is removed on a clean stop (so
  * that the shim falls through to libc while no daemon runs), but a VIP must
  * stay with its service across restarts.
@@ -191,25 +194,33 @@ void vip_save(const struct config *c)
 	for (unsigned i = 0; i < c->nservices; i++) {
 		char ip[INET_ADDRSTRLEN];
 		inet_ntop(AF_INET, &c->services[i].vip, ip, sizeof ip);
-		fprintf(f, "%s %s\n", c->services[i].name, ip);
+		char ip6[INET6_ADDRSTRLEN];
+		if (c->vip6_on && inet_ntop(AF_INET6, &c->services[i].vip6, ip6, sizeof ip6) &&
+		    !IN6_IS_ADDR_UNSPECIFIED(&c->services[i].vip6))
+			fprintf(f, "%s %s %s\n", c->services[i].name, ip, ip6);
+		else
+			fprintf(f, "%s %s\n", c->services[i].name, ip);
 	}
 	if (fclose(f) != 0 || rename(tmp, path) == -1)
 		unlink(tmp);
 }
 
-uint32_t vip_prev(const char *name, void *arg)
+uint32_t vip_prev(const char *name, void *arg, struct in6_addr *vip6)
 {
-	char path[4200], line[256], n[128], ip[64];
+	char path[4200], line[256], n[128], ip[64], ip6[64];
 	vip_file_path(arg, path, sizeof path);
 	FILE *f = fopen(path, "re");
 	uint32_t vip = 0;
+	memset(vip6, 0, sizeof *vip6);
 	if (!f)
 		return 0;
 	while (fgets(line, sizeof line, f)) {
 		struct in_addr a;
-		if (sscanf(line, "%127s %63s", n, ip) == 2 && strcmp(n, name) == 0 &&
-		    inet_pton(AF_INET, ip, &a) == 1) {
+		int got = sscanf(line, "%127s %63s %63s", n, ip, ip6);
+		if (got >= 2 && strcmp(n, name) == 0 && inet_pton(AF_INET, ip, &a) == 1) {
 			vip = a.s_addr;
+			if (got == 3 && inet_pton(AF_INET6, ip6, vip6) != 1)
+				memset(vip6, 0, sizeof *vip6);
 			break;
 		}
 	}

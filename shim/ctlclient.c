@@ -57,10 +57,12 @@ const char *ctlclient_errname(int err)
 	return n ? n : "?";
 }
 
-static void line_hostport(struct shim_line *l, uint32_t addr, uint16_t port)
+static void line_hostport(struct shim_line *l, int v6, const void *addr, uint16_t port)
 {
-	shim_line_addr(l, AF_INET, &addr);
-	shim_line_str(l, ":");
+	if (v6)
+		shim_line_str(l, "[");
+	shim_line_addr(l, v6 ? AF_INET6 : AF_INET, addr);
+	shim_line_str(l, v6 ? "]:" : ":");
 	shim_line_uint(l, ntohs(port));
 }
 
@@ -69,9 +71,9 @@ void ctlclient_line_verdict(struct shim_line *l, const struct ctlclient_slot *s)
 {
 	shim_line_start(l);
 	shim_line_str(l, "verdict ");
-	line_hostport(l, s->caddr, s->cport);
+	line_hostport(l, s->v6, s->v6 ? (const void *)s->caddr6 : &s->caddr, s->cport);
 	shim_line_str(l, " -> ");
-	line_hostport(l, s->vaddr, s->vport);
+	line_hostport(l, s->v6, s->v6 ? (const void *)s->vaddr6 : &s->vaddr, s->vport);
 	shim_line_str(l, ": ");
 }
 
@@ -275,8 +277,11 @@ static void handle_line(const char *line, size_t len)
 	const char *word = r != RESULT_UNSET ? result_word(r) : "unrecognized";
 	for (unsigned i = 0; i < slots_hi; i++) {
 		struct ctlclient_slot *s = &ctlclient_slots[i];
-		if (s->state != CTLCLIENT_PENDING || s->caddr != a.caddr || s->cport != a.cport ||
-		    s->vaddr != a.vaddr || s->vport != a.vport || (uint64_t)s->ino != a.inode)
+		if (s->state != CTLCLIENT_PENDING || s->v6 != a.v6 || s->caddr != a.caddr ||
+		    s->cport != a.cport || s->vaddr != a.vaddr || s->vport != a.vport ||
+		    (uint64_t)s->ino != a.inode ||
+		    (a.v6 && (memcmp(s->caddr6, a.caddr6, 16) != 0 ||
+		              memcmp(s->vaddr6, a.vaddr6, 16) != 0)))
 			continue;
 		size_t n = strlen(word);
 		if (n >= sizeof s->result)

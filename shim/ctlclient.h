@@ -29,13 +29,15 @@ struct ctlclient_slot {
 	int fd;
 	dev_t dev; /* the socket's identity when marked */
 	ino_t ino;
-	uint32_t caddr, vaddr; /* network order */
+	uint32_t caddr, vaddr; /* network order (IPv4) */
 	uint16_t cport, vport; /* network order */
-	int err;               /* CTLCLIENT_FAILED: ECONNREFUSED or ETIMEDOUT */
-	int guard;             /* unpublished VIP-range address: I/O waits */
-	long wait_ms;          /* how long the verdict may take */
-	long deadline;         /* ctlclient_now_ms() at the connect + wait_ms */
-	char result[16];       /* meshd's word (debug) */
+	uint8_t v6;            /* a connection to a VIP6: the addresses below */
+	uint8_t caddr6[16], vaddr6[16];
+	int err;         /* CTLCLIENT_FAILED: ECONNREFUSED or ETIMEDOUT */
+	int guard;       /* unpublished VIP-range address: I/O waits */
+	long wait_ms;    /* how long the verdict may take */
+	long deadline;   /* ctlclient_now_ms() at the connect + wait_ms */
+	char result[16]; /* meshd's word (debug) */
 };
 
 /* All under ctlclient_mu; ctlclient_cv is broadcast whenever a slot or the

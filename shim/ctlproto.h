@@ -6,6 +6,12 @@
  *   shim -> meshd   W <client a.b.c.d:port> <vip a.b.c.d:port> <inode>
  *   meshd -> shim   V <client a.b.c.d:port> <vip a.b.c.d:port> <inode> <word>
  *
+ * or, for a connection to an IPv6 VIP, both host:ports as [v6]:port, the
+ * address in the one spelling inet_ntop writes (RFC 5952: lowercase, no
+ * leading zeros, the longest run of two or more zero groups as "::", the
+ * first of equal runs); forms inet_ntop would write with a dotted IPv4
+ * tail (::a.b.c.d, ::ffff:a.b.c.d) are not IPv6 tuples and are refused.
+ *
  * <inode> is the st_ino of the shim's socket (decimal), so an answer names
  * the very socket that asked, not only a tuple the kernel may reuse; a
  * question's is never 0 (no socket has inode 0, and meshd's tables use 0
@@ -26,14 +32,19 @@
 #define CTLPROTO_WORD_MAX 31
 /* Longest line with its '\n': "V " + 2 x "255.255.255.255:65535 " + a
  * 20-digit inode + " " + a word + "\n". */
-#define CTLPROTO_LINE_MAX (2 + 2 * 22 + 20 + 1 + CTLPROTO_WORD_MAX + 1)
+#define CTLPROTO_LINE_MAX (2 + 2 * CTLPROTO_HOSTPORT_MAX + 20 + 1 + CTLPROTO_WORD_MAX + 1)
+/* "[" + 39 characters of IPv6 + "]:65535" + " " */
+#define CTLPROTO_HOSTPORT_MAX 48
 
 struct ctlproto_tuple {
-	uint32_t caddr; /* client address, network order */
+	uint32_t caddr; /* client address, network order (IPv4) */
 	uint16_t cport; /* client port, network order */
-	uint32_t vaddr; /* VIP, network order */
+	uint32_t vaddr; /* VIP, network order (IPv4) */
 	uint16_t vport; /* VIP port, network order */
 	uint64_t inode; /* the asking socket's inode */
+	uint8_t v6;     /* 1: the addresses are caddr6 and vaddr6 */
+	uint8_t caddr6[16];
+	uint8_t vaddr6[16];
 };
 
 /* Parse a question (line without '\n', len bytes, need not be

@@ -278,7 +278,7 @@ static void route(int fd, const struct sockaddr *sa, socklen_t len, const char *
 		const struct sockaddr_in6 *in6 = (const void *)sa;
 		port = in6->sin6_port;
 		if (is_v4mapped(&in6->sin6_addr)) {
-			/* Intercepts and VIPs are IPv4; a dual-stack socket
+			/* Intercepts and IPv4 VIPs; a dual-stack socket
 			 * names them in the mapped form. */
 			kfam = AF_INET;
 			key = &in6->sin6_addr.s6_addr[12];
@@ -295,15 +295,32 @@ static void route(int fd, const struct sockaddr *sa, socklen_t len, const char *
 	if (!v)
 		goto pass;
 	const struct snap_svc *svc;
-	int redirect;
+	int redirect, is6 = 0;
 	uint16_t vport;
-	uint32_t vip;
+	uint32_t vip = 0;
+	uint8_t vip6[16];
 	const struct snap_icpt *ic = snapshot_find_intercept(v, kfam, key, port);
 	if (ic) {
 		svc = &v->svcs[ic->svc];
 		vport = pick_port(svc, port);
 		redirect = 1;
 		vip = svc->vip;
+	} else if (kfam == AF_INET6) {
+		/* An IPv6 VIP (a socket connected there, IPV6_V6ONLY or not),
+		 * or an address of the IPv6 VIP range no service has. */
+		svc = snapshot_find_vip6(v, key);
+		if (svc && !port_declared(svc, port)) {
+			why = "VIP6 port the service does not declare";
+			svc = NULL;
+		}
+		if (!svc && !snapshot_in_vip6_range(v, key)) {
+			shim_snap_put(&ref);
+			goto pass;
+		}
+		vport = port;
+		redirect = 0;
+		is6 = 1;
+		memcpy(vip6, key, 16);
 	} else {
 		uint32_t a;
 		memcpy(&a, key, 4);
@@ -328,7 +345,8 @@ static void route(int fd, const struct sockaddr *sa, socklen_t len, const char *
 		redirect = 0;
 		vip = a;
 	}
-	if (!snapshot_vip_ok(v, vip)) { /* never redirect off the VIP range */
+	if (is6 ? !snapshot_vip6_ok(v, vip6) : !snapshot_vip_ok(v, vip)) {
+		/* never redirect off the VIP range */
 		shim_snap_put(&ref);
 		why = "VIP outside the snapshot's range";
 		goto pass;
@@ -418,6 +436,9 @@ static void route(int fd, const struct sockaddr *sa, socklen_t len, const char *
 		r->verdict = 1;
 		r->vd.vip = vip;
 		r->vd.vport = vport;
+		r->vd.v6 = is6;
+		if (is6)
+			memcpy(r->vd.vip6, vip6, 16);
 	} else if (!svc) {
 		goto pass;
 	}

@@ -18,16 +18,29 @@
  *   same shape of list as a name from /etc/hosts.
  * - Services: numeric, or a name looked up with getservbyname_r() per
  *   protocol (reentrant; reads /etc/services through NSS and closes it).
- * - AF_INET6 queries get the v4-mapped ::ffff:VIP whether or not AI_V4MAPPED
- *   is set: the VIP only exists in IPv4, and an empty answer would make
- *   v6-first programs fall back to DNS. AF_UNSPEC gets the AF_INET answer.
+ * - A service without an IPv6 VIP (vip6_range = off): AF_INET6 queries get
+ *   the v4-mapped ::ffff:VIP whether or not AI_V4MAPPED is set: the VIP
+ *   only exists in IPv4, and an empty answer would make v6-first programs
+ *   fall back to DNS. AF_UNSPEC gets the AF_INET answer only, as glibc
+ *   answers a name that has an A record and no AAAA: a second (mapped)
+ *   address would make programs that try each answer in turn (curl,
+ *   python's create_connection) open a second mesh connection whenever the
+ *   first fails, so retries = 0 would still retry and a denial would be
+ *   recorded twice.
+ * - A service with an IPv6 VIP answers like a dual-stack name: AF_INET6
+ *   gets the VIP6 (an IPV6_V6ONLY socket can reach it; with AI_V4MAPPED
+ *   and AI_ALL, ::ffff:VIP after it, as glibc adds mapped A records), and
+ *   AF_UNSPEC the VIP, then the VIP6. That is the order glibc's RFC 6724
+ *   sort gives these two: IPv4's precedence (35) is above a unique local
+ *   address's (3), and a loopback source matches 127/8's scope, not a
+ *   ULA's.
  * - AI_ADDRCONFIG is ignored for mesh answers (VIPs are loopback and work
  *   on a host without any configured address). AI_PASSIVE, AI_NUMERICHOST,
  *   a NULL node and unknown flags go to libc.
- * - gethostbyname2(AF_INET6) and the _r form answer ::ffff:VIP for the same
- *   reason, so `getent hosts` (which asks AF_INET6 first) prints the mapped
- *   form.
- * - Reverse: a VIP (or ::ffff:VIP) names "svc.<suffix>" ("svc" with
+ * - gethostbyname2(AF_INET6) and the _r form answer the VIP6, or ::ffff:VIP
+ *   for a service without one (so `getent hosts`, which asks AF_INET6
+ *   first, prints one of those).
+ * - Reverse: a VIP, ::ffff:VIP or VIP6 names "svc.<suffix>" ("svc" with
  *   NI_NOFQDN or without a suffix).
  */
 #include "shim.h"
@@ -99,26 +112,43 @@ static void debug_pass(const char *what, const char *name, const char *why)
 	shim_line_end(&l);
 }
 
-static void debug_hit(const char *name, int family, uint32_t vip)
+/* The answer of one forward lookup. */
+struct mesh_answer {
+	uint32_t vip; /* network order */
+	int has6;
+	uint8_t vip6[16];
+};
+
+/* "resolve NAME -> ADDR[, ADDR] (mesh)": what the hook answered for family
+ * (AF_UNSPEC: both when there is a VIP6). */
+static void debug_hit(const char *name, int family, const struct mesh_answer *a)
 {
 	struct shim_line l;
 	shim_line_start(&l);
 	shim_line_str(&l, "resolve ");
 	shim_line_str(&l, name);
 	shim_line_str(&l, " -> ");
-	if (family == AF_INET6)
-		shim_line_str(&l, "::ffff:");
-	shim_line_addr(&l, AF_INET, &vip);
+	if (family == AF_INET6 && a->has6) {
+		shim_line_addr(&l, AF_INET6, a->vip6);
+	} else {
+		if (family == AF_INET6)
+			shim_line_str(&l, "::ffff:");
+		shim_line_addr(&l, AF_INET, &a->vip);
+		if (family == AF_UNSPEC && a->has6) {
+			shim_line_str(&l, ", ");
+			shim_line_addr(&l, AF_INET6, a->vip6);
+		}
+	}
 	shim_line_str(&l, " (mesh)");
 	shim_line_end(&l);
 }
 
-static void debug_reverse(uint32_t vip, const char *name)
+static void debug_reverse(int af, const void *vip, const char *name)
 {
 	struct shim_line l;
 	shim_line_start(&l);
 	shim_line_str(&l, "reverse ");
-	shim_line_addr(&l, AF_INET, &vip);
+	shim_line_addr(&l, af, vip);
 	shim_line_str(&l, " -> ");
 	shim_line_str(&l, name);
 	shim_line_str(&l, " (mesh)");
@@ -126,11 +156,12 @@ static void debug_reverse(uint32_t vip, const char *name)
 }
 
 /*
- * Forward lookup shared by all name hooks. On a hit returns 1 with *vip set
- * (network order); the snapshot is released before returning because the
- * hooks need nothing from it but the VIP.
+ * Forward lookup shared by all name hooks. On a hit returns 1 with *ans set
+ * (the VIP, and the VIP6 when the service has one); the snapshot is
+ * released before returning because the hooks need nothing from it but the
+ * addresses.
  */
-static int mesh_lookup(const char *what, const char *name, uint32_t *vip)
+static int mesh_lookup(const char *what, const char *name, struct mesh_answer *ans)
 {
 	struct shim_snap_ref ref;
 	const struct snap_view *v = shim_snap_get(&ref);
@@ -143,8 +174,10 @@ static int mesh_lookup(const char *what, const char *name, uint32_t *vip)
 	int out_of_range = s && !snapshot_vip_ok(v, s->vip);
 	if (out_of_range)
 		s = NULL; /* never answer an address outside the VIP range */
-	if (s)
-		*vip = s->vip;
+	if (s) {
+		ans->vip = s->vip;
+		ans->has6 = snapshot_svc_vip6(v, s, ans->vip6);
+	}
 	shim_snap_put(&ref);
 	if (!s && shim_debug)
 		debug_pass(what, name,
@@ -153,14 +186,23 @@ static int mesh_lookup(const char *what, const char *name, uint32_t *vip)
 }
 
 /*
- * Reverse lookup: the FQDN of the service owning `vip` into out (FQDN_MAX
- * bytes). Returns 1 on a hit.
+ * Reverse lookup: the FQDN of the service owning `vip` (af AF_INET: 4
+ * bytes; AF_INET6: a VIP6) into out (FQDN_MAX bytes). Returns 1 on a hit.
  */
-static int mesh_reverse(const char *what, uint32_t vip, int nofqdn, char *out)
+static int mesh_reverse(const char *what, int af, const void *vip, int nofqdn, char *out)
 {
 	struct shim_snap_ref ref;
 	const struct snap_view *v = shim_snap_get(&ref);
-	const struct snap_svc *s = v ? snapshot_find_vip(v, vip) : NULL;
+	const struct snap_svc *s = NULL;
+	if (v && af == AF_INET) {
+		uint32_t v4;
+		memcpy(&v4, vip, 4);
+		s = snapshot_find_vip(v, v4);
+	} else if (v) {
+		s = snapshot_find_vip6(v, vip);
+		if (s && !snapshot_vip6_ok(v, s->vip6))
+			s = NULL;
+	}
 	if (s) {
 		size_t n = s->name_len;
 		memcpy(out, snapshot_svc_name(v, s), n);
@@ -174,12 +216,12 @@ static int mesh_reverse(const char *what, uint32_t vip, int nofqdn, char *out)
 	}
 	shim_snap_put(&ref);
 	if (shim_debug) {
-		char a[INET_ADDRSTRLEN] = "?";
+		char a[INET6_ADDRSTRLEN] = "?";
 		int saved = errno;
-		inet_ntop(AF_INET, &vip, a, sizeof a);
+		inet_ntop(af, vip, a, sizeof a);
 		errno = saved;
 		if (s)
-			debug_reverse(vip, out);
+			debug_reverse(af, vip, out);
 		else
 			debug_pass(what, a, v ? "not a VIP" : "no route snapshot");
 	}
@@ -195,6 +237,24 @@ static int addr_to_v4(int af, const void *addr, size_t len, uint32_t *out)
 	}
 	if (af == AF_INET6 && len == 16 && IN6_IS_ADDR_V4MAPPED((const struct in6_addr *)addr)) {
 		memcpy(out, (const unsigned char *)addr + 12, 4);
+		return 1;
+	}
+	return 0;
+}
+
+/* The reverse key of an address: a VIP (af AF_INET, 4 bytes in key) from
+ * IPv4 or ::ffff:VIP, else the IPv6 address itself (af AF_INET6). */
+static int reverse_key(int af, const void *addr, size_t len, int *kaf, unsigned char key[16])
+{
+	uint32_t v4;
+	if (addr_to_v4(af, addr, len, &v4)) {
+		*kaf = AF_INET;
+		memcpy(key, &v4, 4);
+		return 1;
+	}
+	if (af == AF_INET6 && len == 16) {
+		*kaf = AF_INET6;
+		memcpy(key, addr, 16);
 		return 1;
 	}
 	return 0;
@@ -318,8 +378,11 @@ static void free_nodes(struct addrinfo *ai)
 	}
 }
 
-static int gai_build(int family, uint32_t vip, const struct gai_tuple *t, int n, const char *canon,
-                     struct addrinfo **res)
+/* How gai_build writes the address of an AF_INET6 node. */
+enum v6_form { V6_MAPPED, V6_VIP6 };
+
+static int gai_build(int family, enum v6_form form, const struct mesh_answer *a,
+                     const struct gai_tuple *t, int n, const char *canon, struct addrinfo **res)
 {
 	struct addrinfo *head = NULL, **tail = &head;
 
@@ -334,12 +397,15 @@ static int gai_build(int family, uint32_t vip, const struct gai_tuple *t, int n,
 		if (family == AF_INET) {
 			node->sa.in.sin_family = AF_INET;
 			node->sa.in.sin_port = t[i].port;
-			memcpy(&node->sa.in.sin_addr, &vip, 4);
+			memcpy(&node->sa.in.sin_addr, &a->vip, 4);
 			node->ai.ai_addrlen = sizeof node->sa.in;
 		} else {
 			node->sa.in6.sin6_family = AF_INET6;
 			node->sa.in6.sin6_port = t[i].port;
-			v4mapped(&node->sa.in6.sin6_addr, vip);
+			if (form == V6_VIP6)
+				memcpy(&node->sa.in6.sin6_addr, a->vip6, 16);
+			else
+				v4mapped(&node->sa.in6.sin6_addr, a->vip);
 			node->ai.ai_addrlen = sizeof node->sa.in6;
 		}
 		*tail = &node->ai;
@@ -375,8 +441,8 @@ SHIM_EXPORT int getaddrinfo(const char *node, const char *service, const struct 
 		goto pass;
 	}
 
-	uint32_t vip;
-	if (!mesh_lookup("resolve", node, &vip))
+	struct mesh_answer ans;
+	if (!mesh_lookup("resolve", node, &ans))
 		goto pass;
 
 	struct gai_tuple t[N_PROTOS];
@@ -385,25 +451,38 @@ SHIM_EXPORT int getaddrinfo(const char *node, const char *service, const struct 
 		errno = saved;
 		return n;
 	}
-	int af = family == AF_INET6 ? AF_INET6 : AF_INET;
-	int rc = gai_build(af, vip, t, n, (flags & AI_CANONNAME) ? node : NULL, res);
-	if (rc == 0 && family == AF_UNSPEC) {
-		/* Answer like a dual-stack name: the VIP, then ::ffff:VIP, so a
-		 * program that keeps only IPv6 answers (curl -6 resolves with
-		 * AF_UNSPEC and filters) still finds one. */
-		struct addrinfo *v6 = NULL, *last = *res;
-		rc = gai_build(AF_INET6, vip, t, n, NULL, &v6);
+	const char *canon = (flags & AI_CANONNAME) ? node : NULL;
+	int rc;
+	if (family == AF_INET6 || (family == AF_UNSPEC && ans.has6)) {
+		/* Two lists joined: the first (AF_INET6: the VIP6; AF_UNSPEC:
+		 * the VIP) and the second (AF_INET6 with AI_V4MAPPED|AI_ALL:
+		 * ::ffff:VIP; AF_UNSPEC: the VIP6). */
+		struct addrinfo *first = NULL, *second = NULL;
+		int want2 = family == AF_UNSPEC ||
+		            (ans.has6 && (flags & AI_V4MAPPED) && (flags & AI_ALL));
+		if (family == AF_INET6)
+			rc = gai_build(AF_INET6, ans.has6 ? V6_VIP6 : V6_MAPPED, &ans, t, n, canon,
+			               &first);
+		else
+			rc = gai_build(AF_INET, V6_MAPPED, &ans, t, n, canon, &first);
+		if (rc == 0 && want2)
+			rc = gai_build(AF_INET6, family == AF_UNSPEC ? V6_VIP6 : V6_MAPPED, &ans, t,
+			               n, NULL, &second);
 		if (rc != 0) {
-			freeaddrinfo(*res);
-			*res = NULL;
+			free_nodes(first);
+			free_nodes(second);
 		} else {
-			while (last->ai_next)
-				last = last->ai_next;
-			last->ai_next = v6;
+			struct addrinfo **tail = &first;
+			while (*tail)
+				tail = &(*tail)->ai_next;
+			*tail = second;
+			*res = first;
 		}
+	} else {
+		rc = gai_build(AF_INET, V6_MAPPED, &ans, t, n, canon, res);
 	}
 	if (rc == 0 && shim_debug)
-		debug_hit(node, af, vip);
+		debug_hit(node, family, &ans);
 	errno = saved;
 	return rc;
 pass:
@@ -441,12 +520,15 @@ static int fill_hostent(struct hostent *h, char *buf, size_t buflen, const char 
 	return 0;
 }
 
-/* Address bytes for a forward answer in family af. */
-static const void *answer_addr(int af, uint32_t *vip, struct in6_addr *a6)
+/* Address bytes for a forward answer in family af: the VIP, the VIP6, or
+ * ::ffff:VIP for a service without a VIP6. */
+static const void *answer_addr(int af, struct mesh_answer *a, struct in6_addr *a6)
 {
 	if (af == AF_INET)
-		return vip;
-	v4mapped(a6, *vip);
+		return &a->vip;
+	if (a->has6)
+		return a->vip6;
+	v4mapped(a6, a->vip);
 	return a6;
 }
 
@@ -457,13 +539,13 @@ static const void *answer_addr(int af, uint32_t *vip, struct in6_addr *a6)
 static int hostent_by_name(const char *name, int af, struct hostent *h, char *buf, size_t buflen,
                            int *err)
 {
-	uint32_t vip;
+	struct mesh_answer ans;
 	struct in6_addr a6;
-	if (!name || (af != AF_INET && af != AF_INET6) || !mesh_lookup("resolve", name, &vip))
+	if (!name || (af != AF_INET && af != AF_INET6) || !mesh_lookup("resolve", name, &ans))
 		return 0;
-	*err = fill_hostent(h, buf, buflen, name, af, answer_addr(af, &vip, &a6));
+	*err = fill_hostent(h, buf, buflen, name, af, answer_addr(af, &ans, &a6));
 	if (*err == 0 && shim_debug)
-		debug_hit(name, af, vip);
+		debug_hit(name, af, &ans);
 	return 1;
 }
 
@@ -575,19 +657,23 @@ SHIM_EXPORT int getnameinfo(const struct sockaddr *sa, socklen_t salen, char *ho
 	if (shim_init() == -1 || !real_getnameinfo)
 		return EAI_AGAIN;
 
-	uint32_t vip;
+	unsigned char key[16];
+	int kaf;
 	if (!sa || !host || hostlen == 0 || (flags & ~NI_KNOWN_FLAGS) ||
 	    ((flags & NI_NUMERICHOST) && !(flags & NI_NAMEREQD)))
 		goto pass;
-	if (sa->sa_family == AF_INET && salen >= sizeof(struct sockaddr_in))
-		vip = ((const struct sockaddr_in *)(const void *)sa)->sin_addr.s_addr;
-	else if (!(sa->sa_family == AF_INET6 && salen >= sizeof(struct sockaddr_in6) &&
-	           addr_to_v4(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr,
-	                      16, &vip)))
+	if (sa->sa_family == AF_INET && salen >= sizeof(struct sockaddr_in)) {
+		kaf = AF_INET;
+		memcpy(key, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, 4);
+	} else if (!(sa->sa_family == AF_INET6 && salen >= sizeof(struct sockaddr_in6) &&
+	             reverse_key(AF_INET6,
+	                         &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, 16,
+	                         &kaf, key))) {
 		goto pass;
+	}
 
 	char name[FQDN_MAX];
-	if (!mesh_reverse("reverse", vip, flags & NI_NOFQDN, name))
+	if (!mesh_reverse("reverse", kaf, key, flags & NI_NOFQDN, name))
 		goto pass;
 	if (serv && servlen) {
 		/* The service half is libc's business; NI_NAMEREQD concerns
@@ -613,9 +699,11 @@ pass:
 static int hostent_by_addr(const void *addr, socklen_t len, int type, struct hostent *h, char *buf,
                            size_t buflen, int *err)
 {
-	uint32_t vip;
+	unsigned char key[16];
+	int kaf;
 	char name[FQDN_MAX];
-	if (!addr || !addr_to_v4(type, addr, len, &vip) || !mesh_reverse("reverse", vip, 0, name))
+	if (!addr || !reverse_key(type, addr, len, &kaf, key) ||
+	    !mesh_reverse("reverse", kaf, key, 0, name))
 		return 0;
 	*err = fill_hostent(h, buf, buflen, name, type, addr);
 	return 1;

@@ -179,7 +179,9 @@ void verdict_atfork_child(void);
 int verdict_ready(const char *ctl_path);
 int verdict_connect_begin(int fd);
 struct verdict_dest {
-	uint32_t vip;     /* network order */
+	uint32_t vip; /* network order (IPv4) */
+	int v6;       /* a VIP6: vip6 */
+	uint8_t vip6[16];
 	uint16_t vport;   /* network order */
 	unsigned wait_ms; /* the service's verdict_ms (snapshot); 0: unknown */
 	int unpublished;  /* an address in the VIP range that no published

@@ -84,10 +84,41 @@ static int in_range(uint32_t vip, uint32_t net, unsigned prefix)
 	return (vip & prefix_mask(prefix)) == net;
 }
 
+static const uint8_t zero16[16];
+
+static int is_zero16(const uint8_t *a)
+{
+	return memcmp(a, zero16, 16) == 0;
+}
+
+/* The IPv6 range: none (prefix 0, all zero), or inside fc00::/7 with its
+ * host bits zero. */
+static int range6_valid(const uint8_t *net, unsigned prefix)
+{
+	if (prefix == 0)
+		return is_zero16(net);
+	if (prefix < 7 || prefix > 128 || (net[0] & 0xfe) != 0xfc)
+		return 0;
+	for (unsigned bit = prefix; bit < 128; bit++)
+		if (net[bit / 8] & (0x80u >> (bit % 8)))
+			return 0;
+	return 1;
+}
+
+/* A service's vip6: none (all zero), or inside a range the header has. */
+static int vip6_valid(const uint8_t *vip6, const uint8_t *net, unsigned prefix)
+{
+	if (is_zero16(vip6))
+		return 1;
+	return prefix != 0 && snapshot_prefix_eq(vip6, net, prefix);
+}
+
 int snapshot_encode(const char *suffix, const char *control, uint64_t generation, uint32_t vip_net,
-                    unsigned vip_prefix, const struct snap_svc_in *svcs, unsigned nsvcs,
+                    unsigned vip_prefix, const uint8_t *vip6_net, unsigned vip6_prefix,
+                    const struct snap_svc_in *svcs, unsigned nsvcs,
                     const struct snap_icpt_in *icpts, unsigned nicpts, void **out, size_t *outlen)
 {
+	const uint8_t *net6 = vip6_net ? vip6_net : zero16;
 	struct enc_svc *order = NULL;
 	unsigned *remap = NULL;
 	unsigned char *buf = NULL;
@@ -95,7 +126,7 @@ int snapshot_encode(const char *suffix, const char *control, uint64_t generation
 	size_t clen = control ? strlen(control) : 0;
 
 	if (nsvcs > SNAP_MAX_SVCS || nicpts > SNAP_MAX_SVCS || slen > 255 || clen > 4095 ||
-	    !range_valid(vip_net, vip_prefix))
+	    !range_valid(vip_net, vip_prefix) || !range6_valid(net6, vip6_prefix))
 		goto inval;
 	/* Lookups lowercase only the query, so stored text must be lowercase:
 	 * an uppercase suffix would never match. */
@@ -107,7 +138,8 @@ int snapshot_encode(const char *suffix, const char *control, uint64_t generation
 	for (unsigned i = 0; i < nsvcs; i++) {
 		size_t n = strlen(svcs[i].name);
 		if (n == 0 || n > SNAP_MAX_NAME || svcs[i].nports > SNAP_MAX_PORTS ||
-		    !in_range(svcs[i].vip, vip_net, vip_prefix))
+		    !in_range(svcs[i].vip, vip_net, vip_prefix) ||
+		    !vip6_valid(svcs[i].vip6, net6, vip6_prefix))
 			goto inval;
 		for (size_t k = 0; k < n; k++)
 			if (lower((unsigned char)svcs[i].name[k]) != svcs[i].name[k])
@@ -154,6 +186,8 @@ int snapshot_encode(const char *suffix, const char *control, uint64_t generation
 	h->len_strings = (uint32_t)strings;
 	h->vip_net = vip_net;
 	h->vip_prefix = vip_prefix;
+	memcpy(h->vip6_net, net6, 16);
+	h->vip6_prefix = vip6_prefix;
 
 	char *str = (char *)buf + off_str;
 	size_t pos = 0;
@@ -178,6 +212,7 @@ int snapshot_encode(const char *suffix, const char *control, uint64_t generation
 		out_s[i].name_len = (uint16_t)n;
 		out_s[i].nports = (uint16_t)in->nports;
 		out_s[i].verdict_ms = in->verdict_ms;
+		memcpy(out_s[i].vip6, in->vip6, 16);
 		for (unsigned p = 0; p < in->nports; p++)
 			out_s[i].ports[p] = htons(in->ports[p]);
 		memcpy(str + pos, in->name, n);
@@ -247,7 +282,8 @@ int snapshot_view(struct snap_view *v, const void *buf, size_t len)
 		return -1;
 	if ((h->off_services % 4) || (h->off_intercepts % 4))
 		return -1;
-	if (h->checksum != checksum(b, len) || !range_valid(h->vip_net, h->vip_prefix))
+	if (h->checksum != checksum(b, len) || !range_valid(h->vip_net, h->vip_prefix) ||
+	    !range6_valid(h->vip6_net, h->vip6_prefix))
 		return -1;
 	if (!range_ok(h->off_services, h->nservices, sizeof(struct snap_svc), len) ||
 	    !range_ok(h->off_intercepts, h->nintercepts, sizeof(struct snap_icpt), len) ||
@@ -264,7 +300,9 @@ int snapshot_view(struct snap_view *v, const void *buf, size_t len)
 	const struct snap_svc *s = (const void *)(b + h->off_services);
 	for (uint32_t i = 0; i < h->nservices; i++) {
 		if (!str_ok(str, h->len_strings, s[i].name_off, s[i].name_len, SNAP_MAX_NAME) ||
-		    s[i].nports > SNAP_MAX_PORTS || !in_range(s[i].vip, h->vip_net, h->vip_prefix))
+		    s[i].nports > SNAP_MAX_PORTS ||
+		    !in_range(s[i].vip, h->vip_net, h->vip_prefix) ||
+		    !vip6_valid(s[i].vip6, h->vip6_net, h->vip6_prefix))
 			return -1;
 	}
 	const struct snap_icpt *ic = (const void *)(b + h->off_intercepts);
@@ -323,6 +361,16 @@ const struct snap_svc *snapshot_find_vip(const struct snap_view *v, uint32_t vip
 		return NULL;
 	for (uint32_t i = 0; i < v->hdr->nservices; i++)
 		if (v->svcs[i].vip == vip)
+			return &v->svcs[i];
+	return NULL;
+}
+
+const struct snap_svc *snapshot_find_vip6(const struct snap_view *v, const uint8_t *vip6)
+{
+	if (!v || !v->hdr || !vip6 || !v->hdr->vip6_prefix || is_zero16(vip6))
+		return NULL;
+	for (uint32_t i = 0; i < v->hdr->nservices; i++)
+		if (memcmp(v->svcs[i].vip6, vip6, 16) == 0)
 			return &v->svcs[i];
 	return NULL;
 }

@@ -23,15 +23,26 @@
  * copy) is rejected rather than believed, and that every VIP lies inside
  * the header's VIP range (which must be loopback, 127.0.0.0/8): whatever
  * the file says, the shim never answers an address outside it.
+ *
+ * IPv6 VIPs (version 4): the header may carry an IPv6 VIP range, and each
+ * service an IPv6 VIP inside it (16 zero bytes: none). The range must lie
+ * in fc00::/7, the unique local addresses (RFC 4193), which are never
+ * routed on the internet: meshd makes the range local (an AnyIP route on
+ * lo), so an address outside ULA space would shadow a real host somewhere,
+ * and a tampered file could send a program's traffic there. Site-local
+ * fec0::/10 is deprecated (RFC 3879) and not accepted either.
  */
 #ifndef LIBMESH_SNAPSHOT_H
 #define LIBMESH_SNAPSHOT_H
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #define SNAP_MAGIC "LMSNAP1" /* 8 bytes with the NUL */
-#define SNAP_VERSION 3u      /* 2: control socket path; 3: checksum, VIP range, verdict_ms */
+#define SNAP_VERSION \
+	4u /* 2: control socket path; 3: checksum, VIP range, verdict_ms;
+                         * 4: IPv6 VIPs and their range */
 #define SNAP_MAX_PORTS 16
 #define SNAP_MAX_NAME 63
 #define SNAP_MAX_SVCS 65536
@@ -56,6 +67,9 @@ struct snap_hdr {
 	uint32_t vip_prefix;  /* 8..32 */
 	uint32_t checksum;    /* FNV-1a of the file with this field as 0 */
 	uint32_t reserved;
+	uint8_t vip6_net[16]; /* IPv6 VIP range, inside fc00::/7 */
+	uint32_t vip6_prefix; /* 7..128; 0: no IPv6 VIPs (vip6_net all zero) */
+	uint32_t reserved2;
 };
 
 struct snap_svc {
@@ -66,6 +80,7 @@ struct snap_svc {
 	uint16_t ports[SNAP_MAX_PORTS]; /* network order */
 	uint32_t verdict_ms;            /* the longest meshd may take to judge a
 	                          * connection to it (all attempts); 0: unknown */
+	uint8_t vip6[16];               /* IPv6 VIP inside vip6_net; all zero: none */
 };
 
 struct snap_icpt {
@@ -83,6 +98,7 @@ struct snap_svc_in {
 	const uint16_t *ports; /* host order */
 	unsigned nports;
 	unsigned verdict_ms;
+	uint8_t vip6[16]; /* all zero: no IPv6 VIP */
 };
 
 struct snap_icpt_in {
@@ -106,12 +122,15 @@ struct snap_view {
  * Encode. `control` is the path of meshd's control socket (the shim's
  * channel for connect verdicts), or NULL. vip_net/vip_prefix: the VIP range
  * (network order; inside 127.0.0.0/8), every service's vip must be in it.
+ * vip6_net/vip6_prefix: the IPv6 VIP range (inside fc00::/7), or NULL/0
+ * for none; a service's vip6, when not all zero, must be in it.
  * Services need not be sorted; the encoder sorts a copy and remaps
  * intercept indices. Returns 0 and a malloc'ed buffer, or -1 with errno
  * (EINVAL for bad input, ENOMEM).
  */
 int snapshot_encode(const char *suffix, const char *control, uint64_t generation, uint32_t vip_net,
-                    unsigned vip_prefix, const struct snap_svc_in *svcs, unsigned nsvcs,
+                    unsigned vip_prefix, const uint8_t *vip6_net, unsigned vip6_prefix,
+                    const struct snap_svc_in *svcs, unsigned nsvcs,
                     const struct snap_icpt_in *icpts, unsigned nicpts, void **out, size_t *outlen);
 
 /* Recompute the checksum of an encoded snapshot after changing it in
@@ -130,6 +149,10 @@ const struct snap_svc *snapshot_find_name(const struct snap_view *v, const char 
 
 /* Reverse: the service owning a VIP (network order), or NULL. */
 const struct snap_svc *snapshot_find_vip(const struct snap_view *v, uint32_t vip);
+
+/* Reverse: the service owning an IPv6 VIP (16 bytes), or NULL; never for
+ * the all-zero address. */
+const struct snap_svc *snapshot_find_vip6(const struct snap_view *v, const uint8_t *vip6);
 
 /* Intercepted legacy address (addr: 4 or 16 bytes; port network order). */
 const struct snap_icpt *snapshot_find_intercept(const struct snap_view *v, int family,
@@ -156,6 +179,58 @@ static inline int snapshot_vip_ok(const struct snap_view *v, uint32_t vip)
 		if ((a[bit / 8] & mask) != (n[bit / 8] & mask))
 			return 0;
 	}
+	return 1;
+}
+
+/* Whether the first `prefix` bits of a and n agree (byte by byte). */
+static inline int snapshot_prefix_eq(const uint8_t *a, const uint8_t *n, uint32_t prefix)
+{
+	for (uint32_t bit = 0; bit < prefix; bit += 8) {
+		uint32_t left = prefix - bit;
+		unsigned mask = left >= 8 ? 0xffu : (0xffu << (8 - left)) & 0xffu;
+		if ((a[bit / 8] & mask) != (n[bit / 8] & mask))
+			return 0;
+	}
+	return 1;
+}
+
+/* Whether the header has an IPv6 VIP range (a valid one: snapshot_view
+ * checked it). */
+static inline int snapshot_has_vip6(const struct snap_view *v)
+{
+	return v->hdr->vip6_prefix != 0;
+}
+
+/*
+ * Whether vip6 (16 bytes) may be answered: inside the header's IPv6 VIP
+ * range and inside fc00::/7, asked again before every answer for the same
+ * reason as snapshot_vip_ok.
+ */
+static inline int snapshot_vip6_ok(const struct snap_view *v, const uint8_t *vip6)
+{
+	uint32_t prefix = v->hdr->vip6_prefix;
+	if ((vip6[0] & 0xfe) != 0xfc || prefix < 7 || prefix > 128)
+		return 0;
+	return snapshot_prefix_eq(vip6, v->hdr->vip6_net, prefix);
+}
+
+/* Inside the IPv6 VIP range (the range's own address included): a socket
+ * connected there is meshd's business even when no service has it. */
+static inline int snapshot_in_vip6_range(const struct snap_view *v, const uint8_t *a)
+{
+	return snapshot_has_vip6(v) && snapshot_vip6_ok(v, a);
+}
+
+/* The IPv6 VIP of s into out (16 bytes): 1, or 0 when s has none (or none
+ * that may be answered). */
+static inline int snapshot_svc_vip6(const struct snap_view *v, const struct snap_svc *s,
+                                    uint8_t *out)
+{
+	static const uint8_t zero[16];
+	if (!snapshot_has_vip6(v) || memcmp(s->vip6, zero, 16) == 0 ||
+	    !snapshot_vip6_ok(v, s->vip6))
+		return 0;
+	memcpy(out, s->vip6, 16);
 	return 1;
 }
 

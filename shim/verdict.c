@@ -348,8 +348,9 @@ static long connect_again(int fd, long rc, int *err)
 }
 
 /* Our side of the connection as meshd sees it: IPv4 (a v4-mapped IPv6
- * socket is an IPv4 connection to meshd). */
-static int local_v4(int fd, uint32_t *addr, uint16_t *port)
+ * socket is an IPv4 connection to meshd), or for a VIP6 (v6) the IPv6
+ * address. */
+static int local_addr(int fd, int v6, uint32_t *addr, uint8_t addr6[16], uint16_t *port)
 {
 	union {
 		struct sockaddr_storage ss;
@@ -359,6 +360,14 @@ static int local_v4(int fd, uint32_t *addr, uint16_t *port)
 	socklen_t len = sizeof u;
 	if (getsockname(fd, (struct sockaddr *)&u, &len) == -1)
 		return -1;
+	if (v6) {
+		if (u.ss.ss_family != AF_INET6 || len < sizeof u.in6 ||
+		    IN6_IS_ADDR_V4MAPPED(&u.in6.sin6_addr))
+			return -1;
+		memcpy(addr6, &u.in6.sin6_addr, 16);
+		*port = u.in6.sin6_port;
+		return 0;
+	}
 	if (u.ss.ss_family == AF_INET && len >= sizeof u.in) {
 		*addr = u.in.sin_addr.s_addr;
 		*port = u.in.sin_port;
@@ -385,10 +394,11 @@ long verdict_after_connect(int fd, const struct verdict_dest *d, int again, long
 		return rc;
 
 	int saved = errno;
-	uint32_t caddr;
+	uint32_t caddr = 0;
+	uint8_t caddr6[16] = { 0 };
 	uint16_t cport;
 	struct stat st;
-	if (local_v4(fd, &caddr, &cport) == -1 || fstat(fd, &st) == -1) {
+	if (local_addr(fd, d->v6, &caddr, caddr6, &cport) == -1 || fstat(fd, &st) == -1) {
 		errno = saved;
 		return rc;
 	}
@@ -400,7 +410,12 @@ long verdict_after_connect(int fd, const struct verdict_dest *d, int again, long
 		.vaddr = d->vip,
 		.vport = d->vport,
 		.inode = (uint64_t)st.st_ino,
+		.v6 = (uint8_t)(d->v6 != 0),
 	};
+	if (d->v6) {
+		memcpy(q.caddr6, caddr6, 16);
+		memcpy(q.vaddr6, d->vip6, 16);
+	}
 	char line[CTLPROTO_LINE_MAX];
 	size_t len = ctlproto_format_question(line, sizeof line, &q);
 	if (len == 0) {
@@ -431,6 +446,9 @@ long verdict_after_connect(int fd, const struct verdict_dest *d, int again, long
 	s->cport = cport;
 	s->vaddr = d->vip;
 	s->vport = d->vport;
+	s->v6 = q.v6;
+	memcpy(s->caddr6, q.caddr6, 16);
+	memcpy(s->vaddr6, q.vaddr6, 16);
 	s->err = 0;
 	s->guard = d->unpublished;
 	s->wait_ms = timeout_ms;

@@ -68,12 +68,20 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 
 /* A VIP a previous generation "had" for some names, to reach the code that
  * keeps VIPs across reloads; some outside any sane range on purpose. */
-static uint32_t prev_vip(const char *name, void *arg)
+static uint32_t prev_vip(const char *name, void *arg, struct in6_addr *vip6)
 {
 	(void)arg;
 	uint32_t h = 2166136261u;
 	for (const char *p = name; *p; p++)
 		h = (h ^ (unsigned char)*p) * 16777619u;
+	/* An IPv6 VIP in fd6d:6573:6800::/64 for some, anything for others. */
+	memset(vip6, 0, sizeof *vip6);
+	vip6->s6_addr[0] = (h & 1) ? 0xfd : (uint8_t)h;
+	vip6->s6_addr[1] = 0x6d;
+	vip6->s6_addr[2] = 0x65;
+	vip6->s6_addr[3] = 0x73;
+	vip6->s6_addr[4] = 0x68;
+	memcpy(&vip6->s6_addr[12], &h, 4);
 	switch (h % 4) {
 	case 0:
 		return 0;

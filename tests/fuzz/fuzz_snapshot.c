@@ -12,6 +12,8 @@
  * SNAP_MAX_NAME bytes, the suffix in 255, name.suffix in resolve.c's
  * FQDN_MAX), every intercept names an existing service, and each lookup
  * answers only entries of the view (find_vip: one with the VIP asked).
+ * IPv6 VIPs: each is none or one the shim may answer (snapshot_vip6_ok,
+ * inside fc00::/7), and find_vip6 answers one with the address asked.
  */
 #include <netinet/in.h>
 #include <stdint.h>
@@ -67,6 +69,16 @@ static void lookups(const struct snap_view *v, const uint8_t *tail, size_t tlen)
 
 		f = snapshot_find_vip(v, s->vip);
 		CHECK(f && f->vip == s->vip && f <= s);
+		uint8_t a6[16];
+		static const uint8_t zero[16];
+		if (memcmp(s->vip6, zero, 16) != 0) {
+			CHECK(snapshot_has_vip6(v) && snapshot_vip6_ok(v, s->vip6));
+			CHECK(snapshot_svc_vip6(v, s, a6) && memcmp(a6, s->vip6, 16) == 0);
+			f = snapshot_find_vip6(v, s->vip6);
+			CHECK(f && memcmp(f->vip6, s->vip6, 16) == 0 && f <= s);
+		} else {
+			CHECK(!snapshot_svc_vip6(v, s, a6));
+		}
 	}
 	for (uint32_t i = 0; i < h->nintercepts; i++) {
 		const struct snap_icpt *ic = &v->icpts[i];
@@ -97,6 +109,9 @@ static void lookups(const struct snap_view *v, const uint8_t *tail, size_t tlen)
 		memcpy(&a, tail + tlen - 4, 4);
 		f = snapshot_find_vip(v, a);
 		CHECK(!f || f->vip == a);
+		f = snapshot_find_vip6(v, tail + tlen - 16);
+		CHECK(!f ||
+		      (memcmp(f->vip6, tail + tlen - 16, 16) == 0 && snapshot_vip6_ok(v, f->vip6)));
 	}
 }
 

@@ -19,6 +19,8 @@ MKSNAP_CONTROL=/run/libmesh/routes.ctl MKSNAP_RANGE=127.77.0.0/16 MKSNAP_GENERAT
 	"$MKSNAP" "$C/snapshot/control_range" mesh hello=127.77.0.2:80
 "$MKSNAP" "$C/snapshot/no_suffix" - a=127.0.0.9 b-c=127.1.2.3:1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16
 "$MKSNAP" "$C/snapshot/empty" mesh
+MKSNAP_RANGE6=fd6d:6573:6800::/64 "$MKSNAP" "$C/snapshot/vip6" mesh hello=127.77.0.2:80 \
+	db=127.77.0.3:5432 vip6=hello=fd6d:6573:6800::2
 rm -f "$C"/snapshot/*.tmp.*
 
 # Frames, stream headers and statuses (daemon/proto.h), big-endian.
@@ -109,6 +111,8 @@ printf 'W 127.0.0.1:40000 127.77.0.2:80 123456' >"$C/ctlproto/question"
 printf 'V 127.0.0.1:40000 127.77.0.2:80 123456 refused' >"$C/ctlproto/answer"
 printf 'W 127.0.0.1:1 127.77.0.2:65535 0\nV 255.255.255.255:65535 127.0.0.9:8080 18446744073709551615 identity_error\n' \
 	>"$C/ctlproto/both"
+printf 'W [::1]:40000 [fd6d:6573:6800::2]:80 123456\nV [fd00:0:1::5]:1 [fd6d:6573:6800::2]:443 9 unknown\n' \
+	>"$C/ctlproto/ipv6"
 # Record fields (daemon/record.h): what programs and peers name themselves.
 printf 'curl' >"$C/record/ascii"
 printf '\xff\xfecurl\xc3' >"$C/record/invalid"

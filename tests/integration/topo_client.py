@@ -28,9 +28,9 @@ TIMEOUT = 15
 
 
 def dial(name, port):
-    """One connect to NAME's first IPv4 address. (socket.create_connection
-    would try the shim's v4-mapped IPv6 answer too after a refusal: two mesh
-    connections for one failed connect.)"""
+    """One connect to NAME's first IPv4 address: one mesh connection per
+    call whatever the resolver answers (socket.create_connection tries every
+    answer in turn after a refusal)."""
     addr = socket.getaddrinfo(name, port, socket.AF_INET, socket.SOCK_STREAM)[0][4]
     s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     s.settimeout(TIMEOUT)

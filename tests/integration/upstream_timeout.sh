@@ -21,8 +21,7 @@ wait_file "$T/full.ready" 10 || die "the full listener did not start"
 got=$(mesh_client "$PY" -c '
 import socket, sys
 try:
-    # One address (create_connection would also try ::ffff:VIP, the
-    # second answer of an AF_UNSPEC lookup, and fail twice).
+    # One address, one connect (one_attempt.sh has create_connection).
     c = socket.socket()
     c.settimeout(20)
     c.connect((socket.gethostbyname("hello"), int(sys.argv[1])))

@@ -7,8 +7,10 @@
  *     SUFFIX                    mesh suffix without the dot, "-" for none
  *     NAME=VIP[:PORT[,PORT...]] a service (VIP IPv4)
  *     icpt=ADDR:PORT=NAME       intercepted address; ADDR IPv4 or [IPv6]
+ *     vip6=NAME=ADDR            IPv6 VIP of service NAME (given before)
  *   MKSNAP_GENERATION=N         generation number (default 1)
  *   MKSNAP_CONTROL=PATH         control socket path to publish (default none)
+ *   MKSNAP_RANGE6=ADDR/N        IPv6 VIP range (default none)
  *
  * Build: cc -std=c11 -D_GNU_SOURCE -Wall -Wextra -Ishim -o build/mksnap
  *        tests/tools/mksnap.c shim/snapshot.c
@@ -112,7 +114,19 @@ int main(int argc, char **argv)
 			fprintf(stderr, "mksnap: too many specs\n");
 			return 2;
 		}
-		if (strncmp(argv[i], "icpt=", 5) == 0) {
+		if (strncmp(argv[i], "vip6=", 5) == 0) {
+			char *n = argv[i] + 5, *eq = strchr(n, '=');
+			unsigned k = 0;
+			if (eq) {
+				*eq = '\0';
+				for (k = 0; k < ns && strcmp(svcs[k].name, n) != 0; k++)
+					;
+			}
+			if (!eq || k == ns || inet_pton(AF_INET6, eq + 1, svcs[k].vip6) != 1) {
+				fprintf(stderr, "mksnap: bad vip6 spec: %s\n", argv[i]);
+				return 2;
+			}
+		} else if (strncmp(argv[i], "icpt=", 5) == 0) {
 			if (parse_icpt(argv[i] + 5, &icpts[ni], &icpt_names[ni])) {
 				fprintf(stderr, "mksnap: bad intercept: %s\n", argv[i]);
 				return 2;
@@ -163,8 +177,26 @@ int main(int argc, char **argv)
 		vnet = a.s_addr;
 		vprefix = (unsigned)atoi(slash + 1);
 	}
-	if (snapshot_encode(suffix, getenv("MKSNAP_CONTROL"), gen, vnet, vprefix, svcs, ns, icpts,
-	                    ni, &buf, &len) == -1) {
+	uint8_t net6[16] = { 0 };
+	unsigned prefix6 = 0;
+	const char *r6 = getenv("MKSNAP_RANGE6");
+	if (r6 && *r6) {
+		char host[64];
+		const char *slash = strchr(r6, '/');
+		if (!slash || (size_t)(slash - r6) >= sizeof host) {
+			fprintf(stderr, "mksnap: bad MKSNAP_RANGE6 %s\n", r6);
+			return 2;
+		}
+		memcpy(host, r6, (size_t)(slash - r6));
+		host[slash - r6] = '\0';
+		if (inet_pton(AF_INET6, host, net6) != 1) {
+			fprintf(stderr, "mksnap: bad MKSNAP_RANGE6 %s\n", r6);
+			return 2;
+		}
+		prefix6 = (unsigned)atoi(slash + 1);
+	}
+	if (snapshot_encode(suffix, getenv("MKSNAP_CONTROL"), gen, vnet, vprefix, net6, prefix6,
+	                    svcs, ns, icpts, ni, &buf, &len) == -1) {
 		perror("mksnap: encode");
 		return 1;
 	}

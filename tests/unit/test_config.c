@@ -799,8 +799,9 @@ static void test_uids_none(void **state)
 	assert_null(policy_identity_for_uid(c, 0));
 	assert_null(policy_identity_for_uid(c, 1000));
 	config_unref(c);
-	check_one_error(MESH "[identity.web]\nuids = none, 1000\ncert = certs/web.pem\n"
-	                     "key = certs/web.key\n" WEB_SVC,
+	check_one_error(MESH
+	                "[identity.web]\nuids = none, 1000\ncert = certs/web.pem\n"
+	                "key = certs/web.key\n" WEB_SVC,
 	                "uids", "cannot be combined");
 }
 
@@ -987,10 +988,11 @@ struct prev_map {
 	unsigned calls;
 };
 
-static uint32_t prev_lookup(const char *name, void *arg)
+static uint32_t prev_lookup(const char *name, void *arg, struct in6_addr *vip6)
 {
 	struct prev_map *m = arg;
 
+	memset(vip6, 0, sizeof *vip6);
 	m->calls++;
 	for (unsigned i = 0; i < 8 && m->name[i]; i++)
 		if (strcmp(m->name[i], name) == 0)
@@ -1067,11 +1069,14 @@ static void test_vip_prev_honoured(void **state)
 
 static const struct config *g_prev_cfg;
 
-static uint32_t prev_from_config(const char *name, void *arg)
+static uint32_t prev_from_config(const char *name, void *arg, struct in6_addr *vip6)
 {
 	const struct cfg_service *s = config_service(g_prev_cfg, name);
 
 	(void)arg;
+	memset(vip6, 0, sizeof *vip6);
+	if (s)
+		*vip6 = s->vip6;
 	return s ? s->vip.s_addr : 0;
 }
 
@@ -1295,6 +1300,95 @@ static void test_parse_duration(void **state)
 			fail_msg("accepted '%s'", bad[i]);
 }
 
+/* vip6_range: off by default (no IPv6 VIPs); on, every service gets a
+ * stable address in it (fixed, previous, hashed), never offsets 0 and 1;
+ * ranges outside fc00::/7 or with a bad prefix are refused. */
+struct prev6 {
+	const char *name;
+	const char *vip6;
+};
+
+static uint32_t prev6_lookup(const char *name, void *arg, struct in6_addr *vip6)
+{
+	const struct prev6 *p = arg;
+	memset(vip6, 0, sizeof *vip6);
+	for (; p->name; p++)
+		if (strcmp(p->name, name) == 0)
+			assert_int_equal(inet_pton(AF_INET6, p->vip6, vip6), 1);
+	return 0;
+}
+
+static void test_vip6(void **state)
+{
+	static const char off[] = MESH "[service.web]\nports = 80\n";
+	static const char on[] = MESH
+		"vip6_range = fd6d:6573:6800::/64\n"
+		"[service.web]\nports = 80\n"
+		"[service.api]\nports = 80\n"
+		"[service.db]\nports = 5432\nvip6 = fd6d:6573:6800::99\n";
+	char *errs = NULL;
+	char a[INET6_ADDRSTRLEN];
+
+	(void)state;
+	struct config *c = load_ok(off);
+	assert_false(c->vip6_on);
+	assert_true(IN6_IS_ADDR_UNSPECIFIED(&config_service(c, "web")->vip6));
+	config_unref(c);
+
+	c = load_ok(on);
+	assert_true(c->vip6_on);
+	assert_int_equal(c->vip6_prefix, 64);
+	inet_ntop(AF_INET6, &config_service(c, "db")->vip6, a, sizeof a);
+	assert_string_equal(a, "fd6d:6573:6800::99");
+	struct in6_addr web = config_service(c, "web")->vip6;
+	struct in6_addr api = config_service(c, "api")->vip6;
+	assert_int_equal(memcmp(web.s6_addr, c->vip6_net.s6_addr, 8), 0);
+	assert_int_equal(memcmp(api.s6_addr, c->vip6_net.s6_addr, 8), 0);
+	assert_int_not_equal(memcmp(&web, &api, 16), 0);
+	config_unref(c);
+	/* The same again (deterministic), and a previous one is kept. */
+	c = load_ok(on);
+	assert_int_equal(memcmp(&config_service(c, "web")->vip6, &web, 16), 0);
+	config_unref(c);
+	struct prev6 prev[] = { { "web", "fd6d:6573:6800::5" },
+		                { "api", "fd6d:6573:6800::1" },
+		                { NULL, NULL } };
+	c = load_text(on, prev6_lookup, prev, &errs);
+	assert_non_null(c);
+	inet_ntop(AF_INET6, &config_service(c, "web")->vip6, a, sizeof a);
+	assert_string_equal(a, "fd6d:6573:6800::5");
+	/* ::1 is reserved: api gets its hashed address. */
+	assert_int_equal(memcmp(&config_service(c, "api")->vip6, &api, 16), 0);
+	config_unref(c);
+
+	/* A /120 holds 254. */
+	c = load_ok(MESH "vip6_range = fd00::100/120\n[service.web]\nports = 80\n");
+	assert_int_equal(config_service(c, "web")->vip6.s6_addr[14], 1);
+	assert_true(config_service(c, "web")->vip6.s6_addr[15] >= 2);
+	config_unref(c);
+
+	static const char *const bad[] = {
+		MESH "vip6_range = 2001:db8::/64\n",
+		MESH "vip6_range = fec0::/64\n",
+		MESH "vip6_range = fd00::/48\n",
+		MESH "vip6_range = fd00::/124\n",
+		MESH "vip6_range = fd00::1/64\n",
+		MESH "vip6_range = fd00::\n",
+		MESH "vip6_range = 127.0.0.0/8\n",
+		MESH "[service.web]\nports = 80\nvip6 = fd00::5\n",
+		MESH "vip6_range = fd00::/64\n[service.web]\nports = 80\nvip6 = fd01::5\n",
+		MESH "vip6_range = fd00::/64\n[service.web]\nports = 80\nvip6 = fd00::1\n",
+		MESH
+		"vip6_range = fd00::/64\n[service.web]\nports = 80\nvip6 = fd00::7\n"
+		"[service.api]\nports = 80\nvip6 = fd00::7\n",
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		char *e = load_bad(bad[i]);
+		assert_non_null(strstr(e, "vip6"));
+		free(e);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1332,6 +1426,7 @@ int main(void)
 		cmocka_unit_test(test_continuation_error_line),
 		cmocka_unit_test(test_vip_hash_deterministic),
 		cmocka_unit_test(test_vip_prev_honoured),
+		cmocka_unit_test(test_vip6),
 		cmocka_unit_test(test_vip_new_service_keeps_existing),
 		cmocka_unit_test(test_vip_range_full),
 		cmocka_unit_test(test_upstream_lookup),

@@ -84,8 +84,10 @@ static void test_limits(void **state)
 	char w31[CTLPROTO_WORD_MAX + 2];
 	memset(w31, 'z', CTLPROTO_WORD_MAX);
 	w31[CTLPROTO_WORD_MAX] = '\0';
+	/* The longest line is an IPv6 one. */
 	int n = snprintf(longest, sizeof longest,
-	                 "V 255.255.255.255:65535 255.255.255.255:65535 18446744073709551615 %s",
+	                 "V [ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff]:65535 "
+	                 "[ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff]:65535 18446744073709551615 %s",
 	                 w31);
 	assert_int_equal(n + 1, CTLPROTO_LINE_MAX);
 	assert_int_equal(a(longest, &t, word), 0);
@@ -95,6 +97,10 @@ static void test_limits(void **state)
 	assert_int_equal(ctlproto_format_answer(out, sizeof out, &t, word), CTLPROTO_LINE_MAX);
 	assert_int_equal(ctlproto_format_answer(out, sizeof out - 1, &t, word), 0);
 	assert_int_equal(ctlproto_format_question(out, 10, &t), 0);
+	n = snprintf(longest, sizeof longest,
+	             "V 255.255.255.255:65535 255.255.255.255:65535 18446744073709551615 %s", w31);
+	assert_int_equal(a(longest, &t, word), 0);
+	assert_int_equal(ctlproto_format_answer(out, sizeof out, &t, word), (size_t)n + 1);
 
 	/* The largest question parses and formats back. */
 	static const char qmax[] =
@@ -202,7 +208,9 @@ static void test_not_terminated(void **state)
 static void test_format_rejects(void **state)
 {
 	(void)state;
-	struct ctlproto_tuple t = { ip4("1.2.3.4"), 0, ip4("6.7.8.9"), htons(10), 1 };
+	struct ctlproto_tuple t = {
+		ip4("1.2.3.4"), 0, ip4("6.7.8.9"), htons(10), 1, 0, { 0 }, { 0 }
+	};
 	char out[CTLPROTO_LINE_MAX];
 	assert_int_equal(ctlproto_format_question(out, sizeof out, &t), 0);
 	t.cport = htons(5);
@@ -217,12 +225,100 @@ static void test_format_rejects(void **state)
 	assert_true(ctlproto_format_answer(out, sizeof out, &t, "no_endpoint") > 0);
 }
 
+/* IPv6 tuples: written exactly as inet_ntop writes the address (so the text
+ * is the key meshd's net_sockaddr_str makes), parsed back to the same
+ * bytes; any other spelling, a dotted tail or mixed families refused. */
+static void test_ipv6(void **state)
+{
+	(void)state;
+	static const char *const addrs[] = {
+		"fd6d:6573:6800::2",
+		"::1",
+		"fd00::",
+		"fd00:0:0:1::",
+		"fd00:1:0:0:1::1",
+		"1:0:0:2:0:0:0:3",
+		"1:2:3:4:5:6:7:8",
+		"fd6d:0:1:2:3:4:5:6",
+		"1::",
+		"::2:3",
+		"fe80::1:2",
+		"1:0:2:0:3:0:4:0",
+	};
+	char line[CTLPROTO_LINE_MAX + 1], want[200];
+	struct ctlproto_tuple t, back;
+	srand(7);
+	for (unsigned i = 0; i < 2000; i++) {
+		memset(&t, 0, sizeof t);
+		t.v6 = 1;
+		if (i < sizeof addrs / sizeof addrs[0]) {
+			assert_int_equal(inet_pton(AF_INET6, addrs[i], t.caddr6), 1);
+		} else {
+			for (int k = 0; k < 16; k++) /* many zero groups */
+				t.caddr6[k] = rand() % 3 ? 0 : (uint8_t)rand();
+			t.caddr6[0] = 0xfd;
+		}
+		assert_int_equal(inet_pton(AF_INET6, "fd6d:6573:6800::2", t.vaddr6), 1);
+		t.cport = htons(40000);
+		t.vport = htons(80);
+		t.inode = 77;
+		char a[INET6_ADDRSTRLEN];
+		inet_ntop(AF_INET6, t.caddr6, a, sizeof a);
+		snprintf(want, sizeof want, "W [%s]:40000 [fd6d:6573:6800::2]:80 77\n", a);
+		size_t n = ctlproto_format_question(line, sizeof line, &t);
+		if (strchr(a, '.')) { /* a dotted tail: not an IPv6 tuple */
+			assert_int_equal(n, 0);
+			continue;
+		}
+		assert_int_not_equal(n, 0);
+		line[n] = '\0';
+		assert_string_equal(line, want);
+		assert_int_equal(ctlproto_parse_question(line, n - 1, &back), 0);
+		assert_true(back.v6);
+		assert_memory_equal(back.caddr6, t.caddr6, 16);
+		assert_memory_equal(back.vaddr6, t.vaddr6, 16);
+		assert_int_equal(back.cport, t.cport);
+		assert_int_equal(back.inode, 77);
+	}
+	char w[CTLPROTO_WORD_MAX + 1];
+	const char ok[] = "V [::1]:40000 [fd6d:6573:6800::2]:80 77 refused";
+	assert_int_equal(ctlproto_parse_answer(ok, strlen(ok), &back, w), 0);
+	assert_string_equal(w, "refused");
+	static const char *const bad[] = {
+		"W [::1]:40000 127.77.0.2:80 77",
+		"W 127.0.0.1:40000 [fd00::2]:80 77",
+		"W [::01]:40000 [fd00::2]:80 77",
+		"W [FD00::1]:40000 [fd00::2]:80 77",
+		"W [fd00:0::1]:40000 [fd00::2]:80 77",
+		"W [fd00::0:1]:40000 [fd00::2]:80 77",
+		"W [::ffff:127.0.0.1]:4 [fd00::2]:80 7",
+		"W [::1.2.3.4]:4 [fd00::2]:80 7",
+		"W [::1]:0 [fd00::2]:80 77",
+		"W [::1] [fd00::2]:80 77",
+		"W [1:2:3:4:5:6:7:8:9]:4 [fd00::2]:80 7",
+		"W [1::2::3]:4 [fd00::2]:80 7",
+		"W [1:]:4 [fd00::2]:80 7",
+		"W [:1]:4 [fd00::2]:80 7",
+		"W [1:2:3:4:5:6:7::]:4 [fd00::2]:80 7",
+		"W [12345::]:4 [fd00::2]:80 7",
+		"W [::1:4 [fd00::2]:80 7",
+		"W []:4 [fd00::2]:80 7",
+		"W [0:0:0:0:0:0:0:1]:4 [fd00::2]:80 7",
+		"W [1::2:0:0:0:3]:4 [fd00::2]:80 7",
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		if (ctlproto_parse_question(bad[i], strlen(bad[i]), &back) != -1)
+			fail_msg("accepted: %s", bad[i]);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_question),       cmocka_unit_test(test_answer),
 		cmocka_unit_test(test_limits),         cmocka_unit_test(test_rejects),
 		cmocka_unit_test(test_not_terminated), cmocka_unit_test(test_format_rejects),
+		cmocka_unit_test(test_ipv6),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

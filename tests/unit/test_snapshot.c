@@ -40,9 +40,9 @@ static uint32_t ip4(const char *s)
 static int encode_sample(const char *suffix, void **buf, size_t *len)
 {
 	struct snap_svc_in svcs[] = {
-		{ "hello", ip4("127.77.0.2"), hello_ports, 2, 0 },
-		{ "db", ip4("127.77.0.3"), db_ports, 1, 0 },
-		{ "api", ip4("127.77.0.4"), api_ports, 1, 0 },
+		{ "hello", ip4("127.77.0.2"), hello_ports, 2, 0, { 0 } },
+		{ "db", ip4("127.77.0.3"), db_ports, 1, 0, { 0 } },
+		{ "api", ip4("127.77.0.4"), api_ports, 1, 0, { 0 } },
 	};
 	struct snap_icpt_in icpts[2];
 	memset(icpts, 0, sizeof icpts);
@@ -54,7 +54,7 @@ static int encode_sample(const char *suffix, void **buf, size_t *len)
 	assert_int_equal(inet_pton(AF_INET6, "2001:db8::7", icpts[1].addr), 1);
 	icpts[1].port = 443;
 	icpts[1].svc = 2; /* api */
-	return snapshot_encode(suffix, NULL, 42, VNET, 8, svcs, 3, icpts, 2, buf, len);
+	return snapshot_encode(suffix, NULL, 42, VNET, 8, NULL, 0, svcs, 3, icpts, 2, buf, len);
 }
 
 static const char *svc_name(const struct snap_view *v, const struct snap_svc *s)
@@ -159,7 +159,8 @@ static void test_empty(void **state)
 	size_t len;
 	struct snap_view v;
 
-	assert_int_equal(snapshot_encode("mesh", NULL, 1, VNET, 8, NULL, 0, NULL, 0, &buf, &len),
+	assert_int_equal(snapshot_encode("mesh", NULL, 1, VNET, 8, NULL, 0, NULL, 0, NULL, 0, &buf,
+	                                 &len),
 	                 0);
 	assert_int_equal(snapshot_view(&v, buf, len), 0);
 	assert_null(snapshot_find_name(&v, "hello"));
@@ -458,11 +459,12 @@ static void test_long_strings(void **state)
 	char control[301];
 	memset(control, 'a', sizeof control - 1);
 	control[sizeof control - 1] = '\0';
-	struct snap_svc_in svcs[] = { { "hello", ip4("127.77.0.2"), hello_ports, 2, 0 } };
+	struct snap_svc_in svcs[] = { { "hello", ip4("127.77.0.2"), hello_ports, 2, 0, { 0 } } };
 	void *buf;
 	size_t len;
 	struct snap_view v;
-	assert_int_equal(snapshot_encode("mesh", control, 1, VNET, 8, svcs, 1, NULL, 0, &buf, &len),
+	assert_int_equal(snapshot_encode("mesh", control, 1, VNET, 8, NULL, 0, svcs, 1, NULL, 0,
+	                                 &buf, &len),
 	                 0);
 	unsigned char *b = buf;
 	struct snap_hdr *h = (struct snap_hdr *)(void *)b;
@@ -489,12 +491,12 @@ static void test_long_strings(void **state)
 static void test_vip_ok(void **state)
 {
 	(void)state;
-	struct snap_svc_in svcs[] = { { "hello", ip4("127.77.0.2"), hello_ports, 2, 0 } };
+	struct snap_svc_in svcs[] = { { "hello", ip4("127.77.0.2"), hello_ports, 2, 0, { 0 } } };
 	void *buf;
 	size_t len;
 	struct snap_view v;
-	assert_int_equal(snapshot_encode("mesh", NULL, 1, ip4("127.77.0.0"), 16, svcs, 1, NULL, 0,
-	                                 &buf, &len),
+	assert_int_equal(snapshot_encode("mesh", NULL, 1, ip4("127.77.0.0"), 16, NULL, 0, svcs, 1,
+	                                 NULL, 0, &buf, &len),
 	                 0);
 	assert_int_equal(snapshot_view(&v, buf, len), 0);
 	assert_true(snapshot_vip_ok(&v, ip4("127.77.0.2")));
@@ -504,8 +506,8 @@ static void test_vip_ok(void **state)
 	assert_false(snapshot_vip_ok(&v, ip4("110.83.27.141")));
 	free(buf);
 
-	assert_int_equal(snapshot_encode("mesh", NULL, 1, ip4("127.77.0.2"), 31, svcs, 1, NULL, 0,
-	                                 &buf, &len),
+	assert_int_equal(snapshot_encode("mesh", NULL, 1, ip4("127.77.0.2"), 31, NULL, 0, svcs, 1,
+	                                 NULL, 0, &buf, &len),
 	                 0);
 	assert_int_equal(snapshot_view(&v, buf, len), 0);
 	assert_true(snapshot_vip_ok(&v, ip4("127.77.0.2")));
@@ -543,45 +545,52 @@ static void test_encoder_rejects(void **state)
 	longname[sizeof longname - 1] = '\0';
 
 	struct snap_svc_in dup[] = {
-		{ "hello", ip4("127.77.0.2"), hello_ports, 2, 0 },
-		{ "hello", ip4("127.77.0.3"), db_ports, 1, 0 },
+		{ "hello", ip4("127.77.0.2"), hello_ports, 2, 0, { 0 } },
+		{ "hello", ip4("127.77.0.3"), db_ports, 1, 0, { 0 } },
 	};
 	errno = 0;
-	assert_int_equal(snapshot_encode("mesh", NULL, 1, VNET, 8, dup, 2, NULL, 0, &buf, &len),
+	assert_int_equal(snapshot_encode("mesh", NULL, 1, VNET, 8, NULL, 0, dup, 2, NULL, 0, &buf,
+	                                 &len),
 	                 -1);
 	assert_int_equal(errno, EINVAL);
 
-	struct snap_svc_in upper[] = { { "Hello", ip4("127.77.0.2"), hello_ports, 2, 0 } };
-	assert_int_equal(snapshot_encode("mesh", NULL, 1, VNET, 8, upper, 1, NULL, 0, &buf, &len),
+	struct snap_svc_in upper[] = { { "Hello", ip4("127.77.0.2"), hello_ports, 2, 0, { 0 } } };
+	assert_int_equal(snapshot_encode("mesh", NULL, 1, VNET, 8, NULL, 0, upper, 1, NULL, 0, &buf,
+	                                 &len),
 	                 -1);
 
 	struct snap_svc_in ports[] = {
-		{ "hello", ip4("127.77.0.2"), many, SNAP_MAX_PORTS + 1, 0 },
+		{ "hello", ip4("127.77.0.2"), many, SNAP_MAX_PORTS + 1, 0, { 0 } },
 	};
-	assert_int_equal(snapshot_encode("mesh", NULL, 1, VNET, 8, ports, 1, NULL, 0, &buf, &len),
+	assert_int_equal(snapshot_encode("mesh", NULL, 1, VNET, 8, NULL, 0, ports, 1, NULL, 0, &buf,
+	                                 &len),
 	                 -1);
 	ports[0].nports = SNAP_MAX_PORTS; /* the limit itself is fine */
-	assert_int_equal(snapshot_encode("mesh", NULL, 1, VNET, 8, ports, 1, NULL, 0, &buf, &len),
+	assert_int_equal(snapshot_encode("mesh", NULL, 1, VNET, 8, NULL, 0, ports, 1, NULL, 0, &buf,
+	                                 &len),
 	                 0);
 	free(buf);
 
-	struct snap_svc_in empty[] = { { "", ip4("127.77.0.2"), NULL, 0, 0 } };
-	assert_int_equal(snapshot_encode("mesh", NULL, 1, VNET, 8, empty, 1, NULL, 0, &buf, &len),
+	struct snap_svc_in empty[] = { { "", ip4("127.77.0.2"), NULL, 0, 0, { 0 } } };
+	assert_int_equal(snapshot_encode("mesh", NULL, 1, VNET, 8, NULL, 0, empty, 1, NULL, 0, &buf,
+	                                 &len),
 	                 -1);
 
-	struct snap_svc_in toolong[] = { { longname, ip4("127.77.0.2"), NULL, 0, 0 } };
-	assert_int_equal(snapshot_encode("mesh", NULL, 1, VNET, 8, toolong, 1, NULL, 0, &buf, &len),
+	struct snap_svc_in toolong[] = { { longname, ip4("127.77.0.2"), NULL, 0, 0, { 0 } } };
+	assert_int_equal(snapshot_encode("mesh", NULL, 1, VNET, 8, NULL, 0, toolong, 1, NULL, 0,
+	                                 &buf, &len),
 	                 -1);
 
-	struct snap_svc_in one[] = { { "hello", ip4("127.77.0.2"), hello_ports, 2, 0 } };
+	struct snap_svc_in one[] = { { "hello", ip4("127.77.0.2"), hello_ports, 2, 0, { 0 } } };
 	/* A VIP range that is not loopback, a VIP outside the range. */
-	assert_int_equal(snapshot_encode("mesh", NULL, 1, htonl(0x0a000000u), 8, one, 1, NULL, 0,
-	                                 &buf, &len),
+	assert_int_equal(snapshot_encode("mesh", NULL, 1, htonl(0x0a000000u), 8, NULL, 0, one, 1,
+	                                 NULL, 0, &buf, &len),
 	                 -1);
-	assert_int_equal(snapshot_encode("mesh", NULL, 1, htonl(0x7f4e0000u), 16, one, 1, NULL, 0,
-	                                 &buf, &len),
+	assert_int_equal(snapshot_encode("mesh", NULL, 1, htonl(0x7f4e0000u), 16, NULL, 0, one, 1,
+	                                 NULL, 0, &buf, &len),
 	                 -1);
-	assert_int_equal(snapshot_encode("Mesh", NULL, 1, VNET, 8, one, 1, NULL, 0, &buf, &len),
+	assert_int_equal(snapshot_encode("Mesh", NULL, 1, VNET, 8, NULL, 0, one, 1, NULL, 0, &buf,
+	                                 &len),
 	                 -1);
 
 	struct snap_icpt_in ic;
@@ -589,12 +598,124 @@ static void test_encoder_rejects(void **state)
 	ic.family = AF_INET;
 	ic.port = 80;
 	ic.svc = 1; /* only one service */
-	assert_int_equal(snapshot_encode("mesh", NULL, 1, VNET, 8, one, 1, &ic, 1, &buf, &len), -1);
+	assert_int_equal(snapshot_encode("mesh", NULL, 1, VNET, 8, NULL, 0, one, 1, &ic, 1, &buf,
+	                                 &len),
+	                 -1);
 	ic.svc = 0;
 	ic.family = AF_UNIX;
-	assert_int_equal(snapshot_encode("mesh", NULL, 1, VNET, 8, one, 1, &ic, 1, &buf, &len), -1);
+	assert_int_equal(snapshot_encode("mesh", NULL, 1, VNET, 8, NULL, 0, one, 1, &ic, 1, &buf,
+	                                 &len),
+	                 -1);
 	ic.family = AF_INET;
-	assert_int_equal(snapshot_encode("mesh", NULL, 1, VNET, 8, one, 1, &ic, 1, &buf, &len), 0);
+	assert_int_equal(snapshot_encode("mesh", NULL, 1, VNET, 8, NULL, 0, one, 1, &ic, 1, &buf,
+	                                 &len),
+	                 0);
+	free(buf);
+}
+
+static void ip6(const char *s, uint8_t out[16])
+{
+	assert_int_equal(inet_pton(AF_INET6, s, out), 1);
+}
+
+/* IPv6 VIPs: encoded and read back, found by address, answered only inside
+ * the header's range and fc00::/7; a range or vip6 outside is refused by
+ * the encoder and, forged in a sealed file, by the decoder. */
+static void test_vip6(void **state)
+{
+	(void)state;
+	struct snap_svc_in svcs[] = {
+		{ "hello", ip4("127.77.0.2"), hello_ports, 2, 0, { 0 } },
+		{ "db", ip4("127.77.0.3"), db_ports, 1, 0, { 0 } },
+	};
+	uint8_t net[16], a[16], out[16];
+	void *buf;
+	size_t len;
+	struct snap_view v;
+	ip6("fd6d:6573:6800::", net);
+	ip6("fd6d:6573:6800::1:2", svcs[0].vip6);
+	assert_int_equal(snapshot_encode("mesh", NULL, 1, VNET, 8, net, 64, svcs, 2, NULL, 0, &buf,
+	                                 &len),
+	                 0);
+	assert_int_equal(snapshot_view(&v, buf, len), 0);
+	assert_true(snapshot_has_vip6(&v));
+	const struct snap_svc *h = snapshot_find_name(&v, "hello");
+	const struct snap_svc *d = snapshot_find_name(&v, "db");
+	assert_non_null(h);
+	assert_non_null(d);
+	assert_int_equal(snapshot_svc_vip6(&v, h, out), 1);
+	assert_memory_equal(out, svcs[0].vip6, 16);
+	assert_int_equal(snapshot_svc_vip6(&v, d, out), 0); /* none */
+	assert_ptr_equal(snapshot_find_vip6(&v, svcs[0].vip6), h);
+	ip6("fd6d:6573:6800::1:3", a);
+	assert_null(snapshot_find_vip6(&v, a));
+	memset(a, 0, 16);
+	assert_null(snapshot_find_vip6(&v, a)); /* db's "none" is no address */
+	ip6("fd6d:6573:6800::ffff", a);
+	assert_true(snapshot_vip6_ok(&v, a));
+	assert_true(snapshot_in_vip6_range(&v, a));
+	ip6("fd6d:6573:6801::1", a);
+	assert_false(snapshot_vip6_ok(&v, a));
+	ip6("2001:db8::1", a);
+	assert_false(snapshot_vip6_ok(&v, a));
+	free(buf);
+
+	/* Without a range: no vip6 may be given, none is answered. */
+	errno = 0;
+	assert_int_equal(snapshot_encode("mesh", NULL, 1, VNET, 8, NULL, 0, svcs, 2, NULL, 0, &buf,
+	                                 &len),
+	                 -1);
+	assert_int_equal(errno, EINVAL);
+	memset(svcs[0].vip6, 0, 16);
+	assert_int_equal(snapshot_encode("mesh", NULL, 1, VNET, 8, NULL, 0, svcs, 2, NULL, 0, &buf,
+	                                 &len),
+	                 0);
+	assert_int_equal(snapshot_view(&v, buf, len), 0);
+	assert_false(snapshot_has_vip6(&v));
+	ip6("fd6d:6573:6800::1:2", a);
+	assert_false(snapshot_in_vip6_range(&v, a));
+	assert_null(snapshot_find_vip6(&v, a));
+	free(buf);
+
+	/* A vip6 outside the range; a range outside fc00::/7 (global,
+	 * site-local); host bits set. */
+	ip6("fd6d:6573:6801::2", svcs[0].vip6);
+	assert_int_equal(snapshot_encode("mesh", NULL, 1, VNET, 8, net, 64, svcs, 2, NULL, 0, &buf,
+	                                 &len),
+	                 -1);
+	memset(svcs[0].vip6, 0, 16);
+	const char *bad[][2] = { { "2001:db8::", "64" },
+		                 { "fec0::", "64" },
+		                 { "fe80::", "64" },
+		                 { "fd6d:6573:6800::1", "64" },
+		                 { "fc00::", "6" } };
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		ip6(bad[i][0], a);
+		assert_int_equal(snapshot_encode("mesh", NULL, 1, VNET, 8, a,
+		                                 (unsigned)atoi(bad[i][1]), svcs, 2, NULL, 0, &buf,
+		                                 &len),
+		                 -1);
+	}
+
+	/* Forged in a sealed file: a global range, or a vip6 moved out of
+	 * the range, is refused by the decoder. */
+	ip6("fd6d:6573:6800::1:2", svcs[0].vip6);
+	assert_int_equal(snapshot_encode("mesh", NULL, 1, VNET, 8, net, 64, svcs, 2, NULL, 0, &buf,
+	                                 &len),
+	                 0);
+	struct snap_hdr *hd = buf;
+	hd->vip6_net[0] = 0x20;
+	snapshot_seal(buf, len);
+	assert_int_equal(snapshot_view(&v, buf, len), -1);
+	hd->vip6_net[0] = 0xfd;
+	snapshot_seal(buf, len);
+	assert_int_equal(snapshot_view(&v, buf, len), 0);
+	struct snap_svc *ss = (struct snap_svc *)((unsigned char *)buf + hd->off_services);
+	for (unsigned i = 0; i < hd->nservices; i++)
+		if (ss[i].vip6[0])
+			ss[i].vip6[5] ^= 1;
+	snapshot_seal(buf, len);
+	assert_int_equal(snapshot_view(&v, buf, len), -1);
 	free(buf);
 }
 
@@ -615,6 +736,7 @@ int main(void)
 		cmocka_unit_test(test_encoder_rejects),
 		cmocka_unit_test(test_long_strings),
 		cmocka_unit_test(test_vip_ok),
+		cmocka_unit_test(test_vip6),
 	};
 	return cmocka_run_group_tests_name("snapshot", tests, NULL, NULL);
 }

@@ -20,7 +20,12 @@
 # `localhost` (to 110.83.27.141, the address a corrupted byte once
 # produced), a name and the last byte; the VIP changed and the checksum
 # recomputed (what a deliberate writer would do), the header's range moved
-# off loopback and re-sealed; the whole file overwritten in place with
+# off loopback and re-sealed; the IPv6 VIP range moved to a routable
+# (2001:db8::/64) or site-local (fec0::/64) range with the VIP6 in it, and
+# the VIP6 moved out of its range, each re-sealed (the whole file is then
+# refused, so the IPv4 answers show it; the loop asks no AF_INET6 question,
+# which libc would send to DNS while the file is bad); the whole file
+# overwritten in place with
 # random bytes of the same size; garbage renamed over it; the file removed.
 # Restores alternate between in place (cp over the file, dd of the
 # original bytes) and by rename (as meshd publishes).
@@ -40,6 +45,8 @@ VIP=127.77.210.2          # the service `localhost`
 RANGE=127.77.210.0/24
 ICPT=127.0.210.9          # a legacy address nobody listens on
 LIBC=127.0.0.1            # what libc says for localhost
+VIP6=fd6d:6573:6800::2    # the service's IPv6 VIP
+RANGE6=fd6d:6573:6800::/64
 SNAP=$T/routes
 
 # A listener on the VIP for the intercepted connects.
@@ -63,24 +70,25 @@ PORT=$(cat "$T/port")
 
 svcs=()
 for i in $(seq 0 199); do svcs+=("$(printf 'svc%03d=127.77.210.%d:80' "$i" $((i + 3)))"); done
-MKSNAP_RANGE=$RANGE "$MKSNAP" "$SNAP" mesh "localhost=$VIP:$PORT" "${svcs[@]}" \
-	"icpt=$ICPT:$PORT=localhost" || die "mksnap"
+MKSNAP_RANGE=$RANGE MKSNAP_RANGE6=$RANGE6 "$MKSNAP" "$SNAP" mesh "localhost=$VIP:$PORT" \
+	"${svcs[@]}" "icpt=$ICPT:$PORT=localhost" "vip6=localhost=$VIP6" || die "mksnap"
 cp "$SNAP" "$T/good"
 SIZE=$(stat -c %s "$T/good")
 note "snapshot: $SIZE bytes ($(((SIZE + 4095) / 4096)) pages)"
 
 # Offsets inside the good file: the service count, the VIP of `localhost`,
-# the first byte of its name.
-read -r OFF_NSVC OFF_VIP OFF_NAME < <("$PY" - "$T/good" <<'PY'
+# the first byte of its name, its VIP6 (struct snap_svc: 64 bytes, vip6 at
+# 48; the header's IPv6 range at 80).
+read -r OFF_NSVC OFF_VIP OFF_NAME OFF_VIP6 < <("$PY" - "$T/good" <<'PY'
 import struct, sys
 b = open(sys.argv[1], "rb").read()
 nsvc, off_svc = struct.unpack_from("<II", b, 24)
 off_str = struct.unpack_from("<I", b, 40)[0]
 for i in range(nsvc):
-    o = off_svc + 48 * i
+    o = off_svc + 64 * i
     vip, name_off, name_len = struct.unpack_from("<IIH", b, o)
     if b[off_str + name_off:off_str + name_off + name_len] == b"localhost":
-        print(24, o, off_str + name_off)
+        print(24, o, off_str + name_off, o + 48)
 PY
 )
 [[ -n ${OFF_VIP:-} ]] || die "could not find the service localhost in the snapshot"
@@ -163,6 +171,9 @@ if wait_state "$GOOD" 10; then
 else
 	die "the program never saw the good snapshot (state: $(state))"
 fi
+check_eq "the good file answers the VIP6 for AF_INET6" "$VIP6" "$(env "LD_PRELOAD=$LIBMESH" \
+	"MESH_SNAPSHOT=$SNAP" "$PY" -c 'import socket
+print(socket.getaddrinfo("localhost", 80, socket.AF_INET6, socket.SOCK_STREAM)[0][4][0])')"
 
 # attack DESC CMD...: damage the file, expect the libc answer.
 attack() {
@@ -239,6 +250,14 @@ restore "restored in place" in_place
 attack "VIP range 110.0.0.0/8, VIP in it, re-sealed" \
 	sealed 64:6e000000 68:08000000 "$OFF_VIP:6e531b8d"
 restore "restored by rename" by_rename
+attack "IPv6 VIP range 2001:db8::/64 (routable), VIP6 in it, re-sealed" \
+	sealed 80:20010db8000000000000000000000000 "$OFF_VIP6:20010db8000000000000000000000002"
+restore "restored in place" in_place
+attack "IPv6 VIP range fec0::/64 (site-local), VIP6 in it, re-sealed" \
+	sealed 80:fec00000000000000000000000000000 "$OFF_VIP6:fec00000000000000000000000000002"
+restore "restored by rename" by_rename
+attack "VIP6 moved out of its range, re-sealed" sealed "$OFF_VIP6:fd6d6573680100000000000000000002"
+restore "restored in place" in_place
 attack "random bytes of the same size, in place" \
 	dd if=/dev/urandom of="$SNAP" bs="$SIZE" count=1 conv=notrunc status=none
 restore "restored in place" in_place
