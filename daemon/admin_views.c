@@ -93,6 +93,7 @@ static const struct mesh_key mesh_keys[] = {
 	{ "link_timeout", K_DUR, CO(link_timeout), 0 },
 	{ "progress_interval", K_DUR, CO(progress_interval), 0 },
 	{ "open_records", K_BOOL, CO(open_records), 0 },
+	{ "dns", K_ADDR, CO(dns), CO(dns_on) },
 };
 #define NKEYS (sizeof mesh_keys / sizeof mesh_keys[0])
 
