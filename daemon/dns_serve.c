@@ -2,10 +2,14 @@
  * meshd's DNS listener: see dns_serve.h. One thread, one loop; the UDP
  * socket is read in batches, each TCP connection goes
  *
- *   READ (a whole query) -> WRITE (its answer) -> READ ... -> closed
+ *   READ (a whole query) -> WRITE (its answer) -> READ ... -> LINGER -> closed
  *
  * with one idle timer (restarted by each whole query) and one lifetime
- * timer. The routes come from the main thread through a one-slot mailbox
+ * timer. LINGER (after the last answer: the client's end of input, or its
+ * share of queries used up) shuts our side down and reads and drops what
+ * the client still sends for at most a second, so that closing with
+ * unread queries does not reset the connection before the client has read
+ * its answers. The routes come from the main thread through a one-slot mailbox
  * (`next`, under `lock`): the loop takes what is there before it answers,
  * so the main thread never waits on a query and a query never reads bytes
  * being replaced.
@@ -32,6 +36,15 @@
 #include <unistd.h>
 
 #define UDP_ANSWER_MAX 4096 /* what an EDNS client may ask over UDP */
+#define UDP_RECV_BATCH 32   /* datagrams per recvmmsg */
+#define RATE_SLOTS 4096     /* UDP sources remembered (direct-mapped) */
+
+/* A UDP source's token bucket: DNS_UDP_RATE queries a second, bursts of
+ * DNS_UDP_BURST. */
+struct rate_slot {
+	struct sockaddr_in6 src; /* an IPv4 source is stored mapped */
+	double tokens, last;
+};
 
 struct dconn {
 	struct dns_serve *d;
@@ -39,6 +52,7 @@ struct dconn {
 	int fd;
 	uid_t uid;
 	bool eof;
+	bool lingering;
 	unsigned queries;
 	ev_io io;
 	ev_timer idle, life;
@@ -48,10 +62,12 @@ struct dconn {
 	unsigned char out[2 + DNS_ANSWER_MAX];
 };
 
-#define STATS(X)                                                                       \
-	X(udp_queries)                                                                 \
-	X(tcp_queries) X(noerror) X(nxdomain) X(refused) X(formerr) X(notimp) X(other) \
-		X(truncated) X(dropped) X(tcp_refused) X(tcp_timeouts)
+/* clang-format off */
+#define STATS(X) \
+	X(udp_queries) X(tcp_queries) X(noerror) X(nxdomain) X(refused) X(formerr) \
+	X(notimp) X(other) X(truncated) X(dropped) X(rate_limited) X(tcp_refused) \
+	X(tcp_timeouts)
+/* clang-format on */
 
 struct dns_serve {
 	int udp, tcp;
@@ -64,7 +80,9 @@ struct dns_serve {
 	bool running;
 	struct dconn *conns;
 	unsigned nconns;
-	double refused_said;
+	double refused_said, limited_said;
+	struct rate_slot *rate; /* RATE_SLOTS */
+	struct udp_batch *batch;
 
 	/* the routes in use (this thread only) */
 	void *cur;
@@ -135,7 +153,8 @@ static size_t answer(struct dns_serve *d, const unsigned char *q, size_t qlen, b
 {
 	struct dns_result r;
 	size_t n = dns_msg_answer(routes(d), q, qlen, tcp, out, outmax, &r);
-	bump(tcp ? &d->tcp_queries : &d->udp_queries);
+	if (tcp)
+		bump(&d->tcp_queries);
 	if (!r.answered) {
 		bump(&d->dropped);
 		return 0;
@@ -166,31 +185,116 @@ static size_t answer(struct dns_serve *d, const unsigned char *q, size_t qlen, b
 
 /* ---- UDP ---- */
 
+struct udp_batch {
+	struct mmsghdr m[UDP_RECV_BATCH];
+	struct iovec iov[UDP_RECV_BATCH];
+	struct sockaddr_storage peer[UDP_RECV_BATCH];
+	unsigned char q[UDP_RECV_BATCH][DNS_QUERY_MAX];
+	unsigned char a[UDP_ANSWER_MAX];
+};
+
+static uint32_t fnv(const void *p, size_t n, uint32_t h)
+{
+	const unsigned char *b = p;
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ b[i]) * 16777619u;
+	return h;
+}
+
+/*
+ * Whether a query from src may be answered: its source's bucket has a
+ * token. A source is an address and port; over loopback every program is
+ * 127.0.0.1, but a flooding socket keeps its port, while stub resolvers
+ * take a new port per query. A slot another source held is taken over
+ * (with a full bucket): the table is bounded, and churning it through new
+ * sockets costs the attacker a socket per datagram.
+ */
+static bool rate_ok(struct dns_serve *d, const struct sockaddr_storage *ss, double now)
+{
+	struct sockaddr_in6 k = { .sin6_family = AF_INET6 };
+	if (ss->ss_family == AF_INET) {
+		const struct sockaddr_in *sin = (const struct sockaddr_in *)ss;
+		k.sin6_addr.s6_addr[10] = k.sin6_addr.s6_addr[11] = 0xff;
+		memcpy(&k.sin6_addr.s6_addr[12], &sin->sin_addr, 4);
+		k.sin6_port = sin->sin_port;
+	} else {
+		const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)ss;
+		k.sin6_addr = sin6->sin6_addr;
+		k.sin6_port = sin6->sin6_port;
+	}
+	uint32_t h = fnv(&k.sin6_addr, 16, fnv(&k.sin6_port, 2, 2166136261u));
+	struct rate_slot *s = &d->rate[h % RATE_SLOTS];
+	if (s->last == 0 || s->src.sin6_port != k.sin6_port ||
+	    memcmp(&s->src.sin6_addr, &k.sin6_addr, 16) != 0) {
+		s->src = k;
+		s->tokens = DNS_UDP_BURST;
+		s->last = now;
+	}
+	s->tokens += (now - s->last) * DNS_UDP_RATE;
+	if (s->tokens > DNS_UDP_BURST)
+		s->tokens = DNS_UDP_BURST;
+	s->last = now;
+	if (s->tokens < 1.0)
+		return false;
+	s->tokens -= 1.0;
+	return true;
+}
+
+static void limited(struct dns_serve *d)
+{
+	bump(&d->rate_limited);
+	double now = ev_now(d->loop);
+	if (now - d->limited_said >= 60.) {
+		d->limited_said = now;
+		log_warn(
+			"dns %s: UDP queries over %u a second from one source (address and port) "
+			"dropped: %llu so far",
+			d->addr, DNS_UDP_RATE, (unsigned long long)atomic_load(&d->rate_limited));
+	}
+}
+
 static void udp_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
-	(void)loop;
 	(void)revents;
 	struct dns_serve *d = container_of(w, struct dns_serve, udp_io);
-	unsigned char q[DNS_QUERY_MAX], a[UDP_ANSWER_MAX];
-	for (int i = 0; i < DNS_UDP_BATCH; i++) {
-		struct sockaddr_storage peer;
-		socklen_t plen = sizeof peer;
-		ssize_t r = recvfrom(d->udp, q, sizeof q, MSG_TRUNC | MSG_DONTWAIT,
-		                     (struct sockaddr *)&peer, &plen);
-		if (r == -1) {
+	struct udp_batch *b = d->batch;
+	double now = ev_now(loop);
+	for (int done = 0; done < DNS_UDP_BATCH;) {
+		for (int i = 0; i < UDP_RECV_BATCH; i++) {
+			b->iov[i] = (struct iovec){ b->q[i], sizeof b->q[i] };
+			b->m[i].msg_hdr = (struct msghdr){ .msg_name = &b->peer[i],
+				                           .msg_namelen = sizeof b->peer[i],
+				                           .msg_iov = &b->iov[i],
+				                           .msg_iovlen = 1 };
+		}
+		int n = recvmmsg(d->udp, b->m, UDP_RECV_BATCH, MSG_DONTWAIT, NULL);
+		if (n == -1) {
 			if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
 				return;
-			continue; /* a queued error (ICMP): the next datagram */
-		}
-		if ((size_t)r > sizeof q) { /* longer than any query: not answered */
-			bump(&d->udp_queries);
-			bump(&d->dropped);
+			done++; /* a queued error (ICMP): try again */
 			continue;
 		}
-		size_t n = answer(d, q, (size_t)r, false, a, sizeof a);
-		if (n)
-			sendto(d->udp, a, n, MSG_DONTWAIT | MSG_NOSIGNAL,
-			       (const struct sockaddr *)&peer, plen);
+		if (n == 0)
+			return;
+		done += n;
+		for (int i = 0; i < n; i++) {
+			bump(&d->udp_queries);
+			if (b->m[i].msg_hdr.msg_flags & MSG_TRUNC) { /* longer than any query */
+				bump(&d->dropped);
+				continue;
+			}
+			if (!rate_ok(d, &b->peer[i], now)) {
+				limited(d);
+				continue;
+			}
+			size_t len = answer(d, b->q[i], b->m[i].msg_len, false, b->a, sizeof b->a);
+			if (len)
+				sendto(d->udp, b->a, len, MSG_DONTWAIT | MSG_NOSIGNAL,
+				       (const struct sockaddr *)&b->peer[i],
+				       b->m[i].msg_hdr.msg_namelen);
+		}
+		if (n < UDP_RECV_BATCH)
+			return;
 	}
 }
 
@@ -218,6 +322,15 @@ static void conn_watch(struct dconn *c, int events)
 	ev_io_stop(c->d->loop, &c->io);
 	ev_io_set(&c->io, c->fd, events);
 	ev_io_start(c->d->loop, &c->io);
+}
+
+static void conn_linger(struct dconn *c)
+{
+	shutdown(c->fd, SHUT_WR);
+	c->lingering = true;
+	conn_watch(c, EV_READ);
+	c->idle.repeat = 1.0;
+	ev_timer_again(c->d->loop, &c->idle);
 }
 
 /* Send the pending answer; 0 sent (or waiting for room), -1 closed. */
@@ -278,8 +391,8 @@ static int conn_process(struct dconn *c)
 	if (c->outlen)
 		return 0; /* EV_WRITE is on */
 	if (c->eof || c->queries >= DNS_TCP_MAX_QUERIES) {
-		conn_close(c);
-		return -1;
+		conn_linger(c);
+		return 0;
 	}
 	conn_watch(c, EV_READ);
 	return 0;
@@ -293,6 +406,14 @@ static void conn_io_cb(struct ev_loop *loop, ev_io *w, int revents)
 		if (conn_flush(c) == -1 || c->outlen)
 			return;
 		conn_process(c);
+		return;
+	}
+	if (c->lingering) {
+		unsigned char junk[4096];
+		ssize_t r = recv(c->fd, junk, sizeof junk, MSG_DONTWAIT);
+		if (r == 0 ||
+		    (r == -1 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR))
+			conn_close(c);
 		return;
 	}
 	if (c->outlen || !(revents & EV_READ))
@@ -315,7 +436,8 @@ static void conn_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	(void)loop;
 	(void)revents;
 	struct dconn *c = w->data;
-	bump(&c->d->tcp_timeouts);
+	if (!c->lingering)
+		bump(&c->d->tcp_timeouts);
 	conn_close(c);
 }
 
@@ -470,6 +592,12 @@ struct dns_serve *dns_serve_open(const struct cfg_addr *addr, char *err, size_t 
 	}
 	d->tcp = -1;
 	d->udp = bind_one(addr, SOCK_DGRAM, err, errlen);
+	/* Room for a burst: the loop may be off the CPU for a few ms while
+	 * a flood fills the queue, and what overflows is lost for everyone.
+	 * FORCE (root) passes net.core.rmem_max. */
+	int rcv = DNS_UDP_RCVBUF;
+	if (d->udp != -1 && setsockopt(d->udp, SOL_SOCKET, SO_RCVBUFFORCE, &rcv, sizeof rcv) == -1)
+		setsockopt(d->udp, SOL_SOCKET, SO_RCVBUF, &rcv, sizeof rcv);
 	if (d->udp != -1)
 		d->tcp = bind_one(addr, SOCK_STREAM, err, errlen);
 	if (d->udp == -1 || d->tcp == -1) {
@@ -479,6 +607,17 @@ struct dns_serve *dns_serve_open(const struct cfg_addr *addr, char *err, size_t 
 		return NULL;
 	}
 	net_addr_str(addr, d->addr, sizeof d->addr);
+	d->rate = calloc(RATE_SLOTS, sizeof *d->rate);
+	d->batch = malloc(sizeof *d->batch);
+	if (!d->rate || !d->batch) {
+		snprintf(err, errlen, "out of memory");
+		close(d->udp);
+		close(d->tcp);
+		free(d->rate);
+		free(d->batch);
+		free(d);
+		return NULL;
+	}
 	pthread_mutex_init(&d->lock, NULL);
 	return d;
 }
@@ -524,6 +663,8 @@ void dns_serve_stop(struct dns_serve *d)
 	close(d->tcp);
 	free(d->cur);
 	free(d->next);
+	free(d->rate);
+	free(d->batch);
 	pthread_mutex_destroy(&d->lock);
 	free(d);
 }

@@ -8,10 +8,16 @@
  * Answers are dns_msg.c's.
  *
  * Bounds (what a local user can make it hold or do):
- *   UDP: one datagram of at most DNS_QUERY_MAX bytes read, answered and
- *        sent at a time, at most DNS_UDP_BATCH per loop turn; nothing is
- *        kept between datagrams (an answer that cannot be sent at once is
- *        dropped, as a network would).
+ *   UDP: datagrams of at most DNS_QUERY_MAX bytes, read in batches
+ *        (recvmmsg), each answered and sent at once, at most DNS_UDP_BATCH
+ *        per loop turn; nothing is kept between datagrams (an answer that
+ *        cannot be sent at once is dropped, as a network would). Each
+ *        source (address and port: a flooding socket keeps its port, a
+ *        stub resolver takes a new one per query) gets DNS_UDP_RATE
+ *        answers a second, bursts of DNS_UDP_BURST; what is over is
+ *        dropped unanswered, cheaply, so that the socket is drained faster
+ *        than a flood can fill it and other programs' queries get through.
+ *        The receive queue is DNS_UDP_RCVBUF bytes (kernel memory).
  *   TCP: DNS_TCP_MAX_CONNS connections, DNS_TCP_MAX_PER_UID of one user
  *        (the caller socket's owner, by sock_diag), DNS_TCP_MAX_OTHERS of
  *        all users but root and meshd's own together (an owner that
@@ -33,7 +39,10 @@
 struct cfg_addr;
 struct dns_serve;
 
-#define DNS_UDP_BATCH 64
+#define DNS_UDP_BATCH 256
+#define DNS_UDP_RATE 200u /* answers a second to one source */
+#define DNS_UDP_BURST 200.0
+#define DNS_UDP_RCVBUF (4 << 20) /* the UDP socket's receive queue, bytes */
 #define DNS_TCP_MAX_CONNS 64
 #define DNS_TCP_MAX_PER_UID 16
 #define DNS_TCP_MAX_OTHERS 48 /* 16 stay for root and meshd's user */
@@ -47,6 +56,7 @@ struct dns_stats {
 	uint64_t noerror, nxdomain, refused, formerr, notimp, other;
 	uint64_t truncated;
 	uint64_t dropped;      /* not answered: no header, a response, too long */
+	uint64_t rate_limited; /* not answered: the source is over DNS_UDP_RATE */
 	uint64_t tcp_refused;  /* connections over the bounds */
 	uint64_t tcp_timeouts; /* connections cut at a deadline */
 };
