@@ -121,6 +121,20 @@ check "UDP without EDNS: the long SRV answer is truncated (tc)" \
 check_eq "the same over TCP: all 16 ports" 16 "$(dq +tcp +short "$LONG.mesh" SRV | wc -l)"
 check_eq "with EDNS (1232 bytes) over UDP: all 16" 16 "$(dq +bufsize=1232 +short "$LONG.mesh" SRV | wc -l)"
 
+# ---- the key: checked by -t, restart-only ----
+check "meshd -t with meshd running on it: fine (its own)" in_a "$MESHD" -t -c "$T/a.ini"
+sed "s|^dns = on|dns = 127.0.0.2:53|" "$T/a.ini" >"$T/taken.ini"
+st=0
+in_a "$MESHD" -t -c "$T/taken.ini" >"$T/taken.out" 2>&1 || st=$?
+check "meshd -t: dns on an address dnsmasq holds fails (status $st)" test "$st" -ne 0
+check "and says which" grep -q 'dns 127.0.0.2:53 (TCP): cannot bind: Address already in use' "$T/taken.out"
+sed -i "s|^dns = on|dns = 5353|" "$T/a.ini"
+reload_hosts "reloads with dns changed" a
+check "the change waits for a restart, and says so" grep -q \
+	'dns = 127.0.0.1:5353 takes effect at the next restart; 127.0.0.1:53 stays in force' "$T/a.err"
+check_eq "and :53 still answers" "$VIP" "$(dq +short hello.mesh A)"
+sed -i "s|^dns = 5353|dns = on|" "$T/a.ini"
+
 # ---- programs nobody preloads, by name ----
 # fetch DESC CMD...: CMD prints the page of hello.mesh; one mesh call on
 # each host, with the caller's identity.
