@@ -19,6 +19,7 @@
 #include "config.h"
 #include "container.h"
 #include "log.h"
+#include "metrics.h"
 #include "net.h"
 #include "peercred.h"
 #include "snapshot.h"
@@ -112,6 +113,40 @@ void dns_serve_stats(struct dns_serve *d, struct dns_stats *out)
 #define STAT_READ(n) out->n = atomic_load_explicit(&d->n, memory_order_relaxed);
 	STATS(STAT_READ)
 #undef STAT_READ
+}
+
+unsigned dns_serve_metrics(struct dns_serve *d, struct metrics_extra *out, unsigned max)
+{
+	static const char q[] = "Queries meshd's DNS listener read, by transport.",
+			  r[] = "Answers of meshd's DNS listener, by response code.",
+			  n[] = "Queries meshd's DNS listener did not answer: no header, a "
+				"response, too long (malformed), or over the per-source rate.",
+			  t[] = "DNS answers sent truncated (TC): the client asks again over TCP.",
+			  c[] = "TCP connections to the DNS listener closed at once (over its "
+				"bounds) or cut at a deadline.";
+	struct dns_stats s;
+	if (!d)
+		return 0;
+	dns_serve_stats(d, &s);
+	const struct metrics_extra all[] = {
+		{ "libmesh_dns_queries_total", "transport=\"udp\"", q, s.udp_queries },
+		{ "libmesh_dns_queries_total", "transport=\"tcp\"", q, s.tcp_queries },
+		{ "libmesh_dns_responses_total", "rcode=\"NOERROR\"", r, s.noerror },
+		{ "libmesh_dns_responses_total", "rcode=\"NXDOMAIN\"", r, s.nxdomain },
+		{ "libmesh_dns_responses_total", "rcode=\"REFUSED\"", r, s.refused },
+		{ "libmesh_dns_responses_total", "rcode=\"FORMERR\"", r, s.formerr },
+		{ "libmesh_dns_responses_total", "rcode=\"NOTIMP\"", r, s.notimp },
+		{ "libmesh_dns_responses_total", "rcode=\"other\"", r, s.other },
+		{ "libmesh_dns_unanswered_total", "reason=\"malformed\"", n, s.dropped },
+		{ "libmesh_dns_unanswered_total", "reason=\"rate_limited\"", n, s.rate_limited },
+		{ "libmesh_dns_truncated_total", NULL, t, s.truncated },
+		{ "libmesh_dns_tcp_closed_total", "reason=\"over_bound\"", c, s.tcp_refused },
+		{ "libmesh_dns_tcp_closed_total", "reason=\"deadline\"", c, s.tcp_timeouts },
+	};
+	unsigned k = 0;
+	for (; k < sizeof all / sizeof all[0] && k < max; k++)
+		out[k] = all[k];
+	return k;
 }
 
 void dns_serve_set_routes(struct dns_serve *d, void *buf, size_t len)

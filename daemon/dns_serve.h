@@ -76,5 +76,9 @@ void dns_serve_stop(struct dns_serve *d);
  */
 void dns_serve_set_routes(struct dns_serve *d, void *buf, size_t len);
 void dns_serve_stats(struct dns_serve *d, struct dns_stats *out);
+/* The same as metrics.h's extra counters, into out (at most max); the
+ * number filled. NULL d: none. */
+struct metrics_extra;
+unsigned dns_serve_metrics(struct dns_serve *d, struct metrics_extra *out, unsigned max);
 
 #endif

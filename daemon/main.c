@@ -763,6 +763,7 @@ int main(int argc, char **argv)
 			                 .reload = admin_reload_cb,
 			                 .reload_arg = d,
 			                 .start_time = start_time,
+			                 .dns = d->dns,
 			                 .running = d->running };
 		admin_set_gen(d->admin, d->gen);
 		if (admin_start(d->admin, &env, err, sizeof err) == -1) {

@@ -25,6 +25,7 @@ in_ns() { ip netns exec "$NS" "$@"; }
 
 make_certs "$TD" client hello
 write_confs a_mesh="dns = on"
+sed -i 's|^admin = off|admin = 127.0.0.1:15000|' "$T/a.ini" # its own loopback
 MESHD_PREFIX="ip netns exec $NS" start_meshd a "$T/a.ini"
 PID=$(meshd_pid a)
 rss() { awk '/^VmRSS:/ { print $2 }' "/proc/$PID/status"; }
@@ -106,6 +107,17 @@ check "a connection asking every 0.5 s is cut 10 s after accept (${l:-none} s)" 
 check_eq "a 65535-byte length prefix: closed at once" "big 1" "$(grep '^big' "$O/slow.out")"
 check_eq "150 pipelined queries: 100 answered, then closed" "pipe 100" "$(grep '^pipe' "$O/slow.out")"
 
+in_ns curl -q -sS --noproxy '*' --max-time 5 http://127.0.0.1:15000/metrics >"$T/metrics.txt" || true
+metric() { awk -v k="$1" '$1 == k { print $2 }' "$T/metrics.txt"; }
+note "$(grep '^libmesh_dns_' "$T/metrics.txt" | paste -sd ' ')"
+check "/metrics counts the flood's rate-limited queries" \
+	test "$(metric 'libmesh_dns_unanswered_total{reason="rate_limited"}')" -gt 100000
+check "and its malformed ones" test "$(metric 'libmesh_dns_unanswered_total{reason="malformed"}')" -gt 1000
+check "and the FORMERR answers" test "$(metric 'libmesh_dns_responses_total{rcode="FORMERR"}')" -gt 100
+check "and the TCP connections over the bound (3 x 14 + 1)" \
+	test "$(metric 'libmesh_dns_tcp_closed_total{reason="over_bound"}')" -eq 43
+check "and those cut at a deadline (at least the slowloris and the busy one)" \
+	test "$(metric 'libmesh_dns_tcp_closed_total{reason="deadline"}')" -ge 2
 RSS2=$(rss)
 note "meshd RSS: ${RSS0} kB at start, ${RSS1} kB after the UDP flood, ${RSS2} kB at the end"
 check "meshd's memory stays bounded (less than 16 MiB more)" test "$RSS2" -lt "$((RSS0 + 16384))"
