@@ -79,6 +79,11 @@ printf 'hello from other.test\n' >"$T/other/index.html"
 spawn dnsmasq "$T/dnsmasq.log" ip netns exec "$NSA" dnsmasq --keep-in-foreground --conf-file=/dev/null \
 	--no-resolv --no-hosts --listen-address=127.0.0.2 --bind-interfaces --port=53 \
 	--address=/other.test/127.0.0.3 --pid-file="$T/dnsmasq.pid" --log-queries --log-facility=-
+# Split DNS the way Consul's is wired: a dnsmasq that sends only .mesh to meshd.
+spawn dnsmasq-split "$T/dnsmasq-split.log" ip netns exec "$NSA" dnsmasq --keep-in-foreground \
+	--conf-file=/dev/null --no-resolv --no-hosts --listen-address=127.0.0.4 --bind-interfaces \
+	--port=53 --server=/mesh/127.0.0.1 --address=/other.test/127.0.0.3 \
+	--pid-file="$T/dnsmasq-split.pid" --log-facility=-
 spawn other "$T/other.log" ip netns exec "$NSA" "$PY" -m http.server --bind 127.0.0.3 \
 	--directory "$T/other" "$BACKPORT"
 for _ in $(seq 50); do
@@ -120,6 +125,15 @@ check "UDP without EDNS: the long SRV answer is truncated (tc)" \
 	bash -c "ip netns exec $NSA dig @127.0.0.1 +time=2 +tries=1 +noedns +ignore $LONG.mesh SRV | grep -q '^;; flags: qr aa tc rd;'"
 check_eq "the same over TCP: all 16 ports" 16 "$(dq +tcp +short "$LONG.mesh" SRV | wc -l)"
 check_eq "with EDNS (1232 bytes) over UDP: all 16" 16 "$(dq +bufsize=1232 +short "$LONG.mesh" SRV | wc -l)"
+
+# ---- split DNS through dnsmasq (server=/mesh/127.0.0.1) ----
+check_eq "dnsmasq with server=/mesh/127.0.0.1 answers hello.mesh from meshd" "$VIP" \
+	"$(in_a dig @127.0.0.4 +short +time=2 +tries=1 hello.mesh A)"
+check_eq "and nope.mesh is NXDOMAIN there too" NXDOMAIN \
+	"$(in_a dig @127.0.0.4 +time=2 +tries=1 nope.mesh A | sed -n 's/.*status: \([A-Z]*\),.*/\1/p')"
+check_eq "and SRV" "0 1 $PORT hello.mesh." "$(in_a dig @127.0.0.4 +short +time=2 +tries=1 hello.mesh SRV)"
+check_eq "and other names stay dnsmasq's own" 127.0.0.3 \
+	"$(in_a dig @127.0.0.4 +short +time=2 +tries=1 other.test A)"
 
 # ---- the key: checked by -t, restart-only ----
 check "meshd -t with meshd running on it: fine (its own)" in_a "$MESHD" -t -c "$T/a.ini"
@@ -187,6 +201,12 @@ check_eq "mesh-run --dns reads meshd's address from the config (MESH_CONFIG)" "h
 	"$(in_a env MESH_CONFIG="$T/a.ini" "$MESH_RUN" --dns busybox wget -q -O - "$URL" 2>/dev/null)"
 check_eq "mesh-run --dns: other names still resolve (dnsmasq, second)" "hello from other.test" \
 	"$(in_a "$MESH_RUN" --dns=127.0.0.1 "$GOCLIENT" "$OURL" 2>/dev/null)"
+chmod 711 "$T"
+check_eq "mesh-run --dns as nobody (a user namespace): Go resolves hello.mesh" "$VIP" \
+	"$(in_a setpriv --reuid=nobody --regid=nogroup --clear-groups "$MESH_RUN" --dns=127.0.0.1 \
+		"$GOCLIENT" -resolve hello.mesh 2>/dev/null)"
+check_eq "and runs as nobody" 65534 \
+	"$(in_a setpriv --reuid=nobody --regid=nogroup --clear-groups "$MESH_RUN" --dns=127.0.0.1 id -u 2>/dev/null)"
 check_eq "and A's own resolv.conf is untouched" "nameserver 127.0.0.2" \
 	"$(in_a head -n 1 /etc/resolv.conf)"
 check_eq "no mesh-run resolv.conf is left behind" "" \
