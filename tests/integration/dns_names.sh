@@ -142,11 +142,16 @@ st=0
 in_a "$MESHD" -t -c "$T/taken.ini" >"$T/taken.out" 2>&1 || st=$?
 check "meshd -t: dns on an address dnsmasq holds fails (status $st)" test "$st" -ne 0
 check "and says which" grep -q 'dns 127.0.0.2:53 (TCP): cannot bind: Address already in use' "$T/taken.out"
+check_eq "added.mesh is not a name yet" NXDOMAIN "$(status added.mesh A)"
 sed -i "s|^dns = on|dns = 5353|" "$T/a.ini"
-reload_hosts "reloads with dns changed" a
+printf '[service.added]\nports = 9100\nendpoints = 10.77.0.2:%s\n' "$MESHPORT" >>"$T/a.ini"
+reload_hosts "reloads with dns changed and a service added" a
 check "the change waits for a restart, and says so" grep -q \
 	'dns = 127.0.0.1:5353 takes effect at the next restart; 127.0.0.1:53 stays in force' "$T/a.err"
 check_eq "and :53 still answers" "$VIP" "$(dq +short hello.mesh A)"
+check_eq "with the routes of the reload: added.mesh is the VIP the shim answers" \
+	"$(in_a env "LD_PRELOAD=$LIBMESH" "MESH_SNAPSHOT=$T/a.routes" "$PY" -c \
+		'import socket; print(socket.gethostbyname("added"))' 2>&1)" "$(dq +short added.mesh A)"
 sed -i "s|^dns = 5353|dns = on|" "$T/a.ini"
 
 # ---- programs nobody preloads, by name ----
