@@ -217,4 +217,18 @@ check_eq "and A's own resolv.conf is untouched" "nameserver 127.0.0.2" \
 check_eq "no mesh-run resolv.conf is left behind" "" \
 	"$(find "${TMPDIR:-/tmp}" -maxdepth 1 -name 'mesh-run-resolv.*' -newer "$T/a.ini" 2>/dev/null)"
 
+# ---- meshd stopped: resolv.conf naming it first does not hold other names up ----
+printf 'nameserver 127.0.0.1\nnameserver 127.0.0.2\noptions timeout:1 attempts:2\n' \
+	>"/etc/netns/$NSA/resolv.conf"
+stop_meshd a || true
+t0=$(date +%s%N)
+check_eq "with meshd stopped, glibc resolves other.test through the next nameserver" 127.0.0.3 \
+	"$(in_a getent ahostsv4 other.test | awk 'NR == 1 { print $1 }')"
+check_eq "and Go" 127.0.0.3 "$(in_a timeout 10 "$GOCLIENT" -resolve other.test 2>&1)"
+rm -f "$T/aria3.out"
+in_a timeout 10 aria2c -q --async-dns=true --allow-overwrite=true --dir="$T" -o aria3.out "$OURL" >/dev/null 2>&1 || true
+check_eq "and aria2c" "hello from other.test" "$(cat "$T/aria3.out" 2>/dev/null)"
+ms=$((($(date +%s%N) - t0) / 1000000))
+check "at once: a closed port on loopback is refused, not waited for (${ms} ms for the three)" test "$ms" -lt 3000
+
 summary
