@@ -82,6 +82,7 @@ struct dns_serve {
 	struct dconn *conns;
 	unsigned nconns;
 	double refused_said, limited_said;
+	int rcvbuf; /* the UDP receive queue the kernel gave (bytes, as it counts them) */
 	struct rate_slot *rate; /* RATE_SLOTS */
 	struct udp_batch *batch;
 
@@ -633,6 +634,9 @@ struct dns_serve *dns_serve_open(const struct cfg_addr *addr, char *err, size_t 
 	int rcv = DNS_UDP_RCVBUF;
 	if (d->udp != -1 && setsockopt(d->udp, SOL_SOCKET, SO_RCVBUFFORCE, &rcv, sizeof rcv) == -1)
 		setsockopt(d->udp, SOL_SOCKET, SO_RCVBUF, &rcv, sizeof rcv);
+	socklen_t rl = sizeof d->rcvbuf;
+	if (d->udp != -1 && getsockopt(d->udp, SOL_SOCKET, SO_RCVBUF, &d->rcvbuf, &rl) == -1)
+		d->rcvbuf = 0;
 	if (d->udp != -1)
 		d->tcp = bind_one(addr, SOCK_STREAM, err, errlen);
 	if (d->udp == -1 || d->tcp == -1) {
@@ -681,6 +685,15 @@ int dns_serve_start(struct dns_serve *d, char *err, size_t errlen)
 		return -1;
 	}
 	d->running = true;
+	/* Linux reports twice what was set (its bookkeeping); without
+	 * CAP_NET_ADMIN (meshd.service) the set value is capped at
+	 * net.core.rmem_max. */
+	if (d->rcvbuf / 2 < DNS_UDP_RCVBUF)
+		log_warn(
+			"dns %s: the UDP receive queue is %d KiB, not %d (net.core.rmem_max); a "
+			"flood can crowd out other programs' queries: sysctl "
+			"net.core.rmem_max=%d raises it",
+			d->addr, d->rcvbuf / 2048, DNS_UDP_RCVBUF >> 10, DNS_UDP_RCVBUF);
 	return 0;
 }
 
