@@ -543,6 +543,7 @@ size_t dns_msg_answer(const struct snap_view *v, const unsigned char *q, size_t 
 	if (a.w.over) { /* the records do not fit: TC, and the client asks over TCP */
 		a.w.over = false;
 		a.w.len = after_q;
+		a.dnptrs[2] = NULL; /* names written past here are gone */
 		a.an = a.ns = 0;
 		srv = false;
 		r.truncated = true;
@@ -559,6 +560,7 @@ size_t dns_msg_answer(const struct snap_view *v, const unsigned char *q, size_t 
 		if (a.w.over) {
 			a.w.over = false;
 			a.w.len = mark;
+			a.dnptrs[2] = NULL; /* dn_comp must not point into what was cut */
 			a.ar = 0;
 		}
 	}
