@@ -14,6 +14,7 @@
 #include "admin_http.h"
 #include "admin_page.h"
 #include "admin_views.h"
+#include "dns_serve.h"
 #include "worker.h"
 #include "gen.h"
 #include "config.h"
@@ -395,6 +396,7 @@ static int answer(struct aconn *c, const struct admin_req *r, struct sbuf *body,
 		                      .gen = x.gen,
 		                      .start_time = x.start_time,
 		                      .host = x.gen->cfg->host };
+	mp.nextra = dns_serve_metrics(a->env.dns, mp.extra, METRICS_EXTRA_MAX);
 	unsigned long limit = ADMIN_CONN_LIMIT_DEFAULT;
 	switch (rt->id) {
 	case R_PAGE:

@@ -29,6 +29,7 @@
 struct worker;
 struct gen;
 struct cfg_addr;
+struct dns_serve;
 
 #define ADMIN_MAX_CONNS 32
 #define ADMIN_MAX_CONNS_PER_UID 8 /* of them, one user's (the caller socket's owner) */
@@ -57,7 +58,8 @@ struct admin_env {
 	struct ev_loop *main_loop; /* where reload runs */
 	admin_reload_fn *reload;   /* on the main thread */
 	void *reload_arg;
-	double start_time; /* seconds since the epoch */
+	double start_time;     /* seconds since the epoch */
+	struct dns_serve *dns; /* its counters in /metrics; NULL: dns = off */
 	/* the restart-only keys as started (/config) */
 	struct admin_running running;
 };

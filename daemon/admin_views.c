@@ -94,6 +94,7 @@ static const struct mesh_key mesh_keys[] = {
 	{ "link_timeout", K_DUR, CO(link_timeout), 0 },
 	{ "progress_interval", K_DUR, CO(progress_interval), 0 },
 	{ "open_records", K_BOOL, CO(open_records), 0 },
+	{ "dns", K_ADDR, CO(dns), CO(dns_on) },
 };
 #define NKEYS (sizeof mesh_keys / sizeof mesh_keys[0])
 
@@ -119,7 +120,8 @@ static void addr_json(struct sbuf *out, const struct cfg_addr *a)
 
 /* ---- the keys a reload cannot change ---- */
 
-static const char *const restart_keys[ADMIN_RESTART_KEYS] = { "admin", "control", "workers" };
+static const char *const restart_keys[ADMIN_RESTART_KEYS] = { "admin", "control", "workers",
+	                                                      "dns" };
 
 unsigned admin_pending_restart(const struct admin_running *run, const struct config *c,
                                const char *names[ADMIN_RESTART_KEYS])
@@ -131,6 +133,8 @@ unsigned admin_pending_restart(const struct admin_running *run, const struct con
 		names[n++] = restart_keys[1];
 	if (run->workers != c->workers)
 		names[n++] = restart_keys[2];
+	if (run->dns_on != c->dns_on || (c->dns_on && !net_addr_eq(&run->dns, &c->dns)))
+		names[n++] = restart_keys[3];
 	return n;
 }
 
@@ -143,6 +147,12 @@ const char *admin_restart_value(const char *key, const struct admin_running *run
 			snprintf(buf, len, "off");
 		else
 			net_addr_str(run ? &run->admin : &c->admin, buf, len);
+	} else if (strcmp(key, "dns") == 0) {
+		bool on = run ? run->dns_on : c->dns_on;
+		if (!on)
+			snprintf(buf, len, "off");
+		else
+			net_addr_str(run ? &run->dns : &c->dns, buf, len);
 	} else if (strcmp(key, "control") == 0) {
 		snprintf(buf, len, "%s", run ? run->control : c->control);
 	} else {

@@ -18,7 +18,7 @@ struct worker;
 struct gen;
 
 /*
- * The keys a reload cannot change (admin, control, workers) as meshd
+ * The keys a reload cannot change (admin, control, workers, dns) as meshd
  * started with them: what is in force whatever a later generation's file
  * says. /config shows these and lists the keys whose file value differs
  * as "pending_restart".
@@ -28,8 +28,10 @@ struct admin_running {
 	struct cfg_addr admin;
 	const char *control; /* lives as long as the process */
 	unsigned workers;    /* as configured: 0 = auto */
+	bool dns_on;
+	struct cfg_addr dns;
 };
-#define ADMIN_RESTART_KEYS 3
+#define ADMIN_RESTART_KEYS 4
 
 /* The restart-only keys whose value in c differs from the running one,
  * into names[] (at most ADMIN_RESTART_KEYS); returns how many. */

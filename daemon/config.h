@@ -20,6 +20,9 @@
  *                    "off" disables inbound
  *   admin          = ADDR:PORT admin listener           [127.0.0.1:15000]
  *                    "off" disables it
+ *   dns            = DNS for mesh names (dns_msg.h): off, on
+ *                    (127.0.0.1:53), PORT (127.0.0.1:PORT) or
+ *                    ADDR:PORT, loopback only        [off]
  *   log            = traffic log path, "-" for stdout   [/var/log/libmesh/traffic.log]
  *   vip_range      = CIDR for service VIPs              [127.77.0.0/16]
  *   vip6_range     = IPv6 CIDR inside fc00::/7 (/64../120)
@@ -195,6 +198,8 @@ struct config {
 	struct cfg_addr inbound;
 	bool admin_on;
 	struct cfg_addr admin;
+	bool dns_on;
+	struct cfg_addr dns;
 	char *log;
 	struct in_addr vip_net; /* network order */
 	unsigned vip_prefix;

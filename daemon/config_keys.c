@@ -223,6 +223,27 @@ static int p_listen(struct load *L, void *obj, const struct cfg_key *k, const ch
 	return 0;
 }
 
+/* dns: "on" (127.0.0.1:53), a port (127.0.0.1:PORT), or what p_listen
+ * reads (ADDR:PORT, loopback only, or "off"). */
+static int p_dns(struct load *L, void *obj, const struct cfg_key *k, const char *val, char *why,
+                 size_t whylen)
+{
+	char buf[32];
+	size_t n = strspn(val, "0123456789");
+	if (strcmp(val, "on") == 0) {
+		val = "127.0.0.1:53";
+	} else if (n > 0 && val[n] == '\0') {
+		unsigned long port = n <= 5 ? strtoul(val, NULL, 10) : 0;
+		if (port < 1 || port > 65535) {
+			snprintf(why, whylen, "invalid port '%.16s' (1..65535)", val);
+			return -1;
+		}
+		snprintf(buf, sizeof buf, "127.0.0.1:%lu", port);
+		val = buf;
+	}
+	return p_listen(L, obj, k, val, why, whylen);
+}
+
 /* IPv4 CIDR, prefix 8..30, host bits clear; `aux` is the prefix. */
 static int p_cidr(struct load *L, void *obj, const struct cfg_key *k, const char *val, char *why,
                   size_t whylen)
@@ -559,6 +580,8 @@ const struct cfg_key cfg_mesh_keys[MK_COUNT] = {
 	                           .def = "10s" },
 	[MK_OPEN_RECORDS] = { .name = "open_records", .parse = p_onoff, .off = CO(open_records),
 	                      .def = "off" },
+	[MK_DNS] = { .name = "dns", .parse = p_dns, .off = CO(dns), .aux = CO(dns_on),
+	             .flags = CFG_F_LOOPBACK, .def = "off" },
 };
 
 const struct cfg_key cfg_identity_keys[IK_COUNT] = {

@@ -33,6 +33,7 @@
 #include "version.h"
 #include "startcheck.h"
 #include "admin.h"
+#include "dns_serve.h"
 #include "metrics.h"
 
 #include <errno.h>
@@ -217,6 +218,7 @@ struct daemon {
 	bool draining;
 	int lock_fd;
 	struct admin *admin;          /* NULL: admin = off */
+	struct dns_serve *dns;        /* NULL: dns = off */
 	struct admin_running running; /* the restart-only keys as started */
 	struct route6_state route6;   /* the IPv6 VIP range's local route */
 };
@@ -238,13 +240,17 @@ static unsigned publish(struct daemon *d)
 {
 	char *err = NULL;
 	unsigned left = 0;
+	void *bytes = NULL;
+	size_t nbytes = 0;
 	shimctl_configure(d->ctl, &d->w[0]);
-	if (snapshot_publish(d->gen->cfg, shimctl_path(d->ctl), d->generation, w0_holds, &d->w[0],
-	                     &left, &err) == -1) {
+	if (snapshot_publish_keep(d->gen->cfg, shimctl_path(d->ctl), d->generation, w0_holds,
+	                          &d->w[0], &left, &bytes, &nbytes, &err) == -1) {
 		log_error("%s; programs will not resolve mesh names", err);
 		free(err);
+		dns_serve_set_routes(d->dns, NULL, 0);
 		return d->gen->cfg->nservices;
 	}
+	dns_serve_set_routes(d->dns, bytes, nbytes); /* the names the shim answers */
 	if (left)
 		log_warn(
 			"routes %s: %u of %u services left out (their VIP:ports are not ours); "
@@ -387,6 +393,7 @@ static void start_drain(struct daemon *d, const char *why)
 	d->draining = true;
 	admin_set_ready(d->admin, false, "draining");
 	snapshot_unpublish(d->gen->cfg);
+	dns_serve_set_routes(d->dns, NULL, 0);
 	log_info("%s: draining: no new connections, open ones have at most %.0f s", why,
 	         d->gen->cfg->drain_timeout);
 	for (unsigned i = 0; i < d->nw; i++)
@@ -712,10 +719,16 @@ int main(int argc, char **argv)
 		log_error("%s; refusing to start (admin = off turns it off)", err);
 		return 1;
 	}
+	if (c->dns_on && !(d->dns = dns_serve_open(&c->dns, err, sizeof err))) {
+		log_error("%s; refusing to start (dns = off turns it off)", err);
+		return 1;
+	}
 	d->running = (struct admin_running){ .admin_on = c->admin_on,
 		                             .admin = c->admin,
 		                             .control = strdup(c->control),
-		                             .workers = c->workers };
+		                             .workers = c->workers,
+		                             .dns_on = c->dns_on,
+		                             .dns = c->dns };
 	if (!d->running.control) {
 		log_error("out of memory");
 		return 1;
@@ -772,6 +785,7 @@ int main(int argc, char **argv)
 			                 .reload = admin_reload_cb,
 			                 .reload_arg = d,
 			                 .start_time = start_time,
+			                 .dns = d->dns,
 			                 .running = d->running };
 		admin_set_gen(d->admin, d->gen);
 		if (admin_start(d->admin, &env, err, sizeof err) == -1) {
@@ -779,6 +793,15 @@ int main(int argc, char **argv)
 			admin_stop(d->admin);
 			d->admin = NULL;
 		}
+	}
+	if (d->dns && dns_serve_start(d->dns, err, sizeof err) == -1) {
+		log_error("%s", err);
+		dns_serve_stop(d->dns);
+		d->dns = NULL;
+	} else if (d->dns) {
+		char da[64];
+		log_info("dns: answering mesh names on %s (UDP and TCP)",
+		         net_addr_str(&c->dns, da, sizeof da));
 	}
 	char ib[64] = "off", nsv[64];
 	if (unpublished)
@@ -804,6 +827,7 @@ int main(int argc, char **argv)
 	 * requests must not wait for it one after another. */
 	worker_query_shutdown(&d->w[0]);
 	admin_stop(d->admin); /* it asks the workers: before they finish */
+	dns_serve_stop(d->dns);
 	for (unsigned i = 0; i < d->nw; i++)
 		worker_finish(&d->w[i]);
 	shimctl_close(d->ctl);

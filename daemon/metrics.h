@@ -73,6 +73,17 @@ enum metrics_svc {
 #define METRICS_RENDER_MAX_SETS 2048
 #define METRICS_RENDER_MAX (32u << 20)
 
+/* A counter kept outside the shards by a module of its own (the DNS
+ * listener), rendered as given: one Prometheus series each, consecutive
+ * entries of one name in one family. */
+struct metrics_extra {
+	const char *name;
+	const char *label; /* one label pair ("rcode=\"NOERROR\""), or NULL */
+	const char *help;
+	uint64_t value;
+};
+#define METRICS_EXTRA_MAX 16
+
 /* What a render reads besides the shards: the caller (admin.c) fills it
  * and holds `gen` (a reference) while rendering. */
 struct metrics_process {
@@ -81,6 +92,8 @@ struct metrics_process {
 	struct gen *gen;   /* the generation in force */
 	double start_time; /* meshd's start, seconds since the epoch */
 	const char *host;
+	struct metrics_extra extra[METRICS_EXTRA_MAX]; /* Prometheus text only */
+	unsigned nextra;
 };
 
 struct metrics_shard *metrics_shard_new(void);

@@ -577,6 +577,13 @@ static void prom_process(struct sbuf *o, const struct view *v, const struct metr
 	            "Observations that went to the \"overflow\" series or service: a shard had "
 	            "512 already.");
 	sbuf_printf(o, "libmesh_metrics_series_overflow_total %" PRIu64 "\n", v->overflowed);
+	for (unsigned i = 0; i < p->nextra && i < METRICS_EXTRA_MAX; i++) {
+		const struct metrics_extra *e = &p->extra[i];
+		if (i == 0 || strcmp(e->name, p->extra[i - 1].name) != 0)
+			prom_family(o, e->name, "counter", e->help);
+		sbuf_printf(o, "%s%s%s%s %" PRIu64 "\n", e->name, e->label ? "{" : "",
+		            e->label ? e->label : "", e->label ? "}" : "", e->value);
+	}
 	prom_family(o, "libmesh_start_time_seconds", "gauge", "When meshd started.");
 	sbuf_printf(o, "libmesh_start_time_seconds %.3f\n", p->start_time);
 	prom_family(o, "libmesh_build_info", "gauge", "meshd's version.");

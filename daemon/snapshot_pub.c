@@ -48,6 +48,13 @@ int snapshot_publish(const struct config *c, const char *control, uint64_t gener
                      bool (*held)(const struct cfg_service *s, void *arg), void *arg,
                      unsigned *left_out, char **err)
 {
+	return snapshot_publish_keep(c, control, generation, held, arg, left_out, NULL, NULL, err);
+}
+
+int snapshot_publish_keep(const struct config *c, const char *control, uint64_t generation,
+                          bool (*held)(const struct cfg_service *s, void *arg), void *arg,
+                          unsigned *left_out, void **bytes, size_t *nbytes, char **err)
+{
 	struct snap_svc_in *svcs = calloc(c->nservices ? c->nservices : 1, sizeof *svcs);
 	unsigned nicpt = 0;
 	for (unsigned i = 0; i < c->nservices; i++)
@@ -132,6 +139,11 @@ int snapshot_publish(const struct config *c, const char *control, uint64_t gener
 		goto fail;
 	}
 	vip_save(c);
+	if (bytes) {
+		*bytes = buf;
+		*nbytes = len;
+		buf = NULL;
+	}
 	free(buf);
 	free(svcs);
 	free(icpts);

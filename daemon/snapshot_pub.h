@@ -5,6 +5,7 @@
 #define MESHD_SNAPSHOT_PUB_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 struct config;
@@ -16,6 +17,11 @@ struct cfg_service;
 int snapshot_publish(const struct config *c, const char *control, uint64_t generation,
                      bool (*held)(const struct cfg_service *s, void *arg), void *arg,
                      unsigned *left_out, char **err);
+/* The same, and on success the bytes published in *bytes (malloc'd, the
+ * caller's: the DNS listener answers from them) and *nbytes. */
+int snapshot_publish_keep(const struct config *c, const char *control, uint64_t generation,
+                          bool (*held)(const struct cfg_service *s, void *arg), void *arg,
+                          unsigned *left_out, void **bytes, size_t *nbytes, char **err);
 void snapshot_unpublish(const struct config *c);
 /* How long the shim may wait for a verdict on a connection to s (ms). */
 unsigned snapshot_verdict_ms(const struct cfg_service *s);

@@ -292,6 +292,27 @@ static int try_bind(const struct cfg_addr *a, pid_t ours, char *why, size_t len)
 	return -1;
 }
 
+/* The dns address, TCP and UDP: another DNS server (dnsmasq, a stub
+ * resolver) may hold either. The UDP port of a running meshd (its TCP
+ * port is ours) is taken to be ours too. */
+static void check_dns(const struct config *c, pid_t ours, char **errs)
+{
+	char why[256], as[64];
+	net_addr_str(&c->dns, as, sizeof as);
+	bool free_tcp = probe_bind((const struct sockaddr *)&c->dns.ss, c->dns.len) == 0;
+	if (!free_tcp && try_bind(&c->dns, ours, why, sizeof why) == -1) {
+		startcheck_add(errs, "dns %s (TCP): %s", as, why);
+		return;
+	}
+	if (!free_tcp)
+		return;
+	int fd = socket(c->dns.ss.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd == -1 || bind(fd, (const struct sockaddr *)&c->dns.ss, c->dns.len) == -1)
+		startcheck_add(errs, "dns %s (UDP): cannot bind: %s", as, strerror(errno));
+	if (fd != -1)
+		close(fd);
+}
+
 void startcheck_binds(const struct config *c, bool admin, pid_t ours, char **errs, char **warns)
 {
 	char why[256], as[64];
@@ -310,6 +331,8 @@ void startcheck_binds(const struct config *c, bool admin, pid_t ours, char **err
 	}
 	if (admin && c->admin_on && try_bind(&c->admin, ours, why, sizeof why) == -1)
 		startcheck_add(errs, "admin %s: %s", net_addr_str(&c->admin, as, sizeof as), why);
+	if (admin && c->dns_on)
+		check_dns(c, ours, errs);
 }
 
 /* ---- directories ------------------------------------------------------- */

@@ -64,10 +64,10 @@ void startcheck_dirs(const struct config *c, char **errs, char **notes);
 int startcheck_make_dirs(const struct config *c, char **made, char *err, size_t len);
 
 /* Try to bind the mesh port (-t; and at start, before the workers do) and,
- * when `admin`, the admin address. `ours` is the pid of a meshd running
+ * when `admin`, the admin and dns addresses. `ours` is the pid of a meshd running
  * with this config's snapshot (0: none): an address it holds is fine.
  * Failing to bind the mesh port is an error on a serving host, a warning
- * otherwise; the admin address, an error. */
+ * otherwise; the admin and dns addresses, an error. */
 void startcheck_binds(const struct config *c, bool admin, pid_t ours, char **errs, char **warns);
 
 #endif

@@ -10,7 +10,7 @@ ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 C=$ROOT/tests/fuzz/corpus
 MKSNAP=$ROOT/build/mksnap
 [[ -x $MKSNAP ]] || { echo "make_seeds: build $MKSNAP first (make tools)" >&2; exit 1; }
-mkdir -p "$C/snapshot" "$C/proto" "$C/config" "$C/ctlproto" "$C/record"
+mkdir -p "$C/snapshot" "$C/proto" "$C/config" "$C/ctlproto" "$C/record" "$C/dns"
 
 # Snapshots as meshd and mksnap write them.
 "$MKSNAP" "$C/snapshot/two_services" mesh hello=127.77.0.2:80,8080 db=127.77.0.3:5432 \
@@ -119,4 +119,27 @@ printf '\xff\xfecurl\xc3' >"$C/record/invalid"
 printf 'caf\xc3\xa9 \xe6\x97\xa5\xe6\x9c\xac \xf0\x9f\x98\x80 "q" \\ \t\x01\x7f' >"$C/record/mixed"
 printf '\xed\xa0\x80\xc0\xaf\xf4\x90\x80\x80\xe0\x80' >"$C/record/overlong_surrogate"
 printf '\xc2\x9b2J\xc2\x9d0;T\xc2\x9c\xc2\xa0\xe0\xc2\x85' >"$C/record/c1"
+# DNS queries (daemon/dns_msg.h): what stub resolvers send meshd.
+python3 - "$C/dns" <<'PY'
+import struct, sys
+d = sys.argv[1]
+def name(n):
+    return b"".join(bytes([len(l)]) + l.encode() for l in n.split(".") if l) + b"\0"
+OPT = b"\0" + struct.pack(">HHIH", 41, 1232, 0x8000, 0)
+def q(n, t, opt=False, flags=0x0100, extra=b""):
+    ar = 1 if opt else 0
+    return struct.pack(">HHHHHH", 0x1234, flags, 1, 0, 0, ar) + name(n) + \
+        struct.pack(">HH", t, 1) + (OPT if opt else b"") + extra
+seeds = {
+    "a": q("hello.mesh", 1), "a_bare": q("hello", 1), "aaaa": q("hello.mesh", 28),
+    "srv": q("hello.mesh", 33, True), "srv_port": q("_8080._tcp.hello.mesh", 33),
+    "srv_rfc2782": q("_hello._tcp.mesh", 33), "ptr": q("2.0.77.127.in-addr.arpa", 12),
+    "soa": q("mesh", 6), "nxdomain": q("nope.mesh", 1, True), "refused": q("example.com", 1),
+    "k8s": q("hello.svc.cluster.local", 1), "notify": q("mesh", 6, flags=0x2000),
+    "tc": q("a23456789012345678901234567890123456789012345678901234567890123.mesh", 33),
+    "pointer": struct.pack(">HHHHHH", 1, 0x100, 1, 0, 0, 0) + b"\xc0\x0c\0\x01\0\x01",
+}
+for k, v in seeds.items():
+    open(d + "/" + k, "wb").write(v)
+PY
 echo "make_seeds: wrote $(find "$C" -type f | wc -l) seeds under $C"

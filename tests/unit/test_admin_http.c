@@ -282,7 +282,7 @@ static void browser_posts(void **state)
 	}
 }
 
-/* admin, control and workers: a reload cannot change them; what the file
+/* admin, control, workers and dns: a reload cannot change them; what the file
  * says differently is pending, and /config and the reload's warning say
  * both values. */
 static void restart_only_keys(void **state)
@@ -319,6 +319,22 @@ static void restart_only_keys(void **state)
 	assert_string_equal(admin_restart_value("admin", NULL, &c, b, sizeof b), "off");
 	assert_string_equal(admin_restart_value("control", &run, &c, b, sizeof b),
 	                    "/run/libmesh/control");
+	/* dns, the same way */
+	c.admin_on = true;
+	c.admin = run.admin;
+	c.control = ctl;
+	assert_int_equal(admin_pending_restart(&run, &c, names), 0);
+	c.dns_on = true;
+	assert_int_equal(net_parse_addr("127.0.0.1:53", &c.dns), 0);
+	assert_int_equal(admin_pending_restart(&run, &c, names), 1);
+	assert_string_equal(names[0], "dns");
+	assert_string_equal(admin_restart_value("dns", NULL, &c, b, sizeof b), "127.0.0.1:53");
+	assert_string_equal(admin_restart_value("dns", &run, &c, b, sizeof b), "off");
+	run.dns_on = true;
+	run.dns = c.dns;
+	assert_int_equal(admin_pending_restart(&run, &c, names), 0);
+	assert_int_equal(net_parse_addr("127.0.0.1:5353", &c.dns), 0);
+	assert_int_equal(admin_pending_restart(&run, &c, names), 1);
 }
 
 static void config_shows_every_mesh_key(void **state)

@@ -492,6 +492,39 @@ static void test_empty_suffix_and_options(void **state)
 	config_unref(c);
 }
 
+/* dns = off | on | PORT | ADDR:PORT, loopback only, off by default. */
+static void test_dns_key(void **state)
+{
+	static const char *const vals[][2] = {
+		{ "on", "127.0.0.1:53" },
+		{ "5353", "127.0.0.1:5353" },
+		{ "127.0.0.53:53", "127.0.0.53:53" },
+		{ "[::1]:53", "[::1]:53" },
+	};
+	struct config *c;
+	char text[256];
+
+	(void)state;
+	c = load_ok(MESH);
+	assert_false(c->dns_on);
+	config_unref(c);
+	for (unsigned i = 0; i < sizeof vals / sizeof vals[0]; i++) {
+		snprintf(text, sizeof text, MESH "dns = %s\n", vals[i][0]);
+		c = load_ok(text);
+		assert_true(c->dns_on);
+		assert_string_equal(addr_str(&c->dns), vals[i][1]);
+		config_unref(c);
+	}
+	c = load_ok(MESH "dns = off\n");
+	assert_false(c->dns_on);
+	config_unref(c);
+	check_one_error(MESH "dns = 10.0.0.1:53\n", "dns", "not a loopback address");
+	check_one_error(MESH "dns = 0.0.0.0:53\n", "dns", "not a loopback address");
+	check_one_error(MESH "dns = 0\n", "dns", "invalid port");
+	check_one_error(MESH "dns = 65536\n", "dns", "invalid port");
+	check_one_error(MESH "dns = yes\n", "dns", "invalid address");
+}
+
 static void test_refcount(void **state)
 {
 	struct config *c = load_ok(MESH WEB_ID WEB_SVC);
@@ -1397,6 +1430,7 @@ int main(void)
 		cmocka_unit_test(test_health_keys),
 		cmocka_unit_test(test_health_key_errors),
 		cmocka_unit_test(test_empty_suffix_and_options),
+		cmocka_unit_test(test_dns_key),
 		cmocka_unit_test(test_refcount),
 		cmocka_unit_test(test_err_unknown_key),
 		cmocka_unit_test(test_err_unknown_section),
