@@ -590,10 +590,7 @@ done:
 
 int dns_svc_aaaa(const struct snap_view *v, const struct snap_svc *s, unsigned char out[16])
 {
-	(void)v;
-	(void)s;
-	(void)out;
-	return 0;
+	return snapshot_svc_vip6(v, s, out);
 }
 
 const char *dns_rcode_name(int rcode)

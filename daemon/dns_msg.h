@@ -71,8 +71,9 @@ size_t dns_msg_answer(const struct snap_view *v, const unsigned char *q, size_t 
 
 /*
  * The IPv6 VIP of s, if it has one: 1 and the address in out, else 0.
- * The one place AAAA answers come from; services have no IPv6 VIP yet,
- * so AAAA is answered with no data (NOERROR) for now.
+ * The one place AAAA answers come from (the snapshot's vip6, present when
+ * the config has vip6_range); a service without one answers AAAA with no
+ * data (NOERROR).
  */
 int dns_svc_aaaa(const struct snap_view *v, const struct snap_svc *s, unsigned char out[16]);
 

@@ -34,8 +34,16 @@ static void make(unsigned i, const char *suffix)
 		  htonl(0x7f4d0009u), many, 16, 0 },
 	};
 	size_t len;
-	CHECK(snapshot_encode(suffix, NULL, 3, htonl(0x7f4d0000u), 16, svcs, 3, NULL, 0, &bufs[i],
-	                      &len) == 0);
+	/* db has an IPv6 VIP (fd6d:6573:6800::3) in fd6d:6573:6800::/64 */
+	static const uint8_t net6[16] = { 0xfd, 0x6d, 0x65, 0x73, 0x68, 0x00 };
+	svcs[1].vip6[0] = 0xfd;
+	svcs[1].vip6[1] = 0x6d;
+	svcs[1].vip6[2] = 0x65;
+	svcs[1].vip6[3] = 0x73;
+	svcs[1].vip6[4] = 0x68;
+	svcs[1].vip6[15] = 3;
+	CHECK(snapshot_encode(suffix, NULL, 3, htonl(0x7f4d0000u), 16, net6, 64, svcs, 3, NULL, 0,
+	                      &bufs[i], &len) == 0);
 	CHECK(snapshot_view(&views[i], bufs[i], len) == 0);
 }
 

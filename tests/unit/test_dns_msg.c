@@ -38,18 +38,24 @@ static uint32_t ip4(const char *s)
 	return a.s_addr;
 }
 
+#define DB_VIP6 "fd6d:6573:6800::3"
+
 static void make_view(const char *suffix)
 {
 	for (unsigned i = 0; i < 16; i++)
 		many_ports[i] = (uint16_t)(9000 + i);
 	struct snap_svc_in svcs[] = {
-		{ "hello", ip4("127.77.0.2"), hello_ports, 2, 0 },
-		{ "db", ip4("127.77.0.3"), db_ports, 1, 0 },
-		{ LONG_NAME, ip4("127.77.0.9"), many_ports, 16, 0 },
+		{ "hello", ip4("127.77.0.2"), hello_ports, 2, 0, { 0 } },
+		{ "db", ip4("127.77.0.3"), db_ports, 1, 0, { 0 } },
+		{ LONG_NAME, ip4("127.77.0.9"), many_ports, 16, 0, { 0 } },
 	};
+	/* db has an IPv6 VIP too (vip6_range), the others IPv4 only */
+	uint8_t net6[16];
+	assert_int_equal(inet_pton(AF_INET6, "fd6d:6573:6800::", net6), 1);
+	assert_int_equal(inet_pton(AF_INET6, DB_VIP6, svcs[1].vip6), 1);
 	free(snap_buf);
-	assert_int_equal(snapshot_encode(suffix, NULL, 7, ip4("127.77.0.0"), 16, svcs, 3, NULL, 0,
-	                                 &snap_buf, &snap_len),
+	assert_int_equal(snapshot_encode(suffix, NULL, 7, ip4("127.77.0.0"), 16, net6, 64, svcs, 3,
+	                                 NULL, 0, &snap_buf, &snap_len),
 	                 0);
 	assert_int_equal(snapshot_view(&view, snap_buf, snap_len), 0);
 }
@@ -180,6 +186,47 @@ static void test_aaaa_nodata(void **state)
 	assert_int_equal(ns_msg_count(r.m, ns_s_an), 0);
 	assert_int_equal(ns_msg_count(r.m, ns_s_ns), 0);
 	assert_int_equal(ns_msg_getflag(r.m, ns_f_aa), 1);
+}
+
+/* A service with an IPv6 VIP: AAAA answers it, for both spellings, and
+ * an SRV answer adds it next to the A. */
+static void test_aaaa_vip6(void **state)
+{
+	(void)state;
+	struct reply r;
+	ns_rr a;
+	uint8_t want[16];
+	assert_int_equal(inet_pton(AF_INET6, DB_VIP6, want), 1);
+	const char *names[] = { "db.mesh", "db", "DB.mesh." };
+	for (unsigned k = 0; k < 3; k++) {
+		ask(names[k], ns_t_aaaa, &r);
+		assert_int_equal(ns_msg_getflag(r.m, ns_f_rcode), ns_r_noerror);
+		assert_int_equal(ns_msg_getflag(r.m, ns_f_aa), 1);
+		assert_int_equal(ns_msg_count(r.m, ns_s_an), 1);
+		rr(&r, ns_s_an, 0, &a);
+		assert_int_equal(ns_rr_type(a), ns_t_aaaa);
+		assert_int_equal(ns_rr_ttl(a), DNS_TTL);
+		assert_int_equal(ns_rr_rdlen(a), 16);
+		assert_memory_equal(ns_rr_rdata(a), want, 16);
+	}
+	/* its A is still the IPv4 VIP */
+	ask("db.mesh", ns_t_a, &r);
+	assert_int_equal(ns_msg_count(r.m, ns_s_an), 1);
+	rr(&r, ns_s_an, 0, &a);
+	assert_int_equal(ns_rr_type(a), ns_t_a);
+	/* SRV: the target's A and AAAA in the additional section */
+	ask("_5432._tcp.db.mesh", ns_t_srv, &r);
+	assert_int_equal(ns_msg_count(r.m, ns_s_an), 1);
+	int seen6 = 0;
+	for (int i = 0; i < ns_msg_count(r.m, ns_s_ar); i++) {
+		rr(&r, ns_s_ar, i, &a);
+		if (ns_rr_type(a) == ns_t_aaaa) {
+			assert_string_equal(ns_rr_name(a), "db.mesh");
+			assert_memory_equal(ns_rr_rdata(a), want, 16);
+			seen6++;
+		}
+	}
+	assert_int_equal(seen6, 1);
 }
 
 /* SRV ports of an answer, in order, and the additional A's owner. */
@@ -506,6 +553,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_a),
 		cmocka_unit_test(test_aaaa_nodata),
+		cmocka_unit_test(test_aaaa_vip6),
 		cmocka_unit_test(test_srv),
 		cmocka_unit_test(test_nxdomain_refused),
 		cmocka_unit_test(test_ptr),
