@@ -31,7 +31,8 @@ in_ns() { "$T/in-ns" "$@"; }
 mesh_ns() { in_ns env "LD_PRELOAD=$LIBMESH" "MESH_SNAPSHOT=$T/a.routes" ${MESH_DEBUG:+MESH_DEBUG=1} "$@"; }
 
 make_certs "$TD" client hello
-write_confs a_mesh="vip6_range = $RANGE" a_hello="retries = 0"
+write_confs a_mesh="vip6_range = $RANGE
+dns = 127.0.0.1:53" a_hello="retries = 0"
 check_eq "meshd -t accepts vip6_range (root: CAP_NET_ADMIN)" 0 \
 	"$(in_ns "$MESHD" -t -c "$T/a.ini" >/dev/null 2>&1; echo $?)"
 check_eq "no local route for the range before meshd starts" "" \
@@ -110,6 +111,12 @@ print("name", socket.getnameinfo((sys.argv[2], 80), socket.NI_NAMEREQD)[0])' "$P
 check_eq "AF_UNSPEC answers two addresses: the VIP, then the VIP6" "AF_INET $VIP
 AF_INET6 $VIP6" "$(grep '^AF_' <<<"$gai")"
 check_eq "getnameinfo(VIP6) names the service" "name hello.mesh" "$(grep '^name' <<<"$gai")"
+# meshd's DNS (dns = 127.0.0.1:53 in the namespace) answers the same
+# addresses from the same snapshot: AAAA is the VIP6, A the VIP.
+check_eq "meshd's DNS: AAAA hello.mesh is the VIP6" "$VIP6" \
+	"$(in_ns dig +short +time=2 +tries=1 @127.0.0.1 hello.mesh AAAA)"
+check_eq "meshd's DNS: A hello.mesh is the VIP" "$VIP" \
+	"$(in_ns dig +short +time=2 +tries=1 @127.0.0.1 hello.mesh A)"
 
 # Faithful failure: the endpoint (host B) down.
 stop_meshd b
