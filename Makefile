@@ -41,7 +41,7 @@ DAEMON_CFLAGS := $(CFLAGS) $(SANFLAGS) -pthread -Ishim -Idaemon
 SHIM_SRC   := shim/libmesh.c shim/resolve.c shim/intercept.c shim/snapshot.c shim/verdict.c \
               shim/ctlclient.c shim/iohooks.c shim/debug.c shim/routes.c shim/ctlproto.c
 DAEMON_LIB_SRC := $(filter-out daemon/main.c,$(wildcard daemon/*.c)) shim/snapshot.c shim/ctlproto.c
-DAEMON_LIBS := -lev -linih -lssl -lcrypto -lpthread -lm
+DAEMON_LIBS := -lev -linih -lssl -lcrypto -lpthread -lm -lresolv
 
 SHIM_OBJ   := $(SHIM_SRC:%.c=$(BUILD)/shim-obj/%.o)
 DAEMON_LIB_OBJ := $(DAEMON_LIB_SRC:%.c=$(BUILD)/obj/%.o)
