@@ -278,7 +278,7 @@ static void reload_run(struct daemon *d, struct admin_reload_result *r)
 		r->errors = strdup("meshd is draining: no reload\n");
 		return;
 	}
-	struct gen *g = gen_load(d->conf_path, d->gen->cfg, &errs);
+	struct gen *g = gen_load(d->conf_path, d->gen->cfg, NULL, NULL, &errs);
 	if (g) {
 		check_paths(g->cfg, &unsafe, &warns);
 		if (unsafe) {
@@ -613,7 +613,7 @@ int main(int argc, char **argv)
 	memset(&dd, 0, sizeof dd);
 	struct daemon *d = &dd;
 	d->conf_path = path;
-	d->gen = gen_load(path, NULL, &errs);
+	d->gen = gen_load(path, NULL, NULL, NULL, &errs);
 	if (!d->gen) {
 		print_errors(errs ? errs : "unknown error\n");
 		if (test)
