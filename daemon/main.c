@@ -34,6 +34,7 @@
 #include "admin.h"
 #include "metrics.h"
 #include "lock.h"
+#include "discover.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -194,6 +195,7 @@ struct daemon {
 	int lock_fd;
 	struct admin *admin;          /* NULL: admin = off */
 	struct admin_running running; /* the restart-only keys as started */
+	struct discover *disc;        /* dns: and srv: endpoints */
 };
 
 static bool w0_holds(const struct cfg_service *s, void *arg)
@@ -231,6 +233,88 @@ static unsigned publish(struct daemon *d)
 	return left;
 }
 
+/* Every worker to g (consumed; it becomes the newest generation), then
+ * the routes. What went wrong goes to *warns. */
+static void switch_gen(struct daemon *d, struct gen *g, bool snap_moved, char **warns)
+{
+	struct gen *old = d->gen;
+	d->gen = g;
+	g->cfg->generation = ++d->generation;
+	for (unsigned i = 0; i < d->nw; i++)
+		worker_post_gen(&d->w[i], g);
+	/* New VIPs must be listening before the snapshot names them. */
+	if (worker_wait_applied(d->w, d->nw, d->generation, 5.0) == -1)
+		startcheck_add(warns, "a worker is slow to apply generation %llu",
+		               (unsigned long long)d->generation);
+	if (snap_moved)
+		snapshot_unpublish(old->cfg);
+	unsigned left = publish(d); /* which logs why */
+	if (left)
+		startcheck_add(warns, "%u of %u services not published (the log says why)", left,
+		               g->cfg->nservices);
+	for (unsigned i = 0; i < g->cfg->nservices; i++)
+		if (g->cfg->services[i].dns_dropped)
+			startcheck_add(warns,
+			               "service %s: %u discovered endpoints left out (at most %d)",
+			               g->cfg->services[i].name, g->cfg->services[i].dns_dropped,
+			               CFG_MAX_ENDPOINTS);
+	gen_unref(old);
+	admin_set_gen(d->admin, g);
+}
+
+/*
+ * Discovery changed an entry's endpoints: the generation in force again,
+ * from the text it was loaded from (not the file: an edit in progress does
+ * not go live because DNS changed), with what discovery found; applied as
+ * a reload is, without cutting a connection.
+ */
+static void discovered(void *arg)
+{
+	struct daemon *d = arg;
+	char *errs = NULL, *warns = NULL;
+	if (d->draining)
+		return;
+	struct gen *g = gen_derive(d->gen, discover_found, d->disc, &errs);
+	if (!g) {
+		log_error("discovered endpoints not applied:");
+		say_lines(errs, SAY_ERROR_INDENTED);
+		free(errs);
+		return;
+	}
+	switch_gen(d, g, false, &warns);
+	log_info("discovered endpoints applied (generation %llu)",
+	         (unsigned long long)d->generation);
+	say_lines(warns, SAY_WARN);
+	free(warns);
+}
+
+/* At start, before the workers: discovery's thread, and its first answers
+ * (at most two question timeouts' wait) in the generation they start with. */
+static int discovery_start(struct daemon *d)
+{
+	char err[256];
+	if (!(d->disc = discover_new(d->loop, discovered, d, err, sizeof err))) {
+		log_error("%s", err);
+		return -1;
+	}
+	discover_configure(d->disc, d->gen->cfg);
+	discover_wait_first(d->disc, 2 * d->gen->cfg->dns_timeout + 0.5);
+	if (!discover_collect(d->disc, d->gen->cfg))
+		return 0;
+	char *errs = NULL;
+	struct gen *g = gen_derive(d->gen, discover_found, d->disc, &errs);
+	if (!g) {
+		log_error("discovered endpoints not applied:");
+		say_lines(errs, SAY_ERROR_INDENTED);
+		free(errs);
+		return 0;
+	}
+	g->cfg->generation = d->generation;
+	gen_unref(d->gen);
+	d->gen = g;
+	return 0;
+}
+
 /* Copy of a line list (say_lines consumes its argument). */
 static char *lines_dup(const char *lines)
 {
@@ -255,7 +339,7 @@ static void reload_run(struct daemon *d, struct admin_reload_result *r)
 		r->errors = strdup("meshd is draining: no reload\n");
 		return;
 	}
-	struct gen *g = gen_load(d->conf_path, d->gen->cfg, NULL, NULL, &errs);
+	struct gen *g = gen_load(d->conf_path, d->gen->cfg, discover_found, d->disc, &errs);
 	if (g) {
 		check_paths(g->cfg, &unsafe, &warns);
 		if (unsafe) {
@@ -306,30 +390,16 @@ static void reload_run(struct daemon *d, struct admin_reload_result *r)
 			g->cfg->log = keep;
 		}
 	}
-	d->gen = g;
-	g->cfg->generation = ++d->generation;
-	for (unsigned i = 0; i < d->nw; i++)
-		worker_post_gen(&d->w[i], g);
-	/* New VIPs must be listening before the snapshot names them. */
-	if (worker_wait_applied(d->w, d->nw, d->generation, 5.0) == -1)
-		startcheck_add(&warns, "a worker is slow to apply generation %llu",
-		               (unsigned long long)d->generation);
-	if (snap_moved)
-		snapshot_unpublish(old->cfg);
-	unsigned left = publish(d); /* which logs why */
-	if (left)
-		startcheck_add(&warns, "%u of %u services not published (the log says why)", left,
-		               g->cfg->nservices);
+	switch_gen(d, g, snap_moved, &warns);
+	discover_configure(d->disc, g->cfg); /* and ask again */
 	log_info("reloaded %s (generation %llu): %u services, %u identities", d->conf_path,
 	         (unsigned long long)d->generation, g->cfg->nservices, g->cfg->nidentities);
-	gen_unref(old);
 	r->accepted = true;
 	r->generation = d->generation;
 	r->warnings = lines_dup(warns);
 	say_lines(warns, SAY_WARN);
 	free(warns);
 	metrics_reload(true, d->generation);
-	admin_set_gen(d->admin, g);
 	admin_note_reload(d->admin, r);
 }
 
@@ -470,6 +540,7 @@ int main(int argc, char **argv)
 		startcheck_dirs(d->gen->cfg, &unsafe, &notes);
 		startcheck_binds(d->gen->cfg, true, lock_running_meshd(d->gen->cfg), &unsafe,
 		                 &warns);
+		discover_check(d->gen->cfg, &notes, &warns);
 		say_lines(notes, SAY_STDERR);
 		free(notes);
 		say_lines(warns, SAY_STDERR);
@@ -542,6 +613,9 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	d->loop = ev_default_loop(EVFLAG_AUTO);
+	if (discovery_start(d) == -1)
+		return 1;
+	c = d->gen->cfg;
 	d->ctl = shimctl_open(d->loop, c->control, err, sizeof err);
 	if (!d->ctl)
 		log_error("%s; connects to VIPs will not report upstream failures", err);
@@ -627,6 +701,7 @@ int main(int argc, char **argv)
 	admin_stop(d->admin); /* it asks the workers: before they finish */
 	for (unsigned i = 0; i < d->nw; i++)
 		worker_finish(&d->w[i]);
+	discover_free(d->disc);
 	shimctl_close(d->ctl);
 	snapshot_unpublish(d->gen->cfg);
 	log_info("stopped");
