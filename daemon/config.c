@@ -73,10 +73,15 @@ static void finish_line(struct load *L)
  * inih's other separator); otherwise it continues the previous value. */
 static bool looks_like_key(const char *t)
 {
+	const char *start = t;
 	if (!is_lower(*t) && !(*t >= 'A' && *t <= 'Z') && *t != '_')
 		return false;
 	while (is_lower(*t) || (*t >= 'A' && *t <= 'Z') || is_digit(*t) || *t == '_')
 		t++;
+	/* "dns:NAME:PORT" and "srv:NAME" continue an endpoints list. */
+	if (*t == ':' && t - start == 3 &&
+	    (strncmp(start, "dns", 3) == 0 || strncmp(start, "srv", 3) == 0))
+		return false;
 	t = skip_space(t);
 	return *t == '=' || *t == ':';
 }
