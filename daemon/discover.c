@@ -355,8 +355,12 @@ static void say_record(struct discover *d, const struct entry *e, const struct d
 		net_addr_str(&e->found[i].addr, txt[i], sizeof txt[i]);
 		list[n++] = txt[i];
 	}
+	/* The TTL in force: the answer's, held to the bounds (0 on failure). */
+	double ttl = r->ttl < d->ttl_min ? d->ttl_min : r->ttl > d->ttl_max ? d->ttl_max : r->ttl;
+	if (r->kind == DNS_RES_FAILED)
+		ttl = 0;
 	for (unsigned s = 0; s < e->nservices; s++)
-		record_discovery(d->host, e->services[s], e->text, list, n, r->ttl, result,
+		record_discovery(d->host, e->services[s], e->text, list, n, (unsigned)ttl, result,
 		                 r->error[0] ? r->error : NULL);
 	free(txt);
 }

@@ -37,7 +37,8 @@ void record_endpoint(const char *host, const char *event, const char *service, c
                      enum result result, unsigned failures, unsigned ejections, double secs);
 /* One JSON line for what discovery found for one of service's dns: or
  * srv: entries (source): result "ok" (the endpoints now in force, n of
- * them, asked again after ttl seconds), "empty" (NXDOMAIN or no records:
+ * them, asked again after ttl seconds: the answer's TTL held to
+ * [dns_ttl_min, dns_ttl_max]), "empty" (NXDOMAIN or no records:
  * none from this entry) or "failed" (error: the last answer stays). */
 void record_discovery(const char *host, const char *service, const char *source,
                       const char *const *endpoints, unsigned n, unsigned ttl, const char *result,
