@@ -76,8 +76,8 @@ static double mono(void)
 static struct entry *find(struct discover *d, const char *text)
 {
 	for (unsigned i = 0; i < d->n; i++)
-		if (strcmp(d->e[i].text, text) == 0)
-			return &d->e[i];
+		if (d->e[i].text && strcmp(d->e[i].text, text) == 0)
+			return &d->e[i]; /* (NULL: moved by discover_configure) */
 	return NULL;
 }
 
