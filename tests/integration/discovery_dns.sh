@@ -111,12 +111,12 @@ wait_grep "$T/held.out" '^echo one' 10 || note "held: $(cat "$T/held.out")"
 check "held connection: first echo" grep -q '^echo one' "$T/held.out"
 
 # SRV weights and priorities.
-topo_client h1 seq weighted 80 200 >"$T/w.out" 2>&1 || true
+topo_client h1 seq weighted 80 100 >"$T/w.out" 2>&1 || true
 note "weighted (SRV 10: h3 w3, h4 w1; 20: h2): $(hosts_of "$T/w.out")"
-check "weighted: h3 gets 140..160 of 200 (weight 3 of 4)" test "$(count_of "$T/w.out" h3)" -ge 140 \
-	-a "$(count_of "$T/w.out" h3)" -le 160
-check "weighted: h4 gets 40..60 of 200 (weight 1 of 4)" test "$(count_of "$T/w.out" h4)" -ge 40 \
-	-a "$(count_of "$T/w.out" h4)" -le 60
+check "weighted: h3 gets 70..80 of 100 (weight 3 of 4)" test "$(count_of "$T/w.out" h3)" -ge 70 \
+	-a "$(count_of "$T/w.out" h3)" -le 80
+check "weighted: h4 gets 20..30 of 100 (weight 1 of 4)" test "$(count_of "$T/w.out" h4)" -ge 20 \
+	-a "$(count_of "$T/w.out" h4)" -le 30
 check_eq "weighted: h2 (priority 20: the next tier) gets none" 0 "$(count_of "$T/w.out" h2)"
 topo_client h1 seq k8s 80 20 >"$T/k1.out" 2>&1 || true
 note "k8s (SRV 10: api-0 = h2, 20: api-1 = h3): $(hosts_of "$T/k1.out")"
@@ -198,6 +198,35 @@ applied=$(($(grep -c 'discovered endpoints applied' "$H1ERR" || true) - applied0
 note "generations from discovery after the start: $applied"
 check "no reload: h1's meshd never reloaded" test "$(grep -c 'reloaded ' "$H1ERR" || true)" -eq 0
 check "changes were applied as generations (at least 2)" test "$applied" -ge 2
+
+# Metrics: resolutions by outcome, endpoints per entry.
+topo exec h1 curl -q -sS --noproxy '*' http://127.0.0.1:15000/metrics >"$T/metrics.txt"
+grep '^libmesh_discovery' "$T/metrics.txt" | grep 'api.service.consul' | sed 's/^/#   /'
+check "metrics: failed resolutions of dns:api.service.consul:15443 counted" awk \
+	'/^libmesh_discovery_resolutions_total\{name="dns:api.service.consul:15443",result="failed"\}/ { f = $2 } END { exit !(f > 0) }' \
+	"$T/metrics.txt"
+check "metrics: api has 2 endpoints from its entry" grep -q \
+	'^libmesh_discovery_endpoints{destination_service="api",name="dns:api.service.consul:15443"} 2$' "$T/metrics.txt"
+
+# A reload during the outage keeps the last answers (no gap with no
+# endpoints) and asks again at once (its backoff is 8 s by now).
+failed_n() {
+	topo exec h1 curl -q -sS --noproxy '*' http://127.0.0.1:15000/metrics |
+		awk '/^libmesh_discovery_resolutions_total\{name="dns:api.service.consul:15443",result="failed"\}/ { print $2 }'
+}
+f0=$(failed_n)
+topo reload h1 >/dev/null || note "reload h1 failed"
+topo_client h1 seq api 80 10 >"$T/api5.out" 2>&1 || true
+check_eq "reload during the outage: api's 10 of 10 succeed on the kept answer" 10 \
+	"$(jq '.ok // 0' <<<"$(topo_summary "$T/api5.out")")"
+asked=0
+for ((i = 0; i < 10; i++)); do
+	f1=$(failed_n)
+	if ((f1 > f0)); then asked=1 && break; fi
+	sleep 0.1
+done
+note "failed resolutions of api: $f0 before the reload, $f1 after"
+check_eq "reload during the outage: api asked again at once" 1 "$asked"
 note "records: $(grep -c '"event":"discovery"' "$H1LOG") discovery records"
 grep '"event":"discovery"' "$H1LOG" | head -n 12 | sed 's/^/#   /'
 summary
