@@ -373,11 +373,15 @@ static bool apply(struct discover *d, struct entry *e, struct dns_result *r)
 		metrics_discovery(e->text, METRICS_DISC_FAILED);
 		e->fails++;
 		/* Aggregated: the first failure, then 2, 4, 8 ... in a row. */
-		if ((e->fails & (e->fails - 1)) == 0)
+		if ((e->fails & (e->fails - 1)) == 0 && e->have)
 			log_warn(
 				"discovery %s: %s (%u in a row); keeping the last answer (%u "
 				"endpoint%s)",
 				e->text, r->error, e->fails, e->nfound, e->nfound == 1 ? "" : "s");
+		else if ((e->fails & (e->fails - 1)) == 0)
+			log_warn(
+				"discovery %s: %s (%u in a row); no answer yet: no endpoints from it",
+				e->text, r->error, e->fails);
 		if (e->fails == 1)
 			say_record(d, e, r, "failed");
 		return false;
