@@ -70,7 +70,11 @@ start_dnsmasq() {
 	die "dnsmasq does not answer on 10.78.0.1:53"
 }
 start_dnsmasq
-note "dnsmasq: $(topo exec h1 dig +short @10.78.0.1 _api._tcp.service.consul SRV | tr '\n' ';')"
+for q in "api.service.consul A" "_api._tcp.service.consul SRV" \
+	"_mesh._tcp.api.default.svc.cluster.local SRV"; do
+	# shellcheck disable=SC2086  # name and type
+	note "dig $q: $(topo exec h1 dig +noall +answer +additional @10.78.0.1 $q | tr -s ' \t' ' ' | tr '\n' ';')"
+done
 
 # meshd -t says which names it resolves, through which server.
 topo exec h1 "$MESHD" -t -c "$H1INI" >"$T/check.out" 2>&1 || true
