@@ -34,6 +34,7 @@
  */
 #include "config.h"
 #include "config_check.h"
+#include "config_dns.h"
 #include "config_keys.h"
 #include "config_lists.h"
 #include "config_state.h"

@@ -6,7 +6,7 @@
  * '|' groups and the SRV priority ranks. Part of the list parsers
  * (config_lists.c calls these); like them it fills `why` and never logs.
  */
-#include "config_lists.h"
+#include "config_dns.h"
 #include "config_state.h"
 
 #include <stdio.h>

@@ -5,6 +5,7 @@
  * of config_keys.c; like every parser they fill `why` and never log.
  */
 #include "config_lists.h"
+#include "config_dns.h"
 #include "config_state.h"
 
 #include <errno.h>
