@@ -502,6 +502,7 @@ void discover_check(const struct config *c, char **notes, char **warns)
 		return;
 	const char *seen[CFG_MAX_DNS];
 	unsigned nseen = 0;
+	bool silent = false;
 	for (unsigned i = 0; i < c->nservices; i++) {
 		const struct cfg_service *s = &c->services[i];
 		for (unsigned k = 0; k < s->ndns; k++) {
@@ -512,15 +513,20 @@ void discover_check(const struct config *c, char **notes, char **warns)
 			if (dup)
 				continue;
 			seen[nseen++] = x->text;
-			if (!client.n) {
+			if (!client.n || silent) {
 				startcheck_add(
 					warns,
-					"warning: discovery: service %s: %s: no resolvers "
-					"(resolvers is not set and /etc/resolv.conf names none)",
+					silent ? "warning: discovery: service %s: %s: not tried "
+						 "(the resolvers did not answer)"
+					       : "warning: discovery: service %s: %s: no resolvers "
+						 "(resolvers is not set and /etc/resolv.conf names "
+						 "none)",
 					s->name, x->text);
 				continue;
 			}
 			dns_resolve(&client, x->kind, x->name, x->port, r);
+			/* -t waits for one timeout, not one per entry. */
+			silent = r->kind == DNS_RES_FAILED && strstr(r->error, "timeout");
 			if (r->kind == DNS_RES_FAILED)
 				startcheck_add(
 					warns,

@@ -13,7 +13,8 @@
 #   - garbage (random bytes, wrong ids, bursts of junk datagrams): the last
 #     good answer stays (hello keeps working) and a "failed" record says so;
 #   - silence: resolution never blocks a worker: curl through hello answers
-#     within 1 s each while every question times out.
+#     within 1 s each while every question times out; `meshd -t` warns
+#     (it does not fail) after one resolution's timeouts.
 . "$(dirname "$0")/../lib.sh"
 
 RSS_BOUND_KB=$((32 * 1024))
@@ -92,4 +93,12 @@ for ((i = 0; i < 10; i++)); do
 done
 check_eq "silence: 10 curls through hello, each answered within 1 s" 0 "$slow"
 check "silence: questions were asked (and went unanswered) meanwhile" grep -q "^udp 1 silent" "$T/dns.log"
+t0=$(date +%s%N)
+"$MESHD" -t -c "$T/a.ini" >"$T/check.out" 2>&1 || true
+t1=$(date +%s%N)
+sed 's/^/#   /' "$T/check.out"
+check "silence: meshd -t warns that the resolution timed out" grep -q \
+	"warning: discovery: service hello: dns:hello.test:$MESHPORT via 127.0.0.1:$DNSPORT: timeout" "$T/check.out"
+check "silence: meshd -t still succeeds" grep -q 'test is successful' "$T/check.out"
+check "silence: meshd -t waits for one resolution's timeouts only (< 2 s)" test $(((t1 - t0) / 1000000)) -lt 2000
 summary
