@@ -25,6 +25,9 @@
 #include <time.h>
 #include <unistd.h>
 
+/* Seconds between two generations made for discovered endpoints. */
+#define DISCOVER_APPLY_MIN 1.0
+
 struct entry {
 	char *text, *name;
 	enum cfg_dns_kind kind;
@@ -61,6 +64,8 @@ struct discover {
 	char host[256];
 	struct dresult *head, **tail; /* thread -> main */
 	ev_async async;
+	ev_timer apply;      /* a change waiting for DISCOVER_APPLY_MIN */
+	double last_applied; /* ev_now of the last `changed` call */
 	struct ev_loop *loop;
 	discover_changed_fn *changed;
 	void *arg;
@@ -156,15 +161,30 @@ static void *thread_main(void *arg)
 	return NULL;
 }
 
-static void async_cb(struct ev_loop *loop, ev_async *w, int revents)
+static void apply_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
-	(void)loop;
 	(void)revents;
 	struct discover *d = w->data;
-	/* The changed callback reads the config in force through its arg;
-	 * collect is told nothing of it here: entries not in it are gone. */
-	if (discover_collect(d, NULL) && d->changed)
+	d->last_applied = ev_now(loop);
+	d->changed(d->arg);
+}
+
+static void async_cb(struct ev_loop *loop, ev_async *w, int revents)
+{
+	(void)revents;
+	struct discover *d = w->data;
+	if (!discover_collect(d, NULL) || !d->changed || ev_is_active(&d->apply))
+		return;
+	/* At most one generation per DISCOVER_APPLY_MIN, however many entries
+	 * change (a DNS server that changes every answer makes no more). */
+	double now = ev_now(loop), next = d->last_applied + DISCOVER_APPLY_MIN;
+	if (now >= next) {
+		d->last_applied = now;
 		d->changed(d->arg);
+		return;
+	}
+	ev_timer_set(&d->apply, next - now, 0.);
+	ev_timer_start(loop, &d->apply);
 }
 
 struct discover *discover_new(struct ev_loop *main_loop, discover_changed_fn *changed, void *arg,
@@ -195,6 +215,8 @@ struct discover *discover_new(struct ev_loop *main_loop, discover_changed_fn *ch
 	pthread_condattr_destroy(&ca);
 	d->client.stop_fd = d->stop_fd;
 	ev_async_init(&d->async, async_cb);
+	ev_timer_init(&d->apply, apply_cb, 0., 0.);
+	d->apply.data = d;
 	d->async.data = d;
 	ev_async_start(main_loop, &d->async);
 	/* The thread starts with the first entry (discover_configure): a
@@ -469,6 +491,7 @@ void discover_free(struct discover *d)
 	if (d->started)
 		pthread_join(d->thread, NULL);
 	ev_async_stop(d->loop, &d->async);
+	ev_timer_stop(d->loop, &d->apply);
 	while (d->head) {
 		struct dresult *next = d->head->next;
 		free(d->head->text);

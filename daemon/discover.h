@@ -15,7 +15,9 @@
  *   main: changed(arg) <--- discover_collect <--- ev_async <--- results
  *
  * The main thread builds a generation from what discover_found says
- * (gen_derive) when a result changes an entry's endpoints.
+ * (gen_derive) when a result changes an entry's endpoints, at most one a
+ * second however many entries change (a server that changes every answer
+ * makes no more).
  */
 #ifndef MESHD_DISCOVER_H
 #define MESHD_DISCOVER_H
