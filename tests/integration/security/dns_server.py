@@ -8,7 +8,10 @@ as MODEFILE says (read again for each question):
            in a UDP datagram that does not hold them (malformed)
   garbage  random bytes, and answers with the wrong id
   silent   nothing at all
-Each question is one line in LOG: "udp|tcp QTYPE MODE"."""
+  rotate   names starting with "rot": one A record, a new random 127.3.x.y
+           each time (every answer a change); other names as in good
+Names starting with "rot" get good answers in every other mode.
+Each question is one line in LOG: "udp|tcp QTYPE MODE NAME"."""
 import os
 import random
 import socket
@@ -28,20 +31,22 @@ def mode():
         return "good"
 
 
-def log(proto, qtype, m):
+def log(proto, qtype, m, name):
     with lock, open(logf, "a") as f:
-        f.write("%s %d %s\n" % (proto, qtype, m))
+        f.write("%s %d %s %s\n" % (proto, qtype, m, name))
 
 
 def question(q):
-    """(id, question bytes, qtype) of a query."""
+    """(id, question bytes, qtype, name) of a query."""
     qid = struct.unpack(">H", q[:2])[0]
     i = 12
+    labels = []
     while q[i]:
+        labels.append(q[i + 1:i + 1 + q[i]].decode("ascii", "replace"))
         i += 1 + q[i]
     i += 1
     qtype = struct.unpack(">H", q[i:i + 2])[0]
-    return qid, q[12:i + 4], qtype
+    return qid, q[12:i + 4], qtype, ".".join(labels)
 
 
 def a_rr(ip):
@@ -49,9 +54,12 @@ def a_rr(ip):
 
 
 def answer(q, proto):
-    qid, qsec, qtype = question(q)
+    qid, qsec, qtype, name = question(q)
     m = mode()
-    log(proto, qtype, m)
+    rot = name.startswith("rot")
+    if rot and m != "rotate":
+        m = "good"  # the rot names are for the rotate mode alone
+    log(proto, qtype, m, name)
     if m == "silent":
         return None
     if m == "garbage":
@@ -59,7 +67,9 @@ def answer(q, proto):
             return struct.pack(">H", qid ^ 0x5555) + os.urandom(60)
         return struct.pack(">H", qid) + os.urandom(random.randint(0, 200))
     rrs = []
-    if qtype == 1:
+    if qtype == 1 and rot and m == "rotate":
+        rrs = [a_rr("127.3.%d.%d" % (random.randint(0, 255), random.randint(1, 254)))]
+    elif qtype == 1:
         rrs = [a_rr("127.0.0.2")]
         if m == "flood":
             rrs += [a_rr("127.1.%d.%d" % (i // 250, i % 250 + 1)) for i in range(3999)]
