@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# shellcheck disable=SC2154  # TOPO_* and helpers come from lib.sh
+# shellcheck disable=SC2154,SC2016  # TOPO_* and helpers come from lib.sh; awk and jq programs
 # discovery_dns: endpoints from DNS. dnsmasq on h1 (10.78.0.1:53, in h1's
 # namespace, nothing forwarded: --no-resolv) serves a Consul-style zone
 # (service.consul, node.consul) and a Kubernetes-style one (cluster.local);
@@ -70,6 +70,14 @@ start_dnsmasq() {
 	die "dnsmasq does not answer on 10.78.0.1:53"
 }
 start_dnsmasq
+# reread_hosts: dnsmasq (the one process named so in the session spawn
+# made for it) reads the addn-hosts file again.
+reread_hosts() {
+	local pid
+	pid=$(pgrep -s "$DNSMASQ" -x dnsmasq | head -n 1)
+	[[ -n $pid ]] || die "dnsmasq is not running"
+	kill -HUP "$pid"
+}
 for q in "api.service.consul A" "_api._tcp.service.consul SRV" \
 	"_mesh._tcp.api.default.svc.cluster.local SRV"; do
 	# shellcheck disable=SC2086  # name and type
@@ -142,8 +150,7 @@ check "/endpoints: api's endpoints carry their source" jq -e \
 applied0=$(grep -c 'discovered endpoints applied' "$H1ERR" || true)
 t0=$(date +%s.%N)
 printf '10.78.0.4 api.service.consul\n' >>"$T/dns.hosts"
-kill -HUP "$(pgrep -P "$DNSMASQ" -x dnsmasq || pgrep -f "addn-hosts=$T/dns.hosts" | head -n1)" 2>/dev/null ||
-	pkill -HUP -f "addn-hosts=$T/dns.hosts"
+reread_hosts
 wait_grep "$H1LOG" '"service":"api","name":"dns:api.service.consul:15443","result":"ok","ttl":[0-9]+,"count":3' 10
 t1=$(date +%s.%N)
 dt=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }')
@@ -161,7 +168,7 @@ cat >"$T/dns.hosts" <<HOSTS
 10.78.0.4 api.service.consul
 10.78.0.3 hold.service.consul
 HOSTS
-pkill -HUP -f "addn-hosts=$T/dns.hosts"
+reread_hosts
 wait_grep "$H1LOG" '"service":"api","name":"dns:api.service.consul:15443","result":"ok","ttl":[0-9]+,"count":2,"endpoints":\["10.78.0.3:15443","10.78.0.4:15443"\]' 10
 wait_grep "$H1LOG" '"service":"hold".*"endpoints":\["10.78.0.3:15443"\]' 10
 topo_client h1 seq api 80 40 >"$T/api3.out" 2>&1 || true
