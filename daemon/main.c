@@ -118,7 +118,6 @@ static void say_lines(char *buf, enum say how)
 	}
 }
 
-
 static void judge(char **errs, char **warns, const char *what, const char *path,
                   enum pathsafe_verdict v, const char *why)
 {
