@@ -281,6 +281,14 @@ void discover_configure(struct discover *d, const struct config *c)
 					e->kind = x->kind;
 					e->port = x->port;
 				}
+				if (!e->text || !e->name) {
+					log_error("discovery: out of memory; %s is not resolved",
+					          x->text);
+					entry_clear(e);
+					memset(e, 0, sizeof *e);
+					nn--;
+					continue;
+				}
 				e->due = now; /* a reload asks again */
 				e->asked = false;
 				e->backoff = 0;
