@@ -173,7 +173,7 @@ static void async_cb(struct ev_loop *loop, ev_async *w, int revents)
 {
 	(void)revents;
 	struct discover *d = w->data;
-	if (!discover_collect(d, NULL) || !d->changed || ev_is_active(&d->apply))
+	if (!discover_collect(d) || !d->changed || ev_is_active(&d->apply))
 		return;
 	/* At most one generation per DISCOVER_APPLY_MIN, however many entries
 	 * change (a DNS server that changes every answer makes no more). */
@@ -451,9 +451,8 @@ static bool apply(struct discover *d, struct entry *e, struct dns_result *r)
 	return changed;
 }
 
-bool discover_collect(struct discover *d, const struct config *cur)
+bool discover_collect(struct discover *d)
 {
-	(void)cur;
 	pthread_mutex_lock(&d->lock);
 	struct dresult *list = d->head;
 	d->head = NULL;

@@ -43,9 +43,9 @@ void discover_configure(struct discover *d, const struct config *c);
 /* At start: wait until each entry has been resolved once, or `secs`. */
 void discover_wait_first(struct discover *d, double secs);
 /* Take the thread's results (log, records, metrics): true when an entry
- * of the config in force changed its endpoints. The async watcher runs it
- * and calls `changed`; start-up calls it directly. host: for records. */
-bool discover_collect(struct discover *d, const struct config *cur);
+ * changed its endpoints. The async watcher runs it and calls `changed`;
+ * start-up calls it directly. */
+bool discover_collect(struct discover *d);
 /* config_found_fn over the last good answers (arg: the struct discover). */
 unsigned discover_found(void *arg, const char *source, const struct cfg_found **found);
 /* Stop the thread (a question in flight is abandoned) and free it all. */

@@ -298,7 +298,7 @@ static int discovery_start(struct daemon *d)
 	}
 	discover_configure(d->disc, d->gen->cfg);
 	discover_wait_first(d->disc, 2 * d->gen->cfg->dns_timeout + 0.5);
-	if (!discover_collect(d->disc, d->gen->cfg))
+	if (!discover_collect(d->disc))
 		return 0;
 	char *errs = NULL;
 	struct gen *g = gen_derive(d->gen, discover_found, d->disc, &errs);
