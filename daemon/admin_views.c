@@ -48,7 +48,7 @@ void admin_json_lines(struct sbuf *out, const char *lines)
 
 /* ---- /config ---- */
 
-enum kind { K_STR, K_ADDR, K_CIDR, K_CIDR6, K_DUR, K_COUNT, K_AUTO, K_BOOL, K_LB, K_RATIO };
+enum kind { K_STR, K_ADDR, K_CIDR, K_CIDR6, K_DUR, K_COUNT, K_AUTO, K_BOOL, K_LB, K_RATIO, K_ADDRS };
 struct mesh_key {
 	const char *name;
 	enum kind kind;
@@ -95,6 +95,10 @@ static const struct mesh_key mesh_keys[] = {
 	{ "progress_interval", K_DUR, CO(progress_interval), 0 },
 	{ "open_records", K_BOOL, CO(open_records), 0 },
 	{ "dns", K_ADDR, CO(dns), CO(dns_on) },
+	{ "resolvers", K_ADDRS, CO(resolvers), CO(nresolvers) },
+	{ "dns_ttl_min", K_DUR, CO(dns_ttl_min), 0 },
+	{ "dns_ttl_max", K_DUR, CO(dns_ttl_max), 0 },
+	{ "dns_timeout", K_DUR, CO(dns_timeout), 0 },
 };
 #define NKEYS (sizeof mesh_keys / sizeof mesh_keys[0])
 
@@ -230,6 +234,14 @@ static void mesh_json(struct sbuf *out, const struct config *c, const struct adm
 		case K_LB:
 			sbuf_printf(out, "\"%s\"", lb_name(*(const enum cfg_lb *)f));
 			break;
+		case K_ADDRS: /* none: /etc/resolv.conf's, read at start and reload */
+			sbuf_puts(out, "[");
+			for (unsigned a = 0; a < *(const unsigned *)(base + k->aux); a++) {
+				sbuf_puts(out, a ? "," : "");
+				addr_json(out, (const struct cfg_addr *)f + a);
+			}
+			sbuf_puts(out, "]");
+			break;
 		}
 	}
 	sbuf_puts(out, "}");
@@ -302,8 +314,13 @@ static void service_json(struct sbuf *out, const struct cfg_service *s)
 		const struct cfg_endpoint *ep = &s->endpoints[e];
 		sbuf_printf(out, "%s{\"address\":", e ? "," : "");
 		sbuf_json_str(out, ep->text);
-		sbuf_printf(out, ",\"weight\":%u,\"tier\":%u,\"local\":%s}",
+		sbuf_printf(out, ",\"weight\":%u,\"tier\":%u,\"local\":%s",
 		            ep->weight ? ep->weight : 1, ep->tier, ep->local ? "true" : "false");
+		if (ep->source) {
+			sbuf_puts(out, ",\"source\":");
+			sbuf_json_str(out, ep->source);
+		}
+		sbuf_puts(out, "}");
 	}
 	sbuf_puts(out, "],\"upstream\":");
 	if (!s->nupstreams) {
@@ -692,6 +709,10 @@ void admin_view_endpoints(struct sbuf *out, const struct admin_ctx *x)
 			sbuf_json_str(out, v.last_result == RESULT_UNSET
 			                           ? NULL
 			                           : result_word(v.last_result));
+			if (ce->source) {
+				sbuf_puts(out, ",\"source\":");
+				sbuf_json_str(out, ce->source);
+			}
 			sbuf_puts(out, "}");
 		}
 		sbuf_puts(out, "]}");

@@ -34,6 +34,7 @@
  */
 #include "config.h"
 #include "config_check.h"
+#include "config_dns.h"
 #include "config_keys.h"
 #include "config_lists.h"
 #include "config_state.h"
@@ -73,10 +74,15 @@ static void finish_line(struct load *L)
  * inih's other separator); otherwise it continues the previous value. */
 static bool looks_like_key(const char *t)
 {
+	const char *start = t;
 	if (!is_lower(*t) && !(*t >= 'A' && *t <= 'Z') && *t != '_')
 		return false;
 	while (is_lower(*t) || (*t >= 'A' && *t <= 'Z') || is_digit(*t) || *t == '_')
 		t++;
+	/* "dns:NAME:PORT" and "srv:NAME" continue an endpoints list. */
+	if (*t == ':' && t - start == 3 &&
+	    (strncmp(start, "dns", 3) == 0 || strncmp(start, "srv", 3) == 0))
+		return false;
 	t = skip_space(t);
 	return *t == '=' || *t == ':';
 }
@@ -348,6 +354,7 @@ static void free_service(struct cfg_service *s)
 {
 	free(s->name);
 	cfg_free_endpoints(s->endpoints, s->nendpoints);
+	cfg_free_dns(s->dns, s->ndns);
 	free(s->intercepts);
 	free(s->identity);
 	free(s->peer_spiffe);
@@ -366,6 +373,7 @@ static void config_free(struct config *c)
 		free_service(&c->services[i]);
 	free(c->services);
 	free(c->path);
+	free(c->text);
 	free(c->trust_domain);
 	free(c->host);
 	free(c->ca);
@@ -442,10 +450,11 @@ static int cmp_service(const void *a, const void *b)
 	return strcmp(((const struct cfg_service *)a)->name, ((const struct cfg_service *)b)->name);
 }
 
-/* Absolute path of the file and of its directory. */
-static int resolve_paths(struct load *L, const char *path)
+/* Absolute path of the file and of its directory (known: path is a
+ * running config's, already absolute, and the file may have moved since). */
+static int resolve_paths(struct load *L, const char *path, bool known)
 {
-	char *abs = realpath(path, NULL), *slash;
+	char *abs = known ? strdup(path) : realpath(path, NULL), *slash;
 
 	if (!abs)
 		return -1;
@@ -458,6 +467,35 @@ static int resolve_paths(struct load *L, const char *path)
 		slash[1] = '\0';
 	else if (slash)
 		*slash = '\0';
+	return 0;
+}
+
+/* The whole file into c->text: a later load from the same text (discovery,
+ * config_load_with) reads what this one read, whatever the file says by
+ * then. Config files are small; 16 MiB is a file that is not one. */
+static int slurp(struct load *L, FILE *f)
+{
+	size_t cap = 8192, n = 0;
+	char *buf = malloc(cap);
+	while (buf) {
+		size_t got = fread(buf + n, 1, cap - n, f);
+		n += got;
+		if (n < cap)
+			break;
+		char *nb = cap < (16u << 20) ? realloc(buf, cap * 2) : NULL;
+		if (!nb) {
+			free(buf);
+			return -1;
+		}
+		buf = nb;
+		cap *= 2;
+	}
+	if (!buf || ferror(f)) {
+		free(buf);
+		return -1;
+	}
+	L->c->text = buf;
+	L->c->textlen = n;
 	return 0;
 }
 
@@ -497,6 +535,14 @@ static void build(struct load *L, config_prev_vip_fn prev, void *prev_arg)
 	if (!mesh)
 		cfg_error(L, 0, "[mesh]", "missing section (trust_domain and ca are required)");
 	cfg_apply_table(L, cfg_mesh_keys, MK_COUNT, mesh, "mesh", mesh ? mesh->line : 0, c, &mm);
+	if (mm.state[MK_DNS_TTL_MIN] != KEY_BAD && mm.state[MK_DNS_TTL_MAX] != KEY_BAD &&
+	    c->dns_ttl_max < c->dns_ttl_min)
+		cfg_error(L,
+		          mm.line[MK_DNS_TTL_MAX] ? mm.line[MK_DNS_TTL_MAX]
+		                                  : mm.line[MK_DNS_TTL_MIN],
+		          mm.line[MK_DNS_TTL_MAX] ? "dns_ttl_max" : "dns_ttl_min",
+		          "dns_ttl_max (%gs) is shorter than dns_ttl_min (%gs)", c->dns_ttl_max,
+		          c->dns_ttl_min);
 
 	c->identities = nid ? calloc(nid, sizeof(*c->identities)) : NULL;
 	c->services = nsvc ? calloc(nsvc, sizeof(*c->services)) : NULL;
@@ -542,7 +588,14 @@ out:
 
 struct config *config_load(const char *path, config_prev_vip_fn prev, void *prev_arg, char **errors)
 {
-	struct load L = { .cur = CUR_NONE, .last_kv = -1 };
+	return config_load_with(path, NULL, 0, prev, prev_arg, NULL, NULL, errors);
+}
+
+struct config *config_load_with(const char *path, const char *text, size_t len,
+                                config_prev_vip_fn prev, void *prev_arg, config_found_fn found,
+                                void *found_arg, char **errors)
+{
+	struct load L = { .cur = CUR_NONE, .last_kv = -1, .found = found, .found_arg = found_arg };
 	struct config *c = NULL;
 	int rc;
 
@@ -555,12 +608,35 @@ struct config *config_load(const char *path, config_prev_vip_fn prev, void *prev
 		goto fail;
 	}
 	c->refs = 1;
-	if (!path || !(L.fp = fopen(path, "re"))) {
-		cfg_error(&L, 0, "file", "cannot open: %s", path ? strerror(errno) : "no path");
+	if (text) {
+		if (!(c->text = malloc(len ? len : 1))) {
+			L.oom = true;
+			goto fail;
+		}
+		memcpy(c->text, text, len);
+		c->textlen = len;
+	} else {
+		FILE *f = path ? fopen(path, "re") : NULL;
+		if (!f) {
+			cfg_error(&L, 0, "file", "cannot open: %s",
+			          path ? strerror(errno) : "no path");
+			goto fail;
+		}
+		rc = slurp(&L, f);
+		fclose(f);
+		if (rc == -1) {
+			cfg_error(&L, 0, "file", "cannot read: %s", strerror(errno));
+			goto fail;
+		}
+	}
+	if (resolve_paths(&L, path, text != NULL) == -1) {
+		cfg_error(&L, 0, "file", "cannot resolve path: %s", strerror(errno));
 		goto fail;
 	}
-	if (resolve_paths(&L, path) == -1) {
-		cfg_error(&L, 0, "file", "cannot resolve path: %s", strerror(errno));
+	/* An empty file: fmemopen wants a size of at least 1. */
+	L.fp = c->textlen ? fmemopen(c->text, c->textlen, "r") : fopen("/dev/null", "re");
+	if (!L.fp) {
+		cfg_error(&L, 0, "file", "cannot read: %s", strerror(errno));
 		goto fail;
 	}
 	rc = ini_parse_stream(line_reader, &L, ini_handler_fn, &L);

@@ -62,6 +62,12 @@
  *                    connection this often, 1s..1h, or "off" [10s]
  *   open_records   = an "open" traffic record when a connection is
  *                    carried: on or off                   [off]
+ *   resolvers      = DNS servers for dns: and srv: endpoints, ADDR or
+ *                    ADDR:PORT, at most 8  [the nameservers of /etc/resolv.conf]
+ *   dns_ttl_min    = a discovered answer is asked again after its TTL,
+ *                    at least this, 1s..1h               [5s]
+ *   dns_ttl_max    = ... and at most this, 1s..1d        [5m]
+ *   dns_timeout    = one DNS question to one server, 100ms..30s [2s]
  *
  * [identity.NAME]   NAME: [a-z0-9-]{1,63}; SAN spiffe://TD/svc/NAME
  *   uids           = list of uids or user names, "*", or "none"
@@ -76,6 +82,9 @@
  *                    at most 256; groups separated by '|' are failover
  *                    tiers: a later group only while no endpoint of an
  *                    earlier one is healthy (a, b | c)
+ *                    dns:NAME:PORT (A and AAAA) and srv:NAME (SRV:
+ *                    priorities are tiers within the group, weights
+ *                    weights) are resolved in the background (discover.c)
  *   intercept      = list of legacy ADDR:PORT sent to this service [none]
  *                    the port must be one of `ports`
  *   vip            = fixed VIP inside vip_range           [derived from name]
@@ -120,6 +129,8 @@
 #define CFG_MAX_PORTS 16
 #define CFG_MAX_ENDPOINTS 256 /* per service */
 #define CFG_NAME_MAX 63
+#define CFG_MAX_DNS 64 /* dns: and srv: entries per config */
+#define CFG_MAX_RESOLVERS 8
 
 enum cfg_lb {
 	CFG_LB_ROUND_ROBIN = 0, /* lb_rr.c */
@@ -144,7 +155,30 @@ struct cfg_endpoint {
 	char *text;           /* as written, for records: "127.0.0.2:15443" or "local" */
 	unsigned weight;      /* >= 1, default 1 */
 	unsigned tier;        /* failover group, 0 first ('|' in the list) */
+	char *source;         /* the dns:/srv: entry that found it; NULL: written */
 };
+
+enum cfg_dns_kind { CFG_DNS_A, CFG_DNS_SRV };
+
+/* A dns: or srv: entry of a service's endpoints. */
+struct cfg_dns {
+	char *text; /* "dns:api.service.consul:15443", "srv:_api._tcp.example.com" */
+	char *name; /* the name asked, lower case, no trailing dot */
+	enum cfg_dns_kind kind;
+	uint16_t port;   /* dns: */
+	unsigned weight; /* dns:'s *WEIGHT, for each address */
+	unsigned group;  /* the '|' group it is written in */
+};
+
+/* What discovery found for one entry (config_load_with's callback): the
+ * addresses with their weights, and for srv: the rank of their priority
+ * among the answer's priorities (0: the lowest number, tried first). */
+struct cfg_found {
+	struct cfg_addr addr;
+	unsigned weight;
+	unsigned rank;
+};
+typedef unsigned (*config_found_fn)(void *arg, const char *source, const struct cfg_found **found);
 
 struct cfg_upstream {
 	uint16_t port; /* service port it serves; 0 = every port */
@@ -157,6 +191,9 @@ struct cfg_service {
 	unsigned nports;
 	struct cfg_endpoint *endpoints;
 	unsigned nendpoints;
+	struct cfg_dns *dns; /* the dns: and srv: entries */
+	unsigned ndns;
+	unsigned dns_dropped; /* found endpoints beyond CFG_MAX_ENDPOINTS, left out */
 	struct cfg_addr *intercepts;
 	unsigned nintercepts;
 	struct in_addr vip;     /* network order; always set after load */
@@ -189,6 +226,8 @@ struct cfg_service {
 struct config {
 	int refs; /* atomic */
 	char *path;
+	char *text; /* the file as loaded (config_load_with re-reads it) */
+	size_t textlen;
 	uint64_t generation; /* set by the caller on swap */
 
 	char *trust_domain;
@@ -222,6 +261,9 @@ struct config {
 	double link_timeout;      /* seconds: no answer to a PING (link_live.c) */
 	double progress_interval; /* seconds between progress records; 0: none */
 	bool open_records;        /* an "open" record when a connection is carried */
+	struct cfg_addr resolvers[CFG_MAX_RESOLVERS]; /* none given: /etc/resolv.conf's */
+	unsigned nresolvers;
+	double dns_ttl_min, dns_ttl_max, dns_timeout; /* seconds */
 	unsigned max_handshakes;
 	unsigned max_handshakes_per_source;
 	unsigned max_streams_per_link;
@@ -259,6 +301,13 @@ typedef uint32_t (*config_prev_vip_fn)(const char *name, void *arg, struct in6_a
  */
 struct config *config_load(const char *path, config_prev_vip_fn prev, void *prev_arg,
                            char **errors);
+/* The same, with what discovery found for the dns: and srv: entries
+ * (found may be NULL: none yet), and, when text is not NULL, from text
+ * (len bytes: a running config's) instead of the file at path (then an
+ * absolute path, for messages and relative paths). */
+struct config *config_load_with(const char *path, const char *text, size_t len,
+                                config_prev_vip_fn prev, void *prev_arg, config_found_fn found,
+                                void *found_arg, char **errors);
 
 struct config *config_ref(struct config *c);
 void config_unref(struct config *c);

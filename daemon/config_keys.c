@@ -582,6 +582,14 @@ const struct cfg_key cfg_mesh_keys[MK_COUNT] = {
 	                      .def = "off" },
 	[MK_DNS] = { .name = "dns", .parse = p_dns, .off = CO(dns), .aux = CO(dns_on),
 	             .flags = CFG_F_LOOPBACK, .def = "off" },
+	[MK_RESOLVERS] = { .name = "resolvers", .parse = cfg_list_resolvers, .off = CO(resolvers),
+	                   .def_doc = "the nameservers of /etc/resolv.conf" },
+	[MK_DNS_TTL_MIN] = { .name = "dns_ttl_min", .parse = p_duration_in, .off = CO(dns_ttl_min),
+	                     .min = 1000, .max = 3600000, .def = "5s" },
+	[MK_DNS_TTL_MAX] = { .name = "dns_ttl_max", .parse = p_duration_in, .off = CO(dns_ttl_max),
+	                     .min = 1000, .max = 86400000, .def = "5m" },
+	[MK_DNS_TIMEOUT] = { .name = "dns_timeout", .parse = p_duration_in, .off = CO(dns_timeout),
+	                     .min = 100, .max = 30000, .def = "2s" },
 };
 
 const struct cfg_key cfg_identity_keys[IK_COUNT] = {

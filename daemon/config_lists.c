@@ -1,10 +1,11 @@
 /*
  * The list-valued keys of a config (uids, ports, endpoints, intercept,
- * upstream, allow): one token loop (parse_list) and one element parser per
+ * upstream, allow, resolvers): one token loop (parse_list) and one element parser per
  * key, which checks an element and its duplicates. Parsers for the tables
  * of config_keys.c; like every parser they fill `why` and never log.
  */
 #include "config_lists.h"
+#include "config_dns.h"
 #include "config_state.h"
 
 #include <errno.h>
@@ -260,8 +261,10 @@ int cfg_list_ports(struct load *L, void *obj, const struct cfg_key *k, const cha
 
 void cfg_free_endpoints(struct cfg_endpoint *e, unsigned n)
 {
-	for (unsigned i = 0; i < n; i++)
+	for (unsigned i = 0; i < n; i++) {
 		free(e[i].text);
+		free(e[i].source);
+	}
 	free(e);
 }
 
@@ -276,9 +279,8 @@ static int endpoint_elem(char *tok, const void *kept, unsigned n, void *elem, vo
 	const struct cfg_endpoint *eps = kept;
 	struct cfg_endpoint e = { .weight = 1 };
 	char *star = strrchr(tok, '*');
-	unsigned long w;
+	unsigned long w = 0;
 
-	(void)ctx;
 	if (star) {
 		*star = '\0';
 		if (!cfg_parse_ulong(star + 1, 1000, &w) || w == 0) {
@@ -288,13 +290,15 @@ static int endpoint_elem(char *tok, const void *kept, unsigned n, void *elem, vo
 		}
 		e.weight = (unsigned)w;
 	}
+	if (strncmp(tok, "dns:", 4) == 0 || strncmp(tok, "srv:", 4) == 0)
+		return cfg_dns_elem(tok, (unsigned)w, ctx, why, whylen);
 	if (strcmp(tok, "local") == 0) {
 		e.local = true;
 	} else if (net_parse_addr(tok, &e.addr) == -1) {
-		snprintf(
-			why, whylen,
-			"invalid endpoint '%.64s' (expected IPv4:PORT, [IPv6]:PORT or local, optional *WEIGHT)",
-			tok);
+		snprintf(why, whylen,
+		         "invalid endpoint '%.64s' (expected IPv4:PORT, [IPv6]:PORT, local, "
+		         "dns:NAME:PORT or srv:NAME, optional *WEIGHT)",
+		         tok);
 		return -1;
 	}
 	for (unsigned i = 0; i < n; i++) {
@@ -317,10 +321,11 @@ int cfg_list_endpoints(struct load *L, void *obj, const struct cfg_key *k, const
 {
 	struct cfg_service *s = obj;
 	struct cfg_endpoint *all = NULL;
-	unsigned nall = 0, tier = 0;
+	unsigned nall = 0, tier = 0, ndns0 = L->ndns;
+	unsigned *rank = NULL;
 	char *copy = strdup(val), *cur = copy;
+	struct cfg_dns_ctx dx = { .L = L };
 
-	(void)L;
 	(void)k;
 	if (!copy) {
 		snprintf(why, whylen, "out of memory");
@@ -331,11 +336,12 @@ int cfg_list_endpoints(struct load *L, void *obj, const struct cfg_key *k, const
 		if (bar)
 			*bar = '\0';
 		void *grp;
-		unsigned n;
-		if (parse_list(cur, sizeof(struct cfg_endpoint), endpoint_elem, NULL,
-		               drop_endpoints, &grp, &n, NULL, why, whylen) == -1)
+		unsigned n, ntok;
+		dx.group = tier;
+		if (parse_list(cur, sizeof(struct cfg_endpoint), endpoint_elem, &dx, drop_endpoints,
+		               &grp, &n, &ntok, why, whylen) == -1)
 			goto fail;
-		if (n == 0 && (bar || tier > 0)) {
+		if (ntok == 0 && (bar || tier > 0)) {
 			free(grp);
 			snprintf(why, whylen,
 			         "failover group %u is empty (groups are separated by '|')",
@@ -376,13 +382,87 @@ int cfg_list_endpoints(struct load *L, void *obj, const struct cfg_key *k, const
 		cur = bar + 1;
 	}
 	free(copy);
+	copy = NULL;
+	cfg_free_dns(s->dns, s->ndns);
+	s->dns = dx.dns;
+	s->ndns = dx.n;
+	dx.dns = NULL;
+	dx.n = 0;
+	s->dns_dropped = 0;
+	if (s->ndns) {
+		struct cfg_endpoint *grown = realloc(all, CFG_MAX_ENDPOINTS * sizeof *all);
+		if (!grown)
+			goto oom;
+		all = grown;
+		if (!(rank = calloc(CFG_MAX_ENDPOINTS, sizeof *rank)) ||
+		    cfg_dns_found(L, s, all, rank, &nall) == -1)
+			goto oom;
+		cfg_dns_tiers(all, rank, nall);
+		free(rank);
+	}
 	cfg_free_endpoints(s->endpoints, s->nendpoints);
 	s->endpoints = all;
 	s->nendpoints = nall;
 	return 0;
+oom:
+	snprintf(why, whylen, "out of memory");
 fail:
 	free(copy);
+	free(rank);
 	cfg_free_endpoints(all, nall);
+	cfg_free_dns(dx.dns, dx.n);
+	L->ndns = ndns0;
+	return -1;
+}
+
+/* resolvers: ADDR or ADDR:PORT (53 when not given), IPv4 or [IPv6]. */
+int cfg_list_resolvers(struct load *L, void *obj, const struct cfg_key *k, const char *val,
+                       char *why, size_t whylen)
+{
+	struct config *c = obj;
+	char *copy = strdup(val), *cur = copy, *tok;
+	unsigned n = 0;
+
+	(void)L;
+	(void)k;
+	if (!copy) {
+		snprintf(why, whylen, "out of memory");
+		return -1;
+	}
+	while ((tok = next_token(&cur))) {
+		struct cfg_addr a;
+		if (n == CFG_MAX_RESOLVERS) {
+			snprintf(why, whylen, "more than %d resolvers", CFG_MAX_RESOLVERS);
+			goto fail;
+		}
+		if (net_parse_addr(tok, &a) == -1) {
+			char with[80];
+			bool v6 = strchr(tok, ':') != NULL;
+			snprintf(with, sizeof with, v6 ? "[%.64s]:53" : "%.64s:53", tok);
+			if (net_parse_addr(with, &a) == -1) {
+				snprintf(why, whylen,
+				         "invalid resolver '%.64s' (expected ADDR or ADDR:PORT)",
+				         tok);
+				goto fail;
+			}
+		}
+		for (unsigned i = 0; i < n; i++) {
+			if (net_addr_eq(&c->resolvers[i], &a)) {
+				snprintf(why, whylen, "resolver '%.64s' listed twice", tok);
+				goto fail;
+			}
+		}
+		c->resolvers[n++] = a;
+	}
+	free(copy);
+	if (n == 0) {
+		snprintf(why, whylen, "empty list (leave the key out for /etc/resolv.conf's)");
+		return -1;
+	}
+	c->nresolvers = n;
+	return 0;
+fail:
+	free(copy);
 	return -1;
 }
 

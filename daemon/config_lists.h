@@ -26,6 +26,9 @@ int cfg_list_upstream(struct load *L, void *obj, const struct cfg_key *k, const 
 int cfg_list_allow(struct load *L, void *obj, const struct cfg_key *k, const char *val, char *why,
                    size_t whylen);
 
+int cfg_list_resolvers(struct load *L, void *obj, const struct cfg_key *k, const char *val,
+                       char *why, size_t whylen);
+
 /* What the list parsers allocate, for freeing a config. */
 void cfg_free_endpoints(struct cfg_endpoint *e, unsigned n);
 void cfg_free_strv(char **v, unsigned n);

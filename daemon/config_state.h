@@ -85,6 +85,10 @@ enum {
 	MK_PROGRESS_INTERVAL,
 	MK_OPEN_RECORDS,
 	MK_DNS,
+	MK_RESOLVERS,
+	MK_DNS_TTL_MIN,
+	MK_DNS_TTL_MAX,
+	MK_DNS_TIMEOUT,
 	MK_COUNT
 };
 
@@ -144,6 +148,9 @@ struct load {
 	unsigned nerrs, caperrs;
 	bool oom;
 	struct config *c;
+	config_found_fn found; /* what discovery found (NULL: nothing yet) */
+	void *found_arg;
+	unsigned ndns; /* dns: and srv: entries so far (CFG_MAX_DNS) */
 };
 
 /* ---- small helpers ---------------------------------------------------- */

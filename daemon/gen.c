@@ -50,19 +50,10 @@ static struct endpoint_set *endpoints_new(const struct config *c)
 	return sets;
 }
 
-struct gen *gen_load(const char *path, const struct config *cur, char **errs)
+/* A generation around config c (consumed), with tls when given (shared),
+ * else TLS contexts built from c. */
+static struct gen *gen_new(struct config *c, struct tls_env *tls, char **errs)
 {
-	char vips[4200];
-	struct config *c = config_load(path, cur ? prev_from_config : NULL, (void *)cur, errs);
-	if (c && !cur && access(vip_file_path(c->snapshot, vips, sizeof vips), R_OK) == 0) {
-		/* First start: keep the VIPs a previous run handed out. */
-		char *snap = strdup(c->snapshot);
-		config_unref(c);
-		c = snap ? config_load(path, vip_prev, snap, errs) : NULL;
-		free(snap);
-	}
-	if (!c)
-		return NULL;
 	struct gen *g = calloc(1, sizeof *g);
 	if (!g) {
 		config_unref(c);
@@ -73,17 +64,59 @@ struct gen *gen_load(const char *path, const struct config *cur, char **errs)
 	g->cfg = c;
 	g->endpoints = endpoints_new(c);
 	char *terr = NULL;
-	g->tls = tls_env_new(c, &terr);
+	g->tls = tls ? tls_env_ref(tls) : tls_env_new(c, &terr);
 	if (!g->tls || !g->endpoints) {
-		size_t n = strlen(path) + (terr ? strlen(terr) : 20) + 16;
+		size_t n = strlen(c->path) + (terr ? strlen(terr) : 20) + 16;
 		*errs = malloc(n);
 		if (*errs)
-			snprintf(*errs, n, "%s:0: tls: %s", path, terr ? terr : "out of memory");
+			snprintf(*errs, n, "%s:0: tls: %s", c->path, terr ? terr : "out of memory");
 		free(terr);
 		gen_unref(g);
 		return NULL;
 	}
 	return g;
+}
+
+struct gen *gen_load(const char *path, const struct config *cur, config_found_fn found,
+                     void *found_arg, char **errs)
+{
+	char vips[4200];
+	struct config *c = config_load_with(path, NULL, 0, cur ? prev_from_config : NULL,
+	                                    (void *)cur, found, found_arg, errs);
+	if (c && !cur && access(vip_file_path(c->snapshot, vips, sizeof vips), R_OK) == 0) {
+		/* First start: keep the VIPs a previous run handed out. */
+		char *snap = strdup(c->snapshot);
+		config_unref(c);
+		c = snap ? config_load_with(path, NULL, 0, vip_prev, snap, found, found_arg, errs)
+		         : NULL;
+		free(snap);
+	}
+	if (!c)
+		return NULL;
+	return gen_new(c, NULL, errs);
+}
+
+struct gen *gen_derive(const struct gen *cur, config_found_fn found, void *found_arg, char **errs)
+{
+	const struct config *old = cur->cfg;
+	struct config *c = config_load_with(old->path, old->text, old->textlen, prev_from_config,
+	                                    (void *)old, found, found_arg, errs);
+	if (!c)
+		return NULL;
+	/* What a reload settled that the text does not say: the traffic log
+	 * actually written to (main.c keeps the old one when the new cannot
+	 * be opened). */
+	if (strcmp(c->log, old->log) != 0) {
+		char *keep = strdup(old->log);
+		if (!keep) {
+			config_unref(c);
+			*errs = strdup("out of memory");
+			return NULL;
+		}
+		free(c->log);
+		c->log = keep;
+	}
+	return gen_new(c, cur->tls, errs);
 }
 
 struct gen *gen_ref(struct gen *g)

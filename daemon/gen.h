@@ -9,6 +9,8 @@
 
 #include <stdint.h>
 
+#include "config.h"
+
 struct config;
 struct cfg_service;
 struct tls_env;
@@ -23,8 +25,14 @@ struct gen {
 
 /* Build a complete generation from the file (cur: the running config, whose
  * VIPs are kept; NULL at start, when a previous run's SNAPSHOT.vips is
- * used), or NULL with *errs (malloc'd). */
-struct gen *gen_load(const char *path, const struct config *cur, char **errs);
+ * used; found: what discovery has found for dns: and srv: entries, may be
+ * NULL), or NULL with *errs (malloc'd). */
+struct gen *gen_load(const char *path, const struct config *cur, config_found_fn found,
+                     void *found_arg, char **errs);
+/* A generation like cur, from the text cur was loaded from (the file is
+ * not read again: an edit in progress does not go live because DNS
+ * changed) with what discovery found now; cur's TLS contexts are shared. */
+struct gen *gen_derive(const struct gen *cur, config_found_fn found, void *found_arg, char **errs);
 struct gen *gen_ref(struct gen *g);
 void gen_unref(struct gen *g);
 /* The endpoint set of svc, one of g's services. */

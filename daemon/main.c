@@ -35,6 +35,8 @@
 #include "admin.h"
 #include "dns_serve.h"
 #include "metrics.h"
+#include "lock.h"
+#include "discover.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -118,31 +120,6 @@ static void say_lines(char *buf, enum say how)
 	}
 }
 
-/* The lock may be opened by meshd's user alone: anyone who can open it can
- * flock it and keep every later meshd from starting. */
-static bool lock_file_safe(const struct stat *st, char *why, size_t len)
-{
-	if (!S_ISREG(st->st_mode)) {
-		snprintf(why, len, "is not a regular file");
-		return false;
-	}
-	if (st->st_uid != geteuid()) {
-		snprintf(why, len, "is owned by uid %u", (unsigned)st->st_uid);
-		return false;
-	}
-	if (st->st_mode & 077) {
-		snprintf(why, len, "can be opened by others (mode %04o)",
-		         (unsigned)(st->st_mode & 07777));
-		return false;
-	}
-	return true;
-}
-
-static void lock_path(const struct config *c, char *buf, size_t len)
-{
-	snprintf(buf, len, "%s.lock", c->snapshot);
-}
-
 static void judge(char **errs, char **warns, const char *what, const char *path,
                   enum pathsafe_verdict v, const char *why)
 {
@@ -221,6 +198,7 @@ struct daemon {
 	struct dns_serve *dns;        /* NULL: dns = off */
 	struct admin_running running; /* the restart-only keys as started */
 	struct route6_state route6;   /* the IPv6 VIP range's local route */
+	struct discover *disc;        /* dns: and srv: endpoints */
 };
 
 static bool w0_holds(const struct cfg_service *s, void *arg)
@@ -262,6 +240,88 @@ static unsigned publish(struct daemon *d)
 	return left;
 }
 
+/* Every worker to g (consumed; it becomes the newest generation), then
+ * the routes. What went wrong goes to *warns. */
+static void switch_gen(struct daemon *d, struct gen *g, bool snap_moved, char **warns)
+{
+	struct gen *old = d->gen;
+	d->gen = g;
+	g->cfg->generation = ++d->generation;
+	for (unsigned i = 0; i < d->nw; i++)
+		worker_post_gen(&d->w[i], g);
+	/* New VIPs must be listening before the snapshot names them. */
+	if (worker_wait_applied(d->w, d->nw, d->generation, 5.0) == -1)
+		startcheck_add(warns, "a worker is slow to apply generation %llu",
+		               (unsigned long long)d->generation);
+	if (snap_moved)
+		snapshot_unpublish(old->cfg);
+	unsigned left = publish(d); /* which logs why */
+	if (left)
+		startcheck_add(warns, "%u of %u services not published (the log says why)", left,
+		               g->cfg->nservices);
+	for (unsigned i = 0; i < g->cfg->nservices; i++)
+		if (g->cfg->services[i].dns_dropped)
+			startcheck_add(warns,
+			               "service %s: %u discovered endpoints left out (at most %d)",
+			               g->cfg->services[i].name, g->cfg->services[i].dns_dropped,
+			               CFG_MAX_ENDPOINTS);
+	gen_unref(old);
+	admin_set_gen(d->admin, g);
+}
+
+/*
+ * Discovery changed an entry's endpoints: the generation in force again,
+ * from the text it was loaded from (not the file: an edit in progress does
+ * not go live because DNS changed), with what discovery found; applied as
+ * a reload is, without cutting a connection.
+ */
+static void discovered(void *arg)
+{
+	struct daemon *d = arg;
+	char *errs = NULL, *warns = NULL;
+	if (d->draining)
+		return;
+	struct gen *g = gen_derive(d->gen, discover_found, d->disc, &errs);
+	if (!g) {
+		log_error("discovered endpoints not applied:");
+		say_lines(errs, SAY_ERROR_INDENTED);
+		free(errs);
+		return;
+	}
+	switch_gen(d, g, false, &warns);
+	log_info("discovered endpoints applied (generation %llu)",
+	         (unsigned long long)d->generation);
+	say_lines(warns, SAY_WARN);
+	free(warns);
+}
+
+/* At start, before the workers: discovery's thread, and its first answers
+ * (at most two question timeouts' wait) in the generation they start with. */
+static int discovery_start(struct daemon *d)
+{
+	char err[256];
+	if (!(d->disc = discover_new(d->loop, discovered, d, err, sizeof err))) {
+		log_error("%s", err);
+		return -1;
+	}
+	discover_configure(d->disc, d->gen->cfg);
+	discover_wait_first(d->disc, 2 * d->gen->cfg->dns_timeout + 0.5);
+	if (!discover_collect(d->disc))
+		return 0;
+	char *errs = NULL;
+	struct gen *g = gen_derive(d->gen, discover_found, d->disc, &errs);
+	if (!g) {
+		log_error("discovered endpoints not applied:");
+		say_lines(errs, SAY_ERROR_INDENTED);
+		free(errs);
+		return 0;
+	}
+	g->cfg->generation = d->generation;
+	gen_unref(d->gen);
+	d->gen = g;
+	return 0;
+}
+
 /* Copy of a line list (say_lines consumes its argument). */
 static char *lines_dup(const char *lines)
 {
@@ -286,7 +346,7 @@ static void reload_run(struct daemon *d, struct admin_reload_result *r)
 		r->errors = strdup("meshd is draining: no reload\n");
 		return;
 	}
-	struct gen *g = gen_load(d->conf_path, d->gen->cfg, &errs);
+	struct gen *g = gen_load(d->conf_path, d->gen->cfg, discover_found, d->disc, &errs);
 	if (g) {
 		check_paths(g->cfg, &unsafe, &warns);
 		if (unsafe) {
@@ -346,30 +406,16 @@ static void reload_run(struct daemon *d, struct admin_reload_result *r)
 			g->cfg->log = keep;
 		}
 	}
-	d->gen = g;
-	g->cfg->generation = ++d->generation;
-	for (unsigned i = 0; i < d->nw; i++)
-		worker_post_gen(&d->w[i], g);
-	/* New VIPs must be listening before the snapshot names them. */
-	if (worker_wait_applied(d->w, d->nw, d->generation, 5.0) == -1)
-		startcheck_add(&warns, "a worker is slow to apply generation %llu",
-		               (unsigned long long)d->generation);
-	if (snap_moved)
-		snapshot_unpublish(old->cfg);
-	unsigned left = publish(d); /* which logs why */
-	if (left)
-		startcheck_add(&warns, "%u of %u services not published (the log says why)", left,
-		               g->cfg->nservices);
+	switch_gen(d, g, snap_moved, &warns);
+	discover_configure(d->disc, g->cfg); /* and ask again */
 	log_info("reloaded %s (generation %llu): %u services, %u identities", d->conf_path,
 	         (unsigned long long)d->generation, g->cfg->nservices, g->cfg->nidentities);
-	gen_unref(old);
 	r->accepted = true;
 	r->generation = d->generation;
 	r->warnings = lines_dup(warns);
 	say_lines(warns, SAY_WARN);
 	free(warns);
 	metrics_reload(true, d->generation);
-	admin_set_gen(d->admin, g);
 	admin_note_reload(d->admin, r);
 }
 
@@ -432,141 +478,6 @@ static void signal_cb(struct ev_loop *loop, ev_signal *w, int revents)
 	}
 }
 
-/*
- * Who holds a flock on (dev, ino), from /proc/locks: 1 with *pid and *uid
- * (its effective uid; a holder running as root or as us wins over
- * others), 0 when nobody does, -1 when it cannot be told.
- */
-static int lock_holder(dev_t dev, ino_t ino, pid_t *pid, uid_t *uid)
-{
-	FILE *f = fopen("/proc/locks", "re");
-	if (!f)
-		return -1;
-	char line[256];
-	int found = 0;
-	while (fgets(line, sizeof line, f)) {
-		/* "1: FLOCK  ADVISORY  WRITE 1234 00:2e:5678 0 EOF"; a waiter's
-		 * line has "->" after the number and holds nothing. */
-		char type[16], rw[16], where[64];
-		int p;
-		if (strstr(line, "->") ||
-		    sscanf(line, "%*d: %15s %*s %15s %d %63s", type, rw, &p, where) != 4)
-			continue;
-		unsigned maj, min;
-		unsigned long long in;
-		if (sscanf(where, "%x:%x:%llu", &maj, &min, &in) != 3 || maj != major(dev) ||
-		    min != minor(dev) || in != (unsigned long long)ino)
-			continue;
-		char sp[64], buf[256];
-		snprintf(sp, sizeof sp, "/proc/%d/status", p);
-		FILE *sf = fopen(sp, "re");
-		unsigned ruid, e = (unsigned)-1;
-		while (sf && fgets(buf, sizeof buf, sf))
-			if (sscanf(buf, "Uid: %u %u", &ruid, &e) == 2)
-				break;
-		if (sf)
-			fclose(sf);
-		if (found && *uid != (uid_t)-1 && (*uid == 0 || *uid == geteuid()))
-			continue; /* a trusted holder already found */
-		found = 1;
-		*pid = p;
-		*uid = (uid_t)e;
-	}
-	fclose(f);
-	return found;
-}
-
-/*
- * One meshd per snapshot: a second one would share VIP ports with the
- * first through SO_REUSEPORT and split its traffic. The lock is created
- * 0600 with O_EXCL | O_NOFOLLOW, so no one else can open (and flock) it
- * or point it elsewhere. An existing lock others could open (an older
- * meshd made it 0644, or someone planted it) is replaced: unlinked and
- * created afresh, so whoever holds the old one holds nothing that
- * matters. Unless its holder is root or our own user: that is a running
- * meshd (an older one), and starting beside it is what the lock prevents.
- * The directory itself has passed check_paths, so only root or we can
- * make names in it.
- */
-static int take_lock(struct daemon *d)
-{
-	char path[4200], why[200];
-	lock_path(d->gen->cfg, path, sizeof path);
-	for (int tries = 0; tries < 4; tries++) {
-		int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-		struct stat st;
-		if (fd == -1 && errno == EEXIST) {
-			if (lstat(path, &st) == -1) {
-				if (errno == ENOENT)
-					continue;
-				log_error("cannot examine lock %s: %m", path);
-				return -1;
-			}
-			if (!lock_file_safe(&st, why, sizeof why)) {
-				pid_t pid = 0;
-				uid_t uid = (uid_t)-1;
-				int held = lock_holder(st.st_dev, st.st_ino, &pid, &uid);
-				if (held == 1 && (uid == 0 || uid == geteuid())) {
-					log_error(
-						"another meshd is running with routes %s (lock %s held by "
-						"pid %d)",
-						d->gen->cfg->snapshot, path, (int)pid);
-					return -1;
-				}
-				if (unlink(path) == -1 && errno != ENOENT) {
-					log_error("cannot replace lock %s (it %s): %m", path, why);
-					return -1;
-				}
-				char holder[96] = "";
-				if (held == 1)
-					snprintf(holder, sizeof holder, ", held by pid %d (uid %d)",
-					         (int)pid, (int)uid);
-				log_warn(
-					"replaced lock %s: it %s%s; a lock others can open lets them "
-					"keep meshd from starting",
-					path, why, holder);
-				continue;
-			}
-			fd = open(path, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
-			struct stat fst;
-			if (fd != -1 && (fstat(fd, &fst) == -1 || fst.st_ino != st.st_ino ||
-			                 fst.st_dev != st.st_dev)) {
-				close(fd); /* replaced between lstat and open: look again */
-				continue;
-			}
-			if (fd == -1 && errno == ENOENT)
-				continue;
-		}
-		if (fd == -1) {
-			log_error("cannot open %s: %m", path);
-			return -1;
-		}
-		if (flock(fd, LOCK_EX | LOCK_NB) == -1) {
-			log_error("another meshd is running with routes %s (lock %s held)",
-			          d->gen->cfg->snapshot, path);
-			close(fd);
-			return -1;
-		}
-		d->lock_fd = fd;
-		return 0;
-	}
-	log_error("cannot take lock %s: it keeps changing under us", path);
-	return -1;
-}
-
-/* The pid of a meshd running with c's snapshot (the holder of its lock,
- * root or our user), or 0: what it listens on is no conflict for -t. */
-static pid_t running_meshd(const struct config *c)
-{
-	char path[4200];
-	struct stat st;
-	pid_t pid = 0;
-	uid_t uid = (uid_t)-1;
-	lock_path(c, path, sizeof path);
-	if (lstat(path, &st) == -1 || lock_holder(st.st_dev, st.st_ino, &pid, &uid) != 1)
-		return 0;
-	return uid == 0 || uid == geteuid() ? pid : 0;
-}
 
 /* The snapshot's and control socket's directories, before the lock is
  * taken in the first (the default /run/libmesh is gone after a reboot). */
@@ -631,7 +542,7 @@ int main(int argc, char **argv)
 	memset(&dd, 0, sizeof dd);
 	struct daemon *d = &dd;
 	d->conf_path = path;
-	d->gen = gen_load(path, NULL, &errs);
+	d->gen = gen_load(path, NULL, NULL, NULL, &errs);
 	if (!d->gen) {
 		print_errors(errs ? errs : "unknown error\n");
 		if (test)
@@ -644,12 +555,14 @@ int main(int argc, char **argv)
 	if (test) {
 		char *notes = NULL;
 		startcheck_dirs(d->gen->cfg, &unsafe, &notes);
-		startcheck_binds(d->gen->cfg, true, running_meshd(d->gen->cfg), &unsafe, &warns);
+		startcheck_binds(d->gen->cfg, true, lock_running_meshd(d->gen->cfg), &unsafe,
+		                 &warns);
 		const struct config *tc = d->gen->cfg;
 		char r6[512];
 		if (tc->vip6_on &&
 		    route6_check(&tc->vip6_net, tc->vip6_prefix, r6, sizeof r6) == -1)
 			startcheck_add(&unsafe, "%s", r6);
+		discover_check(d->gen->cfg, &notes, &warns);
 		say_lines(notes, SAY_STDERR);
 		free(notes);
 		say_lines(warns, SAY_STDERR);
@@ -691,7 +604,7 @@ int main(int argc, char **argv)
 	const struct config *c = d->gen->cfg;
 	d->gen->cfg->generation = d->generation = 1;
 	char err6[512];
-	if (take_lock(d) == -1)
+	if ((d->lock_fd = lock_take(c)) == -1)
 		return 1;
 	/* Before anything is made: a serving host whose mesh port someone
 	 * else holds would run and serve no one. */
@@ -734,6 +647,9 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	d->loop = ev_default_loop(EVFLAG_AUTO);
+	if (discovery_start(d) == -1)
+		return 1;
+	c = d->gen->cfg;
 	d->ctl = shimctl_open(d->loop, c->control, err, sizeof err);
 	if (!d->ctl)
 		log_error("%s; connects to VIPs will not report upstream failures", err);
@@ -830,6 +746,7 @@ int main(int argc, char **argv)
 	dns_serve_stop(d->dns);
 	for (unsigned i = 0; i < d->nw; i++)
 		worker_finish(&d->w[i]);
+	discover_free(d->disc);
 	shimctl_close(d->ctl);
 	snapshot_unpublish(d->gen->cfg);
 	route6_stop(&d->route6);

@@ -24,6 +24,7 @@
 #include "log.h"
 
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -240,6 +241,33 @@ uint64_t metrics_wall_us(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+/* Process-wide too: discovery's outcomes arrive on the main thread; the
+ * render reads them under the lock. Sticky names, the rest in "overflow". */
+pthread_mutex_t metrics_disc_lock = PTHREAD_MUTEX_INITIALIZER;
+struct metrics_disc metrics_disc[METRICS_DISC_MAX + 1];
+unsigned metrics_ndisc;
+
+void metrics_discovery(const char *source, enum metrics_disc_result r)
+{
+	pthread_mutex_lock(&metrics_disc_lock);
+	unsigned i = 0;
+	while (i < metrics_ndisc && strcmp(metrics_disc[i].source, source) != 0)
+		i++;
+	if (i == metrics_ndisc) {
+		if (metrics_ndisc < METRICS_DISC_MAX) {
+			snprintf(metrics_disc[i].source, sizeof metrics_disc[i].source, "%s",
+			         source);
+			metrics_ndisc++;
+		} else {
+			i = METRICS_DISC_MAX;
+			snprintf(metrics_disc[i].source, sizeof metrics_disc[i].source, "overflow");
+		}
+	}
+	if ((unsigned)r < METRICS_DISC_RESULTS)
+		metrics_disc[i].n[r]++;
+	pthread_mutex_unlock(&metrics_disc_lock);
 }
 
 void metrics_reload(bool accepted, uint64_t generation)

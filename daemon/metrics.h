@@ -117,6 +117,11 @@ void metrics_service(struct metrics_shard *sh, const char *service, enum metrics
 /* A link came up (+1) or went (-1), the receiving (inbound) or calling end. */
 void metrics_link(struct metrics_shard *sh, bool inbound, int delta);
 
+/* A resolution of a dns: or srv: entry (discover.c), main thread. */
+enum metrics_disc_result { METRICS_DISC_OK, METRICS_DISC_EMPTY, METRICS_DISC_FAILED };
+#define METRICS_DISC_RESULTS 3
+void metrics_discovery(const char *source, enum metrics_disc_result r);
+
 /* A reload was accepted (generation now in force) or rejected. Any thread. */
 void metrics_reload(bool accepted, uint64_t generation);
 

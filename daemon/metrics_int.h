@@ -12,6 +12,7 @@
 #include "metrics.h"
 #include "config.h"
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
 
@@ -85,6 +86,15 @@ struct metrics_shard {
 };
 
 /* Process-wide: reloads happen on the main thread, rarely. */
+/* Discovery's outcomes per dns:/srv: entry (metrics_discovery). */
+#define METRICS_DISC_MAX 128
+struct metrics_disc {
+	char source[272];
+	uint64_t n[METRICS_DISC_RESULTS];
+};
+extern pthread_mutex_t metrics_disc_lock;
+extern struct metrics_disc metrics_disc[METRICS_DISC_MAX + 1];
+extern unsigned metrics_ndisc;
 extern atomic_uint_fast64_t metrics_reloads_ok, metrics_reloads_rejected;
 extern atomic_bool metrics_last_reload_failed;
 extern _Atomic uint64_t metrics_last_reload_us; /* 0: none since start */

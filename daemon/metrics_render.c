@@ -422,6 +422,53 @@ static double now_wall(void)
 	return (double)metrics_wall_us() / 1e6;
 }
 
+static void prom_family(struct sbuf *o, const char *name, const char *type, const char *help);
+
+/* Discovery: resolutions per dns:/srv: entry and outcome, and the
+ * endpoints each entry gives each service now. */
+static void discovery_prom(struct sbuf *o, const struct config *cfg)
+{
+	static const char *const words[METRICS_DISC_RESULTS] = { "ok", "empty", "failed" };
+	pthread_mutex_lock(&metrics_disc_lock);
+	unsigned n = metrics_ndisc + (metrics_disc[METRICS_DISC_MAX].source[0] ? 1 : 0);
+	if (n)
+		prom_family(o, "libmesh_discovery_resolutions_total", "counter",
+		            "Resolutions of a dns: or srv: endpoints entry, by outcome (empty: "
+		            "NXDOMAIN or no records; failed: the last answer stays).");
+	for (unsigned i = 0; i <= METRICS_DISC_MAX; i++) {
+		const struct metrics_disc *m = &metrics_disc[i];
+		if (!m->source[0] || (i == metrics_ndisc && i != METRICS_DISC_MAX))
+			continue;
+		for (unsigned r = 0; r < METRICS_DISC_RESULTS; r++) {
+			sbuf_puts(o, "libmesh_discovery_resolutions_total{name=");
+			sbuf_prom_str(o, m->source);
+			sbuf_printf(o, ",result=\"%s\"} %" PRIu64 "\n", words[r], m->n[r]);
+		}
+	}
+	pthread_mutex_unlock(&metrics_disc_lock);
+	bool head = false;
+	for (unsigned i = 0; cfg && i < cfg->nservices; i++) {
+		const struct cfg_service *s = &cfg->services[i];
+		for (unsigned d = 0; d < s->ndns; d++) {
+			unsigned k = 0;
+			for (unsigned e = 0; e < s->nendpoints; e++)
+				k += s->endpoints[e].source &&
+				     strcmp(s->endpoints[e].source, s->dns[d].text) == 0;
+			if (!head)
+				prom_family(
+					o, "libmesh_discovery_endpoints", "gauge",
+					"Endpoints of the service found by a dns: or srv: entry, "
+					"in force now.");
+			head = true;
+			sbuf_puts(o, "libmesh_discovery_endpoints{destination_service=");
+			sbuf_prom_str(o, s->name);
+			sbuf_puts(o, ",name=");
+			sbuf_prom_str(o, s->dns[d].text);
+			sbuf_printf(o, "} %u\n", k);
+		}
+	}
+}
+
 static double reload_time(const struct metrics_process *p)
 {
 	uint64_t us = atomic_load(&metrics_last_reload_us);
@@ -570,6 +617,7 @@ static void prom_process(struct sbuf *o, const struct view *v, const struct metr
 	            "libmesh_config_reloads_total{result=\"rejected\"} %" PRIu64 "\n",
 	            (uint64_t)atomic_load(&metrics_reloads_ok),
 	            (uint64_t)atomic_load(&metrics_reloads_rejected));
+	discovery_prom(o, cfg);
 	prom_family(o, "libmesh_traffic_records_dropped_total", "counter",
 	            "Traffic records lost because the log could not be written.");
 	sbuf_printf(o, "libmesh_traffic_records_dropped_total %" PRIu64 "\n", traffic_dropped());

@@ -189,6 +189,50 @@ void record_endpoint(const char *host, const char *event, const char *service, c
 	emit(&j);
 }
 
+/* "k":["a","b",...]: the strings that fit (the rest make the record
+ * "truncated"). The strings are addresses: nothing to escape, but they go
+ * through json_escape all the same. */
+static void jstrv(struct jbuf *j, const char *k, const char *const *v, unsigned n)
+{
+	struct jmark m = jmark(j);
+	if (!jkey(j, k) || !jraw(j, "["))
+		goto drop;
+	for (unsigned i = 0; i < n; i++) {
+		size_t need = strlen(v[i]) * 6 + 4;
+		if (jroom(j) < need + 1) {
+			j->truncated = true;
+			break;
+		}
+		bool cut;
+		if (i)
+			j->b[j->n++] = ',';
+		j->b[j->n++] = '"';
+		j->n += json_escape(j->b + j->n, jroom(j) - 1, v[i], &cut);
+		j->b[j->n++] = '"';
+	}
+	if (jraw(j, "]"))
+		return;
+drop:
+	jdrop(j, m);
+}
+
+void record_discovery(const char *host, const char *service, const char *source,
+                      const char *const *endpoints, unsigned n, unsigned ttl, const char *result,
+                      const char *error)
+{
+	struct jbuf j;
+	begin(&j, "discovery");
+	jstr(&j, "host", host);
+	jstr(&j, "service", service);
+	jstr(&j, "name", source);
+	jstr(&j, "result", result);
+	jstr(&j, "error", error);
+	jnum(&j, "ttl", ttl);
+	jnum(&j, "count", n);
+	jstrv(&j, "endpoints", endpoints, n);
+	emit(&j);
+}
+
 /* What every record of a session says, up to its bytes: who called whom,
  * over what, for how long. */
 static void session_head(struct jbuf *j, const struct session *s, const char *event)

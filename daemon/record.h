@@ -35,6 +35,14 @@ unsigned record_progress(struct worker *m, double now, double interval, unsigned
  * (after secs out). At most one per endpoint per ejection. */
 void record_endpoint(const char *host, const char *event, const char *service, const char *endpoint,
                      enum result result, unsigned failures, unsigned ejections, double secs);
+/* One JSON line for what discovery found for one of service's dns: or
+ * srv: entries (source): result "ok" (the endpoints now in force, n of
+ * them, asked again after ttl seconds: the answer's TTL held to
+ * [dns_ttl_min, dns_ttl_max]), "empty" (NXDOMAIN or no records:
+ * none from this entry) or "failed" (error: the last answer stays). */
+void record_discovery(const char *host, const char *service, const char *source,
+                      const char *const *endpoints, unsigned n, unsigned ttl, const char *result,
+                      const char *error);
 /* A refusal (a session that ended before the relay): false when its
  * source has used its burst for this window (it is counted, and written
  * later as one "aggregate" record). */

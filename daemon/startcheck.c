@@ -192,7 +192,7 @@ void startcheck_services(const struct config *c, char **warns)
 {
 	for (unsigned i = 0; i < c->nservices; i++) {
 		const struct cfg_service *s = &c->services[i];
-		if (!s->nendpoints && !s->nupstreams)
+		if (!s->nendpoints && !s->ndns && !s->nupstreams)
 			startcheck_add(warns,
 			               "warning: service %s has neither endpoints nor an upstream: "
 			               "every connection to it fails",

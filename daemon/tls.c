@@ -24,6 +24,7 @@ struct tls_ident {
 };
 
 struct tls_env {
+	int refs; /* generations sharing it (gen_derive: same identities) */
 	struct tls_ident *ids;
 	unsigned nids;
 	SSL_CTX *server;
@@ -136,6 +137,7 @@ struct tls_env *tls_env_new(const struct config *c, char **err)
 	*err = NULL;
 	if (!e)
 		goto nomem;
+	e->refs = 1;
 	e->ids = calloc(c->nidentities ? c->nidentities : 1, sizeof *e->ids);
 	if (!e->ids)
 		goto nomem;
@@ -194,9 +196,15 @@ fail:
 	return NULL;
 }
 
+struct tls_env *tls_env_ref(struct tls_env *e)
+{
+	__atomic_add_fetch(&e->refs, 1, __ATOMIC_RELAXED);
+	return e;
+}
+
 void tls_env_free(struct tls_env *e)
 {
-	if (!e)
+	if (!e || __atomic_sub_fetch(&e->refs, 1, __ATOMIC_ACQ_REL) != 0)
 		return;
 	for (unsigned i = 0; i < e->nids; i++) {
 		free(e->ids[i].name);

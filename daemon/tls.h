@@ -24,6 +24,9 @@ struct tls_env;
 
 /* Returns NULL and a malloc'ed message in *err on failure. */
 struct tls_env *tls_env_new(const struct config *c, char **err);
+/* One more holder (a generation derived from the same file text: the same
+ * identities, certificates and CA); tls_env_free drops one. */
+struct tls_env *tls_env_ref(struct tls_env *e);
 void tls_env_free(struct tls_env *e);
 
 /* A client SSL for `fd` speaking as identity `id_name` to a peer that must

@@ -10,7 +10,7 @@ ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 C=$ROOT/tests/fuzz/corpus
 MKSNAP=$ROOT/build/mksnap
 [[ -x $MKSNAP ]] || { echo "make_seeds: build $MKSNAP first (make tools)" >&2; exit 1; }
-mkdir -p "$C/snapshot" "$C/proto" "$C/config" "$C/ctlproto" "$C/record" "$C/dns"
+mkdir -p "$C/snapshot" "$C/proto" "$C/config" "$C/ctlproto" "$C/record" "$C/dns" "$C/dns_answer"
 
 # Snapshots as meshd and mksnap write them.
 "$MKSNAP" "$C/snapshot/two_services" mesh hello=127.77.0.2:80,8080 db=127.77.0.3:5432 \
@@ -106,6 +106,24 @@ max_connections = 100
 vip = 127.78.0.9
 INI
 
+# Endpoints from DNS: dns: and srv: entries, tiers, the discovery keys.
+cat >"$C/config/discovery.ini" <<'INI'
+[mesh]
+trust_domain = mesh.test
+ca = certs/ca.pem
+snapshot = discovery.routes
+resolvers = 10.78.0.1, [fd00::53]:5353
+dns_ttl_min = 1s
+dns_ttl_max = 5m
+dns_timeout = 500ms
+
+[service.api]
+ports = 80
+endpoints = dns:api.service.consul:15443*2, 10.0.0.9:15443
+  srv:_api._tcp.service.consul | srv:_mesh._tcp.api.default.svc.cluster.local
+
+INI
+
 # Control-socket lines (shim/ctlproto.h), both directions.
 printf 'W 127.0.0.1:40000 127.77.0.2:80 123456' >"$C/ctlproto/question"
 printf 'V 127.0.0.1:40000 127.77.0.2:80 123456 refused' >"$C/ctlproto/answer"
@@ -141,5 +159,52 @@ seeds = {
 }
 for k, v in seeds.items():
     open(d + "/" + k, "wb").write(v)
+# DNS answers (daemon/dns_answer.h) as dnsmasq, Consul or CoreDNS send them:
+# A, AAAA, SRV with the targets in the additional section, a CNAME chain,
+# NXDOMAIN with its SOA, a truncated answer, a compressed SRV target.
+python3 - "$C/dns_answer" <<'PY'
+import socket, struct, sys
+d = sys.argv[1]
+def name(n):
+    out = b""
+    for l in n.split("."):
+        if l:
+            out += bytes([len(l)]) + l.encode()
+    return out + b"\0"
+def rr(owner, t, ttl, rdata):
+    o = owner if isinstance(owner, bytes) else name(owner)
+    return o + struct.pack(">HHIH", t, 1, ttl, len(rdata)) + rdata
+def msg(i, flags, q, qt, an=(), ns=(), ar=()):
+    h = struct.pack(">HHHHHH", i, flags, 1, len(an), len(ns), len(ar))
+    return h + name(q) + struct.pack(">HH", qt, 1) + b"".join(an) + b"".join(ns) + b"".join(ar)
+a = lambda ip: socket.inet_pton(socket.AF_INET, ip)
+aaaa = lambda ip: socket.inet_pton(socket.AF_INET6, ip)
+srv = lambda p, w, port, t: struct.pack(">HHH", p, w, port) + name(t)
+soa = name("ns.consul") + name("admin.consul") + struct.pack(">IIIII", 1, 3600, 600, 86400, 5)
+seeds = {
+    "a_two": msg(1, 0x8580, "api.service.consul", 1,
+                 [rr("api.service.consul", 1, 2, a("10.78.0.2")),
+                  rr("api.service.consul", 1, 2, a("10.78.0.3"))]),
+    "aaaa": msg(2, 0x8580, "api.service.consul", 28,
+                [rr("api.service.consul", 28, 30, aaaa("fd00::2"))]),
+    "srv_additional": msg(3, 0x8580, "_api._tcp.service.consul", 33,
+                          [rr("_api._tcp.service.consul", 33, 2, srv(10, 3, 15443, "h3.node.consul")),
+                           rr("_api._tcp.service.consul", 33, 2, srv(20, 1, 15443, "h2.node.consul"))],
+                          ar=[rr("h3.node.consul", 1, 2, a("10.78.0.3")),
+                              rr("h2.node.consul", 1, 2, a("10.78.0.2"))]),
+    "srv_k8s": msg(4, 0x8500, "_mesh._tcp.api.default.svc.cluster.local", 33,
+                   [rr("_mesh._tcp.api.default.svc.cluster.local", 33, 5,
+                       srv(0, 50, 15443, "api-0.api.default.svc.cluster.local"))]),
+    "cname": msg(5, 0x8180, "api.example", 1,
+                 [rr("api.example", 5, 60, name("real.example")),
+                  rr("real.example", 1, 20, a("10.0.0.9"))]),
+    "nxdomain_soa": msg(6, 0x8583, "gone.service.consul", 1, ns=[rr("consul", 6, 5, soa)]),
+    "truncated": msg(7, 0x8780, "flood.example", 1),
+    # the SRV target is a pointer to the question's name (offset 12)
+    "srv_compressed": msg(8, 0x8180, "_api._tcp.service.consul", 33,
+                          [rr(b"\xc0\x0c", 33, 9, struct.pack(">HHH", 1, 1, 80) + b"\xc0\x0c")]),
+}
+for k, v in seeds.items():
+    open("%s/%s" % (d, k), "wb").write(v)
 PY
 echo "make_seeds: wrote $(find "$C" -type f | wc -l) seeds under $C"

@@ -1,0 +1,127 @@
+"""dns_server.py PORT MODEFILE LOG: a hostile DNS server on 127.0.0.1:PORT,
+UDP and TCP, for dns_hostile.sh. It answers every question for any name
+as MODEFILE says (read again for each question):
+  good     one A record, 127.0.0.2, TTL 0; AAAA: no records (NODATA)
+  flood    as many A records as a message can hold (4,000 over TCP: the
+           UDP answer is truncated to make the client ask again), TTL 0,
+           127.0.0.2 first and then 127.1.x.y, and 10,000 more claimed
+           in a UDP datagram that does not hold them (malformed)
+  garbage  random bytes, and answers with the wrong id
+  silent   nothing at all
+  rotate   names starting with "rot": one A record, a new random 127.3.x.y
+           each time (every answer a change); other names as in good
+Names starting with "rot" get good answers in every other mode.
+Each question is one line in LOG: "udp|tcp QTYPE MODE NAME"."""
+import os
+import random
+import socket
+import struct
+import sys
+import threading
+
+port, modefile, logf = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+lock = threading.Lock()
+
+
+def mode():
+    try:
+        with open(modefile) as f:
+            return f.read().strip()
+    except OSError:
+        return "good"
+
+
+def log(proto, qtype, m, name):
+    with lock, open(logf, "a") as f:
+        f.write("%s %d %s %s\n" % (proto, qtype, m, name))
+
+
+def question(q):
+    """(id, question bytes, qtype, name) of a query."""
+    qid = struct.unpack(">H", q[:2])[0]
+    i = 12
+    labels = []
+    while q[i]:
+        labels.append(q[i + 1:i + 1 + q[i]].decode("ascii", "replace"))
+        i += 1 + q[i]
+    i += 1
+    qtype = struct.unpack(">H", q[i:i + 2])[0]
+    return qid, q[12:i + 4], qtype, ".".join(labels)
+
+
+def a_rr(ip):
+    return b"\xc0\x0c" + struct.pack(">HHIH", 1, 1, 0, 4) + socket.inet_aton(ip)
+
+
+def answer(q, proto):
+    qid, qsec, qtype, name = question(q)
+    m = mode()
+    rot = name.startswith("rot")
+    if rot and m != "rotate":
+        m = "good"  # the rot names are for the rotate mode alone
+    log(proto, qtype, m, name)
+    if m == "silent":
+        return None
+    if m == "garbage":
+        if random.random() < 0.5:
+            return struct.pack(">H", qid ^ 0x5555) + os.urandom(60)
+        return struct.pack(">H", qid) + os.urandom(random.randint(0, 200))
+    rrs = []
+    if qtype == 1 and rot and m == "rotate":
+        rrs = [a_rr("127.3.%d.%d" % (random.randint(0, 255), random.randint(1, 254)))]
+    elif qtype == 1:
+        rrs = [a_rr("127.0.0.2")]
+        if m == "flood":
+            rrs += [a_rr("127.1.%d.%d" % (i // 250, i % 250 + 1)) for i in range(3999)]
+    flags = 0x8580
+    if m == "flood" and proto == "udp" and qtype == 1:
+        if random.random() < 0.5:
+            # 10,000 claimed, a few present: malformed
+            return struct.pack(">HHHHHH", qid, flags, 1, 10000, 0, 0) + qsec + b"".join(rrs[:5])
+        return struct.pack(">HHHHHH", qid, flags | 0x0200, 1, 0, 0, 0) + qsec
+    return struct.pack(">HHHHHH", qid, flags, 1, len(rrs), 0, 0) + qsec + b"".join(rrs)
+
+
+def udp():
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(("127.0.0.1", port))
+    while True:
+        q, peer = s.recvfrom(4096)
+        try:
+            r = answer(q, "udp")
+        except (IndexError, struct.error):
+            continue
+        if r is not None:
+            if mode() == "garbage":
+                for _ in range(20):  # a burst of junk first
+                    s.sendto(os.urandom(40), peer)
+            s.sendto(r, peer)
+
+
+def tcp_one(c):
+    try:
+        n = struct.unpack(">H", c.recv(2))[0]
+        q = b""
+        while len(q) < n:
+            q += c.recv(n - len(q))
+        r = answer(q, "tcp")
+        if r is not None:
+            c.sendall(struct.pack(">H", len(r)) + r)
+    except (OSError, struct.error, IndexError):
+        pass
+    finally:
+        c.close()
+
+
+def tcp():
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(("127.0.0.1", port))
+    s.listen(16)
+    while True:
+        c, _ = s.accept()
+        threading.Thread(target=tcp_one, args=(c,), daemon=True).start()
+
+
+threading.Thread(target=tcp, daemon=True).start()
+udp()
