@@ -28,10 +28,10 @@ static void make(unsigned i, const char *suffix)
 	for (unsigned k = 0; k < 16; k++)
 		many[k] = (uint16_t)(9000 + k);
 	struct snap_svc_in svcs[] = {
-		{ "hello", htonl(0x7f4d0002u), hello, 2, 0 },
-		{ "db", htonl(0x7f4d0003u), one, 1, 0 },
+		{ "hello", htonl(0x7f4d0002u), hello, 2, 0, { 0 } },
+		{ "db", htonl(0x7f4d0003u), one, 1, 0, { 0 } },
 		{ "a23456789012345678901234567890123456789012345678901234567890123",
-		  htonl(0x7f4d0009u), many, 16, 0 },
+		  htonl(0x7f4d0009u), many, 16, 0, { 0 } },
 	};
 	size_t len;
 	/* db has an IPv6 VIP (fd6d:6573:6800::3) in fd6d:6573:6800::/64 */
