@@ -158,6 +158,18 @@ const struct snap_svc *snapshot_find_vip6(const struct snap_view *v, const uint8
 const struct snap_icpt *snapshot_find_intercept(const struct snap_view *v, int family,
                                                 const void *addr, uint16_t port);
 
+/* Whether the first `prefix` bits of a and n agree (byte by byte). */
+static inline int snapshot_prefix_eq(const uint8_t *a, const uint8_t *n, uint32_t prefix)
+{
+	for (uint32_t bit = 0; bit < prefix; bit += 8) {
+		uint32_t left = prefix - bit;
+		unsigned mask = left >= 8 ? 0xffu : (0xffu << (8 - left)) & 0xffu;
+		if ((a[bit / 8] & mask) != (n[bit / 8] & mask))
+			return 0;
+	}
+	return 1;
+}
+
 /*
  * Whether vip (network order) may be answered: inside the header's VIP
  * range and inside 127.0.0.0/8. snapshot_view already checked every VIP of
@@ -173,25 +185,7 @@ static inline int snapshot_vip_ok(const struct snap_view *v, uint32_t vip)
 	if (a[0] != 127 || prefix < 8 || prefix > 32)
 		return 0;
 	/* Byte by byte: addresses are in network order on any host. */
-	for (uint32_t bit = 0; bit < prefix; bit += 8) {
-		uint32_t left = prefix - bit;
-		unsigned mask = left >= 8 ? 0xffu : (0xffu << (8 - left)) & 0xffu;
-		if ((a[bit / 8] & mask) != (n[bit / 8] & mask))
-			return 0;
-	}
-	return 1;
-}
-
-/* Whether the first `prefix` bits of a and n agree (byte by byte). */
-static inline int snapshot_prefix_eq(const uint8_t *a, const uint8_t *n, uint32_t prefix)
-{
-	for (uint32_t bit = 0; bit < prefix; bit += 8) {
-		uint32_t left = prefix - bit;
-		unsigned mask = left >= 8 ? 0xffu : (0xffu << (8 - left)) & 0xffu;
-		if ((a[bit / 8] & mask) != (n[bit / 8] & mask))
-			return 0;
-	}
-	return 1;
+	return snapshot_prefix_eq(a, n, prefix);
 }
 
 /* Whether the header has an IPv6 VIP range (a valid one: snapshot_view
