@@ -4,8 +4,9 @@ as MODEFILE says (read again for each question):
   good     one A record, 127.0.0.2, TTL 0; AAAA: no records (NODATA)
   flood    as many A records as a message can hold (4,000 over TCP: the
            UDP answer is truncated to make the client ask again), TTL 0,
-           127.0.0.2 first and then 127.1.x.y, and 10,000 more claimed
-           in a UDP datagram that does not hold them (malformed)
+           127.0.0.2 first and then 127.1.x.y; over UDP by turns that
+           truncated answer and one claiming 10,000 records that it does
+           not hold (malformed)
   garbage  random bytes, and answers with the wrong id
   silent   nothing at all
   rotate   names starting with "rot": one A record, a new random 127.3.x.y
@@ -21,6 +22,7 @@ import threading
 
 port, modefile, logf = int(sys.argv[1]), sys.argv[2], sys.argv[3]
 lock = threading.Lock()
+flood_n = 0  # UDP flood answers so far
 
 
 def mode():
@@ -75,7 +77,12 @@ def answer(q, proto):
             rrs += [a_rr("127.1.%d.%d" % (i // 250, i % 250 + 1)) for i in range(3999)]
     flags = 0x8580
     if m == "flood" and proto == "udp" and qtype == 1:
-        if random.random() < 0.5:
+        # Malformed and truncated by turns, not at random: a client that
+        # backs off after each malformed answer must still reach the TCP
+        # flood within the test's wait.
+        global flood_n
+        flood_n += 1
+        if flood_n % 2 == 1:
             # 10,000 claimed, a few present: malformed
             return struct.pack(">HHHHHH", qid, flags, 1, 10000, 0, 0) + qsec + b"".join(rrs[:5])
         return struct.pack(">HHHHHH", qid, flags | 0x0200, 1, 0, 0, 0) + qsec

@@ -28,13 +28,13 @@ vms=$("$PY" - "$T/a.routes" <<'PYEOF'
 import struct, sys
 b = open(sys.argv[1], "rb").read()
 HDR = struct.Struct("=8sIIQ8I")
-SVC = struct.Struct("=IIHH16HI")
+SVC = struct.Struct("=IIHH16HI16s")  # ... verdict_ms, vip6
 f = HDR.unpack_from(b, 0)
 nsvc, off_svc, off_str = f[4], f[5], f[8]
 for i in range(nsvc):
     s = SVC.unpack_from(b, off_svc + i * SVC.size)
     name = b[off_str + s[1]:off_str + s[1] + s[2]].decode()
-    print(name, s[-1])
+    print(name, s[20])
 PYEOF
 )
 note "verdict_ms in the snapshot: $(tr '\n' ' ' <<<"$vms")"
