@@ -43,7 +43,9 @@
  *
  * Lifetime: a link with no streams closes after an idle time (caller 60 s,
  * receiver 75 s, so the caller normally closes first). A reload retires the
- * caller's links (no new streams: new certificates); a drain retires all.
+ * caller's links (no new streams: new certificates; a generation that
+ * discovery derives shares the TLS contexts and keeps them); a drain
+ * retires all.
  */
 #ifndef MESHD_LINK_H
 #define MESHD_LINK_H

@@ -105,7 +105,10 @@ static void apply_gen(struct worker *m, struct gen *g)
 	struct gen *old = m->gen;
 	m->gen = g;
 	if (old) {
-		link_retire_all(m, false); /* made with the old certificates */
+		/* Links made with the old certificates; a generation derived by
+		 * discovery shares its TLS contexts, and its links stay in use. */
+		if (old->tls != g->tls)
+			link_retire_all(m, false);
 		gen_unref(old);
 	}
 	if (!m->draining)
