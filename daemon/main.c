@@ -694,6 +694,17 @@ int main(int argc, char **argv)
 	ev_timer_start(d->loop, &trim);
 
 	unsigned unpublished = publish(d);
+	/* Before the admin thread, which is handed d->dns: a DNS listener
+	 * that fails to start is gone before anyone can ask it. */
+	if (d->dns && dns_serve_start(d->dns, err, sizeof err) == -1) {
+		log_error("%s", err);
+		dns_serve_stop(d->dns);
+		d->dns = NULL;
+	} else if (d->dns) {
+		char da[64];
+		log_info("dns: answering mesh names on %s (UDP and TCP)",
+		         net_addr_str(&c->dns, da, sizeof da));
+	}
 	if (d->admin) {
 		struct admin_env env = { .w = d->w,
 			                 .nw = d->nw,
@@ -709,15 +720,6 @@ int main(int argc, char **argv)
 			admin_stop(d->admin);
 			d->admin = NULL;
 		}
-	}
-	if (d->dns && dns_serve_start(d->dns, err, sizeof err) == -1) {
-		log_error("%s", err);
-		dns_serve_stop(d->dns);
-		d->dns = NULL;
-	} else if (d->dns) {
-		char da[64];
-		log_info("dns: answering mesh names on %s (UDP and TCP)",
-		         net_addr_str(&c->dns, da, sizeof da));
 	}
 	char ib[64] = "off", nsv[64];
 	if (unpublished)
