@@ -38,12 +38,11 @@
 
 #define UDP_ANSWER_MAX 4096 /* what an EDNS client may ask over UDP */
 #define UDP_RECV_BATCH 32   /* datagrams per recvmmsg */
-#define RATE_SLOTS 4096     /* UDP sources remembered (direct-mapped) */
+#define RATE_SLOTS 4096     /* UDP rate buckets, by hash of the source */
 
 /* A UDP source's token bucket: DNS_UDP_RATE queries a second, bursts of
  * DNS_UDP_BURST. */
 struct rate_slot {
-	struct sockaddr_in6 src; /* an IPv4 source is stored mapped */
 	double tokens, last;
 };
 
@@ -241,9 +240,11 @@ static uint32_t fnv(const void *p, size_t n, uint32_t h)
  * Whether a query from src may be answered: its source's bucket has a
  * token. A source is an address and port; over loopback every program is
  * 127.0.0.1, but a flooding socket keeps its port, while stub resolvers
- * take a new port per query. A slot another source held is taken over
- * (with a full bucket): the table is bounded, and churning it through new
- * sockets costs the attacker a socket per datagram.
+ * take a new port per query. Sources whose address and port hash alike
+ * share a slot's bucket (the table is bounded): taking turns from sockets
+ * that hash alike gains nothing, and a flooder empties at most one slot
+ * per socket it holds, so a stub resolver's fresh port lands on an empty
+ * bucket with a chance of (its sockets) / RATE_SLOTS.
  */
 static bool rate_ok(struct dns_serve *d, const struct sockaddr_storage *ss, double now)
 {
@@ -260,9 +261,7 @@ static bool rate_ok(struct dns_serve *d, const struct sockaddr_storage *ss, doub
 	}
 	uint32_t h = fnv(&k.sin6_addr, 16, fnv(&k.sin6_port, 2, 2166136261u));
 	struct rate_slot *s = &d->rate[h % RATE_SLOTS];
-	if (s->last == 0 || s->src.sin6_port != k.sin6_port ||
-	    memcmp(&s->src.sin6_addr, &k.sin6_addr, 16) != 0) {
-		s->src = k;
+	if (s->last == 0) {
 		s->tokens = DNS_UDP_BURST;
 		s->last = now;
 	}
