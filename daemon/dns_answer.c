@@ -178,10 +178,13 @@ int dns_answer_parse(const unsigned char *msg, size_t len, uint16_t id, const ch
 	}
 	if (out->truncated)
 		return 0;
-	/* Answer section: CNAMEs first extend the chain (servers put them
-	 * first; two passes take any order), then the records of the chain. */
-	unsigned nan = ns_msg_count(m, ns_s_an);
+	/* Answer section: CNAMEs first extend the chain (pass 0, swept again
+	 * while it grows, so a CNAME listed before the one that leads to it
+	 * still counts; at most DNS_CNAME_MAX more sweeps), then the records
+	 * of the chain (pass 1). */
+	unsigned nan = ns_msg_count(m, ns_s_an), sweeps = 0;
 	for (int pass = 0; pass < 2; pass++) {
+		unsigned before = nchain;
 		for (unsigned i = 0; i < nan; i++) {
 			if (ns_parserr(&m, ns_s_an, (int)i, &rr) == -1) {
 				snprintf(why, whylen, "malformed answer record");
@@ -213,6 +216,8 @@ int dns_answer_parse(const unsigned char *msg, size_t len, uint16_t id, const ch
 				out->dropped++;
 			}
 		}
+		if (pass == 0 && nchain > before && ++sweeps <= DNS_CNAME_MAX)
+			pass = -1; /* sweep pass 0 again */
 	}
 	/* Negative answers: the SOA's TTL (RFC 2308: min of its TTL and
 	 * MINIMUM) says how long the absence holds. */

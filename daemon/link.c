@@ -657,9 +657,9 @@ struct link *link_get(struct worker *m, const char *key, const struct cfg_addr *
                       size_t len)
 {
 	for (struct link *l = m->links; l; l = l->next)
-		if (!l->receiver && !l->retired && l->state != L_DEAD && l->gen->tls == m->gen->tls &&
-		    l->nstreams < LINK_MAX_STREAMS && l->next_id < LINK_LAST_ID &&
-		    strcmp(l->key, key) == 0) {
+		if (!l->receiver && !l->retired && l->state != L_DEAD &&
+		    l->gen->tls == m->gen->tls && l->nstreams < LINK_MAX_STREAMS &&
+		    l->next_id < LINK_LAST_ID && strcmp(l->key, key) == 0) {
 			*fresh = false;
 			return link_live_suspect(l, err, len) ? NULL : l;
 		}

@@ -189,6 +189,30 @@ static void cname_chain(void **state)
 	assert_int_equal(A->min_ttl, 20);
 }
 
+/* A chain listed out of order (real -> final before api -> real) is
+ * still followed to its end. */
+static void cname_chain_out_of_order(void **state)
+{
+	(void)state;
+	struct msg m, t;
+	head(&m, 9, RESP, 3, 0, 0, "api.example", DNS_T_A);
+	t.n = 0;
+	name(&t, "final.example");
+	rr_head(&m, "real.example", DNS_T_CNAME, 60, (unsigned)t.n);
+	memcpy(m.b + m.n, t.b, t.n);
+	m.n += t.n;
+	t.n = 0;
+	name(&t, "real.example");
+	rr_head(&m, "api.example", DNS_T_CNAME, 60, (unsigned)t.n);
+	memcpy(m.b + m.n, t.b, t.n);
+	m.n += t.n;
+	rr_a(&m, "final.example", 20, "10.0.0.7");
+	assert_int_equal(parse(&m, 9, "api.example", DNS_T_A), 0);
+	assert_int_equal(A->naddr, 1);
+	assert_int_equal(A->addr[0].addr[3], 7);
+	assert_int_equal(A->dropped, 0);
+}
+
 static void not_our_answer(void **state)
 {
 	(void)state;
@@ -341,11 +365,17 @@ static void names(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(query_build),    cmocka_unit_test(a_records),
-		cmocka_unit_test(cname_chain),    cmocka_unit_test(not_our_answer),
-		cmocka_unit_test(negative),       cmocka_unit_test(truncated),
-		cmocka_unit_test(srv_additional), cmocka_unit_test(srv_compressed_target),
-		cmocka_unit_test(bounded),        cmocka_unit_test(every_prefix),
+		cmocka_unit_test(query_build),
+		cmocka_unit_test(a_records),
+		cmocka_unit_test(cname_chain),
+		cmocka_unit_test(cname_chain_out_of_order),
+		cmocka_unit_test(not_our_answer),
+		cmocka_unit_test(negative),
+		cmocka_unit_test(truncated),
+		cmocka_unit_test(srv_additional),
+		cmocka_unit_test(srv_compressed_target),
+		cmocka_unit_test(bounded),
+		cmocka_unit_test(every_prefix),
 		cmocka_unit_test(names),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
