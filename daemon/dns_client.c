@@ -200,6 +200,10 @@ static int ask_one(const struct dns_client *c, const struct cfg_addr *srv, const
 			snprintf(why, whylen, "tcp: %s", perr);
 			return -1;
 		}
+		if (a->truncated) { /* TC over TCP too: no answer, not an empty one */
+			snprintf(why, whylen, "tcp: the answer is truncated too");
+			return -1;
+		}
 		return 0;
 	}
 	close(fd);
