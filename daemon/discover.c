@@ -16,6 +16,7 @@
 #include "startcheck.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -321,11 +322,16 @@ void discover_configure(struct discover *d, const struct config *c)
 			"none): %u entr%s cannot be resolved",
 			nn, nn == 1 ? "y" : "ies");
 	if (start) {
-		if (pthread_create(&d->thread, NULL, thread_main, d) != 0)
+		sigset_t all, old;
+		sigfillset(&all);
+		pthread_sigmask(SIG_BLOCK, &all, &old); /* signals go to the main thread */
+		int rc = pthread_create(&d->thread, NULL, thread_main, d);
+		pthread_sigmask(SIG_SETMASK, &old, NULL);
+		if (rc != 0)
 			log_error(
 				"discovery: cannot start its thread: %s; dns: and srv: endpoints "
 				"stay empty",
-				strerror(errno));
+				strerror(rc));
 		else
 			d->started = true;
 	}
