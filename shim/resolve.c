@@ -30,10 +30,13 @@
  * - A service with an IPv6 VIP answers like a dual-stack name: AF_INET6
  *   gets the VIP6 (an IPV6_V6ONLY socket can reach it; with AI_V4MAPPED
  *   and AI_ALL, ::ffff:VIP after it, as glibc adds mapped A records), and
- *   AF_UNSPEC the VIP, then the VIP6. That is the order glibc's RFC 6724
- *   sort gives these two: IPv4's precedence (35) is above a unique local
- *   address's (3), and a loopback source matches 127/8's scope, not a
- *   ULA's.
+ *   AF_UNSPEC the VIP, then the VIP6. glibc's own sort (its default
+ *   table is RFC 3484's: ::/0 40, IPv4 10) would put the VIP6 first on a
+ *   host with a ULA source address; the VIP comes first here because it
+ *   works for every socket a program may open, and a name without a VIP6
+ *   answers it alone. Like any dual-stack name, a program that tries each
+ *   answer in turn makes a second mesh connection when the first is
+ *   refused or denied.
  * - AI_ADDRCONFIG is ignored for mesh answers (VIPs are loopback and work
  *   on a host without any configured address). AI_PASSIVE, AI_NUMERICHOST,
  *   a NULL node and unknown flags go to libc.
