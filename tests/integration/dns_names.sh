@@ -37,21 +37,9 @@ if [[ ! -x $GOCLIENT || $GOSRC -nt $GOCLIENT ]]; then
 fi
 
 NS=lmd$$
-NSA=$NS-a NSB=$NS-b NSBR=$NS-br
-on_exit "ip netns del $NSA 2>/dev/null; ip netns del $NSB 2>/dev/null; ip netns del $NSBR 2>/dev/null"
+NSA=$NS-a NSB=$NS-b
 on_exit "rm -rf /etc/netns/$NSA; rmdir /etc/netns 2>/dev/null || true"
-ip netns add "$NSBR" && ip netns add "$NSA" && ip netns add "$NSB" || die "cannot create namespaces"
-ip -n "$NSBR" link add br0 type bridge
-ip -n "$NSBR" link set br0 up
-for h in a b; do
-	ns=$NS-$h
-	ip -n "$NSBR" link add "v$h" type veth peer name eth0 netns "$ns"
-	ip -n "$NSBR" link set "v$h" master br0 up
-	ip -n "$ns" link set lo up
-	ip -n "$ns" link set eth0 up
-done
-ip -n "$NSA" addr add 10.77.0.1/24 dev eth0
-ip -n "$NSB" addr add 10.77.0.2/24 dev eth0
+two_hosts_netns "$NS"
 mkdir -p "/etc/netns/$NSA"
 printf 'nameserver 127.0.0.1\nnameserver 127.0.0.2\noptions timeout:1 attempts:2\n' \
 	>"/etc/netns/$NSA/resolv.conf"

@@ -852,6 +852,26 @@ _san_check() {
 _CLEANUPS=()
 on_exit() { _CLEANUPS+=("$1"); }
 
+# two_hosts_netns NS: two hosts as network namespaces, NS-a (10.77.0.1/24)
+# and NS-b (10.77.0.2/24), each with lo up and an eth0 whose veth peer is
+# on a bridge in a third namespace, NS-br (nothing in the root namespace).
+# All three are removed at exit.
+two_hosts_netns() {
+	local ns=$1 h
+	on_exit "ip netns del $ns-a 2>/dev/null; ip netns del $ns-b 2>/dev/null; ip netns del $ns-br 2>/dev/null"
+	ip netns add "$ns-br" && ip netns add "$ns-a" && ip netns add "$ns-b" || die "cannot create namespaces"
+	ip -n "$ns-br" link add br0 type bridge
+	ip -n "$ns-br" link set br0 up
+	for h in a b; do
+		ip -n "$ns-br" link add "v$h" type veth peer name eth0 netns "$ns-$h"
+		ip -n "$ns-br" link set "v$h" master br0 up
+		ip -n "$ns-$h" link set lo up
+		ip -n "$ns-$h" link set eth0 up
+	done
+	ip -n "$ns-a" addr add 10.77.0.1/24 dev eth0
+	ip -n "$ns-b" addr add 10.77.0.2/24 dev eth0
+}
+
 _teardown() {
 	[[ $_TORN_DOWN -eq 0 ]] || return 0
 	_TORN_DOWN=1

@@ -13,20 +13,8 @@
 [[ $(id -u) -eq 0 ]] || die "needs root for ip netns"
 command -v ip >/dev/null || die "ip (iproute2) not installed: run scripts/deps.sh"
 NS=lm$$
-NSA=$NS-a NSB=$NS-b NSBR=$NS-br
-on_exit "ip netns del $NSA 2>/dev/null; ip netns del $NSB 2>/dev/null; ip netns del $NSBR 2>/dev/null"
-ip netns add "$NSBR" && ip netns add "$NSA" && ip netns add "$NSB" || die "cannot create namespaces"
-ip -n "$NSBR" link add br0 type bridge
-ip -n "$NSBR" link set br0 up
-for h in a b; do
-	ns=$NS-$h
-	ip -n "$NSBR" link add "v$h" type veth peer name eth0 netns "$ns"
-	ip -n "$NSBR" link set "v$h" master br0 up
-	ip -n "$ns" link set lo up
-	ip -n "$ns" link set eth0 up
-done
-ip -n "$NSA" addr add 10.77.0.1/24 dev eth0
-ip -n "$NSB" addr add 10.77.0.2/24 dev eth0
+NSA=$NS-a NSB=$NS-b
+two_hosts_netns "$NS"
 # Reachable: B's kernel answers a connect to a closed port with a refusal.
 check "A reaches B across the bridge" ip netns exec "$NSA" "$PY" -c '
 import socket
