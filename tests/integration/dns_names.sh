@@ -75,7 +75,7 @@ spawn dnsmasq-split "$T/dnsmasq-split.log" ip netns exec "$NSA" dnsmasq --keep-i
 spawn other "$T/other.log" ip netns exec "$NSA" "$PY" -m http.server --bind 127.0.0.3 \
 	--directory "$T/other" "$BACKPORT"
 for _ in $(seq 50); do
-	in_a dig @127.0.0.2 +short +time=1 +tries=1 other.test 2>/dev/null | grep -q 127.0.0.3 &&
+	grep -qx 127.0.0.3 <<<"$(in_a dig @127.0.0.2 +short +time=1 +tries=1 other.test 2>/dev/null)" &&
 		"$T/in-b" "$PY" -c "import socket; socket.create_connection(('127.0.0.1', $BACKPORT), 1)" 2>/dev/null &&
 		in_a "$PY" -c "import socket; socket.create_connection(('127.0.0.3', $BACKPORT), 1)" 2>/dev/null && break
 	sleep 0.1

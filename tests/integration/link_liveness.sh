@@ -119,7 +119,7 @@ silence_b
 t0=$(now_ms)
 detect=never
 while (($(now_ms) - t0 < 6000)); do
-	if tail -n +"$((mark + 1))" "$T/a.err" | grep -q "link to $B: no answer to PING within 1s; closing"; then
+	if grep -qF "link to $B: no answer to PING within 1s; closing" <<<"$(tail -n +"$((mark + 1))" "$T/a.err")"; then
 		detect=$(($(now_ms) - t0))
 		break
 	fi

@@ -10,7 +10,11 @@
 # decision for curl.so.
 . "$(dirname "$0")/lib.sh"
 need php
-php -m 2>/dev/null | grep -qx curl || die "php's curl extension is not installed: scripts/deps.sh installs php-curl"
+# (php -m into a variable, not a pipe into grep -q: grep would exit at the
+# match and php, writing a line per module, could die of SIGPIPE, which
+# pipefail counts as a failed check.)
+mods=$(php -m 2>/dev/null) || true
+grep -qx curl <<<"$mods" || die "php's curl extension is not installed: scripts/deps.sh installs php-curl"
 setup_hello
 
 # no_dns CMD...: CMD in a private mount namespace whose /etc/resolv.conf
