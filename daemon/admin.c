@@ -24,10 +24,10 @@
 #include "log.h"
 #include "net.h"
 #include "container.h"
+#include "thread.h"
 
 #include <errno.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <stdio.h>
@@ -762,11 +762,7 @@ int admin_start(struct admin *a, const struct admin_env *env, char *err, size_t 
 	ev_async_start(a->loop, &a->stop);
 	ev_async_init(&a->reload_async, reload_async_cb);
 	ev_async_start(env->main_loop, &a->reload_async);
-	sigset_t all, old;
-	sigfillset(&all);
-	pthread_sigmask(SIG_BLOCK, &all, &old); /* signals go to the main thread */
-	int rc = pthread_create(&a->thread, NULL, admin_main, a);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	int rc = thread_start(&a->thread, admin_main, a); /* signals stay the main thread's */
 	if (rc != 0) {
 		snprintf(err, errlen, "admin: cannot start its thread: %s", strerror(rc));
 		ev_async_stop(env->main_loop, &a->reload_async);

@@ -14,9 +14,9 @@
 #include "net.h"
 #include "record.h"
 #include "startcheck.h"
+#include "thread.h"
 
 #include <errno.h>
-#include <signal.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -322,11 +322,8 @@ void discover_configure(struct discover *d, const struct config *c)
 			"none): %u entr%s cannot be resolved",
 			nn, nn == 1 ? "y" : "ies");
 	if (start) {
-		sigset_t all, old;
-		sigfillset(&all);
-		pthread_sigmask(SIG_BLOCK, &all, &old); /* signals go to the main thread */
-		int rc = pthread_create(&d->thread, NULL, thread_main, d);
-		pthread_sigmask(SIG_SETMASK, &old, NULL);
+		/* signals stay the main thread's */
+		int rc = thread_start(&d->thread, thread_main, d);
 		if (rc != 0)
 			log_error(
 				"discovery: cannot start its thread: %s; dns: and srv: endpoints "

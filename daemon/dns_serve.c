@@ -23,11 +23,11 @@
 #include "net.h"
 #include "peercred.h"
 #include "snapshot.h"
+#include "thread.h"
 
 #include <errno.h>
 #include <ev.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -674,11 +674,7 @@ int dns_serve_start(struct dns_serve *d, char *err, size_t errlen)
 	ev_timer_init(&d->accept_pause, accept_pause_cb, 1., 0.);
 	ev_async_init(&d->stop, stop_cb);
 	ev_async_start(d->loop, &d->stop);
-	sigset_t all, old;
-	sigfillset(&all);
-	pthread_sigmask(SIG_BLOCK, &all, &old); /* signals go to the main thread */
-	int rc = pthread_create(&d->thread, NULL, dns_main, d);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	int rc = thread_start(&d->thread, dns_main, d); /* signals stay the main thread's */
 	if (rc != 0) {
 		snprintf(err, errlen, "dns: cannot start its thread: %s", strerror(rc));
 		return -1;

@@ -25,10 +25,10 @@
 #include "log.h"
 #include "container.h"
 #include "sbuf.h"
+#include "thread.h"
 
 #include <errno.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -278,11 +278,7 @@ int worker_start(struct worker *m, struct gen *g)
 	/* Listeners are bound from the main thread before the worker runs, so
 	 * the caller knows every worker is ready once this returns. */
 	apply_gen(m, g);
-	sigset_t all, old;
-	sigfillset(&all);
-	pthread_sigmask(SIG_BLOCK, &all, &old); /* signals go to the main thread */
-	int rc = pthread_create(&m->thread, NULL, worker_main, m);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	int rc = thread_start(&m->thread, worker_main, m); /* signals stay the main thread's */
 	if (rc != 0) {
 		log_error("cannot start worker %u: %s", m->index, strerror(rc));
 		return -1;
