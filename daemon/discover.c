@@ -5,7 +5,12 @@
  * kept (found) and what has been said about failures are the main
  * thread's alone. Results travel in a queue under the same lock, with an
  * ev_async to wake the main loop; an entry is named by its text in a
- * result, so that a reload may drop the entry meanwhile.
+ * result, so that a reload may drop the entry meanwhile. Each
+ * discover_configure (start-up, every reload) begins an epoch: an answer
+ * to a question asked in an earlier one is dropped when it comes, as are
+ * the answers still queued when the reload comes, since they may be from
+ * resolvers the reload no longer names; the reload made every entry due
+ * at once, so each is asked again with the new resolvers and bounds.
  */
 #include "discover.h"
 #include "dns_client.h"
@@ -60,6 +65,7 @@ struct discover {
 	int stop_fd;
 	struct entry *e;
 	unsigned n;
+	unsigned long epoch; /* discover_configure calls so far */
 	struct dns_client client;
 	double ttl_min, ttl_max;
 	char host[256];
@@ -134,6 +140,7 @@ static void *thread_main(void *arg)
 		enum cfg_dns_kind kind = next->kind;
 		uint16_t port = next->port;
 		struct dns_client client = d->client;
+		unsigned long epoch = d->epoch;
 		if (!res || !text || !name) {
 			free(res);
 			free(text);
@@ -148,6 +155,14 @@ static void *thread_main(void *arg)
 		free(name);
 		res->text = text;
 		pthread_mutex_lock(&d->lock);
+		if (d->epoch != epoch) {
+			/* Asked before a reload, perhaps of resolvers it no
+			 * longer names: dropped; the reload made the entry due
+			 * now, so it is asked again on this turn. */
+			free(text);
+			free(res);
+			continue;
+		}
 		struct entry *e = find(d, text);
 		if (e) {
 			e->due = mono() + next_delay(d, e, &res->r);
@@ -256,6 +271,14 @@ void discover_configure(struct discover *d, const struct config *c)
 		return;
 	}
 	pthread_mutex_lock(&d->lock);
+	d->epoch++;       /* a question in flight now is answered in vain */
+	while (d->head) { /* and the answers not yet collected are dropped */
+		struct dresult *r = d->head;
+		d->head = r->next;
+		free(r->text);
+		free(r);
+	}
+	d->tail = &d->head;
 	double now = mono();
 	for (unsigned i = 0; i < c->nservices; i++) {
 		const struct cfg_service *s = &c->services[i];

@@ -1,7 +1,12 @@
 """dns_server.py PORT MODEFILE LOG: a hostile DNS server on 127.0.0.1:PORT,
 UDP and TCP, for dns_hostile.sh. It answers every question for any name
 as MODEFILE says (read again for each question):
-  good     one A record, 127.0.0.2, TTL 0; AAAA: no records (NODATA)
+  good [IP [TTL]]
+           one A record, IP (127.0.0.2), TTL TTL (0); AAAA: no records
+           (NODATA)
+  slow SECS [IP [TTL]]
+           as good, but an A question is answered SECS seconds late (the
+           UDP server answers nothing else meanwhile)
   flood    as many A records as a message can hold (4,000 over TCP: the
            UDP answer is truncated to make the client ask again), TTL 0,
            127.0.0.2 first and then 127.1.x.y; over UDP by turns that
@@ -12,25 +17,31 @@ as MODEFILE says (read again for each question):
   rotate   names starting with "rot": one A record, a new random 127.3.x.y
            each time (every answer a change); other names as in good
 Names starting with "rot" get good answers in every other mode.
-Each question is one line in LOG: "udp|tcp QTYPE MODE NAME"."""
+Each question is one line in LOG: "udp|tcp QTYPE MODE NAME"
+(discovery_reload.sh uses it too)."""
 import os
 import random
 import socket
 import struct
 import sys
 import threading
+import time
 
 port, modefile, logf = int(sys.argv[1]), sys.argv[2], sys.argv[3]
 lock = threading.Lock()
 flood_n = 0  # UDP flood answers so far
 
 
-def mode():
+def mode_words():
     try:
         with open(modefile) as f:
-            return f.read().strip()
+            return f.read().split() or ["good"]
     except OSError:
-        return "good"
+        return ["good"]
+
+
+def mode():
+    return mode_words()[0]
 
 
 def log(proto, qtype, m, name):
@@ -51,17 +62,28 @@ def question(q):
     return qid, q[12:i + 4], qtype, ".".join(labels)
 
 
-def a_rr(ip):
-    return b"\xc0\x0c" + struct.pack(">HHIH", 1, 1, 0, 4) + socket.inet_aton(ip)
+def a_rr(ip, ttl=0):
+    return b"\xc0\x0c" + struct.pack(">HHIH", 1, 1, ttl, 4) + socket.inet_aton(ip)
 
 
 def answer(q, proto):
     qid, qsec, qtype, name = question(q)
-    m = mode()
+    words = mode_words()
+    m = words[0]
+    if m == "slow":
+        log(proto, qtype, m, name)  # when asked, not when answered
+        if qtype == 1:
+            time.sleep(float(words[1]))
+        words = words[1:]  # [SECS, IP, TTL]: IP and TTL where good has them
+        m = "good"
+    else:
+        rot = name.startswith("rot")
+        if rot and m != "rotate":
+            m = "good"  # the rot names are for the rotate mode alone
+        log(proto, qtype, m, name)
+    ip = words[1] if m == "good" and len(words) > 1 else "127.0.0.2"
+    ttl = int(words[2]) if m == "good" and len(words) > 2 else 0
     rot = name.startswith("rot")
-    if rot and m != "rotate":
-        m = "good"  # the rot names are for the rotate mode alone
-    log(proto, qtype, m, name)
     if m == "silent":
         return None
     if m == "garbage":
@@ -72,7 +94,7 @@ def answer(q, proto):
     if qtype == 1 and rot and m == "rotate":
         rrs = [a_rr("127.3.%d.%d" % (random.randint(0, 255), random.randint(1, 254)))]
     elif qtype == 1:
-        rrs = [a_rr("127.0.0.2")]
+        rrs = [a_rr(ip, ttl)]
         if m == "flood":
             rrs += [a_rr("127.1.%d.%d" % (i // 250, i % 250 + 1)) for i in range(3999)]
     flags = 0x8580
