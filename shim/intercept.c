@@ -209,16 +209,6 @@ static void debug_vip(const char *call, const struct sockaddr *sa, socklen_t len
 	shim_line_end(&l);
 }
 
-/* Inside the snapshot's VIP range (addr network order)? */
-static int in_vip_range(const struct snap_view *v, uint32_t addr)
-{
-	unsigned prefix = v->hdr->vip_prefix;
-	if (prefix < 8 || prefix > 32)
-		return 0;
-	uint32_t mask = prefix == 32 ? 0xffffffffu : ~(0xffffffffu >> prefix);
-	return (ntohl(addr) & mask) == (ntohl(v->hdr->vip_net) & mask);
-}
-
 static int is_v4mapped(const struct in6_addr *a)
 {
 	return IN6_IS_ADDR_V4MAPPED(a);
@@ -329,7 +319,7 @@ static void route(int fd, const struct sockaddr *sa, socklen_t len, const char *
 			why = "VIP port the service does not declare";
 			svc = NULL;
 		}
-		if (!svc && (kfam != AF_INET || !in_vip_range(v, a))) {
+		if (!svc && (kfam != AF_INET || !snapshot_vip_ok(v, a))) {
 			/* Not ours: no debug line for every connect of the
 			 * program, only for the ones that came close. */
 			shim_snap_put(&ref);

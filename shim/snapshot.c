@@ -357,7 +357,9 @@ const struct snap_svc *snapshot_find_name(const struct snap_view *v, const char 
 
 const struct snap_svc *snapshot_find_vip(const struct snap_view *v, uint32_t vip)
 {
-	if (!v || !v->hdr)
+	/* The range first: a connect to an address off it (most of them)
+	 * costs no scan of the services. */
+	if (!v || !v->hdr || !snapshot_vip_ok(v, vip))
 		return NULL;
 	for (uint32_t i = 0; i < v->hdr->nservices; i++)
 		if (v->svcs[i].vip == vip)
@@ -367,7 +369,8 @@ const struct snap_svc *snapshot_find_vip(const struct snap_view *v, uint32_t vip
 
 const struct snap_svc *snapshot_find_vip6(const struct snap_view *v, const uint8_t *vip6)
 {
-	if (!v || !v->hdr || !vip6 || !v->hdr->vip6_prefix || is_zero16(vip6))
+	if (!v || !v->hdr || !vip6 || !v->hdr->vip6_prefix || is_zero16(vip6) ||
+	    !snapshot_vip6_ok(v, vip6)) /* as above: the range before the scan */
 		return NULL;
 	for (uint32_t i = 0; i < v->hdr->nservices; i++)
 		if (memcmp(v->svcs[i].vip6, vip6, 16) == 0)
