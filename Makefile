@@ -164,6 +164,10 @@ fuzz-check: fuzz-build
 deps:
 	@scripts/deps.sh
 
+# The unit tests' binaries, built and not run.
+.PHONY: unit-build
+unit-build: $(UNIT_BIN)
+
 unit: $(UNIT_BIN)
 	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; $$t; done
 
@@ -197,10 +201,16 @@ integration: all tools
 # the plain meshd and with the sanitized one (MESHD=build-address-undefined/meshd),
 # where any report of either sanitizer fails the scenario. One build with both
 # sanitizers instead of one run each: the same checks in two thirds of the time.
+#
+# The builds run JOBS compiles at once (the machine's cores); the tests
+# themselves run one after another, so that their output stays in order.
+JOBS ?= $(shell nproc 2>/dev/null || echo 1)
 test: deps
-	@$(MAKE) --no-print-directory all tools
+	@$(MAKE) --no-print-directory -j$(JOBS) all tools unit-build
 	@$(MAKE) --no-print-directory unit
-	@$(MAKE) --no-print-directory SANITIZE=address,undefined BUILD=$(BUILD_SAN) $(BUILD_SAN)/meshd unit
+	@$(MAKE) --no-print-directory -j$(JOBS) SANITIZE=address,undefined BUILD=$(BUILD_SAN) all unit-build
+	@$(MAKE) --no-print-directory SANITIZE=address,undefined BUILD=$(BUILD_SAN) unit
+	@$(MAKE) --no-print-directory -j$(JOBS) fuzz-build
 	@$(MAKE) --no-print-directory fuzz-check
 	@tests/integration/run.sh
 	@MESHD=$(BUILD_SAN)/meshd tests/integration/run.sh --sanitize
