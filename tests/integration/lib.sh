@@ -274,13 +274,20 @@ _port_block_free() {
 	return 0
 }
 
+# Under run.sh -j N, slot K of N (MESH_TEST_SLOT, MESH_TEST_SLOTS) picks
+# from the K-th of N equal shares of the blocks, less the top 10 blocks of
+# each share (the ports some scenarios use above their block, up to
+# MESHPORT + 99, stay inside the share): scenarios running at once never
+# pick the same ports.
 _pick_ports() {
-	local base i
+	local base i slots=${MESH_TEST_SLOTS:-1} slot=${MESH_TEST_SLOT:-0} share
+	[[ $slots =~ ^[1-9][0-9]*$ && $slot =~ ^[0-9]+$ && $slot -lt $slots ]] || slots=1 slot=0
+	share=$((1200 / slots))
 	if [[ -n ${MESHPORT:-} ]]; then
 		base=$MESHPORT
 	else
 		for ((i = 0; i < 50; i++)); do
-			base=$((20000 + (RANDOM % 1200) * 10))
+			base=$((20000 + (slot * share + RANDOM % (share - 10)) * 10))
 			_port_block_free "$base" && break
 		done
 	fi

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# run.sh [--sanitize|--asan|--ubsan] [SCENARIO.sh...]: run the integration scenarios.
+# run.sh [-j N] [--sanitize|--asan|--ubsan] [SCENARIO.sh...]: run the integration scenarios.
 #
 # Every tests/integration/*.sh and tests/integration/*/*.sh except lib.sh,
 # run.sh and anything under conf-broken/ is a scenario: run each in its own
@@ -22,6 +22,16 @@
 # (a 60 s stream, thousands of connections) say "# modes: plain" and are
 # skipped, and listed as skipped, in the sanitizer runs. Without the line,
 # every run.
+#
+# -j N (or MESH_TEST_JOBS=N): up to N scenarios at once (default 1). Each
+# runs in a slot of its own: MESH_TEST_SLOT (0..N-1) and MESH_TEST_SLOTS
+# tell lib.sh which share of the port range to pick its ports from, so
+# that two scenarios never pick the same ports; namespaces and files are
+# per scenario already (pid, mktemp). A scenario's output is printed whole
+# when it ends, so the log reads as with -j 1, in the order they ended. A
+# scenario with a line "# serial" among its first 15 lines (floods, load
+# generators, timing bounds that another scenario's load could break) runs
+# alone: the runner lets the running ones end first.
 set -uo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -29,11 +39,21 @@ ROOT=$(cd "$HERE/../.." && pwd)
 TIMEOUT=${SCENARIO_TIMEOUT:-120}
 
 mode=plain
-case ${1:-} in
---asan) mode=asan; shift ;;
---ubsan) mode=ubsan; shift ;;
---sanitize) mode=sanitize; shift ;;
-esac
+JOBS=${MESH_TEST_JOBS:-1}
+while [[ $# -gt 0 ]]; do
+	case $1 in
+	--asan) mode=asan; shift ;;
+	--ubsan) mode=ubsan; shift ;;
+	--sanitize) mode=sanitize; shift ;;
+	-j) JOBS=${2:-}; shift 2 || shift ;;
+	-j*) JOBS=${1#-j}; shift ;;
+	*) break ;;
+	esac
+done
+if ! [[ $JOBS =~ ^[1-9][0-9]?$ ]]; then
+	echo "run.sh: -j wants a number of scenarios at once, 1 to 99 (got '$JOBS')" >&2
+	exit 2
+fi
 
 abspath() {
 	case $1 in
@@ -145,28 +165,45 @@ scenario_modes() {
 	sed -n '1,15{s/^# modes:[[:space:]]*//p}' "$1" | head -n 1
 }
 
+# scenario_serial FILE: whether it says "# serial" (runs alone).
+scenario_serial() {
+	sed -n '1,15p' "$1" | grep -qx '# serial'
+}
+
 passed=0
 failed=0
 failed_names=()
 skipped_names=()
-for f in "${scenarios[@]}"; do
-	name=${f#"$HERE"/}
-	echo "=== $name$tag"
-	modes=$(scenario_modes "$f")
-	if [[ -n $modes && " $modes " != *" $mode "* ]]; then
-		skipped_names+=("$name")
-		echo "--- SKIP $name (modes: $modes)"
-		continue
-	fi
-	out=$work/out
-	pidfile=$work/pids
-	: >"$pidfile"
-	start=$SECONDS
-	MESH_TEST_PIDFILE=$pidfile timeout -k 30 "$TIMEOUT" bash "$f" >"$out" 2>&1 </dev/null
-	rc=$?
-	sed 's/^/    /' "$out"
-	kill_leftovers "$pidfile"
-	dur=$((SECONDS - start))
+
+# launch SLOT FILE: start a scenario in the background in SLOT.
+declare -A slot_of=() name_of=() start_of=()
+launch() {
+	local slot=$1 f=$2
+	: >"$work/pids.$slot"
+	(
+		MESH_TEST_PIDFILE=$work/pids.$slot MESH_TEST_SLOT=$slot MESH_TEST_SLOTS=$JOBS \
+			timeout -k 30 "$TIMEOUT" bash "$f" >"$work/out.$slot" 2>&1 </dev/null
+		echo $? >"$work/rc.$slot"
+	) &
+	slot_of[$!]=$slot
+	name_of[$!]=${f#"$HERE"/}
+	start_of[$!]=$SECONDS
+}
+
+# report PID: print the ended scenario's output and verdict, free its slot.
+report() {
+	local pid=$1 slot name dur rc
+	slot=${slot_of[$pid]}
+	name=${name_of[$pid]}
+	dur=$((SECONDS - start_of[$pid]))
+	unset "slot_of[$pid]" "name_of[$pid]" "start_of[$pid]"
+	rc=$(cat "$work/rc.$slot" 2>/dev/null) || rc=1
+	[[ -n $rc ]] || rc=1
+	rm -f "$work/rc.$slot"
+	[[ $JOBS -eq 1 ]] || echo "=== $name$tag"
+	sed 's/^/    /' "$work/out.$slot"
+	kill_leftovers "$work/pids.$slot"
+	free+=("$slot")
 	if [[ $rc -eq 0 ]]; then
 		passed=$((passed + 1))
 		echo "--- PASS $name (${dur}s)"
@@ -181,7 +218,51 @@ for f in "${scenarios[@]}"; do
 			echo "--- FAIL $name (exit status $rc, ${dur}s)"
 		fi
 	fi
+}
+
+# reap_one: wait for any running scenario to end and report it.
+reap_one() {
+	local pid=
+	wait -n -p pid "${!slot_of[@]}" 2>/dev/null
+	if [[ -n $pid && -n ${slot_of[$pid]:-} ]]; then
+		report "$pid"
+		return
+	fi
+	# (wait -n had nothing of ours to wait for: look for one that ended.)
+	for pid in "${!slot_of[@]}"; do
+		if ! kill -0 "$pid" 2>/dev/null; then
+			report "$pid"
+			return
+		fi
+	done
+	sleep 0.1
+}
+
+free=()
+for ((i = 0; i < JOBS; i++)); do free+=("$i"); done
+for f in "${scenarios[@]}"; do
+	name=${f#"$HERE"/}
+	modes=$(scenario_modes "$f")
+	if [[ -n $modes && " $modes " != *" $mode "* ]]; then
+		skipped_names+=("$name")
+		echo "=== $name$tag"
+		echo "--- SKIP $name (modes: $modes)"
+		continue
+	fi
+	if [[ $JOBS -gt 1 ]] && scenario_serial "$f"; then
+		while [[ ${#slot_of[@]} -gt 0 ]]; do reap_one; done
+	fi
+	while [[ ${#free[@]} -eq 0 ]]; do reap_one; done
+	slot=${free[0]}
+	free=("${free[@]:1}")
+	# With -j 1 the header comes first, as the scenario starts.
+	[[ $JOBS -gt 1 ]] || echo "=== $name$tag"
+	launch "$slot" "$f"
+	if [[ $JOBS -eq 1 ]] || scenario_serial "$f"; then
+		while [[ ${#slot_of[@]} -gt 0 ]]; do reap_one; done
+	fi
 done
+while [[ ${#slot_of[@]} -gt 0 ]]; do reap_one; done
 
 if [[ ${#skipped_names[@]} -gt 0 ]]; then
 	echo "$label: skipped in this run (see their modes: line): ${skipped_names[*]}"
