@@ -202,9 +202,12 @@ integration: all tools
 # where any report of either sanitizer fails the scenario. One build with both
 # sanitizers instead of one run each: the same checks in two thirds of the time.
 #
-# The builds run JOBS compiles at once (the machine's cores); the tests
-# themselves run one after another, so that their output stays in order.
+# The builds run JOBS compiles at once (the machine's cores); the unit
+# tests run one after another; the integration scenarios TEST_JOBS at once
+# (run.sh -j: most of a scenario's time is waiting for daemons and
+# timers, and those marked "# serial" run alone).
 JOBS ?= $(shell nproc 2>/dev/null || echo 1)
+TEST_JOBS ?= 2
 test: deps
 	@$(MAKE) --no-print-directory -j$(JOBS) all tools unit-build
 	@$(MAKE) --no-print-directory unit
@@ -212,8 +215,8 @@ test: deps
 	@$(MAKE) --no-print-directory SANITIZE=address,undefined BUILD=$(BUILD_SAN) unit
 	@$(MAKE) --no-print-directory -j$(JOBS) fuzz-build
 	@$(MAKE) --no-print-directory fuzz-check
-	@tests/integration/run.sh
-	@MESHD=$(BUILD_SAN)/meshd tests/integration/run.sh --sanitize
+	@tests/integration/run.sh -j$(TEST_JOBS)
+	@MESHD=$(BUILD_SAN)/meshd tests/integration/run.sh -j$(TEST_JOBS) --sanitize
 
 demo: deps
 	@$(MAKE) --no-print-directory all

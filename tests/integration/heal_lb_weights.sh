@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# serial
 # shellcheck disable=SC2154  # TOPO_* and helpers come from lib.sh
 # modes: plain
 # heal_lb_weights: round_robin with weights is smooth: it interleaves

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# serial
 # shellcheck disable=SC2119,SC2154,SC2317  # records are set by get_record; helpers run via check
 # link_liveness: a link whose path silently drops everything (tc netem loss
 # 100%, or a zero-length pfifo, on the serving host's egress: no RST, no

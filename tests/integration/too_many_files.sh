@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# serial
 # shellcheck disable=SC2119,SC2154,SC2317  # helpers run via check
 # too_many_files: host A's meshd runs with only 48 file descriptors, the
 # last 16 of them kept in reserve (for reload and the control socket).

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# serial
 # admin_flood: any local user can connect to the admin listener. As a real
 # `nobody` process (setpriv), at once: 200 idle connections, a slowloris
 # that sends its request head one byte a second, a 1 MiB header. Bounds:

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# serial
 # shellcheck disable=SC2154  # records are set by get_record
 # control_flood: the control socket is 0666, so any local user can write to
 # it. Questions that nothing answers used to be kept 120 s each, without a

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# serial
 # dns_flood: what local users can do to meshd's DNS listener (dns_serve.h's
 # bounds), each with the attack itself, in a network namespace of its own
 # (meshd's dns = 127.0.0.1:53 on its loopback):

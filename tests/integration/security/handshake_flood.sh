@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# serial
 # shellcheck disable=SC2154,SC2016  # records are set by get_record; awk programs
 # handshake_flood: TCP connections to host B's mesh port that never send a
 # byte (no certificate needed) each cost B a descriptor and TLS state until

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# serial
 # shellcheck disable=SC2154  # records are set by get_record
 # open_flood: a peer holding a valid mesh certificate (identity rogue)
 # abuses OPEN frames on host B's mesh port (flood_peer.py speaks the frames

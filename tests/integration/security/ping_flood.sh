@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# serial
 # shellcheck disable=SC2154  # records are set by get_record
 # ping_flood: a peer holding a valid mesh certificate (identity rogue)
 # floods host B's mesh port with PINGs (daemon/proto.h), by hand through

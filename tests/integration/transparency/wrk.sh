@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# serial
 # shellcheck disable=SC2119  # setup_hello takes optional arguments
 # wrk -c64 (epoll, 64 non-blocking connections at once, HTTP/1.1 keep-alive)
 # by mesh name for 2 s: requests complete, no socket errors, no non-2xx
